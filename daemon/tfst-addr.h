@@ -1,0 +1,19 @@
+/* Socket address parsing and formatting shared by config, data plane and
+ * logs.  Numeric addresses only: a proxy between firewalls must not depend on
+ * DNS being reachable from every zone. */
+#pragma once
+
+#include "tfst-frame.h"
+
+#define TFST_ADDR_STRLEN (INET6_ADDRSTRLEN + 8)
+
+gboolean tfst_addr_parse(const char *text, gboolean port_required, TfstSockAddr *out,
+                         GError **error);
+gboolean tfst_addr_parse_ip(const char *text, TfstSockAddr *out);
+const char *tfst_addr_format(const TfstSockAddr *a, char buf[TFST_ADDR_STRLEN]);
+socklen_t tfst_addr_len(const TfstSockAddr *a);
+guint16 tfst_addr_port(const TfstSockAddr *a);
+void tfst_addr_set_port(TfstSockAddr *a, guint16 port);
+gboolean tfst_addr_equal(const TfstSockAddr *a, const TfstSockAddr *b, gboolean with_port);
+gboolean tfst_addr_in_network(const TfstSockAddr *a, guint8 family, const guint8 *net,
+                              guint8 prefix);

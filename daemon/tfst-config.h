@@ -1,0 +1,106 @@
+/* Instance configuration: /etc/tfst/<role>@<instance>.conf plus drop-ins in
+ * <role>@<instance>.conf.d/NAME.conf (sorted, later files override single keys).
+ * docs/configuration.md and tfst.conf(5) document every key. */
+#pragma once
+
+#include "tfst-frame.h"
+
+/* sysexits.h EX_CONFIG: what systemd shows for a refused configuration. */
+#define TFST_EXIT_CONFIG 78
+
+typedef enum {
+  TFST_ROLE_NONE = 0,
+  TFST_ROLE_EPPROXY = 1,
+  TFST_ROLE_GWPROXY = 2,
+  TFST_ROLE_RELAY = 3,
+} TfstRole;
+
+typedef enum {
+  TFST_TARGET_NONE = 0,     /* this end listens (or the forward only passes through) */
+  TFST_TARGET_ADDRESS,      /* Target=ADDR:PORT */
+  TFST_TARGET_ORIGINAL_DST, /* Target=original-destination: what the OPEN carries */
+} TfstTargetKind;
+
+typedef struct {
+  gboolean configured; /* the section exists */
+  gboolean listen;     /* TRUE: Listen= (we accept); FALSE: Connect= (we open) */
+  GArray *addrs;       /* TfstSockAddr; Listen: exactly 1, Connect: 1..n */
+  gboolean port_from_rule; /* Listen= without a port: [Ports] rule decides */
+  gboolean have_local;
+  TfstSockAddr local; /* LocalAddress= (port 0) */
+  guint16 sport_lo;   /* SourcePorts=LO-HI, 0 when unset */
+  guint16 sport_hi;
+  guint reconnect_min_ms;
+  guint reconnect_max_ms;
+} TfstHopConf;
+
+typedef struct {
+  char *name; /* label syntax */
+  gboolean has_listen;
+  TfstSockAddr listen;
+  TfstTargetKind target_kind;
+  TfstSockAddr target;
+  char *route; /* Route=LABEL: downcalls go to this gateway proxy; NULL: learned */
+  gboolean has_destination; /* Destination=ADDR:PORT: endpoint a downcall is for */
+  TfstSockAddr destination;
+} TfstForwardConf;
+
+typedef struct {
+  guint idle_s;         /* TCP_KEEPIDLE */
+  guint interval_s;     /* TCP_KEEPINTVL */
+  guint count;          /* TCP_KEEPCNT */
+  guint user_timeout_ms; /* TCP_USER_TIMEOUT, 0 = kernel default */
+  guint firewall_timeout_s; /* declared state timeout of the firewall, 0 = unknown */
+  guint ping_interval_ms;
+  guint ping_timeout_ms;
+} TfstKeepaliveConf;
+
+typedef struct {
+  TfstRole role;
+  char *instance;
+  char *path;  /* main file, NULL when built from data */
+  char *label; /* [Instance] Label=, default "<role>-<instance>" */
+  guint log_level; /* 0-3 */
+  guint max_sessions;
+  GArray *networks; /* TfstNetworkEntry (owner empty): [Instance] Networks= */
+
+  TfstHopConf parent;
+  TfstHopConf children;
+  TfstKeepaliveConf keepalive;
+
+  guint connect_timeout_ms; /* [Session] ConnectTimeout= */
+  guint close_timeout_ms;   /* [Session] CloseTimeout= */
+  guint idle_timeout_ms;    /* [Session] IdleTimeout=, 0 = none */
+  guint32 initial_window;   /* [Session] InitialWindow= bytes */
+  guint32 max_window;       /* [Session] MaxWindow= bytes */
+
+  guint16 port_base; /* [Ports] */
+  guint16 port_skip;
+  guint16 port_count;
+
+  GPtrArray *forwards; /* TfstForwardConf */
+} TfstConfig;
+
+const char *tfst_role_to_string(TfstRole role);
+TfstRole tfst_role_from_string(const char *s);
+
+/* Default path: SYSCONFDIR/tfst/<role>@<instance>.conf */
+char *tfst_config_default_path(TfstRole role, const char *instance);
+
+/* Loads path (or the default path when NULL) and its drop-ins.  A missing
+ * default file is not an error (all defaults apply, which is only valid for
+ * roles whose defaults make sense); a missing explicit file is.  Errors are
+ * TFST_ERROR_CONFIG and read "FILE:LINE: [Section] Key=: reason". */
+TfstConfig *tfst_config_load(TfstRole role, const char *instance, const char *path,
+                             GError **error);
+TfstConfig *tfst_config_load_from_data(TfstRole role, const char *instance, const char *data,
+                                       const char *name, GError **error);
+void tfst_config_free(TfstConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstConfig, tfst_config_free)
+
+/* Port of instance N under the ITM rule: Base + (Skip + k) * 4096. */
+guint16 tfst_config_rule_port(const TfstConfig *config, guint k);
+/* Parses "30", "30s", "500ms", "5min", "1h" into milliseconds. */
+gboolean tfst_parse_timespan_ms(const char *text, guint *out_ms);
+/* Parses "65536", "64K", "16M" into bytes. */
+gboolean tfst_parse_size(const char *text, guint32 *out);

@@ -1,0 +1,164 @@
+/* tfst wire protocol v1: frame header and message codecs.
+ *
+ * Pure functions over byte buffers, no allocation on the DATA path, so the
+ * data plane can call them per frame.  Every decoder validates every field it
+ * reads and reports a distinct TfstFrameStatus; docs/protocol.md is the
+ * normative description.
+ */
+#pragma once
+
+#include <glib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#define TFST_PROTO_VERSION     1
+#define TFST_FRAME_HEADER_SIZE 12
+/* Upper bound on any payload; large enough for 64 KiB DATA chunks and a TELL
+ * describing a big chain, small enough that a hostile length cannot make us
+ * allocate much. */
+#define TFST_FRAME_MAX_PAYLOAD (256u * 1024u)
+#define TFST_LABEL_MAX         63
+#define TFST_HELLO_MAGIC       "TFST"
+
+typedef enum {
+  TFST_FRAME_HELLO = 1,
+  TFST_FRAME_WHO = 2,
+  TFST_FRAME_IAM = 3,
+  TFST_FRAME_TELL = 4,
+  TFST_FRAME_TELL_OK = 5,
+  TFST_FRAME_OPEN = 6,
+  TFST_FRAME_OPEN_OK = 7,
+  TFST_FRAME_OPEN_FAIL = 8,
+  TFST_FRAME_DATA = 9,
+  TFST_FRAME_FIN = 10,
+  TFST_FRAME_RST = 11,
+  TFST_FRAME_CREDIT = 12,
+  TFST_FRAME_PING = 13,
+  TFST_FRAME_PONG = 14,
+  TFST_FRAME_GOAWAY = 15,
+} TfstFrameType;
+#define TFST_FRAME_TYPE_LAST TFST_FRAME_GOAWAY
+
+/* Decoder results: 0 or one of these negative codes. */
+typedef enum {
+  TFST_FRAME_OK = 0,
+  TFST_FRAME_E_TRUNCATED = -1, /* more bytes needed: not an error on a stream */
+  TFST_FRAME_E_VERSION = -2,
+  TFST_FRAME_E_TYPE = -3,
+  TFST_FRAME_E_OVERSIZE = -4,
+  TFST_FRAME_E_FLAGS = -5,
+  TFST_FRAME_E_SESSION = -6,
+  TFST_FRAME_E_PAYLOAD = -7,
+  TFST_FRAME_E_FIELD = -8,
+  TFST_FRAME_E_MAGIC = -9,
+  TFST_FRAME_E_LABEL = -10,
+  TFST_FRAME_E_ADDRESS = -11,
+  TFST_FRAME_E_MISSING = -12,
+  TFST_FRAME_E_SPACE = -13, /* encoder: output buffer too small */
+} TfstFrameStatus;
+
+typedef struct {
+  guint8 version;
+  guint8 type;
+  guint16 flags;
+  guint32 session;
+  guint32 length;
+} TfstFrameHeader;
+
+typedef union {
+  struct sockaddr sa;
+  struct sockaddr_in in;
+  struct sockaddr_in6 in6;
+} TfstSockAddr;
+
+/* TLV tags inside control payloads.  Unknown tags are skipped so a newer
+ * peer can add fields without breaking v1. */
+typedef enum {
+  TFST_TLV_LABEL = 1,
+  TFST_TLV_ROLE = 2,
+  TFST_TLV_CHAIN = 3,   /* depth u8, label */
+  TFST_TLV_NETWORK = 4, /* owner-label-len u8, owner label, family u8, prefix u8, addr */
+  TFST_TLV_FORWARD = 5, /* name (OPEN) or owner-label-len u8, owner, name (TELL) */
+  TFST_TLV_CLIENT = 6,  /* address */
+  TFST_TLV_DEST = 7,    /* address */
+  TFST_TLV_ORIGIN = 8,  /* label */
+  TFST_TLV_ROUTE = 9,   /* label */
+  TFST_TLV_WINDOW = 10, /* u32 */
+  TFST_TLV_TEXT = 11,   /* free text, GOAWAY reason */
+} TfstTlvTag;
+
+typedef struct {
+  guint8 min_version;
+  guint8 max_version;
+  guint8 role;
+  char label[TFST_LABEL_MAX + 1];
+} TfstHelloMsg;
+
+typedef struct {
+  char forward[TFST_LABEL_MAX + 1];
+  char origin[TFST_LABEL_MAX + 1];
+  char route[TFST_LABEL_MAX + 1]; /* empty: toward the parent */
+  TfstSockAddr client;            /* sa_family 0 when absent */
+  TfstSockAddr dest;              /* sa_family 0 when absent */
+  guint32 window;
+} TfstOpenMsg;
+
+typedef struct {
+  guint8 depth;
+  char label[TFST_LABEL_MAX + 1];
+} TfstChainEntry;
+
+typedef struct {
+  char owner[TFST_LABEL_MAX + 1];
+  guint8 family; /* AF_INET or AF_INET6 */
+  guint8 prefix;
+  guint8 addr[16];
+} TfstNetworkEntry;
+
+typedef struct {
+  char owner[TFST_LABEL_MAX + 1];
+  char name[TFST_LABEL_MAX + 1];
+} TfstForwardEntry;
+
+/* TELL (child → parent: itself and everything below) and TELL_OK
+ * (parent → child: itself and everything above).  Arrays of the entry types
+ * above; owned by the struct, freed with tfst_tell_msg_clear(). */
+typedef struct {
+  char label[TFST_LABEL_MAX + 1];
+  GArray *chain;    /* TfstChainEntry */
+  GArray *networks; /* TfstNetworkEntry */
+  GArray *forwards; /* TfstForwardEntry */
+} TfstTellMsg;
+
+const char *tfst_frame_strerror(int status);
+const char *tfst_frame_type_name(guint8 type);
+gboolean tfst_frame_type_is_session(guint8 type);
+
+int tfst_frame_header_decode(const guint8 *buf, gsize len, TfstFrameHeader *out);
+int tfst_frame_payload_check(const TfstFrameHeader *h, const guint8 *payload);
+void tfst_frame_header_encode(guint8 *buf, guint8 type, guint32 session, guint32 length);
+
+gboolean tfst_label_is_valid(const char *label);
+int tfst_u32_payload_decode(const TfstFrameHeader *h, const guint8 *p, guint32 *out);
+guint64 tfst_u64_payload_decode(const guint8 *p);
+
+/* Encoders write one whole frame (header included) into buf and return its
+ * size, or TFST_FRAME_E_SPACE / TFST_FRAME_E_LABEL. */
+gssize tfst_frame_encode_hello(guint8 *buf, gsize cap, guint8 role, const char *label);
+gssize tfst_frame_encode_empty(guint8 *buf, gsize cap, guint8 type, guint32 session);
+gssize tfst_frame_encode_u32(guint8 *buf, gsize cap, guint8 type, guint32 session, guint32 v);
+gssize tfst_frame_encode_u64(guint8 *buf, gsize cap, guint8 type, guint64 v);
+gssize tfst_frame_encode_iam(guint8 *buf, gsize cap, const char *label);
+gssize tfst_frame_encode_open(guint8 *buf, gsize cap, guint32 session, const TfstOpenMsg *m);
+gssize tfst_frame_encode_goaway(guint8 *buf, gsize cap, guint32 reason, const char *text);
+GByteArray *tfst_frame_encode_tell(guint8 type, const TfstTellMsg *m);
+
+int tfst_frame_decode_hello(const guint8 *p, guint32 len, TfstHelloMsg *out);
+int tfst_frame_decode_iam(const guint8 *p, guint32 len, char out_label[TFST_LABEL_MAX + 1]);
+int tfst_frame_decode_open(const guint8 *p, guint32 len, TfstOpenMsg *out);
+int tfst_frame_decode_tell(const guint8 *p, guint32 len, TfstTellMsg *out);
+int tfst_frame_decode_goaway(const guint8 *p, guint32 len, guint32 *out_reason, char *text,
+                             gsize text_cap);
+
+void tfst_tell_msg_init(TfstTellMsg *m);
+void tfst_tell_msg_clear(TfstTellMsg *m);
