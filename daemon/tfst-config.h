@@ -22,9 +22,9 @@ typedef enum {
 } TfstTargetKind;
 
 typedef struct {
-  gboolean configured; /* the section exists */
-  gboolean listen;     /* TRUE: Listen= (we accept); FALSE: Connect= (we open) */
-  GArray *addrs;       /* TfstSockAddr; Listen: exactly 1, Connect: 1..n */
+  gboolean configured;     /* the section exists */
+  gboolean listen;         /* TRUE: Listen= (we accept); FALSE: Connect= (we open) */
+  GArray *addrs;           /* TfstSockAddr; Listen: exactly 1, Connect: 1..n */
   gboolean port_from_rule; /* Listen= without a port: [Ports] rule decides */
   gboolean have_local;
   TfstSockAddr local; /* LocalAddress= (port 0) */
@@ -40,16 +40,16 @@ typedef struct {
   TfstSockAddr listen;
   TfstTargetKind target_kind;
   TfstSockAddr target;
-  char *route; /* Route=LABEL: downcalls go to this gateway proxy; NULL: learned */
+  char *route;              /* Route=LABEL: downcalls go to this gateway proxy; NULL: learned */
   gboolean has_destination; /* Destination=ADDR:PORT: endpoint a downcall is for */
   TfstSockAddr destination;
 } TfstForwardConf;
 
 typedef struct {
-  guint idle_s;         /* TCP_KEEPIDLE */
-  guint interval_s;     /* TCP_KEEPINTVL */
-  guint count;          /* TCP_KEEPCNT */
-  guint user_timeout_ms; /* TCP_USER_TIMEOUT, 0 = kernel default */
+  guint idle_s;             /* TCP_KEEPIDLE */
+  guint interval_s;         /* TCP_KEEPINTVL */
+  guint count;              /* TCP_KEEPCNT */
+  guint user_timeout_ms;    /* TCP_USER_TIMEOUT, 0 = kernel default */
   guint firewall_timeout_s; /* declared state timeout of the firewall, 0 = unknown */
   guint ping_interval_ms;
   guint ping_timeout_ms;
@@ -58,8 +58,8 @@ typedef struct {
 typedef struct {
   TfstRole role;
   char *instance;
-  char *path;  /* main file, NULL when built from data */
-  char *label; /* [Instance] Label=, default "<role>-<instance>" */
+  char *path;      /* main file, NULL when built from data */
+  char *label;     /* [Instance] Label=, default "<role>-<instance>" */
   guint log_level; /* 0-3 */
   guint max_sessions;
   GArray *networks; /* TfstNetworkEntry (owner empty): [Instance] Networks= */
@@ -91,8 +91,7 @@ char *tfst_config_default_path(TfstRole role, const char *instance);
  * default file is not an error (all defaults apply, which is only valid for
  * roles whose defaults make sense); a missing explicit file is.  Errors are
  * TFST_ERROR_CONFIG and read "FILE:LINE: [Section] Key=: reason". */
-TfstConfig *tfst_config_load(TfstRole role, const char *instance, const char *path,
-                             GError **error);
+TfstConfig *tfst_config_load(TfstRole role, const char *instance, const char *path, GError **error);
 TfstConfig *tfst_config_load_from_data(TfstRole role, const char *instance, const char *data,
                                        const char *name, GError **error);
 void tfst_config_free(TfstConfig *config);

@@ -4,13 +4,13 @@
 #include <string.h>
 
 static const char *const frame_type_names[] = {
-    [TFST_FRAME_HELLO] = "HELLO",         [TFST_FRAME_WHO] = "WHO",
-    [TFST_FRAME_IAM] = "IAM",             [TFST_FRAME_TELL] = "TELL",
-    [TFST_FRAME_TELL_OK] = "TELL_OK",     [TFST_FRAME_OPEN] = "OPEN",
-    [TFST_FRAME_OPEN_OK] = "OPEN_OK",     [TFST_FRAME_OPEN_FAIL] = "OPEN_FAIL",
-    [TFST_FRAME_DATA] = "DATA",           [TFST_FRAME_FIN] = "FIN",
-    [TFST_FRAME_RST] = "RST",             [TFST_FRAME_CREDIT] = "CREDIT",
-    [TFST_FRAME_PING] = "PING",           [TFST_FRAME_PONG] = "PONG",
+    [TFST_FRAME_HELLO] = "HELLO",     [TFST_FRAME_WHO] = "WHO",
+    [TFST_FRAME_IAM] = "IAM",         [TFST_FRAME_TELL] = "TELL",
+    [TFST_FRAME_TELL_OK] = "TELL_OK", [TFST_FRAME_OPEN] = "OPEN",
+    [TFST_FRAME_OPEN_OK] = "OPEN_OK", [TFST_FRAME_OPEN_FAIL] = "OPEN_FAIL",
+    [TFST_FRAME_DATA] = "DATA",       [TFST_FRAME_FIN] = "FIN",
+    [TFST_FRAME_RST] = "RST",         [TFST_FRAME_CREDIT] = "CREDIT",
+    [TFST_FRAME_PING] = "PING",       [TFST_FRAME_PONG] = "PONG",
     [TFST_FRAME_GOAWAY] = "GOAWAY",
 };
 

@@ -18,8 +18,8 @@ main(int argc, char **argv)
   g_autofree char *config_path = NULL;
   gboolean version = FALSE;
   GOptionEntry entries[] = {
-      {"role", 0, 0, G_OPTION_ARG_STRING, &role_str, N_("Component role: epproxy, gwproxy or relay"),
-       N_("ROLE")},
+      {"role", 0, 0, G_OPTION_ARG_STRING, &role_str,
+       N_("Component role: epproxy, gwproxy or relay"), N_("ROLE")},
       {"instance", 0, 0, G_OPTION_ARG_STRING, &instance, N_("Instance name (the unit's %i)"),
        N_("NAME")},
       {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
@@ -34,7 +34,8 @@ main(int argc, char **argv)
   textdomain(GETTEXT_PACKAGE);
 
   ctx = g_option_context_new(NULL);
-  g_option_context_set_summary(ctx, _("tfst component daemon: endpoint proxy, gateway proxy or relay"));
+  g_option_context_set_summary(ctx,
+                               _("tfst component daemon: endpoint proxy, gateway proxy or relay"));
   g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
     g_printerr("tfstd: %s\n", error->message);

@@ -33,8 +33,8 @@ test_parse_v6(void)
 static void
 test_parse_bad(void)
 {
-  const char *bad[] = {"", "localhost:80", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:x",
-                       "[::1", "[::1]x", "1.2.3.4:80:90", "300.1.1.1:80"};
+  const char *bad[] = {"",     "localhost:80", "1.2.3.4:0",     "1.2.3.4:65536", "1.2.3.4:x",
+                       "[::1", "[::1]x",       "1.2.3.4:80:90", "300.1.1.1:80"};
   TfstSockAddr a;
 
   for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
