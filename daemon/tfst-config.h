@@ -22,7 +22,7 @@ typedef enum {
 } TfstTargetKind;
 
 typedef struct {
-  gboolean configured;     /* the section exists */
+  gboolean configured;     /* the section exists (epproxy [Children]: always, default Listen) */
   gboolean listen;         /* TRUE: Listen= (we accept); FALSE: Connect= (we open) */
   GArray *addrs;           /* TfstSockAddr; Listen: exactly 1, Connect: 1..n */
   gboolean port_from_rule; /* Listen= without a port: [Ports] rule decides */

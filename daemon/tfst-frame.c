@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+/* Highest role number v1 defines (TFST_ROLE_RELAY in tfst-config.h). */
+#define HELLO_ROLE_MAX 3
+
 static const char *const frame_type_names[] = {
     [TFST_FRAME_HELLO] = "HELLO",     [TFST_FRAME_WHO] = "WHO",
     [TFST_FRAME_IAM] = "IAM",         [TFST_FRAME_TELL] = "TELL",
@@ -456,7 +459,9 @@ tfst_frame_decode_hello(const guint8 *p, guint32 len, TfstHelloMsg *out)
   it = (TlvIter){p + 6, len - 6};
   while ((r = tlv_next(&it, &tag, &v, &vlen)) > 0) {
     if (tag == TFST_TLV_ROLE) {
-      if (vlen != 1)
+      /* 1 epproxy, 2 gwproxy, 3 relay (TfstRole): anything else would reach
+       * code that switches or indexes on the role. */
+      if (vlen != 1 || v[0] == 0 || v[0] > HELLO_ROLE_MAX)
         return TFST_FRAME_E_FIELD;
       m.role = v[0];
     } else if (tag == TFST_TLV_LABEL) {

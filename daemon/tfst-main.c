@@ -1,22 +1,117 @@
 /* tfstd: argv, locale, signals and the main loop; everything else lives in
  * the daemon library. */
 #include "tfst-config.h"
+#include "tfst-engine.h"
 #include "tfst-error.h"
+#include "tfst-log.h"
 #include "tfst-version.h"
 
+#include <glib-unix.h>
 #include <glib/gi18n.h>
 #include <locale.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <systemd/sd-daemon.h>
+
+typedef struct {
+  GMainLoop *loop;
+  TfstLog *log;
+} TfstDaemon;
+
+static gboolean
+on_stop_signal(gpointer data)
+{
+  TfstDaemon *d = data;
+
+  tfst_log(d->log, LOG_NOTICE, "stopping on signal");
+  g_main_loop_quit(d->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+/* SIGUSR1 raises the log level, SIGUSR2 lowers it (0-3). */
+static gboolean
+on_usr1(gpointer data)
+{
+  TfstDaemon *d = data;
+
+  tfst_log_set_level(d->log, MIN((guint)g_atomic_int_get(&d->log->level) + 1, 3u));
+  tfst_log(d->log, LOG_NOTICE, "log level now %d", g_atomic_int_get(&d->log->level));
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_usr2(gpointer data)
+{
+  TfstDaemon *d = data;
+  gint level = g_atomic_int_get(&d->log->level);
+
+  tfst_log_set_level(d->log, level > 0 ? (guint)level - 1 : 0);
+  tfst_log(d->log, LOG_ERR, "log level now %d", g_atomic_int_get(&d->log->level));
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+warn_keepalive(const TfstConfig *c, TfstLog *log)
+{
+  const TfstKeepaliveConf *ka = &c->keepalive;
+  TfstLogFields f = {.message_id = TFST_MSGID_KEEPALIVE};
+
+  if (ka->firewall_timeout_s == 0)
+    return;
+  if (ka->idle_s == 0 || ka->idle_s >= ka->firewall_timeout_s)
+    tfst_log_full(log, LOG_WARNING, &f,
+                  "keepalive idle %u s is not below the firewall state timeout %u s: idle "
+                  "connections will be dropped by the firewall; set [Keepalive] Idle= lower",
+                  ka->idle_s, ka->firewall_timeout_s);
+}
+
+static int
+run(TfstConfig *config, TfstLog *log)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstEngine) engine = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
+  TfstDaemon d = {loop, log};
+  int status;
+
+  warn_keepalive(config, log);
+  engine = tfst_engine_new(config, log, &error);
+  if (engine == NULL || !tfst_engine_start(engine, &error)) {
+    TfstLogFields f = {.message_id = TFST_MSGID_BIND_FAILED};
+    tfst_log_full(log, LOG_ERR, &f, "%s", error->message);
+    (void)sd_notifyf(0, "STATUS=failed: %s", error->message);
+    return EXIT_FAILURE;
+  }
+  tfst_log_full(log, LOG_NOTICE, &(TfstLogFields){.message_id = TFST_MSGID_STARTED},
+                "tfstd %s started as %s@%s, label %s", PACKAGE_VERSION,
+                tfst_role_to_string(config->role), config->instance, config->label);
+  (void)sd_notify(0, "READY=1");
+
+  g_unix_signal_add(SIGTERM, on_stop_signal, &d);
+  g_unix_signal_add(SIGINT, on_stop_signal, &d);
+  g_unix_signal_add(SIGUSR1, on_usr1, &d);
+  g_unix_signal_add(SIGUSR2, on_usr2, &d);
+  g_main_loop_run(loop);
+
+  (void)sd_notify(0, "STOPPING=1");
+  status = tfst_engine_stop(engine);
+  tfst_log(log, LOG_NOTICE, "stopped");
+  return status;
+}
 
 int
 main(int argc, char **argv)
 {
   g_autoptr(GOptionContext) ctx = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(TfstConfig) config = NULL;
   g_autofree char *role_str = NULL;
   g_autofree char *instance = NULL;
   g_autofree char *config_path = NULL;
   gboolean version = FALSE;
+  TfstLog log;
+  TfstRole role;
   GOptionEntry entries[] = {
       {"role", 0, 0, G_OPTION_ARG_STRING, &role_str,
        N_("Component role: epproxy, gwproxy or relay"), N_("ROLE")},
@@ -32,6 +127,9 @@ main(int argc, char **argv)
   bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
   textdomain(GETTEXT_PACKAGE);
+  /* Writes to a vanished peer return EPIPE; MSG_NOSIGNAL covers send(),
+   * this covers everything else. */
+  signal(SIGPIPE, SIG_IGN);
 
   ctx = g_option_context_new(NULL);
   g_option_context_set_summary(ctx,
@@ -45,6 +143,17 @@ main(int argc, char **argv)
     g_print("tfstd %s (build level %s)\n", PACKAGE_VERSION, TFST_BUILD_LEVEL);
     return EXIT_SUCCESS;
   }
-  g_printerr("tfstd: data plane not built yet\n");
-  return EXIT_FAILURE;
+  role = tfst_role_from_string(role_str);
+  if (role == TFST_ROLE_NONE || instance == NULL || *instance == '\0') {
+    g_printerr(_("tfstd: --role=epproxy|gwproxy|relay and --instance=NAME are required\n"));
+    return EXIT_FAILURE;
+  }
+  config = tfst_config_load(role, instance, config_path, &error);
+  if (config == NULL) {
+    g_printerr("tfstd: %s\n", error->message);
+    (void)sd_notifyf(0, "STATUS=invalid configuration: %s", error->message);
+    return TFST_EXIT_CONFIG;
+  }
+  tfst_log_init(&log, tfst_role_to_string(role), instance, config->label, config->log_level);
+  return run(config, &log);
 }

@@ -1,0 +1,1588 @@
+/* Instance configuration: files are merged key by key (main file first, then
+ * the drop-ins in name order), and every value remembers the file it came
+ * from, so that an error names the file and line the administrator has to
+ * edit.  The merged values are then checked section by section. */
+#include "tfst-config.h"
+
+#include "tfst-addr.h"
+#include "tfst-error.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Far larger than any real configuration; stops a wrong --config (a log
+ * file, a device) from being read into memory. */
+#define CONF_FILE_MAX (1024 * 1024)
+
+#define DEFAULT_LOG_LEVEL        1
+#define DEFAULT_MAX_SESSIONS     10000
+#define MAX_MAX_SESSIONS         1000000
+#define DEFAULT_RECONNECT_MIN_MS 1000
+#define DEFAULT_RECONNECT_MAX_MS 60000
+/* A peer that refuses at once must not be hammered in a tight loop. */
+#define MIN_RECONNECT_MS    100
+#define DEFAULT_KEEPIDLE_S  300
+#define DEFAULT_KEEPINTVL_S 30
+#define DEFAULT_KEEPCNT     4
+/* Kernel limits of TCP_KEEPIDLE/TCP_KEEPINTVL (MAX_TCP_KEEPIDLE) and TCP_KEEPCNT. */
+#define MAX_KEEP_S                 32767
+#define MAX_KEEPCNT                127
+#define DEFAULT_PING_INTERVAL_MS   15000
+#define DEFAULT_PING_TIMEOUT_MS    45000
+#define MIN_PING_INTERVAL_MS       100
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define DEFAULT_CLOSE_TIMEOUT_MS   30000
+#define DEFAULT_INITIAL_WINDOW     (256u * 1024u)
+#define MIN_INITIAL_WINDOW         (4u * 1024u)
+#define MAX_INITIAL_WINDOW         (64u * 1024u * 1024u)
+#define DEFAULT_MAX_WINDOW         (16u * 1024u * 1024u)
+#define MAX_MAX_WINDOW             (256u * 1024u * 1024u)
+#define DEFAULT_PORT_BASE          1918
+#define PORT_STRIDE                4096
+#define MS_PER_S                   1000u
+
+#define ORIGINAL_DESTINATION "original-destination"
+
+/* ---- roles, paths, value syntax ---- */
+
+const char *
+tfst_role_to_string(TfstRole role)
+{
+  switch (role) {
+    case TFST_ROLE_EPPROXY:
+      return "epproxy";
+    case TFST_ROLE_GWPROXY:
+      return "gwproxy";
+    case TFST_ROLE_RELAY:
+      return "relay";
+    case TFST_ROLE_NONE:
+      break;
+  }
+  return "none";
+}
+
+TfstRole
+tfst_role_from_string(const char *s)
+{
+  if (g_strcmp0(s, "epproxy") == 0)
+    return TFST_ROLE_EPPROXY;
+  if (g_strcmp0(s, "gwproxy") == 0)
+    return TFST_ROLE_GWPROXY;
+  if (g_strcmp0(s, "relay") == 0)
+    return TFST_ROLE_RELAY;
+  return TFST_ROLE_NONE;
+}
+
+char *
+tfst_config_default_path(TfstRole role, const char *instance)
+{
+  return g_strdup_printf("%s/tfst/%s@%s.conf", SYSCONFDIR, tfst_role_to_string(role), instance);
+}
+
+guint16
+tfst_config_rule_port(const TfstConfig *config, guint k)
+{
+  guint64 port = config->port_base + ((guint64)config->port_skip + k) * PORT_STRIDE;
+
+  return port > G_MAXUINT16 ? 0 : (guint16)port;
+}
+
+typedef struct {
+  const char *suffix;
+  guint64 factor;
+} Unit;
+
+static const Unit time_units[] = {{"ms", 1},          {"msec", 1},         {"s", 1000},
+                                  {"sec", 1000},      {"m", 60 * 1000},    {"min", 60 * 1000},
+                                  {"h", 3600 * 1000}, {"hr", 3600 * 1000}, {"d", 86400 * 1000}};
+
+static const Unit size_units[] = {
+    {"", 1},
+    {"K", 1024},
+    {"KiB", 1024},
+    {"M", 1024 * 1024},
+    {"MiB", 1024 * 1024},
+    {"G", 1024 * 1024 * 1024},
+    {"GiB", 1024 * 1024 * 1024},
+};
+
+static gboolean
+unit_factor(const Unit *units, gsize n_units, const char *suffix, gsize len, guint64 *out)
+{
+  for (gsize i = 0; i < n_units; i++) {
+    if (strlen(units[i].suffix) == len && g_ascii_strncasecmp(units[i].suffix, suffix, len) == 0) {
+      *out = units[i].factor;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* Reads decimal digits at *p; FALSE when there are none or they overflow. */
+static gboolean
+read_decimal(const char **p, guint64 *out)
+{
+  guint64 n = 0;
+  const char *s = *p;
+
+  if (!g_ascii_isdigit(*s))
+    return FALSE;
+  for (; g_ascii_isdigit(*s); s++) {
+    if (n > (G_MAXUINT64 - 9) / 10)
+      return FALSE;
+    n = n * 10 + (guint64)(*s - '0');
+  }
+  *p = s;
+  *out = n;
+  return TRUE;
+}
+
+/* "30" (seconds), "30s", "500ms", "5min", "1h", and sums such as
+ * "1min 30s", as systemd accepts them.  No sign, no fractions. */
+gboolean
+tfst_parse_timespan_ms(const char *text, guint *out_ms)
+{
+  const char *p = text;
+  guint64 total = 0;
+
+  if (text == NULL || *text == '\0')
+    return FALSE;
+  while (*p != '\0') {
+    const char *unit;
+    guint64 n, factor;
+
+    if (!read_decimal(&p, &n))
+      return FALSE;
+    unit = p;
+    while (g_ascii_isalpha(*p))
+      p++;
+    if (p == unit)
+      factor = 1000;
+    else if (!unit_factor(time_units, G_N_ELEMENTS(time_units), unit, p - unit, &factor))
+      return FALSE;
+    if (n > G_MAXUINT / factor)
+      return FALSE;
+    total += n * factor;
+    if (total > G_MAXUINT)
+      return FALSE;
+    while (*p == ' ' || *p == '\t')
+      p++;
+  }
+  *out_ms = (guint)total;
+  return TRUE;
+}
+
+/* "65536", "64K", "16M", "1G" (binary multiples, "KiB" also accepted). */
+gboolean
+tfst_parse_size(const char *text, guint32 *out)
+{
+  const char *p = text;
+  guint64 n, factor;
+
+  if (text == NULL || !read_decimal(&p, &n))
+    return FALSE;
+  if (!unit_factor(size_units, G_N_ELEMENTS(size_units), p, strlen(p), &factor))
+    return FALSE;
+  if (n > G_MAXUINT32 / factor)
+    return FALSE;
+  *out = (guint32)(n * factor);
+  return TRUE;
+}
+
+static const char *
+format_ms(guint ms, char buf[32])
+{
+  if (ms != 0 && ms % (3600 * MS_PER_S) == 0)
+    g_snprintf(buf, 32, "%uh", ms / (3600 * MS_PER_S));
+  else if (ms != 0 && ms % (60 * MS_PER_S) == 0)
+    g_snprintf(buf, 32, "%umin", ms / (60 * MS_PER_S));
+  else if (ms % MS_PER_S == 0)
+    g_snprintf(buf, 32, "%us", ms / MS_PER_S);
+  else
+    g_snprintf(buf, 32, "%ums", ms);
+  return buf;
+}
+
+static const char *
+format_size(guint32 bytes, char buf[32])
+{
+  if (bytes != 0 && bytes % (1024 * 1024 * 1024) == 0)
+    g_snprintf(buf, 32, "%uG", bytes / (1024 * 1024 * 1024));
+  else if (bytes != 0 && bytes % (1024 * 1024) == 0)
+    g_snprintf(buf, 32, "%uM", bytes / (1024 * 1024));
+  else if (bytes != 0 && bytes % 1024 == 0)
+    g_snprintf(buf, 32, "%uK", bytes / 1024);
+  else
+    g_snprintf(buf, 32, "%u", bytes);
+  return buf;
+}
+
+/* ---- known sections and keys ---- */
+
+static const char *const instance_keys[] = {"Label", "LogLevel", "MaxSessions", "Networks", NULL};
+static const char *const hop_keys[] = {
+    "Listen", "Connect", "LocalAddress", "SourcePorts", "ReconnectMin", "ReconnectMax", NULL};
+static const char *const keepalive_keys[] = {
+    "Idle",         "Interval",    "Count", "UserTimeout", "FirewallTimeout",
+    "PingInterval", "PingTimeout", NULL};
+static const char *const session_keys[] = {"ConnectTimeout", "CloseTimeout", "IdleTimeout",
+                                           "InitialWindow",  "MaxWindow",    NULL};
+static const char *const ports_keys[] = {"Base", "Skip", "Count", NULL};
+static const char *const forward_keys[] = {"Listen", "Target", "Route", "Destination", NULL};
+
+typedef struct {
+  const char *name; /* as shown to the user */
+  const char *const *keys;
+} SectionInfo;
+
+#define FORWARD_PREFIX "Forward"
+
+static const SectionInfo sections[] = {
+    {"Instance", instance_keys},    {"Parent", hop_keys},      {"Children", hop_keys},
+    {"Keepalive", keepalive_keys},  {"Session", session_keys}, {"Ports", ports_keys},
+    {"Forward NAME", forward_keys},
+};
+
+/* The NAME of "[Forward NAME]", or NULL when group is not a forward. */
+static const char *
+forward_name(const char *group)
+{
+  const char *p;
+
+  if (!g_str_has_prefix(group, FORWARD_PREFIX))
+    return NULL;
+  p = group + strlen(FORWARD_PREFIX);
+  if (*p != '\0' && *p != ' ' && *p != '\t')
+    return NULL;
+  while (*p == ' ' || *p == '\t')
+    p++;
+  return p;
+}
+
+static const SectionInfo *
+section_info(const char *group)
+{
+  if (forward_name(group) != NULL)
+    return &sections[G_N_ELEMENTS(sections) - 1];
+  for (gsize i = 0; i < G_N_ELEMENTS(sections) - 1; i++) {
+    if (strcmp(group, sections[i].name) == 0)
+      return &sections[i];
+  }
+  return NULL;
+}
+
+static guint
+edit_distance(const char *a, const char *b)
+{
+  gsize la = strlen(a), lb = strlen(b);
+  g_autofree guint *row = g_new(guint, lb + 1);
+
+  for (gsize j = 0; j <= lb; j++)
+    row[j] = j;
+  for (gsize i = 1; i <= la; i++) {
+    guint diag = row[0];
+
+    row[0] = i;
+    for (gsize j = 1; j <= lb; j++) {
+      guint up = row[j];
+      guint cost = g_ascii_tolower(a[i - 1]) == g_ascii_tolower(b[j - 1]) ? 0 : 1;
+
+      row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + cost);
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+/* A known word close enough to be what a typo meant, or NULL. */
+static const char *
+suggest(const char *word, const char *const *known)
+{
+  const char *best = NULL;
+  guint best_d = 3;
+
+  if (strlen(word) > 64)
+    return NULL;
+  for (gsize i = 0; known[i] != NULL; i++) {
+    guint d = edit_distance(word, known[i]);
+
+    if (d < best_d) {
+      best = known[i];
+      best_d = d;
+    }
+  }
+  return best;
+}
+
+/* ---- files, merged values and error locations ---- */
+
+typedef struct {
+  char *path; /* as named in messages */
+  char *text;
+} ConfFile;
+
+typedef struct {
+  char *value;    /* unescaped and stripped; "" resets the key to its default */
+  ConfFile *file; /* the file that supplied it (the last one that set the key) */
+} ConfValue;
+
+typedef struct {
+  char *name;
+  ConfFile *file; /* first file with this section: where its header is reported */
+  GHashTable *values;
+  GPtrArray *keys; /* key names in order of first appearance */
+} ConfGroup;
+
+typedef struct {
+  TfstRole role;
+  char *main_path;
+  gboolean main_missing;
+  GPtrArray *files;  /* ConfFile, in merge order */
+  GPtrArray *groups; /* ConfGroup, in order of first appearance */
+  GHashTable *group_index;
+} Loader;
+
+static void
+conf_file_free(ConfFile *f)
+{
+  g_free(f->path);
+  g_free(f->text);
+  g_free(f);
+}
+
+static void
+conf_value_free(ConfValue *v)
+{
+  g_free(v->value);
+  g_free(v);
+}
+
+static void
+conf_group_free(ConfGroup *g)
+{
+  g_free(g->name);
+  g_hash_table_unref(g->values);
+  g_ptr_array_unref(g->keys);
+  g_free(g);
+}
+
+static void
+loader_init(Loader *l, TfstRole role, const char *main_path)
+{
+  l->role = role;
+  l->main_path = g_strdup(main_path);
+  l->files = g_ptr_array_new_with_free_func((GDestroyNotify)conf_file_free);
+  l->groups = g_ptr_array_new_with_free_func((GDestroyNotify)conf_group_free);
+  l->group_index = g_hash_table_new(g_str_hash, g_str_equal);
+}
+
+static void
+loader_clear(Loader *l)
+{
+  g_clear_pointer(&l->main_path, g_free);
+  g_clear_pointer(&l->group_index, g_hash_table_unref);
+  g_clear_pointer(&l->groups, g_ptr_array_unref);
+  g_clear_pointer(&l->files, g_ptr_array_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Loader, loader_clear)
+
+static ConfGroup *
+loader_group(Loader *l, const char *group)
+{
+  return g_hash_table_lookup(l->group_index, group);
+}
+
+static ConfValue *
+loader_value(Loader *l, const char *group, const char *key)
+{
+  ConfGroup *g = loader_group(l, group);
+
+  return g != NULL ? g_hash_table_lookup(g->values, key) : NULL;
+}
+
+/* The value of group/key, or NULL when unset or reset with "Key=". */
+static const char *
+lookup(Loader *l, const char *group, const char *key)
+{
+  ConfValue *v = loader_value(l, group, key);
+
+  return v != NULL && v->value[0] != '\0' ? v->value : NULL;
+}
+
+static gboolean
+is_set(Loader *l, const char *group, const char *key)
+{
+  return lookup(l, group, key) != NULL;
+}
+
+/* Name of a "[Name]" header line (stripped), or NULL when line is none. */
+static char *
+header_name(const char *line)
+{
+  const char *end;
+
+  if (line[0] != '[')
+    return NULL;
+  end = strrchr(line, ']');
+  if (end == NULL)
+    return NULL;
+  return g_strndup(line + 1, end - line - 1);
+}
+
+static gboolean
+line_has_key(const char *line, const char *key)
+{
+  const char *eq = strchr(line, '=');
+  gsize len;
+
+  if (eq == NULL || line[0] == '#')
+    return FALSE;
+  len = eq - line;
+  while (len > 0 && g_ascii_isspace(line[len - 1]))
+    len--;
+  return len == strlen(key) && strncmp(line, key, len) == 0;
+}
+
+/* 1-based line of "Key=" in [group] (the last one: GKeyFile keeps the last
+ * of duplicates), or of the first [group] header when key is NULL; 0 when
+ * the text does not contain it. */
+static guint
+find_line(const char *text, const char *group, const char *key)
+{
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  gboolean in_group = FALSE;
+  guint found = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++) {
+    const char *line = g_strstrip(lines[i]);
+    g_autofree char *name = header_name(line);
+
+    if (name != NULL) {
+      in_group = strcmp(name, group) == 0;
+      if (in_group && key == NULL && found == 0)
+        found = i + 1;
+    } else if (in_group && key != NULL && line_has_key(line, key)) {
+      found = i + 1;
+    }
+  }
+  return found;
+}
+
+/* Sets "FILE:LINE: [group] key=: reason"; LINE is left out when unknown,
+ * "[group]" and "key=" when NULL. */
+static void
+set_located_error(GError **error, const char *path, guint line, const char *group, const char *key,
+                  const char *reason)
+{
+  g_autoptr(GString) msg = g_string_new(path);
+
+  if (line > 0)
+    g_string_append_printf(msg, ":%u", line);
+  g_string_append(msg, ": ");
+  if (group != NULL && key != NULL)
+    g_string_append_printf(msg, "[%s] %s=: ", group, key);
+  else if (group != NULL)
+    g_string_append_printf(msg, "[%s]: ", group);
+  g_string_append(msg, reason);
+  g_set_error_literal(error, TFST_ERROR, TFST_ERROR_CONFIG, msg->str);
+}
+
+/* Reports an error about group/key at the file and line that set it, or at
+ * the section header when the key is not set there, or at the main file when
+ * neither is in any file.  Always returns FALSE. */
+static gboolean G_GNUC_PRINTF(5, 6) conf_error(Loader *l, GError **error, const char *group,
+                                               const char *key, const char *format, ...)
+{
+  g_autofree char *reason = NULL;
+  ConfValue *v = key != NULL ? loader_value(l, group, key) : NULL;
+  ConfGroup *g = group != NULL ? loader_group(l, group) : NULL;
+  va_list ap;
+
+  va_start(ap, format);
+  reason = g_strdup_vprintf(format, ap);
+  va_end(ap);
+  if (v != NULL) {
+    set_located_error(error, v->file->path, find_line(v->file->text, group, key), group, key,
+                      reason);
+  } else if (g != NULL) {
+    set_located_error(error, g->file->path, find_line(g->file->text, group, NULL), group, key,
+                      reason);
+  } else {
+    g_autofree char *full = l->main_missing
+                                ? g_strdup_printf("%s (the file does not exist)", reason)
+                                : g_steal_pointer(&reason);
+
+    set_located_error(error, l->main_path, 0, group, key, full);
+  }
+  return FALSE;
+}
+
+/* Of two keys of group, the one whose value came later in the merge order:
+ * that is the assignment the administrator most likely just added. */
+static const char *
+later_key(Loader *l, const char *group, const char *a, const char *b)
+{
+  ConfValue *va = loader_value(l, group, a);
+  ConfValue *vb = loader_value(l, group, b);
+  guint ia = 0, ib = 0;
+
+  if (va == NULL || vb == NULL)
+    return va != NULL ? a : b;
+  g_ptr_array_find(l->files, va->file, &ia);
+  g_ptr_array_find(l->files, vb->file, &ib);
+  return ia > ib ? a : b;
+}
+
+static gboolean
+read_fd(int fd, GString *buf, GError **error)
+{
+  char chunk[4096];
+
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int e = errno;
+      g_set_error_literal(error, G_FILE_ERROR, g_file_error_from_errno(e), g_strerror(e));
+      return FALSE;
+    }
+    if (n == 0)
+      return TRUE;
+    if (buf->len + (gsize)n > CONF_FILE_MAX) {
+      g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "larger than %u bytes", CONF_FILE_MAX);
+      return FALSE;
+    }
+    g_string_append_len(buf, chunk, n);
+  }
+}
+
+/* Errors are G_FILE_ERROR with the bare reason so the caller can tell a
+ * missing file apart and word the message itself. */
+static char *
+read_text(const char *path, GError **error)
+{
+  g_autoptr(GString) buf = g_string_new(NULL);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  gboolean ok;
+
+  if (fd < 0) {
+    int e = errno;
+    g_set_error_literal(error, G_FILE_ERROR, g_file_error_from_errno(e), g_strerror(e));
+    return NULL;
+  }
+  ok = read_fd(fd, buf, error);
+  close(fd);
+  if (!ok)
+    return NULL;
+  if (memchr(buf->str, '\0', buf->len) != NULL) {
+    g_set_error_literal(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "contains a NUL byte");
+    return NULL;
+  }
+  return g_string_free(g_steal_pointer(&buf), FALSE);
+}
+
+/* Checks the line syntax before GKeyFile does, because GKeyFile's own
+ * messages carry no line number. */
+static gboolean
+lint_text(const ConfFile *f, GError **error)
+{
+  g_auto(GStrv) lines = g_strsplit(f->text, "\n", -1);
+  gboolean in_group = FALSE;
+
+  for (guint i = 0; lines[i] != NULL; i++) {
+    const char *reason = NULL;
+    char *line;
+
+    if (!g_utf8_validate(lines[i], -1, NULL)) {
+      reason = "line is not valid UTF-8";
+    } else {
+      line = g_strstrip(lines[i]);
+      if (line[0] == '\0' || line[0] == '#')
+        continue;
+      if (line[0] == '[') {
+        in_group = TRUE;
+        if (!g_str_has_suffix(line, "]") || strlen(line) < 3)
+          reason = "malformed section header, expected [Section]";
+      } else if (strchr(line, '=') == NULL) {
+        reason = "expected Key=Value, [Section] or a # comment";
+      } else if (line[0] == '=') {
+        reason = "missing key name before '='";
+      } else if (!in_group) {
+        reason = "Key=Value before the first [Section]";
+      }
+    }
+    if (reason != NULL) {
+      set_located_error(error, f->path, i + 1, NULL, NULL, reason);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static ConfGroup *
+loader_add_group(Loader *l, const char *name, ConfFile *f)
+{
+  ConfGroup *g = loader_group(l, name);
+
+  if (g != NULL)
+    return g;
+  g = g_new0(ConfGroup, 1);
+  g->name = g_strdup(name);
+  g->file = f;
+  g->values =
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)conf_value_free);
+  g->keys = g_ptr_array_new();
+  g_ptr_array_add(l->groups, g);
+  g_hash_table_insert(l->group_index, g->name, g);
+  return g;
+}
+
+static void
+group_set(ConfGroup *g, const char *key, char *value, ConfFile *f)
+{
+  ConfValue *v = g_new0(ConfValue, 1);
+
+  v->value = g_strstrip(value);
+  v->file = f;
+  g_hash_table_replace(g->values, g_strdup(key), v);
+  if (!g_ptr_array_find_with_equal_func(g->keys, key, g_str_equal, NULL)) {
+    /* borrow the hash table's copy of the key: it lives as long as g */
+    gpointer stored_key = NULL;
+
+    g_hash_table_lookup_extended(g->values, key, &stored_key, NULL);
+    g_ptr_array_add(g->keys, stored_key);
+  }
+}
+
+/* Later files override earlier ones key by key. */
+static gboolean
+loader_merge(Loader *l, ConfFile *f, GKeyFile *kf, GError **error)
+{
+  g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+
+  for (guint i = 0; groups[i] != NULL; i++) {
+    ConfGroup *g = loader_add_group(l, groups[i], f);
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, groups[i], NULL, NULL);
+
+    for (guint j = 0; keys != NULL && keys[j] != NULL; j++) {
+      g_autoptr(GError) local = NULL;
+      char *value = g_key_file_get_string(kf, groups[i], keys[j], &local);
+
+      if (value == NULL) {
+        set_located_error(error, f->path, find_line(f->text, groups[i], keys[j]), groups[i],
+                          keys[j], "invalid escape sequence in the value");
+        return FALSE;
+      }
+      group_set(g, keys[j], value, f);
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+loader_add_text(Loader *l, const char *path, char *text, GError **error)
+{
+  ConfFile *f = g_new0(ConfFile, 1);
+  g_autoptr(GKeyFile) kf = g_key_file_new();
+  g_autoptr(GError) local = NULL;
+
+  f->path = g_strdup(path);
+  f->text = text;
+  g_ptr_array_add(l->files, f);
+  if (!lint_text(f, error))
+    return FALSE;
+  if (!g_key_file_load_from_data(kf, f->text, -1, G_KEY_FILE_NONE, &local)) {
+    g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG, "%s: %s", f->path, local->message);
+    return FALSE;
+  }
+  return loader_merge(l, f, kf, error);
+}
+
+static gboolean
+loader_add_file(Loader *l, const char *path, gboolean missing_ok, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  char *text = read_text(path, &local);
+
+  if (text == NULL) {
+    if (missing_ok && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+      l->main_missing = TRUE;
+      return TRUE;
+    }
+    g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG, "%s: cannot read the file: %s", path,
+                local->message);
+    return FALSE;
+  }
+  return loader_add_text(l, path, text, error);
+}
+
+static int
+compare_names(gconstpointer a, gconstpointer b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* <main>.d/NAME.conf in byte order of NAME; other names are ignored so that
+ * editor backups ("x.conf~") and disabled files ("x.conf.off") stay inert. */
+static gboolean
+loader_add_dropins(Loader *l, GError **error)
+{
+  g_autofree char *dir_path = g_strconcat(l->main_path, ".d", NULL);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GError) local = NULL;
+  g_autoptr(GDir) dir = g_dir_open(dir_path, 0, &local);
+  const char *name;
+
+  if (dir == NULL) {
+    if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT) ||
+        g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOTDIR))
+      return TRUE;
+    g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG, "%s: %s", dir_path, local->message);
+    return FALSE;
+  }
+  while ((name = g_dir_read_name(dir)) != NULL) {
+    if (name[0] != '.' && g_str_has_suffix(name, ".conf"))
+      g_ptr_array_add(names, g_strdup(name));
+  }
+  g_ptr_array_sort(names, compare_names);
+  for (guint i = 0; i < names->len; i++) {
+    g_autofree char *path = g_build_filename(dir_path, g_ptr_array_index(names, i), NULL);
+
+    if (g_file_test(path, G_FILE_TEST_IS_DIR))
+      continue;
+    if (!loader_add_file(l, path, FALSE, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* ---- typed values ---- */
+
+static gboolean
+get_uint(Loader *l, const char *group, const char *key, guint min, guint max, guint *inout,
+         GError **error)
+{
+  const char *v = lookup(l, group, key);
+  guint64 n;
+
+  if (v == NULL)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned(v, 10, min, max, &n, NULL))
+    return conf_error(l, error, group, key, "'%s' is not a whole number in the range %u-%u", v, min,
+                      max);
+  *inout = (guint)n;
+  return TRUE;
+}
+
+static gboolean
+get_timespan(Loader *l, const char *group, const char *key, guint min_ms, guint max_ms,
+             guint *inout_ms, GError **error)
+{
+  const char *v = lookup(l, group, key);
+  char buf[32];
+  guint ms;
+
+  if (v == NULL)
+    return TRUE;
+  if (!tfst_parse_timespan_ms(v, &ms))
+    return conf_error(l, error, group, key,
+                      "'%s' is not a time span (examples: 30, 30s, 500ms, 5min, 1h)", v);
+  if (ms < min_ms)
+    return conf_error(l, error, group, key, "'%s' is too short (minimum %s)", v,
+                      format_ms(min_ms, buf));
+  if (ms > max_ms)
+    return conf_error(l, error, group, key, "'%s' is too long (maximum %s)", v,
+                      format_ms(max_ms, buf));
+  *inout_ms = ms;
+  return TRUE;
+}
+
+/* For socket options that count whole seconds. */
+static gboolean
+get_seconds(Loader *l, const char *group, const char *key, guint min_s, guint max_s, guint *inout_s,
+            GError **error)
+{
+  guint ms = *inout_s * MS_PER_S;
+
+  if (!get_timespan(l, group, key, min_s * MS_PER_S, max_s * MS_PER_S, &ms, error))
+    return FALSE;
+  if (ms % MS_PER_S != 0)
+    return conf_error(l, error, group, key, "'%s' is not a whole number of seconds",
+                      lookup(l, group, key));
+  *inout_s = ms / MS_PER_S;
+  return TRUE;
+}
+
+static gboolean
+get_size(Loader *l, const char *group, const char *key, guint32 min, guint32 max, guint32 *inout,
+         GError **error)
+{
+  const char *v = lookup(l, group, key);
+  char buf[32];
+  guint32 n;
+
+  if (v == NULL)
+    return TRUE;
+  if (!tfst_parse_size(v, &n))
+    return conf_error(l, error, group, key, "'%s' is not a size (examples: 65536, 64K, 16M)", v);
+  if (n < min)
+    return conf_error(l, error, group, key, "'%s' is too small (minimum %s)", v,
+                      format_size(min, buf));
+  if (n > max)
+    return conf_error(l, error, group, key, "'%s' is too large (maximum %s)", v,
+                      format_size(max, buf));
+  *inout = n;
+  return TRUE;
+}
+
+static gboolean
+get_addr(Loader *l, const char *group, const char *key, gboolean port_required, TfstSockAddr *out,
+         GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  const char *v = lookup(l, group, key);
+
+  if (!tfst_addr_parse(v, port_required, out, &local))
+    return conf_error(l, error, group, key, "%s", local->message);
+  return TRUE;
+}
+
+static gboolean
+get_label(Loader *l, const char *group, const char *key, char **out, GError **error)
+{
+  const char *v = lookup(l, group, key);
+
+  if (v == NULL)
+    return TRUE;
+  if (!tfst_label_is_valid(v))
+    return conf_error(l, error, group, key,
+                      "'%s' is not a valid label (1-%d characters of A-Z a-z 0-9 . _ -)", v,
+                      TFST_LABEL_MAX);
+  g_free(*out);
+  *out = g_strdup(v);
+  return TRUE;
+}
+
+/* ---- [Instance] ---- */
+
+static char *
+default_label(TfstRole role, const char *instance)
+{
+  char *label = g_strdup_printf("%s-%s", tfst_role_to_string(role), instance);
+
+  for (char *p = label; *p != '\0'; p++) {
+    if (!g_ascii_isalnum(*p) && *p != '.' && *p != '_' && *p != '-')
+      *p = '-';
+  }
+  if (strlen(label) > TFST_LABEL_MAX)
+    label[TFST_LABEL_MAX] = '\0';
+  return label;
+}
+
+/* "10.1.0.0/16", "fd00::/8", or a bare address (a single host). */
+static gboolean
+parse_network(const char *text, TfstNetworkEntry *out, char **out_reason)
+{
+  g_autofree char *ip = NULL;
+  const char *slash = strchr(text, '/');
+  TfstNetworkEntry e = {{0}};
+  TfstSockAddr a;
+  guint64 prefix;
+  gsize len;
+
+  ip = slash != NULL ? g_strndup(text, slash - text) : g_strdup(text);
+  if (!tfst_addr_parse_ip(ip, &a)) {
+    *out_reason = g_strdup_printf("'%s' is not an IPv4 or IPv6 network (ADDRESS/PREFIX)", text);
+    return FALSE;
+  }
+  e.family = a.sa.sa_family;
+  len = e.family == AF_INET ? 4 : 16;
+  memcpy(e.addr,
+         e.family == AF_INET ? (const void *)&a.in.sin_addr : (const void *)&a.in6.sin6_addr, len);
+  prefix = len * 8;
+  if (slash != NULL && !g_ascii_string_to_unsigned(slash + 1, 10, 0, len * 8, &prefix, NULL)) {
+    *out_reason = g_strdup_printf("'%s': the prefix length must be 0-%u", text, (guint)len * 8);
+    return FALSE;
+  }
+  e.prefix = (guint8)prefix;
+  for (gsize i = 0; i < len; i++) {
+    guint bits = MIN(8, (guint)MAX((gint)prefix - (gint)i * 8, 0));
+    guint8 mask = bits == 0 ? 0 : (guint8)(0xff << (8 - bits));
+
+    if ((e.addr[i] & ~mask) != 0) {
+      char buf[INET6_ADDRSTRLEN];
+
+      for (gsize j = i; j < len; j++)
+        e.addr[j] &= j == i ? mask : 0;
+      inet_ntop(e.family, e.addr, buf, sizeof(buf));
+      *out_reason =
+          g_strdup_printf("'%s' has host bits set (did you mean %s/%u?)", text, buf, e.prefix);
+      return FALSE;
+    }
+  }
+  *out = e;
+  return TRUE;
+}
+
+static gboolean
+parse_networks(Loader *l, TfstConfig *c, GError **error)
+{
+  const char *v = lookup(l, "Instance", "Networks");
+  g_auto(GStrv) tokens = NULL;
+
+  if (v == NULL)
+    return TRUE;
+  tokens = g_strsplit_set(v, " \t,", -1);
+  for (guint i = 0; tokens[i] != NULL; i++) {
+    g_autofree char *reason = NULL;
+    TfstNetworkEntry e;
+
+    if (tokens[i][0] == '\0')
+      continue;
+    if (!parse_network(tokens[i], &e, &reason))
+      return conf_error(l, error, "Instance", "Networks", "%s", reason);
+    g_array_append_val(c->networks, e);
+  }
+  return TRUE;
+}
+
+static gboolean
+parse_instance(Loader *l, TfstConfig *c, GError **error)
+{
+  return get_label(l, "Instance", "Label", &c->label, error) &&
+         get_uint(l, "Instance", "LogLevel", 0, 3, &c->log_level, error) &&
+         get_uint(l, "Instance", "MaxSessions", 1, MAX_MAX_SESSIONS, &c->max_sessions, error) &&
+         parse_networks(l, c, error);
+}
+
+/* ---- [Parent] and [Children] ---- */
+
+static gboolean
+parse_hop_listen(Loader *l, const char *group, TfstHopConf *hop, GError **error)
+{
+  const char *v = lookup(l, group, "Listen");
+  TfstSockAddr a;
+
+  if (strpbrk(v, " \t;,") != NULL)
+    return conf_error(l, error, group, "Listen", "'%s': Listen= takes a single address", v);
+  if (!get_addr(l, group, "Listen", FALSE, &a, error))
+    return FALSE;
+  hop->listen = TRUE;
+  hop->port_from_rule = tfst_addr_port(&a) == 0;
+  g_array_append_val(hop->addrs, a);
+  return TRUE;
+}
+
+static gboolean
+parse_hop_connect(Loader *l, const char *group, gboolean allow_many, TfstHopConf *hop,
+                  GError **error)
+{
+  const char *v = lookup(l, group, "Connect");
+  g_auto(GStrv) tokens = g_strsplit_set(v, " \t;,", -1);
+
+  hop->listen = FALSE;
+  for (guint i = 0; tokens[i] != NULL; i++) {
+    g_autoptr(GError) local = NULL;
+    TfstSockAddr a;
+
+    if (tokens[i][0] == '\0')
+      continue;
+    if (!tfst_addr_parse(tokens[i], TRUE, &a, &local))
+      return conf_error(l, error, group, "Connect", "%s", local->message);
+    for (guint j = 0; j < hop->addrs->len; j++) {
+      if (tfst_addr_equal(&g_array_index(hop->addrs, TfstSockAddr, j), &a, TRUE))
+        return conf_error(l, error, group, "Connect", "'%s' is listed twice", tokens[i]);
+    }
+    g_array_append_val(hop->addrs, a);
+  }
+  if (hop->addrs->len == 0)
+    return conf_error(l, error, group, "Connect", "no address given");
+  if (hop->addrs->len > 1 && !allow_many)
+    return conf_error(l, error, group, "Connect",
+                      "takes a single ADDRESS:PORT here; only [Children] Connect= may list "
+                      "several");
+  return TRUE;
+}
+
+/* Keys that only mean something when this side opens the connection. */
+static gboolean
+check_connect_only(Loader *l, const char *group, GError **error)
+{
+  static const char *const keys[] = {"LocalAddress", "SourcePorts", "ReconnectMin", "ReconnectMax"};
+
+  for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
+    if (is_set(l, group, keys[i]))
+      return conf_error(l, error, group, keys[i],
+                        "only applies with Connect=; with Listen= the other side connects");
+  }
+  return TRUE;
+}
+
+static gboolean
+parse_local_address(Loader *l, const char *group, TfstHopConf *hop, GError **error)
+{
+  TfstSockAddr a;
+  char buf[TFST_ADDR_STRLEN];
+
+  if (!is_set(l, group, "LocalAddress"))
+    return TRUE;
+  if (!get_addr(l, group, "LocalAddress", FALSE, &a, error))
+    return FALSE;
+  if (tfst_addr_port(&a) != 0)
+    return conf_error(l, error, group, "LocalAddress",
+                      "takes an address without a port (see SourcePorts=)");
+  for (guint i = 0; i < hop->addrs->len; i++) {
+    const TfstSockAddr *dst = &g_array_index(hop->addrs, TfstSockAddr, i);
+
+    if (dst->sa.sa_family != a.sa.sa_family)
+      return conf_error(l, error, group, "LocalAddress",
+                        "address family differs from Connect= address %s",
+                        tfst_addr_format(dst, buf));
+  }
+  hop->have_local = TRUE;
+  hop->local = a;
+  return TRUE;
+}
+
+static gboolean
+parse_source_ports(Loader *l, const char *group, TfstHopConf *hop, GError **error)
+{
+  const char *v = lookup(l, group, "SourcePorts");
+  g_auto(GStrv) parts = NULL;
+  guint64 lo, hi;
+
+  if (v == NULL)
+    return TRUE;
+  parts = g_strsplit(v, "-", 2);
+  if (!g_ascii_string_to_unsigned(parts[0], 10, 1, G_MAXUINT16, &lo, NULL) ||
+      (parts[1] != NULL && !g_ascii_string_to_unsigned(parts[1], 10, 1, G_MAXUINT16, &hi, NULL)))
+    return conf_error(l, error, group, "SourcePorts",
+                      "'%s' is not a port range LOW-HIGH within 1-65535", v);
+  if (parts[1] == NULL)
+    hi = lo;
+  if (lo > hi)
+    return conf_error(l, error, group, "SourcePorts", "'%s': the range starts above its end", v);
+  hop->sport_lo = (guint16)lo;
+  hop->sport_hi = (guint16)hi;
+  return TRUE;
+}
+
+static gboolean
+parse_reconnect(Loader *l, const char *group, TfstHopConf *hop, GError **error)
+{
+  char min_buf[32], max_buf[32];
+
+  if (!get_timespan(l, group, "ReconnectMin", MIN_RECONNECT_MS, G_MAXUINT, &hop->reconnect_min_ms,
+                    error) ||
+      !get_timespan(l, group, "ReconnectMax", MIN_RECONNECT_MS, G_MAXUINT, &hop->reconnect_max_ms,
+                    error))
+    return FALSE;
+  if (hop->reconnect_max_ms < hop->reconnect_min_ms)
+    return conf_error(l, error, group, later_key(l, group, "ReconnectMin", "ReconnectMax"),
+                      "ReconnectMax= (%s) is below ReconnectMin= (%s)",
+                      format_ms(hop->reconnect_max_ms, max_buf),
+                      format_ms(hop->reconnect_min_ms, min_buf));
+  return TRUE;
+}
+
+/* An epproxy's [Children] without Listen= or Connect= listens on every
+ * address at the port the [Ports] rule gives. */
+static void
+hop_default_listen(TfstHopConf *hop)
+{
+  TfstSockAddr any = {0};
+
+  any.in.sin_family = AF_INET;
+  any.in.sin_addr.s_addr = htonl(INADDR_ANY);
+  hop->configured = TRUE;
+  hop->listen = TRUE;
+  hop->port_from_rule = TRUE;
+  g_array_append_val(hop->addrs, any);
+}
+
+static gboolean
+parse_hop(Loader *l, const char *group, gboolean default_listen, TfstHopConf *hop, GError **error)
+{
+  gboolean has_listen = is_set(l, group, "Listen");
+  gboolean has_connect = is_set(l, group, "Connect");
+
+  hop->configured = TRUE;
+  if (has_listen && has_connect)
+    return conf_error(l, error, group, later_key(l, group, "Listen", "Connect"),
+                      "Listen= and Connect= exclude each other: this side either accepts the "
+                      "hop connection or opens it (an empty \"Listen=\" or \"Connect=\" in a "
+                      "drop-in removes the other)");
+  if (has_listen)
+    return parse_hop_listen(l, group, hop, error) && check_connect_only(l, group, error);
+  if (!has_connect && default_listen) {
+    hop_default_listen(hop);
+    return check_connect_only(l, group, error);
+  }
+  if (!has_connect)
+    return conf_error(l, error, group, NULL,
+                      "needs Listen=ADDRESS[:PORT] (this side accepts the hop connection) or "
+                      "Connect=ADDRESS:PORT (this side opens it)");
+  return parse_hop_connect(l, group, strcmp(group, "Children") == 0, hop, error) &&
+         parse_local_address(l, group, hop, error) && parse_source_ports(l, group, hop, error) &&
+         parse_reconnect(l, group, hop, error);
+}
+
+/* Which hop sections each role has: the chain is epproxy (root) - relays -
+ * gwproxy (leaves). */
+static gboolean
+check_role(Loader *l, GError **error)
+{
+  const char *role = tfst_role_to_string(l->role);
+  gboolean has_parent = loader_group(l, "Parent") != NULL;
+  gboolean has_children = loader_group(l, "Children") != NULL;
+
+  if (l->role == TFST_ROLE_EPPROXY && has_parent)
+    return conf_error(l, error, "Parent", NULL,
+                      "an epproxy is the root of the chain and has no parent; remove this "
+                      "section");
+  if (l->role == TFST_ROLE_GWPROXY && has_children)
+    return conf_error(l, error, "Children", NULL,
+                      "a gwproxy is a leaf of the chain and has no children; remove this "
+                      "section");
+  if (l->role != TFST_ROLE_EPPROXY && !has_parent)
+    return conf_error(l, error, "Parent", NULL,
+                      "a %s needs a [Parent] section with Connect= or Listen=", role);
+  if (l->role == TFST_ROLE_RELAY && !has_children)
+    return conf_error(l, error, "Children", NULL,
+                      "a relay needs a [Children] section with Listen= or Connect=");
+  return TRUE;
+}
+
+static gboolean
+parse_hops(Loader *l, TfstConfig *c, GError **error)
+{
+  gboolean is_ep = l->role == TFST_ROLE_EPPROXY;
+
+  if (!check_role(l, error))
+    return FALSE;
+  if (loader_group(l, "Parent") != NULL && !parse_hop(l, "Parent", FALSE, &c->parent, error))
+    return FALSE;
+  if (loader_group(l, "Children") != NULL)
+    return parse_hop(l, "Children", is_ep, &c->children, error);
+  if (is_ep)
+    hop_default_listen(&c->children);
+  return TRUE;
+}
+
+/* ---- [Keepalive] [Session] [Ports] ---- */
+
+static gboolean
+check_ping(Loader *l, TfstKeepaliveConf *k, GError **error)
+{
+  char a[32], b[32];
+
+  if (k->ping_timeout_ms <= k->ping_interval_ms)
+    return conf_error(l, error, "Keepalive",
+                      later_key(l, "Keepalive", "PingInterval", "PingTimeout"),
+                      "PingTimeout= (%s) must be longer than PingInterval= (%s)",
+                      format_ms(k->ping_timeout_ms, a), format_ms(k->ping_interval_ms, b));
+  /* An idle hop carries a PING every PingInterval; a firewall that forgets
+   * the connection sooner would silently cut the chain. */
+  if (k->firewall_timeout_s != 0 &&
+      (guint64)k->ping_interval_ms >= (guint64)k->firewall_timeout_s * MS_PER_S)
+    return conf_error(
+        l, error, "Keepalive", later_key(l, "Keepalive", "FirewallTimeout", "PingInterval"),
+        "PingInterval= (%s) must be shorter than FirewallTimeout= (%s), or the "
+        "firewall drops idle hop connections",
+        format_ms(k->ping_interval_ms, a), format_ms(k->firewall_timeout_s * MS_PER_S, b));
+  return TRUE;
+}
+
+static gboolean
+parse_keepalive(Loader *l, TfstConfig *c, GError **error)
+{
+  TfstKeepaliveConf *k = &c->keepalive;
+  const char *g = "Keepalive";
+
+  return get_seconds(l, g, "Idle", 1, MAX_KEEP_S, &k->idle_s, error) &&
+         get_seconds(l, g, "Interval", 1, MAX_KEEP_S, &k->interval_s, error) &&
+         get_uint(l, g, "Count", 1, MAX_KEEPCNT, &k->count, error) &&
+         get_timespan(l, g, "UserTimeout", 0, G_MAXINT, &k->user_timeout_ms, error) &&
+         get_seconds(l, g, "FirewallTimeout", 0, G_MAXUINT / MS_PER_S, &k->firewall_timeout_s,
+                     error) &&
+         get_timespan(l, g, "PingInterval", MIN_PING_INTERVAL_MS, G_MAXUINT, &k->ping_interval_ms,
+                      error) &&
+         get_timespan(l, g, "PingTimeout", MIN_PING_INTERVAL_MS, G_MAXUINT, &k->ping_timeout_ms,
+                      error) &&
+         check_ping(l, k, error);
+}
+
+static gboolean
+parse_session(Loader *l, TfstConfig *c, GError **error)
+{
+  const char *g = "Session";
+  char a[32], b[32];
+
+  if (!get_timespan(l, g, "ConnectTimeout", 1, G_MAXUINT, &c->connect_timeout_ms, error) ||
+      !get_timespan(l, g, "CloseTimeout", 1, G_MAXUINT, &c->close_timeout_ms, error) ||
+      !get_timespan(l, g, "IdleTimeout", 0, G_MAXUINT, &c->idle_timeout_ms, error) ||
+      !get_size(l, g, "InitialWindow", MIN_INITIAL_WINDOW, MAX_INITIAL_WINDOW, &c->initial_window,
+                error) ||
+      !get_size(l, g, "MaxWindow", MIN_INITIAL_WINDOW, MAX_MAX_WINDOW, &c->max_window, error))
+    return FALSE;
+  if (c->max_window < c->initial_window)
+    return conf_error(l, error, g, later_key(l, g, "InitialWindow", "MaxWindow"),
+                      "MaxWindow= (%s) is below InitialWindow= (%s)", format_size(c->max_window, a),
+                      format_size(c->initial_window, b));
+  return TRUE;
+}
+
+static gboolean
+parse_ports(Loader *l, TfstConfig *c, GError **error)
+{
+  const char *g = "Ports";
+  guint base = c->port_base, skip = c->port_skip, count = c->port_count;
+  guint64 last;
+
+  if (!get_uint(l, g, "Base", 1, G_MAXUINT16, &base, error) ||
+      !get_uint(l, g, "Skip", 0, G_MAXUINT16, &skip, error) ||
+      !get_uint(l, g, "Count", 1, G_MAXUINT16, &count, error))
+    return FALSE;
+  last = base + ((guint64)skip + count - 1) * PORT_STRIDE;
+  if (last > G_MAXUINT16) {
+    const char *key = is_set(l, g, "Count") ? "Count" : is_set(l, g, "Skip") ? "Skip" : "Base";
+
+    return conf_error(l, error, g, key,
+                      "the port rule Base + (Skip + k) * %u gives %" G_GUINT64_FORMAT
+                      " for the last of Count=%u instances, above 65535",
+                      PORT_STRIDE, last, count);
+  }
+  c->port_base = (guint16)base;
+  c->port_skip = (guint16)skip;
+  c->port_count = (guint16)count;
+  return TRUE;
+}
+
+/* ---- [Forward NAME] ---- */
+
+static void
+forward_conf_free(TfstForwardConf *f)
+{
+  g_free(f->name);
+  g_free(f->route);
+  g_free(f);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstForwardConf, forward_conf_free)
+
+static gboolean
+parse_forward_target(Loader *l, const char *group, TfstForwardConf *f, GError **error)
+{
+  if (g_strcmp0(lookup(l, group, "Target"), ORIGINAL_DESTINATION) == 0) {
+    f->target_kind = TFST_TARGET_ORIGINAL_DST;
+    return TRUE;
+  }
+  f->target_kind = TFST_TARGET_ADDRESS;
+  return get_addr(l, group, "Target", TRUE, &f->target, error);
+}
+
+/* Route= and Destination= describe connections accepted at this end. */
+static gboolean
+parse_forward_downcall(Loader *l, const char *group, TfstForwardConf *f, GError **error)
+{
+  if (!f->has_listen) {
+    const char *key = is_set(l, group, "Route") ? "Route" : "Destination";
+
+    if (is_set(l, group, key))
+      return conf_error(l, error, group, key,
+                        "only applies with Listen= (connections accepted at this end)");
+    return TRUE;
+  }
+  if (is_set(l, group, "Route") && l->role == TFST_ROLE_GWPROXY)
+    return conf_error(l, error, group, "Route",
+                      "a gwproxy has no children: its forwards always go to the parent");
+  if (!get_label(l, group, "Route", &f->route, error))
+    return FALSE;
+  if (is_set(l, group, "Destination")) {
+    f->has_destination = TRUE;
+    return get_addr(l, group, "Destination", TRUE, &f->destination, error);
+  }
+  return TRUE;
+}
+
+static TfstForwardConf *
+parse_forward(Loader *l, const char *group, GError **error)
+{
+  g_autoptr(TfstForwardConf) f = g_new0(TfstForwardConf, 1);
+  gboolean has_listen = is_set(l, group, "Listen");
+  gboolean has_target = is_set(l, group, "Target");
+
+  f->name = g_strdup(forward_name(group));
+  if (has_listen && has_target) {
+    conf_error(l, error, group, later_key(l, group, "Listen", "Target"),
+               "Listen= and Target= exclude each other: a forward accepts connections at one "
+               "end of the chain (Listen=) and connects to the service at the other (Target=)");
+    return NULL;
+  }
+  if (!has_listen && !has_target) {
+    conf_error(l, error, group, NULL,
+               "needs Listen=ADDRESS:PORT (clients connect here) or Target=ADDRESS:PORT or "
+               "Target=" ORIGINAL_DESTINATION " (this end connects to the service)");
+    return NULL;
+  }
+  f->has_listen = has_listen;
+  if (has_listen && !get_addr(l, group, "Listen", TRUE, &f->listen, error))
+    return NULL;
+  if (has_target && !parse_forward_target(l, group, f, error))
+    return NULL;
+  if (!parse_forward_downcall(l, group, f, error))
+    return NULL;
+  return g_steal_pointer(&f);
+}
+
+static gboolean
+check_forward_name(Loader *l, TfstConfig *c, const char *group, GError **error)
+{
+  const char *name = forward_name(group);
+
+  if (*name == '\0')
+    return conf_error(l, error, group, NULL, "a forward needs a name: [Forward NAME]");
+  if (!tfst_label_is_valid(name))
+    return conf_error(l, error, group, NULL,
+                      "'%s' is not a valid forward name (1-%d characters of A-Z a-z 0-9 . _ -)",
+                      name, TFST_LABEL_MAX);
+  for (guint i = 0; i < c->forwards->len; i++) {
+    TfstForwardConf *other = g_ptr_array_index(c->forwards, i);
+
+    if (strcmp(other->name, name) == 0)
+      return conf_error(l, error, group, NULL, "forward '%s' is defined twice", name);
+  }
+  return TRUE;
+}
+
+/* Two listeners on one address would fail at bind time with a less helpful
+ * message, and only on the second start. */
+static gboolean
+check_listen_conflict(Loader *l, TfstConfig *c, const char *group, const TfstForwardConf *f,
+                      GError **error)
+{
+  char buf[TFST_ADDR_STRLEN];
+  const TfstHopConf *hops[] = {&c->parent, &c->children};
+  const char *hop_names[] = {"Parent", "Children"};
+
+  for (guint i = 0; i < c->forwards->len; i++) {
+    TfstForwardConf *other = g_ptr_array_index(c->forwards, i);
+
+    if (other->has_listen && tfst_addr_equal(&other->listen, &f->listen, TRUE))
+      return conf_error(l, error, group, "Listen", "%s is already used by [Forward %s] Listen=",
+                        tfst_addr_format(&f->listen, buf), other->name);
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS(hops); i++) {
+    const TfstHopConf *h = hops[i];
+
+    if (h->listen && !h->port_from_rule && h->addrs->len == 1 &&
+        tfst_addr_equal(&g_array_index(h->addrs, TfstSockAddr, 0), &f->listen, TRUE))
+      return conf_error(l, error, group, "Listen",
+                        "%s is already used by [%s] Listen=", tfst_addr_format(&f->listen, buf),
+                        hop_names[i]);
+  }
+  return TRUE;
+}
+
+static gboolean
+parse_forwards(Loader *l, TfstConfig *c, GError **error)
+{
+  for (guint i = 0; i < l->groups->len; i++) {
+    ConfGroup *g = g_ptr_array_index(l->groups, i);
+    g_autoptr(TfstForwardConf) f = NULL;
+
+    if (forward_name(g->name) == NULL)
+      continue;
+    if (!check_forward_name(l, c, g->name, error))
+      return FALSE;
+    f = parse_forward(l, g->name, error);
+    if (f == NULL)
+      return FALSE;
+    if (f->has_listen && !check_listen_conflict(l, c, g->name, f, error))
+      return FALSE;
+    g_ptr_array_add(c->forwards, g_steal_pointer(&f));
+  }
+  return TRUE;
+}
+
+/* ---- structure: unknown sections and keys ---- */
+
+static gboolean
+check_keys(Loader *l, const ConfGroup *g, const SectionInfo *info, GError **error)
+{
+  for (guint i = 0; i < g->keys->len; i++) {
+    const char *key = g_ptr_array_index(g->keys, i);
+    g_autofree char *known = NULL;
+    g_autofree char *hint = NULL;
+    const char *close;
+
+    if (g_strv_contains(info->keys, key))
+      continue;
+    known = g_strjoinv("=, ", (char **)info->keys);
+    close = suggest(key, info->keys);
+    hint = close != NULL ? g_strdup_printf(" (did you mean %s=?)", close) : g_strdup("");
+    return conf_error(l, error, g->name, key, "unknown key%s; the keys of [%s] are %s=", hint,
+                      info->name, known);
+  }
+  return TRUE;
+}
+
+static gboolean
+check_structure(Loader *l, GError **error)
+{
+  static const char *const names[] = {"Instance", "Parent", "Children", "Keepalive",
+                                      "Session",  "Ports",  "Forward",  NULL};
+
+  for (guint i = 0; i < l->groups->len; i++) {
+    const ConfGroup *g = g_ptr_array_index(l->groups, i);
+    const SectionInfo *info = section_info(g->name);
+
+    if (info == NULL) {
+      g_auto(GStrv) words = g_strsplit(g->name, " ", 2);
+      const char *close = suggest(words[0] != NULL ? words[0] : "", names);
+      g_autofree char *hint = close != NULL
+                                  ? g_strdup_printf(" (did you mean [%s%s]?)", close,
+                                                    strcmp(close, "Forward") == 0 ? " NAME" : "")
+                                  : g_strdup("");
+
+      return conf_error(l, error, g->name, NULL,
+                        "unknown section%s; the sections are [Instance], [Parent], [Children], "
+                        "[Keepalive], [Session], [Ports] and [Forward NAME]",
+                        hint);
+    }
+    if (!check_keys(l, g, info, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* ---- assembly ---- */
+
+static void
+hop_init(TfstHopConf *hop)
+{
+  hop->addrs = g_array_new(FALSE, TRUE, sizeof(TfstSockAddr));
+  hop->reconnect_min_ms = DEFAULT_RECONNECT_MIN_MS;
+  hop->reconnect_max_ms = DEFAULT_RECONNECT_MAX_MS;
+}
+
+static TfstConfig *
+config_new(TfstRole role, const char *instance)
+{
+  TfstConfig *c = g_new0(TfstConfig, 1);
+
+  c->role = role;
+  c->instance = g_strdup(instance);
+  c->label = default_label(role, instance);
+  c->log_level = DEFAULT_LOG_LEVEL;
+  c->max_sessions = DEFAULT_MAX_SESSIONS;
+  c->networks = g_array_new(FALSE, TRUE, sizeof(TfstNetworkEntry));
+  hop_init(&c->parent);
+  hop_init(&c->children);
+  c->keepalive.idle_s = DEFAULT_KEEPIDLE_S;
+  c->keepalive.interval_s = DEFAULT_KEEPINTVL_S;
+  c->keepalive.count = DEFAULT_KEEPCNT;
+  c->keepalive.ping_interval_ms = DEFAULT_PING_INTERVAL_MS;
+  c->keepalive.ping_timeout_ms = DEFAULT_PING_TIMEOUT_MS;
+  c->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+  c->close_timeout_ms = DEFAULT_CLOSE_TIMEOUT_MS;
+  c->initial_window = DEFAULT_INITIAL_WINDOW;
+  c->max_window = DEFAULT_MAX_WINDOW;
+  c->port_base = DEFAULT_PORT_BASE;
+  c->port_count = 1;
+  c->forwards = g_ptr_array_new_with_free_func((GDestroyNotify)forward_conf_free);
+  return c;
+}
+
+static TfstConfig *
+loader_build(Loader *l, const char *instance, GError **error)
+{
+  g_autoptr(TfstConfig) c = config_new(l->role, instance);
+
+  if (!check_structure(l, error) || !parse_instance(l, c, error) || !parse_hops(l, c, error) ||
+      !parse_keepalive(l, c, error) || !parse_session(l, c, error) || !parse_ports(l, c, error) ||
+      !parse_forwards(l, c, error))
+    return NULL;
+  return g_steal_pointer(&c);
+}
+
+static gboolean
+role_is_valid(TfstRole role)
+{
+  return role == TFST_ROLE_EPPROXY || role == TFST_ROLE_GWPROXY || role == TFST_ROLE_RELAY;
+}
+
+TfstConfig *
+tfst_config_load(TfstRole role, const char *instance, const char *path, GError **error)
+{
+  g_auto(Loader) l = {0};
+  g_autofree char *default_path = NULL;
+  TfstConfig *c;
+
+  g_return_val_if_fail(role_is_valid(role), NULL);
+  g_return_val_if_fail(instance != NULL, NULL);
+  g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+  if (path == NULL) {
+    /* the instance name becomes part of a path below SYSCONFDIR */
+    if (*instance == '\0' || strchr(instance, '/') != NULL || strcmp(instance, "..") == 0) {
+      g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG,
+                  "'%s' cannot name a configuration file: the instance name must be non-empty "
+                  "and contain no '/'",
+                  instance);
+      return NULL;
+    }
+    default_path = tfst_config_default_path(role, instance);
+  }
+  loader_init(&l, role, path != NULL ? path : default_path);
+  if (!loader_add_file(&l, l.main_path, path == NULL, error) || !loader_add_dropins(&l, error))
+    return NULL;
+  c = loader_build(&l, instance, error);
+  if (c != NULL)
+    c->path = g_strdup(l.main_path);
+  return c;
+}
+
+TfstConfig *
+tfst_config_load_from_data(TfstRole role, const char *instance, const char *data, const char *name,
+                           GError **error)
+{
+  g_auto(Loader) l = {0};
+
+  g_return_val_if_fail(role_is_valid(role), NULL);
+  g_return_val_if_fail(instance != NULL, NULL);
+  g_return_val_if_fail(data != NULL, NULL);
+  g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+  if (name == NULL)
+    name = "<data>";
+  loader_init(&l, role, name);
+  if (!loader_add_text(&l, name, g_strdup(data), error))
+    return NULL;
+  return loader_build(&l, instance, error);
+}
+
+static void
+hop_clear(TfstHopConf *hop)
+{
+  g_clear_pointer(&hop->addrs, g_array_unref);
+}
+
+void
+tfst_config_free(TfstConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free(config->instance);
+  g_free(config->path);
+  g_free(config->label);
+  g_clear_pointer(&config->networks, g_array_unref);
+  hop_clear(&config->parent);
+  hop_clear(&config->children);
+  g_clear_pointer(&config->forwards, g_ptr_array_unref);
+  g_free(config);
+}

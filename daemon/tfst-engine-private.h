@@ -1,0 +1,217 @@
+/* Internals shared by the data-plane files (engine, hop, session, router).
+ * Everything here is touched only from the data-plane thread. */
+#pragma once
+
+#include "tfst-addr.h"
+#include "tfst-buf.h"
+#include "tfst-config.h"
+#include "tfst-engine.h"
+#include "tfst-frame.h"
+#include "tfst-log.h"
+
+#include <systemd/sd-event.h>
+
+typedef struct TfstHop TfstHop;
+typedef struct TfstSession TfstSession;
+typedef struct TfstEnd TfstEnd;
+typedef struct TfstListener TfstListener;
+typedef struct TfstConnector TfstConnector;
+
+/* Userspace output queued on a hop before sessions stop feeding it; the
+ * kernel socket buffer does the real queueing. */
+#define TFST_HOP_OUT_HIGH (512u * 1024u)
+#define TFST_HOP_OUT_LOW  (128u * 1024u)
+#define TFST_HOP_IN_SIZE  (TFST_FRAME_HEADER_SIZE + TFST_FRAME_MAX_PAYLOAD + 64u * 1024u)
+/* Largest DATA payload we produce: one socket read. */
+#define TFST_DATA_CHUNK (128u * 1024u)
+/* Windows granted on one hop may grow until they sum to this much. */
+#define TFST_HOP_WINDOW_BUDGET    (256u * 1024u * 1024u)
+#define TFST_HANDSHAKE_TIMEOUT_US (10 * G_USEC_PER_SEC)
+
+typedef enum {
+  TFST_END_SOCKET,
+  TFST_END_STREAM,
+} TfstEndKind;
+
+struct TfstEnd {
+  TfstSession *session;
+  TfstEndKind kind;
+  TfstBuf out; /* bytes waiting to leave through this end */
+
+  /* TFST_END_SOCKET */
+  int fd;
+  sd_event_source *io;
+  guint32 io_mask;
+  gboolean connecting;
+
+  /* TFST_END_STREAM */
+  TfstHop *hop;
+  guint32 id;
+  gint64 send_credit;    /* bytes we may still send to the peer */
+  gint64 recv_allowance; /* bytes the peer may still send us */
+  guint32 window;        /* receive window we grant */
+  guint32 to_credit;     /* consumed, not yet returned by CREDIT */
+  gint64 last_credit_us;
+  gboolean opened;    /* OPEN/OPEN_OK completed on this stream */
+  gboolean we_opened; /* we sent the OPEN */
+  GList blocked_link; /* in hop->blocked while waiting for hop room */
+
+  gboolean in_eof;   /* nothing more will arrive through this end */
+  gboolean out_fin;  /* the other direction ended: FIN after `out` drains */
+  gboolean fin_done; /* FIN sent / SHUT_WR done */
+  guint64 bytes_in;
+  guint64 bytes_out;
+};
+
+typedef enum {
+  TFST_SESSION_OPENING,
+  TFST_SESSION_OPEN,
+} TfstSessionState;
+
+struct TfstSession {
+  TfstEngine *engine;
+  guint64 id;     /* rs=N in logs */
+  TfstEnd end[2]; /* [0] the side the session came from, [1] toward its target */
+  TfstSessionState state;
+  gboolean originated; /* we accepted the client socket (end[0] is it) */
+  char forward[TFST_LABEL_MAX + 1];
+  TfstSockAddr client;
+  TfstSockAddr dest;
+  gint64 last_activity_us;
+  gint64 half_closed_us; /* when the first direction ended, 0: not yet */
+  sd_event_source *timer;
+  GList link; /* in engine->sessions */
+};
+
+typedef enum {
+  TFST_HOP_TO_PARENT, /* we are the child on this hop */
+  TFST_HOP_TO_CHILD,  /* we are the parent on this hop */
+} TfstHopDirection;
+
+struct TfstHop {
+  TfstEngine *engine;
+  TfstHopDirection direction;
+  TfstConnector *connector; /* NULL when accepted */
+  int fd;
+  sd_event_source *io;
+  sd_event_source *flush;
+  sd_event_source *timer; /* handshake deadline, then PING */
+  guint32 io_mask;
+  TfstSockAddr peer_addr;
+  char peer_desc[TFST_ADDR_STRLEN];
+  char peer_label[TFST_LABEL_MAX + 1];
+
+  guint8 *in;
+  gsize in_len;
+  TfstBuf out;
+  GQueue blocked; /* TfstEnd waiting for room in `out` */
+
+  gboolean got_hello;
+  gboolean got_iam;
+  gboolean up;
+  gint64 up_since_us;
+  TfstTellMsg tell; /* a child's subtree as it last told us */
+
+  GHashTable *streams; /* id -> TfstEnd */
+  guint32 next_id;
+  guint64 window_total;
+
+  guint64 ping_sent_us; /* 0: none outstanding */
+  gint64 srtt_us;
+  gboolean closing;
+  gboolean dispatching; /* inside its own I/O callback: free on return */
+  GList link;           /* in engine->hops */
+};
+
+typedef enum {
+  TFST_LISTEN_CHILDREN,
+  TFST_LISTEN_PARENT,
+  TFST_LISTEN_FORWARD,
+} TfstListenKind;
+
+struct TfstListener {
+  TfstEngine *engine;
+  TfstListenKind kind;
+  const TfstForwardConf *forward;
+  int fd;
+  TfstSockAddr addr;
+  sd_event_source *io;
+  sd_event_source *retry; /* re-enable after EMFILE */
+};
+
+struct TfstConnector {
+  TfstEngine *engine;
+  TfstHopDirection direction;
+  const TfstHopConf *conf;
+  TfstSockAddr addr;
+  TfstHop *hop;
+  sd_event_source *timer;
+  guint attempts;
+  guint16 next_sport;
+};
+
+struct TfstEngine {
+  TfstConfig *config;
+  TfstLog *log;
+  sd_event *event;
+  GThread *thread;
+  int wake_fd;
+  sd_event_source *wake;
+  sd_event_source *status_timer;
+  int exit_status;
+
+  GPtrArray *listeners;  /* TfstListener */
+  GPtrArray *connectors; /* TfstConnector */
+  GQueue hops;           /* every TfstHop, up or not */
+  TfstHop *parent;       /* the hop toward the parent once up */
+
+  GQueue sessions;
+  guint64 next_session_id;
+  GArray *above;       /* TfstChainEntry from the parent's TELL_OK */
+  GHashTable *learned; /* endpoint IP string -> gateway proxy label */
+  char *chain_text;    /* last logged chain */
+  char *status_text;   /* last STATUS= sent */
+};
+
+/* tfst-sockopt.c */
+int tfst_socket_tune(int fd, const TfstKeepaliveConf *ka, gboolean hop);
+int tfst_socket_listen(const TfstSockAddr *addr);
+int tfst_socket_connect(const TfstSockAddr *addr, const TfstHopConf *local, guint16 *next_sport);
+int tfst_socket_error(int fd);
+void tfst_socket_reset_close(int fd);
+gboolean tfst_socket_original_dst(int fd, TfstSockAddr *out);
+
+/* tfst-hop.c */
+TfstHop *tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c);
+void tfst_hop_close(TfstHop *hop, int err, const char *why);
+void tfst_hop_send(TfstHop *hop, const guint8 *frame, gsize len);
+void tfst_hop_send_u32(TfstHop *hop, guint8 type, guint32 session, guint32 v);
+guint8 *tfst_hop_reserve_data(TfstHop *hop, gsize payload);
+void tfst_hop_commit_data(TfstHop *hop, guint32 session, gsize payload);
+gboolean tfst_hop_has_room(const TfstHop *hop);
+void tfst_hop_block(TfstHop *hop, TfstEnd *end);
+guint32 tfst_hop_alloc_id(TfstHop *hop);
+void tfst_hop_protocol_error(TfstHop *hop, const char *format, ...) G_GNUC_PRINTF(2, 3);
+void tfst_connector_schedule(TfstConnector *c);
+
+/* tfst-session.c */
+void tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *peer);
+void tfst_session_on_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m);
+void tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload);
+void tfst_session_hop_lost(TfstHop *hop, int err);
+void tfst_end_unblocked(TfstEnd *end);
+void tfst_session_abort(TfstSession *s, int err, TfstEnd *origin);
+
+/* tfst-router.c */
+void tfst_router_hop_up(TfstHop *hop);
+void tfst_router_hop_down(TfstHop *hop);
+void tfst_router_on_tell(TfstHop *hop, const guint8 *p, guint32 len);
+void tfst_router_on_tell_ok(TfstHop *hop, const guint8 *p, guint32 len);
+void tfst_router_send_tell(TfstHop *hop);
+void tfst_router_send_tell_ok(TfstHop *hop);
+TfstHop *tfst_router_child_for(TfstEngine *e, const char *label);
+const char *tfst_router_downcall_route(TfstEngine *e, const TfstForwardConf *f,
+                                       const TfstSockAddr *dest);
+void tfst_router_learn(TfstEngine *e, const TfstSockAddr *client, const char *label);
+const TfstForwardConf *tfst_engine_forward(TfstEngine *e, const char *name);
+void tfst_engine_update_status(TfstEngine *e);

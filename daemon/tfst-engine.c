@@ -1,0 +1,343 @@
+/* The data-plane thread: listeners, connectors, STATUS= and the stop
+ * handshake with the control plane. */
+#include "tfst-engine-private.h"
+#include "tfst-error.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+static void
+listener_free(TfstListener *l)
+{
+  l->io = sd_event_source_disable_unref(l->io);
+  l->retry = sd_event_source_disable_unref(l->retry);
+  if (l->fd >= 0)
+    close(l->fd);
+  g_free(l);
+}
+
+static void
+connector_free(TfstConnector *c)
+{
+  c->timer = sd_event_source_disable_unref(c->timer);
+  g_free(c);
+}
+
+static const char *
+listen_what(TfstListenKind kind)
+{
+  switch (kind) {
+    case TFST_LISTEN_CHILDREN:
+      return "children hop listener";
+    case TFST_LISTEN_PARENT:
+      return "parent hop listener";
+    default:
+      return "forward listener";
+  }
+}
+
+static gboolean
+add_listener(TfstEngine *e, TfstListenKind kind, const TfstSockAddr *addr, gboolean from_rule,
+             const TfstForwardConf *fw, GError **error)
+{
+  TfstListener *l = g_new0(TfstListener, 1);
+  guint tries = from_rule ? MAX(e->config->port_count, 1u) : 1;
+  int fd = -EINVAL;
+  char buf[TFST_ADDR_STRLEN];
+
+  l->engine = e;
+  l->kind = kind;
+  l->forward = fw;
+  l->addr = *addr;
+  /* The ITM rule: Base + (Skip + k) * 4096 until one binds. */
+  for (guint k = 0; k < tries; k++) {
+    if (from_rule) {
+      guint16 port = tfst_config_rule_port(e->config, k);
+      if (port == 0)
+        break;
+      tfst_addr_set_port(&l->addr, port);
+    }
+    fd = tfst_socket_listen(&l->addr);
+    if (fd >= 0 || fd != -EADDRINUSE)
+      break;
+  }
+  if (fd < 0) {
+    tfst_error_from_errno(error, -fd, "cannot bind %s%s%s on %s (port %u)", listen_what(kind),
+                          fw ? " " : "", fw ? fw->name : "", tfst_addr_format(&l->addr, buf),
+                          tfst_addr_port(&l->addr));
+    g_free(l);
+    return FALSE;
+  }
+  l->fd = fd;
+  g_ptr_array_add(e->listeners, l);
+  tfst_log(e->log, LOG_NOTICE, "listening on %s (%s%s%s)", tfst_addr_format(&l->addr, buf),
+           listen_what(kind), fw ? " " : "", fw ? fw->name : "");
+  return TRUE;
+}
+
+static void
+add_connectors(TfstEngine *e, TfstHopDirection dir, const TfstHopConf *conf)
+{
+  for (guint i = 0; i < conf->addrs->len; i++) {
+    TfstConnector *c = g_new0(TfstConnector, 1);
+    c->engine = e;
+    c->direction = dir;
+    c->conf = conf;
+    c->addr = g_array_index(conf->addrs, TfstSockAddr, i);
+    c->next_sport = conf->sport_lo;
+    g_ptr_array_add(e->connectors, c);
+  }
+}
+
+TfstEngine *
+tfst_engine_new(TfstConfig *config, TfstLog *log, GError **error)
+{
+  g_autoptr(TfstEngine) e = g_new0(TfstEngine, 1);
+  const TfstHopConf *hops[] = {&config->children, &config->parent};
+  const TfstListenKind kinds[] = {TFST_LISTEN_CHILDREN, TFST_LISTEN_PARENT};
+
+  e->config = config;
+  e->log = log;
+  e->wake_fd = -1;
+  e->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)listener_free);
+  e->connectors = g_ptr_array_new_with_free_func((GDestroyNotify)connector_free);
+  e->above = g_array_new(FALSE, TRUE, sizeof(TfstChainEntry));
+  e->learned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+
+  for (guint i = 0; i < G_N_ELEMENTS(hops); i++) {
+    if (!hops[i]->configured)
+      continue;
+    if (hops[i]->listen) {
+      if (!add_listener(e, kinds[i], &g_array_index(hops[i]->addrs, TfstSockAddr, 0),
+                        hops[i]->port_from_rule, NULL, error))
+        return NULL;
+    } else {
+      add_connectors(e, i == 0 ? TFST_HOP_TO_CHILD : TFST_HOP_TO_PARENT, hops[i]);
+    }
+  }
+  for (guint i = 0; i < config->forwards->len; i++) {
+    const TfstForwardConf *fw = g_ptr_array_index(config->forwards, i);
+    if (fw->has_listen && !add_listener(e, TFST_LISTEN_FORWARD, &fw->listen, FALSE, fw, error))
+      return NULL;
+  }
+  e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (e->wake_fd < 0) {
+    tfst_error_from_errno(error, errno, "eventfd");
+    return NULL;
+  }
+  return g_steal_pointer(&e);
+}
+
+static int listener_io_cb(sd_event_source *s, int fd, guint32 revents, void *userdata);
+
+static int
+listener_retry_cb(sd_event_source *s, guint64 usec, void *userdata)
+{
+  TfstListener *l = userdata;
+
+  sd_event_source_set_enabled(l->io, SD_EVENT_ON);
+  return 0;
+}
+
+/* Out of fds: stop accepting for a moment instead of spinning on a
+ * listener that stays readable. */
+static void
+listener_pause(TfstListener *l, int err)
+{
+  TfstEngine *e = l->engine;
+
+  tfst_log_full(e->log, LOG_WARNING, &(TfstLogFields){.err = err},
+                "accept on %s: %s; pausing for 100 ms", listen_what(l->kind), g_strerror(err));
+  sd_event_source_set_enabled(l->io, SD_EVENT_OFF);
+  if (l->retry == NULL)
+    sd_event_add_time_relative(e->event, &l->retry, CLOCK_MONOTONIC, 100 * 1000, 0,
+                               listener_retry_cb, l);
+  else
+    sd_event_source_set_time_relative(l->retry, 100 * 1000);
+  sd_event_source_set_enabled(l->retry, SD_EVENT_ONESHOT);
+}
+
+static int
+listener_io_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
+{
+  TfstListener *l = userdata;
+  TfstEngine *e = l->engine;
+
+  for (int i = 0; i < 64; i++) {
+    TfstSockAddr peer = {0};
+    socklen_t len = sizeof(peer);
+    int cfd = accept4(fd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+    if (cfd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED)
+        continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+        listener_pause(l, errno);
+      return 0;
+    }
+    switch (l->kind) {
+      case TFST_LISTEN_CHILDREN:
+        tfst_hop_new(e, TFST_HOP_TO_CHILD, cfd, NULL);
+        break;
+      case TFST_LISTEN_PARENT:
+        tfst_hop_new(e, TFST_HOP_TO_PARENT, cfd, NULL);
+        break;
+      case TFST_LISTEN_FORWARD:
+        tfst_session_accept(e, l, cfd, &peer);
+        break;
+    }
+  }
+  return 0;
+}
+
+const TfstForwardConf *
+tfst_engine_forward(TfstEngine *e, const char *name)
+{
+  for (guint i = 0; i < e->config->forwards->len; i++) {
+    const TfstForwardConf *fw = g_ptr_array_index(e->config->forwards, i);
+    if (g_strcmp0(fw->name, name) == 0)
+      return fw;
+  }
+  return NULL;
+}
+
+void
+tfst_engine_update_status(TfstEngine *e)
+{
+  g_autoptr(GString) s = g_string_new("STATUS=");
+  guint children = 0;
+
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *hop = l->data;
+    if (hop->direction == TFST_HOP_TO_CHILD && hop->up)
+      children++;
+  }
+  if (e->config->role != TFST_ROLE_GWPROXY)
+    g_string_append_printf(s, "%u children up, ", children);
+  if (e->config->role != TFST_ROLE_EPPROXY) {
+    if (e->parent != NULL)
+      g_string_append_printf(s, "parent hop up (%s), ", e->parent->peer_label);
+    else
+      g_string_append(s, "parent hop down, ");
+  }
+  g_string_append_printf(s, "%u sessions", e->sessions.length);
+  if (g_strcmp0(s->str, e->status_text) == 0)
+    return;
+  g_free(e->status_text);
+  e->status_text = g_strdup(s->str);
+  (void)sd_notify(0, s->str);
+}
+
+static int
+status_timer_cb(sd_event_source *s, guint64 usec, void *userdata)
+{
+  TfstEngine *e = userdata;
+
+  tfst_engine_update_status(e);
+  sd_event_source_set_time_relative(s, G_USEC_PER_SEC);
+  sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+  return 0;
+}
+
+/* Runs in the data-plane thread: everything the loop owns is released
+ * here so no source outlives its thread. */
+static void
+engine_teardown(TfstEngine *e)
+{
+  guint8 f[128];
+  gssize n = tfst_frame_encode_goaway(f, sizeof(f), 0, "shutting down");
+
+  while (e->hops.head != NULL) {
+    TfstHop *hop = e->hops.head->data;
+    /* Best effort: tell the peer this is an orderly stop, not a failure. */
+    if (!hop->closing)
+      (void)send(hop->fd, f, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    hop->connector = NULL;
+    tfst_hop_close(hop, 0, "shutting down");
+  }
+  while (e->sessions.head != NULL)
+    tfst_session_abort(e->sessions.head->data, ECONNRESET, NULL);
+  g_ptr_array_set_size(e->listeners, 0);
+  g_ptr_array_set_size(e->connectors, 0);
+  e->wake = sd_event_source_disable_unref(e->wake);
+  e->status_timer = sd_event_source_disable_unref(e->status_timer);
+}
+
+static int
+wake_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
+{
+  TfstEngine *e = userdata;
+  eventfd_t v;
+
+  (void)eventfd_read(fd, &v);
+  engine_teardown(e);
+  sd_event_exit(e->event, 0);
+  return 0;
+}
+
+static gpointer
+engine_thread(gpointer data)
+{
+  TfstEngine *e = data;
+  int r = sd_event_loop(e->event);
+
+  if (r < 0)
+    tfst_log(e->log, LOG_ERR, "data plane loop failed: %s", g_strerror(-r));
+  e->exit_status = r < 0 ? 1 : 0;
+  return NULL;
+}
+
+gboolean
+tfst_engine_start(TfstEngine *e, GError **error)
+{
+  int r = sd_event_new(&e->event);
+
+  if (r < 0) {
+    tfst_error_from_errno(error, -r, "sd_event_new");
+    return FALSE;
+  }
+  /* WATCHDOG=1 comes from this loop, so a hung data plane gets restarted. */
+  (void)sd_event_set_watchdog(e->event, TRUE);
+  for (guint i = 0; i < e->listeners->len; i++) {
+    TfstListener *l = g_ptr_array_index(e->listeners, i);
+    sd_event_add_io(e->event, &l->io, l->fd, EPOLLIN, listener_io_cb, l);
+  }
+  for (guint i = 0; i < e->connectors->len; i++)
+    tfst_connector_schedule(g_ptr_array_index(e->connectors, i));
+  sd_event_add_io(e->event, &e->wake, e->wake_fd, EPOLLIN, wake_cb, e);
+  sd_event_add_time_relative(e->event, &e->status_timer, CLOCK_MONOTONIC, G_USEC_PER_SEC, 0,
+                             status_timer_cb, e);
+  tfst_engine_update_status(e);
+  e->thread = g_thread_try_new("tfst-dataplane", engine_thread, e, error);
+  return e->thread != NULL;
+}
+
+int
+tfst_engine_stop(TfstEngine *e)
+{
+  if (e->thread == NULL)
+    return 0;
+  (void)eventfd_write(e->wake_fd, 1);
+  g_thread_join(g_steal_pointer(&e->thread));
+  return e->exit_status;
+}
+
+void
+tfst_engine_free(TfstEngine *e)
+{
+  if (e->thread != NULL)
+    (void)tfst_engine_stop(e);
+  g_clear_pointer(&e->listeners, g_ptr_array_unref);
+  g_clear_pointer(&e->connectors, g_ptr_array_unref);
+  g_clear_pointer(&e->above, g_array_unref);
+  g_clear_pointer(&e->learned, g_hash_table_unref);
+  g_clear_pointer(&e->event, sd_event_unref);
+  if (e->wake_fd >= 0)
+    close(e->wake_fd);
+  g_free(e->chain_text);
+  g_free(e->status_text);
+  g_free(e);
+}

@@ -1,0 +1,594 @@
+/* A hop: the one TCP connection between a child and its parent carrying all
+ * sessions.  Reads frames, runs the WHO/TELL handshake and PING liveness,
+ * batches output, and hands session frames to tfst-session.c. */
+#include "tfst-engine-private.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int hop_io_cb(sd_event_source *s, int fd, guint32 revents, void *userdata);
+static int hop_flush_cb(sd_event_source *s, void *userdata);
+static int hop_timer_cb(sd_event_source *s, guint64 usec, void *userdata);
+
+static const char *
+hop_side(const TfstHop *hop)
+{
+  return hop->direction == TFST_HOP_TO_PARENT ? "parent" : "child";
+}
+
+static void
+hop_set_io(TfstHop *hop, guint32 mask)
+{
+  if (hop->io_mask == mask || hop->io == NULL)
+    return;
+  hop->io_mask = mask;
+  sd_event_source_set_io_events(hop->io, mask);
+}
+
+static void
+hop_kick(TfstHop *hop)
+{
+  if (!hop->closing && hop->flush != NULL)
+    sd_event_source_set_enabled(hop->flush, SD_EVENT_ONESHOT);
+}
+
+TfstHop *
+tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c)
+{
+  TfstHop *hop = g_new0(TfstHop, 1);
+  socklen_t alen = sizeof(hop->peer_addr);
+  guint8 hello[128];
+  gssize n;
+
+  hop->engine = e;
+  hop->direction = dir;
+  hop->connector = c;
+  hop->fd = fd;
+  hop->in = g_malloc(TFST_HOP_IN_SIZE);
+  hop->streams = g_hash_table_new(NULL, NULL);
+  hop->next_id = dir == TFST_HOP_TO_PARENT ? 1 : 2;
+  tfst_tell_msg_init(&hop->tell);
+  if (c != NULL)
+    hop->peer_addr = c->addr;
+  else if (getpeername(fd, &hop->peer_addr.sa, &alen) < 0)
+    memset(&hop->peer_addr, 0, sizeof(hop->peer_addr));
+  tfst_addr_format(&hop->peer_addr, hop->peer_desc);
+  g_strlcpy(hop->peer_label, "?", sizeof(hop->peer_label));
+  (void)tfst_socket_tune(fd, &e->config->keepalive, TRUE);
+
+  hop->io_mask = c != NULL ? EPOLLOUT : EPOLLIN;
+  sd_event_add_io(e->event, &hop->io, fd, hop->io_mask, hop_io_cb, hop);
+  sd_event_add_defer(e->event, &hop->flush, hop_flush_cb, hop);
+  sd_event_source_set_enabled(hop->flush, SD_EVENT_OFF);
+  sd_event_add_time_relative(e->event, &hop->timer, CLOCK_MONOTONIC, TFST_HANDSHAKE_TIMEOUT_US, 0,
+                             hop_timer_cb, hop);
+  hop->link.data = hop;
+  g_queue_push_tail_link(&e->hops, &hop->link);
+
+  n = tfst_frame_encode_hello(hello, sizeof(hello), e->config->role, e->config->label);
+  g_assert(n > 0);
+  tfst_hop_send(hop, hello, n);
+  return hop;
+}
+
+static void
+hop_free(TfstHop *hop)
+{
+  g_free(hop->in);
+  tfst_buf_clear(&hop->out);
+  tfst_tell_msg_clear(&hop->tell);
+  g_hash_table_unref(hop->streams);
+  g_free(hop);
+}
+
+/* Tears the hop down at once: every session on it is reset on both sides
+ * (a lost hop must never leave a half-open session behind), then the opener
+ * schedules a reconnect. */
+void
+tfst_hop_close(TfstHop *hop, int err, const char *why)
+{
+  TfstEngine *e = hop->engine;
+  TfstLogFields f = {.message_id = TFST_MSGID_HOP_LOST, .peer_label = hop->peer_label, .err = err};
+
+  if (hop->closing)
+    return;
+  hop->closing = TRUE;
+  if (hop->up)
+    tfst_log_full(e->log, LOG_WARNING, &f, "hop to %s %s (%s) lost: %s", hop_side(hop),
+                  hop->peer_label, hop->peer_desc, why);
+  else
+    tfst_log_full(e->log, LOG_WARNING, &f, "hop to %s at %s closed before handshake completed: %s",
+                  hop_side(hop), hop->peer_desc, why);
+
+  tfst_session_hop_lost(hop, err != 0 ? err : ECONNRESET);
+  g_queue_clear(&hop->blocked);
+  g_queue_unlink(&e->hops, &hop->link);
+  if (hop->up) {
+    hop->up = FALSE;
+    tfst_router_hop_down(hop);
+  }
+  hop->io = sd_event_source_disable_unref(hop->io);
+  hop->flush = sd_event_source_disable_unref(hop->flush);
+  hop->timer = sd_event_source_disable_unref(hop->timer);
+  close(hop->fd);
+  hop->fd = -1;
+  if (hop->connector != NULL) {
+    hop->connector->hop = NULL;
+    tfst_connector_schedule(hop->connector);
+  }
+  tfst_engine_update_status(e);
+  /* A close from inside the hop's own I/O callback is finished there. */
+  if (!hop->dispatching)
+    hop_free(hop);
+}
+
+void
+tfst_hop_protocol_error(TfstHop *hop, const char *format, ...)
+{
+  TfstLogFields f = {.message_id = TFST_MSGID_PROTOCOL, .peer_label = hop->peer_label};
+  g_autofree char *msg = NULL;
+  va_list ap;
+
+  va_start(ap, format);
+  msg = g_strdup_vprintf(format, ap);
+  va_end(ap);
+  tfst_log_full(hop->engine->log, LOG_ERR, &f, "protocol error from %s %s (%s): %s; resetting hop",
+                hop_side(hop), hop->peer_label, hop->peer_desc, msg);
+  tfst_hop_close(hop, EPROTO, msg);
+}
+
+void
+tfst_hop_send(TfstHop *hop, const guint8 *frame, gsize len)
+{
+  if (hop->closing)
+    return;
+  tfst_buf_append(&hop->out, frame, len);
+  hop_kick(hop);
+}
+
+void
+tfst_hop_send_u32(TfstHop *hop, guint8 type, guint32 session, guint32 v)
+{
+  guint8 f[TFST_FRAME_HEADER_SIZE + 4];
+
+  tfst_hop_send(hop, f, tfst_frame_encode_u32(f, sizeof(f), type, session, v));
+}
+
+guint8 *
+tfst_hop_reserve_data(TfstHop *hop, gsize payload)
+{
+  return tfst_buf_reserve(&hop->out, TFST_FRAME_HEADER_SIZE + payload) + TFST_FRAME_HEADER_SIZE;
+}
+
+void
+tfst_hop_commit_data(TfstHop *hop, guint32 session, gsize payload)
+{
+  tfst_frame_header_encode(hop->out.data + hop->out.tail, TFST_FRAME_DATA, session, payload);
+  tfst_buf_commit(&hop->out, TFST_FRAME_HEADER_SIZE + payload);
+  hop_kick(hop);
+}
+
+gboolean
+tfst_hop_has_room(const TfstHop *hop)
+{
+  return hop->up && !hop->closing && tfst_buf_len(&hop->out) < TFST_HOP_OUT_HIGH;
+}
+
+void
+tfst_hop_block(TfstHop *hop, TfstEnd *end)
+{
+  if (end->blocked_link.data != NULL)
+    return;
+  end->blocked_link.data = end;
+  g_queue_push_tail_link(&hop->blocked, &end->blocked_link);
+}
+
+guint32
+tfst_hop_alloc_id(TfstHop *hop)
+{
+  /* Ids only move forward (2^31 per side before wrapping), so a late frame
+   * for a finished session can never be taken for a new one. */
+  for (;;) {
+    guint32 id = hop->next_id;
+
+    hop->next_id += 2;
+    if (hop->next_id < 3)
+      hop->next_id = hop->direction == TFST_HOP_TO_PARENT ? 1 : 2;
+    if (id != 0 && !g_hash_table_contains(hop->streams, GUINT_TO_POINTER(id)))
+      return id;
+  }
+}
+
+static void
+hop_unblock(TfstHop *hop)
+{
+  /* Each end is popped before it runs: it may block again and re-queue. */
+  guint n = hop->blocked.length;
+
+  while (n-- > 0 && !hop->closing && tfst_buf_len(&hop->out) < TFST_HOP_OUT_HIGH) {
+    GList *l = g_queue_pop_head_link(&hop->blocked);
+    TfstEnd *end = l->data;
+
+    l->data = NULL;
+    tfst_end_unblocked(end);
+  }
+}
+
+static void
+hop_flush(TfstHop *hop)
+{
+  while (tfst_buf_len(&hop->out) > 0) {
+    ssize_t n = send(hop->fd, tfst_buf_peek(&hop->out), tfst_buf_len(&hop->out),
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN)
+        break;
+      tfst_hop_close(hop, errno, g_strerror(errno));
+      return;
+    }
+    tfst_buf_consume(&hop->out, n);
+  }
+  if (tfst_buf_len(&hop->out) == 0 && hop->out.cap > 4 * TFST_HOP_OUT_HIGH)
+    tfst_buf_clear(&hop->out);
+  hop_set_io(hop, EPOLLIN | (tfst_buf_len(&hop->out) > 0 ? EPOLLOUT : 0));
+  if (tfst_buf_len(&hop->out) < TFST_HOP_OUT_LOW && hop->blocked.length > 0)
+    hop_unblock(hop);
+}
+
+static int
+hop_flush_cb(sd_event_source *s, void *userdata)
+{
+  TfstHop *hop = userdata;
+
+  if (hop->io_mask & EPOLLIN)
+    hop_flush(hop);
+  return 0;
+}
+
+static void
+hop_set_up(TfstHop *hop)
+{
+  TfstEngine *e = hop->engine;
+
+  hop->up = TRUE;
+  hop->up_since_us = g_get_monotonic_time();
+  if (hop->connector != NULL)
+    hop->connector->attempts = 0;
+  /* From now on the timer paces PINGs instead of the handshake deadline. */
+  sd_event_source_set_time_relative(hop->timer, e->config->keepalive.ping_interval_ms * 1000ull);
+  sd_event_source_set_enabled(hop->timer, SD_EVENT_ON);
+}
+
+static void
+hop_on_hello(TfstHop *hop, const guint8 *p, guint32 len)
+{
+  TfstEngine *e = hop->engine;
+  TfstHelloMsg m;
+  int r;
+  gboolean ok;
+
+  if (hop->got_hello) {
+    tfst_hop_protocol_error(hop, "second HELLO");
+    return;
+  }
+  if ((r = tfst_frame_decode_hello(p, len, &m)) < 0) {
+    tfst_hop_protocol_error(hop, "bad HELLO: %s", tfst_frame_strerror(r));
+    return;
+  }
+  if (hop->direction == TFST_HOP_TO_PARENT)
+    ok = m.role == TFST_ROLE_RELAY || m.role == TFST_ROLE_EPPROXY;
+  else
+    ok = m.role == TFST_ROLE_RELAY || m.role == TFST_ROLE_GWPROXY;
+  if (!ok) {
+    tfst_hop_protocol_error(hop, "peer %s is a %s, which cannot be our %s", m.label,
+                            tfst_role_to_string(m.role), hop_side(hop));
+    return;
+  }
+  g_strlcpy(hop->peer_label, m.label, sizeof(hop->peer_label));
+  hop->got_hello = TRUE;
+  if (hop->direction == TFST_HOP_TO_CHILD) {
+    guint8 who[TFST_FRAME_HEADER_SIZE];
+    tfst_hop_send(hop, who, tfst_frame_encode_empty(who, sizeof(who), TFST_FRAME_WHO, 0));
+  }
+  (void)e;
+}
+
+static void
+hop_on_who(TfstHop *hop)
+{
+  TfstEngine *e = hop->engine;
+  TfstLogFields f = {.message_id = TFST_MSGID_HANDSHAKE, .peer_label = hop->peer_label};
+  guint8 iam[128];
+
+  if (hop->direction != TFST_HOP_TO_PARENT || !hop->got_hello) {
+    tfst_hop_protocol_error(hop, "unexpected WHO");
+    return;
+  }
+  tfst_log_full(e->log, LOG_NOTICE, &f, "routingManager: WHO command received [l=%s]",
+                hop->peer_label);
+  tfst_hop_send(hop, iam, tfst_frame_encode_iam(iam, sizeof(iam), e->config->label));
+  tfst_router_send_tell(hop);
+}
+
+static void
+hop_on_iam(TfstHop *hop, const guint8 *p, guint32 len)
+{
+  char label[TFST_LABEL_MAX + 1];
+  int r;
+
+  if (hop->direction != TFST_HOP_TO_CHILD || !hop->got_hello || hop->got_iam) {
+    tfst_hop_protocol_error(hop, "unexpected IAM");
+    return;
+  }
+  if ((r = tfst_frame_decode_iam(p, len, label)) < 0) {
+    tfst_hop_protocol_error(hop, "bad IAM: %s", tfst_frame_strerror(r));
+    return;
+  }
+  if (strcmp(label, hop->peer_label) != 0) {
+    tfst_hop_protocol_error(hop, "IAM label %s differs from HELLO label %s", label,
+                            hop->peer_label);
+    return;
+  }
+  hop->got_iam = TRUE;
+}
+
+static void
+hop_on_tell(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
+{
+  gboolean was_up = hop->up;
+
+  if (h->type == TFST_FRAME_TELL && (hop->direction != TFST_HOP_TO_CHILD || !hop->got_iam)) {
+    tfst_hop_protocol_error(hop, "unexpected TELL");
+    return;
+  }
+  if (h->type == TFST_FRAME_TELL_OK && (hop->direction != TFST_HOP_TO_PARENT || !hop->got_hello)) {
+    tfst_hop_protocol_error(hop, "unexpected TELL_OK");
+    return;
+  }
+  if (!was_up)
+    hop_set_up(hop);
+  if (h->type == TFST_FRAME_TELL)
+    tfst_router_on_tell(hop, p, h->length);
+  else
+    tfst_router_on_tell_ok(hop, p, h->length);
+  if (!was_up && !hop->closing) {
+    tfst_router_hop_up(hop);
+    tfst_engine_update_status(hop->engine);
+  }
+}
+
+static void
+hop_on_pong(TfstHop *hop, const guint8 *p)
+{
+  guint64 sent = tfst_u64_payload_decode(p);
+  gint64 rtt;
+
+  if (sent == 0 || sent != hop->ping_sent_us)
+    return; /* a late answer to a PING we gave up on */
+  rtt = g_get_monotonic_time() - (gint64)sent;
+  hop->srtt_us = hop->srtt_us == 0 ? rtt : (7 * hop->srtt_us + rtt) / 8;
+  hop->ping_sent_us = 0;
+}
+
+static void
+hop_on_goaway(TfstHop *hop, const guint8 *p, guint32 len)
+{
+  char text[256];
+  g_autofree char *why = NULL;
+  guint32 reason = 0;
+
+  if (tfst_frame_decode_goaway(p, len, &reason, text, sizeof(text)) < 0)
+    g_strlcpy(text, "(undecodable reason)", sizeof(text));
+  why = g_strdup_printf("peer sent GOAWAY: %s", text);
+  tfst_hop_close(hop, reason != 0 ? (int)reason : ECONNRESET, why);
+}
+
+static void
+hop_dispatch(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
+{
+  int r = tfst_frame_payload_check(h, p);
+
+  if (r < 0) {
+    tfst_hop_protocol_error(hop, "%s frame: %s", tfst_frame_type_name(h->type),
+                            tfst_frame_strerror(r));
+    return;
+  }
+  if (h->type != TFST_FRAME_HELLO && !hop->got_hello) {
+    tfst_hop_protocol_error(hop, "%s before HELLO", tfst_frame_type_name(h->type));
+    return;
+  }
+  switch (h->type) {
+    case TFST_FRAME_HELLO:
+      hop_on_hello(hop, p, h->length);
+      break;
+    case TFST_FRAME_WHO:
+      hop_on_who(hop);
+      break;
+    case TFST_FRAME_IAM:
+      hop_on_iam(hop, p, h->length);
+      break;
+    case TFST_FRAME_TELL:
+    case TFST_FRAME_TELL_OK:
+      hop_on_tell(hop, h, p);
+      break;
+    case TFST_FRAME_PING: {
+      guint8 f[TFST_FRAME_HEADER_SIZE + 8];
+      tfst_hop_send(
+          hop, f, tfst_frame_encode_u64(f, sizeof(f), TFST_FRAME_PONG, tfst_u64_payload_decode(p)));
+      break;
+    }
+    case TFST_FRAME_PONG:
+      hop_on_pong(hop, p);
+      break;
+    case TFST_FRAME_GOAWAY:
+      hop_on_goaway(hop, p, h->length);
+      break;
+    default:
+      if (!hop->up) {
+        tfst_hop_protocol_error(hop, "%s before the handshake completed",
+                                tfst_frame_type_name(h->type));
+        return;
+      }
+      tfst_session_on_frame(hop, h, p);
+  }
+}
+
+/* Parses every whole frame in the input buffer; returns FALSE when the hop
+ * was closed while doing so. */
+static gboolean
+hop_parse(TfstHop *hop)
+{
+  gsize off = 0;
+
+  while (hop->in_len - off >= TFST_FRAME_HEADER_SIZE) {
+    TfstFrameHeader h;
+    int r = tfst_frame_header_decode(hop->in + off, hop->in_len - off, &h);
+
+    if (r < 0) {
+      tfst_hop_protocol_error(hop, "frame header: %s", tfst_frame_strerror(r));
+      return FALSE;
+    }
+    if (hop->in_len - off < TFST_FRAME_HEADER_SIZE + h.length)
+      break;
+    hop_dispatch(hop, &h, hop->in + off + TFST_FRAME_HEADER_SIZE);
+    if (hop->closing)
+      return FALSE;
+    off += TFST_FRAME_HEADER_SIZE + h.length;
+  }
+  if (off > 0) {
+    memmove(hop->in, hop->in + off, hop->in_len - off);
+    hop->in_len -= off;
+  }
+  return TRUE;
+}
+
+static void
+hop_read(TfstHop *hop)
+{
+  /* Bounded so one busy hop cannot starve the other sockets. */
+  for (int round = 0; round < 8 && !hop->closing; round++) {
+    gsize room = TFST_HOP_IN_SIZE - hop->in_len;
+    ssize_t n = recv(hop->fd, hop->in + hop->in_len, room, MSG_DONTWAIT);
+
+    if (n == 0) {
+      tfst_hop_close(hop, ECONNRESET, "connection closed by peer");
+      return;
+    }
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno != EAGAIN)
+        tfst_hop_close(hop, errno, g_strerror(errno));
+      return;
+    }
+    hop->in_len += n;
+    if (!hop_parse(hop))
+      return;
+    if ((gsize)n < room)
+      return;
+  }
+}
+
+static int
+hop_io_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
+{
+  TfstHop *hop = userdata;
+
+  hop->dispatching = TRUE;
+  if (hop->connector != NULL && !(hop->io_mask & EPOLLIN)) {
+    int err = tfst_socket_error(fd);
+    if (err != 0) {
+      g_autofree char *why = g_strdup_printf("cannot connect: %s", g_strerror(err));
+      tfst_hop_close(hop, err, why);
+    } else {
+      hop_set_io(hop, EPOLLIN | EPOLLOUT);
+    }
+  }
+  if (!hop->closing && (revents & EPOLLOUT))
+    hop_flush(hop);
+  if (!hop->closing && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+    hop_read(hop);
+  hop->dispatching = FALSE;
+  if (hop->closing)
+    hop_free(hop);
+  return 0;
+}
+
+static int
+hop_timer_cb(sd_event_source *s, guint64 usec, void *userdata)
+{
+  TfstHop *hop = userdata;
+  const TfstKeepaliveConf *ka = &hop->engine->config->keepalive;
+  gint64 now = g_get_monotonic_time();
+  guint8 f[TFST_FRAME_HEADER_SIZE + 8];
+
+  if (!hop->up) {
+    tfst_hop_close(hop, ETIMEDOUT, "handshake not completed within 10 s");
+    return 0;
+  }
+  if (hop->ping_sent_us != 0 && now - (gint64)hop->ping_sent_us >= ka->ping_timeout_ms * 1000ll) {
+    g_autofree char *why = g_strdup_printf("no PONG within %u ms", ka->ping_timeout_ms);
+    tfst_hop_close(hop, ETIMEDOUT, why);
+    return 0;
+  }
+  if (hop->ping_sent_us == 0) {
+    hop->ping_sent_us = now;
+    tfst_hop_send(hop, f, tfst_frame_encode_u64(f, sizeof(f), TFST_FRAME_PING, (guint64)now));
+  }
+  sd_event_source_set_time_relative(
+      s, MIN(ka->ping_interval_ms,
+             ka->ping_timeout_ms - (guint)((now - (gint64)hop->ping_sent_us) / 1000)) *
+             1000ull);
+  sd_event_source_set_enabled(s, SD_EVENT_ON);
+  return 0;
+}
+
+/* ---- connectors: the side that opens a hop, reconnecting with capped
+ * exponential backoff and jitter ---- */
+
+static int
+connector_timer_cb(sd_event_source *s, guint64 usec, void *userdata)
+{
+  TfstConnector *c = userdata;
+  TfstEngine *e = c->engine;
+  int fd;
+
+  fd = tfst_socket_connect(&c->addr, c->conf, &c->next_sport);
+  if (fd < 0) {
+    TfstLogFields f = {.err = -fd};
+    tfst_log_full(e->log, LOG_WARNING, &f, "cannot open hop to %s at %s: %s",
+                  c->direction == TFST_HOP_TO_PARENT ? "parent" : "child",
+                  tfst_addr_format(&c->addr, (char[TFST_ADDR_STRLEN]){0}), g_strerror(-fd));
+    tfst_connector_schedule(c);
+    return 0;
+  }
+  c->hop = tfst_hop_new(e, c->direction, fd, c);
+  return 0;
+}
+
+void
+tfst_connector_schedule(TfstConnector *c)
+{
+  TfstEngine *e = c->engine;
+  guint64 delay_ms;
+
+  if (c->attempts == 0) {
+    delay_ms = c->conf->reconnect_min_ms / 4;
+  } else {
+    guint shift = MIN(c->attempts - 1, 20u);
+    delay_ms = MIN((guint64)c->conf->reconnect_min_ms << shift, (guint64)c->conf->reconnect_max_ms);
+    /* ±20 % jitter so a whole tier restarting does not reconnect in step. */
+    delay_ms = delay_ms * g_random_int_range(80, 121) / 100;
+  }
+  c->attempts++;
+  if (c->timer == NULL)
+    sd_event_add_time_relative(e->event, &c->timer, CLOCK_MONOTONIC, delay_ms * 1000, 0,
+                               connector_timer_cb, c);
+  else
+    sd_event_source_set_time_relative(c->timer, delay_ms * 1000);
+  sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+}

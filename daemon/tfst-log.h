@@ -1,0 +1,43 @@
+/* Logging: structured journal entries (TFST_* fields, MESSAGE_ID) when
+ * stderr is connected to journald, one plain line on stderr otherwise.
+ * Journal messages are not translated: administrators grep them. */
+#pragma once
+
+#include <glib.h>
+#include <syslog.h>
+
+typedef struct {
+  const char *role;
+  const char *instance;
+  const char *label;
+  gint level; /* LogLevel 0-3, read and written atomically */
+  gboolean journal;
+} TfstLog;
+
+/* Message ids: one per notable event kind; the catalog explains each. */
+#define TFST_MSGID_STARTED       "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e01"
+#define TFST_MSGID_HANDSHAKE     "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e02"
+#define TFST_MSGID_HANDSHAKE_BAD "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e03"
+#define TFST_MSGID_OPEN_FAILED   "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e04"
+#define TFST_MSGID_BIND_FAILED   "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e05"
+#define TFST_MSGID_KEEPALIVE     "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e06"
+#define TFST_MSGID_CLOSE_ABORT   "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e07"
+#define TFST_MSGID_PROTOCOL      "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e08"
+#define TFST_MSGID_HOP_LOST      "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e09"
+#define TFST_MSGID_MAX_SESSIONS  "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e0a"
+
+typedef struct {
+  const char *message_id;
+  const char *peer_label;
+  guint64 session; /* 0: none */
+  int err;         /* 0: none */
+} TfstLogFields;
+
+void tfst_log_init(TfstLog *log, const char *role, const char *instance, const char *label,
+                   guint level);
+void tfst_log_set_level(TfstLog *log, guint level);
+gboolean tfst_log_enabled(const TfstLog *log, int priority);
+void tfst_log_full(const TfstLog *log, int priority, const TfstLogFields *fields,
+                   const char *format, ...) G_GNUC_PRINTF(4, 5);
+
+#define tfst_log(log, prio, ...) tfst_log_full((log), (prio), NULL, __VA_ARGS__)

@@ -1,0 +1,854 @@
+/* Sessions: one client connection carried across the chain.  A session has
+ * two ends, each a TCP socket or a stream on a hop; bytes entering one end
+ * leave through the other.  Per-stream credit bounds what we buffer, so one
+ * stalled reader only ever stalls its own session. */
+#include "tfst-engine-private.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int session_io_cb(sd_event_source *src, int fd, guint32 revents, void *userdata);
+static gboolean end_try_fin(TfstEnd *p);
+static void socket_update_io(TfstEnd *end);
+
+static inline TfstEnd *
+peer_of(TfstEnd *e)
+{
+  TfstSession *s = e->session;
+  return e == &s->end[0] ? &s->end[1] : &s->end[0];
+}
+
+static gint64
+now_us(TfstEngine *e)
+{
+  guint64 t = 0;
+
+  sd_event_now(e->event, CLOCK_MONOTONIC, &t);
+  return (gint64)t;
+}
+
+static TfstSession *
+session_new(TfstEngine *e)
+{
+  TfstSession *s = g_new0(TfstSession, 1);
+
+  s->engine = e;
+  s->id = ++e->next_session_id;
+  s->state = TFST_SESSION_OPENING;
+  for (int i = 0; i < 2; i++) {
+    s->end[i].session = s;
+    s->end[i].fd = -1;
+  }
+  s->last_activity_us = now_us(e);
+  s->link.data = s;
+  g_queue_push_tail_link(&e->sessions, &s->link);
+  return s;
+}
+
+static void
+end_release(TfstEnd *end)
+{
+  end->io = sd_event_source_disable_unref(end->io);
+  if (end->fd >= 0)
+    close(end->fd);
+  end->fd = -1;
+  if (end->kind == TFST_END_STREAM && end->hop != NULL) {
+    g_hash_table_remove(end->hop->streams, GUINT_TO_POINTER(end->id));
+    if (end->blocked_link.data != NULL)
+      g_queue_unlink(&end->hop->blocked, &end->blocked_link);
+    end->hop->window_total -= end->window;
+    end->hop = NULL;
+  }
+  tfst_buf_clear(&end->out);
+}
+
+static void
+session_free(TfstSession *s)
+{
+  TfstEngine *e = s->engine;
+
+  end_release(&s->end[0]);
+  end_release(&s->end[1]);
+  s->timer = sd_event_source_disable_unref(s->timer);
+  g_queue_unlink(&e->sessions, &s->link);
+  g_free(s);
+}
+
+static void
+stream_attach(TfstEnd *end, TfstHop *hop, guint32 id, guint32 window)
+{
+  end->kind = TFST_END_STREAM;
+  end->hop = hop;
+  end->id = id;
+  end->window = window;
+  end->recv_allowance = window;
+  hop->window_total += window;
+  g_hash_table_insert(hop->streams, GUINT_TO_POINTER(id), end);
+}
+
+static void
+socket_attach(TfstEnd *end, int fd, guint32 mask)
+{
+  end->kind = TFST_END_SOCKET;
+  end->fd = fd;
+  end->io_mask = mask;
+  sd_event_add_io(end->session->engine->event, &end->io, fd, mask, session_io_cb, end);
+  if (mask == 0)
+    sd_event_source_set_enabled(end->io, SD_EVENT_OFF);
+}
+
+/* Ends the session at once: sockets are closed with a reset and streams get
+ * RST (or OPEN_FAIL when we never answered their OPEN).  `origin` is the end
+ * the failure came from; it is told nothing. */
+void
+tfst_session_abort(TfstSession *s, int err, TfstEnd *origin)
+{
+  for (int i = 0; i < 2; i++) {
+    TfstEnd *end = &s->end[i];
+
+    if (end == origin)
+      continue;
+    if (end->kind == TFST_END_SOCKET) {
+      end->io = sd_event_source_disable_unref(end->io);
+      tfst_socket_reset_close(end->fd);
+      end->fd = -1;
+    } else if (end->hop != NULL && !end->hop->closing) {
+      guint8 type = !end->we_opened && !end->opened ? TFST_FRAME_OPEN_FAIL : TFST_FRAME_RST;
+      tfst_hop_send_u32(end->hop, type, end->id, (guint32)err);
+    }
+  }
+  tfst_log_full(s->engine->log, LOG_INFO, &(TfstLogFields){.session = s->id, .err = err},
+                "session rs=%" G_GUINT64_FORMAT " reset: %s", s->id, g_strerror(err));
+  session_free(s);
+}
+
+/* Normal end: both directions closed and flushed. */
+static gboolean
+session_check_done(TfstSession *s)
+{
+  for (int i = 0; i < 2; i++)
+    if (!s->end[i].in_eof || !s->end[i].fin_done)
+      return TRUE;
+  tfst_log_full(s->engine->log, LOG_DEBUG, &(TfstLogFields){.session = s->id},
+                "session rs=%" G_GUINT64_FORMAT " closed", s->id);
+  session_free(s);
+  return FALSE;
+}
+
+/* ---- timers: open deadline, unconfirmed close, idle cap ---- */
+
+static int session_timer_cb(sd_event_source *src, guint64 usec, void *userdata);
+
+static gint64
+session_deadline(TfstSession *s)
+{
+  const TfstConfig *c = s->engine->config;
+  gint64 d = G_MAXINT64;
+
+  if (s->state == TFST_SESSION_OPENING)
+    return s->last_activity_us + (c->connect_timeout_ms + 5000) * 1000ll;
+  if (s->half_closed_us != 0)
+    d = s->last_activity_us + c->close_timeout_ms * 1000ll;
+  if (c->idle_timeout_ms > 0)
+    d = MIN(d, s->last_activity_us + c->idle_timeout_ms * 1000ll);
+  return d;
+}
+
+static void
+session_arm_timer(TfstSession *s)
+{
+  gint64 d = session_deadline(s);
+
+  if (d == G_MAXINT64) {
+    if (s->timer != NULL)
+      sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+    return;
+  }
+  if (s->timer == NULL) {
+    sd_event_add_time(s->engine->event, &s->timer, CLOCK_MONOTONIC, d, 10 * 1000, session_timer_cb,
+                      s);
+    return;
+  }
+  sd_event_source_set_time(s->timer, d);
+  sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+}
+
+static int
+session_timer_cb(sd_event_source *src, guint64 usec, void *userdata)
+{
+  TfstSession *s = userdata;
+  TfstEngine *e = s->engine;
+  TfstLogFields f = {.message_id = TFST_MSGID_CLOSE_ABORT, .session = s->id, .err = ETIMEDOUT};
+
+  /* Activity only stamps a time; the deadline is re-derived here so busy
+   * sessions cost no timer updates. */
+  if (session_deadline(s) > now_us(e)) {
+    session_arm_timer(s);
+    return 0;
+  }
+  if (s->state == TFST_SESSION_OPENING)
+    tfst_log_full(e->log, LOG_WARNING, &f, "session rs=%" G_GUINT64_FORMAT " not opened in time",
+                  s->id);
+  else if (s->half_closed_us != 0)
+    tfst_log_full(e->log, LOG_WARNING, &f,
+                  "session rs=%" G_GUINT64_FORMAT
+                  " aborted: peer did not confirm close within %u ms",
+                  s->id, e->config->close_timeout_ms);
+  else
+    tfst_log_full(e->log, LOG_NOTICE, &f,
+                  "session rs=%" G_GUINT64_FORMAT " aborted: idle for %u ms", s->id,
+                  e->config->idle_timeout_ms);
+  tfst_session_abort(s, ETIMEDOUT, NULL);
+  return 0;
+}
+
+static void
+session_touch(TfstSession *s)
+{
+  s->last_activity_us = now_us(s->engine);
+}
+
+/* ---- flow control ---- */
+
+static void
+stream_send_credit(TfstEnd *e)
+{
+  const TfstConfig *c = e->session->engine->config;
+  TfstHop *hop = e->hop;
+  gint64 now = now_us(e->session->engine);
+  guint32 extra = 0;
+
+  /* Half a window drained within two round trips means the window, not the
+   * reader, limits this session: double it (bandwidth-delay product). */
+  if (e->last_credit_us != 0 && now - e->last_credit_us < MAX(2 * hop->srtt_us, 2000) &&
+      e->window < c->max_window && hop->window_total < TFST_HOP_WINDOW_BUDGET) {
+    extra = MIN(e->window, c->max_window - e->window);
+    e->window += extra;
+    hop->window_total += extra;
+  }
+  e->last_credit_us = now;
+  e->recv_allowance += e->to_credit + extra;
+  tfst_hop_send_u32(hop, TFST_FRAME_CREDIT, e->id, e->to_credit + extra);
+  e->to_credit = 0;
+}
+
+/* n bytes that came in through `from` have left the process. */
+static void
+end_consumed(TfstEnd *from, gsize n)
+{
+  if (from->kind == TFST_END_SOCKET) {
+    socket_update_io(from);
+    return;
+  }
+  from->to_credit += n;
+  if (from->hop != NULL && !from->in_eof && from->to_credit >= from->window / 2)
+    stream_send_credit(from);
+}
+
+static gboolean
+stream_can_send(const TfstEnd *p)
+{
+  return p->opened && p->send_credit > 0 && tfst_buf_len(&p->out) == 0 && !p->fin_done &&
+         p->hop != NULL && tfst_hop_has_room(p->hop);
+}
+
+/* Moves queued bytes of a stream end onto its hop as credit and room allow. */
+static gboolean
+stream_flush(TfstEnd *p)
+{
+  gsize moved = 0;
+
+  while (tfst_buf_len(&p->out) > 0 && p->send_credit > 0 && tfst_hop_has_room(p->hop)) {
+    gsize n = MIN(MIN(tfst_buf_len(&p->out), (gsize)p->send_credit), TFST_DATA_CHUNK);
+
+    memcpy(tfst_hop_reserve_data(p->hop, n), tfst_buf_peek(&p->out), n);
+    tfst_hop_commit_data(p->hop, p->id, n);
+    tfst_buf_consume(&p->out, n);
+    p->send_credit -= n;
+    p->bytes_out += n;
+    moved += n;
+  }
+  if (tfst_buf_len(&p->out) == 0)
+    tfst_buf_clear(&p->out);
+  else if (p->send_credit > 0)
+    tfst_hop_block(p->hop, p);
+  if (moved > 0)
+    end_consumed(peer_of(p), moved);
+  return end_try_fin(p);
+}
+
+static void
+socket_set_mask(TfstEnd *end, guint32 mask)
+{
+  if (end->io == NULL || end->io_mask == mask)
+    return;
+  /* With no interest at all the source is switched off: epoll reports
+   * HUP/ERR regardless of the mask and would spin. */
+  if (mask == 0) {
+    sd_event_source_set_enabled(end->io, SD_EVENT_OFF);
+  } else {
+    sd_event_source_set_io_events(end->io, mask);
+    if (end->io_mask == 0)
+      sd_event_source_set_enabled(end->io, SD_EVENT_ON);
+  }
+  end->io_mask = mask;
+}
+
+static void
+socket_update_io(TfstEnd *end)
+{
+  TfstEnd *p = peer_of(end);
+  guint32 mask = 0;
+
+  if (end->connecting)
+    return;
+  if (!end->in_eof && end->session->state == TFST_SESSION_OPEN) {
+    if (stream_can_send(p))
+      mask |= EPOLLIN;
+    else if (p->opened && p->send_credit > 0 && p->hop != NULL && tfst_buf_len(&p->out) == 0)
+      tfst_hop_block(p->hop, p);
+  }
+  if (tfst_buf_len(&end->out) > 0)
+    mask |= EPOLLOUT;
+  socket_set_mask(end, mask);
+}
+
+static gboolean
+end_try_fin(TfstEnd *p)
+{
+  TfstSession *s = p->session;
+
+  if (!p->out_fin || p->fin_done || tfst_buf_len(&p->out) > 0 || p->connecting)
+    return TRUE;
+  p->fin_done = TRUE;
+  if (p->kind == TFST_END_SOCKET) {
+    (void)shutdown(p->fd, SHUT_WR);
+  } else if (p->hop != NULL) {
+    guint8 f[TFST_FRAME_HEADER_SIZE];
+    tfst_hop_send(p->hop, f, tfst_frame_encode_empty(f, sizeof(f), TFST_FRAME_FIN, p->id));
+  }
+  /* The other direction now has CloseTimeout of silence to finish in. */
+  if (s->half_closed_us == 0) {
+    s->half_closed_us = now_us(s->engine);
+    session_arm_timer(s);
+  }
+  return session_check_done(s);
+}
+
+/* ---- moving bytes ---- */
+
+/* Bytes that arrived on stream end `from` go out through its peer. */
+static gboolean
+session_deliver(TfstEnd *from, const guint8 *data, gsize len)
+{
+  TfstEnd *p = peer_of(from);
+  gsize done = 0;
+
+  from->bytes_in += len;
+  session_touch(from->session);
+  if (p->kind == TFST_END_SOCKET) {
+    if (tfst_buf_len(&p->out) == 0 && !p->connecting) {
+      ssize_t n = send(p->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        tfst_session_abort(from->session, errno, p);
+        return FALSE;
+      }
+      done = n > 0 ? (gsize)n : 0;
+    }
+    if (done < len) {
+      tfst_buf_append(&p->out, data + done, len - done);
+      socket_update_io(p);
+    }
+  } else if (tfst_buf_len(&p->out) == 0) {
+    done = MIN(len, (gsize)MAX(p->send_credit, 0));
+    if (done > 0 && tfst_hop_has_room(p->hop)) {
+      memcpy(tfst_hop_reserve_data(p->hop, done), data, done);
+      tfst_hop_commit_data(p->hop, p->id, done);
+      p->send_credit -= done;
+    } else {
+      done = 0;
+    }
+    if (done < len) {
+      tfst_buf_append(&p->out, data + done, len - done);
+      if (p->send_credit > 0)
+        tfst_hop_block(p->hop, p);
+    }
+  } else {
+    tfst_buf_append(&p->out, data, len);
+  }
+  p->bytes_out += done;
+  if (done > 0)
+    end_consumed(from, done);
+  return TRUE;
+}
+
+/* A client or target socket is readable: read straight into the hop's
+ * output buffer, no intermediate copy. */
+static gboolean
+socket_read(TfstEnd *end)
+{
+  TfstEnd *p = peer_of(end);
+  gsize n;
+  ssize_t r;
+  guint8 *buf;
+
+  if (end->in_eof || !stream_can_send(p)) {
+    socket_update_io(end);
+    return TRUE;
+  }
+  n = MIN((gsize)p->send_credit, TFST_DATA_CHUNK);
+  buf = tfst_hop_reserve_data(p->hop, n);
+  r = recv(end->fd, buf, n, MSG_DONTWAIT);
+  if (r < 0) {
+    if (errno == EAGAIN || errno == EINTR)
+      return TRUE;
+    tfst_session_abort(end->session, errno, end);
+    return FALSE;
+  }
+  session_touch(end->session);
+  if (r == 0) {
+    end->in_eof = TRUE;
+    p->out_fin = TRUE;
+    socket_update_io(end);
+    return end_try_fin(p);
+  }
+  tfst_hop_commit_data(p->hop, p->id, r);
+  p->send_credit -= r;
+  end->bytes_in += r;
+  p->bytes_out += r;
+  socket_update_io(end);
+  return TRUE;
+}
+
+static gboolean
+socket_flush(TfstEnd *end)
+{
+  gsize written = 0;
+
+  while (tfst_buf_len(&end->out) > 0) {
+    ssize_t n = send(end->fd, tfst_buf_peek(&end->out), tfst_buf_len(&end->out),
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN)
+        break;
+      tfst_session_abort(end->session, errno, end);
+      return FALSE;
+    }
+    tfst_buf_consume(&end->out, n);
+    written += n;
+  }
+  if (tfst_buf_len(&end->out) == 0)
+    tfst_buf_clear(&end->out);
+  end->bytes_out += written;
+  if (written > 0)
+    end_consumed(peer_of(end), written);
+  socket_update_io(end);
+  return end_try_fin(end);
+}
+
+/* ---- establishing ---- */
+
+static void
+session_opened(TfstSession *s)
+{
+  s->state = TFST_SESSION_OPEN;
+  session_touch(s);
+  session_arm_timer(s);
+  for (int i = 0; i < 2; i++)
+    if (s->end[i].kind == TFST_END_SOCKET)
+      socket_update_io(&s->end[i]);
+}
+
+static void
+target_connected(TfstEnd *end)
+{
+  TfstSession *s = end->session;
+  TfstEnd *up = &s->end[0];
+
+  end->connecting = FALSE;
+  (void)tfst_socket_tune(end->fd, &s->engine->config->keepalive, FALSE);
+  up->opened = TRUE;
+  tfst_hop_send_u32(up->hop, TFST_FRAME_OPEN_OK, up->id, up->window);
+  session_opened(s);
+}
+
+static void
+target_failed(TfstSession *s, int err)
+{
+  TfstLogFields f = {.message_id = TFST_MSGID_OPEN_FAILED, .session = s->id, .err = err};
+  char buf[TFST_ADDR_STRLEN];
+
+  tfst_log_full(s->engine->log, LOG_WARNING, &f,
+                "multiplex.newsessopen: cannot open connection (%s) [rs=%" G_GUINT64_FORMAT
+                " forward=%s target=%s]",
+                g_strerror(err), s->id, s->forward, tfst_addr_format(&s->dest, buf));
+  tfst_session_abort(s, err, &s->end[1]);
+}
+
+static int
+session_io_cb(sd_event_source *src, int fd, guint32 revents, void *userdata)
+{
+  TfstEnd *end = userdata;
+
+  if (end->connecting) {
+    int err = tfst_socket_error(fd);
+    if (err != 0)
+      target_failed(end->session, err);
+    else
+      target_connected(end);
+    return 0;
+  }
+  if ((revents & EPOLLERR) && !(revents & EPOLLIN)) {
+    int err = tfst_socket_error(fd);
+    tfst_session_abort(end->session, err != 0 ? err : ECONNRESET, end);
+    return 0;
+  }
+  if ((revents & EPOLLOUT) && !socket_flush(end))
+    return 0;
+  if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+    (void)socket_read(end);
+  return 0;
+}
+
+static gboolean
+session_limit_reached(TfstEngine *e)
+{
+  static gint64 last_log;
+  gint64 now;
+
+  if (e->sessions.length < e->config->max_sessions)
+    return FALSE;
+  now = now_us(e);
+  if (now - last_log > G_USEC_PER_SEC) {
+    TfstLogFields f = {.message_id = TFST_MSGID_MAX_SESSIONS};
+    last_log = now;
+    tfst_log_full(e->log, LOG_WARNING, &f,
+                  "maximum of %u sessions reached; refusing new sessions (MaxSessions=)",
+                  e->config->max_sessions);
+  }
+  return TRUE;
+}
+
+static void
+send_open(TfstSession *s, TfstEnd *out_end, const char *route)
+{
+  TfstEngine *e = s->engine;
+  TfstOpenMsg m = {0};
+  guint8 f[512];
+
+  g_strlcpy(m.forward, s->forward, sizeof(m.forward));
+  g_strlcpy(m.origin, e->config->label, sizeof(m.origin));
+  if (route != NULL)
+    g_strlcpy(m.route, route, sizeof(m.route));
+  m.client = s->client;
+  m.dest = s->dest;
+  m.window = out_end->window;
+  out_end->we_opened = TRUE;
+  tfst_hop_send(out_end->hop, f, tfst_frame_encode_open(f, sizeof(f), out_end->id, &m));
+}
+
+void
+tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *peer)
+{
+  const TfstForwardConf *fw = l->forward;
+  g_autofree char *why = NULL;
+  const char *route = NULL;
+  TfstHop *hop = NULL;
+  TfstSockAddr dest = {0};
+  TfstSession *s;
+
+  if (session_limit_reached(e)) {
+    tfst_socket_reset_close(fd);
+    return;
+  }
+  if (!tfst_socket_original_dst(fd, &dest) && fw->has_destination)
+    dest = fw->destination;
+  if (e->config->role == TFST_ROLE_GWPROXY) {
+    hop = e->parent;
+    if (hop == NULL)
+      why = g_strdup("parent hop is down");
+  } else {
+    route = tfst_router_downcall_route(e, fw, &dest);
+    hop = route != NULL ? tfst_router_child_for(e, route) : NULL;
+    if (hop == NULL)
+      why = route == NULL ? g_strdup("no gateway proxy serves it (set Route= or Destination=)")
+                          : g_strdup_printf("gateway proxy %s is not reachable", route);
+  }
+  if (hop == NULL) {
+    char buf[TFST_ADDR_STRLEN];
+    tfst_log_full(e->log, LOG_WARNING, &(TfstLogFields){.err = EHOSTUNREACH},
+                  "forward %s: refusing session from %s: %s", fw->name, tfst_addr_format(peer, buf),
+                  why);
+    tfst_socket_reset_close(fd);
+    return;
+  }
+
+  s = session_new(e);
+  s->originated = TRUE;
+  g_strlcpy(s->forward, fw->name, sizeof(s->forward));
+  s->client = *peer;
+  s->dest = dest;
+  (void)tfst_socket_tune(fd, &e->config->keepalive, FALSE);
+  socket_attach(&s->end[0], fd, 0);
+  stream_attach(&s->end[1], hop, tfst_hop_alloc_id(hop), e->config->initial_window);
+  send_open(s, &s->end[1], route);
+  session_arm_timer(s);
+}
+
+static void
+open_fail(TfstHop *hop, guint32 id, int err)
+{
+  tfst_hop_send_u32(hop, TFST_FRAME_OPEN_FAIL, id, (guint32)err);
+}
+
+/* The end of the chain: connect to the forward's target. */
+static void
+session_terminate(TfstSession *s, const TfstOpenMsg *m)
+{
+  TfstEngine *e = s->engine;
+  const TfstForwardConf *fw = tfst_engine_forward(e, m->forward);
+  int fd;
+
+  if (fw == NULL || fw->has_listen) {
+    tfst_log_full(e->log, LOG_WARNING, &(TfstLogFields){.session = s->id, .err = ENOENT},
+                  "session rs=%" G_GUINT64_FORMAT ": forward '%s' has no Target= here", s->id,
+                  m->forward);
+    tfst_session_abort(s, ENOENT, &s->end[1]);
+    return;
+  }
+  if (fw->target_kind == TFST_TARGET_ADDRESS)
+    s->dest = fw->target;
+  if (s->dest.sa.sa_family == 0) {
+    tfst_session_abort(s, EHOSTUNREACH, &s->end[1]);
+    return;
+  }
+  fd = tfst_socket_connect(&s->dest, NULL, NULL);
+  if (fd < 0) {
+    target_failed(s, -fd);
+    return;
+  }
+  socket_attach(&s->end[1], fd, EPOLLOUT);
+  s->end[1].connecting = TRUE;
+  session_arm_timer(s);
+}
+
+void
+tfst_session_on_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
+{
+  TfstEngine *e = hop->engine;
+  TfstRole role = e->config->role;
+  gboolean upcall = hop->direction == TFST_HOP_TO_CHILD;
+  TfstHop *next = NULL;
+  TfstSession *s;
+
+  if ((id & 1) != (upcall ? 1u : 0u)) {
+    tfst_hop_protocol_error(hop, "OPEN with session id %u of the wrong parity", id);
+    return;
+  }
+  if (g_hash_table_contains(hop->streams, GUINT_TO_POINTER(id))) {
+    tfst_hop_protocol_error(hop, "OPEN for session id %u already in use", id);
+    return;
+  }
+  if (session_limit_reached(e)) {
+    open_fail(hop, id, ENOBUFS);
+    return;
+  }
+  if (upcall && role == TFST_ROLE_EPPROXY)
+    tfst_router_learn(e, &m->client, m->origin);
+
+  if (role == TFST_ROLE_RELAY) {
+    next = upcall ? e->parent : tfst_router_child_for(e, m->route);
+    if (next == NULL) {
+      open_fail(hop, id, upcall ? ENETUNREACH : EHOSTUNREACH);
+      return;
+    }
+  } else if (!upcall && m->route[0] != '\0' && strcmp(m->route, e->config->label) != 0) {
+    open_fail(hop, id, EHOSTUNREACH);
+    return;
+  }
+
+  s = session_new(e);
+  g_strlcpy(s->forward, m->forward, sizeof(s->forward));
+  s->client = m->client;
+  s->dest = m->dest;
+  stream_attach(&s->end[0], hop, id, e->config->initial_window);
+  s->end[0].send_credit = m->window;
+  if (next != NULL) {
+    stream_attach(&s->end[1], next, tfst_hop_alloc_id(next), e->config->initial_window);
+    send_open(s, &s->end[1], m->route[0] != '\0' ? m->route : NULL);
+    session_arm_timer(s);
+  } else {
+    session_terminate(s, m);
+  }
+}
+
+static void
+on_open_ok(TfstEnd *end, guint32 window)
+{
+  TfstSession *s = end->session;
+
+  end->opened = TRUE;
+  end->send_credit = window;
+  if (!s->originated) {
+    /* A relay answers downstream only now, so a failure further up still
+     * travels back as OPEN_FAIL. */
+    TfstEnd *down = &s->end[0];
+    down->opened = TRUE;
+    tfst_hop_send_u32(down->hop, TFST_FRAME_OPEN_OK, down->id, down->window);
+  }
+  session_opened(s);
+}
+
+static void
+on_open_fail(TfstEnd *end, guint32 err)
+{
+  TfstSession *s = end->session;
+
+  if (s->originated) {
+    TfstLogFields f = {.message_id = TFST_MSGID_OPEN_FAILED, .session = s->id, .err = (int)err};
+    tfst_log_full(s->engine->log, LOG_WARNING, &f,
+                  "routedSessionCreate: [rs=%" G_GUINT64_FORMAT "] open session failed (e=%u)",
+                  s->id, err);
+  }
+  tfst_session_abort(s, err != 0 ? (int)err : ECONNREFUSED, end);
+}
+
+static void
+on_data(TfstEnd *end, const guint8 *p, guint32 len)
+{
+  if (!end->opened || end->in_eof) {
+    tfst_hop_protocol_error(end->hop, "DATA on session %u %s", end->id,
+                            end->in_eof ? "after FIN" : "before it was opened");
+    return;
+  }
+  if ((gint64)len > end->recv_allowance) {
+    tfst_hop_protocol_error(
+        end->hop, "session %u exceeded its flow-control window (%u > %" G_GINT64_FORMAT ")",
+        end->id, len, end->recv_allowance);
+    return;
+  }
+  end->recv_allowance -= len;
+  (void)session_deliver(end, p, len);
+}
+
+static void
+on_fin(TfstEnd *end)
+{
+  TfstEnd *p = peer_of(end);
+
+  if (end->in_eof) {
+    tfst_hop_protocol_error(end->hop, "second FIN on session %u", end->id);
+    return;
+  }
+  end->in_eof = TRUE;
+  session_touch(end->session);
+  p->out_fin = TRUE;
+  if (p->kind == TFST_END_STREAM ? stream_flush(p) : end_try_fin(p))
+    (void)session_check_done(end->session);
+}
+
+static void
+on_credit(TfstEnd *end, guint32 v)
+{
+  TfstEnd *p = peer_of(end);
+
+  if (end->send_credit + v > G_MAXINT32) {
+    tfst_hop_protocol_error(end->hop, "session %u credit overflow", end->id);
+    return;
+  }
+  end->send_credit += v;
+  if (!stream_flush(end))
+    return;
+  if (p->kind == TFST_END_SOCKET)
+    socket_update_io(p);
+}
+
+void
+tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload)
+{
+  TfstEnd *end;
+  guint32 v = 0;
+  int r;
+
+  if (h->type == TFST_FRAME_OPEN) {
+    TfstOpenMsg m;
+    if ((r = tfst_frame_decode_open(payload, h->length, &m)) < 0) {
+      tfst_hop_protocol_error(hop, "bad OPEN: %s", tfst_frame_strerror(r));
+      return;
+    }
+    tfst_session_on_open(hop, h->session, &m);
+    return;
+  }
+  end = g_hash_table_lookup(hop->streams, GUINT_TO_POINTER(h->session));
+  /* Frames the peer sent before it saw our RST are expected: drop them. */
+  if (end == NULL)
+    return;
+  if (h->length == 4)
+    (void)tfst_u32_payload_decode(h, payload, &v);
+  switch (h->type) {
+    case TFST_FRAME_OPEN_OK:
+    case TFST_FRAME_OPEN_FAIL:
+      if (!end->we_opened || end->opened) {
+        tfst_hop_protocol_error(hop, "unexpected %s for session %u", tfst_frame_type_name(h->type),
+                                h->session);
+        return;
+      }
+      if (h->type == TFST_FRAME_OPEN_OK)
+        on_open_ok(end, v);
+      else
+        on_open_fail(end, v);
+      break;
+    case TFST_FRAME_DATA:
+      on_data(end, payload, h->length);
+      break;
+    case TFST_FRAME_FIN:
+      on_fin(end);
+      break;
+    case TFST_FRAME_RST:
+      tfst_session_abort(end->session, v != 0 ? (int)v : ECONNRESET, end);
+      break;
+    case TFST_FRAME_CREDIT:
+      on_credit(end, v);
+      break;
+    default:
+      tfst_hop_protocol_error(hop, "unexpected %s", tfst_frame_type_name(h->type));
+  }
+}
+
+void
+tfst_session_hop_lost(TfstHop *hop, int err)
+{
+  g_autoptr(GList) ends = g_hash_table_get_values(hop->streams);
+
+  g_hash_table_remove_all(hop->streams);
+  for (GList *l = ends; l != NULL; l = l->next) {
+    TfstEnd *end = l->data;
+    TfstSession *s = end->session;
+
+    if (end->blocked_link.data != NULL) {
+      g_queue_unlink(&hop->blocked, &end->blocked_link);
+      end->blocked_link.data = NULL;
+    }
+    hop->window_total -= end->window;
+    end->hop = NULL;
+    if (s->originated && s->state == TFST_SESSION_OPENING)
+      on_open_fail(end, (guint32)err);
+    else
+      tfst_session_abort(s, err, end);
+  }
+}
+
+void
+tfst_end_unblocked(TfstEnd *end)
+{
+  TfstEnd *p = peer_of(end);
+
+  if (tfst_buf_len(&end->out) > 0 && !stream_flush(end))
+    return;
+  if (p->kind == TFST_END_SOCKET)
+    socket_update_io(p);
+}

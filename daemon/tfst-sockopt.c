@@ -1,0 +1,152 @@
+/* Socket setup for hops and sessions.  Returns 0 or -errno (data plane). */
+#include "tfst-engine-private.h"
+
+#include <errno.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <unistd.h>
+
+static int
+set_int(int fd, int level, int opt, int v)
+{
+  return setsockopt(fd, level, opt, &v, sizeof(v)) < 0 ? -errno : 0;
+}
+
+/* Keepalive keeps firewall state entries alive and finds dead peers;
+ * TCP_USER_TIMEOUT bounds how long unacknowledged data may sit. */
+int
+tfst_socket_tune(int fd, const TfstKeepaliveConf *ka, gboolean hop)
+{
+  int r = 0;
+
+  r = r ?: set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+  if (ka->idle_s > 0) {
+    r = r ?: set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+    r = r ?: set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, (int)ka->idle_s);
+    r = r ?: set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, (int)MAX(ka->interval_s, 1u));
+    r = r ?: set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, (int)MAX(ka->count, 1u));
+  }
+  if (ka->user_timeout_ms > 0)
+    r = r ?: set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (int)ka->user_timeout_ms);
+  (void)hop;
+  return r;
+}
+
+int
+tfst_socket_listen(const TfstSockAddr *addr)
+{
+  int fd = socket(addr->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+  int r;
+
+  if (fd < 0)
+    return -errno;
+  if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) < 0 ||
+      (addr->sa.sa_family == AF_INET6 && set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1) < 0) ||
+      bind(fd, &addr->sa, tfst_addr_len(addr)) < 0 || listen(fd, 4096) < 0) {
+    r = -errno;
+    close(fd);
+    return r;
+  }
+  return fd;
+}
+
+/* Binds the configured local address and, when a source-port range is set,
+ * walks it (firewall rules often name one) until a port is free. */
+static int
+bind_local(int fd, const TfstSockAddr *dst, const TfstHopConf *local, guint16 *next_sport)
+{
+  TfstSockAddr src = {0};
+  guint span;
+
+  if (local == NULL || (!local->have_local && local->sport_lo == 0))
+    return 0;
+  if (local->have_local)
+    src = local->local;
+  else
+    src.sa.sa_family = dst->sa.sa_family;
+  if (local->sport_lo == 0)
+    return bind(fd, &src.sa, tfst_addr_len(&src)) < 0 ? -errno : 0;
+
+  if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) < 0)
+    return -errno;
+  span = (guint)local->sport_hi - local->sport_lo + 1;
+  for (guint i = 0; i < span; i++) {
+    guint16 port = *next_sport;
+
+    if (port < local->sport_lo || port > local->sport_hi)
+      port = local->sport_lo;
+    *next_sport = port == local->sport_hi ? local->sport_lo : port + 1;
+    tfst_addr_set_port(&src, port);
+    if (bind(fd, &src.sa, tfst_addr_len(&src)) == 0)
+      return 0;
+    if (errno != EADDRINUSE)
+      return -errno;
+  }
+  return -EADDRINUSE;
+}
+
+int
+tfst_socket_connect(const TfstSockAddr *addr, const TfstHopConf *local, guint16 *next_sport)
+{
+  int fd = socket(addr->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+  int r;
+
+  if (fd < 0)
+    return -errno;
+  r = bind_local(fd, addr, local, next_sport);
+  if (r == 0 && connect(fd, &addr->sa, tfst_addr_len(addr)) < 0 && errno != EINPROGRESS)
+    r = -errno;
+  if (r < 0) {
+    close(fd);
+    return r;
+  }
+  return fd;
+}
+
+int
+tfst_socket_error(int fd)
+{
+  int err = 0;
+  socklen_t len = sizeof(err);
+
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+    return errno;
+  return err;
+}
+
+/* Close so the peer sees a reset, not an orderly FIN: a session that failed
+ * must not look like one that ended. */
+void
+tfst_socket_reset_close(int fd)
+{
+  struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+  if (fd < 0)
+    return;
+  (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  close(fd);
+}
+
+/* The address the client really dialled when a firewall REDIRECT/DNAT sent
+ * it to our listener; FALSE when the connection was not redirected. */
+gboolean
+tfst_socket_original_dst(int fd, TfstSockAddr *out)
+{
+  TfstSockAddr local = {0}, orig = {0};
+  socklen_t len = sizeof(local);
+  int r;
+
+  if (getsockname(fd, &local.sa, &len) < 0)
+    return FALSE;
+  len = sizeof(orig);
+  if (local.sa.sa_family == AF_INET)
+    r = getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &orig, &len);
+  else
+    r = getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &orig, &len);
+  if (r < 0 || tfst_addr_equal(&orig, &local, TRUE))
+    return FALSE;
+  *out = orig;
+  return TRUE;
+}
