@@ -520,8 +520,9 @@ static gboolean G_GNUC_PRINTF(5, 6) conf_error(Loader *l, GError **error, const 
   return FALSE;
 }
 
-/* Of two keys of group, the one whose value came later in the merge order:
- * that is the assignment the administrator most likely just added. */
+/* Of two keys of group, the one assigned later (later file, or later line
+ * in the same file): most likely the assignment the administrator just
+ * added, so the one to point at. */
 static const char *
 later_key(Loader *l, const char *group, const char *a, const char *b)
 {
@@ -533,6 +534,10 @@ later_key(Loader *l, const char *group, const char *a, const char *b)
     return va != NULL ? a : b;
   g_ptr_array_find(l->files, va->file, &ia);
   g_ptr_array_find(l->files, vb->file, &ib);
+  if (ia == ib) {
+    ia = find_line(va->file->text, group, a);
+    ib = find_line(vb->file->text, group, b);
+  }
   return ia > ib ? a : b;
 }
 
@@ -586,38 +591,57 @@ read_text(const char *path, GError **error)
   return g_string_free(g_steal_pointer(&buf), FALSE);
 }
 
-/* Checks the line syntax before GKeyFile does, because GKeyFile's own
- * messages carry no line number. */
+/* Why a stripped, non-comment line is not key-file syntax, or NULL. */
+static const char *
+line_syntax_error(const char *line, gboolean in_group)
+{
+  if (line[0] == '[')
+    return g_str_has_suffix(line, "]") && strlen(line) >= 3
+               ? NULL
+               : "malformed section header, expected [Section]";
+  if (strchr(line, '=') == NULL)
+    return "expected Key=Value, [Section] or a # comment";
+  if (line[0] == '=')
+    return "missing key name before '='";
+  if (!in_group)
+    return "Key=Value before the first [Section]";
+  return NULL;
+}
+
+/* Checks the line syntax before GKeyFile does, because GKeyFile's messages
+ * carry no line number, and rejects localized keys, which GKeyFile would
+ * hide from the unknown-key check. */
 static gboolean
 lint_text(const ConfFile *f, GError **error)
 {
   g_auto(GStrv) lines = g_strsplit(f->text, "\n", -1);
-  gboolean in_group = FALSE;
+  g_autofree char *group = NULL;
 
   for (guint i = 0; lines[i] != NULL; i++) {
-    const char *reason = NULL;
-    char *line;
+    g_autofree char *key = NULL;
+    const char *line, *reason;
 
     if (!g_utf8_validate(lines[i], -1, NULL)) {
-      reason = "line is not valid UTF-8";
-    } else {
-      line = g_strstrip(lines[i]);
-      if (line[0] == '\0' || line[0] == '#')
-        continue;
-      if (line[0] == '[') {
-        in_group = TRUE;
-        if (!g_str_has_suffix(line, "]") || strlen(line) < 3)
-          reason = "malformed section header, expected [Section]";
-      } else if (strchr(line, '=') == NULL) {
-        reason = "expected Key=Value, [Section] or a # comment";
-      } else if (line[0] == '=') {
-        reason = "missing key name before '='";
-      } else if (!in_group) {
-        reason = "Key=Value before the first [Section]";
-      }
+      set_located_error(error, f->path, i + 1, NULL, NULL, "line is not valid UTF-8");
+      return FALSE;
     }
+    line = g_strstrip(lines[i]);
+    if (line[0] == '\0' || line[0] == '#')
+      continue;
+    reason = line_syntax_error(line, group != NULL);
     if (reason != NULL) {
       set_located_error(error, f->path, i + 1, NULL, NULL, reason);
+      return FALSE;
+    }
+    if (line[0] == '[') {
+      g_free(group);
+      group = header_name(line);
+      continue;
+    }
+    key = g_strchomp(g_strndup(line, strcspn(line, "=")));
+    if (strchr(key, '[') != NULL) {
+      set_located_error(error, f->path, i + 1, group, key,
+                        "unknown key: localized keys (Key[locale]=) are not supported");
       return FALSE;
     }
   }
@@ -649,7 +673,8 @@ group_set(ConfGroup *g, const char *key, char *value, ConfFile *f)
 
   v->value = g_strstrip(value);
   v->file = f;
-  g_hash_table_replace(g->values, g_strdup(key), v);
+  /* insert, not replace: the existing key string stays, g->keys borrows it */
+  g_hash_table_insert(g->values, g_strdup(key), v);
   if (!g_ptr_array_find_with_equal_func(g->keys, key, g_str_equal, NULL)) {
     /* borrow the hash table's copy of the key: it lives as long as g */
     gpointer stored_key = NULL;
@@ -671,14 +696,15 @@ loader_merge(Loader *l, ConfFile *f, GKeyFile *kf, GError **error)
 
     for (guint j = 0; keys != NULL && keys[j] != NULL; j++) {
       g_autoptr(GError) local = NULL;
-      char *value = g_key_file_get_string(kf, groups[i], keys[j], &local);
+      /* on a bad escape GKeyFile returns a string and sets the error */
+      g_autofree char *value = g_key_file_get_string(kf, groups[i], keys[j], &local);
 
-      if (value == NULL) {
+      if (local != NULL) {
         set_located_error(error, f->path, find_line(f->text, groups[i], keys[j]), groups[i],
                           keys[j], "invalid escape sequence in the value");
         return FALSE;
       }
-      group_set(g, keys[j], value, f);
+      group_set(g, keys[j], g_steal_pointer(&value), f);
     }
   }
   return TRUE;
@@ -937,7 +963,7 @@ parse_networks(Loader *l, TfstConfig *c, GError **error)
 
   if (v == NULL)
     return TRUE;
-  tokens = g_strsplit_set(v, " \t,", -1);
+  tokens = g_strsplit_set(v, " \t,;", -1);
   for (guint i = 0; tokens[i] != NULL; i++) {
     g_autofree char *reason = NULL;
     TfstNetworkEntry e;

@@ -108,6 +108,7 @@ struct TfstHop {
 
   gboolean got_hello;
   gboolean got_iam;
+  gboolean told; /* child side: our TELL went out on this hop */
   gboolean up;
   gint64 up_since_us;
   TfstTellMsg tell; /* a child's subtree as it last told us */

@@ -311,6 +311,7 @@ hop_on_who(TfstHop *hop)
   tfst_log_full(e->log, LOG_NOTICE, &f, "routingManager: WHO command received [l=%s]",
                 hop->peer_label);
   tfst_hop_send(hop, iam, tfst_frame_encode_iam(iam, sizeof(iam), e->config->label));
+  hop->told = TRUE;
   tfst_router_send_tell(hop);
 }
 

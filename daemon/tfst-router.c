@@ -157,11 +157,16 @@ tell_children(TfstEngine *e)
   }
 }
 
+/* Every parent hop we already described ourselves on hears of the change,
+ * including one still waiting for TELL_OK: its first TELL is out of date. */
 static void
 tell_parent(TfstEngine *e)
 {
-  if (e->parent != NULL && e->parent->up)
-    tfst_router_send_tell(e->parent);
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *hop = l->data;
+    if (hop->direction == TFST_HOP_TO_PARENT && hop->told && !hop->closing)
+      tfst_router_send_tell(hop);
+  }
 }
 
 void

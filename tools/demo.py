@@ -168,13 +168,14 @@ def main():
     args = ap.parse_args()
 
     stop = threading.Event()
+    services_stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     stats = Stats()
     tmp = tempfile.mkdtemp(prefix="tfst-demo-")
     print(__doc__.split("\n\n")[1])
     for port, handler in ((GATEWAY, digest_handler), (ENDPOINT, endpoint_handler)):
-        threading.Thread(target=serve, args=(port, handler, stop), daemon=True).start()
+        threading.Thread(target=serve, args=(port, handler, services_stop), daemon=True).start()
     # Start order does not matter: the gateway proxy first shows the
     # reconnecting opener.
     procs = {r: start_daemon(args.build, tmp, r) for r in ("gwproxy", "relay", "epproxy")}
@@ -207,6 +208,7 @@ def main():
     stop.set()
     for w in workers:
         w.join(timeout=15)
+    services_stop.set()
     codes = {}
     for role, p in procs.items():
         if p.poll() is None:
