@@ -168,6 +168,7 @@ struct TfstEngine {
 
   GQueue sessions;
   guint64 next_session_id;
+  gint64 max_sessions_logged_us;
   GArray *above;       /* TfstChainEntry from the parent's TELL_OK */
   GHashTable *learned; /* endpoint IP string -> gateway proxy label */
   char *chain_text;    /* last logged chain */

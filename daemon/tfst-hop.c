@@ -266,7 +266,6 @@ hop_set_up(TfstHop *hop)
 static void
 hop_on_hello(TfstHop *hop, const guint8 *p, guint32 len)
 {
-  TfstEngine *e = hop->engine;
   TfstHelloMsg m;
   int r;
   gboolean ok;
@@ -294,7 +293,6 @@ hop_on_hello(TfstHop *hop, const guint8 *p, guint32 len)
     guint8 who[TFST_FRAME_HEADER_SIZE];
     tfst_hop_send(hop, who, tfst_frame_encode_empty(who, sizeof(who), TFST_FRAME_WHO, 0));
   }
-  (void)e;
 }
 
 static void

@@ -1,6 +1,8 @@
 #include "tfst-log.h"
 
 #include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
 #include <systemd/sd-journal.h>
 
 void
@@ -29,6 +31,36 @@ tfst_log_enabled(const TfstLog *log, int priority)
   return priority <= max_prio[g_atomic_int_get(&log->level)];
 }
 
+/* Only the fields that apply are sent, so `journalctl -o verbose` shows no
+ * empty TFST_* noise. */
+static void
+journal_send(const TfstLog *log, int priority, const TfstLogFields *fields, const char *msg)
+{
+  g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func(g_free);
+  g_autofree struct iovec *iov = NULL;
+
+  g_ptr_array_add(items, g_strdup_printf("MESSAGE=%s", msg));
+  g_ptr_array_add(items, g_strdup_printf("PRIORITY=%d", priority));
+  g_ptr_array_add(items, g_strdup("SYSLOG_IDENTIFIER=tfstd"));
+  g_ptr_array_add(items, g_strdup_printf("TFST_ROLE=%s", log->role));
+  g_ptr_array_add(items, g_strdup_printf("TFST_INSTANCE=%s", log->instance));
+  g_ptr_array_add(items, g_strdup_printf("TFST_LABEL=%s", log->label));
+  if (fields->message_id != NULL)
+    g_ptr_array_add(items, g_strdup_printf("MESSAGE_ID=%s", fields->message_id));
+  if (fields->peer_label != NULL)
+    g_ptr_array_add(items, g_strdup_printf("TFST_PEER_LABEL=%s", fields->peer_label));
+  if (fields->session != 0)
+    g_ptr_array_add(items, g_strdup_printf("TFST_SESSION=%" G_GUINT64_FORMAT, fields->session));
+  if (fields->err != 0)
+    g_ptr_array_add(items, g_strdup_printf("TFST_ERRNO=%d", fields->err));
+  iov = g_new0(struct iovec, items->len);
+  for (guint i = 0; i < items->len; i++) {
+    iov[i].iov_base = g_ptr_array_index(items, i);
+    iov[i].iov_len = strlen(iov[i].iov_base);
+  }
+  (void)sd_journal_sendv(iov, (int)items->len);
+}
+
 void
 tfst_log_full(const TfstLog *log, int priority, const TfstLogFields *fields, const char *format,
               ...)
@@ -46,15 +78,7 @@ tfst_log_full(const TfstLog *log, int priority, const TfstLogFields *fields, con
   va_end(ap);
 
   if (log->journal) {
-    g_autofree char *session =
-        fields->session ? g_strdup_printf("%" G_GUINT64_FORMAT, fields->session) : NULL;
-    g_autofree char *err = fields->err ? g_strdup_printf("%d", fields->err) : NULL;
-    sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", priority, "SYSLOG_IDENTIFIER=tfstd",
-                    "TFST_ROLE=%s", log->role, "TFST_INSTANCE=%s", log->instance, "TFST_LABEL=%s",
-                    log->label, "MESSAGE_ID=%s", fields->message_id ? fields->message_id : "",
-                    "TFST_PEER_LABEL=%s", fields->peer_label ? fields->peer_label : "",
-                    "TFST_SESSION=%s", session ? session : "", "TFST_ERRNO=%s", err ? err : "",
-                    NULL);
+    journal_send(log, priority, fields, msg);
     return;
   }
   /* One write per line so lines from two threads never interleave. */

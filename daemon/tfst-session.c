@@ -140,6 +140,7 @@ session_check_done(TfstSession *s)
 /* ---- timers: open deadline, unconfirmed close, idle cap ---- */
 
 static int session_timer_cb(sd_event_source *src, guint64 usec, void *userdata);
+static void target_failed(TfstSession *s, int err);
 
 static gint64
 session_deadline(TfstSession *s)
@@ -147,8 +148,11 @@ session_deadline(TfstSession *s)
   const TfstConfig *c = s->engine->config;
   gint64 d = G_MAXINT64;
 
+  /* The far end gets ConnectTimeout for its connect; we wait a little longer
+   * so its OPEN_FAIL, not our timer, reports the cause. */
   if (s->state == TFST_SESSION_OPENING)
-    return s->last_activity_us + (c->connect_timeout_ms + 5000) * 1000ll;
+    return s->last_activity_us +
+           (c->connect_timeout_ms + (s->end[1].connecting ? 0 : 5000)) * 1000ll;
   if (s->half_closed_us != 0)
     d = s->last_activity_us + c->close_timeout_ms * 1000ll;
   if (c->idle_timeout_ms > 0)
@@ -186,6 +190,10 @@ session_timer_cb(sd_event_source *src, guint64 usec, void *userdata)
    * sessions cost no timer updates. */
   if (session_deadline(s) > now_us(e)) {
     session_arm_timer(s);
+    return 0;
+  }
+  if (s->state == TFST_SESSION_OPENING && s->end[1].connecting) {
+    target_failed(s, ETIMEDOUT);
     return 0;
   }
   if (s->state == TFST_SESSION_OPENING)
@@ -517,15 +525,16 @@ session_io_cb(sd_event_source *src, int fd, guint32 revents, void *userdata)
 static gboolean
 session_limit_reached(TfstEngine *e)
 {
-  static gint64 last_log;
   gint64 now;
 
   if (e->sessions.length < e->config->max_sessions)
     return FALSE;
+  /* Logged at most once a second: a flood of refused clients must not
+   * become a flood of journal entries. */
   now = now_us(e);
-  if (now - last_log > G_USEC_PER_SEC) {
+  if (now - e->max_sessions_logged_us > G_USEC_PER_SEC) {
     TfstLogFields f = {.message_id = TFST_MSGID_MAX_SESSIONS};
-    last_log = now;
+    e->max_sessions_logged_us = now;
     tfst_log_full(e->log, LOG_WARNING, &f,
                   "maximum of %u sessions reached; refusing new sessions (MaxSessions=)",
                   e->config->max_sessions);
