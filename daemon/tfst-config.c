@@ -493,8 +493,11 @@ set_located_error(GError **error, const char *path, guint line, const char *grou
 /* Reports an error about group/key at the file and line that set it, or at
  * the section header when the key is not set there, or at the main file when
  * neither is in any file.  Always returns FALSE. */
-static gboolean G_GNUC_PRINTF(5, 6) conf_error(Loader *l, GError **error, const char *group,
-                                               const char *key, const char *format, ...)
+static gboolean conf_error(Loader *l, GError **error, const char *group, const char *key,
+                           const char *format, ...) G_GNUC_PRINTF(5, 6);
+
+static gboolean
+conf_error(Loader *l, GError **error, const char *group, const char *key, const char *format, ...)
 {
   g_autofree char *reason = NULL;
   ConfValue *v = key != NULL ? loader_value(l, group, key) : NULL;
@@ -526,8 +529,8 @@ static gboolean G_GNUC_PRINTF(5, 6) conf_error(Loader *l, GError **error, const 
 static const char *
 later_key(Loader *l, const char *group, const char *a, const char *b)
 {
-  ConfValue *va = loader_value(l, group, a);
-  ConfValue *vb = loader_value(l, group, b);
+  ConfValue *va = is_set(l, group, a) ? loader_value(l, group, a) : NULL;
+  ConfValue *vb = is_set(l, group, b) ? loader_value(l, group, b) : NULL;
   guint ia = 0, ib = 0;
 
   if (va == NULL || vb == NULL)
@@ -710,6 +713,30 @@ loader_merge(Loader *l, ConfFile *f, GKeyFile *kf, GError **error)
   return TRUE;
 }
 
+/* Blanks out "# comment" after a space or tab, which GKeyFile would keep as
+ * part of the value ("Listen=1.2.3.4:5  # hop").  No value tfst accepts
+ * contains '#', and blanking keeps line numbers and columns intact. */
+static void
+blank_trailing_comments(char *text)
+{
+  char *line = text;
+
+  while (*line != '\0') {
+    char *end = strchrnul(line, '\n');
+    char *p = line;
+
+    while (p < end && g_ascii_isspace(*p))
+      p++;
+    for (; p < end && *p != '#'; p++) {
+      if ((p[0] == ' ' || p[0] == '\t') && p + 1 < end && p[1] == '#') {
+        memset(p + 1, ' ', end - p - 1);
+        break;
+      }
+    }
+    line = *end == '\n' ? end + 1 : end;
+  }
+}
+
 static gboolean
 loader_add_text(Loader *l, const char *path, char *text, GError **error)
 {
@@ -720,6 +747,7 @@ loader_add_text(Loader *l, const char *path, char *text, GError **error)
   f->path = g_strdup(path);
   f->text = text;
   g_ptr_array_add(l->files, f);
+  blank_trailing_comments(f->text);
   if (!lint_text(f, error))
     return FALSE;
   if (!g_key_file_load_from_data(kf, f->text, -1, G_KEY_FILE_NONE, &local)) {

@@ -75,6 +75,7 @@ struct TfstSession {
   TfstSessionState state;
   gboolean originated; /* we accepted the client socket (end[0] is it) */
   char forward[TFST_LABEL_MAX + 1];
+  char origin[TFST_LABEL_MAX + 1]; /* the proxy that accepted the client */
   TfstSockAddr client;
   TfstSockAddr dest;
   gint64 last_activity_us;

@@ -62,8 +62,12 @@ tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c)
   sd_event_add_io(e->event, &hop->io, fd, hop->io_mask, hop_io_cb, hop);
   sd_event_add_defer(e->event, &hop->flush, hop_flush_cb, hop);
   sd_event_source_set_enabled(hop->flush, SD_EVENT_OFF);
-  sd_event_add_time_relative(e->event, &hop->timer, CLOCK_MONOTONIC, TFST_HANDSHAKE_TIMEOUT_US, 0,
-                             hop_timer_cb, hop);
+  /* An opener first gets ConnectTimeout for the TCP connect (a firewall that
+   * drops SYNs gives no answer), then the handshake deadline. */
+  sd_event_add_time_relative(e->event, &hop->timer, CLOCK_MONOTONIC,
+                             c != NULL ? e->config->connect_timeout_ms * 1000ull
+                                       : TFST_HANDSHAKE_TIMEOUT_US,
+                             0, hop_timer_cb, hop);
   hop->link.data = hop;
   g_queue_push_tail_link(&e->hops, &hop->link);
 
@@ -383,7 +387,9 @@ hop_on_goaway(TfstHop *hop, const guint8 *p, guint32 len)
   if (tfst_frame_decode_goaway(p, len, &reason, text, sizeof(text)) < 0)
     g_strlcpy(text, "(undecodable reason)", sizeof(text));
   why = g_strdup_printf("peer sent GOAWAY: %s", text);
-  tfst_hop_close(hop, reason != 0 ? (int)reason : ECONNRESET, why);
+  /* The reason is the peer's word, not ours: only a plausible errno is
+   * passed on to the sessions' resets. */
+  tfst_hop_close(hop, reason > 0 && reason < 4096 ? (int)reason : ECONNRESET, why);
 }
 
 static void
@@ -505,6 +511,8 @@ hop_io_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
       tfst_hop_close(hop, err, why);
     } else {
       hop_set_io(hop, EPOLLIN | EPOLLOUT);
+      sd_event_source_set_time_relative(hop->timer, TFST_HANDSHAKE_TIMEOUT_US);
+      sd_event_source_set_enabled(hop->timer, SD_EVENT_ONESHOT);
     }
   }
   if (!hop->closing && (revents & EPOLLOUT))
@@ -525,6 +533,13 @@ hop_timer_cb(sd_event_source *s, guint64 usec, void *userdata)
   gint64 now = g_get_monotonic_time();
   guint8 f[TFST_FRAME_HEADER_SIZE + 8];
 
+  if (hop->connector != NULL && !(hop->io_mask & EPOLLIN)) {
+    g_autofree char *why =
+        g_strdup_printf("cannot connect: no answer within %u ms (ConnectTimeout=)",
+                        hop->engine->config->connect_timeout_ms);
+    tfst_hop_close(hop, ETIMEDOUT, why);
+    return 0;
+  }
   if (!hop->up) {
     tfst_hop_close(hop, ETIMEDOUT, "handshake not completed within 10 s");
     return 0;

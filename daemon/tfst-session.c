@@ -545,12 +545,11 @@ session_limit_reached(TfstEngine *e)
 static void
 send_open(TfstSession *s, TfstEnd *out_end, const char *route)
 {
-  TfstEngine *e = s->engine;
   TfstOpenMsg m = {0};
   guint8 f[512];
 
   g_strlcpy(m.forward, s->forward, sizeof(m.forward));
-  g_strlcpy(m.origin, e->config->label, sizeof(m.origin));
+  g_strlcpy(m.origin, s->origin, sizeof(m.origin));
   if (route != NULL)
     g_strlcpy(m.route, route, sizeof(m.route));
   m.client = s->client;
@@ -599,6 +598,7 @@ tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *
   s = session_new(e);
   s->originated = TRUE;
   g_strlcpy(s->forward, fw->name, sizeof(s->forward));
+  g_strlcpy(s->origin, e->config->label, sizeof(s->origin));
   s->client = *peer;
   s->dest = dest;
   (void)tfst_socket_tune(fd, &e->config->keepalive, FALSE);
@@ -682,6 +682,9 @@ tfst_session_on_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
 
   s = session_new(e);
   g_strlcpy(s->forward, m->forward, sizeof(s->forward));
+  /* Relays pass ORIGIN on unchanged: the endpoint proxy learns which
+   * gateway proxy an endpoint sits behind, not which relay. */
+  g_strlcpy(s->origin, m->origin, sizeof(s->origin));
   s->client = m->client;
   s->dest = m->dest;
   stream_attach(&s->end[0], hop, id, e->config->initial_window);
