@@ -1,0 +1,456 @@
+"""tfst hops through a real stateful firewall.
+
+Three network namespaces per test: "inside" (secure zone: epproxy and the
+gateway targets), "dmz" (a router running an nftables forward firewall that
+lets only inside open connections toward outside on the hop port) and
+"outside" (gwproxy and the endpoint clients).  The cases show that a chain
+whose root opens the hop works across such a unidirectional firewall, that
+the reversed roles never get through, and that PING liveness notices a
+firewall that starts dropping an established hop and the chain recovers.
+
+Needs root, `ip netns` and nftables with conntrack; skips (with the reason)
+otherwise.  Every namespace, veth and process is removed at cleanup, also
+when a case fails.
+"""
+
+import ctypes
+import itertools
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+
+from tfst_helpers import (MIB, SLOW, TFSTD, Daemon, EchoServer, TfstTestCase,  # noqa: E402
+                          ThreadedServer, _unique_log_path, connect, echo_roundtrip, stream_sha,
+                          wait_closed, xfer, xfer_handler)
+
+IP = shutil.which("ip") or "/usr/sbin/ip"
+NFT = shutil.which("nft") or "/usr/sbin/nft"
+CLONE_NEWNET = 0x40000000
+CMD_TIMEOUT = 10
+
+# Addresses (each namespace has its own stack, so ports cannot collide with
+# other work on the machine).
+IN_ADDR = "10.231.1.2"
+DMZ_IN_ADDR = "10.231.1.1"
+DMZ_OUT_ADDR = "10.231.2.1"
+OUT_ADDR = "10.231.2.2"
+HOP_PORT = 24001
+UP_LISTEN_PORT = 24010  # gwproxy, outside: endpoint clients connect here
+UP_TARGET_PORT = 24080  # gateway target server, inside
+DOWN_LISTEN_PORT = 24081  # epproxy, inside: the gateway connects here
+DOWN_TARGET_PORT = 24090  # endpoint server, outside
+
+XFER_N = 2 * MIB
+_ns_counter = itertools.count(1)
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def run(argv, check=True):
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=CMD_TIMEOUT)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r
+
+
+def in_netns(ns, fn, *args, **kw):
+    """Runs fn on a fresh thread that joined network namespace ns and
+    returns its result: sockets created there (listeners, clients) belong to
+    ns for good, whichever thread uses them later.  setns() only moves the
+    calling thread, so the test process itself stays where it is."""
+    out = {}
+
+    def body():
+        try:
+            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if _libc.setns(fd, CLONE_NEWNET) != 0:
+                    e = ctypes.get_errno()
+                    raise OSError(e, f"setns({ns}): {os.strerror(e)}")
+            finally:
+                os.close(fd)
+            out["value"] = fn(*args, **kw)
+        except BaseException as e:  # handed to the caller
+            out["error"] = e
+
+    t = threading.Thread(target=body, daemon=True)
+    t.start()
+    t.join(120 * SLOW)
+    if t.is_alive():
+        raise AssertionError(f"{fn!r} in netns {ns} did not return")
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
+def environment_problem():
+    """None when root, ip netns, setns and nft (with conntrack) all work,
+    otherwise why not."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces and nftables)"
+    for tool in (IP, NFT):
+        if not os.access(tool, os.X_OK):
+            return f"{tool} not found"
+    ns = f"tfst-t-{os.getpid()}-probe"
+    try:
+        r = run([IP, "netns", "add", ns], check=False)
+        if r.returncode != 0:
+            return f"`ip netns add` does not work here: {r.stderr.strip()}"
+        r = subprocess.run([IP, "netns", "exec", ns, NFT, "-f", "-"], capture_output=True,
+                           text=True, timeout=CMD_TIMEOUT,
+                           input="table inet probe {\n chain forward {\n"
+                                 "  type filter hook forward priority filter; policy drop;\n"
+                                 "  ct state established,related accept\n }\n}\n")
+        if r.returncode != 0:
+            return f"nftables with conntrack does not work in a namespace: {r.stderr.strip()}"
+        try:
+            in_netns(ns, lambda: None)
+        except OSError as e:
+            return f"setns() into a namespace does not work: {e}"
+        return None
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"cannot run ip/nft: {e!r}"
+    finally:
+        subprocess.run([IP, "netns", "del", ns], capture_output=True, timeout=CMD_TIMEOUT)
+
+
+class NsDaemon(Daemon):
+    """A Daemon run inside a network namespace through `ip netns exec`
+    (which execs, so the pid is tfstd's and SIGTERM reaches it)."""
+
+    def __init__(self, ns, *args, **kw):
+        self.ns = ns
+        super().__init__(*args, **kw)
+
+    def start(self, wait=True, timeout=None):
+        assert self.proc is None or self.proc.poll() is not None, f"{self} already running"
+        self._close_notify()
+        notify_path = self._open_notify()  # a path socket: reachable from any netns
+        self.log_path = _unique_log_path(f"{self.log_prefix}.{self.role}-{self.instance}")
+        self.log_paths.append(self.log_path)
+        env = dict(os.environ)
+        env["NOTIFY_SOCKET"] = notify_path
+        for k in ("LISTEN_FDS", "LISTEN_PID", "JOURNAL_STREAM"):
+            env.pop(k, None)
+        argv = [IP, "netns", "exec", self.ns, TFSTD, f"--role={self.role}",
+                f"--instance={self.instance}", f"--config={self.config_path}"]
+        if shutil.which("setpriv"):
+            argv = ["setpriv", "--pdeathsig", "KILL", "--"] + argv
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, env=env, cwd=self.workdir)
+        self.returncode = None
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def log_since(self, offset):
+        return self.log()[offset:]
+
+
+class FirewallTest(TfstTestCase):
+    PORT_BASE = 24000  # unused: every case has its own namespaces
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        why = environment_problem()
+        if why:
+            print(f"SKIP test_firewall: {why}", file=sys.stderr, flush=True)
+            raise unittest.SkipTest(why)
+
+    def setUp(self):
+        super().setUp()
+        base = f"tfst-t-{os.getpid()}-{next(_ns_counter)}"
+        self.ns_in, self.ns_dmz, self.ns_out = (f"{base}-in", f"{base}-dmz", f"{base}-out")
+        # Registered before any daemon: cleanups run LIFO, so the daemons
+        # (and servers) are gone before their namespaces.
+        self.addCleanup(self._delete_namespaces)
+        self._build_topology()
+
+    # -- topology --
+
+    def ns_run(self, ns, *argv, check=True, input=None):
+        r = subprocess.run([IP, "netns", "exec", ns, *argv], capture_output=True, text=True,
+                           timeout=CMD_TIMEOUT, input=input)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"[{ns}] {' '.join(argv)} failed ({r.returncode}): "
+                               f"{r.stderr.strip()}")
+        return r
+
+    def _delete_namespaces(self):
+        # Deleting a namespace removes the veth ends inside it.
+        for ns in (self.ns_in, self.ns_dmz, self.ns_out):
+            subprocess.run([IP, "netns", "del", ns], capture_output=True, timeout=CMD_TIMEOUT)
+        left = run([IP, "netns", "list"], check=False).stdout
+        stale = [ns for ns in (self.ns_in, self.ns_dmz, self.ns_out) if ns in left.split()]
+        if stale:
+            raise AssertionError(f"namespaces left behind: {stale}")
+
+    def _build_topology(self):
+        for ns in (self.ns_in, self.ns_dmz, self.ns_out):
+            run([IP, "netns", "add", ns])
+            run([IP, "-n", ns, "link", "set", "lo", "up"])
+        # veth pairs created inside the namespaces: no name ever appears in
+        # the host namespace.
+        run([IP, "-n", self.ns_dmz, "link", "add", "d-in", "type", "veth", "peer", "name", "i0",
+             "netns", self.ns_in])
+        run([IP, "-n", self.ns_dmz, "link", "add", "d-out", "type", "veth", "peer", "name", "o0",
+             "netns", self.ns_out])
+        for ns, dev, addr in ((self.ns_in, "i0", IN_ADDR), (self.ns_dmz, "d-in", DMZ_IN_ADDR),
+                              (self.ns_dmz, "d-out", DMZ_OUT_ADDR),
+                              (self.ns_out, "o0", OUT_ADDR)):
+            run([IP, "-n", ns, "addr", "add", f"{addr}/24", "dev", dev])
+            run([IP, "-n", ns, "link", "set", dev, "up"])
+        run([IP, "-n", self.ns_in, "route", "add", "default", "via", DMZ_IN_ADDR])
+        run([IP, "-n", self.ns_out, "route", "add", "default", "via", DMZ_OUT_ADDR])
+        self.ns_run(self.ns_dmz, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        # A mid-stream packet without a state entry is INVALID, not NEW.
+        self.ns_run(self.ns_dmz, "sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_loose=0")
+        ruleset = f"""
+table inet tfstfw {{
+  chain forward {{
+    type filter hook forward priority filter; policy drop;
+    ct state established,related accept
+    ct state invalid counter drop
+    iifname "d-in" oifname "d-out" tcp dport {HOP_PORT} tcp flags & (fin|syn|rst|ack) == syn ct state new counter accept comment "hop: inside opens"
+    counter comment "policy drop"
+  }}
+}}
+"""
+        self.ns_run(self.ns_dmz, NFT, "-f", "-", input=ruleset)
+
+    def nft(self, *args):
+        return self.ns_run(self.ns_dmz, NFT, *args).stdout
+
+    def nft_counter(self, comment):
+        text = self.nft("list", "chain", "inet", "tfstfw", "forward")
+        m = re.search(r"counter packets (\d+) bytes \d+.*comment \"" + re.escape(comment) + '"',
+                      text)
+        self.assertIsNotNone(m, f"no counter with comment {comment!r} in:\n{text}")
+        return int(m.group(1))
+
+    # -- daemons and servers --
+
+    def ns_daemon(self, ns, role, label, config):
+        d = NsDaemon(ns, role, label, config, self.workdir, self._log_prefix, label=label)
+        self._daemons.append(d)
+        return d
+
+    def ns_server(self, ns, handler, addr):
+        s = in_netns(ns, ThreadedServer, addr, handler)
+        self.addCleanup(s.close)
+        return s
+
+    def ns_echo_server(self, ns, addr):
+        s = in_netns(ns, EchoServer, addr)
+        self.addCleanup(s.close)
+        return s
+
+    def configs(self, secure_opens=True, keepalive=""):
+        """Config texts (epproxy, gwproxy).  secure_opens: the epproxy
+        (inside) opens the hop to the gwproxy's [Parent] Listen= (outside);
+        otherwise the gwproxy opens it toward the epproxy's [Children]
+        Listen=."""
+        ep = ["[Instance]", "Label=ep", "", "[Children]"]
+        gw = ["[Instance]", "Label=gw1", "", "[Parent]"]
+        if secure_opens:
+            ep += [f"Connect={OUT_ADDR}:{HOP_PORT}", "ReconnectMin=200ms", "ReconnectMax=1s"]
+            gw += [f"Listen={OUT_ADDR}:{HOP_PORT}"]
+        else:
+            ep += [f"Listen={IN_ADDR}:{HOP_PORT}"]
+            gw += [f"Connect={IN_ADDR}:{HOP_PORT}", "ReconnectMin=200ms", "ReconnectMax=1s"]
+        ep += ["", "[Forward web]", f"Target={IN_ADDR}:{UP_TARGET_PORT}",
+               "", "[Forward mgmt]", f"Listen={IN_ADDR}:{DOWN_LISTEN_PORT}", "Route=gw1"]
+        gw += ["", "[Forward web]", f"Listen={OUT_ADDR}:{UP_LISTEN_PORT}",
+               "", "[Forward mgmt]", f"Target={OUT_ADDR}:{DOWN_TARGET_PORT}"]
+        common = ["", "[Session]", "CloseTimeout=2s", "ConnectTimeout=3s"]
+        if keepalive:
+            common += ["", "[Keepalive]"] + keepalive.split()
+        return "\n".join(ep + common) + "\n", "\n".join(gw + common) + "\n"
+
+    def start_chain(self, secure_opens=True, keepalive=""):
+        ep_conf, gw_conf = self.configs(secure_opens, keepalive)
+        gw = self.ns_daemon(self.ns_out, "gwproxy", "gw1", gw_conf)
+        ep = self.ns_daemon(self.ns_in, "epproxy", "ep", ep_conf)
+        gw.start()
+        ep.start()
+        return ep, gw
+
+    def wait_up(self, ep, gw, timeout=10):
+        ep.wait_chain({"ep": 0, "gw1": 1}, timeout=timeout * SLOW)
+        gw.wait_chain({"ep": -1, "gw1": 0}, timeout=timeout * SLOW)
+
+    def check_xfer(self, ns, addr, srv, tag, seed):
+        """One xfer_handler exchange started in ns; both directions must
+        arrive byte-identical."""
+        sha, n, _ = in_netns(ns, xfer, addr, tag, XFER_N, XFER_N, seed, seed + 1, timeout=20)
+        self.assertEqual((n, sha), (XFER_N, stream_sha(XFER_N, seed + 1)),
+                         f"{tag}: data toward the client differs")
+        r = srv.result(20 * SLOW)
+        self.assertNotIn("error", r, f"{tag}: server failed: {r}")
+        self.assertEqual((r["tag"], r["n"], r["sha"]), (tag, XFER_N, stream_sha(XFER_N, seed)),
+                         f"{tag}: data toward the server differs")
+
+    def assert_blocked(self, ns, addr, what, timeout=1.5):
+        """A plain TCP connect from ns to addr (where something listens) must
+        time out: the SYN is dropped, neither accepted nor refused."""
+
+        def attempt():
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.settimeout(timeout)
+                try:
+                    s.connect(addr)
+                except TimeoutError:
+                    return "timeout"
+                except OSError as e:
+                    return f"error: {e!r}"
+                return "connected"
+
+        outcome = in_netns(ns, attempt)
+        self.assertEqual(outcome, "timeout", f"{what}: connect to {addr} gave {outcome}")
+
+    # -- cases --
+
+    def test_unidirectional_hop(self):
+        """The epproxy opens the hop from inside to the waiting gwproxy; an
+        upcall and a downcall carry data byte-identically; the firewall
+        still blocks connections opened from outside."""
+        up_srv = self.ns_server(self.ns_in, xfer_handler, (IN_ADDR, UP_TARGET_PORT))
+        down_srv = self.ns_server(self.ns_out, xfer_handler, (OUT_ADDR, DOWN_TARGET_PORT))
+        ep, gw = self.start_chain(secure_opens=True)
+        self.wait_up(ep, gw)
+        self.assertGreater(self.nft_counter("hop: inside opens"), 0,
+                           "the hop did not pass the firewall's NEW rule")
+
+        # Upcall: endpoint client outside -> gwproxy -> hop -> epproxy ->
+        # gateway target inside.
+        self.check_xfer(self.ns_out, (OUT_ADDR, UP_LISTEN_PORT), up_srv, "up", 11)
+        # Downcall: gateway inside -> epproxy -> hop -> gwproxy -> endpoint
+        # server outside.
+        self.check_xfer(self.ns_in, (IN_ADDR, DOWN_LISTEN_PORT), down_srv, "down", 21)
+
+        # The firewall is real: outside cannot open anything inside, not
+        # even the target server that is listening there.
+        dropped0 = self.nft_counter("policy drop")
+        self.assert_blocked(self.ns_out, (IN_ADDR, UP_TARGET_PORT), "outside -> inside")
+        self.assertGreater(self.nft_counter("policy drop"), dropped0,
+                           "the blocked SYN did not hit the firewall's drop policy")
+        self.assertTrue(ep.alive() and gw.alive())
+
+    def test_wrong_direction_blocked(self):
+        """Roles reversed: the gwproxy (outside) would have to open the hop
+        toward the epproxy's Listen= inside; the firewall drops it, the
+        gwproxy keeps retrying and stays alive."""
+        # UserTimeout bounds each dropped SYN_SENT attempt (TCP_USER_TIMEOUT
+        # covers SYN retransmits), so retries show well within the window
+        # instead of after the 10 s handshake deadline.
+        ep, gw = self.start_chain(secure_opens=False, keepalive="UserTimeout=1500ms")
+        dropped0 = self.nft_counter("policy drop")
+        t0 = time.monotonic()
+        retry_re = re.compile(r"cannot open hop|closed before handshake")
+        deadline = t0 + 5.5 * SLOW
+        while time.monotonic() < deadline:
+            self.assertTrue(gw.alive(), f"gwproxy died\n{gw.log_tail()}")
+            self.assertTrue(ep.alive(), f"epproxy died\n{ep.log_tail()}")
+            self.assertNotIn("gw1", ep.chain() or {},
+                             f"the hop came up through the firewall\n{ep.log_tail()}")
+            self.assertNotIn("ep", gw.chain() or {},
+                             f"the hop came up through the firewall\n{gw.log_tail()}")
+            time.sleep(0.1)
+        retries = [line for line in gw.log().splitlines() if retry_re.search(line)]
+        sys.stderr.write(f"{len(retries)} failed hop attempts in {deadline - t0:.1f}s\n")
+        self.assertGreaterEqual(len(retries), 2,
+                                f"gwproxy does not keep retrying within {deadline - t0:.1f}s\n"
+                                f"{gw.log_tail()}")
+        self.assertNotIn("TELL command received", ep.log(), "epproxy saw a handshake")
+        self.assertGreater(self.nft_counter("policy drop"), dropped0,
+                           "the gwproxy's SYNs did not hit the firewall's drop policy")
+        self.assertTrue(gw.alive() and ep.alive())
+
+    def test_firewall_kills_hop_ping_detects(self):
+        """Once the firewall starts dropping the established hop, PING
+        liveness finds it on both sides, in-flight sessions are reset, and
+        the hop comes back when the firewall lets it through again."""
+        self.ns_echo_server(self.ns_in, (IN_ADDR, UP_TARGET_PORT))
+        ep, gw = self.start_chain(secure_opens=True,
+                                  keepalive="PingInterval=1s PingTimeout=3s")
+        self.wait_up(ep, gw)
+        client = in_netns(self.ns_out, connect, (OUT_ADDR, UP_LISTEN_PORT), timeout=10)
+        self.addCleanup(client.close)
+        self.assertTrue(echo_roundtrip(client, b"before the firewall closes\n"))
+        ep_off, gw_off = len(ep.log()), len(gw.log())
+
+        handles = []
+        for match in ("dport", "sport"):
+            out = self.nft("-e", "-a", "insert", "rule", "inet", "tfstfw", "forward", "tcp",
+                           match, str(HOP_PORT), "counter", "drop", "comment", '"test: cut hop"')
+            m = re.search(r"# handle (\d+)", out)
+            self.assertIsNotNone(m, f"no rule handle in nft output: {out!r}")
+            handles.append(m.group(1))
+        t_cut = time.monotonic()
+
+        def delete_rules():
+            while handles:
+                self.ns_run(self.ns_dmz, NFT, "delete", "rule", "inet", "tfstfw", "forward",
+                            "handle", handles.pop(), check=False)
+
+        self.addCleanup(delete_rules)
+        client.sendall(b"in flight while the hop is cut\n")
+
+        lost_re = re.compile(r"lost:.*no PONG")
+        for d, off in ((ep, ep_off), (gw, gw_off)):
+            try:
+                m = None
+                while m is None:
+                    m = lost_re.search(d.log_since(off))
+                    if m is None:
+                        if time.monotonic() - t_cut > 6.5 * SLOW:
+                            raise AssertionError("timeout")
+                        self.assertTrue(d.alive(), f"{d} died\n{d.log_tail()}")
+                        time.sleep(0.05)
+            except AssertionError:
+                raise AssertionError(f"{d}: no 'lost: ... no PONG' within "
+                                     f"{6.5 * SLOW:.1f}s of the cut\n{d.log_tail()}")
+        t_lost = time.monotonic() - t_cut
+        sys.stderr.write(f"hop loss seen on both sides {t_lost:.1f}s after the cut\n")
+
+        kind, _, _ = wait_closed(client, 3 * SLOW)
+        self.assertIn(kind, ("rst", "eof"),
+                      f"in-flight session not ended {t_lost:.1f}s after the cut")
+        sys.stderr.write(f"in-flight client saw {kind}\n")
+        client.close()
+
+        # Open the firewall again: the epproxy's reconnect gets through and
+        # the chain is known again on both sides.
+        ep_off, gw_off = len(ep.log()), len(gw.log())
+        delete_rules()
+        t_open = time.monotonic()
+        for d, off, want in ((ep, ep_off, "chain known: ep@0 gw1@1"),
+                             (gw, gw_off, "chain known: ep@-1 gw1@0")):
+            while want not in d.log_since(off):
+                if time.monotonic() - t_open > 15 * SLOW:
+                    raise AssertionError(f"{d}: no '{want}' within {15 * SLOW:.0f}s of "
+                                         f"reopening the firewall\n{d.log_tail()}")
+                self.assertTrue(d.alive(), f"{d} died\n{d.log_tail()}")
+                time.sleep(0.05)
+        sys.stderr.write(f"chain known again {time.monotonic() - t_open:.1f}s after reopening\n")
+        self.wait_up(ep, gw, timeout=5)
+
+        # A new session works end to end.
+        c2 = in_netns(self.ns_out, connect, (OUT_ADDR, UP_LISTEN_PORT), timeout=10)
+        self.addCleanup(c2.close)
+        payload = os.urandom(256 * 1024)
+        self.assertTrue(echo_roundtrip(c2, payload, timeout=10), "new session after recovery")
+        self.assertTrue(ep.alive() and gw.alive())
+
+
+if __name__ == "__main__":
+    unittest.main()

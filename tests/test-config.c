@@ -1,0 +1,1038 @@
+#include "tfst-addr.h"
+#include "tfst-config.h"
+#include "tfst-error.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EP TFST_ROLE_EPPROXY
+#define GW TFST_ROLE_GWPROXY
+#define RL TFST_ROLE_RELAY
+
+/* Minimal valid bodies per role, for tests that vary other sections. */
+#define GW_PARENT "[Parent]\nConnect=127.0.0.1:21002\n"
+#define RL_HOPS   "[Parent]\nConnect=127.0.0.1:21001\n[Children]\nListen=127.0.0.1:21002\n"
+
+typedef struct {
+  TfstRole role;
+  const char *data;
+  const char *expect; /* substring of the error message */
+} ErrorCase;
+
+static TfstConfig *
+load(TfstRole role, const char *data)
+{
+  g_autoptr(GError) error = NULL;
+  TfstConfig *c = tfst_config_load_from_data(role, "test", data, "t.conf", &error);
+
+  g_assert_no_error(error);
+  g_assert_nonnull(c);
+  return c;
+}
+
+static void
+assert_error(TfstRole role, const char *data, const char *expect)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstConfig) c = tfst_config_load_from_data(role, "test", data, "t.conf", &error);
+
+  g_assert_null(c);
+  g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);
+  if (strstr(error->message, expect) == NULL)
+    g_error("config:\n%s\nexpected '%s' in '%s'", data, expect, error->message);
+}
+
+static void
+assert_errors(const ErrorCase *cases, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    assert_error(cases[i].role, cases[i].data, cases[i].expect);
+}
+
+static const char *
+fmt(const TfstSockAddr *a)
+{
+  static char buf[TFST_ADDR_STRLEN];
+
+  return tfst_addr_format(a, buf);
+}
+
+static const TfstSockAddr *
+hop_addr(const TfstHopConf *h, guint i)
+{
+  g_assert_cmpuint(i, <, h->addrs->len);
+  return &g_array_index(h->addrs, TfstSockAddr, i);
+}
+
+static const TfstForwardConf *
+forward(const TfstConfig *c, guint i)
+{
+  g_assert_cmpuint(i, <, c->forwards->len);
+  return g_ptr_array_index(c->forwards, i);
+}
+
+/* ---- syntax of values ---- */
+
+static void
+test_role_strings(void)
+{
+  g_assert_cmpstr(tfst_role_to_string(EP), ==, "epproxy");
+  g_assert_cmpstr(tfst_role_to_string(GW), ==, "gwproxy");
+  g_assert_cmpstr(tfst_role_to_string(RL), ==, "relay");
+  g_assert_cmpstr(tfst_role_to_string(TFST_ROLE_NONE), ==, "none");
+  g_assert_cmpint(tfst_role_from_string("epproxy"), ==, EP);
+  g_assert_cmpint(tfst_role_from_string("gwproxy"), ==, GW);
+  g_assert_cmpint(tfst_role_from_string("relay"), ==, RL);
+  g_assert_cmpint(tfst_role_from_string("Relay"), ==, TFST_ROLE_NONE);
+  g_assert_cmpint(tfst_role_from_string(""), ==, TFST_ROLE_NONE);
+  g_assert_cmpint(tfst_role_from_string(NULL), ==, TFST_ROLE_NONE);
+}
+
+static void
+test_default_path(void)
+{
+  g_autofree char *p = tfst_config_default_path(RL, "r1");
+
+  g_assert_cmpstr(p, ==, SYSCONFDIR "/tfst/relay@r1.conf");
+}
+
+static void
+test_timespan(void)
+{
+  const struct {
+    const char *text;
+    guint ms;
+  } good[] = {
+      {"0", 0},
+      {"30", 30000},
+      {"30s", 30000},
+      {"30sec", 30000},
+      {"500ms", 500},
+      {"5min", 300000},
+      {"5m", 300000},
+      {"1h", 3600000},
+      {"2d", 172800000},
+      {"1min 30s", 90000},
+      {"1h30min", 5400000},
+      {"1MIN", 60000},
+      {"4294967295ms", G_MAXUINT},
+  };
+  const char *bad[] = {"",
+                       "-5",
+                       "-5s",
+                       "+5",
+                       "5 s x",
+                       "1.5s",
+                       "5 min",
+                       "s",
+                       "5w",
+                       " 5",
+                       "5;",
+                       "0x10",
+                       "4294967296ms",
+                       "49710d",
+                       "99999999999999999999"};
+
+  for (gsize i = 0; i < G_N_ELEMENTS(good); i++) {
+    guint ms = 12345;
+
+    if (!tfst_parse_timespan_ms(good[i].text, &ms))
+      g_error("'%s' rejected", good[i].text);
+    g_assert_cmpuint(ms, ==, good[i].ms);
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+    guint ms = 12345;
+
+    if (tfst_parse_timespan_ms(bad[i], &ms))
+      g_error("'%s' accepted", bad[i]);
+    g_assert_cmpuint(ms, ==, 12345); /* untouched on failure */
+  }
+  g_assert_false(tfst_parse_timespan_ms(NULL, NULL));
+}
+
+static void
+test_size(void)
+{
+  const struct {
+    const char *text;
+    guint32 bytes;
+  } good[] = {
+      {"0", 0},
+      {"65536", 65536},
+      {"64K", 65536},
+      {"64k", 65536},
+      {"64KiB", 65536},
+      {"16M", 16777216},
+      {"1G", 1073741824},
+      {"3G", 3221225472u},
+      {"4294967295", G_MAXUINT32},
+      {"1GiB", 1073741824},
+  };
+  const char *bad[] = {"",           "-1", "64 K", "64KB", "1.5M", "4G",
+                       "4294967296", "K",  "16T",  " 1",   "1 "};
+
+  for (gsize i = 0; i < G_N_ELEMENTS(good); i++) {
+    guint32 n = 7;
+
+    if (!tfst_parse_size(good[i].text, &n))
+      g_error("'%s' rejected", good[i].text);
+    g_assert_cmpuint(n, ==, good[i].bytes);
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+    guint32 n = 7;
+
+    if (tfst_parse_size(bad[i], &n))
+      g_error("'%s' accepted", bad[i]);
+    g_assert_cmpuint(n, ==, 7);
+  }
+}
+
+/* ---- defaults and every key ---- */
+
+static void
+test_defaults(void)
+{
+  g_autoptr(TfstConfig) c = load(EP, "");
+
+  g_assert_cmpint(c->role, ==, EP);
+  g_assert_cmpstr(c->instance, ==, "test");
+  g_assert_null(c->path);
+  g_assert_cmpstr(c->label, ==, "epproxy-test");
+  g_assert_cmpuint(c->log_level, ==, 1);
+  g_assert_cmpuint(c->max_sessions, ==, 10000);
+  g_assert_cmpuint(c->networks->len, ==, 0);
+
+  g_assert_false(c->parent.configured);
+  g_assert_cmpuint(c->parent.addrs->len, ==, 0);
+  /* an epproxy listens for children on every address, port from the rule */
+  g_assert_true(c->children.configured);
+  g_assert_true(c->children.listen);
+  g_assert_true(c->children.port_from_rule);
+  g_assert_cmpstr(fmt(hop_addr(&c->children, 0)), ==, "0.0.0.0:0");
+  g_assert_false(c->children.have_local);
+  g_assert_cmpuint(c->children.sport_lo, ==, 0);
+  g_assert_cmpuint(c->children.sport_hi, ==, 0);
+  g_assert_cmpuint(c->children.reconnect_min_ms, ==, 1000);
+  g_assert_cmpuint(c->children.reconnect_max_ms, ==, 60000);
+
+  g_assert_cmpuint(c->keepalive.idle_s, ==, 300);
+  g_assert_cmpuint(c->keepalive.interval_s, ==, 30);
+  g_assert_cmpuint(c->keepalive.count, ==, 4);
+  g_assert_cmpuint(c->keepalive.user_timeout_ms, ==, 0);
+  g_assert_cmpuint(c->keepalive.firewall_timeout_s, ==, 0);
+  g_assert_cmpuint(c->keepalive.ping_interval_ms, ==, 15000);
+  g_assert_cmpuint(c->keepalive.ping_timeout_ms, ==, 45000);
+
+  g_assert_cmpuint(c->connect_timeout_ms, ==, 10000);
+  g_assert_cmpuint(c->close_timeout_ms, ==, 30000);
+  g_assert_cmpuint(c->idle_timeout_ms, ==, 0);
+  g_assert_cmpuint(c->initial_window, ==, 256 * 1024);
+  g_assert_cmpuint(c->max_window, ==, 16 * 1024 * 1024);
+
+  g_assert_cmpuint(c->port_base, ==, 1918);
+  g_assert_cmpuint(c->port_skip, ==, 0);
+  g_assert_cmpuint(c->port_count, ==, 1);
+  g_assert_cmpuint(tfst_config_rule_port(c, 0), ==, 1918);
+  g_assert_cmpuint(c->forwards->len, ==, 0);
+}
+
+static void
+test_default_label(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstConfig) a = NULL;
+  g_autoptr(TfstConfig) b = NULL;
+  g_autofree char *long_instance = g_strnfill(100, 'x');
+
+  a = tfst_config_load_from_data(RL, "a b/c:\xc3\xa4", RL_HOPS, NULL, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(a->label, ==, "relay-a-b-c---");
+  g_assert_true(tfst_label_is_valid(a->label));
+
+  b = tfst_config_load_from_data(GW, long_instance, GW_PARENT, NULL, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(strlen(b->label), ==, TFST_LABEL_MAX);
+  g_assert_true(g_str_has_prefix(b->label, "gwproxy-xxx"));
+  g_assert_true(tfst_label_is_valid(b->label));
+}
+
+static void
+test_every_key(void)
+{
+  g_autoptr(TfstConfig) c = load(RL, "# every key of a relay\n"
+                                     "[Instance]\n"
+                                     "Label=relay1\n"
+                                     "LogLevel=3\n"
+                                     "MaxSessions=500\n"
+                                     "Networks=10.1.0.0/16, fd00::/8 192.168.7.9\n"
+                                     "[Parent]\n"
+                                     "Listen=[::]\n"
+                                     "[Children]\n"
+                                     "Connect=10.0.0.1:6000; 10.0.0.2:6001 10.0.0.3:6002\n"
+                                     "LocalAddress=10.0.0.254\n"
+                                     "SourcePorts=40000-40099\n"
+                                     "ReconnectMin=500ms\n"
+                                     "ReconnectMax=2min\n"
+                                     "[Keepalive]\n"
+                                     "Idle=1min\n"
+                                     "Interval=10\n"
+                                     "Count=5\n"
+                                     "UserTimeout=90s\n"
+                                     "FirewallTimeout=1h\n"
+                                     "PingInterval=20s\n"
+                                     "PingTimeout=1min\n"
+                                     "[Session]\n"
+                                     "ConnectTimeout=5s\n"
+                                     "CloseTimeout=2s\n"
+                                     "IdleTimeout=1h\n"
+                                     "InitialWindow=64K\n"
+                                     "MaxWindow=32M\n"
+                                     "[Ports]\n"
+                                     "Base=2000\n"
+                                     "Skip=2\n"
+                                     "Count=3\n"
+                                     "[Forward web]\n"
+                                     "Listen=127.0.0.1:8080\n"
+                                     "Route=gw1\n"
+                                     "Destination=10.1.2.3:80\n"
+                                     "[Forward back]\n"
+                                     "Target=original-destination\n");
+  const TfstNetworkEntry *n;
+  const guint8 v4[4] = {10, 1, 0, 0};
+  const guint8 host[4] = {192, 168, 7, 9};
+  const TfstForwardConf *f;
+
+  g_assert_cmpstr(c->label, ==, "relay1");
+  g_assert_cmpuint(c->log_level, ==, 3);
+  g_assert_cmpuint(c->max_sessions, ==, 500);
+  g_assert_cmpuint(c->networks->len, ==, 3);
+  n = &g_array_index(c->networks, TfstNetworkEntry, 0);
+  g_assert_cmpstr(n->owner, ==, "");
+  g_assert_cmpint(n->family, ==, AF_INET);
+  g_assert_cmpuint(n->prefix, ==, 16);
+  g_assert_cmpmem(n->addr, 4, v4, 4);
+  n = &g_array_index(c->networks, TfstNetworkEntry, 1);
+  g_assert_cmpint(n->family, ==, AF_INET6);
+  g_assert_cmpuint(n->prefix, ==, 8);
+  g_assert_cmpuint(n->addr[0], ==, 0xfd);
+  g_assert_cmpuint(n->addr[1], ==, 0);
+  n = &g_array_index(c->networks, TfstNetworkEntry, 2);
+  g_assert_cmpuint(n->prefix, ==, 32);
+  g_assert_cmpmem(n->addr, 4, host, 4);
+
+  g_assert_true(c->parent.configured);
+  g_assert_true(c->parent.listen);
+  g_assert_true(c->parent.port_from_rule);
+  g_assert_cmpstr(fmt(hop_addr(&c->parent, 0)), ==, "[::]:0");
+
+  g_assert_true(c->children.configured);
+  g_assert_false(c->children.listen);
+  g_assert_false(c->children.port_from_rule);
+  g_assert_cmpuint(c->children.addrs->len, ==, 3);
+  g_assert_cmpstr(fmt(hop_addr(&c->children, 0)), ==, "10.0.0.1:6000");
+  g_assert_cmpstr(fmt(hop_addr(&c->children, 1)), ==, "10.0.0.2:6001");
+  g_assert_cmpstr(fmt(hop_addr(&c->children, 2)), ==, "10.0.0.3:6002");
+  g_assert_true(c->children.have_local);
+  g_assert_cmpstr(fmt(&c->children.local), ==, "10.0.0.254:0");
+  g_assert_cmpuint(c->children.sport_lo, ==, 40000);
+  g_assert_cmpuint(c->children.sport_hi, ==, 40099);
+  g_assert_cmpuint(c->children.reconnect_min_ms, ==, 500);
+  g_assert_cmpuint(c->children.reconnect_max_ms, ==, 120000);
+
+  g_assert_cmpuint(c->keepalive.idle_s, ==, 60);
+  g_assert_cmpuint(c->keepalive.interval_s, ==, 10);
+  g_assert_cmpuint(c->keepalive.count, ==, 5);
+  g_assert_cmpuint(c->keepalive.user_timeout_ms, ==, 90000);
+  g_assert_cmpuint(c->keepalive.firewall_timeout_s, ==, 3600);
+  g_assert_cmpuint(c->keepalive.ping_interval_ms, ==, 20000);
+  g_assert_cmpuint(c->keepalive.ping_timeout_ms, ==, 60000);
+
+  g_assert_cmpuint(c->connect_timeout_ms, ==, 5000);
+  g_assert_cmpuint(c->close_timeout_ms, ==, 2000);
+  g_assert_cmpuint(c->idle_timeout_ms, ==, 3600000);
+  g_assert_cmpuint(c->initial_window, ==, 65536);
+  g_assert_cmpuint(c->max_window, ==, 32 * 1024 * 1024);
+
+  g_assert_cmpuint(c->port_base, ==, 2000);
+  g_assert_cmpuint(c->port_skip, ==, 2);
+  g_assert_cmpuint(c->port_count, ==, 3);
+  g_assert_cmpuint(tfst_config_rule_port(c, 0), ==, 2000 + 2 * 4096);
+  g_assert_cmpuint(tfst_config_rule_port(c, 2), ==, 2000 + 4 * 4096);
+
+  g_assert_cmpuint(c->forwards->len, ==, 2);
+  f = forward(c, 0);
+  g_assert_cmpstr(f->name, ==, "web");
+  g_assert_true(f->has_listen);
+  g_assert_cmpstr(fmt(&f->listen), ==, "127.0.0.1:8080");
+  g_assert_cmpint(f->target_kind, ==, TFST_TARGET_NONE);
+  g_assert_cmpstr(f->route, ==, "gw1");
+  g_assert_true(f->has_destination);
+  g_assert_cmpstr(fmt(&f->destination), ==, "10.1.2.3:80");
+  f = forward(c, 1);
+  g_assert_cmpstr(f->name, ==, "back");
+  g_assert_false(f->has_listen);
+  g_assert_cmpint(f->target_kind, ==, TFST_TARGET_ORIGINAL_DST);
+  g_assert_null(f->route);
+  g_assert_false(f->has_destination);
+}
+
+/* The three configurations of the runtime contract, verbatim, with their
+ * trailing comments. */
+static void
+test_chain_examples(void)
+{
+  g_autoptr(TfstConfig) ep =
+      load(EP, "# epproxy\n"
+               "[Instance]\n"
+               "Label=ep\n"
+               "[Children]\n"
+               "Listen=127.0.0.1:21001          # children hop listener (or "
+               "Connect=ADDR:PORT;ADDR:PORT when this side opens)\n"
+               "[Forward web]                   # upcall forward: clients connect at the gwproxy, "
+               "epproxy connects Target\n"
+               "Target=127.0.0.1:21080\n"
+               "[Forward mgmt]                  # downcall forward: gateway connects here, carried "
+               "down to a gwproxy\n"
+               "Listen=127.0.0.1:21081\n"
+               "Route=gw1                       # optional: which gwproxy label; otherwise "
+               "learned/network/unique-owner routing\n"
+               "[Session]\n"
+               "CloseTimeout=2s\n");
+  g_autoptr(TfstConfig) relay =
+      load(RL, "# relay\n"
+               "[Instance]\n"
+               "Label=relay1\n"
+               "[Parent]\n"
+               "Connect=127.0.0.1:21001         # or Listen=ADDR:PORT (then the parent must "
+               "Connect= to it)\n"
+               "[Children]\n"
+               "Listen=127.0.0.1:21002\n");
+  g_autoptr(TfstConfig) gw =
+      load(GW, "# gwproxy\n"
+               "[Instance]\n"
+               "Label=gw1\n"
+               "Networks=10.1.0.0/16            # optional, announced upward for downcall "
+               "routing\n"
+               "[Parent]\n"
+               "Connect=127.0.0.1:21002\n"
+               "[Forward web]\n"
+               "Listen=127.0.0.1:21010\n"
+               "[Forward mgmt]\n"
+               "Target=127.0.0.1:21090          # or Target=original-destination\n");
+
+  g_assert_cmpstr(ep->label, ==, "ep");
+  g_assert_false(ep->children.port_from_rule);
+  g_assert_cmpstr(fmt(hop_addr(&ep->children, 0)), ==, "127.0.0.1:21001");
+  g_assert_cmpstr(forward(ep, 0)->name, ==, "web");
+  g_assert_cmpint(forward(ep, 0)->target_kind, ==, TFST_TARGET_ADDRESS);
+  g_assert_cmpstr(fmt(&forward(ep, 0)->target), ==, "127.0.0.1:21080");
+  g_assert_cmpstr(forward(ep, 1)->name, ==, "mgmt");
+  g_assert_cmpstr(forward(ep, 1)->route, ==, "gw1");
+  g_assert_cmpuint(ep->close_timeout_ms, ==, 2000);
+
+  g_assert_false(relay->parent.listen);
+  g_assert_cmpstr(fmt(hop_addr(&relay->parent, 0)), ==, "127.0.0.1:21001");
+  g_assert_true(relay->children.listen);
+
+  g_assert_false(gw->children.configured);
+  g_assert_cmpuint(gw->children.addrs->len, ==, 0);
+  g_assert_cmpuint(gw->networks->len, ==, 1);
+  g_assert_true(forward(gw, 0)->has_listen);
+  g_assert_cmpstr(fmt(&forward(gw, 1)->target), ==, "127.0.0.1:21090");
+}
+
+/* Unidirectional firewalls: the more secure side opens every connection,
+ * so the parent connects down to a listening child. */
+static void
+test_reverse_direction(void)
+{
+  g_autoptr(TfstConfig) ep = load(EP, "[Children]\nConnect=192.0.2.10:1918\n"
+                                      "LocalAddress=192.0.2.1\nSourcePorts=1024\n");
+  g_autoptr(TfstConfig) relay = load(RL, "[Parent]\nListen=192.0.2.10:1918\n"
+                                         "[Children]\nConnect=198.51.100.5:1918 "
+                                         "198.51.100.6:1918\n");
+
+  g_assert_false(ep->children.listen);
+  g_assert_cmpuint(ep->children.sport_lo, ==, 1024);
+  g_assert_cmpuint(ep->children.sport_hi, ==, 1024);
+  g_assert_cmpstr(fmt(&ep->children.local), ==, "192.0.2.1:0");
+  g_assert_true(relay->parent.listen);
+  g_assert_false(relay->parent.port_from_rule);
+  g_assert_cmpuint(relay->children.addrs->len, ==, 2);
+}
+
+static void
+test_role_rules(void)
+{
+  const ErrorCase cases[] = {
+      {EP, "[Parent]\nConnect=10.0.0.1:1\n",
+       "t.conf:1: [Parent]: an epproxy is the root of the chain and has no parent"},
+      {RL, "[Children]\nListen=10.0.0.1:1\n", "t.conf: [Parent]: a relay needs a [Parent]"},
+      {RL, "[Parent]\nConnect=10.0.0.1:1\n", "t.conf: [Children]: a relay needs a [Children]"},
+      {GW, "", "t.conf: [Parent]: a gwproxy needs a [Parent]"},
+      {GW, GW_PARENT "\n[Children]\nListen=10.0.0.1:1\n",
+       "t.conf:4: [Children]: a gwproxy is a leaf of the chain and has no children"},
+  };
+
+  assert_errors(cases, G_N_ELEMENTS(cases));
+}
+
+/* ---- errors, section by section ---- */
+
+static void
+test_instance_errors(void)
+{
+  const ErrorCase cases[] = {
+      {EP, "[Instance]\nLabel=has space\n", "t.conf:2: [Instance] Label=: 'has space' is not a"},
+      {EP, "[Instance]\nLabel=a/b\n", "[Instance] Label=: 'a/b' is not a valid label"},
+      {EP, "[Instance]\nLogLevel=4\n",
+       "t.conf:2: [Instance] LogLevel=: '4' is not a whole "
+       "number in the range 0-3"},
+      {EP, "[Instance]\nLogLevel=-1\n", "[Instance] LogLevel=: '-1'"},
+      {EP, "[Instance]\nLogLevel=debug\n", "[Instance] LogLevel=: 'debug'"},
+      {EP, "[Instance]\nMaxSessions=0\n",
+       "[Instance] MaxSessions=: '0' is not a whole number "
+       "in the range 1-1000000"},
+      {EP, "[Instance]\nMaxSessions=1000001\n", "[Instance] MaxSessions=: '1000001'"},
+      {EP, "[Instance]\nNetworks=10.1.2.0/16\n",
+       "[Instance] Networks=: '10.1.2.0/16' has host bits set (did you mean 10.1.0.0/16?)"},
+      {EP, "[Instance]\nNetworks=fd00::1/8\n", "has host bits set (did you mean fd00::/8?)"},
+      {EP, "[Instance]\nNetworks=10.0.0.0/33\n", "'10.0.0.0/33': the prefix length must be 0-32"},
+      {EP, "[Instance]\nNetworks=::/129\n", "the prefix length must be 0-128"},
+      {EP, "[Instance]\nNetworks=10.0.0.0/\n", "the prefix length"},
+      {EP, "[Instance]\nNetworks=intranet\n", "'intranet' is not an IPv4 or IPv6 network"},
+      {EP, "[Instance]\nNetworks=10.0.0.0/8 lan\n", "'lan' is not an IPv4 or IPv6 network"},
+  };
+  g_autoptr(TfstConfig) c = load(EP, "[Instance]\nLogLevel=0\nNetworks=0.0.0.0/0;::/0\n");
+
+  g_assert_cmpuint(c->log_level, ==, 0);
+  g_assert_cmpuint(c->networks->len, ==, 2);
+  g_assert_cmpuint(g_array_index(c->networks, TfstNetworkEntry, 0).prefix, ==, 0);
+  assert_errors(cases, G_N_ELEMENTS(cases));
+}
+
+static void
+test_hop_errors(void)
+{
+  const ErrorCase cases[] = {
+      {RL, "[Parent]\nListen=10.0.0.1:1\nConnect=10.0.0.2:1\n[Children]\nListen=10.0.0.1:2\n",
+       "t.conf:3: [Parent] Connect=: Listen= and Connect= exclude each other"},
+      {RL, "[Parent]\nLocalAddress=10.0.0.1\n[Children]\nListen=10.0.0.1:2\n",
+       "t.conf:1: [Parent]: needs Listen=ADDRESS[:PORT]"},
+      {GW, "[Parent]\nConnect=10.0.0.1:1 10.0.0.2:1\n",
+       "t.conf:2: [Parent] Connect=: takes a single ADDRESS:PORT here"},
+      {GW, "[Parent]\nConnect=10.0.0.1\n", "[Parent] Connect=: '10.0.0.1': a port is required"},
+      {GW, "[Parent]\nConnect=gateway.example:80\n", "[Parent] Connect=: 'gateway.example'"},
+      {GW, "[Parent]\nConnect=;\n", "[Parent] Connect=: no address given"},
+      {EP, "[Children]\nConnect=10.0.0.1:1;10.0.0.1:1\n",
+       "[Children] Connect=: '10.0.0.1:1' is listed twice"},
+      {EP, "[Children]\nListen=10.0.0.1:1 10.0.0.2:1\n",
+       "[Children] Listen=: '10.0.0.1:1 10.0.0.2:1': Listen= takes a single address"},
+      {EP, "[Children]\nListen=10.0.0.1:99999\n", "[Children] Listen=: '10.0.0.1:99999': port"},
+      {EP, "[Children]\nListen=10.0.0.1:1\nSourcePorts=1000-2000\n",
+       "t.conf:3: [Children] SourcePorts=: only applies with Connect="},
+      {EP, "[Children]\nListen=10.0.0.1:1\nLocalAddress=10.0.0.1\n",
+       "[Children] LocalAddress=: only applies with Connect="},
+      {EP, "[Children]\nReconnectMax=5s\n", "[Children] ReconnectMax=: only applies with Connect="},
+      {GW, GW_PARENT "LocalAddress=10.0.0.1:5\n",
+       "t.conf:3: [Parent] LocalAddress=: takes an address without a port"},
+      {GW, GW_PARENT "LocalAddress=::1\n",
+       "[Parent] LocalAddress=: address family differs from Connect= address 127.0.0.1:21002"},
+      {GW, GW_PARENT "LocalAddress=localhost\n", "[Parent] LocalAddress=: 'localhost'"},
+      {GW, GW_PARENT "SourcePorts=2000-1000\n",
+       "[Parent] SourcePorts=: '2000-1000': the range starts above its end"},
+      {GW, GW_PARENT "SourcePorts=0-10\n", "[Parent] SourcePorts=: '0-10' is not a port range"},
+      {GW, GW_PARENT "SourcePorts=1-65536\n", "'1-65536' is not a port range"},
+      {GW, GW_PARENT "SourcePorts=1-2-3\n", "'1-2-3' is not a port range"},
+      {GW, GW_PARENT "SourcePorts=-5\n", "'-5' is not a port range"},
+      {GW, GW_PARENT "SourcePorts=5-\n", "'5-' is not a port range"},
+      {GW, GW_PARENT "ReconnectMin=10ms\n",
+       "[Parent] ReconnectMin=: '10ms' is too short "
+       "(minimum 100ms)"},
+      {GW, GW_PARENT "ReconnectMin=2min\n",
+       "t.conf:3: [Parent] ReconnectMin=: ReconnectMax= (1min) is below ReconnectMin= (2min)"},
+      {GW, GW_PARENT "ReconnectMax=2min\nReconnectMin=5min\n",
+       "t.conf:4: [Parent] ReconnectMin=: ReconnectMax= (2min)"},
+      {GW, GW_PARENT "ReconnectMin=soon\n", "[Parent] ReconnectMin=: 'soon' is not a time span"},
+  };
+  g_autoptr(TfstConfig) c = load(GW, GW_PARENT "ReconnectMin=5s\nReconnectMax=5s\n");
+
+  g_assert_cmpuint(c->parent.reconnect_min_ms, ==, 5000);
+  g_assert_cmpuint(c->parent.reconnect_max_ms, ==, 5000);
+  assert_errors(cases, G_N_ELEMENTS(cases));
+}
+
+static void
+test_keepalive_errors(void)
+{
+  const ErrorCase cases[] = {
+      {EP, "[Keepalive]\nIdle=0\n", "t.conf:2: [Keepalive] Idle=: '0' is too short (minimum 1s)"},
+      {EP, "[Keepalive]\nIdle=1500ms\n",
+       "[Keepalive] Idle=: '1500ms' is not a whole number of "
+       "seconds"},
+      {EP, "[Keepalive]\nIdle=10h\n", "[Keepalive] Idle=: '10h' is too long (maximum 32767s)"},
+      {EP, "[Keepalive]\nInterval=-1\n", "[Keepalive] Interval=: '-1' is not a time span"},
+      {EP, "[Keepalive]\nCount=0\n",
+       "[Keepalive] Count=: '0' is not a whole number in the range "
+       "1-127"},
+      {EP, "[Keepalive]\nCount=128\n", "[Keepalive] Count=: '128'"},
+      {EP, "[Keepalive]\nUserTimeout=forever\n", "[Keepalive] UserTimeout=: 'forever'"},
+      {EP, "[Keepalive]\nUserTimeout=30d\n", "[Keepalive] UserTimeout=: '30d' is too long"},
+      {EP, "[Keepalive]\nFirewallTimeout=90500ms\n",
+       "[Keepalive] FirewallTimeout=: '90500ms' "
+       "is not a whole number of seconds"},
+      {EP, "[Keepalive]\nPingInterval=10ms\n", "[Keepalive] PingInterval=: '10ms' is too short"},
+      {EP, "[Keepalive]\nPingInterval=45s\n",
+       "t.conf:2: [Keepalive] PingInterval=: PingTimeout= (45s) must be longer than "
+       "PingInterval= (45s)"},
+      {EP, "[Keepalive]\nPingTimeout=10s\n", "[Keepalive] PingTimeout=: PingTimeout= (10s)"},
+      {EP, "[Keepalive]\nFirewallTimeout=15\n",
+       "[Keepalive] FirewallTimeout=: PingInterval= (15s) must be shorter than "
+       "FirewallTimeout= (15s)"},
+  };
+  g_autoptr(TfstConfig) c = load(EP, "[Keepalive]\nFirewallTimeout=16s\nUserTimeout=1500ms\n"
+                                     "PingInterval=500ms\nPingTimeout=501ms\n");
+
+  g_assert_cmpuint(c->keepalive.firewall_timeout_s, ==, 16);
+  g_assert_cmpuint(c->keepalive.user_timeout_ms, ==, 1500);
+  g_assert_cmpuint(c->keepalive.ping_timeout_ms, ==, 501);
+  assert_errors(cases, G_N_ELEMENTS(cases));
+}
+
+static void
+test_session_errors(void)
+{
+  const ErrorCase cases[] = {
+      {EP, "[Session]\nConnectTimeout=0\n",
+       "t.conf:2: [Session] ConnectTimeout=: '0' is too "
+       "short (minimum 1ms)"},
+      {EP, "[Session]\nCloseTimeout=1y\n", "[Session] CloseTimeout=: '1y' is not a time span"},
+      {EP, "[Session]\nIdleTimeout=50d\n", "[Session] IdleTimeout=: '50d' is not a time span"},
+      {EP, "[Session]\nInitialWindow=1K\n",
+       "[Session] InitialWindow=: '1K' is too small "
+       "(minimum 4K)"},
+      {EP, "[Session]\nInitialWindow=128M\n", "'128M' is too large (maximum 64M)"},
+      {EP, "[Session]\nInitialWindow=lots\n", "'lots' is not a size"},
+      {EP, "[Session]\nMaxWindow=512M\n",
+       "[Session] MaxWindow=: '512M' is too large (maximum "
+       "256M)"},
+      {EP, "[Session]\nInitialWindow=32M\n",
+       "[Session] InitialWindow=: MaxWindow= (16M) is below InitialWindow= (32M)"},
+      {EP, "[Session]\nInitialWindow=1M\nMaxWindow=512K\n",
+       "t.conf:3: [Session] MaxWindow=: MaxWindow= (512K)"},
+  };
+  g_autoptr(TfstConfig) c = load(EP, "[Session]\nInitialWindow=64M\nMaxWindow=256M\n"
+                                     "IdleTimeout=0\nConnectTimeout=1ms\n");
+
+  g_assert_cmpuint(c->initial_window, ==, 64u * 1024 * 1024);
+  g_assert_cmpuint(c->max_window, ==, 256u * 1024 * 1024);
+  g_assert_cmpuint(c->connect_timeout_ms, ==, 1);
+  assert_errors(cases, G_N_ELEMENTS(cases));
+}
+
+static void
+test_ports(void)
+{
+  const ErrorCase cases[] = {
+      {EP, "[Ports]\nBase=0\n",
+       "t.conf:2: [Ports] Base=: '0' is not a whole number in the "
+       "range 1-65535"},
+      {EP, "[Ports]\nBase=65536\n", "[Ports] Base=: '65536'"},
+      {EP, "[Ports]\nCount=0\n", "[Ports] Count=: '0'"},
+      {EP, "[Ports]\nSkip=16\n",
+       "[Ports] Skip=: the port rule Base + (Skip + k) * 4096 gives "
+       "67454"},
+      {EP, "[Ports]\nBase=62000\nCount=2\n", "[Ports] Count=: the port rule"},
+  };
+  g_autoptr(TfstConfig) c = load(EP, "[Ports]\nBase=1918\nSkip=15\n");
+
+  g_assert_cmpuint(tfst_config_rule_port(c, 0), ==, 1918 + 15 * 4096);
+  g_assert_cmpuint(tfst_config_rule_port(c, 1), ==, 0);
+  g_assert_cmpuint(tfst_config_rule_port(c, G_MAXUINT), ==, 0);
+  assert_errors(cases, G_N_ELEMENTS(cases));
+}
+
+static void
+test_forward_errors(void)
+{
+  const ErrorCase cases[] = {
+      {EP, "[Forward web]\nListen=127.0.0.1:1\nTarget=127.0.0.1:2\n",
+       "t.conf:3: [Forward web] Target=: Listen= and Target= exclude each other"},
+      {EP, "[Forward web]\nRoute=gw1\n", "t.conf:1: [Forward web]: needs Listen=ADDRESS:PORT"},
+      {EP, "[Forward]\nListen=127.0.0.1:1\n", "t.conf:1: [Forward]: a forward needs a name"},
+      {EP, "[Forward a b]\nListen=127.0.0.1:1\n", "[Forward a b]: 'a b' is not a valid forward"},
+      {EP, "[Forward web]\nListen=127.0.0.1:1\n[Forward  web]\nTarget=127.0.0.1:2\n",
+       "t.conf:3: [Forward  web]: forward 'web' is defined twice"},
+      {EP, "[Forward web]\nListen=127.0.0.1\n", "[Forward web] Listen=: '127.0.0.1': a port"},
+      {EP, "[Forward web]\nTarget=original-dst\n", "[Forward web] Target=: 'original-dst'"},
+      {EP, "[Forward web]\nTarget=[::1]\n", "[Forward web] Target=: '[::1]': a port is required"},
+      {EP, "[Forward web]\nTarget=127.0.0.1:1\nRoute=gw1\n",
+       "t.conf:3: [Forward web] Route=: only applies with Listen="},
+      {EP, "[Forward web]\nTarget=127.0.0.1:1\nDestination=10.0.0.1:1\n",
+       "[Forward web] Destination=: only applies with Listen="},
+      {EP, "[Forward web]\nListen=127.0.0.1:1\nRoute=gw 1\n",
+       "[Forward web] Route=: 'gw 1' is not a valid label"},
+      {EP, "[Forward web]\nListen=127.0.0.1:1\nDestination=10.0.0.1\n",
+       "[Forward web] Destination=: '10.0.0.1': a port is required"},
+      {GW, GW_PARENT "[Forward web]\nListen=127.0.0.1:1\nRoute=ep\n",
+       "[Forward web] Route=: a gwproxy has no children"},
+      {EP, "[Forward a]\nListen=127.0.0.1:1\n[Forward b]\nListen=127.0.0.1:1\n",
+       "t.conf:4: [Forward b] Listen=: 127.0.0.1:1 is already used by [Forward a] Listen="},
+      {EP, "[Children]\nListen=127.0.0.1:7\n[Forward b]\nListen=127.0.0.1:7\n",
+       "[Forward b] Listen=: 127.0.0.1:7 is already used by [Children] Listen="},
+  };
+  g_autoptr(TfstConfig) c = load(GW, GW_PARENT "[Forward up]\nListen=[::1]:80\n"
+                                               "Destination=[fd00::1]:443\n"
+                                               "[Forward x.y_z-1]\nTarget=[::1]:81\n");
+
+  g_assert_cmpuint(c->forwards->len, ==, 2);
+  g_assert_cmpstr(fmt(&forward(c, 0)->destination), ==, "[fd00::1]:443");
+  g_assert_cmpstr(forward(c, 1)->name, ==, "x.y_z-1");
+  g_assert_cmpint(forward(c, 1)->target_kind, ==, TFST_TARGET_ADDRESS);
+  assert_errors(cases, G_N_ELEMENTS(cases));
+}
+
+static void
+test_unknown(void)
+{
+  const ErrorCase cases[] = {
+      {EP, "[Instance]\nLabel=x\n[Instnace]\nLabel=y\n",
+       "t.conf:3: [Instnace]: unknown section (did you mean [Instance]?); the sections are "
+       "[Instance], [Parent], [Children], [Keepalive], [Session], [Ports] and [Forward NAME]"},
+      {EP, "[forward web]\nListen=127.0.0.1:1\n",
+       "[forward web]: unknown section (did you mean [Forward NAME]?)"},
+      {EP, "[Global]\n", "t.conf:1: [Global]: unknown section; the sections are"},
+      {EP, "[Children]\nListen=127.0.0.1:1\nReconectMax=5s\n",
+       "t.conf:3: [Children] ReconectMax=: unknown key (did you mean ReconnectMax=?); the keys "
+       "of [Children] are Listen=, Connect=, LocalAddress=, SourcePorts=, ReconnectMin=, "
+       "ReconnectMax="},
+      {EP, "[Instance]\nlabel=x\n", "[Instance] label=: unknown key (did you mean Label=?)"},
+      {EP, "[Instance]\nFoo=\n",
+       "[Instance] Foo=: unknown key; the keys of [Instance] are "
+       "Label=, LogLevel=, MaxSessions=, Networks="},
+      {EP, "[Forward web]\nListen=127.0.0.1:1\nTraget=1.2.3.4:5\n",
+       "t.conf:3: [Forward web] Traget=: unknown key (did you mean Target=?); the keys of "
+       "[Forward NAME] are Listen=, Target=, Route=, Destination="},
+      {EP, "[Instance]\nLabel[de]=x\n", "[Instance] Label[de]=: unknown key"},
+      {EP, "[Ports]\nKeepalive=1\n",
+       "[Ports] Keepalive=: unknown key; the keys of [Ports] are "
+       "Base=, Skip=, Count="},
+  };
+
+  assert_errors(cases, G_N_ELEMENTS(cases));
+}
+
+static void
+test_syntax_errors(void)
+{
+  const ErrorCase cases[] = {
+      {EP, "Label=x\n[Instance]\n", "t.conf:1: Key=Value before the first [Section]"},
+      {EP, "# c\n\n[Instance]\nLabel x\n", "t.conf:4: expected Key=Value, [Section] or a #"},
+      {EP, "[Instance\n", "t.conf:1: malformed section header"},
+      {EP, "[Instance]\n[Ports]x\n", "t.conf:2: malformed section header"},
+      {EP, "[Instance]\nLabel=a#b\n", "t.conf:2: [Instance] Label=: 'a#b' is not a valid"},
+      {EP, "[Instance]\n=x\n", "t.conf:2: missing key name before '='"},
+      {EP, "[Instance]\n; comment\n", "t.conf:2: expected Key=Value"},
+      {EP, "[Instance]\nLabel=\xff\n", "t.conf:2: line is not valid UTF-8"},
+      {EP, "[Instance]\nLabel=a\\qb\n",
+       "t.conf:2: [Instance] Label=: invalid escape sequence in the value"},
+      /* left to GKeyFile: its message gets the file name */
+      {EP, "[In[st]\n", "t.conf: "},
+  };
+
+  assert_errors(cases, G_N_ELEMENTS(cases));
+}
+
+/* The line is that of the key in its section, also when the same key or
+ * section name appears elsewhere. */
+static void
+test_error_line(void)
+{
+  assert_error(EP,
+               "# tfst\n"
+               "[Session]\n"
+               "CloseTimeout=1s\n"
+               "\n"
+               "[Keepalive]\n"
+               "  # CloseTimeout=bad\n"
+               "Count=4\n"
+               "[Session]\n"
+               "  CloseTimeout = never\n",
+               "t.conf:9: [Session] CloseTimeout=: 'never' is not a time span");
+  assert_error(EP, "[Session]\nIdleTimeout=x\nIdleTimeout=y\n",
+               "t.conf:3: [Session] IdleTimeout=: 'y'");
+  assert_error(EP, "[Instance]\r\nLabel=ok\r\nLogLevel=9\r\n",
+               "t.conf:3: [Instance] LogLevel=: '9'");
+}
+
+static void
+test_escapes_and_whitespace(void)
+{
+  g_autoptr(TfstConfig) c = load(EP, "  [Instance]  \n"
+                                     "\tLabel =  ep-1 \n"
+                                     "LogLevel=\\s2\\s\n"
+                                     "[Session]\n"
+                                     "IdleTimeout = 1min  30s\n");
+
+  g_assert_cmpstr(c->label, ==, "ep-1");
+  g_assert_cmpuint(c->log_level, ==, 2);
+  g_assert_cmpuint(c->idle_timeout_ms, ==, 90000);
+}
+
+/* ---- files and drop-ins ---- */
+
+typedef struct {
+  char *dir;
+  char *main;
+  char *dropins;
+} Fixture;
+
+static void
+fixture_write(Fixture *fx, const char *name, const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename(fx->dir, name, NULL);
+  g_autofree char *parent = g_path_get_dirname(path);
+
+  g_assert_cmpint(g_mkdir_with_parents(parent, 0700), ==, 0);
+  g_file_set_contents(path, text, -1, &error);
+  g_assert_no_error(error);
+}
+
+static void
+fixture_set_up(Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  fx->dir = g_dir_make_tmp("tfst-config-XXXXXX", &error);
+  g_assert_no_error(error);
+  fx->main = g_build_filename(fx->dir, "relay@r1.conf", NULL);
+  fx->dropins = g_build_filename(fx->dir, "relay@r1.conf.d", NULL);
+}
+
+static void
+remove_tree(const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *child = g_build_filename(path, name, NULL);
+
+    if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+      remove_tree(child);
+    else
+      g_assert_cmpint(g_unlink(child), ==, 0);
+  }
+  g_assert_cmpint(g_rmdir(path), ==, 0);
+}
+
+static void
+fixture_tear_down(Fixture *fx, gconstpointer data)
+{
+  remove_tree(fx->dir);
+  g_free(fx->dir);
+  g_free(fx->main);
+  g_free(fx->dropins);
+}
+
+static void
+test_file_load(Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstConfig) c = NULL;
+
+  fixture_write(fx, "relay@r1.conf", RL_HOPS "[Instance]\nLabel=r1\n");
+  c = tfst_config_load(RL, "r1", fx->main, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(c->path, ==, fx->main);
+  g_assert_cmpstr(c->instance, ==, "r1");
+  g_assert_cmpstr(c->label, ==, "r1");
+}
+
+static void
+test_dropin_order(Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstConfig) c = NULL;
+
+  fixture_write(fx, "relay@r1.conf",
+                RL_HOPS "[Instance]\nLabel=main\nLogLevel=0\nMaxSessions=7\n"
+                        "[Session]\nCloseTimeout=1s\n");
+  /* written out of order: the name decides, not the creation time */
+  fixture_write(fx, "relay@r1.conf.d/20-b.conf", "[Instance]\nLabel=b\n");
+  fixture_write(fx, "relay@r1.conf.d/10-a.conf",
+                "[Instance]\nLabel=a\nLogLevel=2\n[Keepalive]\nCount=9\n");
+  fixture_write(fx, "relay@r1.conf.d/30-c.conf", "[Session]\nCloseTimeout=3s\n");
+  /* not drop-ins */
+  fixture_write(fx, "relay@r1.conf.d/99-z.conf~", "[Instance]\nLabel=backup\n");
+  fixture_write(fx, "relay@r1.conf.d/99-z.conf.off", "[Instance]\nLabel=off\n");
+  fixture_write(fx, "relay@r1.conf.d/.99-hidden.conf", "[Instance]\nLabel=hidden\n");
+  fixture_write(fx, "relay@r1.conf.d/99-dir.conf/x", "junk");
+
+  c = tfst_config_load(RL, "r1", fx->main, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(c->label, ==, "b");       /* 20-b after 10-a after main */
+  g_assert_cmpuint(c->log_level, ==, 2);    /* only 10-a sets it */
+  g_assert_cmpuint(c->max_sessions, ==, 7); /* only main sets it */
+  g_assert_cmpuint(c->keepalive.count, ==, 9);
+  g_assert_cmpuint(c->close_timeout_ms, ==, 3000);
+}
+
+/* An empty assignment in a drop-in returns a key to its default, which is
+ * how a drop-in turns Connect= into Listen=. */
+static void
+test_dropin_reset(Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstConfig) c = NULL;
+
+  fixture_write(fx, "relay@r1.conf", RL_HOPS "[Instance]\nLogLevel=3\n[Parent]\nReconnectMin=5s\n");
+  fixture_write(fx, "relay@r1.conf.d/50-reverse.conf",
+                "[Instance]\nLogLevel=\n[Parent]\nConnect=\nReconnectMin=\nListen=10.9.9.9:1918\n");
+  c = tfst_config_load(RL, "r1", fx->main, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(c->log_level, ==, 1);
+  g_assert_true(c->parent.listen);
+  g_assert_cmpstr(fmt(hop_addr(&c->parent, 0)), ==, "10.9.9.9:1918");
+}
+
+static void
+test_dropin_errors(Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) e1 = NULL;
+  g_autoptr(GError) e2 = NULL;
+  g_autoptr(GError) e3 = NULL;
+  g_autoptr(GError) e4 = NULL;
+  g_autoptr(TfstConfig) c = NULL;
+  g_autofree char *expect = NULL;
+  g_autofree char *dropin = g_build_filename(fx->dropins, "10-x.conf", NULL);
+
+  /* a value from a drop-in is reported at the drop-in's line */
+  fixture_write(fx, "relay@r1.conf", RL_HOPS "[Keepalive]\nCount=4\n");
+  fixture_write(fx, "relay@r1.conf.d/10-x.conf", "# override\n[Keepalive]\nCount=400\n");
+  c = tfst_config_load(RL, "r1", fx->main, &e1);
+  g_assert_null(c);
+  g_assert_error(e1, TFST_ERROR, TFST_ERROR_CONFIG);
+  expect = g_strdup_printf("%s:3: [Keepalive] Count=: '400'", dropin);
+  g_assert_true(g_str_has_prefix(e1->message, expect));
+
+  /* Connect= in the main file, Listen= in a drop-in: the drop-in is named */
+  fixture_write(fx, "relay@r1.conf.d/10-x.conf", "[Parent]\nListen=10.0.0.1:5\n");
+  c = tfst_config_load(RL, "r1", fx->main, &e2);
+  g_assert_null(c);
+  g_free(expect);
+  expect = g_strdup_printf("%s:2: [Parent] Listen=: Listen= and Connect= exclude", dropin);
+  g_assert_true(g_str_has_prefix(e2->message, expect));
+
+  /* a syntax error in a drop-in */
+  fixture_write(fx, "relay@r1.conf.d/10-x.conf", "[Parent]\nbroken\n");
+  c = tfst_config_load(RL, "r1", fx->main, &e3);
+  g_assert_null(c);
+  g_free(expect);
+  expect = g_strdup_printf("%s:2: expected Key=Value", dropin);
+  g_assert_true(g_str_has_prefix(e3->message, expect));
+
+  /* a section first opened in the main file: its header there */
+  fixture_write(fx, "relay@r1.conf.d/10-x.conf", "[Forward w]\nRoute=gw1\n");
+  fixture_write(fx, "relay@r1.conf", RL_HOPS "\n[Forward w]\n");
+  c = tfst_config_load(RL, "r1", fx->main, &e4);
+  g_assert_null(c);
+  g_free(expect);
+  expect = g_strdup_printf("%s:6: [Forward w]: needs Listen=", fx->main);
+  g_assert_true(g_str_has_prefix(e4->message, expect));
+}
+
+static void
+test_missing_files(Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) e1 = NULL;
+  g_autoptr(GError) e2 = NULL;
+  g_autoptr(GError) e3 = NULL;
+  g_autoptr(GError) e4 = NULL;
+  g_autoptr(TfstConfig) c = NULL;
+  g_autofree char *instance = g_strdup_printf("test-config-missing-%d", (int)getpid());
+  g_autofree char *expect = NULL;
+
+  /* an explicit file must exist */
+  c = tfst_config_load(RL, "r1", fx->main, &e1);
+  g_assert_null(c);
+  g_assert_error(e1, TFST_ERROR, TFST_ERROR_CONFIG);
+  expect = g_strdup_printf("%s: cannot read the file: %s", fx->main, g_strerror(ENOENT));
+  g_assert_cmpstr(e1->message, ==, expect);
+
+  /* a directory is not a configuration file */
+  c = tfst_config_load(RL, "r1", fx->dir, &e2);
+  g_assert_null(c);
+  g_assert_error(e2, TFST_ERROR, TFST_ERROR_CONFIG);
+
+  /* the default file may be missing: an epproxy then runs on defaults */
+  c = tfst_config_load(EP, instance, NULL, &e3);
+  g_assert_no_error(e3);
+  g_assert_nonnull(c);
+  g_free(expect);
+  expect = g_strdup_printf(SYSCONFDIR "/tfst/epproxy@%s.conf", instance);
+  g_assert_cmpstr(c->path, ==, expect);
+  g_assert_true(c->children.listen);
+  g_clear_pointer(&c, tfst_config_free);
+
+  /* ... but a gwproxy needs a parent, and the message says the file is missing */
+  c = tfst_config_load(GW, instance, NULL, &e4);
+  g_assert_null(c);
+  g_assert_error(e4, TFST_ERROR, TFST_ERROR_CONFIG);
+  g_assert_nonnull(strstr(e4->message, "[Parent]: a gwproxy needs a [Parent] section"));
+  g_assert_nonnull(strstr(e4->message, "(the file does not exist)"));
+}
+
+static void
+test_bad_instance(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstConfig) c = tfst_config_load(EP, "../../etc/x", NULL, &error);
+
+  g_assert_null(c);
+  g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+
+  g_test_add_func("/tfst/config/role-strings", test_role_strings);
+  g_test_add_func("/tfst/config/default-path", test_default_path);
+  g_test_add_func("/tfst/config/timespan", test_timespan);
+  g_test_add_func("/tfst/config/size", test_size);
+  g_test_add_func("/tfst/config/defaults", test_defaults);
+  g_test_add_func("/tfst/config/default-label", test_default_label);
+  g_test_add_func("/tfst/config/every-key", test_every_key);
+  g_test_add_func("/tfst/config/chain-examples", test_chain_examples);
+  g_test_add_func("/tfst/config/reverse-direction", test_reverse_direction);
+  g_test_add_func("/tfst/config/role-rules", test_role_rules);
+  g_test_add_func("/tfst/config/instance-errors", test_instance_errors);
+  g_test_add_func("/tfst/config/hop-errors", test_hop_errors);
+  g_test_add_func("/tfst/config/keepalive-errors", test_keepalive_errors);
+  g_test_add_func("/tfst/config/session-errors", test_session_errors);
+  g_test_add_func("/tfst/config/ports", test_ports);
+  g_test_add_func("/tfst/config/forward-errors", test_forward_errors);
+  g_test_add_func("/tfst/config/unknown", test_unknown);
+  g_test_add_func("/tfst/config/syntax-errors", test_syntax_errors);
+  g_test_add_func("/tfst/config/error-line", test_error_line);
+  g_test_add_func("/tfst/config/escapes-and-whitespace", test_escapes_and_whitespace);
+  g_test_add_func("/tfst/config/bad-instance", test_bad_instance);
+  g_test_add("/tfst/config/file-load", Fixture, NULL, fixture_set_up, test_file_load,
+             fixture_tear_down);
+  g_test_add("/tfst/config/dropin-order", Fixture, NULL, fixture_set_up, test_dropin_order,
+             fixture_tear_down);
+  g_test_add("/tfst/config/dropin-reset", Fixture, NULL, fixture_set_up, test_dropin_reset,
+             fixture_tear_down);
+  g_test_add("/tfst/config/dropin-errors", Fixture, NULL, fixture_set_up, test_dropin_errors,
+             fixture_tear_down);
+  g_test_add("/tfst/config/missing-files", Fixture, NULL, fixture_set_up, test_missing_files,
+             fixture_tear_down);
+
+  return g_test_run();
+}
