@@ -480,7 +480,11 @@ hop_read(TfstHop *hop)
     ssize_t n = recv(hop->fd, hop->in + hop->in_len, room, MSG_DONTWAIT);
 
     if (n == 0) {
-      tfst_hop_close(hop, ECONNRESET, "connection closed by peer");
+      if (hop->in_len > 0)
+        tfst_hop_protocol_error(
+            hop, "connection closed inside a frame (truncated frame, %zu bytes)", hop->in_len);
+      else
+        tfst_hop_close(hop, ECONNRESET, "connection closed by peer");
       return;
     }
     if (n < 0) {
