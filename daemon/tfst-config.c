@@ -1524,6 +1524,18 @@ hop_init(TfstHopConf *hop)
   hop->reconnect_max_ms = DEFAULT_RECONNECT_MAX_MS;
 }
 
+/* The ITM rule: instance N listens on Base + N * 4096, so a numeric
+ * instance is its own default Skip; other names start at Base. */
+static guint16
+default_skip(const char *instance)
+{
+  guint64 n = 0;
+
+  if (instance == NULL || !g_ascii_string_to_unsigned(instance, 10, 0, 15, &n, NULL))
+    return 0;
+  return (guint16)n;
+}
+
 static TfstConfig *
 config_new(TfstRole role, const char *instance)
 {
@@ -1547,6 +1559,7 @@ config_new(TfstRole role, const char *instance)
   c->initial_window = DEFAULT_INITIAL_WINDOW;
   c->max_window = DEFAULT_MAX_WINDOW;
   c->port_base = DEFAULT_PORT_BASE;
+  c->port_skip = default_skip(instance);
   c->port_count = 1;
   c->forwards = g_ptr_array_new_with_free_func((GDestroyNotify)forward_conf_free);
   return c;
