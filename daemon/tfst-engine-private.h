@@ -134,6 +134,7 @@ typedef enum {
 struct TfstListener {
   TfstEngine *engine;
   TfstListenKind kind;
+  gboolean activated; /* the fd came from systemd */
   const TfstForwardConf *forward;
   int fd;
   TfstSockAddr addr;
@@ -152,12 +153,25 @@ struct TfstConnector {
   guint16 next_sport;
 };
 
+typedef enum {
+  TFST_CMD_STOP,
+  TFST_CMD_RELOAD,
+  TFST_CMD_BLOCK,
+} TfstCommandType;
+
+typedef struct {
+  TfstCommandType type;
+  TfstConfig *config; /* RELOAD: the new configuration, owned */
+} TfstCommand;
+
 struct TfstEngine {
   TfstConfig *config;
   TfstLog *log;
   sd_event *event;
   GThread *thread;
   int wake_fd;
+  GAsyncQueue *commands; /* TfstCommand from the control plane */
+  GPtrArray *activated;  /* TfstActivatedFd while listeners are set up */
   sd_event_source *wake;
   sd_event_source *status_timer;
   int exit_status;
@@ -216,5 +230,10 @@ TfstHop *tfst_router_child_for(TfstEngine *e, const char *label);
 const char *tfst_router_downcall_route(TfstEngine *e, const TfstForwardConf *f,
                                        const TfstSockAddr *dest);
 void tfst_router_learn(TfstEngine *e, const TfstSockAddr *client, const char *label);
+void tfst_router_announce(TfstEngine *e);
 const TfstForwardConf *tfst_engine_forward(TfstEngine *e, const char *name);
 void tfst_engine_update_status(TfstEngine *e);
+void tfst_engine_forwards_accepting(TfstEngine *e, gboolean on);
+
+/* tfst-reload.c */
+void tfst_engine_apply_config(TfstEngine *e, TfstConfig *next);

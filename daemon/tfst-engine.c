@@ -1,5 +1,6 @@
 /* The data-plane thread: listeners, connectors, STATUS= and the stop
  * handshake with the control plane. */
+#include "tfst-activation.h"
 #include "tfst-engine-private.h"
 #include "tfst-error.h"
 
@@ -39,19 +40,35 @@ listen_what(TfstListenKind kind)
   }
 }
 
-static gboolean
-add_listener(TfstEngine *e, TfstListenKind kind, const TfstSockAddr *addr, gboolean from_rule,
-             const TfstForwardConf *fw, GError **error)
+static const char *
+listen_name(TfstListenKind kind, const TfstForwardConf *fw, char *buf, gsize len)
 {
-  TfstListener *l = g_new0(TfstListener, 1);
+  if (kind == TFST_LISTEN_FORWARD)
+    g_snprintf(buf, len, "forward-%s", fw->name);
+  else
+    g_strlcpy(buf, kind == TFST_LISTEN_CHILDREN ? "children" : "parent", len);
+  return buf;
+}
+
+/* A handed-over socket for this listener (by name, or at any of its
+ * candidate addresses), else bind ourselves. */
+static int
+listener_open(TfstEngine *e, TfstListener *l, gboolean from_rule, const char *name)
+{
   guint tries = from_rule ? MAX(e->config->port_count, 1u) : 1;
   int fd = -EINVAL;
-  char buf[TFST_ADDR_STRLEN];
 
-  l->engine = e;
-  l->kind = kind;
-  l->forward = fw;
-  l->addr = *addr;
+  for (guint k = 0; k < tries && e->activated != NULL; k++) {
+    TfstSockAddr a = l->addr;
+    if (from_rule)
+      tfst_addr_set_port(&a, tfst_config_rule_port(e->config, k));
+    if ((fd = tfst_activation_claim(e->activated, name, &a)) >= 0) {
+      socklen_t len = sizeof(l->addr);
+      (void)getsockname(fd, &l->addr.sa, &len);
+      l->activated = TRUE;
+      return fd;
+    }
+  }
   /* The ITM rule: Base + (Skip + k) * 4096 until one binds. */
   for (guint k = 0; k < tries; k++) {
     if (from_rule) {
@@ -64,6 +81,23 @@ add_listener(TfstEngine *e, TfstListenKind kind, const TfstSockAddr *addr, gbool
     if (fd >= 0 || fd != -EADDRINUSE)
       break;
   }
+  return fd;
+}
+
+static gboolean
+add_listener(TfstEngine *e, TfstListenKind kind, const TfstSockAddr *addr, gboolean from_rule,
+             const TfstForwardConf *fw, GError **error)
+{
+  TfstListener *l = g_new0(TfstListener, 1);
+  char buf[TFST_ADDR_STRLEN];
+  char name[TFST_LABEL_MAX + 16];
+  int fd;
+
+  l->engine = e;
+  l->kind = kind;
+  l->forward = fw;
+  l->addr = *addr;
+  fd = listener_open(e, l, from_rule, listen_name(kind, fw, name, sizeof(name)));
   if (fd < 0) {
     tfst_error_from_errno(error, -fd, "cannot bind %s%s%s on %s (port %u)", listen_what(kind),
                           fw ? " " : "", fw ? fw->name : "", tfst_addr_format(&l->addr, buf),
@@ -73,8 +107,9 @@ add_listener(TfstEngine *e, TfstListenKind kind, const TfstSockAddr *addr, gbool
   }
   l->fd = fd;
   g_ptr_array_add(e->listeners, l);
-  tfst_log(e->log, LOG_NOTICE, "listening on %s (%s%s%s)", tfst_addr_format(&l->addr, buf),
-           listen_what(kind), fw ? " " : "", fw ? fw->name : "");
+  tfst_log(e->log, LOG_NOTICE, "listening on %s (%s%s%s%s)", tfst_addr_format(&l->addr, buf),
+           listen_what(kind), fw ? " " : "", fw ? fw->name : "",
+           l->activated ? ", socket-activated" : "");
   return TRUE;
 }
 
@@ -106,6 +141,10 @@ tfst_engine_new(TfstConfig *config, TfstLog *log, GError **error)
   e->connectors = g_ptr_array_new_with_free_func((GDestroyNotify)connector_free);
   e->above = g_array_new(FALSE, TRUE, sizeof(TfstChainEntry));
   e->learned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  e->commands = g_async_queue_new();
+  e->activated = tfst_activation_take(error);
+  if (e->activated == NULL && error != NULL && *error != NULL)
+    return NULL;
 
   for (guint i = 0; i < G_N_ELEMENTS(hops); i++) {
     if (!hops[i]->configured)
@@ -123,6 +162,9 @@ tfst_engine_new(TfstConfig *config, TfstLog *log, GError **error)
     if (fw->has_listen && !add_listener(e, TFST_LISTEN_FORWARD, &fw->listen, FALSE, fw, error))
       return NULL;
   }
+  if (!tfst_activation_check_all_claimed(e->activated, config->path, error))
+    return NULL;
+  g_clear_pointer(&e->activated, g_ptr_array_unref);
   e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (e->wake_fd < 0) {
     tfst_error_from_errno(error, errno, "eventfd");
@@ -191,6 +233,22 @@ listener_io_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
     }
   }
   return 0;
+}
+
+/* A gateway proxy without its parent hop has nowhere to send a session:
+ * rather than reset clients it leaves them in the listen backlog until the
+ * hop is back (this is also what lets a socket-activated instance carry the
+ * connection that started it). */
+void
+tfst_engine_forwards_accepting(TfstEngine *e, gboolean on)
+{
+  if (e->config->role != TFST_ROLE_GWPROXY)
+    return;
+  for (guint i = 0; i < e->listeners->len; i++) {
+    TfstListener *l = g_ptr_array_index(e->listeners, i);
+    if (l->kind == TFST_LISTEN_FORWARD && l->io != NULL)
+      sd_event_source_set_enabled(l->io, on ? SD_EVENT_ON : SD_EVENT_OFF);
+  }
 }
 
 const TfstForwardConf *
@@ -266,16 +324,58 @@ engine_teardown(TfstEngine *e)
   e->status_timer = sd_event_source_disable_unref(e->status_timer);
 }
 
+static void
+post(TfstEngine *e, TfstCommandType type, TfstConfig *config)
+{
+  TfstCommand *cmd = g_new0(TfstCommand, 1);
+
+  cmd->type = type;
+  cmd->config = config;
+  g_async_queue_push(e->commands, cmd);
+  (void)eventfd_write(e->wake_fd, 1);
+}
+
+/* Commands from the control plane arrive here, in the data-plane thread:
+ * nothing the loop owns is ever touched from another thread. */
 static int
 wake_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
 {
   TfstEngine *e = userdata;
+  TfstCommand *cmd;
   eventfd_t v;
 
   (void)eventfd_read(fd, &v);
-  engine_teardown(e);
-  sd_event_exit(e->event, 0);
+  while ((cmd = g_async_queue_try_pop(e->commands)) != NULL) {
+    g_autofree TfstCommand *owned = cmd;
+    switch (cmd->type) {
+      case TFST_CMD_STOP:
+        engine_teardown(e);
+        sd_event_exit(e->event, 0);
+        return 0;
+      case TFST_CMD_RELOAD:
+        tfst_engine_apply_config(e, cmd->config);
+        tfst_config_free(cmd->config);
+        break;
+      case TFST_CMD_BLOCK:
+        /* Test hook: a hung data plane, so the watchdog must fire. */
+        tfst_log(e->log, LOG_WARNING, "test hook: blocking the data plane");
+        for (;;)
+          g_usleep(G_USEC_PER_SEC);
+    }
+  }
   return 0;
+}
+
+void
+tfst_engine_reload(TfstEngine *e, TfstConfig *config)
+{
+  post(e, TFST_CMD_RELOAD, config);
+}
+
+void
+tfst_engine_block_for_test(TfstEngine *e)
+{
+  post(e, TFST_CMD_BLOCK, NULL);
 }
 
 static gpointer
@@ -305,6 +405,7 @@ tfst_engine_start(TfstEngine *e, GError **error)
     TfstListener *l = g_ptr_array_index(e->listeners, i);
     sd_event_add_io(e->event, &l->io, l->fd, EPOLLIN, listener_io_cb, l);
   }
+  tfst_engine_forwards_accepting(e, FALSE);
   for (guint i = 0; i < e->connectors->len; i++)
     tfst_connector_schedule(g_ptr_array_index(e->connectors, i));
   sd_event_add_io(e->event, &e->wake, e->wake_fd, EPOLLIN, wake_cb, e);
@@ -320,7 +421,7 @@ tfst_engine_stop(TfstEngine *e)
 {
   if (e->thread == NULL)
     return 0;
-  (void)eventfd_write(e->wake_fd, 1);
+  post(e, TFST_CMD_STOP, NULL);
   g_thread_join(g_steal_pointer(&e->thread));
   return e->exit_status;
 }
@@ -334,6 +435,15 @@ tfst_engine_free(TfstEngine *e)
   g_clear_pointer(&e->connectors, g_ptr_array_unref);
   g_clear_pointer(&e->above, g_array_unref);
   g_clear_pointer(&e->learned, g_hash_table_unref);
+  g_clear_pointer(&e->activated, g_ptr_array_unref);
+  if (e->commands != NULL) {
+    TfstCommand *cmd;
+    while ((cmd = g_async_queue_try_pop(e->commands)) != NULL) {
+      g_clear_pointer(&cmd->config, tfst_config_free);
+      g_free(cmd);
+    }
+    g_async_queue_unref(e->commands);
+  }
   g_clear_pointer(&e->event, sd_event_unref);
   if (e->wake_fd >= 0)
     close(e->wake_fd);

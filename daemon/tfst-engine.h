@@ -13,4 +13,9 @@ gboolean tfst_engine_start(TfstEngine *engine, GError **error);
 /* Asks the data plane to stop and waits for it; returns its exit status. */
 int tfst_engine_stop(TfstEngine *engine);
 void tfst_engine_free(TfstEngine *engine);
+/* Applies what can change live (the engine takes `config`); logs what
+ * needs a restart. */
+void tfst_engine_reload(TfstEngine *engine, TfstConfig *config);
+/* Test hook for the watchdog: the data plane stops answering. */
+void tfst_engine_block_for_test(TfstEngine *engine);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstEngine, tfst_engine_free)

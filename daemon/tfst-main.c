@@ -17,6 +17,10 @@
 typedef struct {
   GMainLoop *loop;
   TfstLog *log;
+  TfstEngine *engine;
+  TfstRole role;
+  const char *instance;
+  const char *config_path;
 } TfstDaemon;
 
 static gboolean
@@ -51,6 +55,36 @@ on_usr2(gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* systemctl reload: parse the files again here, on the control plane, and
+ * hand the result to the data plane only when it is valid. */
+static gboolean
+on_reload(gpointer data)
+{
+  TfstDaemon *d = data;
+  g_autoptr(GError) error = NULL;
+  TfstConfig *next;
+
+  (void)sd_notify(0, "RELOADING=1");
+  next = tfst_config_load(d->role, d->instance, d->config_path, &error);
+  if (next == NULL) {
+    tfst_log(d->log, LOG_ERR, "reload refused, keeping the running configuration: %s",
+             error->message);
+  } else {
+    tfst_engine_reload(d->engine, next);
+  }
+  (void)sd_notify(0, "READY=1");
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_block_test_hook(gpointer data)
+{
+  TfstDaemon *d = data;
+
+  tfst_engine_block_for_test(d->engine);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 warn_keepalive(const TfstConfig *c, TfstLog *log)
 {
@@ -67,31 +101,37 @@ warn_keepalive(const TfstConfig *c, TfstLog *log)
 }
 
 static int
-run(TfstConfig *config, TfstLog *log)
+run(TfstDaemon *d, TfstConfig *config, guint block_after_s)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(TfstEngine) engine = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
-  TfstDaemon d = {loop, log};
+  TfstLog *log = d->log;
   int status;
 
+  d->loop = loop;
   warn_keepalive(config, log);
   engine = tfst_engine_new(config, log, &error);
   if (engine == NULL || !tfst_engine_start(engine, &error)) {
     TfstLogFields f = {.message_id = TFST_MSGID_BIND_FAILED};
-    tfst_log_full(log, LOG_ERR, &f, "%s", error->message);
+    gboolean config_error = g_error_matches(error, TFST_ERROR, TFST_ERROR_CONFIG);
+    tfst_log_full(log, LOG_ERR, config_error ? NULL : &f, "%s", error->message);
     (void)sd_notifyf(0, "STATUS=failed: %s", error->message);
-    return EXIT_FAILURE;
+    return config_error ? TFST_EXIT_CONFIG : EXIT_FAILURE;
   }
+  d->engine = engine;
   tfst_log_full(log, LOG_NOTICE, &(TfstLogFields){.message_id = TFST_MSGID_STARTED},
                 "tfstd %s started as %s@%s, label %s", PACKAGE_VERSION,
                 tfst_role_to_string(config->role), config->instance, config->label);
   (void)sd_notify(0, "READY=1");
 
-  g_unix_signal_add(SIGTERM, on_stop_signal, &d);
-  g_unix_signal_add(SIGINT, on_stop_signal, &d);
-  g_unix_signal_add(SIGUSR1, on_usr1, &d);
-  g_unix_signal_add(SIGUSR2, on_usr2, &d);
+  g_unix_signal_add(SIGTERM, on_stop_signal, d);
+  g_unix_signal_add(SIGINT, on_stop_signal, d);
+  g_unix_signal_add(SIGHUP, on_reload, d);
+  g_unix_signal_add(SIGUSR1, on_usr1, d);
+  g_unix_signal_add(SIGUSR2, on_usr2, d);
+  if (block_after_s > 0)
+    g_timeout_add_seconds(block_after_s, on_block_test_hook, d);
   g_main_loop_run(loop);
 
   (void)sd_notify(0, "STOPPING=1");
@@ -110,8 +150,10 @@ main(int argc, char **argv)
   g_autofree char *instance = NULL;
   g_autofree char *config_path = NULL;
   gboolean version = FALSE;
+  gint block_after_s = 0;
   TfstLog log;
   TfstRole role;
+  TfstDaemon d = {0};
   GOptionEntry entries[] = {
       {"role", 0, 0, G_OPTION_ARG_STRING, &role_str,
        N_("Component role: epproxy, gwproxy or relay"), N_("ROLE")},
@@ -120,6 +162,9 @@ main(int argc, char **argv)
       {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
        N_("Configuration file (default /etc/tfst/ROLE@INSTANCE.conf)"), N_("FILE")},
       {"version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print version and build level"), NULL},
+      /* Test hook for the watchdog test; not for administrators. */
+      {"test-block-data-plane-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &block_after_s,
+       NULL, NULL},
       {NULL},
   };
 
@@ -155,5 +200,9 @@ main(int argc, char **argv)
     return TFST_EXIT_CONFIG;
   }
   tfst_log_init(&log, tfst_role_to_string(role), instance, config->label, config->log_level);
-  return run(config, &log);
+  d.log = &log;
+  d.role = role;
+  d.instance = instance;
+  d.config_path = config_path;
+  return run(&d, config, block_after_s > 0 ? (guint)block_after_s : 0);
 }

@@ -227,6 +227,7 @@ tfst_router_hop_up(TfstHop *hop)
     if (e->parent != NULL && e->parent != hop)
       tfst_hop_close(e->parent, ECONNRESET, "replaced by a new parent hop");
     e->parent = hop;
+    tfst_engine_forwards_accepting(e, TRUE);
   }
   tfst_log_full(e->log, LOG_NOTICE, &f, "hop to %s %s (%s) is up",
                 hop->direction == TFST_HOP_TO_PARENT ? "parent" : "child", hop->peer_label,
@@ -243,6 +244,7 @@ tfst_router_hop_down(TfstHop *hop)
       e->parent = NULL;
       g_array_set_size(e->above, 0);
       tell_children(e);
+      tfst_engine_forwards_accepting(e, FALSE);
     }
   } else {
     tell_parent(e);
@@ -354,4 +356,10 @@ tfst_router_downcall_route(TfstEngine *e, const TfstForwardConf *f, const TfstSo
       return label;
   }
   return NULL;
+}
+
+void
+tfst_router_announce(TfstEngine *e)
+{
+  tell_parent(e);
 }
