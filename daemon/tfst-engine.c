@@ -3,6 +3,7 @@
 #include "tfst-activation.h"
 #include "tfst-engine-private.h"
 #include "tfst-error.h"
+#include "tfst-ports.h"
 
 #include <errno.h>
 #include <string.h>
@@ -102,6 +103,7 @@ add_listener(TfstEngine *e, TfstListenKind kind, const TfstSockAddr *addr, gbool
     tfst_error_from_errno(error, -fd, "cannot bind %s%s%s on %s (port %u)", listen_what(kind),
                           fw ? " " : "", fw ? fw->name : "", tfst_addr_format(&l->addr, buf),
                           tfst_addr_port(&l->addr));
+    tfst_bind_error_add_diagnosis(error, &l->addr, -fd);
     g_free(l);
     return FALSE;
   }

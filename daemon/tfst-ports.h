@@ -39,9 +39,9 @@ void tfst_port_list_add(GArray *list, guint16 port);
 char *tfst_port_list_format(const GArray *list) G_GNUC_WARN_UNUSED_RESULT;
 
 typedef struct {
-  TfstPortRange ephemeral;   /* net.ipv4.ip_local_port_range */
-  GArray *reserved;          /* TfstPortRange: net.ipv4.ip_local_reserved_ports */
-  guint unprivileged_start;  /* net.ipv4.ip_unprivileged_port_start (1024 before Linux 4.11) */
+  TfstPortRange ephemeral;  /* net.ipv4.ip_local_port_range */
+  GArray *reserved;         /* TfstPortRange: net.ipv4.ip_local_reserved_ports */
+  guint unprivileged_start; /* net.ipv4.ip_unprivileged_port_start (1024 before Linux 4.11) */
 } TfstPortSysctl;
 
 /* Reads the three settings from dir (NULL: /proc/sys/net/ipv4). */
@@ -58,21 +58,24 @@ gboolean tfst_port_is_reserved(guint16 port);
 /* ---- who holds a port */
 
 typedef enum {
-  TFST_PORT_OWNERS_LISTENING = 0,        /* LISTEN sockets only */
-  TFST_PORT_OWNERS_CONNECTIONS = 1 << 0, /* also connections whose local port it is */
+  TFST_PORT_OWNERS_LISTENING = 0, /* LISTEN sockets only */
+  /* Also connections whose local port it is, for ports nothing listens on:
+   * an outgoing connection that took the port blocks a bind just as well,
+   * while the accepted connections of a listener would only repeat it. */
+  TFST_PORT_OWNERS_CONNECTIONS = 1 << 0,
 } TfstPortOwnersFlags;
 
 typedef struct {
-  guint16 port;         /* local port */
-  guint8 tcp_state;     /* kernel TCP state: TCP_LISTEN, TCP_ESTABLISHED, ... */
+  guint16 port;     /* local port */
+  guint8 tcp_state; /* kernel TCP state: TCP_LISTEN, TCP_ESTABLISHED, ... */
   TfstSockAddr local;
-  TfstSockAddr remote;  /* unspecified address, port 0 for listeners */
-  guint32 uid;          /* socket owner */
+  TfstSockAddr remote; /* unspecified address, port 0 for listeners */
+  guint32 uid;         /* socket owner */
   guint32 inode;
-  pid_t pid;            /* 0: no process visible to us holds the socket */
-  gboolean hidden;      /* pid 0 and some processes' fds were unreadable (not root) */
-  char *comm;           /* /proc/PID/comm, made printable; NULL when pid is 0 */
-  char *unit;           /* systemd unit from /proc/PID/cgroup, NULL when none */
+  pid_t pid;       /* 0: no process visible to us holds the socket */
+  gboolean hidden; /* pid 0 and some processes' fds were unreadable (not root) */
+  char *comm;      /* /proc/PID/comm, made printable; NULL when pid is 0 */
+  char *unit;      /* systemd unit from /proc/PID/cgroup, NULL when none */
 } TfstPortOwner;
 
 void tfst_port_owner_free(TfstPortOwner *owner);

@@ -1,0 +1,363 @@
+/* tfstctl ports: the ITM rule's ports on this host, whether each is free,
+ * and who holds it.  Reads the kernel directly (inet_diag, /proc), so it
+ * works with no tfstd running. */
+#include "tfstctl.h"
+
+#include "tfst-addr.h"
+#include "tfst-ports.h"
+
+#include <glib.h>
+#include <glib/gi18n.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_BASE 1918
+
+typedef enum {
+  PORT_FREE,
+  PORT_IN_USE,
+  PORT_RESERVED,
+  PORT_EPHEMERAL,
+} PortState;
+
+/* JSON names are API; table labels are translated. */
+static const struct {
+  const char *json;
+  const char *label;
+} port_states[] = {
+    [PORT_FREE] = {"free", N_("free")},
+    [PORT_IN_USE] = {"in-use", N_("in use")},
+    [PORT_RESERVED] = {"reserved", N_("reserved")},
+    [PORT_EPHEMERAL] = {"ephemeral-range", N_("ephemeral-range")},
+};
+
+typedef struct {
+  guint16 port;
+  PortState state;
+  gboolean reserved;
+  gboolean ephemeral;
+  GPtrArray *owners; /* borrowed TfstPortOwner */
+} PortRow;
+
+static void
+port_row_clear(PortRow *row)
+{
+  g_clear_pointer(&row->owners, g_ptr_array_unref);
+}
+
+static GArray *
+build_rows(const GArray *ports, const GPtrArray *owners, const TfstPortSysctl *sysctl)
+{
+  GArray *rows = g_array_sized_new(FALSE, TRUE, sizeof(PortRow), ports->len);
+
+  g_array_set_clear_func(rows, (GDestroyNotify)port_row_clear);
+  for (guint i = 0; i < ports->len; i++) {
+    PortRow row = {.port = g_array_index(ports, guint16, i)};
+
+    row.owners = g_ptr_array_new();
+    for (guint j = 0; j < owners->len; j++) {
+      TfstPortOwner *o = g_ptr_array_index(owners, j);
+      if (o->port == row.port)
+        g_ptr_array_add(row.owners, o);
+    }
+    row.reserved = sysctl != NULL && tfst_port_sysctl_is_reserved(sysctl, row.port);
+    row.ephemeral = sysctl != NULL && tfst_port_sysctl_is_ephemeral(sysctl, row.port);
+    if (row.owners->len > 0)
+      row.state = PORT_IN_USE;
+    else if (row.reserved)
+      row.state = PORT_RESERVED;
+    else if (row.ephemeral)
+      row.state = PORT_EPHEMERAL;
+    else
+      row.state = PORT_FREE;
+    g_array_append_val(rows, row);
+  }
+  return rows;
+}
+
+/* ---- table */
+
+static char *
+holder_cell(const TfstPortOwner *o)
+{
+  GString *s = g_string_new(NULL);
+
+  if (o->pid != 0) {
+    g_string_append_printf(s, "%d %s", (int)o->pid, o->comm);
+    if (o->unit != NULL)
+      g_string_append_printf(s, " %s", o->unit);
+  } else if (o->hidden) {
+    g_string_append_printf(s, _("hidden, uid %u (run as root to see it)"), o->uid);
+  } else {
+    g_string_append_printf(s, _("no process, uid %u"), o->uid);
+  }
+  if (o->tcp_state != TCP_LISTEN)
+    g_string_append_printf(s, " (%s)", tfst_tcp_state_to_string(o->tcp_state));
+  return g_string_free(s, FALSE);
+}
+
+static char *
+held_by_text(const PortRow *row)
+{
+  g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func(g_free);
+
+  for (guint i = 0; i < row->owners->len; i++) {
+    g_autofree char *cell = holder_cell(g_ptr_array_index(row->owners, i));
+    /* The IPv4 and IPv6 listeners of one process read the same. */
+    if (!g_ptr_array_find_with_equal_func(cells, cell, g_str_equal, NULL))
+      g_ptr_array_add(cells, g_steal_pointer(&cell));
+  }
+  g_ptr_array_add(cells, NULL);
+  return g_strjoinv(", ", (char **)cells->pdata);
+}
+
+/* Pads by characters, not bytes, so translated headers line up. */
+static void
+append_cell(GString *line, const char *text, guint width)
+{
+  glong len = g_utf8_strlen(text, -1);
+
+  g_string_append(line, text);
+  for (glong i = len; i < (glong)width + 2; i++)
+    g_string_append_c(line, ' ');
+}
+
+static guint
+max_width(guint current, const char *text)
+{
+  return MAX(current, (guint)g_utf8_strlen(text, -1));
+}
+
+static void
+print_hints(const GArray *rows, const TfstPortSysctl *sysctl)
+{
+  g_autoptr(GArray) merged = NULL;
+  g_autofree char *list = NULL;
+  gboolean ephemeral = FALSE;
+  gboolean hidden = FALSE;
+
+  if (sysctl != NULL)
+    merged = g_array_copy(sysctl->reserved);
+  for (guint i = 0; i < rows->len; i++) {
+    const PortRow *row = &g_array_index(rows, PortRow, i);
+    if (row->ephemeral && !row->reserved) {
+      ephemeral = TRUE;
+      tfst_port_list_add(merged, row->port);
+    }
+    for (guint j = 0; j < row->owners->len; j++)
+      hidden |= ((const TfstPortOwner *)g_ptr_array_index(row->owners, j))->hidden;
+  }
+  if (ephemeral) {
+    list = tfst_port_list_format(merged);
+    g_print("\n");
+    g_print(_("Ports inside the ephemeral range %u-%u (net.ipv4.ip_local_port_range) may be "
+              "taken by outgoing connections. Reserve them with:\n"),
+            sysctl->ephemeral.lo, sysctl->ephemeral.hi);
+    g_print("  sysctl -w net.ipv4.ip_local_reserved_ports=%s\n", list);
+    g_print(_("and add that setting to a file in /etc/sysctl.d/.\n"));
+  }
+  if (hidden) {
+    g_print("\n");
+    g_print(_("Some sockets belong to processes this user cannot see; run as root to see "
+              "them.\n"));
+  }
+}
+
+static void
+print_table(const GArray *rows, const TfstPortSysctl *sysctl)
+{
+  const char *headers[] = {_("PORT"), _("STATE"), _("HELD BY")};
+  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func(g_free);
+  guint w_port = max_width(5, headers[0]);
+  guint w_state = max_width(0, headers[1]);
+  GString *line = g_string_new(NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS(port_states); i++)
+    w_state = max_width(w_state, _(port_states[i].label));
+  append_cell(line, headers[0], w_port);
+  append_cell(line, headers[1], w_state);
+  g_string_append(line, headers[2]);
+  g_print("%s\n", line->str);
+  for (guint i = 0; i < rows->len; i++) {
+    const PortRow *row = &g_array_index(rows, PortRow, i);
+    char port[8];
+    g_autofree char *by = held_by_text(row);
+
+    g_snprintf(port, sizeof(port), "%u", row->port);
+    g_string_truncate(line, 0);
+    append_cell(line, port, w_port);
+    append_cell(line, _(port_states[row->state].label), w_state);
+    g_string_append(line, by);
+    g_strchomp(line->str);
+    g_print("%s\n", line->str);
+  }
+  g_string_free(line, TRUE);
+  print_hints(rows, sysctl);
+}
+
+/* ---- JSON (no json-glib dependency: a few strings and numbers) */
+
+static void
+json_string(GString *out, const char *text)
+{
+  g_autofree char *valid = NULL;
+
+  if (text == NULL) {
+    g_string_append(out, "null");
+    return;
+  }
+  valid = g_utf8_make_valid(text, -1);
+  g_string_append_c(out, '"');
+  for (const char *p = valid; *p != '\0'; p++) {
+    guchar c = (guchar)*p;
+    switch (c) {
+      case '"':
+        g_string_append(out, "\\\"");
+        break;
+      case '\\':
+        g_string_append(out, "\\\\");
+        break;
+      case '\n':
+        g_string_append(out, "\\n");
+        break;
+      case '\t':
+        g_string_append(out, "\\t");
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f)
+          g_string_append_printf(out, "\\u%04x", c);
+        else
+          g_string_append_c(out, (char)c);
+    }
+  }
+  g_string_append_c(out, '"');
+}
+
+static const char *
+json_bool(gboolean b)
+{
+  return b ? "true" : "false";
+}
+
+static void
+json_owner(GString *out, const TfstPortOwner *o)
+{
+  char addr[TFST_ADDR_STRLEN];
+
+  g_string_append(out, "{\"pid\": ");
+  if (o->pid != 0)
+    g_string_append_printf(out, "%d", (int)o->pid);
+  else
+    g_string_append(out, "null");
+  g_string_append(out, ", \"comm\": ");
+  json_string(out, o->comm);
+  g_string_append(out, ", \"unit\": ");
+  json_string(out, o->unit);
+  g_string_append_printf(out, ", \"uid\": %u, \"hidden\": %s, \"tcp_state\": ", o->uid,
+                         json_bool(o->hidden));
+  json_string(out, tfst_tcp_state_to_string(o->tcp_state));
+  g_string_append(out, ", \"local\": ");
+  json_string(out, tfst_addr_format(&o->local, addr));
+  g_string_append(out, "}");
+}
+
+static void
+print_json(const GArray *rows)
+{
+  g_autoptr(GString) out = g_string_new("[");
+
+  for (guint i = 0; i < rows->len; i++) {
+    const PortRow *row = &g_array_index(rows, PortRow, i);
+
+    g_string_append(out, i == 0 ? "\n  " : ",\n  ");
+    g_string_append_printf(out, "{\"port\": %u, \"state\": ", row->port);
+    json_string(out, port_states[row->state].json);
+    g_string_append_printf(out, ", \"reserved\": %s, \"ephemeral\": %s, \"held_by\": [",
+                           json_bool(row->reserved), json_bool(row->ephemeral));
+    for (guint j = 0; j < row->owners->len; j++) {
+      if (j > 0)
+        g_string_append(out, ", ");
+      json_owner(out, g_ptr_array_index(row->owners, j));
+    }
+    g_string_append(out, "]}");
+  }
+  g_string_append(out, rows->len > 0 ? "\n]\n" : "]\n");
+  g_print("%s", out->str);
+}
+
+static gboolean
+check_range(const char *option, gint value, gint lo, gint hi)
+{
+  if (value >= lo && value <= hi)
+    return TRUE;
+  g_printerr(_("tfstctl ports: %s must be between %d and %d\n"), option, lo, hi);
+  return FALSE;
+}
+
+int
+tfstctl_ports(int argc, char **argv)
+{
+  g_autoptr(GOptionContext) ctx = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) ports = NULL;
+  g_autoptr(TfstPortSysctl) sysctl = NULL;
+  g_autoptr(GPtrArray) owners = NULL;
+  g_autoptr(GArray) rows = NULL;
+  gint base = DEFAULT_BASE;
+  gint skip = 0;
+  gint count = 0;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+      {"base", 0, 0, G_OPTION_ARG_INT, &base, N_("First port of the rule (default 1918)"),
+       N_("PORT")},
+      {"skip", 0, 0, G_OPTION_ARG_INT, &skip,
+       N_("Start at Base + SKIP × 4096, as [Ports] Skip= (default 0)"), N_("SKIP")},
+      {"count", 0, 0, G_OPTION_ARG_INT, &count,
+       N_("List at most COUNT ports (default: all up to 65535)"), N_("COUNT")},
+      {"json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print a JSON array instead of a table"), NULL},
+      {NULL},
+  };
+
+  ctx = g_option_context_new(NULL);
+  g_option_context_set_summary(ctx, _("List the ports Base + (Skip + k) × 4096 of the ITM rule, "
+                                      "whether each is free, reserved or inside the ephemeral "
+                                      "range, and which process and unit holds it."));
+  g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
+  if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+    g_printerr("tfstctl ports: %s\n", error->message);
+    return EXIT_FAILURE;
+  }
+  if (argc > 1) {
+    g_printerr(_("tfstctl ports: unexpected argument “%s”\n"), argv[1]);
+    return EXIT_FAILURE;
+  }
+  if (!check_range("--base", base, 1, G_MAXUINT16) ||
+      !check_range("--skip", skip, 0, G_MAXUINT16) ||
+      !check_range("--count", count, 0, G_MAXUINT16))
+    return EXIT_FAILURE;
+  ports = tfst_ports_candidates((guint)base, (guint)skip, (guint)count);
+  if (ports->len == 0) {
+    g_printerr(_("tfstctl ports: no port of the rule fits below 65536\n"));
+    return EXIT_FAILURE;
+  }
+
+  sysctl = tfst_port_sysctl_load(NULL, &error);
+  if (sysctl == NULL) {
+    g_printerr(_("tfstctl ports: warning: cannot read the port settings of the kernel: %s\n"),
+               error->message);
+    g_clear_error(&error);
+  }
+  owners = tfst_port_owners_lookup(&g_array_index(ports, guint16, 0), ports->len,
+                                   TFST_PORT_OWNERS_CONNECTIONS, &error);
+  if (owners == NULL) {
+    g_printerr(_("tfstctl ports: cannot list the sockets: %s\n"), error->message);
+    return EXIT_FAILURE;
+  }
+  rows = build_rows(ports, owners, sysctl);
+  if (json)
+    print_json(rows);
+  else
+    print_table(rows, sysctl);
+  return EXIT_SUCCESS;
+}
