@@ -2520,25 +2520,27 @@ test_fuzz_mutate(void)
 /* ---- main ---- */
 
 /* Fixes the g_test_rand seed unless the command line names one. */
-static void
+static char **
 add_default_seed(int *argc, char ***argv)
 {
   char **args;
 
   for (int i = 1; i < *argc; i++)
     if (g_str_has_prefix((*argv)[i], "--seed"))
-      return;
-  /* Never freed: g_test_init() keeps pointers into argv. */
+      return NULL;
+  /* g_test_init() keeps pointers into argv: the caller frees the array
+   * only after g_test_run(). */
   args = g_new0(char *, *argc + 2);
   memcpy(args, *argv, sizeof(char *) * *argc);
   args[(*argc)++] = (char *)DEFAULT_SEED;
   *argv = args;
+  return args;
 }
 
 int
 main(int argc, char **argv)
 {
-  add_default_seed(&argc, &argv);
+  g_autofree char **seeded_argv = add_default_seed(&argc, &argv);
   g_test_init(&argc, &argv, NULL);
 
   g_test_add_func("/tfst/frame/type-names", test_type_names);
