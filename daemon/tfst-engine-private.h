@@ -21,7 +21,8 @@ typedef struct TfstConnector TfstConnector;
  * kernel socket buffer does the real queueing. */
 #define TFST_HOP_OUT_HIGH (512u * 1024u)
 #define TFST_HOP_OUT_LOW  (128u * 1024u)
-#define TFST_HOP_IN_SIZE  (TFST_FRAME_HEADER_SIZE + TFST_FRAME_MAX_PAYLOAD + 64u * 1024u)
+#define TFST_HOP_IN_SLACK (64u * 1024u)
+#define TFST_HOP_IN_SIZE  (TFST_FRAME_HEADER_SIZE + TFST_FRAME_MAX_PAYLOAD + TFST_HOP_IN_SLACK)
 /* Largest DATA payload we produce: one socket read. */
 #define TFST_DATA_CHUNK (128u * 1024u)
 /* Windows granted on one hop may grow until they sum to this much. */
@@ -103,6 +104,7 @@ struct TfstHop {
   char peer_label[TFST_LABEL_MAX + 1];
 
   guint8 *in;
+  gsize in_off; /* first unparsed byte */
   gsize in_len;
   TfstBuf out;
   GQueue blocked; /* TfstEnd waiting for room in `out` */
@@ -176,10 +178,11 @@ struct TfstEngine {
   sd_event_source *status_timer;
   int exit_status;
 
-  GPtrArray *listeners;  /* TfstListener */
-  GPtrArray *connectors; /* TfstConnector */
-  GQueue hops;           /* every TfstHop, up or not */
-  TfstHop *parent;       /* the hop toward the parent once up */
+  GPtrArray *listeners;   /* TfstListener */
+  GPtrArray *connectors;  /* TfstConnector */
+  GQueue hops;            /* every TfstHop, up or not */
+  TfstHop *parent;        /* the hop toward the parent once up */
+  gboolean parent_rooted; /* the parent's chain reaches an endpoint proxy */
 
   GQueue sessions;
   guint64 next_session_id;
@@ -205,6 +208,7 @@ void tfst_hop_send(TfstHop *hop, const guint8 *frame, gsize len);
 void tfst_hop_send_u32(TfstHop *hop, guint8 type, guint32 session, guint32 v);
 guint8 *tfst_hop_reserve_data(TfstHop *hop, gsize payload);
 void tfst_hop_commit_data(TfstHop *hop, guint32 session, gsize payload);
+void tfst_hop_send_data(TfstHop *hop, guint32 session, const guint8 *data, gsize len);
 gboolean tfst_hop_has_room(const TfstHop *hop);
 void tfst_hop_block(TfstHop *hop, TfstEnd *end);
 guint32 tfst_hop_alloc_id(TfstHop *hop);

@@ -654,6 +654,7 @@ tfst_frame_encode_tell(guint8 type, const TfstTellMsg *m)
   cap += m->chain->len * (4 + TFST_LABEL_MAX);
   cap += m->networks->len * (4 + TFST_LABEL_MAX + 18);
   cap += m->forwards->len * (4 + 2 * TFST_LABEL_MAX);
+  cap += 4; /* ROOTED */
   out = g_byte_array_sized_new(cap);
   g_byte_array_set_size(out, cap);
 
@@ -675,6 +676,10 @@ tfst_frame_encode_tell(guint8 type, const TfstTellMsg *m)
   for (guint i = 0; i < m->forwards->len; i++) {
     const TfstForwardEntry *e = &g_array_index(m->forwards, TfstForwardEntry, i);
     w_tlv_owned(&w, TFST_TLV_FORWARD, e->owner, e->name, strlen(e->name));
+  }
+  if (type == TFST_FRAME_TELL_OK) {
+    guint8 rooted = m->rooted ? 1 : 0;
+    w_tlv(&w, TFST_TLV_ROOTED, &rooted, 1);
   }
   n = w_finish(&w, type, 0);
   if (n < 0)
@@ -722,6 +727,7 @@ tfst_frame_decode_tell(const guint8 *p, guint32 len, TfstTellMsg *out)
 
   g_return_val_if_fail(out->chain != NULL, TFST_FRAME_E_MISSING);
   out->label[0] = '\0';
+  out->rooted = FALSE;
   g_array_set_size(out->chain, 0);
   g_array_set_size(out->networks, 0);
   g_array_set_size(out->forwards, 0);
@@ -742,6 +748,10 @@ tfst_frame_decode_tell(const guint8 *p, guint32 len, TfstTellMsg *out)
       r = decode_network(v, vlen, &e);
       if (r == 0)
         g_array_append_val(out->networks, e);
+    } else if (tag == TFST_TLV_ROOTED) {
+      if (vlen != 1 || v[0] > 1)
+        return TFST_FRAME_E_FIELD;
+      out->rooted = v[0] == 1;
     } else if (tag == TFST_TLV_FORWARD) {
       TfstForwardEntry e = {0};
       int used = read_owner(v, vlen, e.owner);

@@ -85,6 +85,7 @@ typedef enum {
   TFST_TLV_ROUTE = 9,   /* label */
   TFST_TLV_WINDOW = 10, /* u32 */
   TFST_TLV_TEXT = 11,   /* free text, GOAWAY reason */
+  TFST_TLV_ROOTED = 12, /* TELL_OK: u8 1 when the sender's chain reaches an endpoint proxy */
 } TfstTlvTag;
 
 typedef struct {
@@ -128,6 +129,7 @@ typedef struct {
   GArray *chain;    /* TfstChainEntry */
   GArray *networks; /* TfstNetworkEntry */
   GArray *forwards; /* TfstForwardEntry */
+  gboolean rooted;  /* TELL_OK only */
 } TfstTellMsg;
 
 const char *tfst_frame_strerror(int status);

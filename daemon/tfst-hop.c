@@ -27,11 +27,25 @@ hop_set_io(TfstHop *hop, guint32 mask)
   sd_event_source_set_io_events(hop->io, mask);
 }
 
+/* New output goes out at once when nothing was queued ahead of it, which
+ * keeps request/response latency down; what the socket does not take, and
+ * everything queued behind, is batched by the deferred flush.  A send error
+ * is left to that flush too: closing the hop here would free it under the
+ * caller. */
 static void
-hop_kick(TfstHop *hop)
+hop_kick(TfstHop *hop, gboolean was_empty)
 {
-  if (!hop->closing && hop->flush != NULL)
-    sd_event_source_set_enabled(hop->flush, SD_EVENT_ONESHOT);
+  if (hop->closing || hop->flush == NULL)
+    return;
+  if (was_empty && hop->io_mask == EPOLLIN) {
+    ssize_t n = send(hop->fd, tfst_buf_peek(&hop->out), tfst_buf_len(&hop->out),
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0)
+      tfst_buf_consume(&hop->out, n);
+    if (tfst_buf_len(&hop->out) == 0)
+      return;
+  }
+  sd_event_source_set_enabled(hop->flush, SD_EVENT_ONESHOT);
 }
 
 TfstHop *
@@ -146,10 +160,12 @@ tfst_hop_protocol_error(TfstHop *hop, const char *format, ...)
 void
 tfst_hop_send(TfstHop *hop, const guint8 *frame, gsize len)
 {
+  gboolean was_empty = tfst_buf_len(&hop->out) == 0;
+
   if (hop->closing)
     return;
   tfst_buf_append(&hop->out, frame, len);
-  hop_kick(hop);
+  hop_kick(hop, was_empty);
 }
 
 void
@@ -169,9 +185,38 @@ tfst_hop_reserve_data(TfstHop *hop, gsize payload)
 void
 tfst_hop_commit_data(TfstHop *hop, guint32 session, gsize payload)
 {
+  gboolean was_empty = tfst_buf_len(&hop->out) == 0;
+
   tfst_frame_header_encode(hop->out.data + hop->out.tail, TFST_FRAME_DATA, session, payload);
   tfst_buf_commit(&hop->out, TFST_FRAME_HEADER_SIZE + payload);
-  hop_kick(hop);
+  hop_kick(hop, was_empty);
+}
+
+/* One DATA frame from bytes we do not own (a relay's input buffer): when
+ * nothing is queued it goes straight to the socket with one sendmsg, and
+ * only what the socket does not take is copied. */
+void
+tfst_hop_send_data(TfstHop *hop, guint32 session, const guint8 *data, gsize len)
+{
+  guint8 hdr[TFST_FRAME_HEADER_SIZE];
+  gsize sent = 0;
+
+  if (hop->closing)
+    return;
+  tfst_frame_header_encode(hdr, TFST_FRAME_DATA, session, len);
+  if (tfst_buf_len(&hop->out) == 0 && hop->io_mask == EPOLLIN) {
+    struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)data, len}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+    ssize_t n = sendmsg(hop->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    sent = n > 0 ? (gsize)n : 0;
+    if (sent == sizeof(hdr) + len)
+      return;
+  }
+  if (sent < sizeof(hdr))
+    tfst_buf_append(&hop->out, hdr + sent, sizeof(hdr) - sent);
+  tfst_buf_append(&hop->out, data + (sent > sizeof(hdr) ? sent - sizeof(hdr) : 0),
+                  len - (sent > sizeof(hdr) ? sent - sizeof(hdr) : 0));
+  sd_event_source_set_enabled(hop->flush, SD_EVENT_ONESHOT);
 }
 
 gboolean
@@ -447,28 +492,39 @@ hop_dispatch(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
 static gboolean
 hop_parse(TfstHop *hop)
 {
-  gsize off = 0;
-
-  while (hop->in_len - off >= TFST_FRAME_HEADER_SIZE) {
+  while (hop->in_len - hop->in_off >= TFST_FRAME_HEADER_SIZE) {
+    const guint8 *p = hop->in + hop->in_off;
     TfstFrameHeader h;
-    int r = tfst_frame_header_decode(hop->in + off, hop->in_len - off, &h);
+    int r = tfst_frame_header_decode(p, hop->in_len - hop->in_off, &h);
 
     if (r < 0) {
       tfst_hop_protocol_error(hop, "frame header: %s", tfst_frame_strerror(r));
       return FALSE;
     }
-    if (hop->in_len - off < TFST_FRAME_HEADER_SIZE + h.length)
+    if (hop->in_len - hop->in_off < TFST_FRAME_HEADER_SIZE + h.length)
       break;
-    hop_dispatch(hop, &h, hop->in + off + TFST_FRAME_HEADER_SIZE);
+    hop_dispatch(hop, &h, p + TFST_FRAME_HEADER_SIZE);
     if (hop->closing)
       return FALSE;
-    off += TFST_FRAME_HEADER_SIZE + h.length;
+    hop->in_off += TFST_FRAME_HEADER_SIZE + h.length;
   }
-  if (off > 0) {
-    memmove(hop->in, hop->in + off, hop->in_len - off);
-    hop->in_len -= off;
-  }
+  if (hop->in_off == hop->in_len)
+    hop->in_off = hop->in_len = 0;
   return TRUE;
+}
+
+/* Room to receive into; the unparsed rest moves to the front only when the
+ * tail gets short, not after every read.  The buffer holds a whole frame of
+ * the maximum size plus this slack, so a frame always fits. */
+static gsize
+hop_in_room(TfstHop *hop)
+{
+  if (TFST_HOP_IN_SIZE - hop->in_len < TFST_HOP_IN_SLACK && hop->in_off > 0) {
+    memmove(hop->in, hop->in + hop->in_off, hop->in_len - hop->in_off);
+    hop->in_len -= hop->in_off;
+    hop->in_off = 0;
+  }
+  return TFST_HOP_IN_SIZE - hop->in_len;
 }
 
 static void
@@ -476,13 +532,14 @@ hop_read(TfstHop *hop)
 {
   /* Bounded so one busy hop cannot starve the other sockets. */
   for (int round = 0; round < 8 && !hop->closing; round++) {
-    gsize room = TFST_HOP_IN_SIZE - hop->in_len;
+    gsize room = hop_in_room(hop);
     ssize_t n = recv(hop->fd, hop->in + hop->in_len, room, MSG_DONTWAIT);
 
     if (n == 0) {
-      if (hop->in_len > 0)
-        tfst_hop_protocol_error(
-            hop, "connection closed inside a frame (truncated frame, %zu bytes)", hop->in_len);
+      if (hop->in_len > hop->in_off)
+        tfst_hop_protocol_error(hop,
+                                "connection closed inside a frame (truncated frame, %zu bytes)",
+                                hop->in_len - hop->in_off);
       else
         tfst_hop_close(hop, ECONNRESET, "connection closed by peer");
       return;

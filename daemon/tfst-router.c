@@ -63,6 +63,15 @@ router_log_chain(TfstEngine *e)
   tfst_log(e->log, LOG_NOTICE, "routingManager: chain known: %s", text->str);
 }
 
+/* Sessions can be carried up only when the chain above reaches an endpoint
+ * proxy: a parent hop that is up is not enough when the parent's own parent
+ * is still missing. */
+static void
+router_update_accepting(TfstEngine *e)
+{
+  tfst_engine_forwards_accepting(e, e->parent != NULL && e->parent_rooted);
+}
+
 static void
 add_own_announcements(TfstEngine *e, TfstTellMsg *m)
 {
@@ -138,6 +147,7 @@ tfst_router_send_tell_ok(TfstHop *hop)
   g_strlcpy(m.label, e->config->label, sizeof(m.label));
   g_strlcpy(self.label, e->config->label, sizeof(self.label));
   g_array_append_val(m.chain, self);
+  m.rooted = e->config->role == TFST_ROLE_EPPROXY || (e->parent != NULL && e->parent_rooted);
   for (guint i = 0; i < e->above->len; i++) {
     TfstChainEntry c = g_array_index(e->above, TfstChainEntry, i);
     c.depth = MIN(c.depth + 1, 255);
@@ -211,8 +221,10 @@ tfst_router_on_tell_ok(TfstHop *hop, const guint8 *p, guint32 len)
   }
   g_array_set_size(e->above, 0);
   g_array_append_vals(e->above, m.chain->data, m.chain->len);
+  e->parent_rooted = m.rooted;
   tfst_tell_msg_clear(&m);
   tell_children(e);
+  router_update_accepting(e);
   router_log_chain(e);
 }
 
@@ -227,7 +239,9 @@ tfst_router_hop_up(TfstHop *hop)
     if (e->parent != NULL && e->parent != hop)
       tfst_hop_close(e->parent, ECONNRESET, "replaced by a new parent hop");
     e->parent = hop;
-    tfst_engine_forwards_accepting(e, TRUE);
+    router_update_accepting(e);
+    /* Children learn whether the chain is now rooted. */
+    tell_children(e);
   }
   tfst_log_full(e->log, LOG_NOTICE, &f, "hop to %s %s (%s) is up",
                 hop->direction == TFST_HOP_TO_PARENT ? "parent" : "child", hop->peer_label,
@@ -243,8 +257,9 @@ tfst_router_hop_down(TfstHop *hop)
     if (e->parent == hop) {
       e->parent = NULL;
       g_array_set_size(e->above, 0);
+      e->parent_rooted = FALSE;
       tell_children(e);
-      tfst_engine_forwards_accepting(e, FALSE);
+      router_update_accepting(e);
     }
   } else {
     tell_parent(e);

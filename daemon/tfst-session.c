@@ -372,8 +372,7 @@ session_deliver(TfstEnd *from, const guint8 *data, gsize len)
   } else if (tfst_buf_len(&p->out) == 0) {
     done = MIN(len, (gsize)MAX(p->send_credit, 0));
     if (done > 0 && tfst_hop_has_room(p->hop)) {
-      memcpy(tfst_hop_reserve_data(p->hop, done), data, done);
-      tfst_hop_commit_data(p->hop, p->id, done);
+      tfst_hop_send_data(p->hop, p->id, data, done);
       p->send_credit -= done;
     } else {
       done = 0;
