@@ -41,7 +41,7 @@ struct TfstEnd {
 
   /* TFST_END_SOCKET */
   int fd;
-  sd_event_source *io;
+  gboolean registered; /* in the engine's session epoll set */
   guint32 io_mask;
   gboolean connecting;
 
@@ -74,6 +74,7 @@ struct TfstSession {
   guint64 id;     /* rs=N in logs */
   TfstEnd end[2]; /* [0] the side the session came from, [1] toward its target */
   TfstSessionState state;
+  gboolean dead;       /* released inside a dispatch batch, freed after it */
   gboolean originated; /* we accepted the client socket (end[0] is it) */
   char forward[TFST_LABEL_MAX + 1];
   char origin[TFST_LABEL_MAX + 1]; /* the proxy that accepted the client */
@@ -185,6 +186,10 @@ struct TfstEngine {
   gboolean parent_rooted; /* the parent's chain reaches an endpoint proxy */
 
   GQueue sessions;
+  int sess_epfd; /* every session socket; one sd-event source */
+  sd_event_source *sess_src;
+  gboolean dispatching; /* inside tfst_session_dispatch() */
+  GQueue graveyard;     /* sessions released during that batch */
   guint64 next_session_id;
   gint64 max_sessions_logged_us;
   GArray *above;       /* TfstChainEntry from the parent's TELL_OK */
@@ -222,6 +227,7 @@ void tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 
 void tfst_session_hop_lost(TfstHop *hop, int err);
 void tfst_end_unblocked(TfstEnd *end);
 void tfst_session_abort(TfstSession *s, int err, TfstEnd *origin);
+int tfst_session_dispatch(sd_event_source *src, int fd, guint32 revents, void *userdata);
 
 /* tfst-router.c */
 void tfst_router_hop_up(TfstHop *hop);

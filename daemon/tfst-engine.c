@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -139,6 +140,7 @@ tfst_engine_new(TfstConfig *config, TfstLog *log, GError **error)
   e->config = config;
   e->log = log;
   e->wake_fd = -1;
+  e->sess_epfd = -1;
   e->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)listener_free);
   e->connectors = g_ptr_array_new_with_free_func((GDestroyNotify)connector_free);
   e->above = g_array_new(FALSE, TRUE, sizeof(TfstChainEntry));
@@ -168,8 +170,9 @@ tfst_engine_new(TfstConfig *config, TfstLog *log, GError **error)
     return NULL;
   g_clear_pointer(&e->activated, g_ptr_array_unref);
   e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (e->wake_fd < 0) {
-    tfst_error_from_errno(error, errno, "eventfd");
+  e->sess_epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (e->wake_fd < 0 || e->sess_epfd < 0) {
+    tfst_error_from_errno(error, errno, "eventfd/epoll");
     return NULL;
   }
   return g_steal_pointer(&e);
@@ -323,6 +326,7 @@ engine_teardown(TfstEngine *e)
   g_ptr_array_set_size(e->listeners, 0);
   g_ptr_array_set_size(e->connectors, 0);
   e->wake = sd_event_source_disable_unref(e->wake);
+  e->sess_src = sd_event_source_disable_unref(e->sess_src);
   e->status_timer = sd_event_source_disable_unref(e->status_timer);
 }
 
@@ -411,6 +415,7 @@ tfst_engine_start(TfstEngine *e, GError **error)
   for (guint i = 0; i < e->connectors->len; i++)
     tfst_connector_schedule(g_ptr_array_index(e->connectors, i));
   sd_event_add_io(e->event, &e->wake, e->wake_fd, EPOLLIN, wake_cb, e);
+  sd_event_add_io(e->event, &e->sess_src, e->sess_epfd, EPOLLIN, tfst_session_dispatch, e);
   sd_event_add_time_relative(e->event, &e->status_timer, CLOCK_MONOTONIC, G_USEC_PER_SEC, 0,
                              status_timer_cb, e);
   tfst_engine_update_status(e);
@@ -449,6 +454,8 @@ tfst_engine_free(TfstEngine *e)
   g_clear_pointer(&e->event, sd_event_unref);
   if (e->wake_fd >= 0)
     close(e->wake_fd);
+  if (e->sess_epfd >= 0)
+    close(e->sess_epfd);
   g_free(e->chain_text);
   g_free(e->status_text);
   g_free(e);

@@ -195,7 +195,10 @@ main(int argc, char **argv)
   }
   config = tfst_config_load(role, instance, config_path, &error);
   if (config == NULL) {
-    g_printerr("tfstd: %s\n", error->message);
+    /* At error priority with the TFST_* fields, so `journalctl -p err`
+     * shows why the instance did not start. */
+    tfst_log_init(&log, tfst_role_to_string(role), instance, "-", 0);
+    tfst_log(&log, LOG_ERR, "invalid configuration: %s", error->message);
     (void)sd_notifyf(0, "STATUS=invalid configuration: %s", error->message);
     return TFST_EXIT_CONFIG;
   }

@@ -6,10 +6,10 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int session_io_cb(sd_event_source *src, int fd, guint32 revents, void *userdata);
 static gboolean end_try_fin(TfstEnd *p);
 static void socket_update_io(TfstEnd *end);
 
@@ -47,12 +47,23 @@ session_new(TfstEngine *e)
   return s;
 }
 
+/* Session sockets live in the engine's own epoll set (see
+ * tfst_session_dispatch), registered only while we want an event. */
+static void
+socket_unregister(TfstEnd *end)
+{
+  if (end->registered)
+    (void)epoll_ctl(end->session->engine->sess_epfd, EPOLL_CTL_DEL, end->fd, NULL);
+  end->registered = FALSE;
+}
+
 static void
 end_release(TfstEnd *end)
 {
-  end->io = sd_event_source_disable_unref(end->io);
-  if (end->fd >= 0)
+  if (end->fd >= 0) {
+    socket_unregister(end);
     close(end->fd);
+  }
   end->fd = -1;
   if (end->kind == TFST_END_STREAM && end->hop != NULL) {
     g_hash_table_remove(end->hop->streams, GUINT_TO_POINTER(end->id));
@@ -64,6 +75,8 @@ end_release(TfstEnd *end)
   tfst_buf_clear(&end->out);
 }
 
+/* Inside a dispatch batch a later event may still point at this session:
+ * it is released at once but freed only when the batch is over. */
 static void
 session_free(TfstSession *s)
 {
@@ -73,6 +86,11 @@ session_free(TfstSession *s)
   end_release(&s->end[1]);
   s->timer = sd_event_source_disable_unref(s->timer);
   g_queue_unlink(&e->sessions, &s->link);
+  if (e->dispatching) {
+    s->dead = TRUE;
+    g_queue_push_tail_link(&e->graveyard, &s->link);
+    return;
+  }
   g_free(s);
 }
 
@@ -88,15 +106,14 @@ stream_attach(TfstEnd *end, TfstHop *hop, guint32 id, guint32 window)
   g_hash_table_insert(hop->streams, GUINT_TO_POINTER(id), end);
 }
 
+static void socket_set_mask(TfstEnd *end, guint32 mask);
+
 static void
 socket_attach(TfstEnd *end, int fd, guint32 mask)
 {
   end->kind = TFST_END_SOCKET;
   end->fd = fd;
-  end->io_mask = mask;
-  sd_event_add_io(end->session->engine->event, &end->io, fd, mask, session_io_cb, end);
-  if (mask == 0)
-    sd_event_source_set_enabled(end->io, SD_EVENT_OFF);
+  socket_set_mask(end, mask);
 }
 
 /* Ends the session at once: sockets are closed with a reset and streams get
@@ -110,8 +127,8 @@ tfst_session_abort(TfstSession *s, int err, TfstEnd *origin)
 
     if (end == origin)
       continue;
-    if (end->kind == TFST_END_SOCKET) {
-      end->io = sd_event_source_disable_unref(end->io);
+    if (end->kind == TFST_END_SOCKET && end->fd >= 0) {
+      socket_unregister(end);
       tfst_socket_reset_close(end->fd);
       end->fd = -1;
     } else if (end->hop != NULL && !end->hop->closing) {
@@ -290,18 +307,20 @@ stream_flush(TfstEnd *p)
 static void
 socket_set_mask(TfstEnd *end, guint32 mask)
 {
-  if (end->io == NULL || end->io_mask == mask)
+  int epfd = end->session->engine->sess_epfd;
+  struct epoll_event ev = {.events = mask, .data.ptr = end};
+
+  if (end->fd < 0 || (end->io_mask == mask && end->registered == (mask != 0)))
     return;
-  /* With no interest at all the source is switched off: epoll reports
+  end->io_mask = mask;
+  /* With no interest at all the socket leaves the set: epoll reports
    * HUP/ERR regardless of the mask and would spin. */
   if (mask == 0) {
-    sd_event_source_set_enabled(end->io, SD_EVENT_OFF);
-  } else {
-    sd_event_source_set_io_events(end->io, mask);
-    if (end->io_mask == 0)
-      sd_event_source_set_enabled(end->io, SD_EVENT_ON);
+    socket_unregister(end);
+    return;
   }
-  end->io_mask = mask;
+  if (epoll_ctl(epfd, end->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, end->fd, &ev) == 0)
+    end->registered = TRUE;
 }
 
 static void
@@ -496,10 +515,10 @@ target_failed(TfstSession *s, int err)
   tfst_session_abort(s, err, &s->end[1]);
 }
 
-static int
-session_io_cb(sd_event_source *src, int fd, guint32 revents, void *userdata)
+static void
+socket_event(TfstEnd *end, guint32 revents)
 {
-  TfstEnd *end = userdata;
+  int fd = end->fd;
 
   if (end->connecting) {
     int err = tfst_socket_error(fd);
@@ -507,17 +526,39 @@ session_io_cb(sd_event_source *src, int fd, guint32 revents, void *userdata)
       target_failed(end->session, err);
     else
       target_connected(end);
-    return 0;
+    return;
   }
   if ((revents & EPOLLERR) && !(revents & EPOLLIN)) {
     int err = tfst_socket_error(fd);
     tfst_session_abort(end->session, err != 0 ? err : ECONNRESET, end);
-    return 0;
+    return;
   }
   if ((revents & EPOLLOUT) && !socket_flush(end))
-    return 0;
+    return;
   if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
     (void)socket_read(end);
+}
+
+/* sd-event sees all session sockets as one source and we drain a batch of
+ * their events per wake-up.  Giving each socket its own sd-event source
+ * costs an epoll_wait per event, and with thousands of sockets ready at
+ * once (a mass close) that is quadratic. */
+int
+tfst_session_dispatch(sd_event_source *src, int fd, guint32 revents, void *userdata)
+{
+  TfstEngine *e = userdata;
+  struct epoll_event ev[256];
+  int n = epoll_wait(fd, ev, G_N_ELEMENTS(ev), 0);
+
+  e->dispatching = TRUE;
+  for (int i = 0; i < n; i++) {
+    TfstEnd *end = ev[i].data.ptr;
+    if (!end->session->dead && end->fd >= 0)
+      socket_event(end, ev[i].events);
+  }
+  e->dispatching = FALSE;
+  while (e->graveyard.head != NULL)
+    g_free(g_queue_pop_head_link(&e->graveyard)->data);
   return 0;
 }
 
