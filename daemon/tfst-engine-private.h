@@ -76,8 +76,10 @@ struct TfstSession {
   TfstSessionState state;
   gboolean dead;       /* released inside a dispatch batch, freed after it */
   gboolean originated; /* we accepted the client socket (end[0] is it) */
-  char forward[TFST_LABEL_MAX + 1];
-  char origin[TFST_LABEL_MAX + 1]; /* the proxy that accepted the client */
+  /* Interned (GRefString): a chain has few distinct labels, and an idle
+   * session should not carry two label buffers. */
+  char *forward;
+  char *origin; /* the proxy that accepted the client */
   TfstSockAddr client;
   TfstSockAddr dest;
   gint64 last_activity_us;

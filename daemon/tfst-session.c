@@ -85,6 +85,8 @@ session_free(TfstSession *s)
   end_release(&s->end[0]);
   end_release(&s->end[1]);
   s->timer = sd_event_source_disable_unref(s->timer);
+  g_clear_pointer(&s->forward, g_ref_string_release);
+  g_clear_pointer(&s->origin, g_ref_string_release);
   g_queue_unlink(&e->sessions, &s->link);
   if (e->dispatching) {
     s->dead = TRUE;
@@ -182,9 +184,10 @@ session_arm_timer(TfstSession *s)
 {
   gint64 d = session_deadline(s);
 
+  /* An open, idle session needs no timer at all: free it rather than keep
+   * a disabled one, which would cost every idle session an sd-event source. */
   if (d == G_MAXINT64) {
-    if (s->timer != NULL)
-      sd_event_source_set_enabled(s->timer, SD_EVENT_OFF);
+    s->timer = sd_event_source_disable_unref(s->timer);
     return;
   }
   if (s->timer == NULL) {
@@ -588,8 +591,8 @@ send_open(TfstSession *s, TfstEnd *out_end, const char *route)
   TfstOpenMsg m = {0};
   guint8 f[512];
 
-  g_strlcpy(m.forward, s->forward, sizeof(m.forward));
-  g_strlcpy(m.origin, s->origin, sizeof(m.origin));
+  g_strlcpy(m.forward, s->forward != NULL ? s->forward : "", sizeof(m.forward));
+  g_strlcpy(m.origin, s->origin != NULL ? s->origin : "", sizeof(m.origin));
   if (route != NULL)
     g_strlcpy(m.route, route, sizeof(m.route));
   m.client = s->client;
@@ -637,8 +640,8 @@ tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *
 
   s = session_new(e);
   s->originated = TRUE;
-  g_strlcpy(s->forward, fw->name, sizeof(s->forward));
-  g_strlcpy(s->origin, e->config->label, sizeof(s->origin));
+  s->forward = g_ref_string_new_intern(fw->name);
+  s->origin = g_ref_string_new_intern(e->config->label);
   s->client = *peer;
   s->dest = dest;
   (void)tfst_socket_tune(fd, &e->config->keepalive, FALSE);
@@ -721,10 +724,10 @@ tfst_session_on_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
   }
 
   s = session_new(e);
-  g_strlcpy(s->forward, m->forward, sizeof(s->forward));
+  s->forward = g_ref_string_new_intern(m->forward);
   /* Relays pass ORIGIN on unchanged: the endpoint proxy learns which
    * gateway proxy an endpoint sits behind, not which relay. */
-  g_strlcpy(s->origin, m->origin, sizeof(s->origin));
+  s->origin = g_ref_string_new_intern(m->origin);
   s->client = m->client;
   s->dest = m->dest;
   stream_attach(&s->end[0], hop, id, e->config->initial_window);
