@@ -1212,6 +1212,25 @@ check_role(Loader *l, GError **error)
   return TRUE;
 }
 
+/* A relay that listens for its parent and its children needs two
+ * addresses; with both ports from the rule they would be the same one. */
+static gboolean
+check_hop_listen_conflict(Loader *l, TfstConfig *c, GError **error)
+{
+  const TfstHopConf *p = &c->parent, *ch = &c->children;
+
+  if (!p->listen || !ch->listen || p->addrs->len != 1 || ch->addrs->len != 1 ||
+      p->port_from_rule != ch->port_from_rule)
+    return TRUE;
+  if (!tfst_addr_equal(&g_array_index(p->addrs, TfstSockAddr, 0),
+                       &g_array_index(ch->addrs, TfstSockAddr, 0), TRUE))
+    return TRUE;
+  return conf_error(l, error, "Parent", "Listen",
+                    "the same address and port as [Children] Listen=%s; give one of them its "
+                    "own port",
+                    p->port_from_rule ? " (both take the port from the [Ports] rule)" : "");
+}
+
 static gboolean
 parse_hops(Loader *l, TfstConfig *c, GError **error)
 {
@@ -1221,11 +1240,13 @@ parse_hops(Loader *l, TfstConfig *c, GError **error)
     return FALSE;
   if (loader_group(l, "Parent") != NULL && !parse_hop(l, "Parent", FALSE, &c->parent, error))
     return FALSE;
-  if (loader_group(l, "Children") != NULL)
-    return parse_hop(l, "Children", is_ep, &c->children, error);
-  if (is_ep)
+  if (loader_group(l, "Children") != NULL) {
+    if (!parse_hop(l, "Children", is_ep, &c->children, error))
+      return FALSE;
+  } else if (is_ep) {
     hop_default_listen(&c->children);
-  return TRUE;
+  }
+  return check_hop_listen_conflict(l, c, error);
 }
 
 /* ---- [Keepalive] [Session] [Ports] ---- */

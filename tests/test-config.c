@@ -475,6 +475,11 @@ test_role_rules(void)
       {GW, "", "t.conf: [Parent]: a gwproxy needs a [Parent]"},
       {GW, GW_PARENT "\n[Children]\nListen=10.0.0.1:1\n",
        "t.conf:4: [Children]: a gwproxy is a leaf of the chain and has no children"},
+      {RL, "[Parent]\nListen=127.0.0.1\n[Children]\nListen=127.0.0.1\n",
+       "t.conf:2: [Parent] Listen=: the same address and port as [Children] Listen= (both take "
+       "the port from the [Ports] rule)"},
+      {RL, "[Parent]\nListen=127.0.0.1:7000\n[Children]\nListen=127.0.0.1:7000\n",
+       "t.conf:2: [Parent] Listen=: the same address and port as [Children] Listen=;"},
   };
 
   assert_errors(cases, G_N_ELEMENTS(cases));
