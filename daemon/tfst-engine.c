@@ -287,6 +287,12 @@ tfst_engine_update_status(TfstEngine *e)
       g_string_append(s, "parent hop down, ");
   }
   g_string_append_printf(s, "%u sessions", e->sessions.length);
+  /* The port the rule chose is what an administrator looks for first. */
+  for (guint i = 0; i < e->listeners->len; i++) {
+    const TfstListener *l = g_ptr_array_index(e->listeners, i);
+    g_string_append_printf(s, "%s%u", i == 0 ? "; listening on port " : ", ",
+                           tfst_addr_port(&l->addr));
+  }
   if (g_strcmp0(s->str, e->status_text) == 0)
     return;
   g_free(e->status_text);

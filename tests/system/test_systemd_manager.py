@@ -300,7 +300,8 @@ class SystemdManagerTest(unittest.TestCase):
 
         status = self.systemctl("status", RELAY).stdout
         self.assertRegex(status, r"Active: active \(running\)")
-        self.assertRegex(status, r'Status: "1 children up, parent hop up \(ep\), \d+ sessions"')
+        self.assertRegex(status, r'Status: "1 children up, parent hop up \(ep\), \d+ sessions; '
+                                 r'listening on port 10110"')
         self.assertIn(f"TriggeredBy: ● {RELAY_SOCKET}", status)
         sys.stderr.write(status)
 
