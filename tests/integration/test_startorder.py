@@ -57,22 +57,40 @@ class StartOrderTest(TfstTestCase):
     def test_relay2_first_then_ep(self):
         self.run_order(["relay2", "ep", "gw1", "relay1"])
 
-    def test_gw_first_client_waits(self):
-        """A client of a gwproxy whose parent hop is not up yet is held
-        (not refused) and served once the chain comes up."""
-        top = self.build()
-        top.start(order=["gw1"])
+    def held_client(self, top, start_later):
+        """Connects a client to gw1 while its chain is incomplete, then
+        starts start_later: the client must be held, not refused, and its
+        data must flow once the chain is up."""
         s = connect(top.listen_addr("gw1", "web"))
         try:
             s.sendall(b"early bird")
             time.sleep(1.0)
-            top.start(order=["relay2", "relay1", "ep"])
+            top.start(order=start_later)
             self.assertEqual(recv_exact(s, len(b"early bird"), timeout=15), b"early bird")
             s.shutdown(socket.SHUT_WR)
             self.assertEqual(wait_closed(s, 10)[0], "eof")
         finally:
             s.close()
         top.wait_converged()
+
+    def test_client_held_until_parent_hop_up(self):
+        """gw1 alone, directly under ep: no parent hop yet."""
+        self.echo_up = self.echo_server()
+        top = Topology(self)
+        top.add("epproxy", "ep")
+        top.add("gwproxy", "gw1", parent="ep")
+        top.forward("ep", "web", target=self.echo_up.addr)
+        top.forward("gw1", "web", listen=True)
+        top.start(order=["gw1"])
+        self.held_client(top, ["ep"])
+
+    def test_client_held_until_chain_complete(self):
+        """gw1's parent hop (to relay2) is up, but relay2 has no parent yet:
+        the chain does not reach an epproxy."""
+        top = self.build()
+        top.start(order=["gw1", "relay2"])
+        top.d("gw1").wait_chain({"relay2": -1, "gw1": 0}, timeout=10)
+        self.held_client(top, ["relay1", "ep"])
 
     def test_parent_opens_ep_first(self):
         """Unidirectional firewalls: the parent side opens every hop."""

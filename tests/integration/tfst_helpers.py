@@ -176,6 +176,21 @@ def parse_chain(text):
     return out
 
 
+def _children_of(pid):
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            kids.append(int(d))
+    return kids
+
+
 class Daemon:
     """One tfstd process.  The config text is written to workdir; stderr and
     stdout go to a unique log file.  Restart keeps role, config and ports and
@@ -201,6 +216,7 @@ class Daemon:
         self._ready = threading.Event()
         self.notify_messages = []
         self.env = {}  # extra environment for the process
+        self.frozen = False
         _all_daemons.append(self)
 
     def __repr__(self):
@@ -308,13 +324,50 @@ class Daemon:
             self.returncode = self.proc.wait(10)
         self._close_notify()
 
+    def stacks(self):
+        """Where the process's threads are (gdb backtraces when gdb is
+        installed, else kernel wait channels): for a report on a hang."""
+        pid = self.pid
+        out = []
+        # Kernel view first (works even when the process is being traced,
+        # e.g. by LeakSanitizer's StopTheWorld tracer at exit).
+        for p in [pid] + _children_of(pid):
+            try:
+                with open(f"/proc/{p}/status") as f:
+                    st = {k: v.strip() for k, _, v in (ln.partition(":") for ln in f)}
+                out.append(f"process {p} ({st.get('Name')}): state {st.get('State')}, "
+                           f"TracerPid {st.get('TracerPid')}")
+                for tid in sorted(os.listdir(f"/proc/{p}/task")):
+                    with open(f"/proc/{p}/task/{tid}/wchan") as f:
+                        wchan = f.read().strip()
+                    with open(f"/proc/{p}/task/{tid}/stat") as f:
+                        state = f.read().rsplit(")", 1)[1].split()[0]
+                    with open(f"/proc/{p}/task/{tid}/comm") as f:
+                        comm = f.read().strip()
+                    out.append(f"  thread {tid} ({comm}): state {state}, wchan {wchan}")
+            except OSError as e:
+                out.append(f"  {p}: {e!r}")
+        if shutil.which("gdb"):
+            try:
+                r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx",
+                                    "-ex", "thread apply all bt 30"],
+                                   capture_output=True, text=True, timeout=60)
+                lines = [ln for ln in r.stdout.splitlines()
+                         if ln.startswith(("Thread", "#"))]
+                out += lines or ["gdb: " + " ".join(r.stderr.split()[-30:])]
+            except (OSError, subprocess.SubprocessError) as e:
+                out.append(f"gdb: {e!r}")
+        return "\n".join(out)
+
     def freeze(self):
         """SIGSTOP: the process hangs, its sockets stay open (a dead peer
         that only application-level liveness can detect)."""
         self.proc.send_signal(signal.SIGSTOP)
+        self.frozen = True
 
     def thaw(self):
         self.proc.send_signal(signal.SIGCONT)
+        self.frozen = False
 
     def restart(self, wait=True):
         if self.alive():
@@ -331,13 +384,19 @@ class Daemon:
             return problems
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.send_signal(signal.SIGCONT)  # in case a test froze it
+            # systemd follows SIGTERM with SIGCONT; opt-in here, because
+            # ASan builds were seen to hang at exit after it (see
+            # TFST_TEST_SIGCONT in the report).
+            if self.frozen or os.environ.get("TFST_TEST_SIGCONT"):
+                self.thaw()
             try:
                 self.returncode = self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                stacks = self.stacks()
                 self.proc.kill()
                 self.returncode = self.proc.wait(10)
-                problems.append(f"{self} did not exit within {timeout:.0f}s of SIGTERM (killed)")
+                problems.append(f"{self} did not exit within {timeout:.0f}s of SIGTERM (killed); "
+                                f"its threads were at:\n{stacks}")
             else:
                 if self.returncode != 0:
                     problems.append(f"{self} exited with status {self.returncode} on SIGTERM")
