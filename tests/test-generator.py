@@ -162,9 +162,9 @@ Listen=127.0.0.1:21010
                               r"unknown key")
         self.assertRegex(err, r"gwproxy@4\.conf: invalid configuration.*10-bad\.conf:2: "
                               r"\[Ports\] Base=")
-        self.assertRegex(err, r"relay@5\.conf: no ListenStream= for tfst-relay@5\.socket: "
-                              r"\[Children\] Listen= .* and \[Parent\] Listen= .* both listen on "
-                              r"127\.0\.0\.1:22398")
+        self.assertRegex(err, r"relay@5\.conf: invalid configuration, no ListenStream= for "
+                              r"tfst-relay@5\.socket: .*relay@5\.conf:2: \[Parent\] Listen=: the "
+                              r"same address and port as \[Children\] Listen=")
         self.assertRegex(err, r"relay@a b\.conf: 'a b' cannot be a unit instance name")
         self.assertRegex(err, r"rely@6\.conf: 'rely' is not a role")
         self.assertRegex(err, r"relay@\.conf: the instance name is empty")
