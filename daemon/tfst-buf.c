@@ -1,6 +1,8 @@
 #include "tfst-buf.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 guint8 *
 tfst_buf_reserve(TfstBuf *b, gsize n)
@@ -51,4 +53,24 @@ tfst_buf_clear(TfstBuf *b)
 {
   g_clear_pointer(&b->data, g_free);
   b->cap = b->head = b->tail = 0;
+}
+
+gssize
+tfst_buf_send(TfstBuf *b, int fd)
+{
+  gsize sent = 0;
+
+  while (tfst_buf_len(b) > 0) {
+    ssize_t n = send(fd, tfst_buf_peek(b), tfst_buf_len(b), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN)
+        break;
+      return -errno;
+    }
+    tfst_buf_consume(b, n);
+    sent += n;
+  }
+  return (gssize)sent;
 }

@@ -30,3 +30,6 @@ void tfst_buf_commit(TfstBuf *b, gsize n);
 void tfst_buf_append(TfstBuf *b, const void *data, gsize n);
 void tfst_buf_consume(TfstBuf *b, gsize n);
 void tfst_buf_clear(TfstBuf *b);
+/* Sends as much as the socket takes: bytes sent (0 when it would block), or
+ * -errno on a real error. */
+gssize tfst_buf_send(TfstBuf *b, int fd);

@@ -38,10 +38,7 @@ hop_kick(TfstHop *hop, gboolean was_empty)
   if (hop->closing || hop->flush == NULL)
     return;
   if (was_empty && hop->io_mask == EPOLLIN) {
-    ssize_t n = send(hop->fd, tfst_buf_peek(&hop->out), tfst_buf_len(&hop->out),
-                     MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n > 0)
-      tfst_buf_consume(&hop->out, n);
+    (void)tfst_buf_send(&hop->out, hop->fd);
     if (tfst_buf_len(&hop->out) == 0)
       return;
   }
@@ -268,18 +265,11 @@ hop_unblock(TfstHop *hop)
 static void
 hop_flush(TfstHop *hop)
 {
-  while (tfst_buf_len(&hop->out) > 0) {
-    ssize_t n = send(hop->fd, tfst_buf_peek(&hop->out), tfst_buf_len(&hop->out),
-                     MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      if (errno == EAGAIN)
-        break;
-      tfst_hop_close(hop, errno, g_strerror(errno));
-      return;
-    }
-    tfst_buf_consume(&hop->out, n);
+  gssize r = tfst_buf_send(&hop->out, hop->fd);
+
+  if (r < 0) {
+    tfst_hop_close(hop, (int)-r, g_strerror((int)-r));
+    return;
   }
   if (tfst_buf_len(&hop->out) == 0 && hop->out.cap > 4 * TFST_HOP_OUT_HIGH)
     tfst_buf_clear(&hop->out);

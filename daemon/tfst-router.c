@@ -106,28 +106,43 @@ send_tell_msg(TfstHop *hop, guint8 type, const TfstTellMsg *m)
   tfst_hop_send(hop, frame->data, frame->len);
 }
 
+/* Starts a TELL/TELL_OK describing ourselves at depth 0. */
+static void
+tell_msg_start(TfstEngine *e, TfstTellMsg *m)
+{
+  TfstChainEntry self = {0};
+
+  tfst_tell_msg_init(m);
+  g_strlcpy(m->label, e->config->label, sizeof(m->label));
+  g_strlcpy(self.label, e->config->label, sizeof(self.label));
+  g_array_append_val(m->chain, self);
+}
+
+/* Entries one hop further away from the receiver than from us. */
+static void
+append_one_further(GArray *dst, GArray *src)
+{
+  for (guint i = 0; i < src->len; i++) {
+    TfstChainEntry c = g_array_index(src, TfstChainEntry, i);
+    c.depth = MIN(c.depth + 1, 255);
+    g_array_append_val(dst, c);
+  }
+}
+
 /* Child → parent: ourselves and everything below us. */
 void
 tfst_router_send_tell(TfstHop *hop)
 {
   TfstEngine *e = hop->engine;
   TfstTellMsg m;
-  TfstChainEntry self = {0};
 
-  tfst_tell_msg_init(&m);
-  g_strlcpy(m.label, e->config->label, sizeof(m.label));
-  g_strlcpy(self.label, e->config->label, sizeof(self.label));
-  g_array_append_val(m.chain, self);
+  tell_msg_start(e, &m);
   add_own_announcements(e, &m);
   for (GList *l = e->hops.head; l != NULL; l = l->next) {
     TfstHop *child = l->data;
     if (child->direction != TFST_HOP_TO_CHILD || !child->up)
       continue;
-    for (guint i = 0; i < child->tell.chain->len; i++) {
-      TfstChainEntry c = g_array_index(child->tell.chain, TfstChainEntry, i);
-      c.depth = MIN(c.depth + 1, 255);
-      g_array_append_val(m.chain, c);
-    }
+    append_one_further(m.chain, child->tell.chain);
     g_array_append_vals(m.networks, child->tell.networks->data, child->tell.networks->len);
     g_array_append_vals(m.forwards, child->tell.forwards->data, child->tell.forwards->len);
   }
@@ -141,18 +156,10 @@ tfst_router_send_tell_ok(TfstHop *hop)
 {
   TfstEngine *e = hop->engine;
   TfstTellMsg m;
-  TfstChainEntry self = {0};
 
-  tfst_tell_msg_init(&m);
-  g_strlcpy(m.label, e->config->label, sizeof(m.label));
-  g_strlcpy(self.label, e->config->label, sizeof(self.label));
-  g_array_append_val(m.chain, self);
+  tell_msg_start(e, &m);
   m.rooted = e->config->role == TFST_ROLE_EPPROXY || (e->parent != NULL && e->parent_rooted);
-  for (guint i = 0; i < e->above->len; i++) {
-    TfstChainEntry c = g_array_index(e->above, TfstChainEntry, i);
-    c.depth = MIN(c.depth + 1, 255);
-    g_array_append_val(m.chain, c);
-  }
+  append_one_further(m.chain, e->above);
   send_tell_msg(hop, TFST_FRAME_TELL_OK, &m);
   tfst_tell_msg_clear(&m);
 }

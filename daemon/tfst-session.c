@@ -454,21 +454,11 @@ socket_read(TfstEnd *end)
 static gboolean
 socket_flush(TfstEnd *end)
 {
-  gsize written = 0;
+  gssize written = tfst_buf_send(&end->out, end->fd);
 
-  while (tfst_buf_len(&end->out) > 0) {
-    ssize_t n = send(end->fd, tfst_buf_peek(&end->out), tfst_buf_len(&end->out),
-                     MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      if (errno == EAGAIN)
-        break;
-      tfst_session_abort(end->session, errno, end);
-      return FALSE;
-    }
-    tfst_buf_consume(&end->out, n);
-    written += n;
+  if (written < 0) {
+    tfst_session_abort(end->session, (int)-written, end);
+    return FALSE;
   }
   if (tfst_buf_len(&end->out) == 0)
     tfst_buf_clear(&end->out);
