@@ -164,7 +164,9 @@ Listen={fwd[0]}:{fwd[1]}
                         .replace("[Children]\nListen=127.0.0.1:", "[Children]\nListen=127.0.0.2:"))
             relay.proc.send_signal(signal.SIGHUP)
             relay.wait_log(r"configuration reloaded; these changes need a restart.*\[Children\]")
-            self.assertIn("RELOADING=1", "\n".join(relay.notify_messages))
+            # The notify socket is read by a thread: wait for it to catch up.
+            h.wait_until(lambda: "RELOADING=1" in "\n".join(relay.notify_messages), 5,
+                         what="RELOADING=1 on the notify socket")
             c.sendall(b"after reload\n")
             self.assertEqual(h.recv_exact(c, 13, timeout=10), b"after reload\n")
         self.echo_through(fwd)
