@@ -5,7 +5,6 @@ watchdog."""
 import os
 import shutil
 import signal
-import stat
 import time
 import unittest
 
@@ -23,19 +22,12 @@ class ActivatedDaemon(h.Daemon):
         self.listen = listen
 
     def start(self, wait=True, timeout=None):
-        wrapper = os.path.join(self.workdir, f"activate-{self.instance}.sh")
-        args = " ".join(f"-l {host}:{port}" for (host, port), _ in self.listen)
-        names = ":".join(name for _, name in self.listen)
-        with open(wrapper, "w") as f:
-            # It hands the program a minimal environment: pass on what we need.
-            f.write(f'#!/bin/sh\nexec {ACTIVATE} -E NOTIFY_SOCKET -E WATCHDOG_USEC {args} '
-                    f'--fdname={names} {h.TFSTD} "$@"\n')
-        os.chmod(wrapper, stat.S_IRWXU)
-        real, h.TFSTD = h.TFSTD, wrapper
-        try:
-            super().start(wait=False)
-        finally:
-            h.TFSTD = real
+        # It hands the program a minimal environment: pass on what we need.
+        self.argv_prefix = [ACTIVATE, "-E", "NOTIFY_SOCKET", "-E", "WATCHDOG_USEC"]
+        for (host, port), _ in self.listen:
+            self.argv_prefix += ["-l", f"{host}:{port}"]
+        self.argv_prefix.append("--fdname=" + ":".join(name for _, name in self.listen))
+        super().start(wait=False)
         for (host, port), _ in self.listen:
             h.wait_until(lambda: listening(port), 10, what=f"systemd-socket-activate on {port}")
         return self
@@ -198,16 +190,8 @@ Listen=127.0.0.1:{self.port()}
         hung = self.daemon("epproxy", "ep2", conf.replace("Label=ep", "Label=ep2")
                            .replace(f":{conf.split(':')[-1].strip()}", f":{self.port()}"))
         hung.env = {"WATCHDOG_USEC": "200000"}
-        real = h.TFSTD
-        wrapper = os.path.join(self.workdir, "hang.sh")
-        with open(wrapper, "w") as f:
-            f.write(f'#!/bin/sh\nexec {real} --test-block-data-plane-after=1 "$@"\n')
-        os.chmod(wrapper, stat.S_IRWXU)
-        h.TFSTD = wrapper
-        try:
-            hung.start()
-        finally:
-            h.TFSTD = real
+        hung.extra_args = ["--test-block-data-plane-after=1"]
+        hung.start()
         hung.wait_log(r"test hook: blocking the data plane", timeout=5)
         time.sleep(0.3)
         seen = hung.notify_messages.count("WATCHDOG=1")

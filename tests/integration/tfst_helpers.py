@@ -216,6 +216,10 @@ class Daemon:
         self._ready = threading.Event()
         self.notify_messages = []
         self.env = {}  # extra environment for the process
+        # Run tfstd through a launcher (`ip netns exec NS`,
+        # systemd-socket-activate …) and/or with extra options.
+        self.argv_prefix = []
+        self.extra_args = []
         self.frozen = False
         _all_daemons.append(self)
 
@@ -284,8 +288,8 @@ class Daemon:
         env.pop("LISTEN_FDS", None)
         env.pop("LISTEN_PID", None)
         env.pop("JOURNAL_STREAM", None)  # log to stderr, not journald
-        argv = [TFSTD, f"--role={self.role}", f"--instance={self.instance}",
-                f"--config={self.config_path}"]
+        argv = self.argv_prefix + [TFSTD, f"--role={self.role}", f"--instance={self.instance}",
+                                   f"--config={self.config_path}"] + self.extra_args
         if shutil.which("setpriv"):
             # Die with the test process, even when meson kills it on timeout.
             argv = ["setpriv", "--pdeathsig", "KILL", "--"] + argv
@@ -998,16 +1002,9 @@ def xfer_handler(c, peer, server):
 
     t = threading.Thread(target=sender, daemon=True)
     t.start()
-    h = hashlib.sha256()
-    n = 0
-    while True:
-        data = c.recv(256 * KIB)
-        if not data:
-            break
-        h.update(data)
-        n += len(data)
+    sha, n = hash_until_eof(c)
     t.join(IO_TIMEOUT)
-    server.results.put({"tag": tag, "sha": h.hexdigest(), "n": n, "send_error": err,
+    server.results.put({"tag": tag, "sha": sha, "n": n, "send_error": err,
                         "peer": peer})
 
 
@@ -1042,32 +1039,18 @@ def make_ident_handler(name):
 
 def sink_handler(c, peer, server):
     """Reads to EOF and reports {n, sha}; sends nothing, then closes."""
-    h = hashlib.sha256()
-    n = 0
-    while True:
-        data = c.recv(256 * KIB)
-        if not data:
-            break
-        h.update(data)
-        n += len(data)
-    server.results.put({"n": n, "sha": h.hexdigest(), "peer": peer})
+    sha, n = hash_until_eof(c)
+    server.results.put({"n": n, "sha": sha, "peer": peer})
 
 
 def reply_after_eof_handler(c, peer, server):
     """Reads to EOF, then replies 'GOT <n> <sha>\\n' and closes: a reply
     that can only arrive if the client's half-close propagated and the
     reverse direction stayed open."""
-    h = hashlib.sha256()
-    n = 0
-    while True:
-        data = c.recv(64 * KIB)
-        if not data:
-            break
-        h.update(data)
-        n += len(data)
-    c.sendall(f"GOT {n} {h.hexdigest()}\n".encode())
+    sha, n = hash_until_eof(c)
+    c.sendall(f"GOT {n} {sha}\n".encode())
     c.shutdown(socket.SHUT_WR)
-    server.results.put({"n": n, "sha": h.hexdigest(), "peer": peer})
+    server.results.put({"n": n, "sha": sha, "peer": peer})
 
 
 def make_close_first_handler(greeting):
@@ -1077,15 +1060,8 @@ def make_close_first_handler(greeting):
     def handler(c, peer, server):
         c.sendall(greeting)
         c.shutdown(socket.SHUT_WR)
-        h = hashlib.sha256()
-        n = 0
-        while True:
-            data = c.recv(64 * KIB)
-            if not data:
-                break
-            h.update(data)
-            n += len(data)
-        server.results.put({"n": n, "sha": h.hexdigest(), "peer": peer})
+        sha, n = hash_until_eof(c)
+        server.results.put({"n": n, "sha": sha, "peer": peer})
 
     return handler
 

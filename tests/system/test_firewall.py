@@ -27,9 +27,9 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
-from tfst_helpers import (MIB, SLOW, TFSTD, Daemon, EchoServer, TfstTestCase,  # noqa: E402
-                          ThreadedServer, _unique_log_path, connect, echo_roundtrip, stream_sha,
-                          wait_closed, xfer, xfer_handler)
+from tfst_helpers import (MIB, SLOW, Daemon, EchoServer, TfstTestCase,  # noqa: E402
+                          ThreadedServer, connect, echo_roundtrip, stream_sha, wait_closed, xfer,
+                          xfer_handler)
 
 IP = shutil.which("ip") or "/usr/sbin/ip"
 NFT = shutil.which("nft") or "/usr/sbin/nft"
@@ -128,28 +128,8 @@ class NsDaemon(Daemon):
     def __init__(self, ns, *args, **kw):
         self.ns = ns
         super().__init__(*args, **kw)
-
-    def start(self, wait=True, timeout=None):
-        assert self.proc is None or self.proc.poll() is not None, f"{self} already running"
-        self._close_notify()
-        notify_path = self._open_notify()  # a path socket: reachable from any netns
-        self.log_path = _unique_log_path(f"{self.log_prefix}.{self.role}-{self.instance}")
-        self.log_paths.append(self.log_path)
-        env = dict(os.environ)
-        env["NOTIFY_SOCKET"] = notify_path
-        for k in ("LISTEN_FDS", "LISTEN_PID", "JOURNAL_STREAM"):
-            env.pop(k, None)
-        argv = [IP, "netns", "exec", self.ns, TFSTD, f"--role={self.role}",
-                f"--instance={self.instance}", f"--config={self.config_path}"]
-        if shutil.which("setpriv"):
-            argv = ["setpriv", "--pdeathsig", "KILL", "--"] + argv
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, env=env, cwd=self.workdir)
-        self.returncode = None
-        if wait:
-            self.wait_ready(timeout)
-        return self
+        # The notify socket is a path socket: reachable from any netns.
+        self.argv_prefix = [IP, "netns", "exec", ns]
 
     def log_since(self, offset):
         return self.log()[offset:]
