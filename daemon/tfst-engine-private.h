@@ -224,7 +224,6 @@ void tfst_connector_schedule(TfstConnector *c);
 
 /* tfst-session.c */
 void tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *peer);
-void tfst_session_on_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m);
 void tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload);
 void tfst_session_hop_lost(TfstHop *hop, int err);
 void tfst_end_unblocked(TfstEnd *end);
@@ -237,7 +236,6 @@ void tfst_router_hop_down(TfstHop *hop);
 void tfst_router_on_tell(TfstHop *hop, const guint8 *p, guint32 len);
 void tfst_router_on_tell_ok(TfstHop *hop, const guint8 *p, guint32 len);
 void tfst_router_send_tell(TfstHop *hop);
-void tfst_router_send_tell_ok(TfstHop *hop);
 TfstHop *tfst_router_child_for(TfstEngine *e, const char *label);
 const char *tfst_router_downcall_route(TfstEngine *e, const TfstForwardConf *f,
                                        const TfstSockAddr *dest);

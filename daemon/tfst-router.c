@@ -151,8 +151,8 @@ tfst_router_send_tell(TfstHop *hop)
 }
 
 /* Parent → child: ourselves and everything above us. */
-void
-tfst_router_send_tell_ok(TfstHop *hop)
+static void
+router_send_tell_ok(TfstHop *hop)
 {
   TfstEngine *e = hop->engine;
   TfstTellMsg m;
@@ -170,7 +170,7 @@ tell_children(TfstEngine *e)
   for (GList *l = e->hops.head; l != NULL; l = l->next) {
     TfstHop *hop = l->data;
     if (hop->direction == TFST_HOP_TO_CHILD && hop->up)
-      tfst_router_send_tell_ok(hop);
+      router_send_tell_ok(hop);
   }
 }
 
@@ -203,7 +203,7 @@ tfst_router_on_tell(TfstHop *hop, const guint8 *p, guint32 len)
   }
   tfst_log_full(e->log, LOG_NOTICE, &f, "routingManager: TELL command received [l=%s]",
                 hop->peer_label);
-  tfst_router_send_tell_ok(hop);
+  router_send_tell_ok(hop);
   /* Our subtree changed: the parent must learn it too. */
   tell_parent(e);
   router_log_chain(e);

@@ -291,8 +291,7 @@ stream_flush(TfstEnd *p)
   while (tfst_buf_len(&p->out) > 0 && p->send_credit > 0 && tfst_hop_has_room(p->hop)) {
     gsize n = MIN(MIN(tfst_buf_len(&p->out), (gsize)p->send_credit), TFST_DATA_CHUNK);
 
-    memcpy(tfst_hop_reserve_data(p->hop, n), tfst_buf_peek(&p->out), n);
-    tfst_hop_commit_data(p->hop, p->id, n);
+    tfst_hop_send_data(p->hop, p->id, tfst_buf_peek(&p->out), n);
     tfst_buf_consume(&p->out, n);
     p->send_credit -= n;
     p->bytes_out += n;
@@ -678,8 +677,8 @@ session_terminate(TfstSession *s, const TfstOpenMsg *m)
   session_arm_timer(s);
 }
 
-void
-tfst_session_on_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
+static void
+session_on_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
 {
   TfstEngine *e = hop->engine;
   TfstRole role = e->config->role;
@@ -825,7 +824,7 @@ tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payl
       tfst_hop_protocol_error(hop, "bad OPEN: %s", tfst_frame_strerror(r));
       return;
     }
-    tfst_session_on_open(hop, h->session, &m);
+    session_on_open(hop, h->session, &m);
     return;
   }
   end = g_hash_table_lookup(hop->streams, GUINT_TO_POINTER(h->session));
