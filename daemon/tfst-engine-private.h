@@ -84,6 +84,9 @@ struct TfstSession {
   TfstSockAddr dest;
   gint64 last_activity_us;
   gint64 half_closed_us; /* when the first direction ended, 0: not yet */
+  gint64 started_us;
+  gboolean upcall;  /* the client is at a gateway proxy */
+  gboolean counted; /* its end is already in the statistics */
   sd_event_source *timer;
   GList link; /* in engine->sessions */
 };
@@ -125,6 +128,8 @@ struct TfstHop {
 
   guint64 ping_sent_us; /* 0: none outstanding */
   gint64 srtt_us;
+  guint64 bytes_read; /* whole frames, for DataFlow() */
+  guint64 bytes_written;
   gboolean closing;
   gboolean dispatching; /* inside its own I/O callback: free on return */
   GList link;           /* in engine->hops */
@@ -156,17 +161,52 @@ struct TfstConnector {
   sd_event_source *timer;
   guint attempts;
   guint16 next_sport;
+  /* For the Parent/Children properties. */
+  gboolean was_up;
+  guint reconnects;
+  gint64 changed_rt; /* CLOCK_REALTIME of the last up/down */
 };
+
+/* A peer that connected to us (Listen=), remembered by label after its hop
+ * went away so tools still see it, down, and its reconnects. */
+typedef struct {
+  TfstHopDirection direction;
+  TfstSockAddr addr;
+  gboolean up;
+  guint reconnects;
+  gint64 changed_rt;
+} TfstPeerRecord;
+
+/* Counters since the last ClearStatistics(); only the data-plane thread
+ * touches them, so they need no atomics. */
+typedef struct {
+  guint64 opened;
+  guint64 closed;
+  guint64 failed;
+  guint64 refused_limit;
+  guint64 aborted_close;
+  guint64 idle_timeout;
+  guint64 retransmit_timeout;
+  guint64 keepalive_dead;
+  guint64 reset;
+  guint64 hop_reconnects;
+  guint64 handshake_failures;
+  GHashTable *failed_by_errno; /* errno -> count */
+  guint64 bytes_base[2][2];    /* byte totals at the clear, [upcall][to_client] */
+  gint64 cleared_rt;
+} TfstCounters;
 
 typedef enum {
   TFST_CMD_STOP,
   TFST_CMD_RELOAD,
   TFST_CMD_BLOCK,
+  TFST_CMD_QUERY,
 } TfstCommandType;
 
 typedef struct {
   TfstCommandType type;
   TfstConfig *config; /* RELOAD: the new configuration, owned */
+  GTask *task;        /* QUERY: task data is a TfstQuery */
 } TfstCommand;
 
 struct TfstEngine {
@@ -198,6 +238,20 @@ struct TfstEngine {
   GHashTable *learned; /* endpoint IP string -> gateway proxy label */
   char *chain_text;    /* last logged chain */
   char *status_text;   /* last STATUS= sent */
+
+  TfstCounters stats;
+  guint64 bytes_gone[2][2]; /* bytes of freed sessions, [upcall][to_client] */
+  guint64 total_opened;     /* never cleared: SessionsChanged deltas */
+  guint64 total_ended;
+  GHashTable *peers; /* label -> TfstPeerRecord, peers that connected to us */
+
+  /* Control-plane notification (see tfst_engine_set_observer) */
+  const TfstEngineObserver *observer;
+  gpointer observer_data;
+  gint changed_pending; /* atomic: a "changed" call is queued */
+  gint64 handshake_window_us;
+  guint handshake_events;
+  guint handshake_dropped;
 };
 
 /* tfst-sockopt.c */
@@ -244,6 +298,24 @@ void tfst_router_announce(TfstEngine *e);
 const TfstForwardConf *tfst_engine_forward(TfstEngine *e, const char *name);
 void tfst_engine_update_status(TfstEngine *e);
 void tfst_engine_forwards_accepting(TfstEngine *e, gboolean on);
+
+/* tfst-inspect.c: answers for the control plane, built on this thread */
+void tfst_engine_notify_changed(TfstEngine *e);
+void tfst_engine_notify_handshake(TfstEngine *e, gboolean ok, const char *label,
+                                  const char *reason);
+void tfst_stats_session_ended(TfstSession *s, int err, TfstEnd *origin);
+void tfst_stats_session_freed(TfstSession *s);
+void tfst_stats_hop_up(TfstHop *hop);
+void tfst_stats_hop_down(TfstHop *hop);
+void tfst_stats_init(TfstEngine *e);
+void tfst_stats_clear(TfstEngine *e);
+void tfst_stats_free(TfstEngine *e);
+GArray *tfst_router_chain(TfstEngine *e); /* TfstChainItem, sorted */
+
+typedef struct {
+  int depth;
+  const char *label;
+} TfstChainItem;
 
 /* tfst-reload.c */
 void tfst_engine_apply_config(TfstEngine *e, TfstConfig *next);

@@ -146,6 +146,8 @@ tfst_engine_new(TfstConfig *config, TfstLog *log, GError **error)
   e->above = g_array_new(FALSE, TRUE, sizeof(TfstChainEntry));
   e->learned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   e->commands = g_async_queue_new();
+  e->peers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  tfst_stats_init(e);
   e->activated = tfst_activation_take(error);
   if (e->activated == NULL && error != NULL && *error != NULL)
     return NULL;
@@ -337,14 +339,166 @@ engine_teardown(TfstEngine *e)
 }
 
 static void
-post(TfstEngine *e, TfstCommandType type, TfstConfig *config)
+post(TfstEngine *e, TfstCommandType type, TfstConfig *config, GTask *task)
 {
   TfstCommand *cmd = g_new0(TfstCommand, 1);
 
   cmd->type = type;
   cmd->config = config;
+  cmd->task = task;
   g_async_queue_push(e->commands, cmd);
   (void)eventfd_write(e->wake_fd, 1);
+}
+
+/* ---- queries from the control plane ---- */
+
+typedef struct {
+  TfstEngineQueryFunc func;
+  gpointer data;
+  GDestroyNotify destroy;
+} TfstQuery;
+
+static void
+query_free(TfstQuery *q)
+{
+  if (q->destroy != NULL && q->data != NULL)
+    q->destroy(q->data);
+  g_free(q);
+}
+
+void
+tfst_engine_query_async(TfstEngine *e, TfstEngineQueryFunc func, gpointer data,
+                        GDestroyNotify destroy, GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new(NULL, NULL, callback, user_data);
+  TfstQuery *q = g_new0(TfstQuery, 1);
+
+  q->func = func;
+  q->data = data;
+  q->destroy = destroy;
+  g_task_set_source_tag(task, tfst_engine_query_async);
+  g_task_set_task_data(task, q, (GDestroyNotify)query_free);
+  post(e, TFST_CMD_QUERY, NULL, task);
+}
+
+GVariant *
+tfst_engine_query_finish(TfstEngine *e, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
+  return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/* GTask returns on the context the task was made in: the reply reaches the
+ * control plane without this thread touching anything of it. */
+static void
+query_run(TfstEngine *e, GTask *task)
+{
+  TfstQuery *q = g_task_get_task_data(task);
+  GError *error = NULL;
+  GVariant *v = q->func(e, q->data, &error);
+
+  if (v == NULL)
+    g_task_return_error(task, error);
+  else
+    g_task_return_pointer(task, g_variant_ref_sink(v), (GDestroyNotify)g_variant_unref);
+  g_object_unref(task);
+}
+
+void
+tfst_engine_set_observer(TfstEngine *e, const TfstEngineObserver *observer, gpointer user_data)
+{
+  e->observer = observer;
+  e->observer_data = user_data;
+}
+
+/* Not g_main_context_invoke(): it runs the function right here when it can
+ * acquire the context, which it can while the main loop is not running
+ * yet. */
+static void
+invoke_on_main(GSourceFunc func, gpointer data, GDestroyNotify destroy)
+{
+  GSource *source = g_idle_source_new();
+
+  g_source_set_priority(source, G_PRIORITY_DEFAULT);
+  g_source_set_callback(source, func, data, destroy);
+  g_source_set_static_name(source, "tfst-engine-event");
+  g_source_attach(source, NULL);
+  g_source_unref(source);
+}
+
+static gboolean
+changed_idle(gpointer data)
+{
+  TfstEngine *e = data;
+
+  g_atomic_int_set(&e->changed_pending, 0);
+  e->observer->changed(e->observer_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Called often (every session open and close): one idle is queued until
+ * the control plane has seen it. */
+void
+tfst_engine_notify_changed(TfstEngine *e)
+{
+  if (e->observer == NULL || e->observer->changed == NULL)
+    return;
+  if (g_atomic_int_compare_and_exchange(&e->changed_pending, 0, 1))
+    invoke_on_main(changed_idle, e, NULL);
+}
+
+typedef struct {
+  TfstEngine *engine;
+  gboolean ok;
+  char *label;
+  char *reason;
+} TfstHandshakeEvent;
+
+static void
+handshake_event_free(TfstHandshakeEvent *ev)
+{
+  g_free(ev->label);
+  g_free(ev->reason);
+  g_free(ev);
+}
+
+static gboolean
+handshake_idle(gpointer data)
+{
+  TfstHandshakeEvent *ev = data;
+  TfstEngine *e = ev->engine;
+
+  e->observer->handshake(e->observer_data, ev->ok, ev->label, ev->reason);
+  return G_SOURCE_REMOVE;
+}
+
+void
+tfst_engine_notify_handshake(TfstEngine *e, gboolean ok, const char *label, const char *reason)
+{
+  gint64 now = g_get_monotonic_time();
+  TfstHandshakeEvent *ev;
+
+  if (e->observer == NULL || e->observer->handshake == NULL)
+    return;
+  /* A peer that reconnects in a tight loop must not flood the bus. */
+  if (now - e->handshake_window_us >= G_USEC_PER_SEC) {
+    if (e->handshake_dropped > 0)
+      tfst_log(e->log, LOG_NOTICE, "%u handshake signals were not emitted (rate limit 10/s)",
+               e->handshake_dropped);
+    e->handshake_window_us = now;
+    e->handshake_events = 0;
+    e->handshake_dropped = 0;
+  }
+  if (++e->handshake_events > 10) {
+    e->handshake_dropped++;
+    return;
+  }
+  ev = g_new0(TfstHandshakeEvent, 1);
+  ev->engine = e;
+  ev->ok = ok;
+  ev->label = g_strdup(label);
+  ev->reason = g_strdup(reason);
+  invoke_on_main(handshake_idle, ev, (GDestroyNotify)handshake_event_free);
 }
 
 /* Commands from the control plane arrive here, in the data-plane thread:
@@ -368,6 +522,9 @@ wake_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
         tfst_engine_apply_config(e, cmd->config);
         tfst_config_free(cmd->config);
         break;
+      case TFST_CMD_QUERY:
+        query_run(e, cmd->task);
+        break;
       case TFST_CMD_BLOCK:
         /* Test hook: a hung data plane, so the watchdog must fire. */
         tfst_log(e->log, LOG_WARNING, "test hook: blocking the data plane");
@@ -381,13 +538,13 @@ wake_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
 void
 tfst_engine_reload(TfstEngine *e, TfstConfig *config)
 {
-  post(e, TFST_CMD_RELOAD, config);
+  post(e, TFST_CMD_RELOAD, config, NULL);
 }
 
 void
 tfst_engine_block_for_test(TfstEngine *e)
 {
-  post(e, TFST_CMD_BLOCK, NULL);
+  post(e, TFST_CMD_BLOCK, NULL, NULL);
 }
 
 static gpointer
@@ -434,7 +591,7 @@ tfst_engine_stop(TfstEngine *e)
 {
   if (e->thread == NULL)
     return 0;
-  post(e, TFST_CMD_STOP, NULL);
+  post(e, TFST_CMD_STOP, NULL, NULL);
   g_thread_join(g_steal_pointer(&e->thread));
   return e->exit_status;
 }
@@ -448,11 +605,18 @@ tfst_engine_free(TfstEngine *e)
   g_clear_pointer(&e->connectors, g_ptr_array_unref);
   g_clear_pointer(&e->above, g_array_unref);
   g_clear_pointer(&e->learned, g_hash_table_unref);
+  g_clear_pointer(&e->peers, g_hash_table_unref);
+  tfst_stats_free(e);
   g_clear_pointer(&e->activated, g_ptr_array_unref);
   if (e->commands != NULL) {
     TfstCommand *cmd;
     while ((cmd = g_async_queue_try_pop(e->commands)) != NULL) {
       g_clear_pointer(&cmd->config, tfst_config_free);
+      if (cmd->task != NULL) {
+        g_task_return_new_error(cmd->task, TFST_ERROR, TFST_ERROR_FAILED,
+                                "the instance is stopping");
+        g_object_unref(cmd->task);
+      }
       g_free(cmd);
     }
     g_async_queue_unref(e->commands);

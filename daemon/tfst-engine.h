@@ -5,7 +5,23 @@
 #include "tfst-config.h"
 #include "tfst-log.h"
 
+#include <gio/gio.h>
+
 typedef struct TfstEngine TfstEngine;
+
+/* What the data plane tells the control plane; called on the main context
+ * (the thread that runs the GLib main loop), never on the data plane. */
+typedef struct {
+  /* Something in the snapshot (tfst_engine_snapshot) may have changed.
+   * Coalesced: one call until the control plane asks for a snapshot. */
+  void (*changed)(gpointer user_data);
+  /* A hop handshake completed (ok) or failed; rate-limited to 10 a second. */
+  void (*handshake)(gpointer user_data, gboolean ok, const char *label, const char *reason);
+} TfstEngineObserver;
+
+/* Runs on the data-plane thread with everything the loop owns at hand;
+ * returns the reply, or NULL and sets `error`. */
+typedef GVariant *(*TfstEngineQueryFunc)(TfstEngine *engine, gpointer data, GError **error);
 
 /* Binds every listener (so bind errors surface before READY=1). */
 TfstEngine *tfst_engine_new(TfstConfig *config, TfstLog *log, GError **error);
@@ -16,6 +32,30 @@ void tfst_engine_free(TfstEngine *engine);
 /* Applies what can change live (the engine takes `config`); logs what
  * needs a restart. */
 void tfst_engine_reload(TfstEngine *engine, TfstConfig *config);
+/* Before tfst_engine_start(); `observer` must outlive the engine. */
+void tfst_engine_set_observer(TfstEngine *engine, const TfstEngineObserver *observer,
+                              gpointer user_data);
+/* Runs `func` on the data plane; `callback` gets the result on the calling
+ * thread's main context.  `data` is freed with `destroy` after `func` ran. */
+void tfst_engine_query_async(TfstEngine *engine, TfstEngineQueryFunc func, gpointer data,
+                             GDestroyNotify destroy, GAsyncReadyCallback callback,
+                             gpointer user_data);
+GVariant *tfst_engine_query_finish(TfstEngine *engine, GAsyncResult *result, GError **error);
+
+/* Queries (tfst-inspect.c), for tfst_engine_query_async().  Snapshot:
+ * (s state, a(sq) listeners, a(ssqbtuu) parent, a(ssqbtuu) children,
+ *  a(si) chain, u sessions, t opened in total, t ended in total). */
+GVariant *tfst_engine_snapshot(TfstEngine *e, gpointer data, GError **error);
+/* data: the a{sv} filter (a floating or owned GVariant ref) */
+GVariant *tfst_engine_list_sessions(TfstEngine *e, gpointer data, GError **error);
+GVariant *tfst_engine_get_statistics(TfstEngine *e, gpointer data, GError **error);
+GVariant *tfst_engine_clear_statistics(TfstEngine *e, gpointer data, GError **error);
+/* data: a guint64 * session id */
+GVariant *tfst_engine_close_session(TfstEngine *e, gpointer data, GError **error);
+/* data: the target string; replies (ttt): sent and received so far, and a
+ * token that changes when the target is a different object */
+GVariant *tfst_engine_flow_sample(TfstEngine *e, gpointer data, GError **error);
+
 /* Test hook for the watchdog: the data plane stops answering. */
 void tfst_engine_block_for_test(TfstEngine *engine);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstEngine, tfst_engine_free)

@@ -38,7 +38,9 @@ hop_kick(TfstHop *hop, gboolean was_empty)
   if (hop->closing || hop->flush == NULL)
     return;
   if (was_empty && hop->io_mask == EPOLLIN) {
-    (void)tfst_buf_send(&hop->out, hop->fd);
+    gssize n = tfst_buf_send(&hop->out, hop->fd);
+    if (n > 0)
+      hop->bytes_written += n;
     if (tfst_buf_len(&hop->out) == 0)
       return;
   }
@@ -110,12 +112,19 @@ tfst_hop_close(TfstHop *hop, int err, const char *why)
   if (hop->closing)
     return;
   hop->closing = TRUE;
-  if (hop->up)
+  if (hop->up) {
     tfst_log_full(e->log, LOG_WARNING, &f, "hop to %s %s (%s) lost: %s", hop_side(hop),
                   hop->peer_label, hop->peer_desc, why);
-  else
+  } else {
     tfst_log_full(e->log, LOG_WARNING, &f, "hop to %s at %s closed before handshake completed: %s",
                   hop_side(hop), hop->peer_desc, why);
+    /* A connect that never succeeded is not a failed handshake. */
+    if (hop->connector == NULL || (hop->io_mask & EPOLLIN)) {
+      e->stats.handshake_failures++;
+      tfst_engine_notify_handshake(
+          e, FALSE, strcmp(hop->peer_label, "?") != 0 ? hop->peer_label : hop->peer_desc, why);
+    }
+  }
 
   tfst_session_hop_lost(hop, err != 0 ? err : ECONNRESET);
   g_queue_clear(&hop->blocked);
@@ -123,6 +132,7 @@ tfst_hop_close(TfstHop *hop, int err, const char *why)
   if (hop->up) {
     hop->up = FALSE;
     tfst_router_hop_down(hop);
+    tfst_stats_hop_down(hop);
   }
   hop->io = sd_event_source_disable_unref(hop->io);
   hop->flush = sd_event_source_disable_unref(hop->flush);
@@ -206,6 +216,7 @@ tfst_hop_send_data(TfstHop *hop, guint32 session, const guint8 *data, gsize len)
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
     ssize_t n = sendmsg(hop->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     sent = n > 0 ? (gsize)n : 0;
+    hop->bytes_written += sent;
     if (sent == sizeof(hdr) + len)
       return;
   }
@@ -271,6 +282,7 @@ hop_flush(TfstHop *hop)
     tfst_hop_close(hop, (int)-r, g_strerror((int)-r));
     return;
   }
+  hop->bytes_written += r;
   if (tfst_buf_len(&hop->out) == 0 && hop->out.cap > 4 * TFST_HOP_OUT_HIGH)
     tfst_buf_clear(&hop->out);
   hop_set_io(hop, EPOLLIN | (tfst_buf_len(&hop->out) > 0 ? EPOLLOUT : 0));
@@ -395,7 +407,9 @@ hop_on_tell(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
     tfst_router_on_tell_ok(hop, p, h->length);
   if (!was_up && !hop->closing) {
     tfst_router_hop_up(hop);
+    tfst_stats_hop_up(hop);
     tfst_engine_update_status(hop->engine);
+    tfst_engine_notify_handshake(hop->engine, TRUE, hop->peer_label, NULL);
   }
 }
 
@@ -542,6 +556,7 @@ hop_read(TfstHop *hop)
       return;
     }
     hop->in_len += n;
+    hop->bytes_read += n;
     if (!hop_parse(hop))
       return;
     if ((gsize)n < room)

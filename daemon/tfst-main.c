@@ -1,9 +1,13 @@
 /* tfstd: argv, locale, signals and the main loop; everything else lives in
  * the daemon library. */
+#include "tfst-authz.h"
+#include "tfst-bus.h"
+#include "tfst-busname.h"
 #include "tfst-config.h"
 #include "tfst-engine.h"
 #include "tfst-error.h"
 #include "tfst-log.h"
+#include "tfst-service.h"
 #include "tfst-version.h"
 
 #include <glib-unix.h>
@@ -18,7 +22,10 @@ typedef struct {
   GMainLoop *loop;
   TfstLog *log;
   TfstEngine *engine;
+  TfstService *service;
   TfstRole role;
+  gboolean ready_sent;
+  guint ready_timeout_id;
   const char *instance;
   const char *config_path;
 } TfstDaemon;
@@ -55,25 +62,61 @@ on_usr2(gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* systemctl reload: parse the files again here, on the control plane, and
- * hand the result to the data plane only when it is valid. */
+/* systemctl reload and Reload(): parse the files again here, on the
+ * control plane, and hand the result to the data plane only when it is
+ * valid. */
 static gboolean
-on_reload(gpointer data)
+daemon_reload(gpointer data, GError **error)
 {
   TfstDaemon *d = data;
-  g_autoptr(GError) error = NULL;
   TfstConfig *next;
 
   (void)sd_notify(0, "RELOADING=1");
-  next = tfst_config_load(d->role, d->instance, d->config_path, &error);
-  if (next == NULL) {
+  tfst_service_set_state(d->service, "reloading");
+  next = tfst_config_load(d->role, d->instance, d->config_path, error);
+  if (next == NULL)
     tfst_log(d->log, LOG_ERR, "reload refused, keeping the running configuration: %s",
-             error->message);
-  } else {
+             (*error)->message);
+  else
     tfst_engine_reload(d->engine, next);
-  }
+  tfst_service_set_state(d->service, NULL);
   (void)sd_notify(0, "READY=1");
+  return next != NULL;
+}
+
+static gboolean
+on_reload(gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  (void)daemon_reload(data, &error);
   return G_SOURCE_CONTINUE;
+}
+
+/* READY=1 once the bus name is ours, so `systemctl start` followed by
+ * tfstctl finds the instance; but never later than a few seconds, and not
+ * at all waiting for a bus that is not there. */
+static gboolean
+send_ready(gpointer data)
+{
+  TfstDaemon *d = data;
+
+  if (d->ready_timeout_id != 0)
+    g_source_remove(d->ready_timeout_id);
+  d->ready_timeout_id = 0;
+  if (!d->ready_sent)
+    (void)sd_notify(0, "READY=1");
+  d->ready_sent = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_ready_timeout(gpointer data)
+{
+  TfstDaemon *d = data;
+
+  d->ready_timeout_id = 0;
+  return send_ready(d);
 }
 
 static gboolean
@@ -105,6 +148,10 @@ run(TfstDaemon *d, TfstConfig *config, guint block_after_s)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(TfstEngine) engine = NULL;
+  g_autoptr(TfstAuthz) authz = tfst_authz_new();
+  g_autoptr(TfstService) service = NULL;
+  g_autoptr(TfstBus) bus = NULL;
+  g_autofree char *bus_name = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
   TfstLog *log = d->log;
   int status;
@@ -120,10 +167,16 @@ run(TfstDaemon *d, TfstConfig *config, guint block_after_s)
     return config_error ? TFST_EXIT_CONFIG : EXIT_FAILURE;
   }
   d->engine = engine;
+  service = tfst_service_new(engine, config, log, authz, daemon_reload, d);
+  d->service = service;
   tfst_log_full(log, LOG_NOTICE, &(TfstLogFields){.message_id = TFST_MSGID_STARTED},
                 "tfstd %s started as %s@%s, label %s", PACKAGE_VERSION,
                 tfst_role_to_string(config->role), config->instance, config->label);
-  (void)sd_notify(0, "READY=1");
+  bus_name = tfst_bus_name_for(tfst_role_to_string(config->role), config->instance);
+  bus = tfst_bus_new(bus_name, log, authz);
+  tfst_service_attach(service, bus);
+  d->ready_timeout_id = g_timeout_add_seconds(3, on_ready_timeout, d);
+  tfst_bus_start(bus, send_ready, d);
 
   g_unix_signal_add(SIGTERM, on_stop_signal, d);
   g_unix_signal_add(SIGINT, on_stop_signal, d);
@@ -135,6 +188,10 @@ run(TfstDaemon *d, TfstConfig *config, guint block_after_s)
   g_main_loop_run(loop);
 
   (void)sd_notify(0, "STOPPING=1");
+  tfst_service_set_state(service, "stopping");
+  g_clear_pointer(&bus, tfst_bus_free);
+  if (d->ready_timeout_id != 0)
+    g_source_remove(d->ready_timeout_id);
   status = tfst_engine_stop(engine);
   tfst_log(log, LOG_NOTICE, "stopped");
   return status;

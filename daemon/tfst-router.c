@@ -10,50 +10,57 @@
 #define TFST_LEARNED_MAX 65536
 
 static void
-router_log_chain(TfstEngine *e)
+chain_add(GArray *items, int depth, const char *label)
 {
-  g_autoptr(GString) text = g_string_new(NULL);
-  typedef struct {
-    int depth;
-    const char *label;
-  } Item;
-  g_autoptr(GArray) items = g_array_new(FALSE, TRUE, sizeof(Item));
+  TfstChainItem it = {depth, label};
+
+  g_array_append_val(items, it);
+}
+
+static gint
+chain_item_cmp(gconstpointer a, gconstpointer b)
+{
+  const TfstChainItem *x = a, *y = b;
+
+  if (x->depth != y->depth)
+    return x->depth < y->depth ? -1 : 1;
+  return strcmp(x->label, y->label);
+}
+
+/* Every label known through WHO/TELL with its depth relative to us (the
+ * parents negative), sorted by depth then label.  The labels point into
+ * engine state: use the array before the loop runs again. */
+GArray *
+tfst_router_chain(TfstEngine *e)
+{
+  GArray *items = g_array_new(FALSE, TRUE, sizeof(TfstChainItem));
 
   for (guint i = 0; i < e->above->len; i++) {
     const TfstChainEntry *c = &g_array_index(e->above, TfstChainEntry, i);
-    Item it = {-(int)c->depth - 1, c->label};
-    g_array_append_val(items, it);
+    chain_add(items, -(int)c->depth - 1, c->label);
   }
-  {
-    Item self = {0, e->config->label};
-    g_array_append_val(items, self);
-  }
+  chain_add(items, 0, e->config->label);
   for (GList *l = e->hops.head; l != NULL; l = l->next) {
     TfstHop *hop = l->data;
     if (hop->direction != TFST_HOP_TO_CHILD || !hop->up)
       continue;
     for (guint i = 0; i < hop->tell.chain->len; i++) {
       const TfstChainEntry *c = &g_array_index(hop->tell.chain, TfstChainEntry, i);
-      Item it = {c->depth + 1, c->label};
-      g_array_append_val(items, it);
+      chain_add(items, c->depth + 1, c->label);
     }
   }
-  for (guint i = 1; i < items->len; i++) {
-    /* Insertion sort by (depth, label): chains are short. */
-    Item cur = g_array_index(items, Item, i);
-    guint j = i;
-    while (j > 0) {
-      Item *prev = &g_array_index(items, Item, j - 1);
-      if (prev->depth < cur.depth ||
-          (prev->depth == cur.depth && strcmp(prev->label, cur.label) <= 0))
-        break;
-      g_array_index(items, Item, j) = *prev;
-      j--;
-    }
-    g_array_index(items, Item, j) = cur;
-  }
+  g_array_sort(items, chain_item_cmp);
+  return items;
+}
+
+static void
+router_log_chain(TfstEngine *e)
+{
+  g_autoptr(GString) text = g_string_new(NULL);
+  g_autoptr(GArray) items = tfst_router_chain(e);
+
   for (guint i = 0; i < items->len; i++) {
-    const Item *it = &g_array_index(items, Item, i);
+    const TfstChainItem *it = &g_array_index(items, TfstChainItem, i);
     g_string_append_printf(text, "%s%s@%d", i ? " " : "", it->label, it->depth);
   }
   if (g_strcmp0(text->str, e->chain_text) == 0)
@@ -61,6 +68,7 @@ router_log_chain(TfstEngine *e)
   g_free(e->chain_text);
   e->chain_text = g_strdup(text->str);
   tfst_log(e->log, LOG_NOTICE, "routingManager: chain known: %s", text->str);
+  tfst_engine_notify_changed(e);
 }
 
 /* Sessions can be carried up only when the chain above reaches an endpoint

@@ -42,6 +42,7 @@ session_new(TfstEngine *e)
     s->end[i].fd = -1;
   }
   s->last_activity_us = now_us(e);
+  s->started_us = s->last_activity_us;
   s->link.data = s;
   g_queue_push_tail_link(&e->sessions, &s->link);
   return s;
@@ -87,6 +88,7 @@ session_free(TfstSession *s)
   s->timer = sd_event_source_disable_unref(s->timer);
   g_clear_pointer(&s->forward, g_ref_string_release);
   g_clear_pointer(&s->origin, g_ref_string_release);
+  tfst_stats_session_freed(s);
   g_queue_unlink(&e->sessions, &s->link);
   if (e->dispatching) {
     s->dead = TRUE;
@@ -138,6 +140,7 @@ tfst_session_abort(TfstSession *s, int err, TfstEnd *origin)
       tfst_hop_send_u32(end->hop, type, end->id, (guint32)err);
     }
   }
+  tfst_stats_session_ended(s, err, origin);
   tfst_log_full(s->engine->log, LOG_INFO, &(TfstLogFields){.session = s->id, .err = err},
                 "session rs=%" G_GUINT64_FORMAT " reset: %s", s->id, g_strerror(err));
   session_free(s);
@@ -152,6 +155,8 @@ session_check_done(TfstSession *s)
       return TRUE;
   tfst_log_full(s->engine->log, LOG_DEBUG, &(TfstLogFields){.session = s->id},
                 "session rs=%" G_GUINT64_FORMAT " closed", s->id);
+  s->engine->stats.closed++;
+  s->counted = TRUE;
   session_free(s);
   return FALSE;
 }
@@ -216,18 +221,23 @@ session_timer_cb(sd_event_source *src, guint64 usec, void *userdata)
     target_failed(s, ETIMEDOUT);
     return 0;
   }
-  if (s->state == TFST_SESSION_OPENING)
+  if (s->state == TFST_SESSION_OPENING) {
     tfst_log_full(e->log, LOG_WARNING, &f, "session rs=%" G_GUINT64_FORMAT " not opened in time",
                   s->id);
-  else if (s->half_closed_us != 0)
+  } else if (s->half_closed_us != 0) {
     tfst_log_full(e->log, LOG_WARNING, &f,
                   "session rs=%" G_GUINT64_FORMAT
                   " aborted: peer did not confirm close within %u ms",
                   s->id, e->config->close_timeout_ms);
-  else
+    e->stats.aborted_close++;
+    s->counted = TRUE;
+  } else {
     tfst_log_full(e->log, LOG_NOTICE, &f,
                   "session rs=%" G_GUINT64_FORMAT " aborted: idle for %u ms", s->id,
                   e->config->idle_timeout_ms);
+    e->stats.idle_timeout++;
+    s->counted = TRUE;
+  }
   tfst_session_abort(s, ETIMEDOUT, NULL);
   return 0;
 }
@@ -474,6 +484,9 @@ static void
 session_opened(TfstSession *s)
 {
   s->state = TFST_SESSION_OPEN;
+  s->engine->stats.opened++;
+  s->engine->total_opened++;
+  tfst_engine_notify_changed(s->engine);
   session_touch(s);
   session_arm_timer(s);
   for (int i = 0; i < 2; i++)
@@ -561,6 +574,7 @@ session_limit_reached(TfstEngine *e)
 
   if (e->sessions.length < e->config->max_sessions)
     return FALSE;
+  e->stats.refused_limit++;
   /* Logged at most once a second: a flood of refused clients must not
    * become a flood of journal entries. */
   now = now_us(e);
@@ -629,6 +643,7 @@ tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *
 
   s = session_new(e);
   s->originated = TRUE;
+  s->upcall = e->config->role == TFST_ROLE_GWPROXY;
   s->forward = g_ref_string_new_intern(fw->name);
   s->origin = g_ref_string_new_intern(e->config->label);
   s->client = *peer;
@@ -713,6 +728,7 @@ session_on_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
   }
 
   s = session_new(e);
+  s->upcall = upcall;
   s->forward = g_ref_string_new_intern(m->forward);
   /* Relays pass ORIGIN on unchanged: the endpoint proxy learns which
    * gateway proxy an endpoint sits behind, not which relay. */

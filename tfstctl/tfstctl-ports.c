@@ -2,6 +2,7 @@
  * and who holds it.  Reads the kernel directly (inet_diag, /proc), so it
  * works with no tfstd running. */
 #include "tfstctl.h"
+#include "tfstctl-json.h"
 
 #include "tfst-addr.h"
 #include "tfst-ports.h"
@@ -196,43 +197,7 @@ print_table(const GArray *rows, const TfstPortSysctl *sysctl)
   print_hints(rows, sysctl);
 }
 
-/* ---- JSON (no json-glib dependency: a few strings and numbers) */
-
-static void
-json_string(GString *out, const char *text)
-{
-  g_autofree char *valid = NULL;
-
-  if (text == NULL) {
-    g_string_append(out, "null");
-    return;
-  }
-  valid = g_utf8_make_valid(text, -1);
-  g_string_append_c(out, '"');
-  for (const char *p = valid; *p != '\0'; p++) {
-    guchar c = (guchar)*p;
-    switch (c) {
-      case '"':
-        g_string_append(out, "\\\"");
-        break;
-      case '\\':
-        g_string_append(out, "\\\\");
-        break;
-      case '\n':
-        g_string_append(out, "\\n");
-        break;
-      case '\t':
-        g_string_append(out, "\\t");
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f)
-          g_string_append_printf(out, "\\u%04x", c);
-        else
-          g_string_append_c(out, (char)c);
-    }
-  }
-  g_string_append_c(out, '"');
-}
+/* ---- JSON (the string escaping is shared: tfstctl-json.c) */
 
 static const char *
 json_bool(gboolean b)
@@ -251,14 +216,14 @@ json_owner(GString *out, const TfstPortOwner *o)
   else
     g_string_append(out, "null");
   g_string_append(out, ", \"comm\": ");
-  json_string(out, o->comm);
+  tfstctl_json_append_string(out, o->comm);
   g_string_append(out, ", \"unit\": ");
-  json_string(out, o->unit);
+  tfstctl_json_append_string(out, o->unit);
   g_string_append_printf(out, ", \"uid\": %u, \"hidden\": %s, \"tcp_state\": ", o->uid,
                          json_bool(o->hidden));
-  json_string(out, tfst_tcp_state_to_string(o->tcp_state));
+  tfstctl_json_append_string(out, tfst_tcp_state_to_string(o->tcp_state));
   g_string_append(out, ", \"local\": ");
-  json_string(out, tfst_addr_format(&o->local, addr));
+  tfstctl_json_append_string(out, tfst_addr_format(&o->local, addr));
   g_string_append(out, "}");
 }
 
@@ -272,7 +237,7 @@ print_json(const GArray *rows)
 
     g_string_append(out, i == 0 ? "\n  " : ",\n  ");
     g_string_append_printf(out, "{\"port\": %u, \"state\": ", row->port);
-    json_string(out, port_states[row->state].json);
+    tfstctl_json_append_string(out, port_states[row->state].json);
     g_string_append_printf(out, ", \"reserved\": %s, \"ephemeral\": %s, \"held_by\": [",
                            json_bool(row->reserved), json_bool(row->ephemeral));
     for (guint j = 0; j < row->owners->len; j++) {
@@ -326,16 +291,16 @@ tfstctl_ports(int argc, char **argv)
   g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
   if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
     g_printerr("tfstctl ports: %s\n", error->message);
-    return EXIT_FAILURE;
+    return TFSTCTL_EXIT_USAGE;
   }
   if (argc > 1) {
     g_printerr(_("tfstctl ports: unexpected argument “%s”\n"), argv[1]);
-    return EXIT_FAILURE;
+    return TFSTCTL_EXIT_USAGE;
   }
   if (!check_range("--base", base, 1, G_MAXUINT16) ||
       !check_range("--skip", skip, 0, G_MAXUINT16) ||
       !check_range("--count", count, 0, G_MAXUINT16))
-    return EXIT_FAILURE;
+    return TFSTCTL_EXIT_USAGE;
   ports = tfst_ports_candidates((guint)base, (guint)skip, (guint)count);
   if (ports->len == 0) {
     g_printerr(_("tfstctl ports: no port of the rule fits below 65536\n"));

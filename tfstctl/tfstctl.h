@@ -1,5 +1,23 @@
 /* tfstctl subcommands.  Each takes argv starting at the command name and
- * returns the process exit status. */
+ * returns the process exit status (TfstctlExit). */
 #pragma once
 
+/* Documented in tfstctl(1), EXIT STATUS. */
+typedef enum {
+  TFSTCTL_EXIT_OK = 0,
+  TFSTCTL_EXIT_FAILURE = 1,
+  TFSTCTL_EXIT_USAGE = 2,
+  TFSTCTL_EXIT_NOT_FOUND = 3,
+  TFSTCTL_EXIT_ACCESS_DENIED = 4,
+} TfstctlExit;
+
 int tfstctl_ports(int argc, char **argv);
+int tfstctl_list(int argc, char **argv);
+int tfstctl_status(int argc, char **argv);
+int tfstctl_chain(int argc, char **argv);
+int tfstctl_sessions(int argc, char **argv);
+int tfstctl_stats(int argc, char **argv);
+int tfstctl_dataflow(int argc, char **argv);
+int tfstctl_log_level(int argc, char **argv);
+int tfstctl_close(int argc, char **argv);
+int tfstctl_reload(int argc, char **argv);

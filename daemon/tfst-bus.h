@@ -1,0 +1,20 @@
+/* The instance on the system bus: connection, name and exported objects.
+ * The bus is control only: without it the instance forwards as usual, and
+ * it registers again whenever the bus comes back. */
+#pragma once
+
+#include "tfst-authz.h"
+#include "tfst-log.h"
+
+#include <gio/gio.h>
+
+typedef struct TfstBus TfstBus;
+
+TfstBus *tfst_bus_new(const char *bus_name, TfstLog *log, TfstAuthz *authz);
+/* Exported at /org/tfst/Tfst1 whenever connected; the bus keeps a ref. */
+void tfst_bus_add_interface(TfstBus *bus, GDBusInterfaceSkeleton *skeleton);
+/* Connects; `settled` runs once, when the name is owned or the first
+ * attempt failed (whatever comes first), so READY=1 can follow it. */
+void tfst_bus_start(TfstBus *bus, GSourceFunc settled, gpointer user_data);
+void tfst_bus_free(TfstBus *bus);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstBus, tfst_bus_free)

@@ -1,0 +1,73 @@
+/* Instance bus names (see tfst-busname.h). */
+#include "tfst-busname.h"
+
+#include <string.h>
+
+static char *
+label_escape(const char *s)
+{
+  GString *out = g_string_sized_new(strlen(s) + 8);
+
+  if (*s == '\0')
+    return g_string_free(g_string_append_c(out, '_'), FALSE);
+  for (const char *p = s; *p; p++) {
+    if (g_ascii_isalnum(*p))
+      g_string_append_c(out, *p);
+    else
+      g_string_append_printf(out, "_%02x", (guint8)*p);
+  }
+  return g_string_free(out, FALSE);
+}
+
+static char *
+label_unescape(const char *s)
+{
+  GString *out = g_string_sized_new(strlen(s));
+
+  if (g_str_equal(s, "_"))
+    return g_string_free(out, FALSE);
+  for (const char *p = s; *p; p++) {
+    if (*p != '_') {
+      if (!g_ascii_isalnum(*p))
+        goto bad;
+      g_string_append_c(out, *p);
+      continue;
+    }
+    if (!g_ascii_isxdigit(p[1]) || !g_ascii_isxdigit(p[2]))
+      goto bad;
+    g_string_append_c(out, (char)(g_ascii_xdigit_value(p[1]) << 4 | g_ascii_xdigit_value(p[2])));
+    p += 2;
+  }
+  return g_string_free(out, FALSE);
+bad:
+  g_string_free(out, TRUE);
+  return NULL;
+}
+
+char *
+tfst_bus_name_for(const char *role, const char *instance)
+{
+  g_autofree char *escaped = label_escape(instance);
+
+  return g_strconcat(TFST_BUS_PREFIX, role, "_", escaped, NULL);
+}
+
+gboolean
+tfst_bus_name_parse(const char *bus_name, char **role, char **instance)
+{
+  const char *rest, *sep;
+  char *inst;
+
+  if (!g_str_has_prefix(bus_name, TFST_BUS_PREFIX))
+    return FALSE;
+  rest = bus_name + strlen(TFST_BUS_PREFIX);
+  sep = strchr(rest, '_');
+  if (sep == NULL || sep == rest || strchr(rest, '.') != NULL)
+    return FALSE;
+  inst = label_unescape(sep + 1);
+  if (inst == NULL)
+    return FALSE;
+  *role = g_strndup(rest, (gsize)(sep - rest));
+  *instance = inst;
+  return TRUE;
+}

@@ -1,0 +1,527 @@
+/* What the control plane may know about the data plane: statistics kept
+ * on the data path, and the answers to its queries (snapshot, sessions,
+ * counters, data flow), built here on the data-plane thread as GVariants
+ * so nothing the loop owns is ever read from another thread. */
+#include "tfst-engine-private.h"
+#include "tfst-error.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+/* ---- statistics ---- */
+
+void
+tfst_stats_init(TfstEngine *e)
+{
+  e->stats.failed_by_errno = g_hash_table_new(NULL, NULL);
+  e->stats.cleared_rt = g_get_real_time();
+}
+
+void
+tfst_stats_free(TfstEngine *e)
+{
+  g_clear_pointer(&e->stats.failed_by_errno, g_hash_table_unref);
+}
+
+static void
+count_errno(TfstCounters *c, int err)
+{
+  gpointer key = GINT_TO_POINTER(err);
+  guint64 n = GPOINTER_TO_SIZE(g_hash_table_lookup(c->failed_by_errno, key));
+
+  g_hash_table_insert(c->failed_by_errno, key, GSIZE_TO_POINTER(n + 1));
+}
+
+/* ETIMEDOUT on a socket means TCP gave up: on unacknowledged data after
+ * TCP_USER_TIMEOUT, or on keepalive probes nobody answered. */
+static gboolean
+died_of_keepalive(int fd)
+{
+  struct tcp_info ti = {0};
+  socklen_t len = sizeof(ti);
+
+  if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+    return FALSE;
+  return ti.tcpi_unacked == 0 && ti.tcpi_probes > 0;
+}
+
+/* Called before the session's sockets are closed. */
+void
+tfst_stats_session_ended(TfstSession *s, int err, TfstEnd *origin)
+{
+  TfstCounters *c = &s->engine->stats;
+
+  if (s->counted)
+    return;
+  s->counted = TRUE;
+  if (s->state == TFST_SESSION_OPENING) {
+    c->failed++;
+    count_errno(c, err);
+  } else if (err == ETIMEDOUT && origin != NULL && origin->kind == TFST_END_SOCKET) {
+    if (died_of_keepalive(origin->fd))
+      c->keepalive_dead++;
+    else
+      c->retransmit_timeout++;
+  } else {
+    c->reset++;
+  }
+}
+
+static guint64 *
+gone_slot(TfstEngine *e, gboolean upcall, gboolean to_client)
+{
+  return &e->bytes_gone[upcall ? 1 : 0][to_client ? 1 : 0];
+}
+
+void
+tfst_stats_session_freed(TfstSession *s)
+{
+  TfstEngine *e = s->engine;
+
+  *gone_slot(e, s->upcall, FALSE) += s->end[0].bytes_in;
+  *gone_slot(e, s->upcall, TRUE) += s->end[1].bytes_in;
+  if (s->state == TFST_SESSION_OPEN)
+    e->total_ended++;
+  tfst_engine_notify_changed(e);
+}
+
+/* Bytes carried since the instance started, [upcall][to_client]. */
+static void
+byte_totals(TfstEngine *e, guint64 out[2][2])
+{
+  memcpy(out, e->bytes_gone, sizeof(e->bytes_gone));
+  for (GList *l = e->sessions.head; l != NULL; l = l->next) {
+    const TfstSession *s = l->data;
+    out[s->upcall ? 1 : 0][0] += s->end[0].bytes_in;
+    out[s->upcall ? 1 : 0][1] += s->end[1].bytes_in;
+  }
+}
+
+void
+tfst_stats_clear(TfstEngine *e)
+{
+  GHashTable *errnos = e->stats.failed_by_errno;
+
+  g_hash_table_remove_all(errnos);
+  memset(&e->stats, 0, sizeof(e->stats));
+  e->stats.failed_by_errno = errnos;
+  byte_totals(e, e->stats.bytes_base);
+  e->stats.cleared_rt = g_get_real_time();
+}
+
+/* Peers that connect to us are remembered by label, within reason: a
+ * hostile peer inventing labels must not grow the table without bound. */
+#define TFST_PEER_RECORDS_MAX 1024
+
+static TfstPeerRecord *
+peer_record(TfstEngine *e, const TfstHop *hop, gboolean create)
+{
+  TfstPeerRecord *r = g_hash_table_lookup(e->peers, hop->peer_label);
+
+  if (r == NULL && create && g_hash_table_size(e->peers) < TFST_PEER_RECORDS_MAX) {
+    r = g_new0(TfstPeerRecord, 1);
+    r->direction = hop->direction;
+    g_hash_table_insert(e->peers, g_strdup(hop->peer_label), r);
+  }
+  return r;
+}
+
+void
+tfst_stats_hop_up(TfstHop *hop)
+{
+  TfstEngine *e = hop->engine;
+  TfstConnector *c = hop->connector;
+  TfstPeerRecord *r;
+
+  if (c != NULL) {
+    if (c->was_up) {
+      c->reconnects++;
+      e->stats.hop_reconnects++;
+    }
+    c->was_up = TRUE;
+    c->changed_rt = g_get_real_time();
+  } else if ((r = peer_record(e, hop, TRUE)) != NULL) {
+    if (r->changed_rt != 0) {
+      r->reconnects++;
+      e->stats.hop_reconnects++;
+    }
+    r->up = TRUE;
+    r->addr = hop->peer_addr;
+    r->direction = hop->direction;
+    r->changed_rt = g_get_real_time();
+  }
+  tfst_engine_notify_changed(e);
+}
+
+void
+tfst_stats_hop_down(TfstHop *hop)
+{
+  TfstEngine *e = hop->engine;
+  TfstPeerRecord *r;
+
+  if (hop->connector != NULL)
+    hop->connector->changed_rt = g_get_real_time();
+  else if ((r = peer_record(e, hop, FALSE)) != NULL) {
+    r->up = FALSE;
+    r->changed_rt = g_get_real_time();
+  }
+  tfst_engine_notify_changed(e);
+}
+
+/* ---- snapshot for the properties ---- */
+
+static const char *
+addr_ip(const TfstSockAddr *a, char buf[INET6_ADDRSTRLEN])
+{
+  const void *src =
+      a->sa.sa_family == AF_INET6 ? (const void *)&a->in6.sin6_addr : (const void *)&a->in.sin_addr;
+
+  if (a->sa.sa_family != AF_INET && a->sa.sa_family != AF_INET6)
+    return "";
+  return inet_ntop(a->sa.sa_family, src, buf, INET6_ADDRSTRLEN) ? buf : "";
+}
+
+static const char *
+engine_state(TfstEngine *e)
+{
+  gboolean any_up = FALSE;
+  gboolean missing = e->config->role != TFST_ROLE_EPPROXY && e->parent == NULL;
+
+  for (GList *l = e->hops.head; l != NULL; l = l->next)
+    any_up |= ((TfstHop *)l->data)->up;
+  for (guint i = 0; i < e->connectors->len; i++) {
+    const TfstConnector *c = g_ptr_array_index(e->connectors, i);
+    if (c->direction == TFST_HOP_TO_CHILD && (c->hop == NULL || !c->hop->up))
+      missing = TRUE;
+  }
+  if (!any_up)
+    return "connecting";
+  return missing ? "degraded" : "running";
+}
+
+static void
+add_hop(GVariantBuilder *b, const char *label, const TfstSockAddr *addr, gboolean up,
+        gint64 since_rt, gint64 rtt_us, guint reconnects)
+{
+  char ip[INET6_ADDRSTRLEN];
+
+  g_variant_builder_add(b, "(ssqbtuu)", label, addr_ip(addr, ip), tfst_addr_port(addr), up,
+                        (guint64)MAX(since_rt, 0), (guint32)MIN(rtt_us, (gint64)G_MAXUINT32),
+                        reconnects);
+}
+
+static gint64
+hop_since_rt(const TfstHop *hop)
+{
+  return g_get_real_time() - (g_get_monotonic_time() - hop->up_since_us);
+}
+
+static void
+add_live_hop(GVariantBuilder *b, TfstHop *hop, guint reconnects)
+{
+  add_hop(b, hop->peer_label, &hop->peer_addr, TRUE, hop_since_rt(hop), hop->srtt_us, reconnects);
+}
+
+/* Connectors are listed up or down; accepted peers while connected, then
+ * from their record. */
+static void
+build_hops(TfstEngine *e, TfstHopDirection dir, GVariantBuilder *b)
+{
+  GHashTableIter it;
+  gpointer key, value;
+
+  for (guint i = 0; i < e->connectors->len; i++) {
+    TfstConnector *c = g_ptr_array_index(e->connectors, i);
+    if (c->direction != dir)
+      continue;
+    if (c->hop != NULL && c->hop->up)
+      add_live_hop(b, c->hop, c->reconnects);
+    else
+      add_hop(b, "", &c->addr, FALSE, c->changed_rt, 0, c->reconnects);
+  }
+  g_hash_table_iter_init(&it, e->peers);
+  while (g_hash_table_iter_next(&it, &key, &value)) {
+    const TfstPeerRecord *r = value;
+    TfstHop *live = NULL;
+    if (r->direction != dir)
+      continue;
+    for (GList *l = e->hops.head; l != NULL && r->up; l = l->next) {
+      TfstHop *hop = l->data;
+      if (hop->connector == NULL && hop->up && g_str_equal(hop->peer_label, key))
+        live = hop;
+    }
+    if (live != NULL)
+      add_live_hop(b, live, r->reconnects);
+    else
+      add_hop(b, key, &r->addr, FALSE, r->changed_rt, 0, r->reconnects);
+  }
+}
+
+GVariant *
+tfst_engine_snapshot(TfstEngine *e, gpointer data, GError **error)
+{
+  g_autoptr(GArray) chain = tfst_router_chain(e);
+  GVariantBuilder listeners, parent, children, labels;
+
+  g_variant_builder_init(&listeners, G_VARIANT_TYPE("a(sq)"));
+  for (guint i = 0; i < e->listeners->len; i++) {
+    const TfstListener *l = g_ptr_array_index(e->listeners, i);
+    char ip[INET6_ADDRSTRLEN];
+    g_variant_builder_add(&listeners, "(sq)", addr_ip(&l->addr, ip), tfst_addr_port(&l->addr));
+  }
+  g_variant_builder_init(&parent, G_VARIANT_TYPE("a(ssqbtuu)"));
+  if (e->config->role != TFST_ROLE_EPPROXY)
+    build_hops(e, TFST_HOP_TO_PARENT, &parent);
+  g_variant_builder_init(&children, G_VARIANT_TYPE("a(ssqbtuu)"));
+  if (e->config->role != TFST_ROLE_GWPROXY)
+    build_hops(e, TFST_HOP_TO_CHILD, &children);
+  g_variant_builder_init(&labels, G_VARIANT_TYPE("a(si)"));
+  for (guint i = 0; i < chain->len; i++) {
+    const TfstChainItem *it = &g_array_index(chain, TfstChainItem, i);
+    g_variant_builder_add(&labels, "(si)", it->label, it->depth);
+  }
+  return g_variant_new("(sa(sq)a(ssqbtuu)a(ssqbtuu)a(si)utt)", engine_state(e), &listeners, &parent,
+                       &children, &labels, e->sessions.length, e->total_opened, e->total_ended);
+}
+
+/* ---- sessions ---- */
+
+typedef struct {
+  const char *remote;
+  const char *forward;
+  const char *direction;
+  const char *state;
+  TfstSockAddr remote_addr;
+} TfstSessionFilter;
+
+static gboolean
+filter_parse(GVariant *dict, TfstSessionFilter *f, GError **error)
+{
+  GVariantIter it;
+  const char *key;
+  GVariant *value;
+
+  g_variant_iter_init(&it, dict);
+  while (g_variant_iter_loop(&it, "{&sv}", &key, &value)) {
+    const char **slot = g_str_equal(key, "remote")      ? &f->remote
+                        : g_str_equal(key, "forward")   ? &f->forward
+                        : g_str_equal(key, "direction") ? &f->direction
+                        : g_str_equal(key, "state")     ? &f->state
+                                                        : NULL;
+    if (slot == NULL) {
+      g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
+                  "unknown filter key '%s' (known: remote, forward, direction, state)", key);
+      return FALSE;
+    }
+    if (!g_variant_is_of_type(value, G_VARIANT_TYPE_STRING)) {
+      g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
+                  "filter key '%s' needs a string, not type '%s'", key,
+                  g_variant_get_type_string(value));
+      return FALSE;
+    }
+    /* The dictionary outlives the filter: the strings stay valid. */
+    *slot = g_variant_get_string(value, NULL);
+  }
+  if (f->remote != NULL && !tfst_addr_parse_ip(f->remote, &f->remote_addr)) {
+    g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
+                "filter 'remote': '%s' is not a numeric IP address", f->remote);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static const char *
+session_state(const TfstSession *s)
+{
+  gboolean client_done = s->end[0].in_eof, target_done = s->end[1].in_eof;
+
+  if (s->state == TFST_SESSION_OPENING)
+    return "opening";
+  if (client_done && target_done)
+    return "closing";
+  if (client_done)
+    return "half-closed-client";
+  if (target_done)
+    return "half-closed-target";
+  return "open";
+}
+
+static gboolean
+filter_match(const TfstSessionFilter *f, const TfstSession *s)
+{
+  if (f->forward != NULL && g_strcmp0(f->forward, s->forward) != 0)
+    return FALSE;
+  if (f->direction != NULL && !g_str_equal(f->direction, s->upcall ? "upcall" : "downcall"))
+    return FALSE;
+  if (f->state != NULL && !g_str_equal(f->state, session_state(s)))
+    return FALSE;
+  if (f->remote != NULL && !tfst_addr_equal(&f->remote_addr, &s->client, FALSE) &&
+      !tfst_addr_equal(&f->remote_addr, &s->dest, FALSE))
+    return FALSE;
+  return TRUE;
+}
+
+/* A side this instance does not see is named by the label of the one that
+ * does: the chain's end in that direction. */
+static const char *
+chain_end_label(TfstEngine *e, gboolean up, char *buf, gsize len)
+{
+  g_autoptr(GArray) chain = tfst_router_chain(e);
+  const TfstChainItem *it = &g_array_index(chain, TfstChainItem, up ? 0 : chain->len - 1);
+
+  g_snprintf(buf, len, "<%s>", it->label);
+  return buf;
+}
+
+static const char *
+side_text(TfstEngine *e, const TfstSockAddr *a, gboolean toward_root, char *buf, gsize len)
+{
+  if (a->sa.sa_family == AF_INET || a->sa.sa_family == AF_INET6)
+    return tfst_addr_format(a, buf);
+  return chain_end_label(e, toward_root, buf, len);
+}
+
+GVariant *
+tfst_engine_list_sessions(TfstEngine *e, gpointer data, GError **error)
+{
+  TfstSessionFilter f = {0};
+  GVariantBuilder b;
+  gint64 now = 0;
+
+  if (!filter_parse(data, &f, error))
+    return NULL;
+  sd_event_now(e->event, CLOCK_MONOTONIC, (guint64 *)&now);
+  g_variant_builder_init(&b, G_VARIANT_TYPE("a(tssssstttt)"));
+  for (GList *l = e->sessions.head; l != NULL; l = l->next) {
+    const TfstSession *s = l->data;
+    char client[TFST_LABEL_MAX + TFST_ADDR_STRLEN], target[TFST_LABEL_MAX + TFST_ADDR_STRLEN];
+    if (!filter_match(&f, s))
+      continue;
+    /* Upcall: the client is at the leaf, the target toward the root. */
+    g_variant_builder_add(
+        &b, "(tssssstttt)", s->id, s->forward ? s->forward : "", s->upcall ? "upcall" : "downcall",
+        side_text(e, &s->client, !s->upcall, client, sizeof(client)),
+        side_text(e, &s->dest, s->upcall, target, sizeof(target)), session_state(s),
+        s->end[0].bytes_in, s->end[1].bytes_in, (guint64)MAX(now - s->started_us, 0),
+        (guint64)MAX(now - s->last_activity_us, 0));
+  }
+  return g_variant_new("(a(tssssstttt))", &b);
+}
+
+GVariant *
+tfst_engine_close_session(TfstEngine *e, gpointer data, GError **error)
+{
+  guint64 id = *(const guint64 *)data;
+
+  for (GList *l = e->sessions.head; l != NULL; l = l->next) {
+    TfstSession *s = l->data;
+    if (s->id == id) {
+      tfst_log_full(e->log, LOG_NOTICE, &(TfstLogFields){.session = id},
+                    "session rs=%" G_GUINT64_FORMAT " closed on request (CloseSession)", id);
+      tfst_session_abort(s, ECONNRESET, NULL);
+      return g_variant_new("()");
+    }
+  }
+  g_set_error(error, TFST_ERROR, TFST_ERROR_NOT_FOUND, "no session %" G_GUINT64_FORMAT, id);
+  return NULL;
+}
+
+/* ---- counters ---- */
+
+static void
+add_counter(GVariantBuilder *b, const char *name, guint64 v)
+{
+  g_variant_builder_add(b, "{sv}", name, g_variant_new_uint64(v));
+}
+
+GVariant *
+tfst_engine_get_statistics(TfstEngine *e, gpointer data, GError **error)
+{
+  const TfstCounters *c = &e->stats;
+  guint64 bytes[2][2];
+  GVariantBuilder b, errnos;
+  GHashTableIter it;
+  gpointer key, value;
+
+  byte_totals(e, bytes);
+  g_variant_builder_init(&errnos, G_VARIANT_TYPE("a{st}"));
+  g_hash_table_iter_init(&it, c->failed_by_errno);
+  while (g_hash_table_iter_next(&it, &key, &value)) {
+    const char *name = strerrorname_np(GPOINTER_TO_INT(key));
+    g_autofree char *fallback = name ? NULL : g_strdup_printf("%d", GPOINTER_TO_INT(key));
+    g_variant_builder_add(&errnos, "{st}", name ? name : fallback,
+                          (guint64)GPOINTER_TO_SIZE(value));
+  }
+  g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
+  add_counter(&b, "SessionsOpened", c->opened);
+  add_counter(&b, "SessionsClosed", c->closed);
+  add_counter(&b, "SessionsFailed", c->failed);
+  g_variant_builder_add(&b, "{sv}", "SessionsFailedByErrno", g_variant_builder_end(&errnos));
+  add_counter(&b, "SessionsRefusedLimit", c->refused_limit);
+  add_counter(&b, "SessionsAbortedClose", c->aborted_close);
+  add_counter(&b, "SessionsIdleTimeout", c->idle_timeout);
+  add_counter(&b, "SessionsRetransmitTimeout", c->retransmit_timeout);
+  add_counter(&b, "SessionsKeepaliveDead", c->keepalive_dead);
+  add_counter(&b, "SessionsReset", c->reset);
+  add_counter(&b, "HopReconnects", c->hop_reconnects);
+  add_counter(&b, "HandshakeFailures", c->handshake_failures);
+  add_counter(&b, "UpcallBytesToTarget", bytes[1][0] - c->bytes_base[1][0]);
+  add_counter(&b, "UpcallBytesToClient", bytes[1][1] - c->bytes_base[1][1]);
+  add_counter(&b, "DowncallBytesToTarget", bytes[0][0] - c->bytes_base[0][0]);
+  add_counter(&b, "DowncallBytesToClient", bytes[0][1] - c->bytes_base[0][1]);
+  return g_variant_new("(a{sv}t)", &b, (guint64)c->cleared_rt);
+}
+
+GVariant *
+tfst_engine_clear_statistics(TfstEngine *e, gpointer data, GError **error)
+{
+  tfst_stats_clear(e);
+  tfst_log(e->log, LOG_NOTICE, "statistics cleared on request (ClearStatistics)");
+  return g_variant_new("()");
+}
+
+/* ---- data flow: the control plane takes two samples ---- */
+
+static TfstHop *
+hop_by_label(TfstEngine *e, const char *label)
+{
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *hop = l->data;
+    if (hop->up && g_str_equal(hop->peer_label, label))
+      return hop;
+  }
+  return NULL;
+}
+
+GVariant *
+tfst_engine_flow_sample(TfstEngine *e, gpointer data, GError **error)
+{
+  const char *target = data;
+  guint64 id;
+  char *end = NULL;
+  TfstHop *hop;
+
+  if (target[0] == '\0') {
+    guint64 b[2][2];
+    byte_totals(e, b);
+    return g_variant_new("(ttt)", b[0][0] + b[1][0], b[0][1] + b[1][1], (guint64)0);
+  }
+  /* The token tells the two samples apart from a hop that reconnected. */
+  if ((hop = hop_by_label(e, target)) != NULL)
+    return g_variant_new("(ttt)", hop->bytes_written, hop->bytes_read,
+                         (guint64)(guintptr)hop ^ (guint64)hop->up_since_us);
+  id = g_ascii_strtoull(target, &end, 10);
+  if (end != NULL && end != target && *end == '\0') {
+    for (GList *l = e->sessions.head; l != NULL; l = l->next) {
+      const TfstSession *s = l->data;
+      if (s->id == id)
+        return g_variant_new("(ttt)", s->end[0].bytes_in, s->end[1].bytes_in, id);
+    }
+  }
+  g_set_error(error, TFST_ERROR, TFST_ERROR_NOT_FOUND,
+              "no session or hop '%s' (a session id, a hop peer's label, or \"\" for the instance)",
+              target);
+  return NULL;
+}

@@ -1,0 +1,232 @@
+"""tfstctl's D-Bus commands without a tfstd: the German translation of the
+help, and what the commands do on a private, empty system bus (a private
+dbus-daemon; DBUS_SYSTEM_BUS_ADDRESS points tfstctl at it): no instances,
+an unknown instance, bad usage, and the choice between several instances
+(bus names owned by a helper process, which serves no objects).
+
+The build tree's message catalogs are found through TFST_LOCALEDIR
+(BUILDDIR/po, where meson compiles po/*.po)."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.environ.get("TFST_SRCDIR") or os.path.dirname(os.path.dirname(HERE))
+BUILDDIR = os.environ.get("TFST_BUILDDIR") or os.path.join(SRCDIR, "build")
+TFSTCTL = os.environ.get("TFSTCTL") or os.path.join(BUILDDIR, "tfstctl", "tfstctl")
+LOCALEDIR = os.path.join(BUILDDIR, "po")
+TIMEOUT = 30
+
+# Exit statuses, as in tfstctl(1).
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={dir}/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+  </policy>
+</busconfig>
+"""
+
+# Owns the bus names given as arguments (no objects behind them), prints
+# "owned" once it has them all, and exits when stdin closes.
+NAME_OWNER = textwrap.dedent("""\
+    import sys
+    from gi.repository import Gio, GLib
+    conn = Gio.bus_get_sync(Gio.BusType.SYSTEM, None)
+    for name in sys.argv[1:]:
+        reply = conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "RequestName",
+                               GLib.Variant("(su)", (name, 4)), None,
+                               Gio.DBusCallFlags.NONE, -1, None)
+        if reply.unpack()[0] != 1:
+            sys.exit("cannot own " + name)
+    print("owned", flush=True)
+    sys.stdin.read()
+""")
+
+
+def run(*args, env=None):
+    e = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8")
+    e.pop("LANGUAGE", None)
+    e.update(env or {})
+    return subprocess.run([TFSTCTL] + list(args), capture_output=True, text=True,
+                          timeout=TIMEOUT, env=e, stdin=subprocess.DEVNULL)
+
+
+class HelpTest(unittest.TestCase):
+    COMMANDS = ("list", "status", "chain", "sessions", "stats", "dataflow", "log-level",
+                "close", "reload", "ports")
+
+    def test_help_lists_every_command(self):
+        p = run("--help")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for c in self.COMMANDS:
+            self.assertRegex(p.stdout, r"(?m)^\s+%s\s+\S" % c)
+        for c in self.COMMANDS:
+            p = run(c, "--help")
+            self.assertEqual(p.returncode, 0, f"{c} --help: {p.stderr}")
+            self.assertIn(f"tfstctl {c}", p.stdout)
+
+    def test_help_in_german(self):
+        mo = os.path.join(LOCALEDIR, "de", "LC_MESSAGES", "tfst.mo")
+        if not os.path.exists(mo):
+            self.skipTest(f"the German catalog is not built: {mo}")
+        env = {"LANGUAGE": "de", "TFST_LOCALEDIR": LOCALEDIR}
+        p = run("--help", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("tfst-Instanzen steuern und untersuchen", p.stdout)
+        self.assertIn("Befehle:", p.stdout)
+        self.assertRegex(p.stdout, r"(?m)^\s+sessions\s+Die Sitzungen einer Instanz auflisten$")
+        p = run("sessions", "--help", env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("Ein JSON-Dokument statt Text ausgeben", p.stdout)
+        self.assertIn("--instance=ROLLE@INSTANZ", p.stdout)
+        # errors too; the command names stay English
+        p = run("no-such-command", env=env)
+        self.assertEqual(p.returncode, EXIT_USAGE)
+        self.assertIn("unbekannter Befehl „no-such-command“", p.stderr)
+        # without the variable the catalog of the install prefix is used,
+        # which a test must not depend on; English stays the default
+        p = run("--help")
+        self.assertIn("Control and inspect tfst instances", p.stdout)
+
+    def test_bad_usage_exits_2(self):
+        for args in (["no-such-command"], [], ["list", "extra"], ["list", "--no-such-option"],
+                     ["log-level"], ["log-level", "high"], ["close", "x"],
+                     ["dataflow"], ["dataflow", "7", "--interval", "0"],
+                     ["dataflow", "7", "--interval", "3601"],
+                     ["sessions", "--remote", "not-an-address"]):
+            p = run(*args)
+            self.assertEqual(p.returncode, EXIT_USAGE, f"{args}: {p.stdout} {p.stderr}")
+            self.assertTrue(p.stderr.startswith("tfstctl"), f"{args}: {p.stderr}")
+
+
+class PrivateBusTest(unittest.TestCase):
+    """A private dbus-daemon as the system bus, with no tfst instance."""
+
+    @classmethod
+    def setUpClass(cls):
+        if shutil.which("dbus-daemon") is None:
+            raise unittest.SkipTest("dbus-daemon not found (tools/deps installs it)")
+        cls.tmp = tempfile.mkdtemp(prefix="tfstctl-bus-")
+        config = os.path.join(cls.tmp, "bus.conf")
+        with open(config, "w") as f:
+            f.write(BUS_CONFIG.format(dir=cls.tmp))
+        cls.bus = subprocess.Popen(["dbus-daemon", f"--config-file={config}", "--nofork",
+                                    "--nosyslog", "--print-address=1"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        address = cls.bus.stdout.readline().strip()
+        if not address:
+            cls.tearDownClass()
+            raise AssertionError("dbus-daemon did not start: " + cls.bus.stderr.read())
+        cls.env = {"DBUS_SYSTEM_BUS_ADDRESS": address}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.bus.terminate()
+        try:
+            cls.bus.wait(10)
+        except subprocess.TimeoutExpired:
+            cls.bus.kill()
+            cls.bus.wait(10)
+        cls.bus.stdout.close()
+        cls.bus.stderr.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def tfstctl(self, *args):
+        return run(*args, env=self.env)
+
+    def own_names(self, *names):
+        """A helper process owning the names until the test ends."""
+        try:
+            subprocess.run([sys.executable, "-c", "import gi"], check=True, timeout=TIMEOUT,
+                           capture_output=True)
+        except (subprocess.CalledProcessError, OSError):
+            self.skipTest("python3-gi is not installed")
+        env = dict(os.environ, **self.env)
+        p = subprocess.Popen([sys.executable, "-c", NAME_OWNER] + list(names), env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+        def stop():
+            p.stdin.close()
+            p.wait(10)
+            p.stdout.close()
+        self.addCleanup(stop)
+        self.assertEqual(p.stdout.readline().strip(), "owned")
+
+    def test_list_empty_bus(self):
+        p = self.tfstctl("list")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), "No tfst instance is on the system bus.")
+        p = self.tfstctl("list", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout), [])
+
+    def test_no_instance_exits_3(self):
+        for cmd in ("status", "chain", "sessions", "stats", "reload"):
+            p = self.tfstctl(cmd)
+            self.assertEqual(p.returncode, EXIT_NOT_FOUND, f"{cmd}: {p.stdout} {p.stderr}")
+            self.assertEqual(p.stderr.strip(), "tfstctl: no tfst instance is on the system bus")
+            self.assertEqual(p.stdout, "")
+
+    def test_unknown_instance_exits_3(self):
+        for args in (["status", "relay@2"], ["status", "-i", "relay@2"],
+                     ["sessions", "--instance=relay@2", "--json"],
+                     ["close", "-i", "gwproxy@a-b", "7"], ["status", "org.tfst.Tfst1.relay_2"],
+                     ["--json", "-i", "relay@2", "status"]):
+            p = self.tfstctl(*args)
+            self.assertEqual(p.returncode, EXIT_NOT_FOUND, f"{args}: {p.stdout} {p.stderr}")
+            self.assertRegex(p.stderr, r"^tfstctl: instance \S+ is not on the system bus")
+            self.assertEqual(p.stdout, "")
+        p = self.tfstctl("status", "gwproxy@a-b")
+        self.assertIn("org.tfst.Tfst1.gwproxy_a_2db", p.stderr)
+
+    def test_invalid_instance_exits_2(self):
+        for inst in ("relay", "@2", "relay@", "re_lay@2", "2relay@2", "org.tfst.Tfst1.relay"):
+            p = self.tfstctl("status", inst)
+            self.assertEqual(p.returncode, EXIT_USAGE, f"{inst}: {p.stdout} {p.stderr}")
+            self.assertIn("invalid instance", p.stderr)
+        p = self.tfstctl("status", "-i", "relay@2", "relay@3")
+        self.assertEqual(p.returncode, EXIT_USAGE, p.stderr)
+
+    def test_several_instances_need_instance(self):
+        self.own_names("org.tfst.Tfst1.relay_2", "org.tfst.Tfst1.epproxy_x_2d1",
+                       "org.tfst.Tfst1b.relay_3")
+        p = self.tfstctl("list", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual([e["instance"] for e in json.loads(p.stdout)],
+                         ["epproxy@x-1", "relay@2"])
+        p = self.tfstctl("list")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout.splitlines()[0], r"^INSTANCE\s+LABEL\s+STATE\s+SESSIONS$")
+        self.assertEqual([ln.split()[0] for ln in p.stdout.splitlines()[1:]],
+                         ["epproxy@x-1", "relay@2"])
+        p = self.tfstctl("status")
+        self.assertEqual(p.returncode, EXIT_USAGE, p.stderr)
+        self.assertIn("(epproxy@x-1, relay@2)", p.stderr)
+        self.assertIn("--instance", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,78 @@
+/* What the D-Bus commands share: their common options, the system bus
+ * connection, finding the instance, call flags, and turning errors into
+ * messages and exit statuses. */
+#pragma once
+
+#include "tfstctl.h"
+
+#include "tfst-dbus-generated.h"
+
+#include <gio/gio.h>
+
+#define TFSTCTL_ERROR (tfstctl_error_quark())
+
+/* Errors of tfstctl itself; each code is the exit status it leads to. */
+typedef enum {
+  TFSTCTL_ERROR_FAILED = TFSTCTL_EXIT_FAILURE,
+  TFSTCTL_ERROR_USAGE = TFSTCTL_EXIT_USAGE,
+  TFSTCTL_ERROR_NOT_FOUND = TFSTCTL_EXIT_NOT_FOUND,
+  TFSTCTL_ERROR_ACCESS_DENIED = TFSTCTL_EXIT_ACCESS_DENIED,
+} TfstctlError;
+
+GQuark tfstctl_error_quark(void);
+
+/* The exit status for an error: tfstctl's own code, or the mapping of a
+ * D-Bus error name (AccessDenied -> 4, ServiceUnknown -> 3, ...). */
+int tfstctl_exit_status(const GError *error);
+/* Prints "tfstctl: MESSAGE" to stderr, without the D-Bus error name the
+ * message of a remote error starts with, and returns the exit status. */
+int tfstctl_fail(GError *error);
+
+/* The options every D-Bus command takes. */
+typedef struct {
+  char *instance; /* -i ROLE@INSTANCE, NULL: the only one on the bus */
+  gboolean json;
+  gboolean no_ask_password;
+} TfstctlOptions;
+
+void tfstctl_options_clear(TfstctlOptions *opts);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(TfstctlOptions, tfstctl_options_clear)
+
+/* An option context with the command's entries (may be NULL) followed by
+ * --instance (when with_instance), --json and --no-ask-password. */
+GOptionContext *tfstctl_option_context_new(const char *parameter_string, const char *summary,
+                                           const GOptionEntry *entries, TfstctlOptions *opts,
+                                           gboolean with_instance);
+/* Parses argv; a parse error and more than max_args positional arguments
+ * after the command name are TFSTCTL_ERROR_USAGE. */
+gboolean tfstctl_parse_options(GOptionContext *ctx, int *argc, char ***argv, int max_args,
+                               GError **error);
+
+typedef struct _TfstctlBus TfstctlBus;
+
+/* Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS is honoured). */
+TfstctlBus *tfstctl_bus_new(const TfstctlOptions *opts, GError **error);
+void tfstctl_bus_free(TfstctlBus *bus);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstctlBus, tfstctl_bus_free)
+
+/* Every instance on the bus as sorted "ROLE@INSTANCE" strings. */
+GPtrArray *tfstctl_bus_list_instances(TfstctlBus *bus, GError **error);
+/* A proxy, its properties loaded, for the instance "ROLE@INSTANCE" (or a
+ * bus name org.tfst.Tfst1.*); with instance NULL, for the only instance on
+ * the bus.  An instance that is not on the bus is TFSTCTL_ERROR_NOT_FOUND,
+ * several instances and none chosen TFSTCTL_ERROR_USAGE. */
+TfstDbusTfst1Instance *tfstctl_bus_get_instance(TfstctlBus *bus, const char *instance,
+                                                GError **error);
+/* "ROLE@INSTANCE" of a proxy, from its bus name. */
+char *tfstctl_instance_name(TfstDbusTfst1Instance *proxy);
+
+/* The flags for method calls: ALLOW_INTERACTIVE_AUTHORIZATION when stdin
+ * is a terminal and --no-ask-password was not given. */
+GDBusCallFlags tfstctl_bus_call_flags(const TfstctlBus *bus);
+/* The call timeout in milliseconds: long enough to type a password when
+ * interactive authorization is allowed, else the D-Bus default. */
+int tfstctl_bus_call_timeout(const TfstctlBus *bus);
+/* Before a call that may need an administrator's password: when
+ * interactive authorization is allowed, starts pkttyagent so polkit can
+ * ask on this terminal (as systemctl does), unless an agent runs already. */
+void tfstctl_bus_prepare_auth(TfstctlBus *bus);

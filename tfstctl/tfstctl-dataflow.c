@@ -1,0 +1,158 @@
+/* tfstctl dataflow: the bytes that move through a session, a hop or the
+ * whole instance during an interval (DataFlow), to tell a stalled
+ * connection from a quiet one. */
+#include "tfstctl-bus.h"
+#include "tfstctl-format.h"
+#include "tfstctl-json.h"
+#include "tfstctl-table.h"
+
+#include <glib/gi18n.h>
+
+#define DEFAULT_INTERVAL 5
+#define MAX_INTERVAL     3600
+/* The reply comes after the interval: wait that long and then some. */
+#define REPLY_MARGIN_MS 15000
+
+/* "instance" (or "") is the whole instance, the empty string on the bus. */
+static const char *
+bus_target(const char *target)
+{
+  return g_str_equal(target, "instance") ? "" : target;
+}
+
+static gboolean
+is_session_id(const char *target)
+{
+  return *target != '\0' && g_ascii_string_to_unsigned(target, 10, 0, G_MAXUINT64, NULL, NULL);
+}
+
+static char *
+describe_target(const char *target)
+{
+  if (*target == '\0')
+    return g_strdup(_("the whole instance"));
+  if (is_session_id(target))
+    return g_strdup_printf(_("session %s"), target);
+  return g_strdup_printf(_("hop %s"), target);
+}
+
+/* "1.2 MiB (1258291 bytes)"; small amounts are exact already. */
+static char *
+amount_text(guint64 bytes)
+{
+  g_autofree char *size = tfstctl_format_bytes(bytes);
+  g_autofree char *exact = NULL;
+
+  if (bytes < 1024)
+    return g_steal_pointer(&size);
+  exact = g_strdup_printf("%" G_GUINT64_FORMAT, bytes);
+  /* TRANSLATORS: the first %s is a size such as "1.2 MiB", the second the
+   * exact number of bytes. */
+  return g_strdup_printf(
+      g_dngettext(GETTEXT_PACKAGE, "%s (%s byte)", "%s (%s bytes)", (gulong)bytes), size, exact);
+}
+
+static void
+add_row(TfstctlTable *table, const char *name, guint64 bytes, guint seconds)
+{
+  tfstctl_table_add_printf(table, "%s:", name);
+  tfstctl_table_take(table, amount_text(bytes));
+  tfstctl_table_take(table, tfstctl_format_rate(bytes, seconds));
+}
+
+static void
+print_text(const char *target, guint seconds, guint64 sent, guint64 received)
+{
+  const char *headers[] = {"", "", ""};
+  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+  g_autofree char *what = describe_target(target);
+
+  tfstctl_table_hide_header(table);
+  tfstctl_table_align_right(table, 2);
+  /* TRANSLATORS: %s is "session 42", "hop LABEL" or "the whole instance". */
+  g_print(g_dngettext(GETTEXT_PACKAGE, "Data flow of %s during %u second:\n",
+                      "Data flow of %s during %u seconds:\n", seconds),
+          what, seconds);
+  add_row(table, _("Sent"), sent, seconds);
+  add_row(table, _("Received"), received, seconds);
+  tfstctl_table_print(table);
+}
+
+static void
+print_json(const char *instance, const char *target, guint seconds, guint64 sent, guint64 received)
+{
+  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+
+  tfstctl_json_begin_object(json, NULL);
+  tfstctl_json_string(json, "instance", instance);
+  tfstctl_json_string(json, "target", target);
+  tfstctl_json_uint(json, "seconds", seconds);
+  tfstctl_json_uint(json, "sent", sent);
+  tfstctl_json_uint(json, "received", received);
+  tfstctl_json_end_object(json);
+  tfstctl_json_print(json);
+}
+
+static gboolean
+check_arguments(int argc, char **argv, gint interval, GError **error)
+{
+  if (argc < 2) {
+    g_set_error_literal(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
+                        _("dataflow needs a TARGET: a session id, a hop label or “instance”"));
+    return FALSE;
+  }
+  if (interval < 1 || interval > MAX_INTERVAL) {
+    g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
+                _("--interval must be between 1 and %d seconds"), MAX_INTERVAL);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+int
+tfstctl_dataflow(int argc, char **argv)
+{
+  g_auto(TfstctlOptions) opts = {0};
+  g_autoptr(GOptionContext) ctx = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstctlBus) bus = NULL;
+  g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
+  g_autofree char *instance = NULL;
+  const char *target;
+  guint64 sent = 0;
+  guint64 received = 0;
+  gint interval = DEFAULT_INTERVAL;
+  int timeout;
+  const GOptionEntry entries[] = {
+      {"interval", 0, 0, G_OPTION_ARG_INT, &interval,
+       N_("Measure for SECONDS seconds, 1-3600 (default 5)"), N_("SECONDS")},
+      {NULL},
+  };
+
+  ctx = tfstctl_option_context_new(_("TARGET"),
+                                   _("Measure the bytes sent and received during an interval by a "
+                                     "session (its id), a hop (the label of its peer) or the whole "
+                                     "instance (“instance”)."),
+                                   entries, &opts, TRUE);
+  if (!tfstctl_parse_options(ctx, &argc, &argv, 1, &error) ||
+      !check_arguments(argc, argv, interval, &error))
+    return tfstctl_fail(error);
+  target = bus_target(argv[1]);
+  bus = tfstctl_bus_new(&opts, &error);
+  if (bus == NULL)
+    return tfstctl_fail(error);
+  proxy = tfstctl_bus_get_instance(bus, opts.instance, &error);
+  if (proxy == NULL)
+    return tfstctl_fail(error);
+  timeout = MAX(interval * 1000 + REPLY_MARGIN_MS, tfstctl_bus_call_timeout(bus));
+  if (!tfst_dbus_tfst1_instance_call_data_flow_sync(proxy, target, (guint)interval,
+                                                    tfstctl_bus_call_flags(bus), timeout, &sent,
+                                                    &received, NULL, &error))
+    return tfstctl_fail(error);
+  instance = tfstctl_instance_name(proxy);
+  if (opts.json)
+    print_json(instance, target, (guint)interval, sent, received);
+  else
+    print_text(target, (guint)interval, sent, received);
+  return TFSTCTL_EXIT_OK;
+}

@@ -1,0 +1,17 @@
+/* Values as people read them in tables (JSON keeps the exact numbers). */
+#pragma once
+
+#include <glib.h>
+
+/* A CLOCK_REALTIME point in microseconds as local time, or "never" for 0. */
+char *tfstctl_format_time(guint64 usec);
+/* 1536 -> "1.5 KiB" */
+char *tfstctl_format_bytes(guint64 bytes);
+/* bytes per second over an interval -> "1.5 KiB/s" */
+char *tfstctl_format_rate(guint64 bytes, guint seconds);
+/* A duration in microseconds as whole seconds: "125s". */
+char *tfstctl_format_seconds(guint64 usec);
+/* A round trip time in microseconds as "0.4 ms", or "-" when unknown (0). */
+char *tfstctl_format_rtt(guint64 usec);
+/* "192.0.2.1", 1918 -> "192.0.2.1:1918"; IPv6 in brackets. */
+char *tfstctl_format_endpoint(const char *address, guint16 port);

@@ -1,0 +1,175 @@
+/* tfstctl stats: the counters since the last clear (GetStatistics), and
+ * clearing them (ClearStatistics). */
+#include "tfstctl-bus.h"
+#include "tfstctl-format.h"
+#include "tfstctl-json.h"
+#include "tfstctl-table.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+/* ---- text */
+
+static void
+add_uint_row(TfstctlTable *table, const char *name, guint64 value)
+{
+  tfstctl_table_add(table, name);
+  /* Byte counters get a readable size next to the exact number. */
+  if (strstr(name, "Bytes") != NULL && value >= 1024) {
+    g_autofree char *size = tfstctl_format_bytes(value);
+    tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT " (%s)", value, size);
+  } else {
+    tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT, value);
+  }
+}
+
+/* SessionsFailedByErrno: one row per errno, "SessionsFailedByErrno.ECONNREFUSED". */
+static void
+add_map_rows(TfstctlTable *table, const char *name, GVariant *map)
+{
+  GVariantIter iter;
+  const char *key;
+  guint64 value;
+
+  g_variant_iter_init(&iter, map);
+  while (g_variant_iter_next(&iter, "{&st}", &key, &value)) {
+    g_autofree char *row = g_strdup_printf("%s.%s", name, key);
+    add_uint_row(table, row, value);
+  }
+}
+
+static void
+add_counter_rows(TfstctlTable *table, const char *name, GVariant *value)
+{
+  if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64)) {
+    add_uint_row(table, name, g_variant_get_uint64(value));
+  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE("a{st}"))) {
+    add_map_rows(table, name, value);
+  } else {
+    /* A newer instance may send other types: show them as they are. */
+    tfstctl_table_add(table, name);
+    tfstctl_table_take(table, g_variant_print(value, FALSE));
+  }
+}
+
+static void
+print_text(GVariant *counters, guint64 cleared)
+{
+  const char *headers[] = {_("NAME"), _("VALUE")};
+  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+  g_autofree char *since = tfstctl_format_time(cleared);
+  GVariantIter iter;
+  const char *name;
+  GVariant *value;
+
+  /* TRANSLATORS: %s is the local time of the last clear. */
+  g_print(_("Counters since %s\n"), since);
+  g_variant_iter_init(&iter, counters);
+  while (g_variant_iter_loop(&iter, "{&sv}", &name, &value))
+    add_counter_rows(table, name, value);
+  tfstctl_table_print(table);
+}
+
+/* ---- JSON */
+
+static void
+json_counter(TfstctlJson *json, const char *name, GVariant *value)
+{
+  GVariantIter iter;
+  const char *key;
+  guint64 n;
+
+  if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64)) {
+    tfstctl_json_uint(json, name, g_variant_get_uint64(value));
+  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE("a{st}"))) {
+    tfstctl_json_begin_object(json, name);
+    g_variant_iter_init(&iter, value);
+    while (g_variant_iter_next(&iter, "{&st}", &key, &n))
+      tfstctl_json_uint(json, key, n);
+    tfstctl_json_end_object(json);
+  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32)) {
+    tfstctl_json_uint(json, name, g_variant_get_uint32(value));
+  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE_INT64)) {
+    tfstctl_json_int(json, name, g_variant_get_int64(value));
+  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE_INT32)) {
+    tfstctl_json_int(json, name, g_variant_get_int32(value));
+  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN)) {
+    tfstctl_json_bool(json, name, g_variant_get_boolean(value));
+  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING)) {
+    tfstctl_json_string(json, name, g_variant_get_string(value, NULL));
+  } else {
+    g_autofree char *text = g_variant_print(value, TRUE);
+    tfstctl_json_string(json, name, text);
+  }
+}
+
+static void
+print_json(GVariant *counters, guint64 cleared, const char *instance)
+{
+  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  GVariantIter iter;
+  const char *name;
+  GVariant *value;
+
+  tfstctl_json_begin_object(json, NULL);
+  tfstctl_json_string(json, "instance", instance);
+  tfstctl_json_uint(json, "cleared", cleared);
+  tfstctl_json_begin_object(json, "counters");
+  g_variant_iter_init(&iter, counters);
+  while (g_variant_iter_loop(&iter, "{&sv}", &name, &value))
+    json_counter(json, name, value);
+  tfstctl_json_end_object(json);
+  tfstctl_json_end_object(json);
+  tfstctl_json_print(json);
+}
+
+/* ---- command */
+
+int
+tfstctl_stats(int argc, char **argv)
+{
+  g_auto(TfstctlOptions) opts = {0};
+  g_autoptr(GOptionContext) ctx = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstctlBus) bus = NULL;
+  g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
+  g_autoptr(GVariant) counters = NULL;
+  g_autofree char *instance = NULL;
+  guint64 cleared = 0;
+  gboolean clear = FALSE;
+  const GOptionEntry entries[] = {
+      {"clear", 0, 0, G_OPTION_ARG_NONE, &clear, N_("Set the counters to zero after printing them"),
+       NULL},
+      {NULL},
+  };
+
+  ctx = tfstctl_option_context_new(NULL,
+                                   _("Print the counters of an instance since they were last "
+                                     "cleared: sessions opened, closed and failed and why, hop "
+                                     "reconnects, handshake failures, bytes each way."),
+                                   entries, &opts, TRUE);
+  if (!tfstctl_parse_options(ctx, &argc, &argv, 0, &error))
+    return tfstctl_fail(error);
+  bus = tfstctl_bus_new(&opts, &error);
+  if (bus == NULL)
+    return tfstctl_fail(error);
+  proxy = tfstctl_bus_get_instance(bus, opts.instance, &error);
+  if (proxy == NULL)
+    return tfstctl_fail(error);
+  if (!tfst_dbus_tfst1_instance_call_get_statistics_sync(proxy, tfstctl_bus_call_flags(bus),
+                                                         tfstctl_bus_call_timeout(bus), &counters,
+                                                         &cleared, NULL, &error))
+    return tfstctl_fail(error);
+  instance = tfstctl_instance_name(proxy);
+  if (opts.json)
+    print_json(counters, cleared, instance);
+  else
+    print_text(counters, cleared);
+  if (!clear)
+    return TFSTCTL_EXIT_OK;
+  tfstctl_bus_prepare_auth(bus);
+  if (!tfst_dbus_tfst1_instance_call_clear_statistics_sync(
+          proxy, tfstctl_bus_call_flags(bus), tfstctl_bus_call_timeout(bus), NULL, &error))
+    return tfstctl_fail(error);
+  return TFSTCTL_EXIT_OK;
+}
