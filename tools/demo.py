@@ -6,10 +6,14 @@
 
 Every process is real: tfstd three times, a gateway service and an endpoint
 service in this script, clients on threads.  Ports 24100-24199 on 127.0.0.1.
+The instances register on a private system bus that only the demo uses, and
+tfstctl shows their chain, sessions and counters while the traffic runs.
 """
 import argparse
 import hashlib
 import os
+import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,6 +54,143 @@ Listen=127.0.0.1:{UP_LISTEN}
 Target=127.0.0.1:{ENDPOINT}
 """,
 }
+
+
+# A private system bus for the demo only: the demo's own user (root or not)
+# may own the tfst names and everybody may call them.  Never install this
+# policy on a real system bus; the real one is dbus/org.tfst.Tfst1.conf.
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <allow own_prefix="org.tfst.Tfst1"/>
+    <allow send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus"/>
+  </policy>
+</busconfig>
+"""
+INSTANCE = "demo"
+SESSION_LINES = 6   # lines of `tfstctl sessions` shown: the header and a few sessions
+
+
+class PrivateBus:
+    """dbus-daemon with BUS_CONFIG in its own temporary directory."""
+
+    def __init__(self, logdir):
+        self.proc = None
+        self.address = None
+        self.dir = None
+        daemon = shutil.which("dbus-daemon")
+        if daemon is None:
+            print("demo: dbus-daemon is not installed; running without the bus and tfstctl")
+            return
+        self.dir = tempfile.mkdtemp(prefix="tfst-demo-bus-")
+        conf = os.path.join(self.dir, "system.conf")
+        with open(conf, "w") as f:
+            f.write(BUS_CONFIG.format(socket=os.path.join(self.dir, "system_bus_socket")))
+        log = open(os.path.join(logdir, "dbus-daemon.log"), "w")
+        self.proc = subprocess.Popen([daemon, f"--config-file={conf}", "--nofork", "--nopidfile",
+                                      "--print-address=1"],
+                                     stdout=subprocess.PIPE, stderr=log, text=True,
+                                     start_new_session=True)  # Ctrl-C is for the demo only
+        log.close()
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+        line = self.proc.stdout.readline().strip() if ready else ""
+        if not line.startswith("unix:"):
+            print("demo: the private bus did not start (see dbus-daemon.log); "
+                  "running without the bus and tfstctl")
+            self.stop()
+            return
+        self.address = line
+
+    def env(self):
+        env = dict(os.environ)
+        if self.address:
+            env["DBUS_SYSTEM_BUS_ADDRESS"] = self.address
+        return env
+
+    def stop(self):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stdout.close()
+            self.proc = None
+        self.address = None
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+
+def tfstctl(build, bus, *args, max_lines=0):
+    """Runs tfstctl on the private bus and prints what it prints."""
+    cmd = ["tfstctl", *args]
+    print(f"  $ {' '.join(cmd)}")
+    try:
+        r = subprocess.run([os.path.join(build, "tfstctl", "tfstctl"), "--no-ask-password", *args],
+                           env=bus.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=15)
+    except subprocess.TimeoutExpired:
+        print("    (no answer within 15 s)")
+        return None
+    lines = r.stdout.rstrip("\n").split("\n") if r.stdout.strip() else []
+    shown = lines[:max_lines] if max_lines else lines
+    for line in shown:
+        print(f"    {line}")
+    if len(lines) > len(shown):
+        print(f"    … {len(lines) - len(shown)} more lines cut by the demo "
+              f"({len(lines) - 1} sessions in all)")
+    if r.returncode != 0:
+        print(f"    (exit status {r.returncode})")
+    if r.returncode == 4 and os.geteuid() != 0 and not tfstctl.polkit_noted:
+        tfstctl.polkit_noted = True
+        print("    note: access denied is expected here: for a caller other than root, tfstd asks\n"
+              "    polkit before ListSessions and GetStatistics, and the private demo bus has no\n"
+              "    polkit.  Run the demo as root to see sessions and counters.")
+    return r.returncode
+
+
+tfstctl.polkit_noted = False
+
+
+def wait_registered(build, bus, deadline):
+    """Waits until the three instances own their names on the private bus."""
+    path = os.path.join(build, "tfstctl", "tfstctl")
+    while time.time() < deadline:
+        r = subprocess.run([path, "--no-ask-password", "--json", "list"], env=bus.env(),
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=15)
+        if r.returncode == 0 and all(f"{role}@{INSTANCE}" in r.stdout
+                                     for role in ("epproxy", "relay", "gwproxy")):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def show_bus(build, bus, when):
+    """`tfstctl list`, `chain`, `sessions` and `stats` while the traffic runs."""
+    if not bus.address:
+        return
+    print(f"demo: tfstctl on the private bus, {when}:")
+    tfstctl(build, bus, "list")
+    tfstctl(build, bus, "chain", "-i", f"relay@{INSTANCE}")
+    tfstctl(build, bus, "sessions", "-i", f"epproxy@{INSTANCE}", max_lines=SESSION_LINES)
+    tfstctl(build, bus, "stats", "-i", f"gwproxy@{INSTANCE}")
 
 
 class Stats:
@@ -133,14 +274,14 @@ def client_loop(stats, stop, fn, size):
             time.sleep(0.5)
 
 
-def start_daemon(build, tmp, role):
+def start_daemon(build, tmp, role, env):
     path = os.path.join(tmp, f"{role}.conf")
     with open(path, "w") as f:
         f.write(CONFIGS[role])
     log = open(os.path.join(tmp, f"{role}.log"), "w")
     return subprocess.Popen([os.path.join(build, "daemon", "tfstd"), f"--role={role}",
-                             "--instance=demo", f"--config={path}"],
-                            stderr=log, stdout=log)
+                             f"--instance={INSTANCE}", f"--config={path}"],
+                            stderr=log, stdout=log, env=env)
 
 
 def last_chain(tmp, role):
@@ -168,43 +309,65 @@ def main():
     args = ap.parse_args()
 
     stop = threading.Event()
-    services_stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *a: stop.set())
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     stats = Stats()
     tmp = tempfile.mkdtemp(prefix="tfst-demo-")
     print(__doc__.split("\n\n")[1])
+    bus = PrivateBus(tmp)
+    try:
+        good = run(args, tmp, bus, stats, stop)
+    finally:
+        bus.stop()
+    sys.exit(0 if good else 1)
+
+
+def run(args, tmp, bus, stats, stop):
+    services_stop = threading.Event()
     for port, handler in ((GATEWAY, digest_handler), (ENDPOINT, endpoint_handler)):
         threading.Thread(target=serve, args=(port, handler, services_stop), daemon=True).start()
+    if bus.address:
+        print(f"demo: private system bus {bus.address}")
     # Start order does not matter: the gateway proxy first shows the
     # reconnecting opener.
-    procs = {r: start_daemon(args.build, tmp, r) for r in ("gwproxy", "relay", "epproxy")}
+    procs = {r: start_daemon(args.build, tmp, r, bus.env()) for r in ("gwproxy", "relay", "epproxy")}
     ok = wait_chain(tmp, time.time() + 15)
     for role in ("epproxy", "relay", "gwproxy"):
         print(f"  chain seen by {role:8}: {last_chain(tmp, role)}")
     if not ok:
         print("demo: the chain did not come up; logs in", tmp)
         stop.set()
+    elif bus.address and not wait_registered(args.build, bus, time.time() + 10):
+        print("demo: the instances did not all register on the private bus; logs in", tmp)
     workers = [threading.Thread(target=client_loop, args=(stats, stop, upcall, 256 * 1024)),
                threading.Thread(target=client_loop, args=(stats, stop, upcall, 4 * 1024 * 1024)),
                threading.Thread(target=client_loop, args=(stats, stop, downcall, 1024 * 1024))]
     for w in workers:
         w.start()
-    start = time.time()
+    start = last_t = time.time()
     last = (0, 0)
+    shown = False
     while not stop.is_set():
         time.sleep(1)
-        el = time.time() - start
+        now = time.time()
+        el, dt = now - start, now - last_t
         with stats.lock:
             up, down, n, err = stats.up_bytes, stats.down_bytes, stats.sessions, stats.errors
-        print(f"  {el:5.0f} s  sessions {n:6}  up {up / 1e6:9.1f} MB ({(up - last[0]) / 1e6:6.1f} MB/s)"
-              f"  down {down / 1e6:9.1f} MB ({(down - last[1]) / 1e6:6.1f} MB/s)  errors {err}")
-        last = (up, down)
+        print(f"  {el:5.0f} s  sessions {n:6}  up {up / 1e6:9.1f} MB ({(up - last[0]) / 1e6 / dt:6.1f} MB/s)"
+              f"  down {down / 1e6:9.1f} MB ({(down - last[1]) / 1e6 / dt:6.1f} MB/s)  errors {err}")
+        last, last_t = (up, down), now
         if any(p.poll() is not None for p in procs.values()):
             print("demo: a tfstd process exited; logs in", tmp)
             break
         if args.duration and el >= args.duration:
+            # Near the end, with the traffic still running.
+            show_bus(args.build, bus, "near the end")
             break
+        if not shown:
+            # After a second of traffic, so that there are sessions to see.
+            show_bus(args.build, bus, "the chain is up")
+            shown = True
+            last_t = time.time()
     stop.set()
     for w in workers:
         w.join(timeout=15)
@@ -221,9 +384,7 @@ def main():
     print(f"demo: {stats.sessions} sessions, {stats.up_bytes / 1e6:.1f} MB up, "
           f"{stats.down_bytes / 1e6:.1f} MB down, {stats.errors} errors; "
           f"tfstd exit codes {codes}; logs in {tmp}")
-    good = ok and stats.errors == 0 and stats.sessions > 0 and all(c == 0 for c in codes.values())
-    sys.exit(0 if good else 1)
-
+    return ok and stats.errors == 0 and stats.sessions > 0 and all(c == 0 for c in codes.values())
 
 if __name__ == "__main__":
     main()
