@@ -164,7 +164,8 @@ struct TfstConnector {
   /* For the Parent/Children properties. */
   gboolean was_up;
   guint reconnects;
-  gint64 changed_rt; /* CLOCK_REALTIME of the last up/down */
+  gint64 changed_rt;                   /* CLOCK_REALTIME of the last up/down */
+  char last_label[TFST_LABEL_MAX + 1]; /* the peer's, once a handshake completed */
 };
 
 /* A peer that connected to us (Listen=), remembered by label after its hop

@@ -142,6 +142,7 @@ tfst_stats_hop_up(TfstHop *hop)
     }
     c->was_up = TRUE;
     c->changed_rt = g_get_real_time();
+    g_strlcpy(c->last_label, hop->peer_label, sizeof(c->last_label));
   } else if ((r = peer_record(e, hop, TRUE)) != NULL) {
     if (r->changed_rt != 0) {
       r->reconnects++;
@@ -239,7 +240,7 @@ build_hops(TfstEngine *e, TfstHopDirection dir, GVariantBuilder *b)
     if (c->hop != NULL && c->hop->up)
       add_live_hop(b, c->hop, c->reconnects);
     else
-      add_hop(b, "", &c->addr, FALSE, c->changed_rt, 0, c->reconnects);
+      add_hop(b, c->last_label, &c->addr, FALSE, c->changed_rt, 0, c->reconnects);
   }
   g_hash_table_iter_init(&it, e->peers);
   while (g_hash_table_iter_next(&it, &key, &value)) {

@@ -323,7 +323,8 @@ on_flow_sample(GObject *source, GAsyncResult *res, gpointer data)
     flow->received = received;
     flow->token = token;
     guint seconds = flow->seconds;
-    g_timeout_add_seconds(seconds, on_flow_interval_over, g_steal_pointer(&flow));
+    /* Not g_timeout_add_seconds(): that one may fire up to a second early. */
+    g_timeout_add(seconds * 1000, on_flow_interval_over, g_steal_pointer(&flow));
     return;
   }
   if (token != flow->token) {
