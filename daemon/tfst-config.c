@@ -1583,7 +1583,41 @@ config_new(TfstRole role, const char *instance)
   c->port_skip = default_skip(instance);
   c->port_count = 1;
   c->forwards = g_ptr_array_new_with_free_func((GDestroyNotify)forward_conf_free);
+  c->origins = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   return c;
+}
+
+static char *
+origin_key(const char *group, const char *key)
+{
+  return g_strconcat(group, "\n", key, NULL);
+}
+
+/* The loader and its file texts are gone after loading; keep the location
+ * of the few keys a later check may have to point at. */
+static void
+record_origins(Loader *l, TfstConfig *c)
+{
+  static const char *const keys[] = {"Listen", "Connect", "LocalAddress", "Target", "Destination"};
+
+  for (guint i = 0; i < l->groups->len; i++) {
+    const ConfGroup *g = g_ptr_array_index(l->groups, i);
+    const char *fwd = forward_name(g->name);
+    g_autofree char *group =
+        fwd != NULL ? g_strconcat(FORWARD_PREFIX " ", fwd, NULL) : g_strdup(g->name);
+
+    for (gsize k = 0; k < G_N_ELEMENTS(keys); k++) {
+      const ConfValue *v = is_set(l, g->name, keys[k]) ? loader_value(l, g->name, keys[k]) : NULL;
+      guint line;
+
+      if (v == NULL)
+        continue;
+      line = find_line(v->file->text, g->name, keys[k]);
+      g_hash_table_insert(c->origins, origin_key(group, keys[k]),
+                          line > 0 ? g_strdup_printf("%s:%u", v->file->path, line)
+                                   : g_strdup(v->file->path));
+    }
+  }
 }
 
 static TfstConfig *
@@ -1595,7 +1629,18 @@ loader_build(Loader *l, const char *instance, GError **error)
       !parse_keepalive(l, c, error) || !parse_session(l, c, error) || !parse_ports(l, c, error) ||
       !parse_forwards(l, c, error))
     return NULL;
+  record_origins(l, c);
   return g_steal_pointer(&c);
+}
+
+const char *
+tfst_config_origin(const TfstConfig *config, const char *group, const char *key)
+{
+  g_autofree char *k = NULL;
+
+  g_return_val_if_fail(config != NULL, NULL);
+  k = origin_key(group, key);
+  return g_hash_table_lookup(config->origins, k);
 }
 
 static gboolean
@@ -1672,5 +1717,6 @@ tfst_config_free(TfstConfig *config)
   hop_clear(&config->parent);
   hop_clear(&config->children);
   g_clear_pointer(&config->forwards, g_ptr_array_unref);
+  g_clear_pointer(&config->origins, g_hash_table_unref);
   g_free(config);
 }

@@ -79,6 +79,10 @@ typedef struct {
   guint16 port_count;
 
   GPtrArray *forwards; /* TfstForwardConf */
+
+  /* Where the address keys were set, for checks made after loading
+   * (tfst-hostaddr.c): see tfst_config_origin(). */
+  GHashTable *origins;
 } TfstConfig;
 
 const char *tfst_role_to_string(TfstRole role);
@@ -95,6 +99,13 @@ TfstConfig *tfst_config_load(TfstRole role, const char *instance, const char *pa
 TfstConfig *tfst_config_load_from_data(TfstRole role, const char *instance, const char *data,
                                        const char *name, GError **error);
 void tfst_config_free(TfstConfig *config);
+/* "FILE:LINE" (or "FILE" when the line is unknown) of the assignment in
+ * effect of an address key (Listen=, Connect=, LocalAddress=, Target=,
+ * Destination=), so that a later check can word its error like the loader
+ * does: "FILE:LINE: [group] key=: reason".  group is the section name
+ * ("Parent", "Children"; a forward always as "Forward NAME" with one space).
+ * NULL when the key has its default value. */
+const char *tfst_config_origin(const TfstConfig *config, const char *group, const char *key);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstConfig, tfst_config_free)
 
 /* Port of instance N under the ITM rule: Base + (Skip + k) * 4096. */

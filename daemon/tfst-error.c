@@ -1,5 +1,7 @@
 #include "tfst-error.h"
 
+#include <netlink/errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const GDBusErrorEntry tfst_error_entries[] = {
@@ -53,4 +55,35 @@ tfst_error_from_errno(GError **error, int errnum, const char *format, ...)
       code = TFST_ERROR_FAILED;
   }
   g_set_error(error, TFST_ERROR, code, "%s: %s", msg, g_strerror(errnum));
+}
+
+void
+tfst_error_from_nl(GError **error, int nlerr, const char *format, ...)
+{
+  g_autofree char *msg = NULL;
+  va_list ap;
+  int code;
+
+  va_start(ap, format);
+  msg = g_strdup_vprintf(format, ap);
+  va_end(ap);
+  nlerr = abs(nlerr);
+  switch (nlerr) {
+    case NLE_OPNOTSUPP:
+    case NLE_AF_NOSUPPORT:
+    case NLE_PROTO_MISMATCH:
+      code = TFST_ERROR_NOT_SUPPORTED;
+      break;
+    case NLE_INVAL:
+    case NLE_RANGE:
+      code = TFST_ERROR_INVALID_ARGS;
+      break;
+    case NLE_OBJ_NOTFOUND:
+    case NLE_NODEV:
+      code = TFST_ERROR_NOT_FOUND;
+      break;
+    default:
+      code = TFST_ERROR_FAILED;
+  }
+  g_set_error(error, TFST_ERROR, code, "%s: %s", msg, nl_geterror(nlerr));
 }

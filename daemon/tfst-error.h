@@ -19,3 +19,6 @@ typedef enum {
 
 GQuark tfst_error_quark(void);
 void tfst_error_from_errno(GError **error, int errnum, const char *format, ...) G_GNUC_PRINTF(3, 4);
+/* libnl's error codes (negative as returned, or positive NLE_*): the
+ * message is "FORMAT: nl_geterror() text". */
+void tfst_error_from_nl(GError **error, int nlerr, const char *format, ...) G_GNUC_PRINTF(3, 4);

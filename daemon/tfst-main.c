@@ -6,6 +6,7 @@
 #include "tfst-config.h"
 #include "tfst-engine.h"
 #include "tfst-error.h"
+#include "tfst-hostaddr.h"
 #include "tfst-log.h"
 #include "tfst-service.h"
 #include "tfst-version.h"
@@ -74,6 +75,8 @@ daemon_reload(gpointer data, GError **error)
   (void)sd_notify(0, "RELOADING=1");
   tfst_service_set_state(d->service, "reloading");
   next = tfst_config_load(d->role, d->instance, d->config_path, error);
+  if (next != NULL && !tfst_hostaddr_check(next, d->log, error))
+    g_clear_pointer(&next, tfst_config_free);
   if (next == NULL)
     tfst_log(d->log, LOG_ERR, "reload refused, keeping the running configuration: %s",
              (*error)->message);
@@ -260,6 +263,13 @@ main(int argc, char **argv)
     return TFST_EXIT_CONFIG;
   }
   tfst_log_init(&log, tfst_role_to_string(role), instance, config->label, config->log_level);
+  /* Before the engine binds: an address that is not on this host would
+   * only show up as EADDRNOTAVAIL, on every reconnect. */
+  if (!tfst_hostaddr_check(config, &log, &error)) {
+    tfst_log(&log, LOG_ERR, "invalid configuration: %s", error->message);
+    (void)sd_notifyf(0, "STATUS=invalid configuration: %s", error->message);
+    return TFST_EXIT_CONFIG;
+  }
   d.log = &log;
   d.role = role;
   d.instance = instance;

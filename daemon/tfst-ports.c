@@ -1,5 +1,6 @@
 #include "tfst-ports.h"
 #include "tfst-addr.h"
+#include "tfst-cleanup.h"
 #include "tfst-error.h"
 
 #include <errno.h>
@@ -18,19 +19,6 @@
 #define DEFAULT_UNPRIVILEGED    1024 /* before Linux 4.11 it was fixed */
 #define DIAGNOSIS_MAX_HOLDERS   4
 #define PROC_SOCKET_LINK_PREFIX "socket:["
-
-/* TODO: move to tfst-cleanup.h once it exists (STYLE: foreign types once). */
-typedef struct nl_sock TfstNlSock;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstNlSock, nl_socket_free)
-typedef struct idiagnl_msg TfstIdiagMsg;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstIdiagMsg, idiagnl_msg_put)
-
-/* TODO: becomes tfst_error_from_nl() in tfst-error.c (one helper per library). */
-static void
-set_nl_error(GError **error, int nlerr, const char *what)
-{
-  g_set_error(error, TFST_ERROR, TFST_ERROR_FAILED, "%s: %s", what, nl_geterror(nlerr));
-}
 
 GArray *
 tfst_ports_candidates(guint base, guint skip, guint count)
@@ -426,12 +414,12 @@ dump_family(struct nl_sock *sk, guint8 family, guint32 states, DumpCtx *ctx, GEr
   ctx->family = family;
   r = idiagnl_send_simple(sk, NLM_F_DUMP, family, (guint16)states, 0);
   if (r < 0) {
-    set_nl_error(error, r, "inet_diag dump request");
+    tfst_error_from_nl(error, r, "inet_diag dump request");
     return FALSE;
   }
   r = nl_recvmsgs_default(sk);
   if (r < 0 || ctx->nlerr < 0) {
-    set_nl_error(error, r < 0 ? r : ctx->nlerr, "inet_diag dump");
+    tfst_error_from_nl(error, r < 0 ? r : ctx->nlerr, "inet_diag dump");
     return FALSE;
   }
   return TRUE;
@@ -471,7 +459,7 @@ dump_sockets(const guint16 *ports, guint n_ports, TfstPortOwnersFlags flags, GEr
   }
   r = idiagnl_connect(sk);
   if (r < 0) {
-    set_nl_error(error, r, "inet_diag netlink socket");
+    tfst_error_from_nl(error, r, "inet_diag netlink socket");
     return NULL;
   }
   nl_socket_enable_msg_peek(sk);

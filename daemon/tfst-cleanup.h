@@ -1,0 +1,34 @@
+/* g_autoptr() for foreign types, declared once here (STYLE: no private
+ * copies in the .c files).  libnl structs get a Tfst typedef because
+ * G_DEFINE_AUTOPTR_CLEANUP_FUNC needs a plain type name, not "struct x". */
+#pragma once
+
+#include <glib.h>
+#include <netlink/cache.h>
+#include <netlink/idiag/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/route.h>
+#include <netlink/socket.h>
+
+typedef struct nl_sock TfstNlSock;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstNlSock, nl_socket_free)
+
+typedef struct nl_cache TfstNlCache;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstNlCache, nl_cache_free)
+
+typedef struct nl_addr TfstNlAddr;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstNlAddr, nl_addr_put)
+
+typedef struct rtnl_addr TfstRtnlAddr;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstRtnlAddr, rtnl_addr_put)
+
+typedef struct rtnl_link TfstRtnlLink;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstRtnlLink, rtnl_link_put)
+
+typedef struct rtnl_route TfstRtnlRoute;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstRtnlRoute, rtnl_route_put)
+
+typedef struct idiagnl_msg TfstIdiagMsg;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstIdiagMsg, idiagnl_msg_put)
