@@ -81,16 +81,26 @@ tfst_addr_parse(const char *text, gboolean port_required, TfstSockAddr *out, GEr
 }
 
 const char *
+tfst_addr_format_ip(const TfstSockAddr *a, char buf[INET6_ADDRSTRLEN])
+{
+  buf[0] = '\0';
+  if (a->sa.sa_family == AF_INET)
+    inet_ntop(AF_INET, &a->in.sin_addr, buf, INET6_ADDRSTRLEN);
+  else if (a->sa.sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &a->in6.sin6_addr, buf, INET6_ADDRSTRLEN);
+  return buf;
+}
+
+const char *
 tfst_addr_format(const TfstSockAddr *a, char buf[TFST_ADDR_STRLEN])
 {
   char ip[INET6_ADDRSTRLEN];
 
   if (a->sa.sa_family == AF_INET) {
-    inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip));
-    g_snprintf(buf, TFST_ADDR_STRLEN, "%s:%u", ip, ntohs(a->in.sin_port));
+    g_snprintf(buf, TFST_ADDR_STRLEN, "%s:%u", tfst_addr_format_ip(a, ip), ntohs(a->in.sin_port));
   } else if (a->sa.sa_family == AF_INET6) {
-    inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
-    g_snprintf(buf, TFST_ADDR_STRLEN, "[%s]:%u", ip, ntohs(a->in6.sin6_port));
+    g_snprintf(buf, TFST_ADDR_STRLEN, "[%s]:%u", tfst_addr_format_ip(a, ip),
+               ntohs(a->in6.sin6_port));
   } else {
     g_strlcpy(buf, "-", TFST_ADDR_STRLEN);
   }

@@ -11,6 +11,9 @@ gboolean tfst_addr_parse(const char *text, gboolean port_required, TfstSockAddr 
                          GError **error);
 gboolean tfst_addr_parse_ip(const char *text, TfstSockAddr *out);
 const char *tfst_addr_format(const TfstSockAddr *a, char buf[TFST_ADDR_STRLEN]);
+/* The address alone, no port or brackets; "" for a family other than
+ * AF_INET and AF_INET6. */
+const char *tfst_addr_format_ip(const TfstSockAddr *a, char buf[INET6_ADDRSTRLEN]);
 socklen_t tfst_addr_len(const TfstSockAddr *a);
 guint16 tfst_addr_port(const TfstSockAddr *a);
 void tfst_addr_set_port(TfstSockAddr *a, guint16 port);

@@ -213,13 +213,6 @@ ip_format(int family, const void *bytes, char buf[INET6_ADDRSTRLEN])
   return buf;
 }
 
-/* The address without its port: what the administrator wrote. */
-static const char *
-sockaddr_ip(const TfstSockAddr *a, char buf[INET6_ADDRSTRLEN])
-{
-  return ip_format(a->sa.sa_family, addr_bytes(a), buf);
-}
-
 char *
 tfst_host_addrs_describe(const TfstHostAddrs *h)
 {
@@ -327,13 +320,14 @@ set_bind_error(const TfstHostAddrs *h, const TfstConfig *c, const BindSpec *b, T
     g_string_append_printf(msg,
                            "%s is on this host, but IPv6 duplicate address detection failed for "
                            "it (another host on the link uses it), so it cannot be bound",
-                           sockaddr_ip(&b->addr, ip));
+                           tfst_addr_format_ip(&b->addr, ip));
   else
     g_string_append_printf(msg,
                            "%s is not an address of this host, so it cannot be bound; this host "
                            "has: %s. Add the address to an interface or correct %s=; for an "
                            "address that arrives later (a cluster address) set %s=1",
-                           sockaddr_ip(&b->addr, ip), have, b->key, nonlocal_sysctl(&b->addr));
+                           tfst_addr_format_ip(&b->addr, ip), have, b->key,
+                           nonlocal_sysctl(&b->addr));
   g_set_error_literal(error, TFST_ERROR, TFST_ERROR_CONFIG, msg->str);
 }
 
@@ -376,7 +370,7 @@ check_binds(const TfstHostAddrs *h, const TfstConfig *c, const GArray *binds, co
 
     if (bound_already(bound, &b->addr)) {
       note(log, LOG_DEBUG, "[%s] %s=%s: bound by systemd (socket activation), not checked",
-           b->group, b->key, sockaddr_ip(&b->addr, ip));
+           b->group, b->key, tfst_addr_format_ip(&b->addr, ip));
       continue;
     }
     check = tfst_host_addrs_classify(h, &b->addr);
@@ -386,7 +380,7 @@ check_binds(const TfstHostAddrs *h, const TfstConfig *c, const GArray *binds, co
         break;
       case TFST_BIND_NONLOCAL:
         note(log, LOG_DEBUG, "[%s] %s=%s is not an address of this host; allowed because %s=1",
-             b->group, b->key, sockaddr_ip(&b->addr, ip), nonlocal_sysctl(&b->addr));
+             b->group, b->key, tfst_addr_format_ip(&b->addr, ip), nonlocal_sysctl(&b->addr));
         break;
       case TFST_BIND_NOT_LOCAL:
       case TFST_BIND_DAD_FAILED:

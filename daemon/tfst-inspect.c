@@ -5,7 +5,6 @@
 #include "tfst-engine-private.h"
 #include "tfst-error.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -174,17 +173,6 @@ tfst_stats_hop_down(TfstHop *hop)
 /* ---- snapshot for the properties ---- */
 
 static const char *
-addr_ip(const TfstSockAddr *a, char buf[INET6_ADDRSTRLEN])
-{
-  const void *src =
-      a->sa.sa_family == AF_INET6 ? (const void *)&a->in6.sin6_addr : (const void *)&a->in.sin_addr;
-
-  if (a->sa.sa_family != AF_INET && a->sa.sa_family != AF_INET6)
-    return "";
-  return inet_ntop(a->sa.sa_family, src, buf, INET6_ADDRSTRLEN) ? buf : "";
-}
-
-static const char *
 engine_state(TfstEngine *e)
 {
   gboolean any_up = FALSE;
@@ -208,8 +196,8 @@ add_hop(GVariantBuilder *b, const char *label, const TfstSockAddr *addr, gboolea
 {
   char ip[INET6_ADDRSTRLEN];
 
-  g_variant_builder_add(b, "(ssqbtuu)", label, addr_ip(addr, ip), tfst_addr_port(addr), up,
-                        (guint64)MAX(since_rt, 0), (guint32)MIN(rtt_us, (gint64)G_MAXUINT32),
+  g_variant_builder_add(b, "(ssqbtuu)", label, tfst_addr_format_ip(addr, ip), tfst_addr_port(addr),
+                        up, (guint64)MAX(since_rt, 0), (guint32)MIN(rtt_us, (gint64)G_MAXUINT32),
                         reconnects);
 }
 
@@ -270,7 +258,8 @@ tfst_engine_snapshot(TfstEngine *e, gpointer data, GError **error)
   for (guint i = 0; i < e->listeners->len; i++) {
     const TfstListener *l = g_ptr_array_index(e->listeners, i);
     char ip[INET6_ADDRSTRLEN];
-    g_variant_builder_add(&listeners, "(sq)", addr_ip(&l->addr, ip), tfst_addr_port(&l->addr));
+    g_variant_builder_add(&listeners, "(sq)", tfst_addr_format_ip(&l->addr, ip),
+                          tfst_addr_port(&l->addr));
   }
   g_variant_builder_init(&parent, G_VARIANT_TYPE("a(ssqbtuu)"));
   if (e->config->role != TFST_ROLE_EPPROXY)

@@ -4,7 +4,6 @@
  * downcall goes. */
 #include "tfst-engine-private.h"
 
-#include <arpa/inet.h>
 #include <string.h>
 
 #define TFST_LEARNED_MAX 65536
@@ -301,13 +300,9 @@ tfst_router_child_for(TfstEngine *e, const char *label)
 static char *
 ip_key(const TfstSockAddr *a)
 {
-  char buf[INET6_ADDRSTRLEN] = "";
+  char buf[INET6_ADDRSTRLEN];
 
-  if (a->sa.sa_family == AF_INET)
-    inet_ntop(AF_INET, &a->in.sin_addr, buf, sizeof(buf));
-  else if (a->sa.sa_family == AF_INET6)
-    inet_ntop(AF_INET6, &a->in6.sin6_addr, buf, sizeof(buf));
-  return g_strdup(buf);
+  return g_strdup(tfst_addr_format_ip(a, buf));
 }
 
 void

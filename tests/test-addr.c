@@ -9,12 +9,16 @@ test_parse_v4(void)
   g_autoptr(GError) error = NULL;
   TfstSockAddr a;
   char buf[TFST_ADDR_STRLEN];
+  char ip[INET6_ADDRSTRLEN];
 
   g_assert_true(tfst_addr_parse("127.0.0.1:1918", TRUE, &a, &error));
   g_assert_no_error(error);
   g_assert_cmpint(a.sa.sa_family, ==, AF_INET);
   g_assert_cmpuint(tfst_addr_port(&a), ==, 1918);
   g_assert_cmpstr(tfst_addr_format(&a, buf), ==, "127.0.0.1:1918");
+  g_assert_cmpstr(tfst_addr_format_ip(&a, ip), ==, "127.0.0.1");
+  memset(&a, 0, sizeof(a));
+  g_assert_cmpstr(tfst_addr_format_ip(&a, ip), ==, "");
 }
 
 static void
@@ -22,10 +26,12 @@ test_parse_v6(void)
 {
   TfstSockAddr a;
   char buf[TFST_ADDR_STRLEN];
+  char ip[INET6_ADDRSTRLEN];
 
   g_assert_true(tfst_addr_parse("[::1]:6014", TRUE, &a, NULL));
   g_assert_cmpint(a.sa.sa_family, ==, AF_INET6);
   g_assert_cmpstr(tfst_addr_format(&a, buf), ==, "[::1]:6014");
+  g_assert_cmpstr(tfst_addr_format_ip(&a, ip), ==, "::1");
   g_assert_true(tfst_addr_parse("::1", FALSE, &a, NULL));
   g_assert_cmpuint(tfst_addr_port(&a), ==, 0);
 }
