@@ -354,46 +354,53 @@ filter_match(const TfstSessionFilter *f, const TfstSession *s)
 }
 
 /* A side this instance does not see is named by the label of the one that
- * does: the chain's end in that direction. */
-static const char *
-chain_end_label(TfstEngine *e, gboolean up, char *buf, gsize len)
+ * does: the chain's end in that direction, "<root>" or "<leaf>". */
+typedef struct {
+  char root[TFST_LABEL_MAX + 3];
+  char leaf[TFST_LABEL_MAX + 3];
+} TfstChainEnds;
+
+static void
+chain_ends(TfstEngine *e, TfstChainEnds *ends)
 {
   g_autoptr(GArray) chain = tfst_router_chain(e);
-  const TfstChainItem *it = &g_array_index(chain, TfstChainItem, up ? 0 : chain->len - 1);
 
-  g_snprintf(buf, len, "<%s>", it->label);
-  return buf;
+  g_snprintf(ends->root, sizeof(ends->root), "<%s>", g_array_index(chain, TfstChainItem, 0).label);
+  g_snprintf(ends->leaf, sizeof(ends->leaf), "<%s>",
+             g_array_index(chain, TfstChainItem, chain->len - 1).label);
 }
 
 static const char *
-side_text(TfstEngine *e, const TfstSockAddr *a, gboolean toward_root, char *buf, gsize len)
+side_text(const TfstSockAddr *a, const char *unseen, char buf[TFST_ADDR_STRLEN])
 {
   if (a->sa.sa_family == AF_INET || a->sa.sa_family == AF_INET6)
     return tfst_addr_format(a, buf);
-  return chain_end_label(e, toward_root, buf, len);
+  return unseen;
 }
 
 GVariant *
 tfst_engine_list_sessions(TfstEngine *e, gpointer data, GError **error)
 {
   TfstSessionFilter f = {0};
+  TfstChainEnds ends;
   GVariantBuilder b;
   gint64 now = 0;
 
   if (!filter_parse(data, &f, error))
     return NULL;
+  chain_ends(e, &ends);
   sd_event_now(e->event, CLOCK_MONOTONIC, (guint64 *)&now);
   g_variant_builder_init(&b, G_VARIANT_TYPE("a(tssssstttt)"));
   for (GList *l = e->sessions.head; l != NULL; l = l->next) {
     const TfstSession *s = l->data;
-    char client[TFST_LABEL_MAX + TFST_ADDR_STRLEN], target[TFST_LABEL_MAX + TFST_ADDR_STRLEN];
+    char client[TFST_ADDR_STRLEN], target[TFST_ADDR_STRLEN];
     if (!filter_match(&f, s))
       continue;
     /* Upcall: the client is at the leaf, the target toward the root. */
     g_variant_builder_add(
         &b, "(tssssstttt)", s->id, s->forward ? s->forward : "", s->upcall ? "upcall" : "downcall",
-        side_text(e, &s->client, !s->upcall, client, sizeof(client)),
-        side_text(e, &s->dest, s->upcall, target, sizeof(target)), session_state(s),
+        side_text(&s->client, s->upcall ? ends.leaf : ends.root, client),
+        side_text(&s->dest, s->upcall ? ends.root : ends.leaf, target), session_state(s),
         s->end[0].bytes_in, s->end[1].bytes_in, (guint64)MAX(now - s->started_us, 0),
         (guint64)MAX(now - s->last_activity_us, 0));
   }
