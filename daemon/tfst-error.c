@@ -26,64 +26,74 @@ tfst_error_quark(void)
   return (GQuark)quark;
 }
 
-void
-tfst_error_from_errno(GError **error, int errnum, const char *format, ...)
-{
-  g_autofree char *msg = NULL;
-  va_list ap;
-  int code;
+static void set_error_with_cause(GError **error, int code, const char *cause, const char *format,
+                                 va_list ap) G_GNUC_PRINTF(4, 0);
 
-  va_start(ap, format);
-  msg = g_strdup_vprintf(format, ap);
-  va_end(ap);
+/* "<what the caller was doing>: <the library's reason>" */
+static void
+set_error_with_cause(GError **error, int code, const char *cause, const char *format, va_list ap)
+{
+  g_autofree char *msg = g_strdup_vprintf(format, ap);
+
+  g_set_error(error, TFST_ERROR, code, "%s: %s", msg, cause);
+}
+
+static int
+code_from_errno(int errnum)
+{
   switch (errnum) {
     case EADDRINUSE:
     case EACCES:
     case EADDRNOTAVAIL:
-      code = TFST_ERROR_BIND;
-      break;
+      return TFST_ERROR_BIND;
     case ECONNREFUSED:
     case ETIMEDOUT:
     case EHOSTUNREACH:
     case ENETUNREACH:
-      code = TFST_ERROR_CONNECT;
-      break;
+      return TFST_ERROR_CONNECT;
     case EINVAL:
-      code = TFST_ERROR_INVALID_ARGS;
-      break;
+      return TFST_ERROR_INVALID_ARGS;
     default:
-      code = TFST_ERROR_FAILED;
+      return TFST_ERROR_FAILED;
   }
-  g_set_error(error, TFST_ERROR, code, "%s: %s", msg, g_strerror(errnum));
+}
+
+void
+tfst_error_from_errno(GError **error, int errnum, const char *format, ...)
+{
+  va_list ap;
+
+  va_start(ap, format);
+  set_error_with_cause(error, code_from_errno(errnum), g_strerror(errnum), format, ap);
+  va_end(ap);
+}
+
+static int
+code_from_nl(int nlerr)
+{
+  switch (nlerr) {
+    case NLE_OPNOTSUPP:
+    case NLE_AF_NOSUPPORT:
+    case NLE_PROTO_MISMATCH:
+      return TFST_ERROR_NOT_SUPPORTED;
+    case NLE_INVAL:
+    case NLE_RANGE:
+      return TFST_ERROR_INVALID_ARGS;
+    case NLE_OBJ_NOTFOUND:
+    case NLE_NODEV:
+      return TFST_ERROR_NOT_FOUND;
+    default:
+      return TFST_ERROR_FAILED;
+  }
 }
 
 void
 tfst_error_from_nl(GError **error, int nlerr, const char *format, ...)
 {
-  g_autofree char *msg = NULL;
   va_list ap;
-  int code;
 
-  va_start(ap, format);
-  msg = g_strdup_vprintf(format, ap);
-  va_end(ap);
   nlerr = abs(nlerr);
-  switch (nlerr) {
-    case NLE_OPNOTSUPP:
-    case NLE_AF_NOSUPPORT:
-    case NLE_PROTO_MISMATCH:
-      code = TFST_ERROR_NOT_SUPPORTED;
-      break;
-    case NLE_INVAL:
-    case NLE_RANGE:
-      code = TFST_ERROR_INVALID_ARGS;
-      break;
-    case NLE_OBJ_NOTFOUND:
-    case NLE_NODEV:
-      code = TFST_ERROR_NOT_FOUND;
-      break;
-    default:
-      code = TFST_ERROR_FAILED;
-  }
-  g_set_error(error, TFST_ERROR, code, "%s: %s", msg, nl_geterror(nlerr));
+  va_start(ap, format);
+  set_error_with_cause(error, code_from_nl(nlerr), nl_geterror(nlerr), format, ap);
+  va_end(ap);
 }
