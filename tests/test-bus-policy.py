@@ -19,35 +19,11 @@ import subprocess
 import sys
 import tempfile
 
+from system_bus_conf import system_bus_config
+
 NOBODY = 65534
 
-BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={dir}/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <!-- The default policy of dbus 1.14's system.conf. -->
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Properties"/>
-  </policy>
-  <include>{policy}</include>
-</busconfig>
+BUS_EXTRA = '''  <include>{policy}</include>
 '''
 
 failures = 0
@@ -110,7 +86,7 @@ def main():
         os.chmod(helper, 0o755)
         config = os.path.join(tmp, 'bus.conf')
         with open(config, 'w') as f:
-            f.write(BUS_CONFIG.format(dir=tmp, policy=os.path.abspath(policy)))
+            f.write(system_bus_config(tmp, BUS_EXTRA.format(policy=os.path.abspath(policy))))
 
         bus = subprocess.Popen(['dbus-daemon', f'--config-file={config}', '--nofork',
                                 '--nosyslog', '--print-address=1'],

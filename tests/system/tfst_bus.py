@@ -38,6 +38,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -51,6 +52,8 @@ except (ImportError, ValueError):  # the inspector imports this module too
     Gio = GLib = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from system_bus_conf import system_bus_config  # noqa: E402  (tests/)
 SRCDIR = os.environ.get("TFST_SRCDIR") or os.path.dirname(os.path.dirname(HERE))
 BUILDDIR = os.environ.get("TFST_BUILDDIR") or os.path.join(SRCDIR, "build")
 
@@ -70,40 +73,8 @@ NOGROUP = "nogroup"
 
 _rule_counter = itertools.count(1)
 
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<!-- A private system bus for the tfst tests (tests/system/tfst_bus.py). -->
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={dir}/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <!-- The default policy of Debian's /usr/share/dbus-1/system.conf. -->
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Properties"/>
-    <deny send_destination="org.freedesktop.DBus"
-          send_interface="org.freedesktop.DBus"
-          send_member="UpdateActivationEnvironment"/>
-  </policy>
-  <policy user="root">
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Monitoring"/>
-  </policy>
-  <!-- polkitd switches to the polkitd user, which polkit's own policy lets
+# Inside <busconfig>, after the system.conf default policy.
+BUS_EXTRA = """  <!-- polkitd switches to the polkitd user, which polkit's own policy lets
        own its name; should it stay root (an older polkitd), root may too. -->
   <policy user="root">
     <allow own="org.freedesktop.PolicyKit1"/>
@@ -113,7 +84,6 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
   <!-- polkitd's policy (org.freedesktop.PolicyKit1.conf) and whatever else
        the machine has installed there. -->
   <includedir>/usr/share/dbus-1/system.d</includedir>
-</busconfig>
 """
 
 
@@ -199,10 +169,9 @@ class PrivateSystemBus:
             self.address = f"unix:path={self.socket_path}"
             self.config_path = os.path.join(self.dir, "system.conf")
             with open(self.config_path, "w") as f:
-                f.write(BUS_CONFIG.format(
-                    dir=self.dir,
+                f.write(system_bus_config(self.dir, BUS_EXTRA.format(
                     policy=os.path.abspath(os.path.join(self.srcdir, "dbus",
-                                                        "org.tfst.Tfst1.conf"))))
+                                                        "org.tfst.Tfst1.conf")))))
             self.start_bus(polkit=False)
             if self.with_polkit:
                 self._install_actions()
