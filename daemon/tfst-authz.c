@@ -159,3 +159,44 @@ tfst_authz_check(TfstAuthz *authz, GDBusMethodInvocation *invocation, const char
                          g_variant_new("(s)", g_dbus_method_invocation_get_sender(invocation)),
                          G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_caller_uid, c);
 }
+
+typedef struct {
+  TfstAuthz *authz;
+  const TfstAuthzMethod *methods;
+  gsize n_methods;
+  gpointer user_data;
+} TfstAuthzDispatch;
+
+/* polkit answers asynchronously, so the skeleton's own dispatch is declined
+ * (FALSE) and the method runs, or is denied, once polkit has answered.  The
+ * invocation's reference passes on to whoever answers it. */
+static gboolean
+on_authorize_method(GDBusInterfaceSkeleton *skel, GDBusMethodInvocation *invocation, gpointer data)
+{
+  TfstAuthzDispatch *d = data;
+  const char *method = g_dbus_method_invocation_get_method_name(invocation);
+
+  for (gsize i = 0; i < d->n_methods; i++)
+    if (g_str_equal(d->methods[i].method, method)) {
+      tfst_authz_check(d->authz, invocation, d->methods[i].action, d->methods[i].run, d->user_data,
+                       NULL);
+      return FALSE;
+    }
+  g_dbus_method_invocation_return_error(invocation, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
+                                        "unknown method %s", method);
+  return FALSE;
+}
+
+void
+tfst_authz_dispatch(TfstAuthz *authz, GDBusInterfaceSkeleton *skeleton,
+                    const TfstAuthzMethod *methods, gsize n_methods, gpointer user_data)
+{
+  TfstAuthzDispatch *d = g_new0(TfstAuthzDispatch, 1);
+
+  d->authz = authz;
+  d->methods = methods;
+  d->n_methods = n_methods;
+  d->user_data = user_data;
+  g_signal_connect_data(skeleton, "g-authorize-method", G_CALLBACK(on_authorize_method), d,
+                        (GClosureNotify)(void (*)(void))g_free, 0);
+}

@@ -25,3 +25,16 @@ void tfst_authz_reset(TfstAuthz *authz);
 void tfst_authz_check(TfstAuthz *authz, GDBusMethodInvocation *invocation, const char *action,
                       TfstAuthorizedFunc func, gpointer user_data, GDestroyNotify destroy);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstAuthz, tfst_authz_free)
+
+/* Which polkit action guards which method of an interface. */
+typedef struct {
+  const char *method;
+  const char *action;
+  TfstAuthorizedFunc run;
+} TfstAuthzMethod;
+
+/* Dispatches every call on `skeleton` through tfst_authz_check(): the
+ * method found in `methods` (n_methods rows) runs with `user_data` once
+ * polkit has said yes.  The table must outlive the skeleton. */
+void tfst_authz_dispatch(TfstAuthz *authz, GDBusInterfaceSkeleton *skeleton,
+                         const TfstAuthzMethod *methods, gsize n_methods, gpointer user_data);

@@ -18,7 +18,7 @@ struct TfstService {
   TfstReloadFunc reload;
   gpointer reload_data;
   TfstDbusTfst1Instance *instance;
-  GPtrArray *later; /* Keepalive, Ipsec, Trace: not implemented yet */
+  GPtrArray *interfaces; /* GDBusInterfaceSkeleton: Keepalive, Ipsec, Trace */
   char *state_override;
 
   gboolean refreshing; /* a snapshot query is out */
@@ -367,11 +367,7 @@ do_data_flow(GDBusMethodInvocation *invocation, gpointer data)
 
 /* ---- D-Bus entry point: authorize, then run ---- */
 
-static const struct {
-  const char *method;
-  const char *action;
-  TfstAuthorizedFunc run;
-} instance_methods[] = {
+static const TfstAuthzMethod instance_methods[] = {
     {"ListSessions", TFST_ACTION_OBSERVE, do_list_sessions},
     {"GetStatistics", TFST_ACTION_OBSERVE, do_get_statistics},
     {"DataFlow", TFST_ACTION_OBSERVE, do_data_flow},
@@ -381,29 +377,8 @@ static const struct {
     {"SetLogLevel", TFST_ACTION_MANAGE, do_set_log_level},
 };
 
-/* Every method goes through here: polkit answers asynchronously, so the
- * skeleton's own dispatch is declined (FALSE) and the method runs, or is
- * denied, once polkit has answered.  The invocation's reference passes on
- * to whoever answers it. */
-static gboolean
-on_authorize_method(GDBusInterfaceSkeleton *skel, GDBusMethodInvocation *invocation, gpointer data)
-{
-  TfstService *svc = data;
-  const char *method = g_dbus_method_invocation_get_method_name(invocation);
-
-  for (guint i = 0; i < G_N_ELEMENTS(instance_methods); i++)
-    if (g_str_equal(instance_methods[i].method, method)) {
-      tfst_authz_check(svc->authz, invocation, instance_methods[i].action, instance_methods[i].run,
-                       svc, NULL);
-      return FALSE;
-    }
-  g_dbus_method_invocation_return_error(invocation, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
-                                        "unknown method %s", method);
-  return FALSE;
-}
-
-/* Keepalive, Ipsec and Trace are part of the contract already; until they
- * are built every call says so instead of answering with made-up data. */
+/* An interface that is part of the contract but not built yet: every call
+ * says so instead of answering with made-up data. */
 static gboolean
 on_not_supported(GDBusInterfaceSkeleton *skel, GDBusMethodInvocation *invocation, gpointer data)
 {
@@ -414,6 +389,13 @@ on_not_supported(GDBusInterfaceSkeleton *skel, GDBusMethodInvocation *invocation
   return FALSE;
 }
 
+static GDBusInterfaceSkeleton *
+not_supported(gpointer skeleton)
+{
+  g_signal_connect(skeleton, "g-authorize-method", G_CALLBACK(on_not_supported), NULL);
+  return skeleton;
+}
+
 /* ---- life cycle ---- */
 
 TfstService *
@@ -422,11 +404,6 @@ tfst_service_new(TfstEngine *engine, const TfstConfig *config, TfstLog *log, Tfs
 {
   TfstService *svc = g_new0(TfstService, 1);
   g_autofree char *version = g_strdup_printf("%s (%s)", PACKAGE_VERSION, TFST_BUILD_LEVEL);
-  GDBusInterfaceSkeleton *later[] = {
-      G_DBUS_INTERFACE_SKELETON(tfst_dbus_tfst1_keepalive_skeleton_new()),
-      G_DBUS_INTERFACE_SKELETON(tfst_dbus_tfst1_ipsec_skeleton_new()),
-      G_DBUS_INTERFACE_SKELETON(tfst_dbus_tfst1_trace_skeleton_new()),
-  };
 
   svc->engine = engine;
   svc->log = log;
@@ -440,12 +417,13 @@ tfst_service_new(TfstEngine *engine, const TfstConfig *config, TfstLog *log, Tfs
   tfst_dbus_tfst1_instance_set_version(svc->instance, version);
   tfst_dbus_tfst1_instance_set_state(svc->instance, "starting");
   tfst_dbus_tfst1_instance_set_log_level(svc->instance, (guint)g_atomic_int_get(&log->level));
-  g_signal_connect(svc->instance, "g-authorize-method", G_CALLBACK(on_authorize_method), svc);
-  svc->later = g_ptr_array_new_with_free_func(g_object_unref);
-  for (guint i = 0; i < G_N_ELEMENTS(later); i++) {
-    g_signal_connect(later[i], "g-authorize-method", G_CALLBACK(on_not_supported), svc);
-    g_ptr_array_add(svc->later, later[i]);
-  }
+  tfst_authz_dispatch(authz, G_DBUS_INTERFACE_SKELETON(svc->instance), instance_methods,
+                      G_N_ELEMENTS(instance_methods), svc);
+  /* The other interfaces: one self-contained module each. */
+  svc->interfaces = g_ptr_array_new_with_free_func(g_object_unref);
+  g_ptr_array_add(svc->interfaces, not_supported(tfst_dbus_tfst1_keepalive_skeleton_new()));
+  g_ptr_array_add(svc->interfaces, not_supported(tfst_dbus_tfst1_ipsec_skeleton_new()));
+  g_ptr_array_add(svc->interfaces, not_supported(tfst_dbus_tfst1_trace_skeleton_new()));
   tfst_engine_set_observer(engine, &service_observer, svc);
   return svc;
 }
@@ -454,8 +432,8 @@ void
 tfst_service_attach(TfstService *svc, TfstBus *bus)
 {
   tfst_bus_add_interface(bus, G_DBUS_INTERFACE_SKELETON(svc->instance));
-  for (guint i = 0; i < svc->later->len; i++)
-    tfst_bus_add_interface(bus, g_ptr_array_index(svc->later, i));
+  for (guint i = 0; i < svc->interfaces->len; i++)
+    tfst_bus_add_interface(bus, g_ptr_array_index(svc->interfaces, i));
   service_refresh(svc);
 }
 
@@ -467,7 +445,7 @@ tfst_service_free(TfstService *svc)
   if (svc->sessions_signal_id != 0)
     g_source_remove(svc->sessions_signal_id);
   g_clear_object(&svc->instance);
-  g_ptr_array_unref(svc->later);
+  g_ptr_array_unref(svc->interfaces);
   g_free(svc->state_override);
   g_free(svc);
 }

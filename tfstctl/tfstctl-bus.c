@@ -341,14 +341,13 @@ only_instance(TfstctlBus *bus, GError **error)
               list);
   return NULL;
 }
-
-TfstDbusTfst1Instance *
-tfstctl_bus_get_instance(TfstctlBus *bus, const char *instance, GError **error)
+/* The bus name of "ROLE@INSTANCE", or of the only instance when NULL, and
+ * that instance's name in *out_instance. */
+static char *
+resolve_bus_name(TfstctlBus *bus, const char *instance, char **out_instance, GError **error)
 {
-  g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
   g_autofree char *chosen = NULL;
-  g_autofree char *bus_name = NULL;
-  g_autofree char *owner = NULL;
+  char *bus_name;
 
   if (instance == NULL) {
     chosen = only_instance(bus, error);
@@ -357,19 +356,58 @@ tfstctl_bus_get_instance(TfstctlBus *bus, const char *instance, GError **error)
     instance = chosen;
   }
   bus_name = bus_name_for_instance(instance, error);
+  if (bus_name != NULL)
+    *out_instance = g_strdup(instance);
+  return bus_name;
+}
+
+static gboolean
+check_owned(GDBusProxy *proxy, const char *instance, GError **error)
+{
+  g_autofree char *owner = g_dbus_proxy_get_name_owner(proxy);
+
+  if (owner != NULL)
+    return TRUE;
+  g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_NOT_FOUND,
+              _("instance %s is not on the system bus (nobody owns %s)"), instance,
+              g_dbus_proxy_get_name(proxy));
+  return FALSE;
+}
+
+TfstDbusTfst1Instance *
+tfstctl_bus_get_instance(TfstctlBus *bus, const char *instance, GError **error)
+{
+  g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *bus_name = resolve_bus_name(bus, instance, &name, error);
+
   if (bus_name == NULL)
     return NULL;
   proxy = tfst_dbus_tfst1_instance_proxy_new_sync(bus->connection,
                                                   G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START |
                                                       G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS,
                                                   bus_name, TFST_BUS_OBJECT_PATH, NULL, error);
-  if (proxy == NULL)
+  if (proxy == NULL || !check_owned(G_DBUS_PROXY(proxy), name, error))
     return NULL;
-  owner = g_dbus_proxy_get_name_owner(G_DBUS_PROXY(proxy));
-  if (owner == NULL) {
-    g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_NOT_FOUND,
-                _("instance %s is not on the system bus (nobody owns %s)"), instance, bus_name);
+  return g_steal_pointer(&proxy);
+}
+
+GDBusProxy *
+tfstctl_bus_get_interface(TfstctlBus *bus, const char *instance, const char *interface,
+                          GError **error)
+{
+  g_autoptr(GDBusProxy) proxy = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *bus_name = resolve_bus_name(bus, instance, &name, error);
+
+  if (bus_name == NULL)
     return NULL;
-  }
+  proxy = g_dbus_proxy_new_sync(bus->connection,
+                                G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START |
+                                    G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
+                                    G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS,
+                                NULL, bus_name, TFST_BUS_OBJECT_PATH, interface, NULL, error);
+  if (proxy == NULL || !check_owned(proxy, name, error))
+    return NULL;
   return g_steal_pointer(&proxy);
 }

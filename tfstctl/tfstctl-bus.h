@@ -63,6 +63,12 @@ GPtrArray *tfstctl_bus_list_instances(TfstctlBus *bus, GError **error);
  * several instances and none chosen TFSTCTL_ERROR_USAGE. */
 TfstDbusTfst1Instance *tfstctl_bus_get_instance(TfstctlBus *bus, const char *instance,
                                                 GError **error);
+/* A plain proxy (no properties, no signals) for `interface` (e.g.
+ * "org.tfst.Tfst1.Ipsec") of the instance chosen as for
+ * tfstctl_bus_get_instance(); call it with tfstctl_bus_call_flags() and
+ * tfstctl_bus_call_timeout(). */
+GDBusProxy *tfstctl_bus_get_interface(TfstctlBus *bus, const char *instance, const char *interface,
+                                      GError **error);
 /* "ROLE@INSTANCE" of a proxy, from its bus name. */
 char *tfstctl_instance_name(TfstDbusTfst1Instance *proxy);
 
