@@ -23,16 +23,15 @@
 #define DEFAULT_RECONNECT_MIN_MS 1000
 #define DEFAULT_RECONNECT_MAX_MS 60000
 /* A peer that refuses at once must not be hammered in a tight loop. */
-#define MIN_RECONNECT_MS    100
-#define DEFAULT_KEEPIDLE_S  300
-#define DEFAULT_KEEPINTVL_S 30
-#define DEFAULT_KEEPCNT     4
-/* Kernel limits of TCP_KEEPIDLE/TCP_KEEPINTVL (MAX_TCP_KEEPIDLE) and TCP_KEEPCNT. */
-#define MAX_KEEP_S                 32767
-#define MAX_KEEPCNT                127
+#define MIN_RECONNECT_MS           100
+#define DEFAULT_KEEPIDLE_S         300
+#define DEFAULT_KEEPINTVL_S        30
+#define DEFAULT_KEEPCNT            4
+#define MAX_KEEP_S                 TFST_KEEPALIVE_MAX_S
+#define MAX_KEEPCNT                TFST_KEEPALIVE_MAX_COUNT
 #define DEFAULT_PING_INTERVAL_MS   15000
 #define DEFAULT_PING_TIMEOUT_MS    45000
-#define MIN_PING_INTERVAL_MS       100
+#define MIN_PING_INTERVAL_MS       TFST_PING_INTERVAL_MIN_MS
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define DEFAULT_CLOSE_TIMEOUT_MS   30000
 #define DEFAULT_INITIAL_WINDOW     (256u * 1024u)
@@ -80,6 +79,22 @@ char *
 tfst_config_default_path(TfstRole role, const char *instance)
 {
   return g_strdup_printf("%s/tfst/%s@%s.conf", SYSCONFDIR, tfst_role_to_string(role), instance);
+}
+
+/* systemd's StateDirectory=tfst sets $STATE_DIRECTORY; outside systemd
+ * the same place is assumed. */
+char *
+tfst_config_persist_dir(TfstRole role, const char *instance)
+{
+  const char *state = g_getenv("STATE_DIRECTORY");
+  g_autofree char *base = NULL;
+
+  /* With several StateDirectory= entries the first one is ours. */
+  if (state != NULL && *state != '\0')
+    base = g_strndup(state, strcspn(state, ":"));
+  else
+    base = g_build_filename(LOCALSTATEDIR, "lib", "tfst", NULL);
+  return g_strdup_printf("%s/%s@%s.conf.d", base, tfst_role_to_string(role), instance);
 }
 
 guint16
@@ -225,9 +240,11 @@ format_size(guint32 bytes, char buf[32])
 static const char *const instance_keys[] = {"Label", "LogLevel", "MaxSessions", "Networks", NULL};
 static const char *const hop_keys[] = {
     "Listen", "Connect", "LocalAddress", "SourcePorts", "ReconnectMin", "ReconnectMax", NULL};
-static const char *const keepalive_keys[] = {
-    "Idle",         "Interval",    "Count", "UserTimeout", "FirewallTimeout",
-    "PingInterval", "PingTimeout", NULL};
+static const char *const keepalive_keys[] = {"Keepalive",    "Idle",        "Interval",
+                                             "Count",        "UserTimeout", "FirewallTimeout",
+                                             "PingInterval", "PingTimeout", NULL};
+static const char *const session_keepalive_keys[] = {
+    "Keepalive", "Idle", "Interval", "Count", "UserTimeout", "FirewallTimeout", NULL};
 static const char *const session_keys[] = {"ConnectTimeout", "CloseTimeout", "IdleTimeout",
                                            "InitialWindow",  "MaxWindow",    NULL};
 static const char *const ports_keys[] = {"Base", "Skip", "Count", NULL};
@@ -241,8 +258,13 @@ typedef struct {
 #define FORWARD_PREFIX "Forward"
 
 static const SectionInfo sections[] = {
-    {"Instance", instance_keys},    {"Parent", hop_keys},      {"Children", hop_keys},
-    {"Keepalive", keepalive_keys},  {"Session", session_keys}, {"Ports", ports_keys},
+    {"Instance", instance_keys},
+    {"Parent", hop_keys},
+    {"Children", hop_keys},
+    {"Keepalive", keepalive_keys},
+    {"SessionKeepalive", session_keepalive_keys},
+    {"Session", session_keys},
+    {"Ports", ports_keys},
     {"Forward NAME", forward_keys},
 };
 
@@ -781,12 +803,11 @@ compare_names(gconstpointer a, gconstpointer b)
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* <main>.d/NAME.conf in byte order of NAME; other names are ignored so that
+/* DIR/NAME.conf in byte order of NAME; other names are ignored so that
  * editor backups ("x.conf~") and disabled files ("x.conf.off") stay inert. */
 static gboolean
-loader_add_dropins(Loader *l, GError **error)
+loader_add_dropins(Loader *l, const char *dir_path, GError **error)
 {
-  g_autofree char *dir_path = g_strconcat(l->main_path, ".d", NULL);
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GError) local = NULL;
   g_autoptr(GDir) dir = g_dir_open(dir_path, 0, &local);
@@ -869,6 +890,24 @@ get_seconds(Loader *l, const char *group, const char *key, guint min_s, guint ma
     return conf_error(l, error, group, key, "'%s' is not a whole number of seconds",
                       lookup(l, group, key));
   *inout_s = ms / MS_PER_S;
+  return TRUE;
+}
+
+static gboolean
+get_bool(Loader *l, const char *group, const char *key, gboolean *inout, GError **error)
+{
+  static const char *const yes[] = {"yes", "true", "on", "1", NULL};
+  static const char *const no[] = {"no", "false", "off", "0", NULL};
+  const char *v = lookup(l, group, key);
+
+  if (v == NULL)
+    return TRUE;
+  if (g_strv_contains(yes, v))
+    *inout = TRUE;
+  else if (g_strv_contains(no, v))
+    *inout = FALSE;
+  else
+    return conf_error(l, error, group, key, "'%s' is not a boolean (yes or no)", v);
   return TRUE;
 }
 
@@ -1273,23 +1312,38 @@ check_ping(Loader *l, TfstKeepaliveConf *k, GError **error)
   return TRUE;
 }
 
+/* The keys [Keepalive] and [SessionKeepalive] share. */
+static gboolean
+parse_tcp_keepalive(Loader *l, const char *g, TfstKeepaliveConf *k, GError **error)
+{
+  return get_bool(l, g, "Keepalive", &k->enabled, error) &&
+         get_seconds(l, g, "Idle", 1, MAX_KEEP_S, &k->idle_s, error) &&
+         get_seconds(l, g, "Interval", 1, MAX_KEEP_S, &k->interval_s, error) &&
+         get_uint(l, g, "Count", 1, MAX_KEEPCNT, &k->count, error) &&
+         get_timespan(l, g, "UserTimeout", 0, G_MAXINT, &k->user_timeout_ms, error) &&
+         get_seconds(l, g, "FirewallTimeout", 0, G_MAXUINT / MS_PER_S, &k->firewall_timeout_s,
+                     error);
+}
+
+/* [Keepalive] is for hops and, key by key, the default of the session
+ * sockets, which [SessionKeepalive] may override. */
 static gboolean
 parse_keepalive(Loader *l, TfstConfig *c, GError **error)
 {
   TfstKeepaliveConf *k = &c->keepalive;
   const char *g = "Keepalive";
 
-  return get_seconds(l, g, "Idle", 1, MAX_KEEP_S, &k->idle_s, error) &&
-         get_seconds(l, g, "Interval", 1, MAX_KEEP_S, &k->interval_s, error) &&
-         get_uint(l, g, "Count", 1, MAX_KEEPCNT, &k->count, error) &&
-         get_timespan(l, g, "UserTimeout", 0, G_MAXINT, &k->user_timeout_ms, error) &&
-         get_seconds(l, g, "FirewallTimeout", 0, G_MAXUINT / MS_PER_S, &k->firewall_timeout_s,
-                     error) &&
-         get_timespan(l, g, "PingInterval", MIN_PING_INTERVAL_MS, G_MAXUINT, &k->ping_interval_ms,
-                      error) &&
-         get_timespan(l, g, "PingTimeout", MIN_PING_INTERVAL_MS, G_MAXUINT, &k->ping_timeout_ms,
-                      error) &&
-         check_ping(l, k, error);
+  if (!parse_tcp_keepalive(l, g, k, error) ||
+      !get_timespan(l, g, "PingInterval", MIN_PING_INTERVAL_MS, G_MAXUINT, &k->ping_interval_ms,
+                    error) ||
+      !get_timespan(l, g, "PingTimeout", MIN_PING_INTERVAL_MS, G_MAXUINT, &k->ping_timeout_ms,
+                    error) ||
+      !check_ping(l, k, error))
+    return FALSE;
+  c->session_keepalive = *k;
+  c->session_keepalive.ping_interval_ms = 0;
+  c->session_keepalive.ping_timeout_ms = 0;
+  return parse_tcp_keepalive(l, "SessionKeepalive", &c->session_keepalive, error);
 }
 
 static gboolean
@@ -1509,8 +1563,9 @@ check_keys(Loader *l, const ConfGroup *g, const SectionInfo *info, GError **erro
 static gboolean
 check_structure(Loader *l, GError **error)
 {
-  static const char *const names[] = {"Instance", "Parent", "Children", "Keepalive",
-                                      "Session",  "Ports",  "Forward",  NULL};
+  static const char *const names[] = {"Instance",  "Parent",           "Children",
+                                      "Keepalive", "SessionKeepalive", "Session",
+                                      "Ports",     "Forward",          NULL};
 
   for (guint i = 0; i < l->groups->len; i++) {
     const ConfGroup *g = g_ptr_array_index(l->groups, i);
@@ -1526,7 +1581,7 @@ check_structure(Loader *l, GError **error)
 
       return conf_error(l, error, g->name, NULL,
                         "unknown section%s; the sections are [Instance], [Parent], [Children], "
-                        "[Keepalive], [Session], [Ports] and [Forward NAME]",
+                        "[Keepalive], [SessionKeepalive], [Session], [Ports] and [Forward NAME]",
                         hint);
     }
     if (!check_keys(l, g, info, error))
@@ -1570,6 +1625,7 @@ config_new(TfstRole role, const char *instance)
   c->networks = g_array_new(FALSE, TRUE, sizeof(TfstNetworkEntry));
   hop_init(&c->parent);
   hop_init(&c->children);
+  c->keepalive.enabled = TRUE;
   c->keepalive.idle_s = DEFAULT_KEEPIDLE_S;
   c->keepalive.interval_s = DEFAULT_KEEPINTVL_S;
   c->keepalive.count = DEFAULT_KEEPCNT;
@@ -1654,6 +1710,8 @@ tfst_config_load(TfstRole role, const char *instance, const char *path, GError *
 {
   g_auto(Loader) l = {0};
   g_autofree char *default_path = NULL;
+  g_autofree char *dropins = NULL;
+  g_autofree char *persisted = NULL;
   TfstConfig *c;
 
   g_return_val_if_fail(role_is_valid(role), NULL);
@@ -1672,7 +1730,12 @@ tfst_config_load(TfstRole role, const char *instance, const char *path, GError *
     default_path = tfst_config_default_path(role, instance);
   }
   loader_init(&l, role, path != NULL ? path : default_path);
-  if (!loader_add_file(&l, l.main_path, path == NULL, error) || !loader_add_dropins(&l, error))
+  /* Settings persisted at run time (SetSettings with PERSIST) come last,
+   * like systemctl set-property's system.control over /etc. */
+  dropins = g_strconcat(l.main_path, ".d", NULL);
+  persisted = tfst_config_persist_dir(role, instance);
+  if (!loader_add_file(&l, l.main_path, path == NULL, error) ||
+      !loader_add_dropins(&l, dropins, error) || !loader_add_dropins(&l, persisted, error))
     return NULL;
   c = loader_build(&l, instance, error);
   if (c != NULL)

@@ -45,13 +45,20 @@ typedef struct {
   TfstSockAddr destination;
 } TfstForwardConf;
 
+/* Kernel limits of TCP_KEEPIDLE/TCP_KEEPINTVL (MAX_TCP_KEEPIDLE) and
+ * TCP_KEEPCNT, and the shortest PING interval we accept. */
+#define TFST_KEEPALIVE_MAX_S      32767
+#define TFST_KEEPALIVE_MAX_COUNT  127
+#define TFST_PING_INTERVAL_MIN_MS 100
+
 typedef struct {
+  gboolean enabled;         /* SO_KEEPALIVE */
   guint idle_s;             /* TCP_KEEPIDLE */
   guint interval_s;         /* TCP_KEEPINTVL */
   guint count;              /* TCP_KEEPCNT */
   guint user_timeout_ms;    /* TCP_USER_TIMEOUT, 0 = kernel default */
   guint firewall_timeout_s; /* declared state timeout of the firewall, 0 = unknown */
-  guint ping_interval_ms;
+  guint ping_interval_ms;   /* hops only */
   guint ping_timeout_ms;
 } TfstKeepaliveConf;
 
@@ -66,7 +73,8 @@ typedef struct {
 
   TfstHopConf parent;
   TfstHopConf children;
-  TfstKeepaliveConf keepalive;
+  TfstKeepaliveConf keepalive;         /* [Keepalive]: the hops */
+  TfstKeepaliveConf session_keepalive; /* [SessionKeepalive]: client and target sockets */
 
   guint connect_timeout_ms; /* [Session] ConnectTimeout= */
   guint close_timeout_ms;   /* [Session] CloseTimeout= */
@@ -90,6 +98,10 @@ TfstRole tfst_role_from_string(const char *s);
 
 /* Default path: SYSCONFDIR/tfst/<role>@<instance>.conf */
 char *tfst_config_default_path(TfstRole role, const char *instance);
+
+/* Where settings changed at run time are persisted as drop-ins, read after
+ * those of the main file: $STATE_DIRECTORY/<role>@<instance>.conf.d. */
+char *tfst_config_persist_dir(TfstRole role, const char *instance);
 
 /* Loads path (or the default path when NULL) and its drop-ins.  A missing
  * default file is not an error (all defaults apply, which is only valid for

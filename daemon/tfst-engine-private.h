@@ -256,7 +256,7 @@ struct TfstEngine {
 };
 
 /* tfst-sockopt.c */
-int tfst_socket_tune(int fd, const TfstKeepaliveConf *ka, gboolean hop);
+int tfst_socket_tune(int fd, const TfstKeepaliveConf *ka);
 int tfst_socket_listen(const TfstSockAddr *addr);
 int tfst_socket_connect(const TfstSockAddr *addr, const TfstHopConf *local, guint16 *next_sport);
 int tfst_socket_error(int fd);
@@ -317,6 +317,10 @@ typedef struct {
   int depth;
   const char *label;
 } TfstChainItem;
+
+/* tfst-sockets.c: applies the keepalive settings of the configuration to
+ * every open hop and session socket. */
+void tfst_engine_retune(TfstEngine *e);
 
 /* tfst-reload.c */
 void tfst_engine_apply_config(TfstEngine *e, TfstConfig *next);

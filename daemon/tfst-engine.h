@@ -56,6 +56,16 @@ GVariant *tfst_engine_close_session(TfstEngine *e, gpointer data, GError **error
  * token that changes when the target is a different object */
 GVariant *tfst_engine_flow_sample(TfstEngine *e, gpointer data, GError **error);
 
+/* Keepalive queries (tfst-sockets.c); data: a TfstKeepaliveUpdate.  Get
+ * replies (a{sv}); Set merges the changes, retunes every open connection
+ * of the scope and replies (a{sv} settings now, as warnings). */
+GVariant *tfst_engine_get_keepalive(TfstEngine *e, gpointer data, GError **error);
+GVariant *tfst_engine_set_keepalive(TfstEngine *e, gpointer data, GError **error);
+/* Every TCP socket of the instance, listeners included:
+ * (a(tsstuuuuutt)) of (inode, kind, peer label, session id, TCP_INFO
+ * state, probes, retransmits, rtt, rttvar, bytes acked, bytes received). */
+GVariant *tfst_engine_describe_sockets(TfstEngine *e, gpointer data, GError **error);
+
 /* Test hook for the watchdog: the data plane stops answering. */
 void tfst_engine_block_for_test(TfstEngine *engine);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstEngine, tfst_engine_free)

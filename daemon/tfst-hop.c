@@ -69,7 +69,7 @@ tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c)
     memset(&hop->peer_addr, 0, sizeof(hop->peer_addr));
   tfst_addr_format(&hop->peer_addr, hop->peer_desc);
   g_strlcpy(hop->peer_label, "?", sizeof(hop->peer_label));
-  (void)tfst_socket_tune(fd, &e->config->keepalive, TRUE);
+  (void)tfst_socket_tune(fd, &e->config->keepalive);
 
   hop->io_mask = c != NULL ? EPOLLOUT : EPOLLIN;
   sd_event_add_io(e->event, &hop->io, fd, hop->io_mask, hop_io_cb, hop);

@@ -132,18 +132,32 @@ on_block_test_hook(gpointer data)
 }
 
 static void
-warn_keepalive(const TfstConfig *c, TfstLog *log)
+warn_keepalive_scope(const TfstKeepaliveConf *ka, const char *section, TfstLog *log)
 {
-  const TfstKeepaliveConf *ka = &c->keepalive;
   TfstLogFields f = {.message_id = TFST_MSGID_KEEPALIVE};
 
   if (ka->firewall_timeout_s == 0)
     return;
-  if (ka->idle_s == 0 || ka->idle_s >= ka->firewall_timeout_s)
+  if (!ka->enabled)
+    tfst_log_full(log, LOG_WARNING, &f,
+                  "[%s] Keepalive=no with a firewall state timeout of %u s: idle connections "
+                  "will be dropped by the firewall",
+                  section, ka->firewall_timeout_s);
+  else if (ka->idle_s >= ka->firewall_timeout_s)
     tfst_log_full(log, LOG_WARNING, &f,
                   "keepalive idle %u s is not below the firewall state timeout %u s: idle "
-                  "connections will be dropped by the firewall; set [Keepalive] Idle= lower",
-                  ka->idle_s, ka->firewall_timeout_s);
+                  "connections will be dropped by the firewall; set [%s] Idle= lower",
+                  ka->idle_s, ka->firewall_timeout_s, section);
+}
+
+/* Hops also have PINGs (the loader refuses a PingInterval that is too
+ * long), so only keepalive is worth a warning there. */
+static void
+warn_keepalive(const TfstConfig *c, TfstLog *log)
+{
+  if (c->keepalive.enabled)
+    warn_keepalive_scope(&c->keepalive, "Keepalive", log);
+  warn_keepalive_scope(&c->session_keepalive, "SessionKeepalive", log);
 }
 
 static int

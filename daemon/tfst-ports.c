@@ -347,6 +347,8 @@ typedef struct {
 static gboolean
 port_wanted(const DumpCtx *ctx, guint16 port)
 {
+  if (ctx->ports == NULL)
+    return TRUE;
   for (guint i = 0; i < ctx->n_ports; i++)
     if (ctx->ports[i] == port)
       return TRUE;
@@ -394,6 +396,8 @@ dump_cb(struct nl_msg *msg, void *arg)
   o->tcp_state = idiagnl_msg_get_state(m);
   o->uid = idiagnl_msg_get_uid(m);
   o->inode = idiagnl_msg_get_inode(m);
+  o->timer = idiagnl_msg_get_timer(m);
+  o->expires_ms = idiagnl_msg_get_expires(m);
   addr_from_nl(idiagnl_msg_get_src(m), idiagnl_msg_get_family(m), idiagnl_msg_get_sport(m),
                &o->local);
   addr_from_nl(idiagnl_msg_get_dst(m), idiagnl_msg_get_family(m), idiagnl_msg_get_dport(m),
@@ -443,8 +447,8 @@ drop_accepted(GPtrArray *sockets)
   }
 }
 
-static GPtrArray *
-dump_sockets(const guint16 *ports, guint n_ports, TfstPortOwnersFlags flags, GError **error)
+GPtrArray *
+tfst_tcp_sockets_dump(const guint16 *ports, guint n_ports, guint32 states, GError **error)
 {
   g_autoptr(TfstNlSock) sk = nl_socket_alloc();
   g_autoptr(GPtrArray) sockets =
@@ -465,9 +469,8 @@ dump_sockets(const guint16 *ports, guint n_ports, TfstPortOwnersFlags flags, GEr
   nl_socket_enable_msg_peek(sk);
   nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, dump_cb, &ctx);
   for (guint i = 0; i < G_N_ELEMENTS(families); i++)
-    if (!dump_family(sk, families[i], states_mask(flags), &ctx, error))
+    if (!dump_family(sk, families[i], states, &ctx, error))
       return NULL;
-  drop_accepted(sockets);
   return g_steal_pointer(&sockets);
 }
 
@@ -645,9 +648,10 @@ tfst_port_owners_lookup(const guint16 *ports, guint n_ports, TfstPortOwnersFlags
   g_autoptr(GHashTable) holders = NULL;
   gboolean incomplete = FALSE;
 
-  sockets = dump_sockets(ports, n_ports, flags, error);
+  sockets = tfst_tcp_sockets_dump(ports, n_ports, states_mask(flags), error);
   if (sockets == NULL)
     return NULL;
+  drop_accepted(sockets);
   owners = g_ptr_array_new_with_free_func((GDestroyNotify)tfst_port_owner_free);
   if (sockets->len == 0)
     return g_steal_pointer(&owners);

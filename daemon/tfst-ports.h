@@ -72,11 +72,19 @@ typedef struct {
   TfstSockAddr remote; /* unspecified address, port 0 for listeners */
   guint32 uid;         /* socket owner */
   guint32 inode;
-  pid_t pid;       /* 0: no process visible to us holds the socket */
-  gboolean hidden; /* pid 0 and some processes' fds were unreadable (not root) */
-  char *comm;      /* /proc/PID/comm, made printable; NULL when pid is 0 */
-  char *unit;      /* systemd unit from /proc/PID/cgroup, NULL when none */
+  guint8 timer;       /* inet_diag idiag_timer: 0 none, 1 retransmit, 2 keepalive, ... */
+  guint32 expires_ms; /* until that timer fires */
+  pid_t pid;          /* 0: no process visible to us holds the socket */
+  gboolean hidden;    /* pid 0 and some processes' fds were unreadable (not root) */
+  char *comm;         /* /proc/PID/comm, made printable; NULL when pid is 0 */
+  char *unit;         /* systemd unit from /proc/PID/cgroup, NULL when none */
 } TfstPortOwner;
+
+/* Every TCP socket of this network namespace in a state of `states` (a
+ * mask of 1 << TCP_*) from inet_diag, with no process looked up; ports
+ * NULL means any local port. */
+GPtrArray *tfst_tcp_sockets_dump(const guint16 *ports, guint n_ports, guint32 states,
+                                 GError **error);
 
 void tfst_port_owner_free(TfstPortOwner *owner);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstPortOwner, tfst_port_owner_free)

@@ -88,6 +88,7 @@ tfst_engine_apply_config(TfstEngine *e, TfstConfig *next)
   cur->log_level = next->log_level;
   cur->max_sessions = next->max_sessions;
   cur->keepalive = next->keepalive;
+  cur->session_keepalive = next->session_keepalive;
   cur->connect_timeout_ms = next->connect_timeout_ms;
   cur->close_timeout_ms = next->close_timeout_ms;
   cur->idle_timeout_ms = next->idle_timeout_ms;
@@ -99,6 +100,8 @@ tfst_engine_apply_config(TfstEngine *e, TfstConfig *next)
   cur->children.reconnect_max_ms = next->children.reconnect_max_ms;
   g_array_set_size(cur->networks, 0);
   g_array_append_vals(cur->networks, next->networks->data, next->networks->len);
+  /* Also undoes what SetSettings changed without PERSIST. */
+  tfst_engine_retune(e);
   /* Networks and forward targets are part of what we announce upward. */
   tfst_router_announce(e);
 

@@ -501,7 +501,7 @@ target_connected(TfstEnd *end)
   TfstEnd *up = &s->end[0];
 
   end->connecting = FALSE;
-  (void)tfst_socket_tune(end->fd, &s->engine->config->keepalive, FALSE);
+  (void)tfst_socket_tune(end->fd, &s->engine->config->session_keepalive);
   up->opened = TRUE;
   tfst_hop_send_u32(up->hop, TFST_FRAME_OPEN_OK, up->id, up->window);
   session_opened(s);
@@ -648,7 +648,7 @@ tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *
   s->origin = g_ref_string_new_intern(e->config->label);
   s->client = *peer;
   s->dest = dest;
-  (void)tfst_socket_tune(fd, &e->config->keepalive, FALSE);
+  (void)tfst_socket_tune(fd, &e->config->session_keepalive);
   socket_attach(&s->end[0], fd, 0);
   stream_attach(&s->end[1], hop, tfst_hop_alloc_id(hop), e->config->initial_window);
   send_open(s, &s->end[1], route);

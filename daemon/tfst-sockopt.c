@@ -15,22 +15,22 @@ set_int(int fd, int level, int opt, int v)
 }
 
 /* Keepalive keeps firewall state entries alive and finds dead peers;
- * TCP_USER_TIMEOUT bounds how long unacknowledged data may sit. */
+ * TCP_USER_TIMEOUT bounds how long unacknowledged data may sit.  Every
+ * option is set, also to its off value, so that retuning a live socket
+ * (org.tfst.Tfst1.Keepalive, reload) undoes what was set before. */
 int
-tfst_socket_tune(int fd, const TfstKeepaliveConf *ka, gboolean hop)
+tfst_socket_tune(int fd, const TfstKeepaliveConf *ka)
 {
   int r = 0;
 
   r = r ?: set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
-  if (ka->idle_s > 0) {
-    r = r ?: set_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
-    r = r ?: set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, (int)ka->idle_s);
+  r = r ?: set_int(fd, SOL_SOCKET, SO_KEEPALIVE, ka->enabled);
+  if (ka->enabled) {
+    r = r ?: set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, (int)MAX(ka->idle_s, 1u));
     r = r ?: set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, (int)MAX(ka->interval_s, 1u));
     r = r ?: set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, (int)MAX(ka->count, 1u));
   }
-  if (ka->user_timeout_ms > 0)
-    r = r ?: set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (int)ka->user_timeout_ms);
-  (void)hop;
+  r = r ?: set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (int)ka->user_timeout_ms);
   return r;
 }
 

@@ -1,6 +1,7 @@
 #include "tfst-addr.h"
 #include "tfst-config.h"
 #include "tfst-error.h"
+#include "tfst-keepalive.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -706,7 +707,8 @@ test_unknown(void)
   const ErrorCase cases[] = {
       {EP, "[Instance]\nLabel=x\n[Instnace]\nLabel=y\n",
        "t.conf:3: [Instnace]: unknown section (did you mean [Instance]?); the sections are "
-       "[Instance], [Parent], [Children], [Keepalive], [Session], [Ports] and [Forward NAME]"},
+       "[Instance], [Parent], [Children], [Keepalive], [SessionKeepalive], [Session], [Ports] and "
+       "[Forward NAME]"},
       {EP, "[forward web]\nListen=127.0.0.1:1\n",
        "[forward web]: unknown section (did you mean [Forward NAME]?)"},
       {EP, "[Global]\n", "t.conf:1: [Global]: unknown section; the sections are"},
@@ -793,6 +795,7 @@ typedef struct {
   char *dir;
   char *main;
   char *dropins;
+  char *state;
 } Fixture;
 
 static void
@@ -816,6 +819,10 @@ fixture_set_up(Fixture *fx, gconstpointer data)
   g_assert_no_error(error);
   fx->main = g_build_filename(fx->dir, "relay@r1.conf", NULL);
   fx->dropins = g_build_filename(fx->dir, "relay@r1.conf.d", NULL);
+  /* where persisted settings are read from: inside the fixture, never the
+   * host's /var/lib/tfst */
+  fx->state = g_build_filename(fx->dir, "state", NULL);
+  g_setenv("STATE_DIRECTORY", fx->state, TRUE);
 }
 
 static void
@@ -842,6 +849,8 @@ fixture_tear_down(Fixture *fx, gconstpointer data)
   g_free(fx->dir);
   g_free(fx->main);
   g_free(fx->dropins);
+  g_free(fx->state);
+  g_unsetenv("STATE_DIRECTORY");
 }
 
 static void
@@ -856,6 +865,49 @@ test_file_load(Fixture *fx, gconstpointer data)
   g_assert_cmpstr(c->path, ==, fx->main);
   g_assert_cmpstr(c->instance, ==, "r1");
   g_assert_cmpstr(c->label, ==, "r1");
+}
+
+/* SetSettings(PERSIST) drop-ins are read after those in /etc, and what
+ * tfst_keepalive_dropin() writes loads back to the same values. */
+static void
+test_persisted_dropins(Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstConfig) c = NULL;
+  g_autoptr(TfstConfig) again = NULL;
+  g_autoptr(GVariant) hops = NULL;
+  g_autoptr(GVariant) sessions = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *hops_text = NULL;
+  g_autofree char *sessions_text = NULL;
+  g_autofree char *persisted = tfst_config_persist_dir(RL, "r1");
+  g_autofree char *expected = g_build_filename(fx->state, "relay@r1.conf.d", NULL);
+
+  g_assert_cmpstr(persisted, ==, expected);
+  fixture_write(fx, "relay@r1.conf", RL_HOPS "[Keepalive]\nIdle=50\nCount=3\n");
+  fixture_write(fx, "relay@r1.conf.d/90-site.conf", "[Keepalive]\nIdle=60\n");
+  fixture_write(fx, "state/relay@r1.conf.d/50-keepalive.conf",
+                "[Keepalive]\nIdle=77\nPingInterval=5s\n");
+  fixture_write(fx, "state/relay@r1.conf.d/50-session-keepalive.conf",
+                "[SessionKeepalive]\nKeepalive=no\nUserTimeout=1500ms\n");
+  c = tfst_config_load(RL, "r1", fx->main, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(c->keepalive.idle_s, ==, 77);
+  g_assert_cmpuint(c->keepalive.count, ==, 3);
+  g_assert_cmpuint(c->keepalive.ping_interval_ms, ==, 5000);
+  g_assert_false(c->session_keepalive.enabled);
+  g_assert_cmpuint(c->session_keepalive.idle_s, ==, 77);
+  g_assert_cmpuint(c->session_keepalive.user_timeout_ms, ==, 1500);
+
+  hops = g_variant_ref_sink(tfst_keepalive_to_variant(&c->keepalive, TRUE));
+  sessions = g_variant_ref_sink(tfst_keepalive_to_variant(&c->session_keepalive, FALSE));
+  hops_text = tfst_keepalive_dropin(hops, TRUE);
+  sessions_text = tfst_keepalive_dropin(sessions, FALSE);
+  text = g_strconcat(RL_HOPS, hops_text, sessions_text, NULL);
+  again = load(RL, text);
+  g_assert_cmpmem(&again->keepalive, sizeof(again->keepalive), &c->keepalive, sizeof(c->keepalive));
+  g_assert_cmpmem(&again->session_keepalive, sizeof(again->session_keepalive),
+                  &c->session_keepalive, sizeof(c->session_keepalive));
 }
 
 static void
@@ -1032,6 +1084,8 @@ main(int argc, char **argv)
              fixture_tear_down);
   g_test_add("/tfst/config/dropin-order", Fixture, NULL, fixture_set_up, test_dropin_order,
              fixture_tear_down);
+  g_test_add("/tfst/config/persisted-dropins", Fixture, NULL, fixture_set_up,
+             test_persisted_dropins, fixture_tear_down);
   g_test_add("/tfst/config/dropin-reset", Fixture, NULL, fixture_set_up, test_dropin_reset,
              fixture_tear_down);
   g_test_add("/tfst/config/dropin-errors", Fixture, NULL, fixture_set_up, test_dropin_errors,

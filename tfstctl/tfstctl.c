@@ -22,6 +22,8 @@ static const TfstctlCommand commands[] = {
     {"stats", N_("Show the counters of an instance, optionally clear them"), tfstctl_stats},
     {"dataflow", N_("Measure the data moving through a session, a hop or an instance"),
      tfstctl_dataflow},
+    {"keepalive", N_("Show or change keepalive settings live, audit the TCP connections"),
+     tfstctl_keepalive},
     {"log-level", N_("Change the log level of an instance"), tfstctl_log_level},
     {"close", N_("Reset a session"), tfstctl_close},
     {"reload", N_("Make an instance read its configuration again"), tfstctl_reload},

@@ -18,6 +18,7 @@ int tfstctl_chain(int argc, char **argv);
 int tfstctl_sessions(int argc, char **argv);
 int tfstctl_stats(int argc, char **argv);
 int tfstctl_dataflow(int argc, char **argv);
+int tfstctl_keepalive(int argc, char **argv);
 int tfstctl_log_level(int argc, char **argv);
 int tfstctl_close(int argc, char **argv);
 int tfstctl_reload(int argc, char **argv);

@@ -1180,9 +1180,6 @@ class ApiTest(DbusTestCase):
         self.make_chain()
         name = self.names["relay1"]
         calls = [
-            (KEEPALIVE, "GetSettings", "s", ("hops",)),
-            (KEEPALIVE, "SetSettings", "sa{sv}u", ("hops", {}, 0)),
-            (KEEPALIVE, "Audit", "", ()),
             (IPSEC, "ListSAs", "", ()),
             (IPSEC, "CheckSpi", "uss", (4096, "127.0.0.1", "esp")),
             (IPSEC, "FindConflicts", "", ()),
@@ -1360,13 +1357,11 @@ class PolkitTest(DbusTestCase):
         self.make_chain()
         name = self.names["relay1"]
         self.grant(OBSERVE)
-        reads = [(KEEPALIVE, "GetSettings", ["'hops'"]), (KEEPALIVE, "Audit", []),
-                 (IPSEC, "ListSAs", []), (IPSEC, "FindConflicts", []), (TRACE, "List", [])]
+        reads = [(IPSEC, "ListSAs", []), (IPSEC, "FindConflicts", []), (TRACE, "List", [])]
         for iface, method, args in reads:
             with self.subTest(method=f"{iface}.{method}"):
                 self.assertDBusError(E_NOTSUP, self.gdbus_as, name, method, *args, iface=iface)
-        writes = [(KEEPALIVE, "SetSettings", ["'hops'", "@a{sv} {}", "0"], TUNE),
-                  (TRACE, "Define", ["'t1'", "'127.0.0.1'", "0", "65536", "true"], TRACE_ACTION),
+        writes = [(TRACE, "Define", ["'t1'", "'127.0.0.1'", "0", "65536", "true"], TRACE_ACTION),
                   (TRACE, "Show", ["'t1'"], TRACE_ACTION),
                   (TRACE, "Delete", ["'t1'"], TRACE_ACTION)]
         for iface, method, args, action in writes:

@@ -1,0 +1,437 @@
+/* tfstctl keepalive show|set|audit: org.tfst.Tfst1.Keepalive. */
+#include "tfst-config.h"
+#include "tfstctl-bus.h"
+#include "tfstctl-format.h"
+#include "tfstctl-json.h"
+#include "tfstctl-table.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#define KEEPALIVE_IFACE "org.tfst.Tfst1.Keepalive"
+
+typedef enum {
+  VALUE_BOOL,
+  VALUE_COUNT,
+  VALUE_SECONDS,
+  VALUE_MS,
+} ValueKind;
+
+static const struct {
+  const char *name;
+  ValueKind kind;
+} setting_kinds[] = {
+    {"Keepalive", VALUE_BOOL},  {"Idle", VALUE_SECONDS},   {"Interval", VALUE_SECONDS},
+    {"Count", VALUE_COUNT},     {"UserTimeout", VALUE_MS}, {"FirewallTimeout", VALUE_SECONDS},
+    {"PingInterval", VALUE_MS}, {"PingTimeout", VALUE_MS},
+};
+
+static int
+find_setting(const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS(setting_kinds); i++)
+    if (g_ascii_strcasecmp(setting_kinds[i].name, name) == 0)
+      return (int)i;
+  return -1;
+}
+
+/* ---- values as people write and read them ---- */
+
+static char *
+format_setting(const char *name, GVariant *value)
+{
+  int i = find_setting(name);
+  guint32 v;
+
+  if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
+    return g_strdup(g_variant_get_boolean(value) ? _("yes") : _("no"));
+  if (i < 0 || !g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32))
+    return g_variant_print(value, FALSE);
+  v = g_variant_get_uint32(value);
+  switch (setting_kinds[i].kind) {
+    case VALUE_SECONDS:
+      return v == 0 ? g_strdup(_("unset")) : g_strdup_printf("%us", v);
+    case VALUE_MS:
+      if (v == 0)
+        return g_strdup(_("kernel default"));
+      return v % 1000 == 0 ? g_strdup_printf("%us", v / 1000) : g_strdup_printf("%ums", v);
+    default:
+      return g_strdup_printf("%u", v);
+  }
+}
+
+/* "Idle=30s" -> {"Idle": <uint32 30>}: the units of the configuration file. */
+static gboolean
+parse_assignment(const char *arg, GVariantBuilder *b, GError **error)
+{
+  g_auto(GStrv) kv = g_strsplit(arg, "=", 2);
+  int i = kv[0] != NULL ? find_setting(kv[0]) : -1;
+  guint ms = 0;
+  guint64 n = 0;
+
+  if (kv[0] == NULL || kv[1] == NULL || i < 0) {
+    g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
+                _("“%s” is not a setting: write NAME=VALUE with NAME one of Keepalive, Idle, "
+                  "Interval, Count, UserTimeout, FirewallTimeout, PingInterval, PingTimeout"),
+                arg);
+    return FALSE;
+  }
+  switch (setting_kinds[i].kind) {
+    case VALUE_BOOL:
+      if (g_strv_contains((const char *const[]){"yes", "true", "on", "1", NULL}, kv[1]) ||
+          g_strv_contains((const char *const[]){"no", "false", "off", "0", NULL}, kv[1])) {
+        g_variant_builder_add(b, "{sv}", setting_kinds[i].name,
+                              g_variant_new_boolean(g_strv_contains(
+                                  (const char *const[]){"yes", "true", "on", "1", NULL}, kv[1])));
+        return TRUE;
+      }
+      break;
+    case VALUE_COUNT:
+      if (g_ascii_string_to_unsigned(kv[1], 10, 0, G_MAXUINT32, &n, NULL)) {
+        g_variant_builder_add(b, "{sv}", setting_kinds[i].name, g_variant_new_uint32((guint32)n));
+        return TRUE;
+      }
+      break;
+    case VALUE_SECONDS:
+      if (tfst_parse_timespan_ms(kv[1], &ms) && ms % 1000 == 0) {
+        g_variant_builder_add(b, "{sv}", setting_kinds[i].name, g_variant_new_uint32(ms / 1000));
+        return TRUE;
+      }
+      break;
+    case VALUE_MS:
+      if (tfst_parse_timespan_ms(kv[1], &ms)) {
+        g_variant_builder_add(b, "{sv}", setting_kinds[i].name, g_variant_new_uint32(ms));
+        return TRUE;
+      }
+      break;
+  }
+  g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
+              setting_kinds[i].kind == VALUE_BOOL    ? _("%s: “%s” is not yes or no")
+              : setting_kinds[i].kind == VALUE_COUNT ? _("%s: “%s” is not a whole number")
+              : setting_kinds[i].kind == VALUE_SECONDS
+                  ? _("%s: “%s” is not a whole number of seconds (examples: 30, 30s, 5min)")
+                  : _("%s: “%s” is not a time span (examples: 500ms, 2s, 1min)"),
+              setting_kinds[i].name, kv[1]);
+  return FALSE;
+}
+
+/* ---- show ---- */
+
+static GVariant *
+get_settings(GDBusProxy *proxy, TfstctlBus *bus, const char *scope, GError **error)
+{
+  g_autoptr(GVariant) reply = g_dbus_proxy_call_sync(
+      proxy, "GetSettings", g_variant_new("(s)", scope), tfstctl_bus_call_flags(bus),
+      tfstctl_bus_call_timeout(bus), NULL, error);
+
+  return reply != NULL ? g_variant_get_child_value(reply, 0) : NULL;
+}
+
+static void
+json_settings(TfstctlJson *json, const char *key, GVariant *settings)
+{
+  GVariantIter iter;
+  const char *name;
+  GVariant *value;
+
+  tfstctl_json_begin_object(json, key);
+  g_variant_iter_init(&iter, settings);
+  while (g_variant_iter_loop(&iter, "{&sv}", &name, &value)) {
+    if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
+      tfstctl_json_bool(json, name, g_variant_get_boolean(value));
+    else if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32))
+      tfstctl_json_uint(json, name, g_variant_get_uint32(value));
+  }
+  tfstctl_json_end_object(json);
+}
+
+static void
+print_settings(GVariant *hops, GVariant *sessions)
+{
+  const char *headers[] = {_("SETTING"), _("HOPS"), _("SESSIONS")};
+  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+
+  for (guint i = 0; i < G_N_ELEMENTS(setting_kinds); i++) {
+    const char *name = setting_kinds[i].name;
+    g_autoptr(GVariant) h = hops ? g_variant_lookup_value(hops, name, NULL) : NULL;
+    g_autoptr(GVariant) s = sessions ? g_variant_lookup_value(sessions, name, NULL) : NULL;
+
+    if (h == NULL && s == NULL)
+      continue;
+    tfstctl_table_add(table, name);
+    tfstctl_table_take(table, h != NULL ? format_setting(name, h) : g_strdup("-"));
+    tfstctl_table_take(table, s != NULL ? format_setting(name, s) : g_strdup("-"));
+  }
+  tfstctl_table_print(table);
+}
+
+static int
+run_show(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, const char *scope)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) hops = NULL;
+  g_autoptr(GVariant) sessions = NULL;
+
+  if (scope == NULL || g_str_equal(scope, "hops")) {
+    hops = get_settings(proxy, bus, "hops", &error);
+    if (hops == NULL)
+      return tfstctl_fail(error);
+  }
+  if (scope == NULL || g_str_equal(scope, "sessions")) {
+    sessions = get_settings(proxy, bus, "sessions", &error);
+    if (sessions == NULL)
+      return tfstctl_fail(error);
+  }
+  if (opts->json) {
+    g_autoptr(TfstctlJson) json = tfstctl_json_new();
+
+    tfstctl_json_begin_object(json, NULL);
+    if (hops != NULL)
+      json_settings(json, "hops", hops);
+    if (sessions != NULL)
+      json_settings(json, "sessions", sessions);
+    tfstctl_json_end_object(json);
+    tfstctl_json_print(json);
+  } else {
+    print_settings(hops, sessions);
+  }
+  return TFSTCTL_EXIT_OK;
+}
+
+/* ---- set ---- */
+
+static int
+run_set(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, const char *scope,
+        guint flags, char **assignments)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) warnings = NULL;
+  GVariantBuilder b;
+
+  g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
+  for (guint i = 0; assignments[i] != NULL; i++)
+    if (!parse_assignment(assignments[i], &b, &error)) {
+      g_variant_builder_clear(&b);
+      return tfstctl_fail(error);
+    }
+  tfstctl_bus_prepare_auth(bus);
+  reply = g_dbus_proxy_call_sync(
+      proxy, "SetSettings", g_variant_new("(sa{sv}u)", scope != NULL ? scope : "hops", &b, flags),
+      tfstctl_bus_call_flags(bus), tfstctl_bus_call_timeout(bus), NULL, &error);
+  if (reply == NULL)
+    return tfstctl_fail(error);
+  warnings = g_variant_get_child_value(reply, 0);
+  if (opts->json) {
+    g_autoptr(TfstctlJson) json = tfstctl_json_new();
+    GVariantIter iter;
+    const char *w;
+
+    tfstctl_json_begin_object(json, NULL);
+    tfstctl_json_begin_array(json, "warnings");
+    g_variant_iter_init(&iter, warnings);
+    while (g_variant_iter_next(&iter, "&s", &w))
+      tfstctl_json_string(json, NULL, w);
+    tfstctl_json_end_array(json);
+    tfstctl_json_end_object(json);
+    tfstctl_json_print(json);
+  } else {
+    GVariantIter iter;
+    const char *w;
+
+    g_variant_iter_init(&iter, warnings);
+    while (g_variant_iter_next(&iter, "&s", &w))
+      /* TRANSLATORS: %s is the daemon's warning, in English. */
+      g_printerr(_("tfstctl: warning: %s\n"), w);
+  }
+  return TFSTCTL_EXIT_OK;
+}
+
+/* ---- audit ---- */
+
+typedef struct {
+  const char *kind, *peer, *local, *remote, *state;
+  guint64 session, acked, received;
+  gboolean keepalive;
+  guint32 timer, probes, retrans, rtt, rttvar;
+} AuditRow;
+
+#define AUDIT_ROW_FORMAT "(&s&st&s&s&sbuuuuutt)"
+#define AUDIT_ROW_ARGS(r)                                                                          \
+  &(r).kind, &(r).peer, &(r).session, &(r).local, &(r).remote, &(r).state, &(r).keepalive,         \
+      &(r).timer, &(r).probes, &(r).retrans, &(r).rtt, &(r).rttvar, &(r).acked, &(r).received
+
+static void
+print_audit(GVariant *conns)
+{
+  const char *headers[] = {_("KIND"),   _("PEER"),  _("SESSION"), _("LOCAL"),
+                           _("REMOTE"), _("STATE"), _("TIMER"),   _("RETRANS"),
+                           _("RTT"),    _("ACKED"), _("RECEIVED")};
+  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+  GVariantIter iter;
+  AuditRow r;
+  guint close_wait = 0;
+
+  for (guint c = 7; c < G_N_ELEMENTS(headers); c++)
+    tfstctl_table_align_right(table, c);
+  g_variant_iter_init(&iter, conns);
+  while (g_variant_iter_next(&iter, AUDIT_ROW_FORMAT, AUDIT_ROW_ARGS(r))) {
+    tfstctl_table_add(table, r.kind);
+    tfstctl_table_add(table, *r.peer != '\0' ? r.peer : "-");
+    if (r.session != 0)
+      tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT, r.session);
+    else
+      tfstctl_table_add(table, "-");
+    tfstctl_table_add(table, r.local);
+    tfstctl_table_add(table, *r.remote != '\0' ? r.remote : "*");
+    /* The peer closed and we did not: worth a look, so it stands out. */
+    if (g_str_equal(r.state, "CLOSE-WAIT")) {
+      tfstctl_table_add_printf(table, "%s!", r.state);
+      close_wait++;
+    } else {
+      tfstctl_table_add(table, r.state);
+    }
+    if (r.timer == 0)
+      tfstctl_table_add(table, "-");
+    else if (r.keepalive)
+      /* TRANSLATORS: the keepalive timer fires in %.1f seconds */
+      tfstctl_table_add_printf(table, _("keepalive %.1fs"), r.timer / 1000.0);
+    else
+      tfstctl_table_add_printf(table, "%.1fs", r.timer / 1000.0);
+    tfstctl_table_add_printf(table, "%u", r.retrans);
+    tfstctl_table_take(table, tfstctl_format_rtt(r.rtt));
+    tfstctl_table_take(table, tfstctl_format_bytes(r.acked));
+    tfstctl_table_take(table, tfstctl_format_bytes(r.received));
+  }
+  tfstctl_table_print(table);
+  if (close_wait > 0)
+    g_print(g_dngettext(GETTEXT_PACKAGE,
+                        "%u connection in CLOSE-WAIT (!): its peer closed, tfstd did not yet\n",
+                        "%u connections in CLOSE-WAIT (!): their peers closed, tfstd did not yet\n",
+                        close_wait),
+            close_wait);
+}
+
+static void
+json_audit(GVariant *conns)
+{
+  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  GVariantIter iter;
+  AuditRow r;
+
+  tfstctl_json_begin_array(json, NULL);
+  g_variant_iter_init(&iter, conns);
+  while (g_variant_iter_next(&iter, AUDIT_ROW_FORMAT, AUDIT_ROW_ARGS(r))) {
+    tfstctl_json_begin_object(json, NULL);
+    tfstctl_json_string(json, "kind", r.kind);
+    tfstctl_json_string(json, "peer", r.peer);
+    tfstctl_json_uint(json, "session", r.session);
+    tfstctl_json_string(json, "local", r.local);
+    tfstctl_json_string(json, "remote", r.remote);
+    tfstctl_json_string(json, "state", r.state);
+    tfstctl_json_bool(json, "keepalive", r.keepalive);
+    tfstctl_json_uint(json, "timer_ms", r.timer);
+    tfstctl_json_uint(json, "probes", r.probes);
+    tfstctl_json_uint(json, "retransmits", r.retrans);
+    tfstctl_json_uint(json, "rtt_us", r.rtt);
+    tfstctl_json_uint(json, "rttvar_us", r.rttvar);
+    tfstctl_json_uint(json, "bytes_acked", r.acked);
+    tfstctl_json_uint(json, "bytes_received", r.received);
+    tfstctl_json_end_object(json);
+  }
+  tfstctl_json_end_array(json);
+  tfstctl_json_print(json);
+}
+
+static int
+run_audit(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply =
+      g_dbus_proxy_call_sync(proxy, "Audit", NULL, tfstctl_bus_call_flags(bus),
+                             tfstctl_bus_call_timeout(bus), NULL, &error);
+  g_autoptr(GVariant) conns = NULL;
+
+  if (reply == NULL)
+    return tfstctl_fail(error);
+  conns = g_variant_get_child_value(reply, 0);
+  if (opts->json)
+    json_audit(conns);
+  else
+    print_audit(conns);
+  return TFSTCTL_EXIT_OK;
+}
+
+/* ---- command ---- */
+
+static gboolean
+check_scope(const char *scope, GError **error)
+{
+  if (scope == NULL || g_str_equal(scope, "hops") || g_str_equal(scope, "sessions"))
+    return TRUE;
+  g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
+              _("unknown scope “%s”: use hops or sessions"), scope);
+  return FALSE;
+}
+
+int
+tfstctl_keepalive(int argc, char **argv)
+{
+  g_auto(TfstctlOptions) opts = {0};
+  g_autoptr(GOptionContext) ctx = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstctlBus) bus = NULL;
+  g_autoptr(GDBusProxy) proxy = NULL;
+  g_autofree char *scope = NULL;
+  gboolean persist = FALSE, allow_mismatch = FALSE;
+  const char *sub;
+  const GOptionEntry entries[] = {
+      {"scope", 0, 0, G_OPTION_ARG_STRING, &scope,
+       N_("hops or sessions (show: both by default; set: hops by default)"), N_("SCOPE")},
+      {"persist", 0, 0, G_OPTION_ARG_NONE, &persist,
+       N_("set: keep the new values across restarts (written to a drop-in)"), NULL},
+      {"allow-firewall-mismatch", 0, 0, G_OPTION_ARG_NONE, &allow_mismatch,
+       N_("set: accept an Idle or PingInterval not below FirewallTimeout, with a warning"), NULL},
+      {NULL},
+  };
+
+  ctx = tfstctl_option_context_new(
+      _("show|set|audit [NAME=VALUE…]"),
+      _("Show or change, live, the keepalive settings of the hops and of the session "
+        "connections, or audit every TCP connection of an instance from the kernel.\n\n"
+        "set takes NAME=VALUE pairs with the names of the [Keepalive] configuration keys: "
+        "Keepalive=yes|no, Idle=, Interval=, FirewallTimeout= (seconds), Count=, UserTimeout=, "
+        "PingInterval=, PingTimeout= (time spans such as 500ms or 2s). They apply at once to the "
+        "open connections too."),
+      entries, &opts, TRUE);
+  if (!tfstctl_parse_options(ctx, &argc, &argv, G_MAXINT, &error))
+    return tfstctl_fail(error);
+  if (argc < 2) {
+    g_printerr(_("tfstctl: keepalive needs show, set or audit; see --help\n"));
+    return TFSTCTL_EXIT_USAGE;
+  }
+  sub = argv[1];
+  if (!g_str_equal(sub, "show") && !g_str_equal(sub, "set") && !g_str_equal(sub, "audit")) {
+    g_printerr(_("tfstctl: unknown keepalive command “%s”; use show, set or audit\n"), sub);
+    return TFSTCTL_EXIT_USAGE;
+  }
+  if (!check_scope(scope, &error))
+    return tfstctl_fail(error);
+  if (g_str_equal(sub, "set") ? argc < 3 : argc > 2) {
+    g_printerr(g_str_equal(sub, "set") ? _("tfstctl: keepalive set needs NAME=VALUE\n")
+                                       : _("tfstctl: too many arguments; see --help\n"));
+    return TFSTCTL_EXIT_USAGE;
+  }
+  bus = tfstctl_bus_new(&opts, &error);
+  if (bus == NULL)
+    return tfstctl_fail(error);
+  proxy = tfstctl_bus_get_interface(bus, opts.instance, KEEPALIVE_IFACE, &error);
+  if (proxy == NULL)
+    return tfstctl_fail(error);
+  if (g_str_equal(sub, "show"))
+    return run_show(proxy, bus, &opts, scope);
+  if (g_str_equal(sub, "audit"))
+    return run_audit(proxy, bus, &opts);
+  return run_set(proxy, bus, &opts, scope, (persist ? 1u : 0u) | (allow_mismatch ? 2u : 0u),
+                 argv + 2);
+}
