@@ -9,14 +9,19 @@
 #include <linux/tcp.h>
 #include <sys/stat.h>
 
-typedef void (*SocketFunc)(int fd, const char *kind, const char *peer, guint64 session,
-                           gpointer data);
+typedef enum {
+  KIND_LISTENER,
+  KIND_PARENT,
+  KIND_CHILD,
+  KIND_CLIENT,
+  KIND_TARGET,
+} SocketKind;
 
-static const char *
-hop_kind(const TfstHop *hop)
-{
-  return hop->direction == TFST_HOP_TO_PARENT ? "parent" : "child";
-}
+/* As Audit() names them. */
+static const char *const kind_names[] = {"listener", "parent", "child", "client", "target"};
+
+typedef void (*SocketFunc)(int fd, SocketKind kind, const char *peer, guint64 session,
+                           gpointer data);
 
 /* Every TCP socket the loop owns, the listeners first. */
 static void
@@ -27,13 +32,14 @@ foreach_socket(TfstEngine *e, gboolean listeners, SocketFunc func, gpointer data
       TfstListener *l = g_ptr_array_index(e->listeners, i);
 
       if (l->fd >= 0)
-        func(l->fd, "listener", "", 0, data);
+        func(l->fd, KIND_LISTENER, "", 0, data);
     }
   for (GList *h = e->hops.head; h != NULL; h = h->next) {
     TfstHop *hop = h->data;
 
     if (hop->fd >= 0)
-      func(hop->fd, hop_kind(hop), hop->peer_label, 0, data);
+      func(hop->fd, hop->direction == TFST_HOP_TO_PARENT ? KIND_PARENT : KIND_CHILD,
+           hop->peer_label, 0, data);
   }
   for (GList *l = e->sessions.head; l != NULL; l = l->next) {
     TfstSession *s = l->data;
@@ -42,7 +48,7 @@ foreach_socket(TfstEngine *e, gboolean listeners, SocketFunc func, gpointer data
      * end[1] faces the target. */
     for (guint i = 0; i < 2; i++)
       if (s->end[i].kind == TFST_END_SOCKET && s->end[i].fd >= 0)
-        func(s->end[i].fd, i == 0 ? "client" : "target", "", s->id, data);
+        func(s->end[i].fd, i == 0 ? KIND_CLIENT : KIND_TARGET, "", s->id, data);
   }
 }
 
@@ -56,10 +62,10 @@ typedef struct {
 } Retune;
 
 static void
-retune_one(int fd, const char *kind, const char *peer, guint64 session, gpointer data)
+retune_one(int fd, SocketKind kind, const char *peer, guint64 session, gpointer data)
 {
   Retune *r = data;
-  gboolean hop = g_str_equal(kind, "parent") || g_str_equal(kind, "child");
+  gboolean hop = kind == KIND_PARENT || kind == KIND_CHILD;
   const TfstKeepaliveConf *ka =
       hop ? &r->engine->config->keepalive : &r->engine->config->session_keepalive;
   int err = tfst_socket_tune(fd, ka);
@@ -145,7 +151,7 @@ socket_inode(int fd)
 }
 
 static void
-describe_one(int fd, const char *kind, const char *peer, guint64 session, gpointer data)
+describe_one(int fd, SocketKind kind, const char *peer, guint64 session, gpointer data)
 {
   GVariantBuilder *b = data;
   struct tcp_info ti = {0};
@@ -153,7 +159,7 @@ describe_one(int fd, const char *kind, const char *peer, guint64 session, gpoint
 
   if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
     return;
-  g_variant_builder_add(b, "(tsstuuuuutt)", socket_inode(fd), kind, peer, session,
+  g_variant_builder_add(b, "(tsstuuuuutt)", socket_inode(fd), kind_names[kind], peer, session,
                         (guint32)ti.tcpi_state, (guint32)ti.tcpi_probes,
                         (guint32)ti.tcpi_retransmits, ti.tcpi_rtt, ti.tcpi_rttvar,
                         (guint64)ti.tcpi_bytes_acked, (guint64)ti.tcpi_bytes_received);
