@@ -4,6 +4,7 @@
 #include "tfst-dbus-generated.h"
 #include "tfst-error.h"
 #include "tfst-keepalive-service.h"
+#include "tfst-trace-interface.h"
 #include "tfst-version.h"
 
 /* PropertiesChanged at most 4 times a second, SessionsChanged once. */
@@ -424,7 +425,7 @@ tfst_service_new(TfstEngine *engine, const TfstConfig *config, TfstLog *log, Tfs
   svc->interfaces = g_ptr_array_new_with_free_func(g_object_unref);
   g_ptr_array_add(svc->interfaces, tfst_keepalive_interface_new(authz, engine, config));
   g_ptr_array_add(svc->interfaces, not_supported(tfst_dbus_tfst1_ipsec_skeleton_new()));
-  g_ptr_array_add(svc->interfaces, not_supported(tfst_dbus_tfst1_trace_skeleton_new()));
+  g_ptr_array_add(svc->interfaces, tfst_trace_interface_new(authz, log));
   tfst_engine_set_observer(engine, &service_observer, svc);
   return svc;
 }

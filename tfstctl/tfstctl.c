@@ -28,6 +28,8 @@ static const TfstctlCommand commands[] = {
     {"close", N_("Reset a session"), tfstctl_close},
     {"reload", N_("Make an instance read its configuration again"), tfstctl_reload},
     {"ports", N_("List the ports of the ITM rule and who holds them"), tfstctl_ports},
+    {"trace", N_("Capture the packets exchanged with one peer: define, list, show, export"),
+     tfstctl_trace},
 };
 
 static char *

@@ -15,7 +15,7 @@ types and errors), issue 5 and ../shared/DESIGN.md section 4:
   (ListSessions, GetStatistics, DataFlow) or org.tfst.tfst1.manage
   (CloseSession, ClearStatistics, Reload, SetLogLevel); a denial is
   org.freedesktop.DBus.Error.AccessDenied naming the action;
-- the Keepalive, Ipsec and Trace methods fail with
+- the Keepalive and Ipsec methods fail with
   org.freedesktop.DBus.Error.NotSupported until issue 6 implements them
   (ApiTest.test_diagnostics_not_supported must then be replaced);
 - the bus is never a dependency of forwarding.
@@ -1174,9 +1174,9 @@ class ApiTest(DbusTestCase):
     # Keepalive / Ipsec / Trace until issue 6
 
     def test_diagnostics_not_supported(self):
-        """Every Keepalive, Ipsec and Trace method fails, as root, with
+        """Every Keepalive and Ipsec method fails, as root, with
         org.freedesktop.DBus.Error.NotSupported (issue 6 implements them;
-        this test is replaced then)."""
+        this test is replaced then).  Trace is implemented: test_trace.py."""
         self.make_chain()
         name = self.names["relay1"]
         calls = [
@@ -1184,25 +1184,12 @@ class ApiTest(DbusTestCase):
             (IPSEC, "CheckSpi", "uss", (4096, "127.0.0.1", "esp")),
             (IPSEC, "FindConflicts", "", ()),
             (IPSEC, "Statistics", "", ()),
-            (TRACE, "Define", "ssqub", ("t1", "127.0.0.1", 0, 65536, True)),
-            (TRACE, "List", "", ()),
-            (TRACE, "Show", "s", ("t1",)),
-            (TRACE, "Pause", "sb", ("t1", True)),
-            (TRACE, "Delete", "s", ("t1",)),
         ]
         for iface, method, sig, args in calls:
             with self.subTest(method=f"{iface}.{method}"):
                 # "a clear NotSupported": the message names the method.
                 self.assertDBusError(E_NOTSUP, self.dbus.call, name, method, sig, args,
                                      iface=iface, contains=method)
-        rfd, wfd = os.pipe()
-        try:
-            with self.subTest(method=f"{TRACE}.Export"):
-                self.assertDBusError(E_NOTSUP, self.dbus.call, name, "Export", "sh", ("t1", 0),
-                                     iface=TRACE, fds=[wfd])
-        finally:
-            os.close(rfd)
-            os.close(wfd)
 
     # signals
 
@@ -1351,13 +1338,13 @@ class PolkitTest(DbusTestCase):
                              contains=OBSERVE)
 
     def test_nobody_diagnostics(self):
-        """As nobody with observe granted, the Keepalive/Ipsec/Trace read
+        """As nobody with observe granted, the Keepalive/Ipsec read
         methods are NotSupported (issue 6); the tune and trace methods are
         denied naming their action, or NotSupported, never successful."""
         self.make_chain()
         name = self.names["relay1"]
         self.grant(OBSERVE)
-        reads = [(IPSEC, "ListSAs", []), (IPSEC, "FindConflicts", []), (TRACE, "List", [])]
+        reads = [(IPSEC, "ListSAs", []), (IPSEC, "FindConflicts", [])]
         for iface, method, args in reads:
             with self.subTest(method=f"{iface}.{method}"):
                 self.assertDBusError(E_NOTSUP, self.gdbus_as, name, method, *args, iface=iface)
