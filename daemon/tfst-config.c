@@ -248,6 +248,7 @@ static const char *const session_keepalive_keys[] = {
 static const char *const session_keys[] = {"ConnectTimeout", "CloseTimeout", "IdleTimeout",
                                            "InitialWindow",  "MaxWindow",    NULL};
 static const char *const ports_keys[] = {"Base", "Skip", "Count", NULL};
+static const char *const diagnostics_keys[] = {"PacketTrace", "IPsec", NULL};
 static const char *const forward_keys[] = {"Listen", "Target", "Route", "Destination", NULL};
 
 typedef struct {
@@ -265,6 +266,7 @@ static const SectionInfo sections[] = {
     {"SessionKeepalive", session_keepalive_keys},
     {"Session", session_keys},
     {"Ports", ports_keys},
+    {"Diagnostics", diagnostics_keys},
     {"Forward NAME", forward_keys},
 };
 
@@ -1347,6 +1349,13 @@ parse_keepalive(Loader *l, TfstConfig *c, GError **error)
 }
 
 static gboolean
+parse_diagnostics(Loader *l, TfstConfig *c, GError **error)
+{
+  return get_bool(l, "Diagnostics", "PacketTrace", &c->packet_trace, error) &&
+         get_bool(l, "Diagnostics", "IPsec", &c->ipsec, error);
+}
+
+static gboolean
 parse_session(Loader *l, TfstConfig *c, GError **error)
 {
   const char *g = "Session";
@@ -1579,10 +1588,11 @@ check_structure(Loader *l, GError **error)
                                                     strcmp(close, "Forward") == 0 ? " NAME" : "")
                                   : g_strdup("");
 
-      return conf_error(l, error, g->name, NULL,
-                        "unknown section%s; the sections are [Instance], [Parent], [Children], "
-                        "[Keepalive], [SessionKeepalive], [Session], [Ports] and [Forward NAME]",
-                        hint);
+      return conf_error(
+          l, error, g->name, NULL,
+          "unknown section%s; the sections are [Instance], [Parent], [Children], "
+          "[Keepalive], [SessionKeepalive], [Session], [Ports], [Diagnostics] and [Forward NAME]",
+          hint);
     }
     if (!check_keys(l, g, info, error))
       return FALSE;
@@ -1683,7 +1693,7 @@ loader_build(Loader *l, const char *instance, GError **error)
 
   if (!check_structure(l, error) || !parse_instance(l, c, error) || !parse_hops(l, c, error) ||
       !parse_keepalive(l, c, error) || !parse_session(l, c, error) || !parse_ports(l, c, error) ||
-      !parse_forwards(l, c, error))
+      !parse_diagnostics(l, c, error) || !parse_forwards(l, c, error))
     return NULL;
   record_origins(l, c);
   return g_steal_pointer(&c);

@@ -82,6 +82,10 @@ typedef struct {
   guint32 initial_window;   /* [Session] InitialWindow= bytes */
   guint32 max_window;       /* [Session] MaxWindow= bytes */
 
+  /* [Diagnostics]: what the unit gets capabilities for (tfst-generator) */
+  gboolean packet_trace; /* PacketTrace=: CAP_NET_RAW, AF_PACKET */
+  gboolean ipsec;        /* IPsec=: CAP_NET_ADMIN for reading xfrm */
+
   guint16 port_base; /* [Ports] */
   guint16 port_skip;
   guint16 port_count;

@@ -140,14 +140,15 @@ open_packet_socket(const struct sock_fprog *program, GError **error)
     int errsv = errno;
     if (errsv == EPERM || errsv == EACCES)
       g_set_error(error, TFST_ERROR, TFST_ERROR_FAILED,
-                  "capturing packets needs CAP_NET_RAW, which tfstd does not have: "
-                  "socket(AF_PACKET): %s",
+                  "capturing packets needs CAP_NET_RAW, which tfstd does not have (set "
+                  "[Diagnostics] PacketTrace=yes, then systemctl daemon-reload and restart "
+                  "the instance): socket(AF_PACKET): %s",
                   g_strerror(errsv));
     else if (errsv == EAFNOSUPPORT)
       /* systemd's RestrictAddressFamilies= answers this way. */
       g_set_error(error, TFST_ERROR, TFST_ERROR_FAILED,
                   "capturing packets needs AF_PACKET sockets, which tfstd may not open "
-                  "(RestrictAddressFamilies=?): %s",
+                  "(RestrictAddressFamilies=; [Diagnostics] PacketTrace=yes allows them): %s",
                   g_strerror(errsv));
     else
       tfst_error_from_errno(error, errsv, "cannot open a packet socket");

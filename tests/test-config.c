@@ -707,8 +707,8 @@ test_unknown(void)
   const ErrorCase cases[] = {
       {EP, "[Instance]\nLabel=x\n[Instnace]\nLabel=y\n",
        "t.conf:3: [Instnace]: unknown section (did you mean [Instance]?); the sections are "
-       "[Instance], [Parent], [Children], [Keepalive], [SessionKeepalive], [Session], [Ports] and "
-       "[Forward NAME]"},
+       "[Instance], [Parent], [Children], [Keepalive], [SessionKeepalive], [Session], [Ports], "
+       "[Diagnostics] and [Forward NAME]"},
       {EP, "[forward web]\nListen=127.0.0.1:1\n",
        "[forward web]: unknown section (did you mean [Forward NAME]?)"},
       {EP, "[Global]\n", "t.conf:1: [Global]: unknown section; the sections are"},

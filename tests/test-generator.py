@@ -138,6 +138,35 @@ Listen=127.0.0.1:21010
         self.assertEqual(self.run_generator(), "")
         self.assertEqual(self.outputs(), [])
 
+    def test_diagnostics_capabilities(self):
+        """[Diagnostics] PacketTrace=/IPsec= give that one service unit
+        CAP_NET_RAW + AF_PACKET / CAP_NET_ADMIN, also without listeners;
+        other instances get no capability drop-in."""
+        self.conf("relay@t.conf", "[Parent]\nConnect=127.0.0.1:21002\n"
+                                  "[Children]\nListen=127.0.0.1:21003\n"
+                                  "[Diagnostics]\nPacketTrace=yes\n")
+        self.conf("gwproxy@i.conf", "[Parent]\nConnect=127.0.0.1:21002\n"
+                                    "[Diagnostics]\nIPsec=yes\nPacketTrace=no\n")
+        self.conf("relay@plain.conf", "[Parent]\nConnect=127.0.0.1:21002\n"
+                                      "[Children]\nListen=127.0.0.1:21004\n"
+                                      "[Diagnostics]\nPacketTrace=no\n")
+        self.assertEqual(self.run_generator(), "")
+        caps = "50-tfst-capabilities.conf"
+        self.assertEqual(self.outputs(), sorted([
+            f"tfst-gwproxy@i.service.d/{caps}", f"tfst-relay@plain.socket.d/{DROPIN}",
+            f"tfst-relay@t.service.d/{caps}", f"tfst-relay@t.socket.d/{DROPIN}"]))
+
+        def lines(unit):
+            with open(os.path.join(self.out, unit + ".d", caps)) as f:
+                return [l for l in f.read().splitlines() if not l.startswith("#")]
+
+        self.assertEqual(lines("tfst-relay@t.service"),
+                         ["[Service]", "CapabilityBoundingSet=CAP_NET_RAW",
+                          "AmbientCapabilities=CAP_NET_RAW", "RestrictAddressFamilies=AF_PACKET"])
+        self.assertEqual(lines("tfst-gwproxy@i.service"),
+                         ["[Service]", "CapabilityBoundingSet=CAP_NET_ADMIN",
+                          "AmbientCapabilities=CAP_NET_ADMIN"])
+
     def test_invalid_configs_are_reported_and_skipped(self):
         """A broken file is named with the loader's reason (file:line, key)
         and gets no drop-in; the valid instances are still generated and the
