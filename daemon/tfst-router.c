@@ -242,6 +242,23 @@ tfst_router_on_tell_ok(TfstHop *hop, const guint8 *p, guint32 len)
   router_log_chain(e);
 }
 
+/* A child that connects again while we still hold its old hop (one a
+ * firewall forgot without telling us) replaces it, or downcalls would keep
+ * being routed into the dead connection. */
+static TfstHop *
+stale_child_hop(TfstEngine *e, const TfstHop *hop)
+{
+  if (hop->connector != NULL)
+    return NULL;
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *other = l->data;
+    if (other != hop && other->connector == NULL && other->direction == TFST_HOP_TO_CHILD &&
+        other->up && strcmp(other->peer_label, hop->peer_label) == 0)
+      return other;
+  }
+  return NULL;
+}
+
 void
 tfst_router_hop_up(TfstHop *hop)
 {
@@ -249,13 +266,21 @@ tfst_router_hop_up(TfstHop *hop)
   TfstLogFields f = {.message_id = TFST_MSGID_HANDSHAKE, .peer_label = hop->peer_label};
 
   if (hop->direction == TFST_HOP_TO_PARENT) {
-    /* A parent hop that replaced another one (Listen= side) wins. */
-    if (e->parent != NULL && e->parent != hop)
-      tfst_hop_close(e->parent, ECONNRESET, "replaced by a new parent hop");
+    TfstHop *old = e->parent;
+
+    /* A parent hop that replaced another one (Listen= side) wins.  It is
+     * the parent before the old one goes, or the old hop's teardown would
+     * forget the chain and rootedness the new one has just told us. */
     e->parent = hop;
+    if (old != NULL && old != hop)
+      tfst_hop_close(old, ECONNRESET, "replaced by a new parent hop");
     router_update_accepting(e);
     /* Children learn whether the chain is now rooted. */
     tell_children(e);
+  } else {
+    TfstHop *old;
+    while ((old = stale_child_hop(e, hop)) != NULL)
+      tfst_hop_close(old, ECONNRESET, "replaced by a new hop from the same child");
   }
   tfst_log_full(e->log, LOG_NOTICE, &f, "hop to %s %s (%s) is up",
                 hop->direction == TFST_HOP_TO_PARENT ? "parent" : "child", hop->peer_label,

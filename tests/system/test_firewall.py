@@ -135,19 +135,16 @@ class NsDaemon(Daemon):
         return self.log()[offset:]
 
 
-class FirewallTest(TfstTestCase):
-    PORT_BASE = 24000  # unused: every case has its own namespaces
+class FirewallTopology:
+    """Mixin for a TfstTestCase: the three namespaces, the veths, the dmz
+    forward firewall (inside may open HOP_PORT toward outside, nothing
+    else; FW_HOP_PORT overrides the port) and daemons and servers placed in
+    a namespace.  Call setup_namespaces() from setUp(); everything is
+    removed at cleanup."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        why = environment_problem()
-        if why:
-            print(f"SKIP test_firewall: {why}", file=sys.stderr, flush=True)
-            raise unittest.SkipTest(why)
+    FW_HOP_PORT = HOP_PORT
 
-    def setUp(self):
-        super().setUp()
+    def setup_namespaces(self):
         base = f"tfst-t-{os.getpid()}-{next(_ns_counter)}"
         self.ns_in, self.ns_dmz, self.ns_out = (f"{base}-in", f"{base}-dmz", f"{base}-out")
         # Registered before any daemon: cleanups run LIFO, so the daemons
@@ -200,7 +197,7 @@ table inet tfstfw {{
     type filter hook forward priority filter; policy drop;
     ct state established,related accept
     ct state invalid counter drop
-    iifname "d-in" oifname "d-out" tcp dport {HOP_PORT} tcp flags & (fin|syn|rst|ack) == syn ct state new counter accept comment "hop: inside opens"
+    iifname "d-in" oifname "d-out" tcp dport {self.FW_HOP_PORT} tcp flags & (fin|syn|rst|ack) == syn ct state new counter accept comment "hop: inside opens"
     counter comment "policy drop"
   }}
 }}
@@ -221,6 +218,7 @@ table inet tfstfw {{
 
     def ns_daemon(self, ns, role, label, config):
         d = NsDaemon(ns, role, label, config, self.workdir, self._log_prefix, label=label)
+        d.env = dict(self.daemon_env)
         self._daemons.append(d)
         return d
 
@@ -233,6 +231,23 @@ table inet tfstfw {{
         s = in_netns(ns, EchoServer, addr)
         self.addCleanup(s.close)
         return s
+
+class FirewallTest(FirewallTopology, TfstTestCase):
+    PORT_BASE = 24000  # unused: every case has its own namespaces
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        why = environment_problem()
+        if why:
+            print(f"SKIP test_firewall: {why}", file=sys.stderr, flush=True)
+            raise unittest.SkipTest(why)
+
+    def setUp(self):
+        super().setUp()
+        self.setup_namespaces()
+
+    # -- the chain of these cases --
 
     def configs(self, secure_opens=True, keepalive=""):
         """Config texts (epproxy, gwproxy).  secure_opens: the epproxy
