@@ -34,7 +34,10 @@ count_errno(TfstCounters *c, int err)
 }
 
 /* ETIMEDOUT on a socket means TCP gave up: on unacknowledged data after
- * TCP_USER_TIMEOUT, or on keepalive probes nobody answered. */
+ * TCP_USER_TIMEOUT, or on keepalive probes nobody answered.  tcpi_probes
+ * (unanswered keepalive probes) is what tells them apart; recent kernels
+ * have already cleared tcpi_unacked when the error is seen, so that test
+ * only matters on older ones. */
 static gboolean
 died_of_keepalive(int fd)
 {
