@@ -18,7 +18,9 @@ One class per fixture:
   ../shared/lab/exp3_netns_firewall.sh).  A hop without PING and TCP
   keepalive dies once idle longer than that (and is re-established, also
   when only one side notices and the new hop has to replace the forgotten
-  one); with TCP keepalive below the timeout the same hop survives.
+  one); with TCP keepalive below the timeout the same hop survives, also
+  when keepalive is turned on live over org.tfst.Tfst1.Keepalive; Audit()
+  agrees with `ss -tnoi` inside the namespace.
 - UnackedSessionTest: the upcall target server is outside, so the epproxy's
   target connection crosses the firewall.  That side was chosen because the
   epproxy opens it from inside, the direction the firewall allows anyway
@@ -32,8 +34,7 @@ One class per fixture:
 - ObserveTest: DataFlow against paced traffic, ListSessions by remote
   address with clients on both sides of the firewall.
 
-Helpers meant for further cases on the same fixtures (changing keepalive
-live on a hop, comparing an audit with `ss -tnoi`): start_chain(),
+Helpers for further cases on the same fixtures: start_chain(),
 idle_then_exchange(), ss_tnoi(), stats(), hop_socket().
 
 Needs root, `ip netns`, nftables with conntrack, dbus-daemon and polkitd;
@@ -86,6 +87,10 @@ SS_TIMER_RE = re.compile(r"timer:\((\w+),([\d.]+)(ms|sec|min|h)?,(\d+)\)")
 
 
 def ss_seconds(value, unit):
+    # iproute2 prints 4692 ms as "4.692ms": seconds with a millisecond
+    # fraction; 692 ms as "692ms", 46 s as "46sec".
+    if unit == "ms" and "." in value:
+        return float(value)
     return float(value) * {"ms": 0.001, "sec": 1, "min": 60, "h": 3600, None: 1}[unit]
 
 
@@ -467,6 +472,83 @@ class ConntrackTimeoutTest(NetdiagCase):
                              (0, 0, 1), f"{name}: {c}")
         self.wait_hops(EP_NAME, "Children", [("gw1", True, 0)])
         self.assertTrue(self.ep.alive() and self.gw.alive())
+
+
+    # -- org.tfst.Tfst1.Keepalive on the same fixture --
+
+    def set_keepalive(self, name, scope, **kw):
+        return self.dbus.call(name, "SetSettings", "sa{sv}u", (scope, dbt.sv(**kw), 0),
+                              iface=dbt.KEEPALIVE)[0]
+
+    def test_keepalive_set_live_saves_idle_hop(self):
+        """The hop starts with PING and TCP keepalive off (it would die, see
+        test_idle_hop_dies_without_keepalive); SetSettings on the epproxy
+        turns keepalive on for its hops, live: the existing hop socket (same
+        ports) gets a keepalive timer within 1 s, and the session opened
+        before the change carries byte-identical data after IDLE s of
+        silence, without reconnect or invalid drops."""
+        self.start_chain(KA_OFF)
+        client, server = self.open_session()
+        self.exchange(client, server, 64 * KIB, 1)
+        before = self.hop_socket()
+        self.assertEqual(self.set_keepalive(EP_NAME, "hops", Keepalive=True, Idle=1, Interval=1,
+                                            Count=3), [])
+        hop = {}
+
+        def keepalive_timer():
+            nonlocal hop
+            hop = self.hop_socket()
+            return hop["timer"] is not None and hop["timer"][0] == "keepalive"
+
+        wait_until(keepalive_timer, 3 * SLOW, what=f"a keepalive timer on the hop ({hop})")
+        self.assertLessEqual(hop["timer"][1], 1.0, hop)
+        self.assertEqual((hop["local"], hop["peer"]), (before["local"], before["peer"]),
+                         "the hop was replaced, not retuned")
+        invalid0 = self.invalid_drops()
+        outcome = self.idle_then_exchange(client, server, self.IDLE)
+        self.assertEqual(outcome, "ok", "the live keepalive change did not keep the hop alive")
+        self.assertEqual(self.invalid_drops(), invalid0)
+        for name in (EP_NAME, GW_NAME):
+            self.assertEqual(self.stats(name)["HopReconnects"], 0, name)
+
+    def test_audit_agrees_with_ss(self):
+        """Audit() on the epproxy (keepalive on) lists its hop and target
+        connections as ss -tnoi shows them inside: same addresses and
+        state, the keepalive timer armed with about the same time left,
+        no retransmits, and the listener of its downcall forward."""
+        self.start_chain(KA_ON)
+        client, server = self.open_session()
+        self.exchange(client, server, 64 * KIB, 1)
+        time.sleep(0.3)  # the last segments acknowledged: keepalive timers, not retransmit
+        audit = [dict(zip(("kind", "peer", "session", "local", "remote", "state",
+                           "keepalive", "timer", "probes", "retransmits", "rtt", "rttvar",
+                           "bytes_acked", "bytes_received"), c))
+                 for c in self.dbus.call(EP_NAME, "Audit", iface=dbt.KEEPALIVE)[0]]
+        kinds = sorted(c["kind"] for c in audit)
+        self.assertEqual(kinds, ["child", "listener", "target"], audit)
+        self.assertEqual(next(c for c in audit if c["kind"] == "listener")["local"],
+                         f"{IN_ADDR}:{DOWN_PORT}")
+        hop = self.hop_socket()
+        child = next(c for c in audit if c["kind"] == "child")
+        self.assertEqual(child["peer"], "gw1")
+        self.assertEqual((child["local"], child["remote"], child["state"]),
+                         (hop["local"], hop["peer"], hop["state"]))
+        target = next(c for c in audit if c["kind"] == "target")
+        self.assertNotEqual(target["session"], 0)
+        self.assertEqual(target["remote"], f"{IN_ADDR}:{TARGET_PORT}")
+        self.assertEqual(target["bytes_received"], 64 * KIB)
+        ss_target = [x for x in self.ss_tnoi(self.ns_in, TARGET_PORT)
+                     if x["local"] == target["local"]]
+        self.assertEqual(len(ss_target), 1, ss_target)
+        for c, k in ((child, hop), (target, ss_target[0])):
+            with self.subTest(kind=c["kind"]):
+                self.assertTrue(c["keepalive"], c)
+                self.assertIsNotNone(k["timer"], k)
+                self.assertEqual(k["timer"][0], "keepalive", k)
+                self.assertLessEqual(c["timer"], 1000)
+                self.assertAlmostEqual(c["timer"] / 1000, k["timer"][1], delta=1.0)
+                self.assertEqual(c["retransmits"], 0)
+                self.assertGreater(c["rtt"], 0)
 
 
 class UnackedSessionTest(NetdiagCase):
