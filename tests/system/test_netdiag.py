@@ -101,7 +101,7 @@ class NetdiagCase(fw.FirewallTopology, TfstTestCase):
 
     PORT_BASE = 27800
     PORT_BLOCK = 100
-    PORTS_PER_TEST = 10
+    PORTS_PER_TEST = 5  # only probed on the host: the namespaces have their own ports
     FW_HOP_PORT = HOP_PORT
     CT_TIMEOUT = None
     bus = None

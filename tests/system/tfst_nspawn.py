@@ -51,6 +51,7 @@ ROOTFS_PACKAGES = [
     # tfstd's and tfst-generator's runtime libraries
     "libglib2.0-0", "libnl-3-200", "libnl-route-3-200", "libnl-xfrm-3-200",
     "libnl-idiag-3-200", "libgnutls30", "libpolkit-gobject-1-0", "libsystemd0",
+    "libpcap0.8",
     # Deliberately nothing more (no procps, no util-linux extras): the units
     # must work with what tfst's package depends on, so a unit that needs
     # another tool shows up here.
