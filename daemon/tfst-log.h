@@ -25,6 +25,7 @@ typedef struct {
 #define TFST_MSGID_PROTOCOL      "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e08"
 #define TFST_MSGID_HOP_LOST      "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e09"
 #define TFST_MSGID_MAX_SESSIONS  "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e0a"
+#define TFST_MSGID_SPI_CONFLICT  "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e0b"
 
 typedef struct {
   const char *message_id;

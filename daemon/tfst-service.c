@@ -3,6 +3,7 @@
 #include "tfst-busname.h"
 #include "tfst-dbus-generated.h"
 #include "tfst-error.h"
+#include "tfst-ipsec.h"
 #include "tfst-version.h"
 
 /* PropertiesChanged at most 4 times a second, SessionsChanged once. */
@@ -422,7 +423,7 @@ tfst_service_new(TfstEngine *engine, const TfstConfig *config, TfstLog *log, Tfs
   /* The other interfaces: one self-contained module each. */
   svc->interfaces = g_ptr_array_new_with_free_func(g_object_unref);
   g_ptr_array_add(svc->interfaces, not_supported(tfst_dbus_tfst1_keepalive_skeleton_new()));
-  g_ptr_array_add(svc->interfaces, not_supported(tfst_dbus_tfst1_ipsec_skeleton_new()));
+  g_ptr_array_add(svc->interfaces, tfst_ipsec_interface_new(authz, log));
   g_ptr_array_add(svc->interfaces, not_supported(tfst_dbus_tfst1_trace_skeleton_new()));
   tfst_engine_set_observer(engine, &service_observer, svc);
   return svc;

@@ -26,6 +26,7 @@ static const TfstctlCommand commands[] = {
     {"close", N_("Reset a session"), tfstctl_close},
     {"reload", N_("Make an instance read its configuration again"), tfstctl_reload},
     {"ports", N_("List the ports of the ITM rule and who holds them"), tfstctl_ports},
+    {"spi", N_("List IPsec SAs, check an SPI, find colliding SPIs, IPsec counters"), tfstctl_spi},
 };
 
 static char *

@@ -21,3 +21,4 @@ int tfstctl_dataflow(int argc, char **argv);
 int tfstctl_log_level(int argc, char **argv);
 int tfstctl_close(int argc, char **argv);
 int tfstctl_reload(int argc, char **argv);
+int tfstctl_spi(int argc, char **argv);

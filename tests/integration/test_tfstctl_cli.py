@@ -76,7 +76,7 @@ def run(*args, env=None):
 
 class HelpTest(unittest.TestCase):
     COMMANDS = ("list", "status", "chain", "sessions", "stats", "dataflow", "log-level",
-                "close", "reload", "ports")
+                "close", "reload", "ports", "spi")
 
     def test_help_lists_every_command(self):
         p = run("--help")
@@ -116,7 +116,12 @@ class HelpTest(unittest.TestCase):
                      ["log-level"], ["log-level", "high"], ["close", "x"],
                      ["dataflow"], ["dataflow", "7", "--interval", "0"],
                      ["dataflow", "7", "--interval", "3601"],
-                     ["sessions", "--remote", "not-an-address"]):
+                     ["sessions", "--remote", "not-an-address"],
+                     ["spi"], ["spi", "nope"], ["spi", "list", "x"], ["spi", "check"],
+                     ["spi", "check", "4096", "10.0.0.1"], ["spi", "check", "zz", "10.0.0.1", "esp"],
+                     ["spi", "check", "-1", "10.0.0.1", "esp"],
+                     ["spi", "check", "4294967296", "10.0.0.1", "esp"],
+                     ["spi", "check", "1", "10.0.0.1", "esp", "x"]):
             p = run(*args)
             self.assertEqual(p.returncode, EXIT_USAGE, f"{args}: {p.stdout} {p.stderr}")
             self.assertTrue(p.stderr.startswith("tfstctl"), f"{args}: {p.stderr}")

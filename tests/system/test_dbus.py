@@ -15,9 +15,10 @@ types and errors), issue 5 and ../shared/DESIGN.md section 4:
   (ListSessions, GetStatistics, DataFlow) or org.tfst.tfst1.manage
   (CloseSession, ClearStatistics, Reload, SetLogLevel); a denial is
   org.freedesktop.DBus.Error.AccessDenied naming the action;
-- the Keepalive, Ipsec and Trace methods fail with
+- the Keepalive and Trace methods fail with
   org.freedesktop.DBus.Error.NotSupported until issue 6 implements them
-  (ApiTest.test_diagnostics_not_supported must then be replaced);
+  (ApiTest.test_diagnostics_not_supported must then be replaced); Ipsec is
+  implemented and tested in test_ipsec.py;
 - the bus is never a dependency of forwarding.
 
 Root calls use python3-gi (GDBusConnection); calls as nobody use gdbus
@@ -1174,7 +1175,7 @@ class ApiTest(DbusTestCase):
     # Keepalive / Ipsec / Trace until issue 6
 
     def test_diagnostics_not_supported(self):
-        """Every Keepalive, Ipsec and Trace method fails, as root, with
+        """Every Keepalive and Trace method fails, as root, with
         org.freedesktop.DBus.Error.NotSupported (issue 6 implements them;
         this test is replaced then)."""
         self.make_chain()
@@ -1183,10 +1184,6 @@ class ApiTest(DbusTestCase):
             (KEEPALIVE, "GetSettings", "s", ("hops",)),
             (KEEPALIVE, "SetSettings", "sa{sv}u", ("hops", {}, 0)),
             (KEEPALIVE, "Audit", "", ()),
-            (IPSEC, "ListSAs", "", ()),
-            (IPSEC, "CheckSpi", "uss", (4096, "127.0.0.1", "esp")),
-            (IPSEC, "FindConflicts", "", ()),
-            (IPSEC, "Statistics", "", ()),
             (TRACE, "Define", "ssqub", ("t1", "127.0.0.1", 0, 65536, True)),
             (TRACE, "List", "", ()),
             (TRACE, "Show", "s", ("t1",)),
@@ -1354,14 +1351,14 @@ class PolkitTest(DbusTestCase):
                              contains=OBSERVE)
 
     def test_nobody_diagnostics(self):
-        """As nobody with observe granted, the Keepalive/Ipsec/Trace read
+        """As nobody with observe granted, the Keepalive/Trace read
         methods are NotSupported (issue 6); the tune and trace methods are
         denied naming their action, or NotSupported, never successful."""
         self.make_chain()
         name = self.names["relay1"]
         self.grant(OBSERVE)
         reads = [(KEEPALIVE, "GetSettings", ["'hops'"]), (KEEPALIVE, "Audit", []),
-                 (IPSEC, "ListSAs", []), (IPSEC, "FindConflicts", []), (TRACE, "List", [])]
+                 (TRACE, "List", [])]
         for iface, method, args in reads:
             with self.subTest(method=f"{iface}.{method}"):
                 self.assertDBusError(E_NOTSUP, self.gdbus_as, name, method, *args, iface=iface)
