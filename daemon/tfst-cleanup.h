@@ -11,6 +11,7 @@
 #include <netlink/route/link.h>
 #include <netlink/route/route.h>
 #include <netlink/socket.h>
+#include <netlink/xfrm/sa.h>
 
 typedef struct nl_sock TfstNlSock;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstNlSock, nl_socket_free)
@@ -32,3 +33,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstRtnlRoute, rtnl_route_put)
 
 typedef struct idiagnl_msg TfstIdiagMsg;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstIdiagMsg, idiagnl_msg_put)
+
+typedef struct xfrmnl_sa TfstXfrmnlSa;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstXfrmnlSa, xfrmnl_sa_put)

@@ -5,6 +5,7 @@
 #include "tfst-error.h"
 #include "tfst-keepalive-service.h"
 #include "tfst-trace-interface.h"
+#include "tfst-ipsec.h"
 #include "tfst-version.h"
 
 /* PropertiesChanged at most 4 times a second, SessionsChanged once. */
@@ -379,25 +380,6 @@ static const TfstAuthzMethod instance_methods[] = {
     {"SetLogLevel", TFST_ACTION_MANAGE, do_set_log_level},
 };
 
-/* An interface that is part of the contract but not built yet: every call
- * says so instead of answering with made-up data. */
-static gboolean
-on_not_supported(GDBusInterfaceSkeleton *skel, GDBusMethodInvocation *invocation, gpointer data)
-{
-  g_dbus_method_invocation_return_error(
-      invocation, G_DBUS_ERROR, G_DBUS_ERROR_NOT_SUPPORTED, "%s.%s is not implemented in tfstd %s",
-      g_dbus_method_invocation_get_interface_name(invocation),
-      g_dbus_method_invocation_get_method_name(invocation), PACKAGE_VERSION);
-  return FALSE;
-}
-
-static GDBusInterfaceSkeleton *
-not_supported(gpointer skeleton)
-{
-  g_signal_connect(skeleton, "g-authorize-method", G_CALLBACK(on_not_supported), NULL);
-  return skeleton;
-}
-
 /* ---- life cycle ---- */
 
 TfstService *
@@ -424,7 +406,7 @@ tfst_service_new(TfstEngine *engine, const TfstConfig *config, TfstLog *log, Tfs
   /* The other interfaces: one self-contained module each. */
   svc->interfaces = g_ptr_array_new_with_free_func(g_object_unref);
   g_ptr_array_add(svc->interfaces, tfst_keepalive_interface_new(authz, engine, config));
-  g_ptr_array_add(svc->interfaces, not_supported(tfst_dbus_tfst1_ipsec_skeleton_new()));
+  g_ptr_array_add(svc->interfaces, tfst_ipsec_interface_new(authz, log));
   g_ptr_array_add(svc->interfaces, tfst_trace_interface_new(authz, log));
   tfst_engine_set_observer(engine, &service_observer, svc);
   return svc;

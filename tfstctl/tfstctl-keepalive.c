@@ -200,24 +200,30 @@ run_show(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, const c
 
 /* ---- set ---- */
 
+/* The changes as a{sv}, checked before anything is asked of the bus. */
+static GVariant *
+parse_assignments(char **assignments, GError **error)
+{
+  g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
+
+  for (guint i = 0; assignments[i] != NULL; i++)
+    if (!parse_assignment(assignments[i], &b, error))
+      return NULL;
+  return g_variant_ref_sink(g_variant_builder_end(&b));
+}
+
 static int
 run_set(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, const char *scope,
-        guint flags, char **assignments)
+        guint flags, GVariant *changes)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) warnings = NULL;
-  GVariantBuilder b;
 
-  g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
-  for (guint i = 0; assignments[i] != NULL; i++)
-    if (!parse_assignment(assignments[i], &b, &error)) {
-      g_variant_builder_clear(&b);
-      return tfstctl_fail(error);
-    }
   tfstctl_bus_prepare_auth(bus);
   reply = g_dbus_proxy_call_sync(
-      proxy, "SetSettings", g_variant_new("(sa{sv}u)", scope != NULL ? scope : "hops", &b, flags),
+      proxy, "SetSettings",
+      g_variant_new("(s@a{sv}u)", scope != NULL ? scope : "hops", changes, flags),
       tfstctl_bus_call_flags(bus), tfstctl_bus_call_timeout(bus), NULL, &error);
   if (reply == NULL)
     return tfstctl_fail(error);
@@ -383,6 +389,7 @@ tfstctl_keepalive(int argc, char **argv)
   g_autoptr(TfstctlBus) bus = NULL;
   g_autoptr(GDBusProxy) proxy = NULL;
   g_autofree char *scope = NULL;
+  g_autoptr(GVariant) changes = NULL;
   gboolean persist = FALSE, allow_mismatch = FALSE;
   const char *sub;
   const GOptionEntry entries[] = {
@@ -422,6 +429,11 @@ tfstctl_keepalive(int argc, char **argv)
                                        : _("tfstctl: too many arguments; see --help\n"));
     return TFSTCTL_EXIT_USAGE;
   }
+  if (g_str_equal(sub, "set")) {
+    changes = parse_assignments(argv + 2, &error);
+    if (changes == NULL)
+      return tfstctl_fail(error);
+  }
   bus = tfstctl_bus_new(&opts, &error);
   if (bus == NULL)
     return tfstctl_fail(error);
@@ -433,5 +445,5 @@ tfstctl_keepalive(int argc, char **argv)
   if (g_str_equal(sub, "audit"))
     return run_audit(proxy, bus, &opts);
   return run_set(proxy, bus, &opts, scope, (persist ? 1u : 0u) | (allow_mismatch ? 2u : 0u),
-                 argv + 2);
+                 changes);
 }

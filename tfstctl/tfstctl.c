@@ -30,6 +30,7 @@ static const TfstctlCommand commands[] = {
     {"ports", N_("List the ports of the ITM rule and who holds them"), tfstctl_ports},
     {"trace", N_("Capture the packets exchanged with one peer: define, list, show, export"),
      tfstctl_trace},
+    {"spi", N_("List IPsec SAs, check an SPI, find colliding SPIs, IPsec counters"), tfstctl_spi},
 };
 
 static char *

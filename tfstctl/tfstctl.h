@@ -23,3 +23,4 @@ int tfstctl_log_level(int argc, char **argv);
 int tfstctl_close(int argc, char **argv);
 int tfstctl_reload(int argc, char **argv);
 int tfstctl_trace(int argc, char **argv);
+int tfstctl_spi(int argc, char **argv);

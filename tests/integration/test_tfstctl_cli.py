@@ -76,7 +76,7 @@ def run(*args, env=None):
 
 class HelpTest(unittest.TestCase):
     COMMANDS = ("list", "status", "chain", "sessions", "stats", "dataflow", "log-level",
-                "close", "reload", "ports", "trace")
+                "close", "reload", "ports", "trace", "spi", "keepalive")
 
     def test_help_lists_every_command(self):
         p = run("--help")
@@ -121,7 +121,16 @@ class HelpTest(unittest.TestCase):
                      ["trace", "define", "t", "192.0.2.1"],
                      ["trace", "define", "t", "192.0.2.1", "65536"],
                      ["trace", "define", "t", "192.0.2.1", "0", "--size=4095"],
-                     ["trace", "export", "t"]):
+                     ["trace", "export", "t"],
+                     ["spi"], ["spi", "nope"], ["spi", "list", "x"], ["spi", "check"],
+                     ["spi", "check", "4096", "10.0.0.1"], ["spi", "check", "zz", "10.0.0.1", "esp"],
+                     ["spi", "check", "-1", "10.0.0.1", "esp"],
+                     ["spi", "check", "4294967296", "10.0.0.1", "esp"],
+                     ["spi", "check", "1", "10.0.0.1", "esp", "x"],
+                     ["keepalive"], ["keepalive", "nope"], ["keepalive", "set"],
+                     ["keepalive", "set", "Idle=abc"], ["keepalive", "set", "Bogus=1"],
+                     ["keepalive", "set", "Idle"], ["keepalive", "show", "--scope=both"],
+                     ["keepalive", "audit", "x"]):
             p = run(*args)
             self.assertEqual(p.returncode, EXIT_USAGE, f"{args}: {p.stdout} {p.stderr}")
             self.assertTrue(p.stderr.startswith("tfstctl"), f"{args}: {p.stderr}")

@@ -1,0 +1,452 @@
+/* tfstctl spi: the kernel's IPsec SAs in an instance's network namespace
+ * and their SPI conflicts (org.tfst.Tfst1.Ipsec).  Finding conflicts is a
+ * successful answer, not a failure: both check and conflicts exit with 0
+ * and scripts read --json (tfstctl(1)). */
+#include "tfstctl-bus.h"
+#include "tfstctl-json.h"
+#include "tfstctl-table.h"
+
+#include <glib/gi18n.h>
+
+#define IPSEC_INTERFACE "org.tfst.Tfst1.Ipsec"
+
+/* args: the n_args arguments after the subcommand's name. */
+typedef int (*SpiCommandFunc)(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts,
+                              char **args, int n_args);
+
+/* One call of the Ipsec interface; the reply has reply_type. */
+static GVariant *
+ipsec_call(GDBusProxy *proxy, TfstctlBus *bus, const char *method, GVariant *parameters,
+           const char *reply_type, GError **error)
+{
+  g_autoptr(GVariant) reply =
+      g_dbus_proxy_call_sync(proxy, method, parameters, tfstctl_bus_call_flags(bus),
+                             tfstctl_bus_call_timeout(bus), NULL, error);
+
+  if (reply == NULL)
+    return NULL;
+  if (!g_variant_is_of_type(reply, G_VARIANT_TYPE(reply_type))) {
+    g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_FAILED,
+                _("the instance answered %s with “%s” instead of “%s”"), method,
+                g_variant_get_type_string(reply), reply_type);
+    return NULL;
+  }
+  return g_variant_get_child_value(reply, 0);
+}
+
+static char *
+spi_text(guint32 spi)
+{
+  return g_strdup_printf("0x%08x", spi);
+}
+
+/* "4096" or "0x1000", as ip xfrm accepts them. */
+static gboolean
+parse_spi(const char *text, guint32 *ret_spi, GError **error)
+{
+  guint64 value = 0;
+  gboolean hex = g_ascii_strncasecmp(text, "0x", 2) == 0;
+
+  if (!g_ascii_string_to_unsigned(hex ? text + 2 : text, hex ? 16 : 10, 0, G_MAXUINT32, &value,
+                                  NULL)) {
+    g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
+                _("SPI “%s” is not a number from 0 to 4294967295 (decimal or 0x hex)"), text);
+    return FALSE;
+  }
+  *ret_spi = (guint32)value;
+  return TRUE;
+}
+
+static const char *
+kind_text(const char *kind)
+{
+  if (g_strcmp0(kind, "same-destination") == 0)
+    return _("same-destination: the kernel refuses a second SA with this SPI, destination and "
+             "protocol");
+  if (g_strcmp0(kind, "other-tunnel") == 0)
+    return _("other-tunnel: the same SPI on another tunnel; the kernel accepts it, but peers and "
+             "tools mix the tunnels up");
+  return NULL;
+}
+
+/* ---- list */
+
+static void
+list_text(GVariant *sas)
+{
+  const char *headers[] = {_("SPI"),           _("PROTO"),  _("SOURCE"),   _("DESTINATION"),
+                           _("MODE"),          _("REQID"),  _("BYTES"),    _("PACKETS"),
+                           _("REPLAY-WINDOW"), _("REPLAY"), _("INTEGRITY")};
+  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+  GVariantIter iter;
+  const char *proto, *src, *dst, *mode;
+  guint32 spi, reqid, rw, replay, integrity;
+  guint64 bytes, packets;
+
+  for (guint c = 5; c < G_N_ELEMENTS(headers); c++)
+    tfstctl_table_align_right(table, c);
+  g_variant_iter_init(&iter, sas);
+  while (g_variant_iter_next(&iter, "(u&s&s&s&suttuuu)", &spi, &proto, &src, &dst, &mode, &reqid,
+                             &bytes, &packets, &rw, &replay, &integrity)) {
+    tfstctl_table_take(table, spi_text(spi));
+    tfstctl_table_add(table, proto);
+    tfstctl_table_add(table, src);
+    tfstctl_table_add(table, dst);
+    tfstctl_table_add(table, mode);
+    tfstctl_table_add_printf(table, "%u", reqid);
+    tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT, bytes);
+    tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT, packets);
+    tfstctl_table_add_printf(table, "%u", rw);
+    tfstctl_table_add_printf(table, "%u", replay);
+    tfstctl_table_add_printf(table, "%u", integrity);
+  }
+  if (tfstctl_table_n_rows(table) == 0) {
+    g_print("%s\n", _("No IPsec SAs."));
+    return;
+  }
+  tfstctl_table_print(table);
+}
+
+static void
+list_json(GVariant *sas)
+{
+  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  GVariantIter iter;
+  const char *proto, *src, *dst, *mode;
+  guint32 spi, reqid, rw, replay, integrity;
+  guint64 bytes, packets;
+
+  tfstctl_json_begin_object(json, NULL);
+  tfstctl_json_begin_array(json, "sas");
+  g_variant_iter_init(&iter, sas);
+  while (g_variant_iter_next(&iter, "(u&s&s&s&suttuuu)", &spi, &proto, &src, &dst, &mode, &reqid,
+                             &bytes, &packets, &rw, &replay, &integrity)) {
+    tfstctl_json_begin_object(json, NULL);
+    tfstctl_json_uint(json, "spi", spi);
+    tfstctl_json_string(json, "protocol", proto);
+    tfstctl_json_string(json, "source", src);
+    tfstctl_json_string(json, "destination", dst);
+    tfstctl_json_string(json, "mode", mode);
+    tfstctl_json_uint(json, "reqid", reqid);
+    tfstctl_json_uint(json, "bytes", bytes);
+    tfstctl_json_uint(json, "packets", packets);
+    tfstctl_json_uint(json, "replay_window_failures", rw);
+    tfstctl_json_uint(json, "replay_failures", replay);
+    tfstctl_json_uint(json, "integrity_failures", integrity);
+    tfstctl_json_end_object(json);
+  }
+  tfstctl_json_end_array(json);
+  tfstctl_json_end_object(json);
+  tfstctl_json_print(json);
+}
+
+static int
+spi_list(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char **args, int n_args)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) sas = ipsec_call(proxy, bus, "ListSAs", NULL, "(a(ussssuttuuu))", &error);
+
+  if (sas == NULL)
+    return tfstctl_fail(error);
+  if (opts->json)
+    list_json(sas);
+  else
+    list_text(sas);
+  return TFSTCTL_EXIT_OK;
+}
+
+/* ---- check */
+
+static void
+check_text(GVariant *conflicts, guint32 spi, const char *destination, const char *protocol)
+{
+  const char *headers[] = {_("SPI"),         _("PROTO"), _("SOURCE"),
+                           _("DESTINATION"), _("MODE"),  _("CONFLICT")};
+  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+  g_autoptr(GHashTable) kinds = g_hash_table_new(g_str_hash, g_str_equal);
+  g_autofree char *spi_str = spi_text(spi);
+  GVariantIter iter;
+  const char *proto, *src, *dst, *mode, *kind;
+  guint32 s;
+
+  if (g_variant_n_children(conflicts) == 0) {
+    /* TRANSLATORS: SPI 0x00001000 is free for esp to 10.0.0.2. */
+    g_print(_("SPI %s is free for %s to %s: no conflicts.\n"), spi_str, protocol, destination);
+    return;
+  }
+  g_variant_iter_init(&iter, conflicts);
+  while (g_variant_iter_next(&iter, "(u&s&s&s&s&s)", &s, &proto, &src, &dst, &mode, &kind)) {
+    tfstctl_table_take(table, spi_text(s));
+    tfstctl_table_add(table, proto);
+    tfstctl_table_add(table, src);
+    tfstctl_table_add(table, dst);
+    tfstctl_table_add(table, mode);
+    tfstctl_table_add(table, kind);
+    g_hash_table_add(kinds, (gpointer)kind);
+  }
+  g_print(g_dngettext(GETTEXT_PACKAGE, "SPI %s for %s to %s collides with %u SA:\n",
+                      "SPI %s for %s to %s collides with %u SAs:\n",
+                      g_variant_n_children(conflicts)),
+          spi_str, protocol, destination, (guint)g_variant_n_children(conflicts));
+  tfstctl_table_print(table);
+  for (const char *const *k = (const char *const[]){"same-destination", "other-tunnel", NULL};
+       *k != NULL; k++) {
+    if (g_hash_table_contains(kinds, *k))
+      g_print("  %s\n", kind_text(*k));
+  }
+}
+
+static void
+check_json(GVariant *conflicts, guint32 spi, const char *destination, const char *protocol)
+{
+  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  GVariantIter iter;
+  const char *proto, *src, *dst, *mode, *kind;
+  guint32 s;
+
+  tfstctl_json_begin_object(json, NULL);
+  tfstctl_json_uint(json, "spi", spi);
+  tfstctl_json_string(json, "destination", destination);
+  tfstctl_json_string(json, "protocol", protocol);
+  tfstctl_json_begin_array(json, "conflicts");
+  g_variant_iter_init(&iter, conflicts);
+  while (g_variant_iter_next(&iter, "(u&s&s&s&s&s)", &s, &proto, &src, &dst, &mode, &kind)) {
+    tfstctl_json_begin_object(json, NULL);
+    tfstctl_json_uint(json, "spi", s);
+    tfstctl_json_string(json, "protocol", proto);
+    tfstctl_json_string(json, "source", src);
+    tfstctl_json_string(json, "destination", dst);
+    tfstctl_json_string(json, "mode", mode);
+    tfstctl_json_string(json, "kind", kind);
+    tfstctl_json_end_object(json);
+  }
+  tfstctl_json_end_array(json);
+  tfstctl_json_end_object(json);
+  tfstctl_json_print(json);
+}
+
+/* Before connecting, so bad usage is exit status 2 with or without a bus. */
+static gboolean
+check_usage(char **args, int n_args, guint32 *ret_spi, GError **error)
+{
+  if (n_args != 3) {
+    g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
+                _("spi check needs SPI, DESTINATION and PROTOCOL (esp, ah or comp)"));
+    return FALSE;
+  }
+  return parse_spi(args[0], ret_spi, error);
+}
+
+static int
+spi_check(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char **args, int n_args)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) conflicts = NULL;
+  guint32 spi = 0;
+
+  if (!check_usage(args, n_args, &spi, &error))
+    return tfstctl_fail(error);
+  conflicts = ipsec_call(proxy, bus, "CheckSpi", g_variant_new("(uss)", spi, args[1], args[2]),
+                         "(a(usssss))", &error);
+  if (conflicts == NULL)
+    return tfstctl_fail(error);
+  if (opts->json)
+    check_json(conflicts, spi, args[1], args[2]);
+  else
+    check_text(conflicts, spi, args[1], args[2]);
+  return TFSTCTL_EXIT_OK;
+}
+
+/* ---- conflicts */
+
+static void
+conflicts_text(GVariant *groups)
+{
+  const char *headers[] = {_("SPI"), _("CONFLICT"), _("PROTO"), _("SOURCE"), _("DESTINATION")};
+  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+  g_autoptr(GHashTable) kinds = g_hash_table_new(g_str_hash, g_str_equal);
+  GVariantIter iter;
+  GVariant *sas;
+  const char *kind;
+  guint32 spi;
+
+  if (g_variant_n_children(groups) == 0) {
+    g_print("%s\n", _("No colliding SPIs: no conflicts."));
+    return;
+  }
+  g_variant_iter_init(&iter, groups);
+  while (g_variant_iter_next(&iter, "(u&s@a(sss))", &spi, &kind, &sas)) {
+    g_autoptr(GVariant) owned = sas;
+    GVariantIter sa_iter;
+    const char *proto, *src, *dst;
+
+    g_variant_iter_init(&sa_iter, sas);
+    while (g_variant_iter_next(&sa_iter, "(&s&s&s)", &proto, &src, &dst)) {
+      tfstctl_table_take(table, spi_text(spi));
+      tfstctl_table_add(table, kind);
+      tfstctl_table_add(table, proto);
+      tfstctl_table_add(table, src);
+      tfstctl_table_add(table, dst);
+    }
+    g_hash_table_add(kinds, (gpointer)kind);
+  }
+  tfstctl_table_print(table);
+  for (const char *const *k = (const char *const[]){"same-destination", "other-tunnel", NULL};
+       *k != NULL; k++) {
+    if (g_hash_table_contains(kinds, *k))
+      g_print("  %s\n", kind_text(*k));
+  }
+}
+
+static void
+conflicts_json(GVariant *groups)
+{
+  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  GVariantIter iter;
+  GVariant *sas;
+  const char *kind;
+  guint32 spi;
+
+  tfstctl_json_begin_object(json, NULL);
+  tfstctl_json_begin_array(json, "conflicts");
+  g_variant_iter_init(&iter, groups);
+  while (g_variant_iter_next(&iter, "(u&s@a(sss))", &spi, &kind, &sas)) {
+    g_autoptr(GVariant) owned = sas;
+    GVariantIter sa_iter;
+    const char *proto, *src, *dst;
+
+    tfstctl_json_begin_object(json, NULL);
+    tfstctl_json_uint(json, "spi", spi);
+    tfstctl_json_string(json, "kind", kind);
+    tfstctl_json_begin_array(json, "sas");
+    g_variant_iter_init(&sa_iter, sas);
+    while (g_variant_iter_next(&sa_iter, "(&s&s&s)", &proto, &src, &dst)) {
+      tfstctl_json_begin_object(json, NULL);
+      tfstctl_json_string(json, "protocol", proto);
+      tfstctl_json_string(json, "source", src);
+      tfstctl_json_string(json, "destination", dst);
+      tfstctl_json_end_object(json);
+    }
+    tfstctl_json_end_array(json);
+    tfstctl_json_end_object(json);
+  }
+  tfstctl_json_end_array(json);
+  tfstctl_json_end_object(json);
+  tfstctl_json_print(json);
+}
+
+static int
+spi_conflicts(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char **args,
+              int n_args)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) groups =
+      ipsec_call(proxy, bus, "FindConflicts", NULL, "(a(usa(sss)))", &error);
+
+  if (groups == NULL)
+    return tfstctl_fail(error);
+  if (opts->json)
+    conflicts_json(groups);
+  else
+    conflicts_text(groups);
+  return TFSTCTL_EXIT_OK;
+}
+
+/* ---- stats */
+
+static int
+spi_stats(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char **args, int n_args)
+{
+  const char *headers[] = {_("NAME"), _("VALUE")};
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) counters = ipsec_call(proxy, bus, "Statistics", NULL, "(a{st})", &error);
+  GVariantIter iter;
+  const char *name;
+  guint64 value;
+
+  if (counters == NULL)
+    return tfstctl_fail(error);
+  g_variant_iter_init(&iter, counters);
+  if (opts->json) {
+    g_autoptr(TfstctlJson) json = tfstctl_json_new();
+
+    tfstctl_json_begin_object(json, NULL);
+    tfstctl_json_begin_object(json, "counters");
+    while (g_variant_iter_next(&iter, "{&st}", &name, &value))
+      tfstctl_json_uint(json, name, value);
+    tfstctl_json_end_object(json);
+    tfstctl_json_end_object(json);
+    tfstctl_json_print(json);
+  } else {
+    g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+
+    tfstctl_table_align_right(table, 1);
+    while (g_variant_iter_next(&iter, "{&st}", &name, &value)) {
+      tfstctl_table_add(table, name);
+      tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT, value);
+    }
+    tfstctl_table_print(table);
+  }
+  return TFSTCTL_EXIT_OK;
+}
+
+/* ---- command */
+
+static const struct {
+  const char *name;
+  int n_args; /* exactly so many */
+  SpiCommandFunc func;
+} spi_commands[] = {
+    {"list", 0, spi_list},
+    {"check", 3, spi_check},
+    {"conflicts", 0, spi_conflicts},
+    {"stats", 0, spi_stats},
+};
+
+int
+tfstctl_spi(int argc, char **argv)
+{
+  g_auto(TfstctlOptions) opts = {0};
+  g_autoptr(GOptionContext) ctx = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstctlBus) bus = NULL;
+  g_autoptr(GDBusProxy) proxy = NULL;
+  guint32 spi = 0;
+
+  ctx = tfstctl_option_context_new(
+      _("list | check SPI DESTINATION PROTOCOL | conflicts | stats"),
+      _("Show the kernel's IPsec SAs in the instance's network namespace (list), check a "
+        "proposed SPI against them (check; SPI in decimal or 0x hex, PROTOCOL esp, ah or comp), "
+        "find SPIs that collide (conflicts), or show the kernel's IPsec error counters (stats). "
+        "check and conflicts exit with 0 whether or not they find conflicts; with --json an "
+        "empty \"conflicts\" array means none."),
+      NULL, &opts, TRUE);
+  if (!tfstctl_parse_options(ctx, &argc, &argv, 4, &error))
+    return tfstctl_fail(error);
+  if (argc < 2) {
+    g_set_error(&error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
+                _("spi needs a subcommand: list, check, conflicts or stats"));
+    return tfstctl_fail(error);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS(spi_commands); i++) {
+    if (g_strcmp0(argv[1], spi_commands[i].name) != 0)
+      continue;
+    if (spi_commands[i].n_args == 0 && argc > 2) {
+      g_set_error(&error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE, _("unexpected argument “%s”"),
+                  argv[2]);
+      return tfstctl_fail(error);
+    }
+    if (g_strcmp0(argv[1], "check") == 0 && !check_usage(argv + 2, argc - 2, &spi, &error))
+      return tfstctl_fail(error);
+    bus = tfstctl_bus_new(&opts, &error);
+    if (bus == NULL)
+      return tfstctl_fail(error);
+    proxy = tfstctl_bus_get_interface(bus, opts.instance, IPSEC_INTERFACE, &error);
+    if (proxy == NULL)
+      return tfstctl_fail(error);
+    return spi_commands[i].func(proxy, bus, &opts, argv + 2, argc - 2);
+  }
+  g_set_error(&error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
+              _("unknown spi subcommand “%s” (list, check, conflicts or stats)"), argv[1]);
+  return tfstctl_fail(error);
+}
