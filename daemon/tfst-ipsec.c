@@ -1,6 +1,7 @@
 /* org.tfst.Tfst1.Ipsec (see tfst-ipsec.h).  Netlink dumps and /proc reads
  * run in GTask threads so a slow kernel never stalls the bus. */
 #include "tfst-ipsec.h"
+#include "tfst-invocation.h"
 #include "tfst-dbus-generated.h"
 #include "tfst-error.h"
 #include "tfst-xfrm-kernel.h"
@@ -83,24 +84,10 @@ work_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellab
     g_task_return_pointer(task, reply, (GDestroyNotify)g_variant_unref);
 }
 
-/* Answering takes the invocation's reference. */
-static void
-on_work_done(GObject *source, GAsyncResult *res, gpointer data)
-{
-  GDBusMethodInvocation *invocation = data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_task_propagate_pointer(G_TASK(res), &error);
-
-  if (reply == NULL)
-    g_dbus_method_invocation_return_gerror(invocation, error);
-  else
-    g_dbus_method_invocation_return_value(invocation, reply);
-}
-
 static void
 run_work(GDBusMethodInvocation *invocation, const TfstIpsecWork *work)
 {
-  g_autoptr(GTask) task = g_task_new(NULL, NULL, on_work_done, invocation);
+  g_autoptr(GTask) task = g_task_new(NULL, NULL, tfst_invocation_return_task, invocation);
   TfstIpsecCall *call = g_new0(TfstIpsecCall, 1);
 
   call->work = work;

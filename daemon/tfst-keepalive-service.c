@@ -5,6 +5,7 @@
 #include "tfst-addr.h"
 #include "tfst-dbus-generated.h"
 #include "tfst-error.h"
+#include "tfst-invocation.h"
 #include "tfst-keepalive.h"
 #include "tfst-ports.h"
 
@@ -76,20 +77,6 @@ update_from_call(GDBusMethodInvocation *invocation)
 }
 
 static void
-on_settings(GObject *source, GAsyncResult *res, gpointer data)
-{
-  g_autoptr(Call) call = data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = tfst_engine_query_finish(call->ks->engine, res, &error);
-
-  if (reply == NULL)
-    g_dbus_method_invocation_return_gerror(g_steal_pointer(&call->invocation), error);
-  else
-    g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
-                                          g_steal_pointer(&reply));
-}
-
-static void
 do_get_settings(GDBusMethodInvocation *invocation, gpointer data)
 {
   TfstKeepaliveService *ks = data;
@@ -97,8 +84,9 @@ do_get_settings(GDBusMethodInvocation *invocation, gpointer data)
 
   if (u == NULL)
     return;
-  tfst_engine_query_async(ks->engine, tfst_engine_get_keepalive, u, NULL, on_settings,
-                          call_new(ks, invocation, u));
+  tfst_engine_query_async(ks->engine, tfst_engine_get_keepalive, u,
+                          (GDestroyNotify)tfst_keepalive_update_free, tfst_invocation_return_task,
+                          invocation);
 }
 
 static void
@@ -127,7 +115,7 @@ on_set(GObject *source, GAsyncResult *res, gpointer data)
     }
   }
   g_dbus_method_invocation_return_value(g_steal_pointer(&call->invocation),
-                                        g_variant_new("(@as)", g_steal_pointer(&warnings)));
+                                        g_variant_new("(@as)", warnings));
 }
 
 static void
@@ -214,19 +202,6 @@ audit_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancella
                           (GDestroyNotify)g_variant_unref);
 }
 
-static void
-on_audited(GObject *source, GAsyncResult *res, gpointer data)
-{
-  GDBusMethodInvocation *invocation = data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_task_propagate_pointer(G_TASK(res), &error);
-
-  if (reply == NULL)
-    g_dbus_method_invocation_return_gerror(invocation, error);
-  else
-    g_dbus_method_invocation_return_value(invocation, reply);
-}
-
 /* The inet_diag dump blocks for as long as the kernel takes to walk every
  * TCP socket of the host: a worker thread does it. */
 static void
@@ -241,7 +216,7 @@ on_described(GObject *source, GAsyncResult *res, gpointer data)
     g_dbus_method_invocation_return_gerror(g_steal_pointer(&call->invocation), error);
     return;
   }
-  task = g_task_new(NULL, NULL, on_audited, g_steal_pointer(&call->invocation));
+  task = g_task_new(NULL, NULL, tfst_invocation_return_task, g_steal_pointer(&call->invocation));
   g_task_set_task_data(task, g_steal_pointer(&described), (GDestroyNotify)g_variant_unref);
   g_task_run_in_thread(task, audit_thread);
 }

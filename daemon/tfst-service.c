@@ -3,6 +3,7 @@
 #include "tfst-busname.h"
 #include "tfst-dbus-generated.h"
 #include "tfst-error.h"
+#include "tfst-invocation.h"
 #include "tfst-keepalive-service.h"
 #include "tfst-trace-interface.h"
 #include "tfst-ipsec.h"
@@ -169,49 +170,13 @@ tfst_service_set_state(TfstService *svc, const char *state)
 
 /* ---- methods answered by the data plane ---- */
 
-typedef struct {
-  TfstService *svc;
-  GDBusMethodInvocation *invocation;
-} TfstCall;
-
-static TfstCall *
-call_new(TfstService *svc, GDBusMethodInvocation *invocation)
-{
-  TfstCall *call = g_new0(TfstCall, 1);
-
-  call->svc = svc;
-  call->invocation = g_object_ref(invocation);
-  return call;
-}
-
-static void
-call_free(TfstCall *call)
-{
-  g_clear_object(&call->invocation);
-  g_free(call);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstCall, call_free)
-
-/* The query's reply tuple is the method's reply as it is. */
-static void
-on_query_reply(GObject *source, GAsyncResult *res, gpointer data)
-{
-  g_autoptr(TfstCall) call = data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = tfst_engine_query_finish(call->svc->engine, res, &error);
-
-  if (reply == NULL)
-    g_dbus_method_invocation_return_gerror(call->invocation, error);
-  else
-    g_dbus_method_invocation_return_value(call->invocation, reply);
-}
-
 static void
 query_for(TfstService *svc, GDBusMethodInvocation *invocation, TfstEngineQueryFunc func,
           gpointer data, GDestroyNotify destroy)
 {
-  tfst_engine_query_async(svc->engine, func, data, destroy, on_query_reply,
-                          call_new(svc, invocation));
+  /* The query's reply tuple is the method's reply as it is. */
+  tfst_engine_query_async(svc->engine, func, data, destroy, tfst_invocation_return_task,
+                          invocation);
 }
 
 /* Authorized handlers: user_data is the TfstService unless noted. */

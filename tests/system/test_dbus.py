@@ -47,7 +47,7 @@ from tfst_helpers import (KIB, SLOW, TFSTD, TfstTestCase, abort, connect,  # noq
                           wait_until)
 
 import tfst_bus  # noqa: E402
-from tfst_bus import GLib, Gio, PrivateSystemBus  # noqa: E402
+from tfst_bus import GLib, Gio  # noqa: E402
 
 SRCDIR = tfst_bus.SRCDIR
 TFSTCTL = os.environ.get("TFSTCTL") or os.path.join(tfst_bus.BUILDDIR, "tfstctl", "tfstctl")
@@ -429,35 +429,14 @@ class PropertyWatch:
 # Base
 
 
-class DbusTestCase(TfstTestCase):
+class DbusTestCase(tfst_bus.PrivateBusMixin, TfstTestCase):
     """One private bus + polkitd per test class; each test its own chain."""
 
     PORT_BASE = 27000
     PORTS_PER_TEST = 16  # a chain takes 4-6; 31 cases fit the block
-    bus = None
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        why = tfst_bus.environment_problem()
-        if why:
-            print(f"SKIP test_dbus: {why}", file=sys.stderr, flush=True)
-            raise unittest.SkipTest(why)
-        cls.bus = PrivateSystemBus()
-        cls.bus.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.bus is not None:
-            cls.bus.close()
-            cls.bus = None
-        super().tearDownClass()
 
     def setUp(self):
         super().setUp()
-        if not self.bus.bus_running():  # a failed bus-loss test left it down
-            self.bus.start_bus()
-        self.daemon_env = {"DBUS_SYSTEM_BUS_ADDRESS": self.bus.address}
         self.dbus = Client(self.bus)
         self.addCleanup(self.dbus.close)
         self.addCleanup(self._report_bus_on_failure)

@@ -46,7 +46,7 @@ sys.path.insert(0, HERE)
 from tfst_helpers import SLOW, TfstTestCase, wait_until  # noqa: E402
 
 import tfst_bus  # noqa: E402
-from tfst_bus import GLib, Gio, PrivateSystemBus  # noqa: E402
+from tfst_bus import GLib, Gio  # noqa: E402
 
 TFSTCTL = os.environ.get("TFSTCTL") or os.path.join(tfst_bus.BUILDDIR, "tfstctl", "tfstctl")
 IP = shutil.which("ip") or "/usr/sbin/ip"
@@ -123,33 +123,16 @@ def parse_ip_xfrm_state(text):
     return out
 
 
-class IpsecTest(TfstTestCase):
+class IpsecTest(tfst_bus.PrivateBusMixin, TfstTestCase):
     PORT_BASE = 27500
     PORTS_PER_TEST = 4
-    bus = None
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        why = environment_problem()
-        if why:
-            print(f"SKIP test_ipsec: {why}", file=sys.stderr, flush=True)
-            raise unittest.SkipTest(why)
-        cls.bus = PrivateSystemBus()
-        cls.bus.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.bus is not None:
-            cls.bus.close()
-            cls.bus = None
-        super().tearDownClass()
+    def environment_problem(cls):
+        return environment_problem()
 
     def setUp(self):
         super().setUp()
-        if not self.bus.bus_running():
-            self.bus.start_bus()
-        self.daemon_env = {"DBUS_SYSTEM_BUS_ADDRESS": self.bus.address}
         self.conn = self.bus.connect()
         self.addCleanup(self._close_conn)
         self.ns = f"tfst-ipsec-{os.getpid()}-{next(_ns_counter)}"

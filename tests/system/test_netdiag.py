@@ -58,7 +58,6 @@ from tfst_helpers import (KIB, SLOW, TfstTestCase, connect, recv_exact,  # noqa:
                           stream_chunks, wait_closed, wait_until)
 
 import tfst_bus  # noqa: E402
-from tfst_bus import PrivateSystemBus  # noqa: E402
 
 # Modules, not their classes: unittest would collect an imported TestCase.
 import test_dbus as dbt  # noqa: E402
@@ -94,7 +93,7 @@ def ss_seconds(value, unit):
     return float(value) * {"ms": 0.001, "sec": 1, "min": 60, "h": 3600, None: 1}[unit]
 
 
-class NetdiagCase(fw.FirewallTopology, TfstTestCase):
+class NetdiagCase(tfst_bus.PrivateBusMixin, fw.FirewallTopology, TfstTestCase):
     """Namespaces + firewall per test, one private bus + polkitd per class.
     CT_TIMEOUT (seconds) sets the dmz's established-state timeout, None
     keeps the kernel's."""
@@ -104,28 +103,13 @@ class NetdiagCase(fw.FirewallTopology, TfstTestCase):
     PORTS_PER_TEST = 5  # only probed on the host: the namespaces have their own ports
     FW_HOP_PORT = HOP_PORT
     CT_TIMEOUT = None
-    bus = None
 
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        why = fw.environment_problem() or tfst_bus.environment_problem()
-        if why:
-            print(f"SKIP test_netdiag: {why}", file=sys.stderr, flush=True)
-            raise unittest.SkipTest(why)
-        cls.bus = PrivateSystemBus()
-        cls.bus.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.bus is not None:
-            cls.bus.close()
-            cls.bus = None
-        super().tearDownClass()
+    def environment_problem(cls):
+        return fw.environment_problem() or tfst_bus.environment_problem()
 
     def setUp(self):
         super().setUp()
-        self.daemon_env = {"DBUS_SYSTEM_BUS_ADDRESS": self.bus.address}
         self.dbus = dbt.Client(self.bus)
         self.addCleanup(self.dbus.close)
         self.setup_namespaces()

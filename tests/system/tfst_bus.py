@@ -480,3 +480,40 @@ if __name__ == "__main__":
         bus.restart_bus(0.5)
         print("polkitd after restart:", bus.name_owner(POLKIT_NAME))
         sys.exit(0)
+
+
+class PrivateBusMixin:
+    """For a unittest.TestCase: one PrivateSystemBus (with polkitd) per
+    class in cls.bus, started in setUpClass and closed in tearDownClass.
+    The class is skipped, saying why, when environment_problem() (which a
+    subclass may extend) finds the machine unfit.  setUp brings back a bus
+    a failed test left down and points daemons at it (self.daemon_env)."""
+
+    bus = None
+
+    @classmethod
+    def environment_problem(cls):
+        return environment_problem()
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        why = cls.environment_problem()
+        if why:
+            print(f"SKIP {cls.__module__}: {why}", file=sys.stderr, flush=True)
+            raise unittest.SkipTest(why)
+        cls.bus = PrivateSystemBus()
+        cls.bus.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.bus is not None:
+            cls.bus.close()
+            cls.bus = None
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        if not self.bus.bus_running():
+            self.bus.start_bus()
+        self.daemon_env = {"DBUS_SYSTEM_BUS_ADDRESS": self.bus.address}
