@@ -1,9 +1,12 @@
 /* g_autoptr() for foreign types, declared once here (STYLE: no private
- * copies in the .c files).  libnl structs get a Tfst typedef because
- * G_DEFINE_AUTOPTR_CLEANUP_FUNC needs a plain type name, not "struct x". */
+ * copies in the .c files).  GnuTLS handles are pointer typedefs already,
+ * so they take G_DEFINE_AUTO_CLEANUP_FREE_FUNC and g_auto().  libnl structs get a Tfst typedef
+ * because G_DEFINE_AUTOPTR_CLEANUP_FUNC needs a plain type name, not "struct x". */
 #pragma once
 
 #include <glib.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <netlink/cache.h>
 #include <netlink/idiag/msg.h>
 #include <netlink/netlink.h>
@@ -36,3 +39,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstIdiagMsg, idiagnl_msg_put)
 
 typedef struct xfrmnl_sa TfstXfrmnlSa;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstXfrmnlSa, xfrmnl_sa_put)
+
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gnutls_session_t, gnutls_deinit, NULL)
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gnutls_x509_crt_t, gnutls_x509_crt_deinit, NULL)
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gnutls_certificate_credentials_t,
+                                gnutls_certificate_free_credentials, NULL)
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gnutls_priority_t, gnutls_priority_deinit, NULL)

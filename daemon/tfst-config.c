@@ -22,6 +22,9 @@
 #define MAX_MAX_SESSIONS         1000000
 #define DEFAULT_RECONNECT_MIN_MS 1000
 #define DEFAULT_RECONNECT_MAX_MS 60000
+#define DEFAULT_HANDSHAKE_MS     10000
+#define MIN_HANDSHAKE_MS         100
+#define MAX_HANDSHAKE_MS         (10 * 60 * 1000)
 /* A peer that refuses at once must not be hammered in a tight loop. */
 #define MIN_RECONNECT_MS           100
 #define DEFAULT_KEEPIDLE_S         300
@@ -239,7 +242,10 @@ format_size(guint32 bytes, char buf[32])
 
 static const char *const instance_keys[] = {"Label", "LogLevel", "MaxSessions", "Networks", NULL};
 static const char *const hop_keys[] = {
-    "Listen", "Connect", "LocalAddress", "SourcePorts", "ReconnectMin", "ReconnectMax", NULL};
+    "Listen",       "Connect",      "LocalAddress",     "SourcePorts",
+    "ReconnectMin", "ReconnectMax", "HandshakeTimeout", "TLS",
+    "Certificate",  "Key",          "TrustedCA",        "PeerLabel",
+    "PSKFile",      "TLSPriority",  "TLSMinVersion",    NULL};
 static const char *const keepalive_keys[] = {"Keepalive",    "Idle",        "Interval",
                                              "Count",        "UserTimeout", "FirewallTimeout",
                                              "PingInterval", "PingTimeout", NULL};
@@ -948,6 +954,18 @@ get_addr(Loader *l, const char *group, const char *key, gboolean port_required, 
 }
 
 static gboolean
+get_string(Loader *l, const char *group, const char *key, char **out)
+{
+  const char *v = lookup(l, group, key);
+
+  if (v != NULL) {
+    g_free(*out);
+    *out = g_strdup(v);
+  }
+  return TRUE;
+}
+
+static gboolean
 get_label(Loader *l, const char *group, const char *key, char **out, GError **error)
 {
   const char *v = lookup(l, group, key);
@@ -1272,6 +1290,149 @@ check_hop_listen_conflict(Loader *l, TfstConfig *c, GError **error)
                     p->port_from_rule ? " (both take the port from the [Ports] rule)" : "");
 }
 
+/* ---- TLS of a hop ---- */
+
+static const char *const tls_only_keys[] = {
+    "Certificate", "Key", "TrustedCA", "PeerLabel", "PSKFile", "TLSPriority", "TLSMinVersion"};
+
+static gboolean
+get_path(Loader *l, const char *group, const char *key, char **out, GError **error)
+{
+  const char *v = lookup(l, group, key);
+
+  if (v == NULL)
+    return TRUE;
+  if (!g_path_is_absolute(v))
+    return conf_error(l, error, group, key, "'%s' is not an absolute path", v);
+  g_free(*out);
+  *out = g_strdup(v);
+  return TRUE;
+}
+
+static gboolean
+parse_peer_labels(Loader *l, const char *group, TfstTlsConf *tls, GError **error)
+{
+  const char *v = lookup(l, group, "PeerLabel");
+  g_auto(GStrv) tokens = NULL;
+  g_autoptr(GPtrArray) labels = g_ptr_array_new_with_free_func(g_free);
+
+  if (v == NULL)
+    return TRUE;
+  tokens = g_strsplit_set(v, " \t,", -1);
+  for (guint i = 0; tokens[i] != NULL; i++) {
+    if (tokens[i][0] == '\0')
+      continue;
+    if (!tfst_label_is_valid(tokens[i]))
+      return conf_error(l, error, group, "PeerLabel",
+                        "'%s' is not a valid label (1-%d characters of A-Z a-z 0-9 . _ -)",
+                        tokens[i], TFST_LABEL_MAX);
+    g_ptr_array_add(labels, g_strdup(tokens[i]));
+  }
+  if (labels->len == 0)
+    return conf_error(l, error, group, "PeerLabel", "no label given");
+  g_ptr_array_add(labels, NULL);
+  tls->peer_labels = (char **)g_ptr_array_free(g_steal_pointer(&labels), FALSE);
+  return TRUE;
+}
+
+static gboolean
+parse_tls_version(Loader *l, const char *group, TfstTlsConf *tls, GError **error)
+{
+  const char *v = lookup(l, group, "TLSMinVersion");
+
+  if (v == NULL)
+    return TRUE;
+  if (is_set(l, group, "TLSPriority"))
+    return conf_error(l, error, group, later_key(l, group, "TLSMinVersion", "TLSPriority"),
+                      "TLSMinVersion= and TLSPriority= exclude each other: a priority string "
+                      "names its protocol versions itself");
+  if (strcmp(v, "1.3") == 0)
+    tls->min_version = 13;
+  else if (strcmp(v, "1.2") == 0)
+    tls->min_version = 12;
+  else
+    return conf_error(l, error, group, "TLSMinVersion", "'%s' is not 1.2 or 1.3", v);
+  return TRUE;
+}
+
+/* Which keys a mode needs and which it excludes, before any file is read. */
+static gboolean
+check_tls_keys(Loader *l, const char *group, GError **error)
+{
+  gboolean psk = is_set(l, group, "PSKFile");
+
+  if (psk) {
+    static const char *const x509_keys[] = {"Certificate", "Key", "TrustedCA"};
+    for (gsize i = 0; i < G_N_ELEMENTS(x509_keys); i++)
+      if (is_set(l, group, x509_keys[i]))
+        return conf_error(l, error, group, x509_keys[i],
+                          "PSKFile= and %s= exclude each other: PSK mode uses no certificates",
+                          x509_keys[i]);
+    return TRUE;
+  }
+  if (is_set(l, group, "Key") && !is_set(l, group, "Certificate"))
+    return conf_error(l, error, group, "Key", "needs Certificate= (the certificate of this key)");
+  if (is_set(l, group, "Certificate") && !is_set(l, group, "Key"))
+    return conf_error(l, error, group, "Certificate",
+                      "needs Key= (the private key of this certificate)");
+  if (!is_set(l, group, "Certificate"))
+    return conf_error(l, error, group, "TLS",
+                      "TLS=yes needs Certificate= and Key= (or PSKFile= for PSK mode)");
+  if (!is_set(l, group, "TrustedCA"))
+    return conf_error(l, error, group, "TLS",
+                      "TLS=yes needs TrustedCA= (a file or directory of CA certificates) to "
+                      "verify the peer's certificate");
+  return TRUE;
+}
+
+static gboolean
+load_tls_creds(Loader *l, const char *group, const char *own_label, TfstHopConf *hop,
+               GError **error)
+{
+  static const char *const key_names[] = {
+      [TFST_TLS_KEY_CERTIFICATE] = "Certificate", [TFST_TLS_KEY_KEY] = "Key",
+      [TFST_TLS_KEY_TRUSTED_CA] = "TrustedCA",    [TFST_TLS_KEY_PSK_FILE] = "PSKFile",
+      [TFST_TLS_KEY_PRIORITY] = "TLSPriority",
+  };
+  g_autoptr(GError) local = NULL;
+  TfstTlsKey key = TFST_TLS_KEY_PRIORITY;
+  const char *name;
+
+  hop->tls.creds = tfst_tls_creds_new(&hop->tls, hop->listen, own_label, &key, &local);
+  if (hop->tls.creds != NULL)
+    return TRUE;
+  name = key_names[key];
+  /* The default priority string is ours: point at TLS= then. */
+  if (key == TFST_TLS_KEY_PRIORITY && !is_set(l, group, name))
+    name = is_set(l, group, "TLSMinVersion") ? "TLSMinVersion" : "TLS";
+  return conf_error(l, error, group, name, "%s", local->message);
+}
+
+static gboolean
+parse_hop_tls(Loader *l, const char *group, const char *own_label, TfstHopConf *hop, GError **error)
+{
+  TfstTlsConf *tls = &hop->tls;
+
+  if (!get_timespan(l, group, "HandshakeTimeout", MIN_HANDSHAKE_MS, MAX_HANDSHAKE_MS,
+                    &hop->handshake_timeout_ms, error) ||
+      !get_bool(l, group, "TLS", &tls->enabled, error))
+    return FALSE;
+  if (!tls->enabled) {
+    for (gsize i = 0; i < G_N_ELEMENTS(tls_only_keys); i++)
+      if (is_set(l, group, tls_only_keys[i]))
+        return conf_error(l, error, group, tls_only_keys[i], "only applies with TLS=yes");
+    return TRUE;
+  }
+  return check_tls_keys(l, group, error) &&
+         get_path(l, group, "Certificate", &tls->certificate, error) &&
+         get_path(l, group, "Key", &tls->key, error) &&
+         get_path(l, group, "TrustedCA", &tls->trusted_ca, error) &&
+         get_path(l, group, "PSKFile", &tls->psk_file, error) &&
+         parse_peer_labels(l, group, tls, error) && parse_tls_version(l, group, tls, error) &&
+         get_string(l, group, "TLSPriority", &tls->priority) &&
+         load_tls_creds(l, group, own_label, hop, error);
+}
+
 static gboolean
 parse_hops(Loader *l, TfstConfig *c, GError **error)
 {
@@ -1287,6 +1448,11 @@ parse_hops(Loader *l, TfstConfig *c, GError **error)
   } else if (is_ep) {
     hop_default_listen(&c->children);
   }
+  if (loader_group(l, "Parent") != NULL && !parse_hop_tls(l, "Parent", c->label, &c->parent, error))
+    return FALSE;
+  if (loader_group(l, "Children") != NULL &&
+      !parse_hop_tls(l, "Children", c->label, &c->children, error))
+    return FALSE;
   return check_hop_listen_conflict(l, c, error);
 }
 
@@ -1608,6 +1774,8 @@ hop_init(TfstHopConf *hop)
   hop->addrs = g_array_new(FALSE, TRUE, sizeof(TfstSockAddr));
   hop->reconnect_min_ms = DEFAULT_RECONNECT_MIN_MS;
   hop->reconnect_max_ms = DEFAULT_RECONNECT_MAX_MS;
+  hop->handshake_timeout_ms = DEFAULT_HANDSHAKE_MS;
+  hop->tls.min_version = 13;
 }
 
 /* The ITM rule: instance N listens on Base + N * 4096, so a numeric
@@ -1776,6 +1944,7 @@ static void
 hop_clear(TfstHopConf *hop)
 {
   g_clear_pointer(&hop->addrs, g_array_unref);
+  tfst_tls_conf_clear(&hop->tls);
 }
 
 void

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "tfst-frame.h"
+#include "tfst-tls.h"
 
 /* sysexits.h EX_CONFIG: what systemd shows for a refused configuration. */
 #define TFST_EXIT_CONFIG 78
@@ -32,6 +33,8 @@ typedef struct {
   guint16 sport_hi;
   guint reconnect_min_ms;
   guint reconnect_max_ms;
+  guint handshake_timeout_ms; /* HandshakeTimeout=: TCP connected to hop up */
+  TfstTlsConf tls;
 } TfstHopConf;
 
 typedef struct {

@@ -8,6 +8,7 @@
 #include "tfst-engine.h"
 #include "tfst-frame.h"
 #include "tfst-log.h"
+#include "tfst-tls.h"
 
 #include <systemd/sd-event.h>
 
@@ -115,6 +116,11 @@ struct TfstHop {
   TfstBuf out;
   GQueue blocked; /* TfstEnd waiting for room in `out` */
 
+  /* TLS=yes: frames go through `tls` once tls_up; never plaintext. */
+  gboolean tls_required;
+  gboolean tls_up;
+  TfstTls *tls;
+
   gboolean got_hello;
   gboolean got_iam;
   gboolean told; /* child side: our TELL went out on this hop */
@@ -166,6 +172,10 @@ struct TfstConnector {
   guint reconnects;
   gint64 changed_rt;                   /* CLOCK_REALTIME of the last up/down */
   char last_label[TFST_LABEL_MAX + 1]; /* the peer's, once a handshake completed */
+  /* TLS session resumption: the last ticket, valid only with the
+   * credentials it was issued under (a reload starts afresh). */
+  GBytes *tls_resume;
+  TfstTlsCreds *tls_resume_creds;
 };
 
 /* A peer that connected to us (Listen=), remembered by label after its hop
@@ -274,6 +284,11 @@ void tfst_hop_send_data(TfstHop *hop, guint32 session, const guint8 *data, gsize
 gboolean tfst_hop_has_room(const TfstHop *hop);
 void tfst_hop_block(TfstHop *hop, TfstEnd *end);
 guint32 tfst_hop_alloc_id(TfstHop *hop);
+/* The [Parent] or [Children] settings the hop was made with. */
+const TfstHopConf *tfst_hop_conf(const TfstHop *hop);
+/* Best effort, when the hop is about to be closed: GOAWAY through TLS
+ * when the hop uses it. */
+void tfst_hop_send_now(TfstHop *hop, const guint8 *frame, gsize len);
 void tfst_hop_protocol_error(TfstHop *hop, const char *format, ...) G_GNUC_PRINTF(2, 3);
 void tfst_connector_schedule(TfstConnector *c);
 

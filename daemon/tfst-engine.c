@@ -26,6 +26,8 @@ static void
 connector_free(TfstConnector *c)
 {
   c->timer = sd_event_source_disable_unref(c->timer);
+  g_clear_pointer(&c->tls_resume, g_bytes_unref);
+  g_clear_pointer(&c->tls_resume_creds, tfst_tls_creds_unref);
   g_free(c);
 }
 
@@ -325,7 +327,7 @@ engine_teardown(TfstEngine *e)
     TfstHop *hop = e->hops.head->data;
     /* Best effort: tell the peer this is an orderly stop, not a failure. */
     if (!hop->closing)
-      (void)send(hop->fd, f, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+      tfst_hop_send_now(hop, f, n);
     hop->connector = NULL;
     tfst_hop_close(hop, 0, "shutting down");
   }

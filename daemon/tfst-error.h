@@ -22,3 +22,5 @@ void tfst_error_from_errno(GError **error, int errnum, const char *format, ...) 
 /* libnl's error codes (negative as returned, or positive NLE_*): the
  * message is "FORMAT: nl_geterror() text". */
 void tfst_error_from_nl(GError **error, int nlerr, const char *format, ...) G_GNUC_PRINTF(3, 4);
+/* GnuTLS's negative codes: the message is "FORMAT: gnutls_strerror()". */
+void tfst_error_from_gnutls(GError **error, int rc, const char *format, ...) G_GNUC_PRINTF(3, 4);

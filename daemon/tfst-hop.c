@@ -18,6 +18,14 @@ hop_side(const TfstHop *hop)
   return hop->direction == TFST_HOP_TO_PARENT ? "parent" : "child";
 }
 
+const TfstHopConf *
+tfst_hop_conf(const TfstHop *hop)
+{
+  const TfstConfig *c = hop->engine->config;
+
+  return hop->direction == TFST_HOP_TO_PARENT ? &c->parent : &c->children;
+}
+
 static void
 hop_set_io(TfstHop *hop, guint32 mask)
 {
@@ -25,6 +33,50 @@ hop_set_io(TfstHop *hop, guint32 mask)
     return;
   hop->io_mask = mask;
   sd_event_source_set_io_events(hop->io, mask);
+}
+
+static gssize
+hop_write_tls(TfstHop *hop)
+{
+  gsize sent = 0;
+
+  if (!hop->tls_up)
+    return 0;
+  while (tfst_buf_len(&hop->out) > 0) {
+    gssize n = tfst_tls_send(hop->tls, tfst_buf_peek(&hop->out), tfst_buf_len(&hop->out));
+
+    if (n < 0)
+      return n;
+    if (n == 0)
+      break;
+    tfst_buf_consume(&hop->out, n);
+    sent += n;
+  }
+  return (gssize)sent;
+}
+
+/* Bytes of `out` written (0: would block), or -errno. */
+static inline gssize
+hop_write(TfstHop *hop)
+{
+  if (G_LIKELY(hop->tls == NULL))
+    return tfst_buf_send(&hop->out, hop->fd);
+  return hop_write_tls(hop);
+}
+
+static const char *
+hop_write_error(TfstHop *hop, int err)
+{
+  return hop->tls != NULL ? tfst_tls_last_error(hop->tls) : g_strerror(err);
+}
+
+void
+tfst_hop_send_now(TfstHop *hop, const guint8 *frame, gsize len)
+{
+  if (!hop->tls_required)
+    (void)send(hop->fd, frame, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+  else if (hop->tls_up)
+    (void)tfst_tls_send(hop->tls, frame, len);
 }
 
 /* New output goes out at once when nothing was queued ahead of it, which
@@ -37,8 +89,8 @@ hop_kick(TfstHop *hop, gboolean was_empty)
 {
   if (hop->closing || hop->flush == NULL)
     return;
-  if (was_empty && hop->io_mask == EPOLLIN) {
-    gssize n = tfst_buf_send(&hop->out, hop->fd);
+  if (was_empty && hop->io_mask == EPOLLIN && (!hop->tls_required || hop->tls_up)) {
+    gssize n = hop_write(hop);
     if (n > 0)
       hop->bytes_written += n;
     if (tfst_buf_len(&hop->out) == 0)
@@ -47,10 +99,33 @@ hop_kick(TfstHop *hop, gboolean was_empty)
   sd_event_source_set_enabled(hop->flush, SD_EVENT_ONESHOT);
 }
 
+/* The session exists from the start so that no byte goes out in
+ * plaintext; the handshake runs once the socket is connected.  A failure
+ * here leaves hop->tls NULL with tls_required set: the first event closes
+ * the hop. */
+static void
+hop_tls_start(TfstHop *hop, const TfstHopConf *conf)
+{
+  TfstConnector *c = hop->connector;
+  GBytes *resume = NULL;
+  g_autoptr(GError) error = NULL;
+
+  hop->tls_required = TRUE;
+  if (c != NULL && c->tls_resume != NULL && c->tls_resume_creds == conf->tls.creds)
+    resume = c->tls_resume;
+  hop->tls = tfst_tls_new(conf->tls.creds, c != NULL, hop->fd, resume, &error);
+  if (hop->tls == NULL) {
+    TfstLogFields f = {.message_id = TFST_MSGID_TLS_REFUSED};
+    tfst_log_full(hop->engine->log, LOG_ERR, &f, "hop to %s at %s: %s", hop_side(hop),
+                  hop->peer_desc, error->message);
+  }
+}
+
 TfstHop *
 tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c)
 {
   TfstHop *hop = g_new0(TfstHop, 1);
+  const TfstHopConf *conf = dir == TFST_HOP_TO_PARENT ? &e->config->parent : &e->config->children;
   socklen_t alen = sizeof(hop->peer_addr);
   guint8 hello[128];
   gssize n;
@@ -79,10 +154,12 @@ tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c)
    * drops SYNs gives no answer), then the handshake deadline. */
   sd_event_add_time_relative(e->event, &hop->timer, CLOCK_MONOTONIC,
                              c != NULL ? e->config->connect_timeout_ms * 1000ull
-                                       : TFST_HANDSHAKE_TIMEOUT_US,
+                                       : conf->handshake_timeout_ms * 1000ull,
                              0, hop_timer_cb, hop);
   hop->link.data = hop;
   g_queue_push_tail_link(&e->hops, &hop->link);
+  if (conf->tls.enabled)
+    hop_tls_start(hop, conf);
 
   n = tfst_frame_encode_hello(hello, sizeof(hello), e->config->role, e->config->label);
   g_assert(n > 0);
@@ -93,6 +170,7 @@ tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c)
 static void
 hop_free(TfstHop *hop)
 {
+  g_clear_pointer(&hop->tls, tfst_tls_free);
   g_free(hop->in);
   tfst_buf_clear(&hop->out);
   tfst_tell_msg_clear(&hop->tell);
@@ -211,6 +289,15 @@ tfst_hop_send_data(TfstHop *hop, guint32 session, const guint8 *data, gsize len)
   if (hop->closing)
     return;
   tfst_frame_header_encode(hdr, TFST_FRAME_DATA, session, len);
+  if (G_UNLIKELY(hop->tls_required)) {
+    /* GnuTLS encrypts from one buffer: header and data go there first. */
+    gboolean was_empty = tfst_buf_len(&hop->out) == 0;
+
+    tfst_buf_append(&hop->out, hdr, sizeof(hdr));
+    tfst_buf_append(&hop->out, data, len);
+    hop_kick(hop, was_empty);
+    return;
+  }
   if (tfst_buf_len(&hop->out) == 0 && hop->io_mask == EPOLLIN) {
     struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)data, len}};
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
@@ -276,10 +363,13 @@ hop_unblock(TfstHop *hop)
 static void
 hop_flush(TfstHop *hop)
 {
-  gssize r = tfst_buf_send(&hop->out, hop->fd);
+  gssize r;
 
+  if (G_UNLIKELY(hop->tls_required) && !hop->tls_up)
+    return; /* the handshake owns the socket until it completes */
+  r = hop_write(hop);
   if (r < 0) {
-    tfst_hop_close(hop, (int)-r, g_strerror((int)-r));
+    tfst_hop_close(hop, (int)-r, hop_write_error(hop, (int)-r));
     return;
   }
   hop->bytes_written += r;
@@ -300,6 +390,22 @@ hop_flush_cb(sd_event_source *s, void *userdata)
   return 0;
 }
 
+/* TLS 1.3 tickets arrive after the handshake; by the time the hop is up
+ * (TELL_OK read) the server's ticket has been read too. */
+static void
+hop_tls_keep_ticket(TfstHop *hop)
+{
+  TfstConnector *c = hop->connector;
+  GBytes *ticket = tfst_tls_resume_data(hop->tls);
+
+  if (ticket == NULL)
+    return;
+  g_clear_pointer(&c->tls_resume, g_bytes_unref);
+  g_clear_pointer(&c->tls_resume_creds, tfst_tls_creds_unref);
+  c->tls_resume = ticket;
+  c->tls_resume_creds = tfst_tls_creds_ref(tfst_tls_creds(hop->tls));
+}
+
 static void
 hop_set_up(TfstHop *hop)
 {
@@ -309,9 +415,36 @@ hop_set_up(TfstHop *hop)
   hop->up_since_us = g_get_monotonic_time();
   if (hop->connector != NULL)
     hop->connector->attempts = 0;
+  if (hop->tls != NULL && hop->connector != NULL)
+    hop_tls_keep_ticket(hop);
   /* From now on the timer paces PINGs instead of the handshake deadline. */
   sd_event_source_set_time_relative(hop->timer, e->config->keepalive.ping_interval_ms * 1000ull);
   sd_event_source_set_enabled(hop->timer, SD_EVENT_ON);
+}
+
+/* Closes a TLS hop with a TFST_MSGID_TLS_REFUSED entry naming why. */
+static void
+hop_tls_refused(TfstHop *hop, int err, const char *why)
+{
+  TfstLogFields f = {.message_id = TFST_MSGID_TLS_REFUSED, .err = err};
+
+  tfst_log_full(hop->engine->log, LOG_ERR, &f, "TLS hop to %s at %s refused: %s", hop_side(hop),
+                hop->peer_desc, why);
+  tfst_hop_close(hop, err, why);
+}
+
+static void
+hop_tls_label_refused(TfstHop *hop, const char *label)
+{
+  g_autofree char *why = NULL;
+  const char *accepted = tfst_hop_conf(hop)->tls.peer_labels != NULL
+                             ? " (and PeerLabel= must accept the label too)"
+                             : "";
+
+  why = g_strdup_printf("the peer announces label '%s' in HELLO, but its certificate names %s%s",
+                        label, tfst_tls_peer_labels(hop->tls), accepted);
+  tfst_tls_deny(hop->tls);
+  hop_tls_refused(hop, EACCES, why);
 }
 
 static void
@@ -336,6 +469,10 @@ hop_on_hello(TfstHop *hop, const guint8 *p, guint32 len)
   if (!ok) {
     tfst_hop_protocol_error(hop, "peer %s is a %s, which cannot be our %s", m.label,
                             tfst_role_to_string(m.role), hop_side(hop));
+    return;
+  }
+  if (hop->tls != NULL && !tfst_tls_label_ok(hop->tls, m.label)) {
+    hop_tls_label_refused(hop, m.label);
     return;
   }
   g_strlcpy(hop->peer_label, m.label, sizeof(hop->peer_label));
@@ -502,7 +639,11 @@ hop_parse(TfstHop *hop)
     int r = tfst_frame_header_decode(p, hop->in_len - hop->in_off, &h);
 
     if (r < 0) {
-      tfst_hop_protocol_error(hop, "frame header: %s", tfst_frame_strerror(r));
+      if (!hop->got_hello && !hop->tls_required && p[0] == 0x16)
+        tfst_hop_protocol_error(hop, "the peer speaks TLS (a TLS handshake record); this side has "
+                                     "TLS=no: set TLS=yes on both sides of the hop");
+      else
+        tfst_hop_protocol_error(hop, "frame header: %s", tfst_frame_strerror(r));
       return FALSE;
     }
     if (hop->in_len - hop->in_off < TFST_FRAME_HEADER_SIZE + h.length)
@@ -532,20 +673,61 @@ hop_in_room(TfstHop *hop)
 }
 
 static void
+hop_read_eof(TfstHop *hop)
+{
+  if (hop->in_len > hop->in_off)
+    tfst_hop_protocol_error(hop, "connection closed inside a frame (truncated frame, %zu bytes)",
+                            hop->in_len - hop->in_off);
+  else
+    tfst_hop_close(hop, ECONNRESET, "connection closed by peer");
+}
+
+/* A record (16 KiB at most) per call, so a larger budget than plain
+ * reads; what GnuTLS already holds decrypted is read on regardless, since
+ * epoll will not announce it. */
+static void
+hop_read_tls(TfstHop *hop)
+{
+  for (int round = 0; !hop->closing && (round < 64 || tfst_tls_pending(hop->tls)); round++) {
+    gsize room = hop_in_room(hop);
+    gssize n = tfst_tls_recv(hop->tls, hop->in + hop->in_len, room);
+
+    if (n == 0) {
+      hop_read_eof(hop);
+      return;
+    }
+    if (n == -EINTR)
+      continue;
+    if (n == -EAGAIN)
+      return;
+    if (n < 0) {
+      if (n == -EACCES)
+        hop_tls_refused(hop, (int)-n, tfst_tls_last_error(hop->tls));
+      else
+        tfst_hop_close(hop, (int)-n, tfst_tls_last_error(hop->tls));
+      return;
+    }
+    hop->in_len += n;
+    hop->bytes_read += n;
+    if (!hop_parse(hop))
+      return;
+  }
+}
+
+static void
 hop_read(TfstHop *hop)
 {
+  if (G_UNLIKELY(hop->tls != NULL)) {
+    hop_read_tls(hop);
+    return;
+  }
   /* Bounded so one busy hop cannot starve the other sockets. */
   for (int round = 0; round < 8 && !hop->closing; round++) {
     gsize room = hop_in_room(hop);
     ssize_t n = recv(hop->fd, hop->in + hop->in_len, room, MSG_DONTWAIT);
 
     if (n == 0) {
-      if (hop->in_len > hop->in_off)
-        tfst_hop_protocol_error(hop,
-                                "connection closed inside a frame (truncated frame, %zu bytes)",
-                                hop->in_len - hop->in_off);
-      else
-        tfst_hop_close(hop, ECONNRESET, "connection closed by peer");
+      hop_read_eof(hop);
       return;
     }
     if (n < 0) {
@@ -564,6 +746,38 @@ hop_read(TfstHop *hop)
   }
 }
 
+/* One step of the TLS handshake; TRUE once TLS is up and frames may
+ * flow. */
+static gboolean
+hop_tls_step(TfstHop *hop)
+{
+  TfstLogFields f = {.message_id = TFST_MSGID_TLS_HANDSHAKE};
+  g_autofree char *why = NULL;
+  guint32 events = 0;
+
+  if (hop->tls == NULL) {
+    hop_tls_refused(hop, EPROTO, "cannot start a TLS session");
+    return FALSE;
+  }
+  switch (tfst_tls_handshake(hop->tls, &events, &why)) {
+    case TFST_TLS_HS_AGAIN:
+      /* EPOLLIN always: the connect logic reads a mask without it as
+       * "still connecting". */
+      hop_set_io(hop, EPOLLIN | events);
+      return FALSE;
+    case TFST_TLS_HS_FAILED:
+      hop_tls_refused(hop, EACCES, why);
+      return FALSE;
+    case TFST_TLS_HS_DONE:
+      break;
+  }
+  hop->tls_up = TRUE;
+  tfst_log_full(hop->engine->log, LOG_NOTICE, &f, "TLS hop to %s at %s established: %s",
+                hop_side(hop), hop->peer_desc, tfst_tls_describe(hop->tls));
+  hop_set_io(hop, EPOLLIN);
+  return TRUE;
+}
+
 static int
 hop_io_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
 {
@@ -577,14 +791,25 @@ hop_io_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
       tfst_hop_close(hop, err, why);
     } else {
       hop_set_io(hop, EPOLLIN | EPOLLOUT);
-      sd_event_source_set_time_relative(hop->timer, TFST_HANDSHAKE_TIMEOUT_US);
+      sd_event_source_set_time_relative(hop->timer,
+                                        tfst_hop_conf(hop)->handshake_timeout_ms * 1000ull);
       sd_event_source_set_enabled(hop->timer, SD_EVENT_ONESHOT);
     }
   }
-  if (!hop->closing && (revents & EPOLLOUT))
-    hop_flush(hop);
-  if (!hop->closing && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-    hop_read(hop);
+  if (G_UNLIKELY(hop->tls_required && !hop->tls_up)) {
+    /* Once up: the queued HELLO goes out, and the peer's may already be
+     * decrypted inside GnuTLS. */
+    if (!hop->closing && hop_tls_step(hop)) {
+      hop_flush(hop);
+      if (!hop->closing)
+        hop_read(hop);
+    }
+  } else {
+    if (!hop->closing && (revents & EPOLLOUT))
+      hop_flush(hop);
+    if (!hop->closing && (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+      hop_read(hop);
+  }
   hop->dispatching = FALSE;
   if (hop->closing)
     hop_free(hop);
@@ -607,7 +832,10 @@ hop_timer_cb(sd_event_source *s, guint64 usec, void *userdata)
     return 0;
   }
   if (!hop->up) {
-    tfst_hop_close(hop, ETIMEDOUT, "handshake not completed within 10 s");
+    g_autofree char *why = g_strdup_printf(
+        "%shandshake not completed within %u ms (HandshakeTimeout=)",
+        hop->tls_required && !hop->tls_up ? "TLS " : "", tfst_hop_conf(hop)->handshake_timeout_ms);
+    tfst_hop_close(hop, ETIMEDOUT, why);
     return 0;
   }
   if (hop->ping_sent_us != 0 && now - (gint64)hop->ping_sent_us >= ka->ping_timeout_ms * 1000ll) {

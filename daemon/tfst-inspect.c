@@ -251,6 +251,51 @@ build_hops(TfstEngine *e, TfstHopDirection dir, GVariantBuilder *b)
   }
 }
 
+/* TlsCertificates: what each hop section with TLS=yes presents. */
+static GVariant *
+tls_certificates(TfstEngine *e)
+{
+  const TfstHopConf *hops[] = {&e->config->parent, &e->config->children};
+  const char *const names[] = {"Parent", "Children"};
+  GVariantBuilder b;
+
+  g_variant_builder_init(&b, G_VARIANT_TYPE("a(sssssx)"));
+  for (gsize i = 0; i < G_N_ELEMENTS(hops); i++) {
+    const char *labels, *subject, *issuer;
+    gint64 expires;
+
+    if (!hops[i]->tls.enabled || hops[i]->tls.creds == NULL)
+      continue;
+    tfst_tls_creds_info(hops[i]->tls.creds, &labels, &subject, &issuer, &expires);
+    g_variant_builder_add(&b, "(sssssx)", names[i], hops[i]->tls.psk_file != NULL ? "psk" : "x509",
+                          labels, subject, issuer, expires);
+  }
+  return g_variant_builder_end(&b);
+}
+
+/* TlsHops: every hop whose TLS handshake completed. */
+static GVariant *
+tls_hops(TfstEngine *e)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init(&b, G_VARIANT_TYPE("a(ssssssxb)"));
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    const TfstHop *hop = l->data;
+    const char *cipher, *subject, *issuer;
+    gint64 expires;
+
+    if (hop->tls == NULL || !hop->tls_up || hop->closing)
+      continue;
+    tfst_tls_peer_info(hop->tls, &cipher, &subject, &issuer, &expires);
+    g_variant_builder_add(&b, "(ssssssxb)",
+                          hop->direction == TFST_HOP_TO_PARENT ? "parent" : "child",
+                          strcmp(hop->peer_label, "?") != 0 ? hop->peer_label : "", hop->peer_desc,
+                          cipher, subject, issuer, expires, tfst_tls_ktls(hop->tls));
+  }
+  return g_variant_builder_end(&b);
+}
+
 GVariant *
 tfst_engine_snapshot(TfstEngine *e, gpointer data, GError **error)
 {
@@ -275,8 +320,9 @@ tfst_engine_snapshot(TfstEngine *e, gpointer data, GError **error)
     const TfstChainItem *it = &g_array_index(chain, TfstChainItem, i);
     g_variant_builder_add(&labels, "(si)", it->label, it->depth);
   }
-  return g_variant_new("(sa(sq)a(ssqbtuu)a(ssqbtuu)a(si)utt)", engine_state(e), &listeners, &parent,
-                       &children, &labels, e->sessions.length, e->total_opened, e->total_ended);
+  return g_variant_new("(sa(sq)a(ssqbtuu)a(ssqbtuu)a(si)utt@a(sssssx)@a(ssssssxb))",
+                       engine_state(e), &listeners, &parent, &children, &labels, e->sessions.length,
+                       e->total_opened, e->total_ended, tls_certificates(e), tls_hops(e));
 }
 
 /* ---- sessions ---- */

@@ -29,7 +29,41 @@ typedef struct {
   guint ready_timeout_id;
   const char *instance;
   const char *config_path;
+  /* References for the expiry check: the data plane owns the config. */
+  TfstTlsCreds *tls_creds[2]; /* [Parent], [Children] */
 } TfstDaemon;
+
+static const char *const tls_sections[] = {"Parent", "Children"};
+
+static gboolean
+on_tls_expiry_check(gpointer data)
+{
+  TfstDaemon *d = data;
+
+  for (gsize i = 0; i < G_N_ELEMENTS(d->tls_creds); i++)
+    tfst_tls_creds_check_expiry(d->tls_creds[i], tls_sections[i], d->log);
+  return G_SOURCE_CONTINUE;
+}
+
+/* At start and reload, then daily (on_tls_expiry_check).  The reload
+ * itself names the new credentials (tfst-reload.c); a start names them
+ * here. */
+static void
+tls_expiry_track(TfstDaemon *d, const TfstConfig *c, gboolean starting)
+{
+  const TfstHopConf *hops[] = {&c->parent, &c->children};
+
+  for (gsize i = 0; i < G_N_ELEMENTS(d->tls_creds); i++) {
+    g_clear_pointer(&d->tls_creds[i], tfst_tls_creds_unref);
+    if (hops[i]->tls.creds == NULL)
+      continue;
+    d->tls_creds[i] = tfst_tls_creds_ref(hops[i]->tls.creds);
+    if (starting)
+      tfst_log(d->log, LOG_NOTICE, "[%s] TLS credentials loaded: %s", tls_sections[i],
+               tfst_tls_creds_describe(d->tls_creds[i]));
+  }
+  (void)on_tls_expiry_check(d);
+}
 
 static gboolean
 on_stop_signal(gpointer data)
@@ -80,8 +114,10 @@ daemon_reload(gpointer data, GError **error)
   if (next == NULL)
     tfst_log(d->log, LOG_ERR, "reload refused, keeping the running configuration: %s",
              (*error)->message);
-  else
+  else {
+    tls_expiry_track(d, next, FALSE);
     tfst_engine_reload(d->engine, next);
+  }
   tfst_service_set_state(d->service, NULL);
   (void)sd_notify(0, "READY=1");
   return next != NULL;
@@ -175,6 +211,7 @@ run(TfstDaemon *d, TfstConfig *config, guint block_after_s)
 
   d->loop = loop;
   warn_keepalive(config, log);
+  tls_expiry_track(d, config, TRUE);
   engine = tfst_engine_new(config, log, &error);
   if (engine == NULL || !tfst_engine_start(engine, &error)) {
     TfstLogFields f = {.message_id = TFST_MSGID_BIND_FAILED};
@@ -202,6 +239,7 @@ run(TfstDaemon *d, TfstConfig *config, guint block_after_s)
   g_unix_signal_add(SIGUSR2, on_usr2, d);
   if (block_after_s > 0)
     g_timeout_add_seconds(block_after_s, on_block_test_hook, d);
+  g_timeout_add_seconds(24 * 3600, on_tls_expiry_check, d);
   g_main_loop_run(loop);
 
   (void)sd_notify(0, "STOPPING=1");
@@ -210,6 +248,8 @@ run(TfstDaemon *d, TfstConfig *config, guint block_after_s)
   if (d->ready_timeout_id != 0)
     g_source_remove(d->ready_timeout_id);
   status = tfst_engine_stop(engine);
+  for (gsize i = 0; i < G_N_ELEMENTS(d->tls_creds); i++)
+    g_clear_pointer(&d->tls_creds[i], tfst_tls_creds_unref);
   tfst_log(log, LOG_NOTICE, "stopped");
   return status;
 }

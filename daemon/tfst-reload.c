@@ -4,6 +4,8 @@
  * the journal so the administrator knows a restart is needed. */
 #include "tfst-engine-private.h"
 
+#include <string.h>
+
 static gboolean
 addrs_equal(GArray *a, GArray *b)
 {
@@ -66,6 +68,24 @@ reload_forwards(TfstConfig *cur, TfstConfig *next, GPtrArray *restart)
   }
 }
 
+/* New hops use the new credentials; established ones keep a reference to
+ * those they were made with, so they stay up. */
+static void
+reload_tls(TfstEngine *e, const char *section, TfstHopConf *cur, TfstHopConf *next)
+{
+  gboolean was = cur->tls.enabled;
+
+  cur->handshake_timeout_ms = next->handshake_timeout_ms;
+  tfst_tls_conf_clear(&cur->tls);
+  cur->tls = next->tls;
+  memset(&next->tls, 0, sizeof(next->tls));
+  if (cur->tls.enabled)
+    tfst_log(e->log, LOG_NOTICE, "[%s] TLS credentials loaded for new hops: %s", section,
+             tfst_tls_creds_describe(cur->tls.creds));
+  else if (was)
+    tfst_log(e->log, LOG_WARNING, "[%s] TLS switched off: new hops are plaintext", section);
+}
+
 void
 tfst_engine_apply_config(TfstEngine *e, TfstConfig *next)
 {
@@ -98,6 +118,8 @@ tfst_engine_apply_config(TfstEngine *e, TfstConfig *next)
   cur->parent.reconnect_max_ms = next->parent.reconnect_max_ms;
   cur->children.reconnect_min_ms = next->children.reconnect_min_ms;
   cur->children.reconnect_max_ms = next->children.reconnect_max_ms;
+  reload_tls(e, "Parent", &cur->parent, &next->parent);
+  reload_tls(e, "Children", &cur->children, &next->children);
   g_array_set_size(cur->networks, 0);
   g_array_append_vals(cur->networks, next->networks->data, next->networks->len);
   /* Also undoes what SetSettings changed without PERSIST. */

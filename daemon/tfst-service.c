@@ -119,12 +119,14 @@ static void
 apply_snapshot(TfstService *svc, GVariant *snap)
 {
   g_autoptr(GVariant) listeners = NULL, parent = NULL, children = NULL, chain = NULL;
+  g_autoptr(GVariant) tls_certs = NULL, tls_hops = NULL;
   const char *state;
   guint32 sessions;
   guint64 opened, ended;
 
-  g_variant_get(snap, "(&s@a(sq)@a(ssqbtuu)@a(ssqbtuu)@a(si)utt)", &state, &listeners, &parent,
-                &children, &chain, &sessions, &opened, &ended);
+  g_variant_get(snap, "(&s@a(sq)@a(ssqbtuu)@a(ssqbtuu)@a(si)utt@a(sssssx)@a(ssssssxb))", &state,
+                &listeners, &parent, &children, &chain, &sessions, &opened, &ended, &tls_certs,
+                &tls_hops);
   tfst_dbus_tfst1_instance_set_state(svc->instance,
                                      svc->state_override ? svc->state_override : state);
   tfst_dbus_tfst1_instance_set_log_level(svc->instance, (guint)g_atomic_int_get(&svc->log->level));
@@ -133,6 +135,8 @@ apply_snapshot(TfstService *svc, GVariant *snap)
   tfst_dbus_tfst1_instance_set_children(svc->instance, children);
   tfst_dbus_tfst1_instance_set_chain(svc->instance, chain);
   tfst_dbus_tfst1_instance_set_session_count(svc->instance, sessions);
+  tfst_dbus_tfst1_instance_set_tls_certificates(svc->instance, tls_certs);
+  tfst_dbus_tfst1_instance_set_tls_hops(svc->instance, tls_hops);
   maybe_signal_sessions(svc, opened, ended, sessions);
 }
 

@@ -181,6 +181,68 @@ hop_lines(const GArray *hops)
   return lines;
 }
 
+/* "Parent: x509 gw1, CN=gw1 (issuer CN=CA), expires 2027-01-01 ..." */
+static GPtrArray *
+tls_certificate_lines(GVariant *value)
+{
+  GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+  const char *section, *mode, *labels, *subject, *issuer;
+  GVariantIter iter;
+  gint64 expires;
+
+  if (value == NULL || !g_variant_is_of_type(value, G_VARIANT_TYPE("a(sssssx)")))
+    return lines;
+  g_variant_iter_init(&iter, value);
+  while (g_variant_iter_next(&iter, "(&s&s&s&s&sx)", &section, &mode, &labels, &subject, &issuer,
+                             &expires)) {
+    g_autofree char *when = tfstctl_format_time((guint64)MAX(expires, 0) * G_USEC_PER_SEC);
+
+    if (g_str_equal(mode, "psk"))
+      /* TRANSLATORS: TLS of a hop section; %s: [Parent] or [Children], then a label. */
+      g_ptr_array_add(lines,
+                      g_strdup_printf(_("[%s] pre-shared key, identity %s"), section, labels));
+    else
+      /* TRANSLATORS: TLS of a hop section: the section, the labels the
+       * certificate names, its subject, its issuer and when it expires. */
+      g_ptr_array_add(lines, g_strdup_printf(_("[%s] certificate for %s: %s, issued by %s, "
+                                               "expires %s"),
+                                             section, labels, subject, issuer, when));
+  }
+  return lines;
+}
+
+/* "child gw1 (127.0.0.1:4711) (TLS1.3-X.509)-...; CN=gw1, expires ...; kernel TLS" */
+static GPtrArray *
+tls_hop_lines(GVariant *value)
+{
+  GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+  const char *side, *label, *peer, *cipher, *subject, *issuer;
+  GVariantIter iter;
+  gint64 expires;
+  gboolean ktls;
+
+  if (value == NULL || !g_variant_is_of_type(value, G_VARIANT_TYPE("a(ssssssxb)")))
+    return lines;
+  g_variant_iter_init(&iter, value);
+  while (g_variant_iter_next(&iter, "(&s&s&s&s&s&sxb)", &side, &label, &peer, &cipher, &subject,
+                             &issuer, &expires, &ktls)) {
+    g_autofree char *when = tfstctl_format_time((guint64)MAX(expires, 0) * G_USEC_PER_SEC);
+    GString *s = g_string_new(NULL);
+
+    g_string_append_printf(s, "%s %s (%s) %s",
+                           g_str_equal(side, "parent") ? _("parent") : _("child"),
+                           *label != '\0' ? label : _("no label yet"), peer, cipher);
+    if (*subject != '\0')
+      /* TRANSLATORS: the peer's certificate: subject, issuer, expiry. */
+      g_string_append_printf(s, _("; peer certificate %s, issued by %s, expires %s"), subject,
+                             issuer, when);
+    g_string_append(s, "; ");
+    g_string_append(s, ktls ? _("kernel TLS") : _("TLS in the process (no kernel TLS)"));
+    g_ptr_array_add(lines, g_string_free(s, FALSE));
+  }
+  return lines;
+}
+
 static void
 print_status_text(TfstDbusTfst1Instance *proxy, const char *instance)
 {
@@ -191,6 +253,9 @@ print_status_text(TfstDbusTfst1Instance *proxy, const char *instance)
   g_autoptr(GPtrArray) parent_lines = hop_lines(parent);
   g_autoptr(GPtrArray) children_lines = hop_lines(children);
   g_autofree char *summary = chain_summary(chain);
+  g_autoptr(GPtrArray) tls_certs =
+      tls_certificate_lines(tfst_dbus_tfst1_instance_get_tls_certificates(proxy));
+  g_autoptr(GPtrArray) tls_hops = tls_hop_lines(tfst_dbus_tfst1_instance_get_tls_hops(proxy));
   const char *headers[] = {"", ""};
   g_autoptr(TfstctlTable) table = tfstctl_table_new(2, headers);
 
@@ -210,6 +275,10 @@ print_status_text(TfstDbusTfst1Instance *proxy, const char *instance)
   add_field(table, _("Chain"), *summary != '\0' ? summary : _("unknown"));
   tfstctl_table_add_printf(table, "%s:", _("Sessions"));
   tfstctl_table_add_printf(table, "%u", tfst_dbus_tfst1_instance_get_session_count(proxy));
+  if (tls_certs->len > 0) {
+    add_field_lines(table, _("TLS"), tls_certs);
+    add_field_lines(table, _("TLS hops"), tls_hops);
+  }
   tfstctl_table_print(table);
 }
 
@@ -269,6 +338,50 @@ json_listeners(TfstctlJson *json, GVariant *value)
 }
 
 static void
+json_tls(TfstctlJson *json, GVariant *certs, GVariant *hops)
+{
+  const char *section, *mode, *labels, *subject, *issuer, *side, *label, *peer, *cipher;
+  GVariantIter iter;
+  gint64 expires;
+  gboolean ktls;
+
+  tfstctl_json_begin_array(json, "tls_certificates");
+  if (certs != NULL && g_variant_is_of_type(certs, G_VARIANT_TYPE("a(sssssx)"))) {
+    g_variant_iter_init(&iter, certs);
+    while (g_variant_iter_next(&iter, "(&s&s&s&s&sx)", &section, &mode, &labels, &subject, &issuer,
+                               &expires)) {
+      tfstctl_json_begin_object(json, NULL);
+      tfstctl_json_string(json, "section", section);
+      tfstctl_json_string(json, "mode", mode);
+      tfstctl_json_string(json, "labels", labels);
+      tfstctl_json_string(json, "subject", subject);
+      tfstctl_json_string(json, "issuer", issuer);
+      tfstctl_json_int(json, "expires", expires);
+      tfstctl_json_end_object(json);
+    }
+  }
+  tfstctl_json_end_array(json);
+  tfstctl_json_begin_array(json, "tls_hops");
+  if (hops != NULL && g_variant_is_of_type(hops, G_VARIANT_TYPE("a(ssssssxb)"))) {
+    g_variant_iter_init(&iter, hops);
+    while (g_variant_iter_next(&iter, "(&s&s&s&s&s&sxb)", &side, &label, &peer, &cipher, &subject,
+                               &issuer, &expires, &ktls)) {
+      tfstctl_json_begin_object(json, NULL);
+      tfstctl_json_string(json, "side", side);
+      tfstctl_json_string(json, "label", label);
+      tfstctl_json_string(json, "peer", peer);
+      tfstctl_json_string(json, "cipher", cipher);
+      tfstctl_json_string(json, "subject", subject);
+      tfstctl_json_string(json, "issuer", issuer);
+      tfstctl_json_int(json, "expires", expires);
+      tfstctl_json_bool(json, "ktls", ktls);
+      tfstctl_json_end_object(json);
+    }
+  }
+  tfstctl_json_end_array(json);
+}
+
+static void
 print_status_json(TfstDbusTfst1Instance *proxy, const char *instance)
 {
   g_autoptr(GArray) parent = hops_from_variant(tfst_dbus_tfst1_instance_get_parent(proxy));
@@ -290,6 +403,8 @@ print_status_json(TfstDbusTfst1Instance *proxy, const char *instance)
   json_hops(json, "children", children);
   json_chain(json, chain);
   tfstctl_json_uint(json, "session_count", tfst_dbus_tfst1_instance_get_session_count(proxy));
+  json_tls(json, tfst_dbus_tfst1_instance_get_tls_certificates(proxy),
+           tfst_dbus_tfst1_instance_get_tls_hops(proxy));
   tfstctl_json_end_object(json);
   tfstctl_json_print(json);
 }

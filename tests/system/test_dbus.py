@@ -1565,6 +1565,13 @@ class TfstctlTest(DbusTestCase):
                     "chain": [{"label": lab, "depth": dep}
                               for lab, dep in sorted(p["Chain"], key=lambda c: (c[1], c[0]))],
                     "session_count": p["SessionCount"],
+                    "tls_certificates": [
+                        dict(zip(("section", "mode", "labels", "subject", "issuer", "expires"), c))
+                        for c in p["TlsCertificates"]],
+                    "tls_hops": [
+                        dict(zip(("side", "label", "peer", "cipher", "subject", "issuer",
+                                  "expires", "ktls"), h))
+                        for h in p["TlsHops"]],
                 }
                 # rtt changes with every PING: compared as a type only.
                 for key in ("parent", "children"):
