@@ -17,6 +17,9 @@ import textwrap
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from system_bus_conf import open_bus_config  # noqa: E402  (tests/)
+
 SRCDIR = os.environ.get("TFST_SRCDIR") or os.path.dirname(os.path.dirname(HERE))
 BUILDDIR = os.environ.get("TFST_BUILDDIR") or os.path.join(SRCDIR, "build")
 TFSTCTL = os.environ.get("TFSTCTL") or os.path.join(BUILDDIR, "tfstctl", "tfstctl")
@@ -27,26 +30,6 @@ TIMEOUT = 30
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
 
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={dir}/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-  </policy>
-</busconfig>
-"""
 
 # Owns the bus names given as arguments (no objects behind them), prints
 # "owned" once it has them all, and exits when stdin closes.
@@ -146,7 +129,7 @@ class PrivateBusTest(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="tfstctl-bus-")
         config = os.path.join(cls.tmp, "bus.conf")
         with open(config, "w") as f:
-            f.write(BUS_CONFIG.format(dir=cls.tmp))
+            f.write(open_bus_config(cls.tmp))
         cls.bus = subprocess.Popen(["dbus-daemon", f"--config-file={config}", "--nofork",
                                     "--nosyslog", "--print-address=1"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

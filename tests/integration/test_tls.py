@@ -17,9 +17,12 @@ import socket
 import ssl
 import struct
 import subprocess
+import sys
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from system_bus_conf import open_bus_config  # noqa: E402  (tests/)
 from tfst_helpers import (IO_TIMEOUT, KIB, MIB, TfstTestCase, connect, linear_chain, recv_exact,
                           stream_sha, wait_until, xfer, xfer_handler)
 
@@ -28,26 +31,6 @@ DBUS_DAEMON = shutil.which("dbus-daemon")
 BUILDDIR = os.environ.get("TFST_BUILDDIR") or os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build")
 TFSTCTL = os.environ.get("TFSTCTL") or os.path.join(BUILDDIR, "tfstctl", "tfstctl")
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={dir}/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow send_type="signal"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-  </policy>
-</busconfig>
-"""
 GNUTLS_CLI = shutil.which("gnutls-cli")
 
 HELLO = 1
@@ -381,7 +364,7 @@ class TlsTest(TfstTestCase):
         os.makedirs(busdir)
         conf = os.path.join(busdir, "bus.conf")
         with open(conf, "w") as f:
-            f.write(BUS_CONFIG.format(dir=busdir))
+            f.write(open_bus_config(busdir))
         proc = subprocess.Popen([DBUS_DAEMON, f"--config-file={conf}", "--nofork", "--nopidfile"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
