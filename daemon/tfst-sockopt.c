@@ -42,8 +42,12 @@ tfst_socket_listen(const TfstSockAddr *addr)
 
   if (fd < 0)
     return -errno;
+  /* IPv6 listeners take IPv6 only, so that [::] and 0.0.0.0 can both be
+   * configured; an IPv4-mapped address (::ffff:a.b.c.d) is IPv4 traffic and
+   * binding it on a V6ONLY socket fails with EINVAL. */
   if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) < 0 ||
-      (addr->sa.sa_family == AF_INET6 && set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1) < 0) ||
+      (addr->sa.sa_family == AF_INET6 &&
+       set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, !IN6_IS_ADDR_V4MAPPED(&addr->in6.sin6_addr)) < 0) ||
       bind(fd, &addr->sa, tfst_addr_len(addr)) < 0 || listen(fd, 4096) < 0) {
     r = -errno;
     close(fd);

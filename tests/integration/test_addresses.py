@@ -97,6 +97,19 @@ Listen={NOT_LOCAL}:{self.port()}
         s.close()
         d.stop()
 
+    def test_ipv4_mapped_listen_starts(self):
+        """Listen=[::ffff:127.0.0.1]:PORT is IPv4 traffic on an IPv6
+        socket: the address check accepts it and the listener binds (it
+        failed with EINVAL while IPv6 listeners were always V6ONLY) and
+        takes an IPv4 client."""
+        port = self.port()
+        d = self.daemon("gwproxy", "gw",
+                        self.gw_conf(forward_listen=f"[::ffff:127.0.0.1]:{port}"))
+        d.start()
+        s = h.connect(("127.0.0.1", port))
+        s.close()
+        d.stop()
+
     def test_reload_refused_keeps_running(self):
         hop = self.port()
         d = self.daemon("gwproxy", "gw", f"""[Instance]
