@@ -183,7 +183,8 @@ def wait_registered(build, bus, deadline):
 
 
 def show_bus(build, bus, when):
-    """`tfstctl list`, `chain`, `sessions` and `stats` while the traffic runs."""
+    """`tfstctl list`, `chain`, `sessions`, `stats` and `keepalive audit`
+    while the traffic runs."""
     if not bus.address:
         return
     print(f"demo: tfstctl on the private bus, {when}:")
@@ -191,6 +192,7 @@ def show_bus(build, bus, when):
     tfstctl(build, bus, "chain", "-i", f"relay@{INSTANCE}")
     tfstctl(build, bus, "sessions", "-i", f"epproxy@{INSTANCE}", max_lines=SESSION_LINES)
     tfstctl(build, bus, "stats", "-i", f"gwproxy@{INSTANCE}")
+    tfstctl(build, bus, "keepalive", "audit", "-i", f"relay@{INSTANCE}")
 
 
 class Stats:
