@@ -95,7 +95,6 @@ on_set(GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr(Call) call = data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = tfst_engine_query_finish(call->ks->engine, res, &error);
-  g_autoptr(GVariant) settings = NULL;
   g_autoptr(GVariant) warnings = NULL;
   g_autofree char *path = NULL;
 
@@ -103,10 +102,10 @@ on_set(GObject *source, GAsyncResult *res, gpointer data)
     g_dbus_method_invocation_return_gerror(g_steal_pointer(&call->invocation), error);
     return;
   }
-  g_variant_get(reply, "(@a{sv}@as)", &settings, &warnings);
+  g_variant_get(reply, "(a{sv}@as)", NULL, &warnings);
   if (call->update->flags & TFST_KEEPALIVE_PERSIST) {
-    path = tfst_keepalive_persist(call->ks->role, call->ks->instance, settings, call->update->hops,
-                                  &error);
+    path = tfst_keepalive_persist(call->ks->role, call->ks->instance, call->update->changes,
+                                  call->update->hops, &error);
     if (path == NULL) {
       g_dbus_method_invocation_return_error(
           g_steal_pointer(&call->invocation), TFST_ERROR, TFST_ERROR_FAILED,

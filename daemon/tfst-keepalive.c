@@ -250,42 +250,83 @@ tfst_keepalive_describe(GVariant *changes)
   return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
-char *
-tfst_keepalive_dropin(GVariant *settings, gboolean hops)
+static char *
+value_text(const KeyInfo *k, GVariant *value)
 {
   g_autoptr(GString) s = g_string_new(NULL);
 
-  g_string_append_printf(s,
-                         "# Written by tfstd for org.tfst.Tfst1.Keepalive.SetSettings (PERSIST).\n"
-                         "# Read after the drop-ins in /etc; delete this file to go back to them.\n"
-                         "[%s]\n",
-                         hops ? "Keepalive" : "SessionKeepalive");
-  for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
-    g_autoptr(GVariant) value = g_variant_lookup_value(settings, keys[i].name, NULL);
-
-    if (value == NULL || (keys[i].hops_only && !hops))
-      continue;
-    g_string_append_printf(s, "%s=", keys[i].name);
-    append_value(s, &keys[i], value);
-    g_string_append_c(s, '\n');
-  }
+  append_value(s, k, value);
   return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
 char *
-tfst_keepalive_persist(TfstRole role, const char *instance, GVariant *settings, gboolean hops,
-                       GError **error)
+tfst_keepalive_dropin(const char *existing, GVariant *changes, gboolean hops, GError **error)
 {
-  g_autofree char *dir = tfst_config_persist_dir(role, instance);
-  g_autofree char *path =
-      g_build_filename(dir, hops ? "50-keepalive.conf" : "50-session-keepalive.conf", NULL);
-  g_autofree char *text = tfst_keepalive_dropin(settings, hops);
+  const char *group = hops ? "Keepalive" : "SessionKeepalive";
+  g_autoptr(GKeyFile) kf = g_key_file_new();
   g_autoptr(GError) local = NULL;
 
+  if (existing != NULL &&
+      !g_key_file_load_from_data(kf, existing, -1, G_KEY_FILE_KEEP_COMMENTS, &local)) {
+    g_set_error(error, TFST_ERROR, TFST_ERROR_FAILED, "cannot read the persisted settings: %s",
+                local->message);
+    return NULL;
+  }
+  if (existing == NULL)
+    (void)g_key_file_set_comment(kf, NULL, NULL,
+                                 " Written by tfstd for org.tfst.Tfst1.Keepalive.SetSettings "
+                                 "(PERSIST):\n the settings changed over D-Bus. Read after the "
+                                 "drop-ins in /etc;\n delete this file and reload to go back to "
+                                 "them.",
+                                 NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
+    g_autoptr(GVariant) value = g_variant_lookup_value(changes, keys[i].name, NULL);
+    g_autofree char *text = NULL;
+
+    if (value == NULL || (keys[i].hops_only && !hops))
+      continue;
+    text = value_text(&keys[i], value);
+    g_key_file_set_value(kf, group, keys[i].name, text);
+  }
+  return g_key_file_to_data(kf, NULL, NULL);
+}
+
+static char *
+persist_path(TfstRole role, const char *instance, gboolean hops)
+{
+  g_autofree char *dir = tfst_config_persist_dir(role, instance);
+
+  return g_build_filename(dir, hops ? "50-keepalive.conf" : "50-session-keepalive.conf", NULL);
+}
+
+/* Only the keys changed over D-Bus are written, merged with what earlier
+ * calls persisted, so that a later edit in /etc of another key still
+ * takes effect (as with systemctl set-property). */
+char *
+tfst_keepalive_persist(TfstRole role, const char *instance, GVariant *changes, gboolean hops,
+                       GError **error)
+{
+  g_autofree char *path = persist_path(role, instance, hops);
+  g_autofree char *dir = g_path_get_dirname(path);
+  g_autofree char *existing = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GError) local = NULL;
+
+  if (!g_file_get_contents(path, &existing, NULL, &local) &&
+      !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+    g_set_error(error, TFST_ERROR, TFST_ERROR_FAILED, "cannot read %s: %s", path, local->message);
+    return NULL;
+  }
+  text = tfst_keepalive_dropin(existing, changes, hops, error);
+  if (text == NULL) {
+    g_prefix_error(error, "%s: ", path);
+    return NULL;
+  }
   if (g_mkdir_with_parents(dir, 0755) < 0) {
     tfst_error_from_errno(error, errno, "cannot create %s", dir);
     return NULL;
   }
+  g_clear_error(&local);
   if (!g_file_set_contents_full(path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, &local)) {
     g_set_error(error, TFST_ERROR, TFST_ERROR_FAILED, "cannot write %s: %s", path, local->message);
     return NULL;

@@ -35,10 +35,13 @@ gboolean tfst_keepalive_merge(TfstKeepaliveConf *ka, gboolean hops, GVariant *ch
                               GPtrArray *warnings, GError **error);
 /* "Idle=10 Interval=2" */
 char *tfst_keepalive_describe(GVariant *changes);
-/* A drop-in that sets every value of `settings` (as returned by
- * tfst_keepalive_to_variant) in [Keepalive] or [SessionKeepalive]. */
-char *tfst_keepalive_dropin(GVariant *settings, gboolean hops);
-/* Writes that drop-in for the instance (tfst_config_persist_dir()) and
- * returns its path, or NULL with `error`. */
-char *tfst_keepalive_persist(TfstRole role, const char *instance, GVariant *settings, gboolean hops,
+/* The text of a [Keepalive] (hops) or [SessionKeepalive] drop-in:
+ * `existing` (a drop-in's text, or NULL for a new one) with the keys of
+ * `changes` (a{sv} as SetSettings takes it) set, in the units of the
+ * configuration; NULL with `error` if `existing` is not a key file. */
+char *tfst_keepalive_dropin(const char *existing, GVariant *changes, gboolean hops, GError **error);
+/* Merges `changes` into the instance's persisted drop-in
+ * (tfst_config_persist_dir()/50-keepalive.conf or
+ * 50-session-keepalive.conf) and returns its path, or NULL with `error`. */
+char *tfst_keepalive_persist(TfstRole role, const char *instance, GVariant *changes, gboolean hops,
                              GError **error);

@@ -901,8 +901,8 @@ test_persisted_dropins(Fixture *fx, gconstpointer data)
 
   hops = g_variant_ref_sink(tfst_keepalive_to_variant(&c->keepalive, TRUE));
   sessions = g_variant_ref_sink(tfst_keepalive_to_variant(&c->session_keepalive, FALSE));
-  hops_text = tfst_keepalive_dropin(hops, TRUE);
-  sessions_text = tfst_keepalive_dropin(sessions, FALSE);
+  hops_text = tfst_keepalive_dropin(NULL, hops, TRUE, NULL);
+  sessions_text = tfst_keepalive_dropin(NULL, sessions, FALSE, NULL);
   text = g_strconcat(RL_HOPS, hops_text, sessions_text, NULL);
   again = load(RL, text);
   g_assert_cmpmem(&again->keepalive, sizeof(again->keepalive), &c->keepalive, sizeof(c->keepalive));

@@ -167,6 +167,33 @@ test_describe(void)
   g_assert_cmpstr(text, ==, "Idle=10 UserTimeout=500ms Keepalive=yes X=?");
 }
 
+/* Persisting writes only the changed keys, merged into what is there,
+ * comments kept. */
+static void
+test_dropin_merge(void)
+{
+  g_autoptr(GVariant) first = dict("{'Idle': <uint32 77>, 'UserTimeout': <uint32 1500>}");
+  g_autoptr(GVariant) second = dict("{'Idle': <uint32 60>, 'Keepalive': <false>}");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *a = tfst_keepalive_dropin(NULL, first, FALSE, &error);
+  g_autofree char *b = NULL;
+  g_autofree char *bad = NULL;
+
+  g_assert_no_error(error);
+  g_assert_nonnull(strstr(a, "# Written by tfstd"));
+  g_assert_nonnull(strstr(a, "[SessionKeepalive]\nIdle=77\nUserTimeout=1500ms\n"));
+  b = tfst_keepalive_dropin(a, second, FALSE, &error);
+  g_assert_no_error(error);
+  g_assert_nonnull(strstr(b, "# Written by tfstd"));
+  g_assert_nonnull(strstr(b, "Idle=60\n"));
+  g_assert_nonnull(strstr(b, "UserTimeout=1500ms\n"));
+  g_assert_nonnull(strstr(b, "Keepalive=no\n"));
+  g_assert_null(strstr(b, "Idle=77"));
+  bad = tfst_keepalive_dropin("not a key file", first, TRUE, &error);
+  g_assert_null(bad);
+  g_assert_error(error, TFST_ERROR, TFST_ERROR_FAILED);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -177,5 +204,6 @@ main(int argc, char **argv)
   g_test_add_func("/tfst/keepalive/refused", test_refused);
   g_test_add_func("/tfst/keepalive/firewall-mismatch-flag", test_firewall_mismatch_flag);
   g_test_add_func("/tfst/keepalive/describe", test_describe);
+  g_test_add_func("/tfst/keepalive/dropin-merge", test_dropin_merge);
   return g_test_run();
 }

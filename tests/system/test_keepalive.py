@@ -252,7 +252,10 @@ class SettingsTest(KeepaliveTestCase):
             text = f.read()
         self.assertIn("[Keepalive]", text)
         self.assertIn("Idle=77", text)
-        self.assertIn("PingInterval=15000ms", text)
+        self.assertIn("Interval=7", text)
+        # Only what was changed: a later edit in /etc of another key counts.
+        self.assertNotIn("PingInterval", text)
+        self.assertNotIn("Count", text)
         with open(os.path.join(d, "50-session-keepalive.conf")) as f:
             self.assertIn("Keepalive=no", f.read())
         # Not persisted: gone after a reload.
@@ -267,6 +270,12 @@ class SettingsTest(KeepaliveTestCase):
         hops = self.get("relay1", "hops")
         self.assertEqual((hops["Idle"], hops["Interval"], hops["Count"]), (77, 7, 4))
         self.assertFalse(self.get("relay1", "sessions")["Keepalive"])
+        # A second persisted change merges with the first.
+        self.set("relay1", "hops", PERSIST, Count=5)
+        with open(os.path.join(d, "50-keepalive.conf")) as f:
+            text = f.read()
+        for line in ("Idle=77", "Interval=7", "Count=5"):
+            self.assertIn(line, text)
 
 
 def GLib_variant(sig, value):
