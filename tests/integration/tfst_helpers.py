@@ -1300,6 +1300,41 @@ def ss_sockets(pid=None):
     return out
 
 
+# ss -o: "timer:(keepalive,4.692ms,0)": kind, time left, retransmits/probes.
+_SS_TIMER_RE = re.compile(r"timer:\((\w+),([\d.]+)(ms|sec|min|h)?,(\d+)\)")
+
+
+def _ss_timer_seconds(value, unit):
+    # iproute2 prints 4692 ms as "4.692ms": seconds with a millisecond
+    # fraction; 692 ms as "692ms", 46 s as "46sec".
+    if unit == "ms" and "." in value:
+        return float(value)
+    return float(value) * {"ms": 0.001, "sec": 1, "min": 60, "h": 3600, None: 1}[unit]
+
+
+def parse_ss_tnoi(text):
+    """The output of `ss -tnoiH` as a list of {"state", "local", "peer"
+    (strings as ss prints them), "timer": (kind, seconds left, count) or
+    None, "info": the -i line}."""
+    out = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if line[0].isspace():
+            if out:
+                out[-1]["info"] += line.strip()
+            continue
+        tok = line.split()
+        if len(tok) < 5:
+            continue
+        m = _SS_TIMER_RE.search(line)
+        timer = (m.group(1), _ss_timer_seconds(m.group(2), m.group(3)), int(m.group(4))) \
+            if m else None
+        out.append({"state": tok[0], "local": tok[3], "peer": tok[4], "timer": timer,
+                    "info": ""})
+    return out
+
+
 def close_wait_sockets(pid):
     return [x for x in ss_sockets(pid) if x["state"] == "CLOSE-WAIT"]
 

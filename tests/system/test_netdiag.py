@@ -54,8 +54,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-from tfst_helpers import (KIB, SLOW, TfstTestCase, connect, recv_exact,  # noqa: E402
-                          stream_chunks, wait_closed, wait_until)
+from tfst_helpers import (KIB, SLOW, TfstTestCase, connect, parse_ss_tnoi,  # noqa: E402
+                          recv_exact, stream_chunks, wait_closed, wait_until)
 
 import tfst_bus  # noqa: E402
 
@@ -81,17 +81,6 @@ KA_OFF = ["PingInterval=1h", "PingTimeout=2h", "Idle=1h", f"UserTimeout={USER_TI
 # TCP keepalive on, well below the firewall's timeout; PING still off.
 KA_ON = ["PingInterval=1h", "PingTimeout=2h", "Idle=1s", "Interval=1s", "Count=3",
          f"UserTimeout={USER_TIMEOUT:g}s"]
-
-SS_TIMER_RE = re.compile(r"timer:\((\w+),([\d.]+)(ms|sec|min|h)?,(\d+)\)")
-
-
-def ss_seconds(value, unit):
-    # iproute2 prints 4692 ms as "4.692ms": seconds with a millisecond
-    # fraction; 692 ms as "692ms", 46 s as "46sec".
-    if unit == "ms" and "." in value:
-        return float(value)
-    return float(value) * {"ms": 0.001, "sec": 1, "min": 60, "h": 3600, None: 1}[unit]
-
 
 class NetdiagCase(tfst_bus.PrivateBusMixin, fw.FirewallTopology, TfstTestCase):
     """Namespaces + firewall per test, one private bus + polkitd per class.
@@ -161,21 +150,7 @@ class NetdiagCase(tfst_bus.PrivateBusMixin, fw.FirewallTopology, TfstTestCase):
         retrans) or None, "info": the -i line}."""
         r = self.ns_run(ns, "ss", "-tnoiH", "state", "all",
                         f"( sport = :{port} or dport = :{port} )")
-        out = []
-        for line in r.stdout.splitlines():
-            if not line.strip():
-                continue
-            if line[0].isspace():
-                if out:
-                    out[-1]["info"] += line.strip()
-                continue
-            tok = line.split()
-            m = SS_TIMER_RE.search(line)
-            timer = (m.group(1), ss_seconds(m.group(2), m.group(3)), int(m.group(4))) if m \
-                else None
-            out.append({"state": tok[0], "local": tok[3], "peer": tok[4], "timer": timer,
-                        "info": ""})
-        return out
+        return parse_ss_tnoi(r.stdout)
 
     def hop_socket(self):
         """The epproxy's end of the hop, as ss -tnoi shows it inside."""
