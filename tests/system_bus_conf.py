@@ -9,13 +9,16 @@ open_bus_config() is the other kind: a bus that lets anyone own any name
 and call anything, for tests of a client (tfstctl) against a name the test
 owns itself, where the policy is not what is tested."""
 
-_TEMPLATE = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+# What both kinds of bus share: a system bus on DIR/system_bus_socket.
+_HEAD = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
   <listen>unix:path={dir}/system_bus_socket</listen>
   <auth>EXTERNAL</auth>
-  <!-- The default policy of Debian's /usr/share/dbus-1/system.conf. -->
+"""
+
+_TEMPLATE = _HEAD + """  <!-- The default policy of Debian's /usr/share/dbus-1/system.conf. -->
   <policy context="default">
     <allow user="*"/>
     <deny own="*"/>
@@ -51,13 +54,7 @@ def system_bus_config(directory, extra=""):
     return _TEMPLATE.format(dir=directory, extra=extra)
 
 
-_OPEN_TEMPLATE = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={dir}/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
+_OPEN_TEMPLATE = _HEAD + """  <policy context="default">
     <allow user="*"/>
     <allow own="*"/>
     <allow send_type="method_call"/>
