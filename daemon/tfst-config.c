@@ -158,6 +158,21 @@ read_decimal(const char **p, guint64 *out)
   return TRUE;
 }
 
+gboolean
+tfst_parse_bool(const char *text, gboolean *out)
+{
+  static const char *const yes[] = {"yes", "true", "on", "1", NULL};
+  static const char *const no[] = {"no", "false", "off", "0", NULL};
+
+  if (g_strv_contains(yes, text))
+    *out = TRUE;
+  else if (g_strv_contains(no, text))
+    *out = FALSE;
+  else
+    return FALSE;
+  return TRUE;
+}
+
 /* "30" (seconds), "30s", "500ms", "5min", "1h", and sums such as
  * "1min 30s", as systemd accepts them.  No sign, no fractions. */
 gboolean
@@ -904,19 +919,11 @@ get_seconds(Loader *l, const char *group, const char *key, guint min_s, guint ma
 static gboolean
 get_bool(Loader *l, const char *group, const char *key, gboolean *inout, GError **error)
 {
-  static const char *const yes[] = {"yes", "true", "on", "1", NULL};
-  static const char *const no[] = {"no", "false", "off", "0", NULL};
   const char *v = lookup(l, group, key);
 
-  if (v == NULL)
+  if (v == NULL || tfst_parse_bool(v, inout))
     return TRUE;
-  if (g_strv_contains(yes, v))
-    *inout = TRUE;
-  else if (g_strv_contains(no, v))
-    *inout = FALSE;
-  else
-    return conf_error(l, error, group, key, "'%s' is not a boolean (yes or no)", v);
-  return TRUE;
+  return conf_error(l, error, group, key, "'%s' is not a boolean (yes or no)", v);
 }
 
 static gboolean

@@ -6,17 +6,10 @@
 #include <glib/gstdio.h>
 #include <stddef.h>
 
-typedef enum {
-  UNIT_NONE,
-  UNIT_S,
-  UNIT_MS,
-} Unit;
-
 typedef struct {
   const char *name;
   gsize offset; /* of the guint (or gboolean) in TfstKeepaliveConf */
-  gboolean boolean;
-  Unit unit;
+  TfstKeepaliveUnit unit;
   guint min;
   guint max;
   gboolean hops_only;
@@ -24,21 +17,38 @@ typedef struct {
 
 /* In the order GetSettings() lists them and drop-ins write them. */
 static const KeyInfo keys[] = {
-    {"Keepalive", offsetof(TfstKeepaliveConf, enabled), TRUE, UNIT_NONE, 0, 1, FALSE},
-    {"Idle", offsetof(TfstKeepaliveConf, idle_s), FALSE, UNIT_S, 1, TFST_KEEPALIVE_MAX_S, FALSE},
-    {"Interval", offsetof(TfstKeepaliveConf, interval_s), FALSE, UNIT_S, 1, TFST_KEEPALIVE_MAX_S,
+    {"Keepalive", offsetof(TfstKeepaliveConf, enabled), TFST_KEEPALIVE_UNIT_BOOL, 0, 1, FALSE},
+    {"Idle", offsetof(TfstKeepaliveConf, idle_s), TFST_KEEPALIVE_UNIT_S, 1, TFST_KEEPALIVE_MAX_S,
      FALSE},
-    {"Count", offsetof(TfstKeepaliveConf, count), FALSE, UNIT_NONE, 1, TFST_KEEPALIVE_MAX_COUNT,
-     FALSE},
-    {"UserTimeout", offsetof(TfstKeepaliveConf, user_timeout_ms), FALSE, UNIT_MS, 0, G_MAXINT,
-     FALSE},
-    {"FirewallTimeout", offsetof(TfstKeepaliveConf, firewall_timeout_s), FALSE, UNIT_S, 0,
+    {"Interval", offsetof(TfstKeepaliveConf, interval_s), TFST_KEEPALIVE_UNIT_S, 1,
+     TFST_KEEPALIVE_MAX_S, FALSE},
+    {"Count", offsetof(TfstKeepaliveConf, count), TFST_KEEPALIVE_UNIT_COUNT, 1,
+     TFST_KEEPALIVE_MAX_COUNT, FALSE},
+    {"UserTimeout", offsetof(TfstKeepaliveConf, user_timeout_ms), TFST_KEEPALIVE_UNIT_MS, 0,
+     G_MAXINT, FALSE},
+    {"FirewallTimeout", offsetof(TfstKeepaliveConf, firewall_timeout_s), TFST_KEEPALIVE_UNIT_S, 0,
      G_MAXUINT / 1000, FALSE},
-    {"PingInterval", offsetof(TfstKeepaliveConf, ping_interval_ms), FALSE, UNIT_MS,
+    {"PingInterval", offsetof(TfstKeepaliveConf, ping_interval_ms), TFST_KEEPALIVE_UNIT_MS,
      TFST_PING_INTERVAL_MIN_MS, G_MAXUINT, TRUE},
-    {"PingTimeout", offsetof(TfstKeepaliveConf, ping_timeout_ms), FALSE, UNIT_MS,
+    {"PingTimeout", offsetof(TfstKeepaliveConf, ping_timeout_ms), TFST_KEEPALIVE_UNIT_MS,
      TFST_PING_INTERVAL_MIN_MS, G_MAXUINT, TRUE},
 };
+
+gboolean
+tfst_keepalive_setting(guint i, const char **out_name, TfstKeepaliveUnit *out_unit)
+{
+  if (i >= G_N_ELEMENTS(keys))
+    return FALSE;
+  *out_name = keys[i].name;
+  *out_unit = keys[i].unit;
+  return TRUE;
+}
+
+static gboolean
+is_bool(const KeyInfo *k)
+{
+  return k->unit == TFST_KEEPALIVE_UNIT_BOOL;
+}
 
 static guint *
 field(TfstKeepaliveConf *ka, const KeyInfo *k)
@@ -101,7 +111,7 @@ tfst_keepalive_to_variant(const TfstKeepaliveConf *ka, gboolean hops)
     if (k->hops_only && !hops)
       continue;
     g_variant_builder_add(&b, "{sv}", k->name,
-                          k->boolean ? g_variant_new_boolean(v != 0) : g_variant_new_uint32(v));
+                          is_bool(k) ? g_variant_new_boolean(v != 0) : g_variant_new_uint32(v));
   }
   return g_variant_builder_end(&b);
 }
@@ -121,19 +131,19 @@ set_one(TfstKeepaliveConf *ka, gboolean hops, const char *name, GVariant *value,
                 known);
     return FALSE;
   }
-  want = k->boolean ? G_VARIANT_TYPE_BOOLEAN : G_VARIANT_TYPE_UINT32;
+  want = is_bool(k) ? G_VARIANT_TYPE_BOOLEAN : G_VARIANT_TYPE_UINT32;
   if (!g_variant_is_of_type(value, want)) {
     g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS, "%s must be of type '%s', not '%s'",
                 name, (const char *)want, g_variant_get_type_string(value));
     return FALSE;
   }
-  v = k->boolean ? (guint)g_variant_get_boolean(value) : g_variant_get_uint32(value);
+  v = is_bool(k) ? (guint)g_variant_get_boolean(value) : g_variant_get_uint32(value);
   if (v < k->min || v > k->max) {
     g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS, "%s=%u is out of range (%u-%u%s)", name,
                 v, k->min, k->max,
-                k->unit == UNIT_S    ? " s"
-                : k->unit == UNIT_MS ? " ms"
-                                     : "");
+                k->unit == TFST_KEEPALIVE_UNIT_S    ? " s"
+                : k->unit == TFST_KEEPALIVE_UNIT_MS ? " ms"
+                                                    : "");
     return FALSE;
   }
   *field(ka, k) = v;
@@ -220,9 +230,9 @@ tfst_keepalive_merge(TfstKeepaliveConf *ka, gboolean hops, GVariant *changes, gu
 static void
 append_value(GString *s, const KeyInfo *k, GVariant *value)
 {
-  if (k->boolean)
+  if (is_bool(k))
     g_string_append(s, g_variant_get_boolean(value) ? "yes" : "no");
-  else if (k->unit == UNIT_MS)
+  else if (k->unit == TFST_KEEPALIVE_UNIT_MS)
     g_string_append_printf(s, "%ums", g_variant_get_uint32(value));
   else
     g_string_append_printf(s, "%u", g_variant_get_uint32(value));
@@ -242,7 +252,7 @@ tfst_keepalive_describe(GVariant *changes)
 
     g_string_append_printf(s, "%s%s=", s->len > 0 ? " " : "", name);
     if (k != NULL &&
-        g_variant_is_of_type(value, k->boolean ? G_VARIANT_TYPE_BOOLEAN : G_VARIANT_TYPE_UINT32))
+        g_variant_is_of_type(value, is_bool(k) ? G_VARIANT_TYPE_BOOLEAN : G_VARIANT_TYPE_UINT32))
       append_value(s, k, value);
     else
       g_string_append(s, "?");

@@ -12,6 +12,19 @@
 #define TFST_KEEPALIVE_ALLOW_FIREWALL_MISMATCH (1u << 1)
 #define TFST_KEEPALIVE_FLAGS_ALL               (TFST_KEEPALIVE_PERSIST | TFST_KEEPALIVE_ALLOW_FIREWALL_MISMATCH)
 
+/* How a setting's value is written in the configuration: yes/no, a
+ * count, whole seconds or a time span in milliseconds. */
+typedef enum {
+  TFST_KEEPALIVE_UNIT_BOOL,
+  TFST_KEEPALIVE_UNIT_COUNT,
+  TFST_KEEPALIVE_UNIT_S,
+  TFST_KEEPALIVE_UNIT_MS,
+} TfstKeepaliveUnit;
+
+/* The i-th setting in the order GetSettings() lists them (PingInterval
+ * and PingTimeout, for hops only, last); FALSE past the last one. */
+gboolean tfst_keepalive_setting(guint i, const char **out_name, TfstKeepaliveUnit *out_unit);
+
 /* One SetSettings() (or GetSettings(): only `hops`) on its way to the data
  * plane. */
 typedef struct {

@@ -1,5 +1,6 @@
 /* tfstctl keepalive show|set|audit: org.tfst.Tfst1.Keepalive. */
 #include "tfst-config.h"
+#include "tfst-keepalive.h"
 #include "tfstctl-bus.h"
 #include "tfstctl-format.h"
 #include "tfstctl-json.h"
@@ -10,29 +11,21 @@
 
 #define KEEPALIVE_IFACE "org.tfst.Tfst1.Keepalive"
 
-typedef enum {
-  VALUE_BOOL,
-  VALUE_COUNT,
-  VALUE_SECONDS,
-  VALUE_MS,
-} ValueKind;
-
-static const struct {
-  const char *name;
-  ValueKind kind;
-} setting_kinds[] = {
-    {"Keepalive", VALUE_BOOL},  {"Idle", VALUE_SECONDS},   {"Interval", VALUE_SECONDS},
-    {"Count", VALUE_COUNT},     {"UserTimeout", VALUE_MS}, {"FirewallTimeout", VALUE_SECONDS},
-    {"PingInterval", VALUE_MS}, {"PingTimeout", VALUE_MS},
-};
-
-static int
-find_setting(const char *name)
+/* The setting called `name` (any case), with its name as the daemon
+ * spells it and its unit; FALSE if there is none. */
+static gboolean
+find_setting(const char *name, const char **out_name, TfstKeepaliveUnit *out_unit)
 {
-  for (guint i = 0; i < G_N_ELEMENTS(setting_kinds); i++)
-    if (g_ascii_strcasecmp(setting_kinds[i].name, name) == 0)
-      return (int)i;
-  return -1;
+  const char *n;
+  TfstKeepaliveUnit unit;
+
+  for (guint i = 0; tfst_keepalive_setting(i, &n, &unit); i++)
+    if (g_ascii_strcasecmp(n, name) == 0) {
+      *out_name = n;
+      *out_unit = unit;
+      return TRUE;
+    }
+  return FALSE;
 }
 
 /* ---- values as people write and read them ---- */
@@ -40,18 +33,19 @@ find_setting(const char *name)
 static char *
 format_setting(const char *name, GVariant *value)
 {
-  int i = find_setting(name);
+  const char *canonical;
+  TfstKeepaliveUnit unit;
   guint32 v;
 
   if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
     return g_strdup(g_variant_get_boolean(value) ? _("yes") : _("no"));
-  if (i < 0 || !g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32))
+  if (!find_setting(name, &canonical, &unit) || !g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32))
     return g_variant_print(value, FALSE);
   v = g_variant_get_uint32(value);
-  switch (setting_kinds[i].kind) {
-    case VALUE_SECONDS:
+  switch (unit) {
+    case TFST_KEEPALIVE_UNIT_S:
       return v == 0 ? g_strdup(_("unset")) : g_strdup_printf("%us", v);
-    case VALUE_MS:
+    case TFST_KEEPALIVE_UNIT_MS:
       if (v == 0)
         return g_strdup(_("kernel default"));
       return v % 1000 == 0 ? g_strdup_printf("%us", v / 1000) : g_strdup_printf("%ums", v);
@@ -60,58 +54,58 @@ format_setting(const char *name, GVariant *value)
   }
 }
 
+/* The value as the configuration file writes it, or NULL. */
+static GVariant *
+parse_value(TfstKeepaliveUnit unit, const char *text)
+{
+  gboolean yes = FALSE;
+  guint ms = 0;
+  guint64 n = 0;
+
+  switch (unit) {
+    case TFST_KEEPALIVE_UNIT_BOOL:
+      return tfst_parse_bool(text, &yes) ? g_variant_new_boolean(yes) : NULL;
+    case TFST_KEEPALIVE_UNIT_COUNT:
+      return g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT32, &n, NULL)
+                 ? g_variant_new_uint32((guint32)n)
+                 : NULL;
+    case TFST_KEEPALIVE_UNIT_S:
+      return tfst_parse_timespan_ms(text, &ms) && ms % 1000 == 0 ? g_variant_new_uint32(ms / 1000)
+                                                                 : NULL;
+    case TFST_KEEPALIVE_UNIT_MS:
+      return tfst_parse_timespan_ms(text, &ms) ? g_variant_new_uint32(ms) : NULL;
+  }
+  return NULL;
+}
+
 /* "Idle=30s" -> {"Idle": <uint32 30>}: the units of the configuration file. */
 static gboolean
 parse_assignment(const char *arg, GVariantBuilder *b, GError **error)
 {
   g_auto(GStrv) kv = g_strsplit(arg, "=", 2);
-  int i = kv[0] != NULL ? find_setting(kv[0]) : -1;
-  guint ms = 0;
-  guint64 n = 0;
+  const char *name = NULL;
+  TfstKeepaliveUnit unit = TFST_KEEPALIVE_UNIT_COUNT;
+  GVariant *value;
 
-  if (kv[0] == NULL || kv[1] == NULL || i < 0) {
+  if (kv[0] == NULL || kv[1] == NULL || !find_setting(kv[0], &name, &unit)) {
     g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
                 _("“%s” is not a setting: write NAME=VALUE with NAME one of Keepalive, Idle, "
                   "Interval, Count, UserTimeout, FirewallTimeout, PingInterval, PingTimeout"),
                 arg);
     return FALSE;
   }
-  switch (setting_kinds[i].kind) {
-    case VALUE_BOOL:
-      if (g_strv_contains((const char *const[]){"yes", "true", "on", "1", NULL}, kv[1]) ||
-          g_strv_contains((const char *const[]){"no", "false", "off", "0", NULL}, kv[1])) {
-        g_variant_builder_add(b, "{sv}", setting_kinds[i].name,
-                              g_variant_new_boolean(g_strv_contains(
-                                  (const char *const[]){"yes", "true", "on", "1", NULL}, kv[1])));
-        return TRUE;
-      }
-      break;
-    case VALUE_COUNT:
-      if (g_ascii_string_to_unsigned(kv[1], 10, 0, G_MAXUINT32, &n, NULL)) {
-        g_variant_builder_add(b, "{sv}", setting_kinds[i].name, g_variant_new_uint32((guint32)n));
-        return TRUE;
-      }
-      break;
-    case VALUE_SECONDS:
-      if (tfst_parse_timespan_ms(kv[1], &ms) && ms % 1000 == 0) {
-        g_variant_builder_add(b, "{sv}", setting_kinds[i].name, g_variant_new_uint32(ms / 1000));
-        return TRUE;
-      }
-      break;
-    case VALUE_MS:
-      if (tfst_parse_timespan_ms(kv[1], &ms)) {
-        g_variant_builder_add(b, "{sv}", setting_kinds[i].name, g_variant_new_uint32(ms));
-        return TRUE;
-      }
-      break;
+  value = parse_value(unit, kv[1]);
+  if (value != NULL) {
+    g_variant_builder_add(b, "{sv}", name, value);
+    return TRUE;
   }
   g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
-              setting_kinds[i].kind == VALUE_BOOL    ? _("%s: “%s” is not yes or no")
-              : setting_kinds[i].kind == VALUE_COUNT ? _("%s: “%s” is not a whole number")
-              : setting_kinds[i].kind == VALUE_SECONDS
+              unit == TFST_KEEPALIVE_UNIT_BOOL    ? _("%s: “%s” is not yes or no")
+              : unit == TFST_KEEPALIVE_UNIT_COUNT ? _("%s: “%s” is not a whole number")
+              : unit == TFST_KEEPALIVE_UNIT_S
                   ? _("%s: “%s” is not a whole number of seconds (examples: 30, 30s, 5min)")
                   : _("%s: “%s” is not a time span (examples: 500ms, 2s, 1min)"),
-              setting_kinds[i].name, kv[1]);
+              name, kv[1]);
   return FALSE;
 }
 
@@ -150,9 +144,10 @@ print_settings(GVariant *hops, GVariant *sessions)
 {
   const char *headers[] = {_("SETTING"), _("HOPS"), _("SESSIONS")};
   g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+  const char *name;
+  TfstKeepaliveUnit unit;
 
-  for (guint i = 0; i < G_N_ELEMENTS(setting_kinds); i++) {
-    const char *name = setting_kinds[i].name;
+  for (guint i = 0; tfst_keepalive_setting(i, &name, &unit); i++) {
     g_autoptr(GVariant) h = hops ? g_variant_lookup_value(hops, name, NULL) : NULL;
     g_autoptr(GVariant) s = sessions ? g_variant_lookup_value(sessions, name, NULL) : NULL;
 
