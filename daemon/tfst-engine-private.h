@@ -291,6 +291,7 @@ const TfstHopConf *tfst_hop_conf(const TfstHop *hop);
 void tfst_hop_send_now(TfstHop *hop, const guint8 *frame, gsize len);
 void tfst_hop_protocol_error(TfstHop *hop, const char *format, ...) G_GNUC_PRINTF(2, 3);
 void tfst_connector_schedule(TfstConnector *c);
+void tfst_hop_arm_ping(TfstHop *hop);
 
 /* tfst-session.c */
 void tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *peer);

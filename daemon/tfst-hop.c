@@ -70,6 +70,15 @@ hop_write_error(TfstHop *hop, int err)
   return hop->tls != NULL ? tfst_tls_last_error(hop->tls) : g_strerror(err);
 }
 
+/* The next PING one PingInterval from now (also when it changed live). */
+void
+tfst_hop_arm_ping(TfstHop *hop)
+{
+  sd_event_source_set_time_relative(hop->timer,
+                                    hop->engine->config->keepalive.ping_interval_ms * 1000ull);
+  sd_event_source_set_enabled(hop->timer, SD_EVENT_ON);
+}
+
 void
 tfst_hop_send_now(TfstHop *hop, const guint8 *frame, gsize len)
 {
@@ -409,8 +418,6 @@ hop_tls_keep_ticket(TfstHop *hop)
 static void
 hop_set_up(TfstHop *hop)
 {
-  TfstEngine *e = hop->engine;
-
   hop->up = TRUE;
   hop->up_since_us = g_get_monotonic_time();
   if (hop->connector != NULL)
@@ -418,8 +425,7 @@ hop_set_up(TfstHop *hop)
   if (hop->tls != NULL && hop->connector != NULL)
     hop_tls_keep_ticket(hop);
   /* From now on the timer paces PINGs instead of the handshake deadline. */
-  sd_event_source_set_time_relative(hop->timer, e->config->keepalive.ping_interval_ms * 1000ull);
-  sd_event_source_set_enabled(hop->timer, SD_EVENT_ON);
+  tfst_hop_arm_ping(hop);
 }
 
 /* Closes a TLS hop with a TFST_MSGID_TLS_REFUSED entry naming why. */

@@ -89,8 +89,7 @@ reschedule_pings(TfstEngine *e)
     TfstHop *hop = h->data;
 
     if (hop->up && hop->timer != NULL)
-      sd_event_source_set_time_relative(hop->timer,
-                                        e->config->keepalive.ping_interval_ms * 1000ull);
+      tfst_hop_arm_ping(hop);
   }
 }
 
