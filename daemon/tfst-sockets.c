@@ -56,6 +56,8 @@ foreach_socket(TfstEngine *e, gboolean listeners, SocketFunc func, gpointer data
 
 typedef struct {
   TfstEngine *engine;
+  gboolean hops;     /* retune hop sockets */
+  gboolean sessions; /* retune client and target sockets */
   guint tuned;
   guint failed;
   int first_error;
@@ -68,10 +70,13 @@ retune_one(int fd, SocketKind kind, const char *peer, guint64 session, gpointer 
   gboolean hop = kind == KIND_PARENT || kind == KIND_CHILD;
   const TfstKeepaliveConf *ka =
       hop ? &r->engine->config->keepalive : &r->engine->config->session_keepalive;
-  int err = tfst_socket_tune(fd, ka);
+  int err;
 
+  if (hop ? !r->hops : !r->sessions)
+    return;
   /* A socket whose peer just went away refuses options; it is about to be
    * closed anyway, so it only counts. */
+  err = tfst_socket_tune(fd, ka);
   if (err < 0) {
     r->failed++;
     if (r->first_error == 0)
@@ -81,10 +86,15 @@ retune_one(int fd, SocketKind kind, const char *peer, guint64 session, gpointer 
   }
 }
 
-/* A shorter PingInterval takes effect now, not after the old one ran out. */
+/* Applies the settings in force to the open sockets of the scopes in `r`;
+ * for hops a shorter PingInterval also takes effect now, not after the old
+ * one ran out. */
 static void
-reschedule_pings(TfstEngine *e)
+retune(TfstEngine *e, Retune *r)
 {
+  foreach_socket(e, FALSE, retune_one, r);
+  if (!r->hops)
+    return;
   for (GList *h = e->hops.head; h != NULL; h = h->next) {
     TfstHop *hop = h->data;
 
@@ -96,10 +106,9 @@ reschedule_pings(TfstEngine *e)
 void
 tfst_engine_retune(TfstEngine *e)
 {
-  Retune r = {.engine = e};
+  Retune r = {.engine = e, .hops = TRUE, .sessions = TRUE};
 
-  foreach_socket(e, FALSE, retune_one, &r);
-  reschedule_pings(e);
+  retune(e, &r);
   if (r.failed > 0)
     tfst_log(e->log, LOG_INFO, "keepalive settings applied to %u connections, %u refused (%s)",
              r.tuned, r.failed, g_strerror(r.first_error));
@@ -123,14 +132,12 @@ tfst_engine_set_keepalive(TfstEngine *e, gpointer data, GError **error)
   TfstKeepaliveConf *ka = u->hops ? &e->config->keepalive : &e->config->session_keepalive;
   TfstKeepaliveConf next = *ka;
   g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
-  Retune r = {.engine = e};
+  Retune r = {.engine = e, .hops = u->hops, .sessions = !u->hops};
 
   if (!tfst_keepalive_merge(&next, u->hops, u->changes, u->flags, warnings, error))
     return NULL;
   *ka = next;
-  foreach_socket(e, FALSE, retune_one, &r);
-  if (u->hops)
-    reschedule_pings(e);
+  retune(e, &r);
   tfst_log(e->log, LOG_NOTICE,
            "%s keepalive changed over D-Bus and applied to %u open connections: %s",
            u->hops ? "hop" : "session", r.tuned, u->summary);
