@@ -411,3 +411,22 @@ tfstctl_bus_get_interface(TfstctlBus *bus, const char *instance, const char *int
     return NULL;
   return g_steal_pointer(&proxy);
 }
+
+GVariant *
+tfstctl_bus_call(TfstctlBus *bus, GDBusProxy *proxy, const char *method, GVariant *parameters,
+                 const char *reply_type, GError **error)
+{
+  g_autoptr(GVariant) reply =
+      g_dbus_proxy_call_sync(proxy, method, parameters, tfstctl_bus_call_flags(bus),
+                             tfstctl_bus_call_timeout(bus), NULL, error);
+
+  if (reply == NULL)
+    return NULL;
+  if (!g_variant_is_of_type(reply, G_VARIANT_TYPE(reply_type))) {
+    g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_FAILED,
+                _("the instance answered %s with “%s” instead of “%s”"), method,
+                g_variant_get_type_string(reply), reply_type);
+    return NULL;
+  }
+  return g_variant_get_child_value(reply, 0);
+}

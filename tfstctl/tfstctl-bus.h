@@ -69,6 +69,12 @@ TfstDbusTfst1Instance *tfstctl_bus_get_instance(TfstctlBus *bus, const char *ins
  * tfstctl_bus_call_timeout(). */
 GDBusProxy *tfstctl_bus_get_interface(TfstctlBus *bus, const char *instance, const char *interface,
                                       GError **error);
+/* Calls `method` on a proxy from tfstctl_bus_get_interface() with the
+ * call flags and timeout above and returns the first value of the reply,
+ * which must have type `reply_type` (a tuple of one value) or is
+ * TFSTCTL_ERROR_FAILED naming what came instead. */
+GVariant *tfstctl_bus_call(TfstctlBus *bus, GDBusProxy *proxy, const char *method,
+                           GVariant *parameters, const char *reply_type, GError **error);
 /* "ROLE@INSTANCE" of a proxy, from its bus name. */
 char *tfstctl_instance_name(TfstDbusTfst1Instance *proxy);
 

@@ -114,11 +114,7 @@ parse_assignment(const char *arg, GVariantBuilder *b, GError **error)
 static GVariant *
 get_settings(GDBusProxy *proxy, TfstctlBus *bus, const char *scope, GError **error)
 {
-  g_autoptr(GVariant) reply = g_dbus_proxy_call_sync(
-      proxy, "GetSettings", g_variant_new("(s)", scope), tfstctl_bus_call_flags(bus),
-      tfstctl_bus_call_timeout(bus), NULL, error);
-
-  return reply != NULL ? g_variant_get_child_value(reply, 0) : NULL;
+  return tfstctl_bus_call(bus, proxy, "GetSettings", g_variant_new("(s)", scope), "(a{sv})", error);
 }
 
 static void
@@ -212,17 +208,14 @@ run_set(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, const ch
         guint flags, GVariant *changes)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) warnings = NULL;
 
   tfstctl_bus_prepare_auth(bus);
-  reply = g_dbus_proxy_call_sync(
-      proxy, "SetSettings",
-      g_variant_new("(s@a{sv}u)", scope != NULL ? scope : "hops", changes, flags),
-      tfstctl_bus_call_flags(bus), tfstctl_bus_call_timeout(bus), NULL, &error);
-  if (reply == NULL)
+  warnings = tfstctl_bus_call(
+      bus, proxy, "SetSettings",
+      g_variant_new("(s@a{sv}u)", scope != NULL ? scope : "hops", changes, flags), "(as)", &error);
+  if (warnings == NULL)
     return tfstctl_fail(error);
-  warnings = g_variant_get_child_value(reply, 0);
   if (opts->json) {
     g_autoptr(TfstctlJson) json = tfstctl_json_new();
     GVariantIter iter;
@@ -348,14 +341,11 @@ static int
 run_audit(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply =
-      g_dbus_proxy_call_sync(proxy, "Audit", NULL, tfstctl_bus_call_flags(bus),
-                             tfstctl_bus_call_timeout(bus), NULL, &error);
-  g_autoptr(GVariant) conns = NULL;
+  g_autoptr(GVariant) conns =
+      tfstctl_bus_call(bus, proxy, "Audit", NULL, "(a(sstsssbuuuuutt))", &error);
 
-  if (reply == NULL)
+  if (conns == NULL)
     return tfstctl_fail(error);
-  conns = g_variant_get_child_value(reply, 0);
   if (opts->json)
     json_audit(conns);
   else

@@ -14,26 +14,6 @@
 typedef int (*SpiCommandFunc)(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts,
                               char **args, int n_args);
 
-/* One call of the Ipsec interface; the reply has reply_type. */
-static GVariant *
-ipsec_call(GDBusProxy *proxy, TfstctlBus *bus, const char *method, GVariant *parameters,
-           const char *reply_type, GError **error)
-{
-  g_autoptr(GVariant) reply =
-      g_dbus_proxy_call_sync(proxy, method, parameters, tfstctl_bus_call_flags(bus),
-                             tfstctl_bus_call_timeout(bus), NULL, error);
-
-  if (reply == NULL)
-    return NULL;
-  if (!g_variant_is_of_type(reply, G_VARIANT_TYPE(reply_type))) {
-    g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_FAILED,
-                _("the instance answered %s with “%s” instead of “%s”"), method,
-                g_variant_get_type_string(reply), reply_type);
-    return NULL;
-  }
-  return g_variant_get_child_value(reply, 0);
-}
-
 static char *
 spi_text(guint32 spi)
 {
@@ -144,7 +124,8 @@ static int
 spi_list(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char **args, int n_args)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) sas = ipsec_call(proxy, bus, "ListSAs", NULL, "(a(ussssuttuuu))", &error);
+  g_autoptr(GVariant) sas =
+      tfstctl_bus_call(bus, proxy, "ListSAs", NULL, "(a(ussssuttuuu))", &error);
 
   if (sas == NULL)
     return tfstctl_fail(error);
@@ -246,8 +227,8 @@ spi_check(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char *
 
   if (!check_usage(args, n_args, &spi, &error))
     return tfstctl_fail(error);
-  conflicts = ipsec_call(proxy, bus, "CheckSpi", g_variant_new("(uss)", spi, args[1], args[2]),
-                         "(a(usssss))", &error);
+  conflicts = tfstctl_bus_call(
+      bus, proxy, "CheckSpi", g_variant_new("(uss)", spi, args[1], args[2]), "(a(usssss))", &error);
   if (conflicts == NULL)
     return tfstctl_fail(error);
   if (opts->json)
@@ -341,7 +322,7 @@ spi_conflicts(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, ch
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) groups =
-      ipsec_call(proxy, bus, "FindConflicts", NULL, "(a(usa(sss)))", &error);
+      tfstctl_bus_call(bus, proxy, "FindConflicts", NULL, "(a(usa(sss)))", &error);
 
   if (groups == NULL)
     return tfstctl_fail(error);
@@ -359,7 +340,8 @@ spi_stats(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char *
 {
   const char *headers[] = {_("NAME"), _("VALUE")};
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) counters = ipsec_call(proxy, bus, "Statistics", NULL, "(a{st})", &error);
+  g_autoptr(GVariant) counters =
+      tfstctl_bus_call(bus, proxy, "Statistics", NULL, "(a{st})", &error);
   GVariantIter iter;
   const char *name;
   guint64 value;
