@@ -61,22 +61,13 @@ journal_send(const TfstLog *log, int priority, const TfstLogFields *fields, cons
   (void)sd_journal_sendv(iov, (int)items->len);
 }
 
-void
-tfst_log_full(const TfstLog *log, int priority, const TfstLogFields *fields, const char *format,
-              ...)
+static void
+log_emit(const TfstLog *log, int priority, const TfstLogFields *fields, const char *msg)
 {
   static const TfstLogFields none = {0};
-  g_autofree char *msg = NULL;
-  va_list ap;
 
-  if (!tfst_log_enabled(log, priority))
-    return;
   if (fields == NULL)
     fields = &none;
-  va_start(ap, format);
-  msg = g_strdup_vprintf(format, ap);
-  va_end(ap);
-
   if (log->journal) {
     journal_send(log, priority, fields, msg);
     return;
@@ -89,4 +80,43 @@ tfst_log_full(const TfstLog *log, int priority, const TfstLogFields *fields, con
                                             names[priority & 7], msg);
     fputs(line, stderr);
   }
+}
+
+void
+tfst_log_full(const TfstLog *log, int priority, const TfstLogFields *fields, const char *format,
+              ...)
+{
+  g_autofree char *msg = NULL;
+  va_list ap;
+
+  if (!tfst_log_enabled(log, priority))
+    return;
+  va_start(ap, format);
+  msg = g_strdup_vprintf(format, ap);
+  va_end(ap);
+  log_emit(log, priority, fields, msg);
+}
+
+void
+tfst_log_limited(const TfstLog *log, TfstRatelimit *rl, int priority, const TfstLogFields *fields,
+                 const char *format, ...)
+{
+  g_autofree char *msg = NULL;
+  guint suppressed = 0;
+  va_list ap;
+
+  /* Checked first: a line below the log level costs no formatting and
+   * does not use up the window. */
+  if (!tfst_log_enabled(log, priority) ||
+      !tfst_ratelimit_pass(rl, g_get_monotonic_time(), &suppressed))
+    return;
+  va_start(ap, format);
+  msg = g_strdup_vprintf(format, ap);
+  va_end(ap);
+  if (suppressed > 0) {
+    g_autofree char *with = g_strdup_printf("%s (%u similar messages suppressed)", msg, suppressed);
+    log_emit(log, priority, fields, with);
+    return;
+  }
+  log_emit(log, priority, fields, msg);
 }

@@ -3,6 +3,8 @@
  * Journal messages are not translated: administrators grep them. */
 #pragma once
 
+#include "tfst-ratelimit.h"
+
 #include <glib.h>
 #include <syslog.h>
 
@@ -44,5 +46,16 @@ void tfst_log_set_level(TfstLog *log, guint level);
 gboolean tfst_log_enabled(const TfstLog *log, int priority);
 void tfst_log_full(const TfstLog *log, int priority, const TfstLogFields *fields,
                    const char *format, ...) G_GNUC_PRINTF(4, 5);
+
+/* For lines a peer can trigger: passes through `rl` (owned by the caller,
+ * used from one thread), and the first line after a suppressed burst ends
+ * with "(N similar messages suppressed)".  MESSAGE_ID and the other fields
+ * stay, so journalctl still finds every kind. */
+void tfst_log_limited(const TfstLog *log, TfstRatelimit *rl, int priority,
+                      const TfstLogFields *fields, const char *format, ...) G_GNUC_PRINTF(5, 6);
+
+/* Peer-triggered lines: at most this many per window per kind. */
+#define TFST_LOG_PEER_INTERVAL_US (10 * G_USEC_PER_SEC)
+#define TFST_LOG_PEER_BURST       20
 
 #define tfst_log(log, prio, ...) tfst_log_full((log), (prio), NULL, __VA_ARGS__)
