@@ -29,10 +29,6 @@ def can_bind(host):
 
 
 class AddressesTest(h.TfstTestCase):
-    PORT_BASE = 26800
-    PORT_BLOCK = 100
-    PORTS_PER_TEST = 10
-
     def setUp(self):
         super().setUp()
         if can_bind(NOT_LOCAL):

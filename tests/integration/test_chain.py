@@ -16,8 +16,6 @@ SIZES = [1, 64 * KIB, 1 * MIB, 64 * MIB]
 
 
 class VersionTest(TfstTestCase):
-    PORT_BASE = 23000
-
     def test_version(self):
         rc, out = tfstd_version()
         self.assertEqual(rc, 0, out)
@@ -25,8 +23,6 @@ class VersionTest(TfstTestCase):
 
 
 class ChainTest(TfstTestCase):
-    PORT_BASE = 23000
-
     def make_chain(self, relays=2):
         self.srv_up = self.server(xfer_handler)
         self.srv_down = self.server(xfer_handler)

@@ -25,8 +25,6 @@ def send_stream(s, n, seed):
 
 
 class CloseTest(TfstTestCase):
-    PORT_BASE = 24000
-
     def directions(self, top):
         return (("upcall", top.listen_addr("gw1", "web")),
                 ("downcall", top.listen_addr("ep", "mgmt")))

@@ -18,8 +18,6 @@ RSS_LIMIT_KIB = 64 * 1024
 
 
 class FlowTest(TfstTestCase):
-    PORT_BASE = 25000
-
     def pull(self, addr, n, seed, rcvbuf=None):
         """Asks push_handler for n bytes; returns (sha, count, seconds)."""
         t0 = time.monotonic()

@@ -74,8 +74,6 @@ class FrameReader:
 
 
 class HostileTest(TfstTestCase):
-    PORT_BASE = 24500
-
     def setUp(self):
         super().setUp()
         self.echo = self.echo_server()

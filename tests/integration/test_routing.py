@@ -9,8 +9,6 @@ from tfst_helpers import (TfstTestCase, Topology, connect, echo_roundtrip, make_
 
 
 class RoutingTest(TfstTestCase):
-    PORT_BASE = 23500
-
     def ident_servers(self):
         self.srv = {"gw1": self.server(make_ident_handler("server-gw1")),
                     "gw2": self.server(make_ident_handler("server-gw2"))}

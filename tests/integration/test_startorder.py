@@ -13,8 +13,6 @@ CHAIN = ["ep", "relay1", "relay2", "gw1"]
 
 
 class StartOrderTest(TfstTestCase):
-    PORT_BASE = 25500
-
     def build(self, open_children=False):
         self.echo_up = self.echo_server()
         self.echo_down = self.echo_server()

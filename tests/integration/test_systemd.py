@@ -42,8 +42,6 @@ def listening(port):
 
 
 class SystemdTest(h.TfstTestCase):
-    PORT_BASE = 26000
-
     def chain(self, gw_listen_name="forward-web", gw_cls=ActivatedDaemon):
         target = h.EchoServer(self.addr())
         self.addCleanup(target.close)

@@ -103,9 +103,6 @@ def tls_section(cert, key, ca, extra=""):
 
 @unittest.skipIf(CERTTOOL is None, "certtool not installed (Debian package gnutls-bin)")
 class TlsTest(TfstTestCase):
-    PORT_BASE = 28500
-    PORTS_PER_TEST = 20
-
     def setUp(self):
         super().setUp()
         self.pki = Pki(os.path.join(self.workdir, "pki"))

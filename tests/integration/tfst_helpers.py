@@ -12,8 +12,8 @@ broken daemon must fail with a message, never hang.
 - Servers (EchoServer, ThreadedServer + handlers) and client helpers that move
   deterministic pseudo-random streams and compare sha256 digests.
 - ss helpers to look for CLOSE_WAIT / lingering sockets of a process.
-- TfstTestCase: per-test work dir, per-test port block (tests of one file can
-  run in parallel), cleanup that stops every daemon and checks its exit.
+- TfstTestCase: per-test work dir, ports leased machine-wide (PortLease), cleanup
+  that stops every daemon and checks its exit.
 """
 
 import atexit
@@ -1350,15 +1350,62 @@ def sockets_touching(port, host="127.0.0.1", pid=None):
 # Test case base
 
 
-class TfstTestCase(unittest.TestCase):
-    """Base for integration tests.  Subclasses set PORT_BASE (the first port
-    of their file's 500-port block).  Each test method gets its own
-    PORTS_PER_TEST ports inside the block, so the cases of one file can run
-    in parallel."""
+class PortLease:
+    """Ports for tests, leased machine-wide.  A port is taken only while
+    this process holds an abstract unix socket named after it, so two runs
+    of the suite (or two checkouts) on one host never hand out the same
+    port, and the lock disappears with the process, leaving no file behind.
+    A port is also checked to be bindable when leased; nothing assumes it
+    stays free after that except against other tfst test runs, which the
+    lease covers.  Ports stay below the ephemeral range (32768)."""
 
-    PORT_BASE = None
-    PORT_BLOCK = 500
-    PORTS_PER_TEST = 30
+    LO, HI = 20000, 32000
+
+    def __init__(self):
+        self._held = []
+
+    @staticmethod
+    def _bindable(p):
+        for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, p))
+            except OSError as e:
+                if fam == socket.AF_INET or e.errno == errno.EADDRINUSE:
+                    return False
+            finally:
+                s.close()
+        return True
+
+    def take(self):
+        span = self.HI - self.LO
+        start = random.randrange(span)
+        for i in range(span):
+            p = self.LO + (start + i) % span
+            lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                lock.bind(f"\0tfst-test-port-{p}")
+            except OSError:
+                lock.close()
+                continue
+            if self._bindable(p):
+                self._held.append(lock)
+                return p
+            lock.close()
+        raise AssertionError(f"no free test port in {self.LO}-{self.HI - 1}")
+
+    def release(self):
+        for lock in self._held:
+            lock.close()
+        self._held = []
+
+
+class TfstTestCase(unittest.TestCase):
+    """Base for integration tests: a work directory, ports leased from
+    PortLease for the length of the test, daemons stopped and checked at
+    the end."""
+
     NOFILE = 8192
 
     @classmethod
@@ -1367,24 +1414,9 @@ class TfstTestCase(unittest.TestCase):
             raise unittest.SkipTest(f"tfstd not built: {TFSTD}")
         raise_nofile(cls.NOFILE)
 
-    def _test_index(self):
-        mod = sys.modules[type(self).__module__]
-        loader = unittest.TestLoader()
-        ids = []
-        for name in sorted(vars(mod)):
-            obj = getattr(mod, name)
-            if (isinstance(obj, type) and issubclass(obj, unittest.TestCase)
-                    and obj.__module__ == mod.__name__):
-                ids += [f"{obj.__name__}.{c}" for c in loader.getTestCaseNames(obj)]
-        return ids.index(f"{type(self).__name__}.{self._testMethodName}")
-
     def setUp(self):
-        assert self.PORT_BASE is not None, "set PORT_BASE"
-        idx = self._test_index()
-        self._port_next = self.PORT_BASE + idx * self.PORTS_PER_TEST
-        self._port_end = self._port_next + self.PORTS_PER_TEST
-        assert self._port_end <= self.PORT_BASE + self.PORT_BLOCK, "port block exhausted"
-        self._wait_ports_free(self._port_next, self._port_end)
+        self._ports = PortLease()
+        self.addCleanup(self._ports.release)  # runs last: after the daemons stopped
         self.workdir = tempfile.mkdtemp(prefix="tfst-")
         self.addCleanup(shutil.rmtree, self.workdir, True)
         self._daemons = []
@@ -1392,39 +1424,8 @@ class TfstTestCase(unittest.TestCase):
         self.addCleanup(self._stop_daemons)  # runs after the servers close (LIFO)
         self._log_prefix = self.id()
 
-    @staticmethod
-    def _busy_ports(lo, hi):
-        busy = []
-        for p in range(lo, hi):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", p))
-            except OSError:
-                busy.append(p)
-            finally:
-                s.close()
-        return busy
-
-    def _wait_ports_free(self, lo, hi, timeout=10):
-        """Fails early and clearly when this test's ports are taken, which
-        happens when two runs of the suite share a host."""
-        deadline = time.monotonic() + timeout
-        while True:
-            busy = self._busy_ports(lo, hi)
-            if not busy:
-                return
-            if time.monotonic() >= deadline:
-                holders = [x for x in ss_sockets() if x["local"][1] in busy]
-                raise AssertionError(f"ports {busy} of this test's block {lo}-{hi - 1} are in "
-                                     f"use (another run of the suite on this host?): {holders}")
-            time.sleep(0.2)
-
     def port(self):
-        assert self._port_next < self._port_end, "test ran out of ports"
-        p = self._port_next
-        self._port_next += 1
-        return p
+        return self._ports.take()
 
     def addr(self, host="127.0.0.1"):
         return (host, self.port())

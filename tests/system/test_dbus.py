@@ -432,8 +432,6 @@ class PropertyWatch:
 class DbusTestCase(tfst_bus.PrivateBusMixin, TfstTestCase):
     """One private bus + polkitd per test class; each test its own chain."""
 
-    PORT_BASE = 27000
-    PORTS_PER_TEST = 16  # a chain takes 4-6; 31 cases fit the block
 
     def setUp(self):
         super().setUp()
@@ -588,7 +586,6 @@ class DbusTestCase(tfst_bus.PrivateBusMixin, TfstTestCase):
 
 
 class ApiTest(DbusTestCase):
-
     # a. introspection
 
     def test_introspection_busctl(self):
@@ -1245,7 +1242,6 @@ class ApiTest(DbusTestCase):
 
 
 class PolkitTest(DbusTestCase):
-
     def test_nobody_observe_and_manage(self):
         """As nobody: properties are public; the observe methods are
         denied without a rule (no logind: not an active local user) and
@@ -1371,7 +1367,6 @@ class PolkitTest(DbusTestCase):
 
 
 class BusLossTest(DbusTestCase):
-
     def bus_log_counts(self):
         return {label: sum(1 for line in self.d(label).log().splitlines()
                            if BUS_LOG_RE.search(line))

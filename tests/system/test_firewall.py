@@ -233,8 +233,6 @@ table inet tfstfw {{
         return s
 
 class FirewallTest(FirewallTopology, TfstTestCase):
-    PORT_BASE = 24000  # unused: every case has its own namespaces
-
     @classmethod
     def setUpClass(cls):
         super().setUpClass()

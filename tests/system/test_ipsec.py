@@ -124,9 +124,6 @@ def parse_ip_xfrm_state(text):
 
 
 class IpsecTest(tfst_bus.PrivateBusMixin, TfstTestCase):
-    PORT_BASE = 27500
-    PORTS_PER_TEST = 4
-
     @classmethod
     def environment_problem(cls):
         return environment_problem()

@@ -60,9 +60,6 @@ def timer_ms(sock):
 
 
 class KeepaliveTestCase(DbusTestCase):
-    PORT_BASE = 28000
-    PORTS_PER_TEST = 16
-
     def make_chain(self, extra="", wait_names=True):
         self.srv = self.server(cmd_handler)
         top = linear_chain(self, relays=1, up={"web": self.srv.addr},
@@ -112,7 +109,6 @@ class KeepaliveTestCase(DbusTestCase):
 
 
 class SettingsTest(KeepaliveTestCase):
-
     def test_get_defaults_and_config(self):
         """GetSettings returns every key of its scope with the configured
         values: [Keepalive] for hops, [SessionKeepalive] over it for
@@ -260,7 +256,6 @@ def GLib_variant(sig, value):
 
 
 class AuditTest(KeepaliveTestCase):
-
     def test_audit_matches_ss(self):
         """Audit on gw1 (one client session open) and relay1 lists the
         instance's sockets, each kind as documented, and agrees with
@@ -306,7 +301,6 @@ class AuditTest(KeepaliveTestCase):
 
 
 class PolkitKeepaliveTest(KeepaliveTestCase):
-
     def test_nobody(self):
         """As nobody: GetSettings and Audit need observe, SetSettings needs
         tune, each denial naming its action; with observe granted the reads
@@ -333,7 +327,6 @@ class PolkitKeepaliveTest(KeepaliveTestCase):
 
 
 class TfstctlKeepaliveTest(KeepaliveTestCase):
-
     def tfstctl(self, *args, check=True):
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus.address, LC_ALL="C")
         r = subprocess.run([TFSTCTL, *args], capture_output=True, text=True, env=env,

@@ -87,9 +87,6 @@ class NetdiagCase(tfst_bus.PrivateBusMixin, fw.FirewallTopology, TfstTestCase):
     CT_TIMEOUT (seconds) sets the dmz's established-state timeout, None
     keeps the kernel's."""
 
-    PORT_BASE = 27800
-    PORT_BLOCK = 100
-    PORTS_PER_TEST = 5  # only probed on the host: the namespaces have their own ports
     FW_HOP_PORT = HOP_PORT
     CT_TIMEOUT = None
 
@@ -718,7 +715,6 @@ class Pacer:
 
 
 class ObserveTest(NetdiagCase):
-
     # How long pushed bytes may take to reach the counter: NEAR for the
     # instance reading the socket the test writes to (a wake-up of the
     # daemon), FAR for the other one (the first instance, the hop and this

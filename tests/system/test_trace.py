@@ -48,10 +48,6 @@ SETTLE = 3 * SLOW
 
 
 class TraceTestCase(DbusTestCase):
-    PORT_BASE = 27600
-    PORT_BLOCK = 200
-    PORTS_PER_TEST = 14
-
     def setUp(self):
         super().setUp()
         self.make_chain()
@@ -138,7 +134,6 @@ class TraceTestCase(DbusTestCase):
 
 
 class TraceTest(TraceTestCase):
-
     def test_one_peer_among_many(self):
         """With 100 busy sessions from another address, a trace of one
         peer address and port holds only that connection's packets, each
@@ -394,7 +389,6 @@ class TraceTest(TraceTestCase):
 
 
 class TraceCtlTest(TraceTestCase):
-
     def test_tfstctl_agrees(self):
         """tfstctl trace define/list/show/pause/resume/export/delete, text
         and --json, agree with the bus."""
@@ -472,7 +466,6 @@ class TraceCtlTest(TraceTestCase):
 
 
 class TraceAuthzTest(TraceTestCase):
-
     def test_nobody(self):
         """nobody without a grant: List is AccessDenied naming observe,
         every other method AccessDenied naming org.tfst.tfst1.trace, and
@@ -504,10 +497,6 @@ class TraceAuthzTest(TraceTestCase):
 
 
 class TraceNoCapTest(DbusTestCase):
-    PORT_BASE = 27600
-    PORT_BLOCK = 200
-    PORTS_PER_TEST = 14
-
     def test_without_cap_net_raw(self):
         """A daemon without CAP_NET_RAW answers Define with an error naming
         CAP_NET_RAW, lists nothing, and keeps running and answering."""
