@@ -6,16 +6,14 @@
 
 #include "tfst-addr.h"
 #include "tfst-error.h"
+#include "tfst-file.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Far larger than any real configuration; stops a wrong --config (a log
- * file, a device) from being read into memory. */
-#define CONF_FILE_MAX (1024 * 1024)
+ * file) from being read into memory.  Devices and FIFOs are refused. */
+#define CONF_FILE_MAX TFST_FILE_MAX
 
 #define DEFAULT_LOG_LEVEL        1
 #define DEFAULT_MAX_SESSIONS     10000
@@ -589,54 +587,21 @@ later_key(Loader *l, const char *group, const char *a, const char *b)
   return ia > ib ? a : b;
 }
 
-static gboolean
-read_fd(int fd, GString *buf, GError **error)
-{
-  char chunk[4096];
-
-  for (;;) {
-    ssize_t n = read(fd, chunk, sizeof(chunk));
-
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      int e = errno;
-      g_set_error_literal(error, G_FILE_ERROR, g_file_error_from_errno(e), g_strerror(e));
-      return FALSE;
-    }
-    if (n == 0)
-      return TRUE;
-    if (buf->len + (gsize)n > CONF_FILE_MAX) {
-      g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "larger than %u bytes", CONF_FILE_MAX);
-      return FALSE;
-    }
-    g_string_append_len(buf, chunk, n);
-  }
-}
-
 /* Errors are G_FILE_ERROR with the bare reason so the caller can tell a
  * missing file apart and word the message itself. */
 static char *
 read_text(const char *path, GError **error)
 {
-  g_autoptr(GString) buf = g_string_new(NULL);
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  gboolean ok;
+  gsize len = 0;
+  g_autofree char *text = tfst_file_read(path, CONF_FILE_MAX, &len, error);
 
-  if (fd < 0) {
-    int e = errno;
-    g_set_error_literal(error, G_FILE_ERROR, g_file_error_from_errno(e), g_strerror(e));
+  if (text == NULL)
     return NULL;
-  }
-  ok = read_fd(fd, buf, error);
-  close(fd);
-  if (!ok)
-    return NULL;
-  if (memchr(buf->str, '\0', buf->len) != NULL) {
+  if (memchr(text, '\0', len) != NULL) {
     g_set_error_literal(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "contains a NUL byte");
     return NULL;
   }
-  return g_string_free(g_steal_pointer(&buf), FALSE);
+  return g_steal_pointer(&text);
 }
 
 /* Why a stripped, non-comment line is not key-file syntax, or NULL. */

@@ -6,6 +6,7 @@
 
 #include "tfst-cleanup.h"
 #include "tfst-error.h"
+#include "tfst-file.h"
 #include "tfst-frame.h"
 
 #include <errno.h>
@@ -138,17 +139,56 @@ crt_describe(gnutls_x509_crt_t crt)
   return g_strdup_printf("subject '%s', issuer '%s', expires %s", subject, issuer, expires);
 }
 
+/* The bytes of a file the configuration names, read by us rather than by
+ * GnuTLS's *_file() helpers: those open FIFOs and devices and read them
+ * without limit.  The datum is NUL-terminated for PEM parsing. */
 static gboolean
-file_readable(const char *path, gboolean dir_ok, GError **error)
+read_datum(const char *path, gnutls_datum_t *out, GError **error)
 {
-  struct stat st;
+  g_autoptr(GError) local = NULL;
+  gsize len = 0;
+  char *text = tfst_file_read(path, TFST_FILE_MAX, &len, &local);
 
-  if (stat(path, &st) < 0) {
-    tfst_error_from_errno(error, errno, "cannot read '%s'", path);
+  if (text == NULL) {
+    g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG, "cannot read '%s': %s", path, local->message);
     return FALSE;
   }
-  if (S_ISDIR(st.st_mode) && !dir_ok) {
-    g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG, "'%s' is a directory, not a file", path);
+  out->data = (unsigned char *)text;
+  out->size = (unsigned int)len;
+  return TRUE;
+}
+
+/* Private keys and PSKs do not outlive their use in freed memory. */
+static void
+datum_wipe(gnutls_datum_t *d)
+{
+  if (d->data != NULL)
+    gnutls_memset(d->data, 0, d->size);
+  g_clear_pointer(&d->data, g_free);
+  d->size = 0;
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(gnutls_datum_t, datum_wipe)
+
+static gboolean
+set_key_pair(TfstTlsCreds *c, const TfstTlsConf *conf, TfstTlsKey *out_key, GError **error)
+{
+  g_auto(gnutls_datum_t) cert = {NULL, 0};
+  g_auto(gnutls_datum_t) key = {NULL, 0};
+  int rc;
+
+  *out_key = TFST_TLS_KEY_CERTIFICATE;
+  if (!read_datum(conf->certificate, &cert, error))
+    return FALSE;
+  *out_key = TFST_TLS_KEY_KEY;
+  if (!read_datum(conf->key, &key, error))
+    return FALSE;
+  rc = gnutls_certificate_set_x509_key_mem2(c->x509, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, 0);
+  if (rc < 0) {
+    *out_key = rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH || rc == GNUTLS_E_PK_INVALID_PRIVKEY
+                   ? TFST_TLS_KEY_KEY
+                   : TFST_TLS_KEY_CERTIFICATE;
+    tfst_error_from_gnutls(error, rc, "cannot load '%s' with key '%s'", conf->certificate,
+                           conf->key);
     return FALSE;
   }
   return TRUE;
@@ -163,22 +203,8 @@ load_own_certificate(TfstTlsCreds *c, const TfstTlsConf *conf, const char *own_l
   gnutls_datum_t raw;
   int rc;
 
-  *out_key = TFST_TLS_KEY_CERTIFICATE;
-  if (!file_readable(conf->certificate, FALSE, error))
+  if (!set_key_pair(c, conf, out_key, error))
     return FALSE;
-  *out_key = TFST_TLS_KEY_KEY;
-  if (!file_readable(conf->key, FALSE, error))
-    return FALSE;
-  rc = gnutls_certificate_set_x509_key_file2(c->x509, conf->certificate, conf->key,
-                                             GNUTLS_X509_FMT_PEM, NULL, 0);
-  if (rc < 0) {
-    *out_key = rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH || rc == GNUTLS_E_PK_INVALID_PRIVKEY
-                   ? TFST_TLS_KEY_KEY
-                   : TFST_TLS_KEY_CERTIFICATE;
-    tfst_error_from_gnutls(error, rc, "cannot load '%s' with key '%s'", conf->certificate,
-                           conf->key);
-    return FALSE;
-  }
   *out_key = TFST_TLS_KEY_CERTIFICATE;
   if ((rc = gnutls_certificate_get_crt_raw(c->x509, 0, 0, &raw)) < 0 ||
       (rc = gnutls_x509_crt_init(&crt)) < 0 ||
@@ -203,18 +229,94 @@ load_own_certificate(TfstTlsCreds *c, const TfstTlsConf *conf, const char *own_l
   return TRUE;
 }
 
+/* PEM certificates of one file; how many (0: none, < 0: GnuTLS error). */
+static int
+add_trust_file(TfstTlsCreds *c, const char *path, gsize max, gsize *inout_total, GError **error)
+{
+  g_auto(gnutls_datum_t) pem = {NULL, 0};
+  g_autoptr(GError) local = NULL;
+  gsize len = 0;
+
+  pem.data = (unsigned char *)tfst_file_read(path, max, &len, &local);
+  if (pem.data == NULL) {
+    g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG, "cannot read '%s': %s", path, local->message);
+    return GNUTLS_E_FILE_ERROR;
+  }
+  pem.size = (unsigned int)len;
+  *inout_total += len;
+  return gnutls_certificate_set_x509_trust_mem(c->x509, &pem, GNUTLS_X509_FMT_PEM);
+}
+
+/* Whether a directory entry is a regular file (after symlinks), as
+ * GnuTLS's trust_dir took it; others, and dot files, are skipped. */
+static gboolean
+trust_entry_wanted(const char *dir, const char *name, char **out_path)
+{
+  g_autofree char *path = g_build_filename(dir, name, NULL);
+  struct stat st;
+
+  if (name[0] == '.' || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+    return FALSE;
+  *out_path = g_steal_pointer(&path);
+  return TRUE;
+}
+
+/* A CA directory (c_rehash style, or a distribution's bundle directory):
+ * bounded in entries and bytes, and a file that is not PEM is skipped, as
+ * GnuTLS did; a file that cannot be read is an error. */
+static int
+add_trust_dir(TfstTlsCreds *c, const char *path, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autoptr(GDir) dir = g_dir_open(path, 0, &local);
+  gsize total = 0, entries = 0;
+  const char *name;
+  int count = 0;
+
+  if (dir == NULL) {
+    g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG, "cannot read '%s': %s", path, local->message);
+    return GNUTLS_E_FILE_ERROR;
+  }
+  while ((name = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *file = NULL;
+    int rc;
+
+    if (++entries > TFST_TLS_CA_DIR_MAX_ENTRIES) {
+      g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG, "'%s' holds more than %d entries", path,
+                  TFST_TLS_CA_DIR_MAX_ENTRIES);
+      return GNUTLS_E_FILE_ERROR;
+    }
+    if (!trust_entry_wanted(path, name, &file))
+      continue;
+    if (total >= TFST_TLS_CA_DIR_MAX_BYTES) {
+      g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG, "'%s' holds more than %d bytes", path,
+                  TFST_TLS_CA_DIR_MAX_BYTES);
+      return GNUTLS_E_FILE_ERROR;
+    }
+    rc = add_trust_file(c, file, MIN(TFST_FILE_MAX, TFST_TLS_CA_DIR_MAX_BYTES - total), &total,
+                        error);
+    if (rc == GNUTLS_E_FILE_ERROR)
+      return rc;
+    count += MAX(rc, 0);
+  }
+  return count;
+}
+
 static gboolean
 load_trust(TfstTlsCreds *c, const char *path, GError **error)
 {
   struct stat st;
+  gsize total = 0;
   int rc;
 
-  if (!file_readable(path, TRUE, error))
-    return FALSE;
+  /* stat() does not open: a FIFO does not block here, and is refused by
+   * the read. */
   if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-    rc = gnutls_certificate_set_x509_trust_dir(c->x509, path, GNUTLS_X509_FMT_PEM);
+    rc = add_trust_dir(c, path, error);
   else
-    rc = gnutls_certificate_set_x509_trust_file(c->x509, path, GNUTLS_X509_FMT_PEM);
+    rc = add_trust_file(c, path, TFST_FILE_MAX, &total, error);
+  if (rc == GNUTLS_E_FILE_ERROR)
+    return FALSE;
   if (rc < 0) {
     tfst_error_from_gnutls(error, rc, "cannot load CA certificates from '%s'", path);
     return FALSE;
@@ -234,12 +336,12 @@ read_psk_file(const char *path, GError **error)
 {
   g_autoptr(GHashTable) keys =
       g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
-  g_autofree char *text = NULL;
+  g_auto(gnutls_datum_t) text = {NULL, 0};
   g_auto(GStrv) lines = NULL;
 
-  if (!file_readable(path, FALSE, error) || !g_file_get_contents(path, &text, NULL, error))
+  if (!read_datum(path, &text, error))
     return NULL;
-  lines = g_strsplit(text, "\n", -1);
+  lines = g_strsplit((const char *)text.data, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++) {
     const char *line = g_strstrip(lines[i]);
     const char *colon = strchr(line, ':');

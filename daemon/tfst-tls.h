@@ -16,6 +16,11 @@
 #define TFST_TLS_LABEL_URI_PREFIX "tfst:label:"
 /* Expiry warnings start this many days before a certificate expires. */
 #define TFST_TLS_EXPIRY_WARN_DAYS 30
+/* A TrustedCA= directory is read whole at each load: bounded like a file
+ * (each file is also capped at TFST_FILE_MAX).  /etc/ssl/certs holds a few
+ * hundred entries and about 1 MiB. */
+#define TFST_TLS_CA_DIR_MAX_ENTRIES 4096
+#define TFST_TLS_CA_DIR_MAX_BYTES   (16 * 1024 * 1024)
 
 typedef struct TfstTlsCreds TfstTlsCreds;
 typedef struct TfstTls TfstTls;
