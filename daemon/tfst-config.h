@@ -98,6 +98,9 @@ typedef struct {
   /* Where the address keys were set, for checks made after loading
    * (tfst-hostaddr.c): see tfst_config_origin(). */
   GHashTable *origins;
+  /* Mistakes that do not stop the load (a key or section given twice in
+   * one file), "FILE:LINE: ...", for the journal. */
+  GPtrArray *warnings; /* char * */
 } TfstConfig;
 
 const char *tfst_role_to_string(TfstRole role);

@@ -97,6 +97,16 @@ on_usr2(gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Duplicate keys and sections: the load went on, the administrator should
+ * still hear of it. */
+static void
+log_config_warnings(TfstLog *log, const TfstConfig *config)
+{
+  for (guint i = 0; config->warnings != NULL && i < config->warnings->len; i++)
+    tfst_log(log, LOG_WARNING, "configuration: %s",
+             (const char *)g_ptr_array_index(config->warnings, i));
+}
+
 /* systemctl reload and Reload(): parse the files again here, on the
  * control plane, and hand the result to the data plane only when it is
  * valid. */
@@ -115,6 +125,7 @@ daemon_reload(gpointer data, GError **error)
     tfst_log(d->log, LOG_ERR, "reload refused, keeping the running configuration: %s",
              (*error)->message);
   else {
+    log_config_warnings(d->log, next);
     tls_expiry_track(d, next, FALSE);
     tfst_engine_reload(d->engine, next);
   }
@@ -317,6 +328,7 @@ main(int argc, char **argv)
     return TFST_EXIT_CONFIG;
   }
   tfst_log_init(&log, tfst_role_to_string(role), instance, config->label, config->log_level);
+  log_config_warnings(&log, config);
   /* Before the engine binds: an address that is not on this host would
    * only show up as EADDRNOTAVAIL, on every reconnect. */
   if (!tfst_hostaddr_check(config, &log, &error)) {
