@@ -130,3 +130,46 @@ tfst_error_from_gnutls(GError **error, int rc, const char *format, ...)
   set_error_with_cause(error, code_from_gnutls(rc), gnutls_strerror(rc), format, ap);
   va_end(ap);
 }
+
+/* Printable characters stay (labels and addresses read as typed); the
+ * quotes and backslash are escaped so that the quoted text cannot appear
+ * to end early. */
+static gboolean
+quote_keeps(gunichar c)
+{
+  return c != '\\' && c != '\'' && c != '"' && g_unichar_isprint(c) &&
+         g_unichar_type(c) != G_UNICODE_FORMAT;
+}
+
+static void
+append_escaped(GString *out, const char *p, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    g_string_append_printf(out, "\\x%02x", (guint8)p[i]);
+}
+
+char *
+tfst_error_quote_arg(const char *arg)
+{
+  GString *out;
+  const char *p = arg;
+
+  if (arg == NULL)
+    return g_strdup("(null)");
+  out = g_string_sized_new(MIN(strlen(arg), 4 * TFST_ERROR_QUOTE_MAX) + 8);
+  for (guint n = 0; *p != '\0'; n++) {
+    gunichar c = g_utf8_get_char_validated(p, -1);
+    gsize len = c < (gunichar)-2 ? (gsize)g_unichar_to_utf8(c, NULL) : 1;
+
+    if (n == TFST_ERROR_QUOTE_MAX) {
+      g_string_append(out, "…");
+      break;
+    }
+    if (c < (gunichar)-2 && quote_keeps(c))
+      g_string_append_len(out, p, len);
+    else
+      append_escaped(out, p, len);
+    p += len;
+  }
+  return g_string_free(out, FALSE);
+}

@@ -24,3 +24,13 @@ void tfst_error_from_errno(GError **error, int errnum, const char *format, ...) 
 void tfst_error_from_nl(GError **error, int nlerr, const char *format, ...) G_GNUC_PRINTF(3, 4);
 /* GnuTLS's negative codes: the message is "FORMAT: gnutls_strerror()". */
 void tfst_error_from_gnutls(GError **error, int rc, const char *format, ...) G_GNUC_PRINTF(3, 4);
+
+/* Longest part of a caller's argument an error message repeats. */
+#define TFST_ERROR_QUOTE_MAX 64
+
+/* A caller's argument (a D-Bus string, a name from a file) as an error
+ * message may repeat it: at most TFST_ERROR_QUOTE_MAX characters, then
+ * "…"; control and non-printable characters, backslash and quotes as \xNN
+ * (per byte), so that a reply stays small and no raw control byte reaches a
+ * terminal or the journal.  NULL reads "(null)".  Free with g_free(). */
+char *tfst_error_quote_arg(const char *arg) G_GNUC_WARN_UNUSED_RESULT;

@@ -4,6 +4,7 @@
  * so nothing the loop owns is ever read from another thread. */
 #include "tfst-engine-private.h"
 #include "tfst-error.h"
+#include "tfst-invocation.h"
 
 #include <errno.h>
 #include <netinet/tcp.h>
@@ -349,14 +350,16 @@ filter_parse(GVariant *dict, TfstSessionFilter *f, GError **error)
                         : g_str_equal(key, "direction") ? &f->direction
                         : g_str_equal(key, "state")     ? &f->state
                                                         : NULL;
+    g_autofree char *shown = tfst_error_quote_arg(key);
+
     if (slot == NULL) {
       g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-                  "unknown filter key '%s' (known: remote, forward, direction, state)", key);
+                  "unknown filter key '%s' (known: remote, forward, direction, state)", shown);
       return FALSE;
     }
     if (!g_variant_is_of_type(value, G_VARIANT_TYPE_STRING)) {
       g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-                  "filter key '%s' needs a string, not type '%s'", key,
+                  "filter key '%s' needs a string, not type '%s'", shown,
                   g_variant_get_type_string(value));
       return FALSE;
     }
@@ -364,8 +367,10 @@ filter_parse(GVariant *dict, TfstSessionFilter *f, GError **error)
     *slot = g_variant_get_string(value, NULL);
   }
   if (f->remote != NULL && !tfst_addr_parse_ip(f->remote, &f->remote_addr)) {
+    g_autofree char *shown = tfst_error_quote_arg(f->remote);
+
     g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-                "filter 'remote': '%s' is not a numeric IP address", f->remote);
+                "filter 'remote': '%s' is not a numeric IP address", shown);
     return FALSE;
   }
   return TRUE;
@@ -427,6 +432,42 @@ side_text(const TfstSockAddr *a, const char *unseen, char buf[TFST_ADDR_STRLEN])
   return unseen;
 }
 
+/* Adds one session to a ListSessions reply; returns about how many bytes
+ * it takes there. */
+static gsize
+add_session_row(GVariantBuilder *b, const TfstSession *s, const TfstChainEnds *ends, gint64 now)
+{
+  char client_buf[TFST_ADDR_STRLEN], target_buf[TFST_ADDR_STRLEN];
+  /* Upcall: the client is at the leaf, the target toward the root. */
+  const char *client = side_text(&s->client, s->upcall ? ends->leaf : ends->root, client_buf);
+  const char *target = side_text(&s->dest, s->upcall ? ends->root : ends->leaf, target_buf);
+  const char *forward = s->forward ? s->forward : "";
+  const char *state = session_state(s);
+
+  g_variant_builder_add(b, "(tssssstttt)", s->id, forward, s->upcall ? "upcall" : "downcall",
+                        client, target, state, s->end[0].bytes_in, s->end[1].bytes_in,
+                        (guint64)MAX(now - s->started_us, 0),
+                        (guint64)MAX(now - s->last_activity_us, 0));
+  /* five uint64, five strings with their length and NUL, alignment */
+  return 5 * 8 + 5 * 5 + 8 + strlen(forward) + strlen("downcall") + strlen(client) +
+         strlen(target) + strlen(state);
+}
+
+/* A reply the bus would refuse disconnects nobody but leaves the caller
+ * waiting: refuse it ourselves, and say how to get a smaller one. */
+static GVariant *
+sessions_too_many(GList *from, const TfstSessionFilter *f, guint listed, GError **error)
+{
+  guint n = listed;
+
+  for (GList *l = from; l != NULL; l = l->next)
+    n += filter_match(f, l->data) ? 1 : 0;
+  g_set_error(error, TFST_ERROR, TFST_ERROR_FAILED,
+              "%u sessions match, too many for one D-Bus reply (%d MiB): narrow the filter", n,
+              TFST_DBUS_REPLY_MAX / (1024 * 1024));
+  return NULL;
+}
+
 GVariant *
 tfst_engine_list_sessions(TfstEngine *e, gpointer data, GError **error)
 {
@@ -434,6 +475,8 @@ tfst_engine_list_sessions(TfstEngine *e, gpointer data, GError **error)
   TfstChainEnds ends;
   GVariantBuilder b;
   gint64 now = 0;
+  gsize size = 0;
+  guint listed = 0;
 
   if (!filter_parse(data, &f, error))
     return NULL;
@@ -441,17 +484,14 @@ tfst_engine_list_sessions(TfstEngine *e, gpointer data, GError **error)
   sd_event_now(e->event, CLOCK_MONOTONIC, (guint64 *)&now);
   g_variant_builder_init(&b, G_VARIANT_TYPE("a(tssssstttt)"));
   for (GList *l = e->sessions.head; l != NULL; l = l->next) {
-    const TfstSession *s = l->data;
-    char client[TFST_ADDR_STRLEN], target[TFST_ADDR_STRLEN];
-    if (!filter_match(&f, s))
+    if (!filter_match(&f, l->data))
       continue;
-    /* Upcall: the client is at the leaf, the target toward the root. */
-    g_variant_builder_add(
-        &b, "(tssssstttt)", s->id, s->forward ? s->forward : "", s->upcall ? "upcall" : "downcall",
-        side_text(&s->client, s->upcall ? ends.leaf : ends.root, client),
-        side_text(&s->dest, s->upcall ? ends.root : ends.leaf, target), session_state(s),
-        s->end[0].bytes_in, s->end[1].bytes_in, (guint64)MAX(now - s->started_us, 0),
-        (guint64)MAX(now - s->last_activity_us, 0));
+    size += add_session_row(&b, l->data, &ends, now);
+    if (size > TFST_DBUS_REPLY_MAX) {
+      g_variant_builder_clear(&b);
+      return sessions_too_many(l->next, &f, listed + 1, error);
+    }
+    listed++;
   }
   return g_variant_new("(a(tssssstttt))", &b);
 }
@@ -566,8 +606,13 @@ tfst_engine_flow_sample(TfstEngine *e, gpointer data, GError **error)
         return g_variant_new("(ttt)", s->end[0].bytes_in, s->end[1].bytes_in, id);
     }
   }
-  g_set_error(error, TFST_ERROR, TFST_ERROR_NOT_FOUND,
-              "no session or hop '%s' (a session id, a hop peer's label, or \"\" for the instance)",
-              target);
+  {
+    g_autofree char *shown = tfst_error_quote_arg(target);
+
+    g_set_error(error, TFST_ERROR, TFST_ERROR_NOT_FOUND,
+                "no session or hop '%s' (a session id, a hop peer's label, or \"\" for the "
+                "instance)",
+                shown);
+  }
   return NULL;
 }

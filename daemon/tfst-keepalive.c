@@ -93,8 +93,12 @@ tfst_keepalive_parse_scope(const char *scope, gboolean *out_hops, GError **error
     *out_hops = g_str_equal(scope, "hops");
     return TRUE;
   }
-  g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-              "unknown scope '%s': use \"hops\" or \"sessions\"", scope);
+  {
+    g_autofree char *shown = tfst_error_quote_arg(scope);
+
+    g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
+                "unknown scope '%s': use \"hops\" or \"sessions\"", shown);
+  }
   return FALSE;
 }
 
@@ -125,8 +129,10 @@ set_one(TfstKeepaliveConf *ka, gboolean hops, const char *name, GVariant *value,
 
   if (k == NULL) {
     g_autofree char *known = key_list(hops);
+    g_autofree char *shown = tfst_error_quote_arg(name);
+
     g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-                "unknown setting '%s'%s; the settings are %s", name,
+                "unknown setting '%s'%s; the settings are %s", shown,
                 !hops && find_key(name, TRUE) != NULL ? " for sessions (it is for hops only)" : "",
                 known);
     return FALSE;

@@ -300,8 +300,10 @@ on_flow_sample(GObject *source, GAsyncResult *res, gpointer data)
     return;
   }
   if (token != flow->token) {
+    g_autofree char *shown = tfst_error_quote_arg(flow->target);
+
     g_dbus_method_invocation_return_error(flow->invocation, TFST_ERROR, TFST_ERROR_NOT_FOUND,
-                                          "'%s' went away during the interval", flow->target);
+                                          "'%s' went away during the interval", shown);
     return;
   }
   g_dbus_method_invocation_return_value(

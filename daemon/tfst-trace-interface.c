@@ -49,9 +49,9 @@ lookup(TfstTraceState *state, GDBusMethodInvocation *invocation, const char **ou
   g_variant_get_child(g_dbus_method_invocation_get_parameters(invocation), 0, "&s", &name);
   trace = g_hash_table_lookup(state->traces, name);
   if (trace == NULL) {
-    g_autofree char *shown = g_strescape(name, NULL);
+    g_autofree char *shown = tfst_error_quote_arg(name);
     g_dbus_method_invocation_return_error(invocation, TFST_ERROR, TFST_ERROR_NOT_FOUND,
-                                          "no trace named “%.40s”", shown);
+                                          "no trace named “%s”", shown);
     return NULL;
   }
   if (out_name != NULL)

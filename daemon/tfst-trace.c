@@ -37,9 +37,9 @@ tfst_trace_check_name(const char *name, GError **error)
 
   if (len == 0 || len > TFST_TRACE_NAME_MAX ||
       strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != len) {
-    g_autofree char *shown = g_strescape(name, NULL);
+    g_autofree char *shown = tfst_error_quote_arg(name);
     g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-                "invalid trace name “%.40s”: 1-%d characters from A-Z a-z 0-9 _ . -", shown,
+                "invalid trace name “%s”: 1-%d characters from A-Z a-z 0-9 _ . -", shown,
                 TFST_TRACE_NAME_MAX);
     return FALSE;
   }
@@ -195,9 +195,9 @@ normalize_address(const char *address, GError **error)
   g_autoptr(GInetAddress) inet = g_inet_address_new_from_string(address);
 
   if (inet == NULL) {
-    g_autofree char *shown = g_strescape(address, NULL);
+    g_autofree char *shown = tfst_error_quote_arg(address);
     g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-                "“%.64s” is not a numeric IPv4 or IPv6 address", shown);
+                "“%s” is not a numeric IPv4 or IPv6 address", shown);
     return NULL;
   }
   return g_inet_address_to_string(inet);

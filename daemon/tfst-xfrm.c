@@ -53,8 +53,12 @@ tfst_xfrm_proto_from_string(const char *name, guint8 *ret_proto, GError **error)
       return TRUE;
     }
   }
-  g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-              "protocol '%s' is not one of esp, ah, comp", name);
+  {
+    g_autofree char *shown = tfst_error_quote_arg(name);
+
+    g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
+                "protocol '%s' is not one of esp, ah, comp", shown);
+  }
   return FALSE;
 }
 
@@ -72,8 +76,12 @@ tfst_xfrm_canonical_address(const char *text, char ret[INET6_ADDRSTRLEN], GError
     inet_ntop(AF_INET6, &a6, ret, INET6_ADDRSTRLEN);
     return TRUE;
   }
-  g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-              "destination '%s' is not a numeric IPv4 or IPv6 address", text);
+  {
+    g_autofree char *shown = tfst_error_quote_arg(text);
+
+    g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
+                "destination '%s' is not a numeric IPv4 or IPv6 address", shown);
+  }
   return FALSE;
 }
 
