@@ -1,12 +1,15 @@
 #include "tfst-addr.h"
 #include "tfst-config.h"
 #include "tfst-error.h"
+#include "tfst-file.h"
 #include "tfst-keepalive.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EP TFST_ROLE_EPPROXY
@@ -1054,6 +1057,135 @@ test_bad_instance(void)
   g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);
 }
 
+/* ---- files that are not configuration files ---- */
+
+static void
+assert_file_refused(const char *path, const char *expect)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstConfig) c = tfst_config_load(RL, "r1", path, &error);
+
+  g_assert_null(c);
+  g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);
+  if (strstr(error->message, expect) == NULL)
+    g_error("expected '%s' in '%s'", expect, error->message);
+}
+
+/* A FIFO would block the load until someone writes (startup hung, a
+ * reload hung the control plane so that SIGTERM went unheard), a device
+ * would be read without end: both are refused before a byte is read. */
+static void
+test_special_files(Fixture *fx, gconstpointer data)
+{
+  g_autofree char *fifo_dropin = g_build_filename(fx->dropins, "fifo.conf", NULL);
+  g_autoptr(GString) big = g_string_new("[Instance]\n");
+
+  alarm(20); /* a hang fails the test instead of stalling the suite */
+  g_assert_cmpint(mkfifo(fx->main, 0600), ==, 0);
+  assert_file_refused(fx->main,
+                      "relay@r1.conf: cannot read the file: is a FIFO, not a regular file");
+  g_assert_cmpint(g_unlink(fx->main), ==, 0);
+  assert_file_refused("/dev/zero", "/dev/zero: cannot read the file: is a character device, not a "
+                                   "regular file");
+  assert_file_refused(fx->dir, "is a directory");
+
+  /* a drop-in that is a FIFO names itself */
+  fixture_write(fx, "relay@r1.conf", RL_HOPS);
+  g_assert_cmpint(g_mkdir_with_parents(fx->dropins, 0700), ==, 0);
+  g_assert_cmpint(mkfifo(fifo_dropin, 0600), ==, 0);
+  assert_file_refused(fx->main, "fifo.conf: cannot read the file: is a FIFO");
+  g_assert_cmpint(g_unlink(fifo_dropin), ==, 0);
+
+  /* one byte above the cap */
+  while (big->len <= TFST_FILE_MAX)
+    g_string_append(big, "# padding padding padding padding padding padding padding\n");
+  fixture_write(fx, "relay@r1.conf", big->str);
+  assert_file_refused(fx->main, "cannot read the file: is larger than 1048576 bytes");
+  alarm(0);
+}
+
+/* ---- loading cost ---- */
+
+static char *
+many_forwards(guint n)
+{
+  GString *s = g_string_new("[Instance]\nLabel=gw1\n" GW_PARENT);
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf(s, "[Forward f%u]\nListen=127.0.%u.1:%u\n", i, 1 + i / 60000,
+                           1024 + i % 60000);
+  return g_string_free(s, FALSE);
+}
+
+/* CPU time of the fastest of three loads: the least disturbed by the
+ * other processes of a loaded machine. */
+static gint64
+load_cpu_us(const char *text, guint n)
+{
+  gint64 best = G_MAXINT64;
+
+  for (int run = 0; run < 3; run++) {
+    struct timespec a, b;
+    g_autoptr(TfstConfig) c = NULL;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+    c = load(GW, text);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+    g_assert_cmpuint(c->forwards->len, ==, n);
+    best = MIN(best, (b.tv_sec - a.tv_sec) * G_USEC_PER_SEC + (b.tv_nsec - a.tv_nsec) / 1000);
+  }
+  return MAX(best, 1);
+}
+
+/* 8 times the forwards must cost about 8 times as much: a quadratic
+ * loader (each key re-split the whole text to find its line) cost 64
+ * times as much, and 16 000 forwards took over a minute. */
+static void
+test_linear_load(void)
+{
+  g_autofree char *small = many_forwards(2000);
+  g_autofree char *large = many_forwards(16000);
+  gint64 t_small = load_cpu_us(small, 2000);
+  gint64 t_large = load_cpu_us(large, 16000);
+
+  g_test_message("2 000 forwards: %" G_GINT64_FORMAT " us, 16 000: %" G_GINT64_FORMAT " us",
+                 t_small, t_large);
+  g_assert_cmpint(t_large, <, 20 * t_small);
+}
+
+/* ---- duplicates ---- */
+
+static void
+test_duplicates(void)
+{
+  g_autoptr(TfstConfig) c = load(RL, "[Instance]\nLabel=a\nLabel=b\n" RL_HOPS "[Instance]\n"
+                                     "MaxSessions=5\n");
+
+  g_assert_cmpstr(c->label, ==, "b");
+  g_assert_cmpuint(c->max_sessions, ==, 5);
+  g_assert_cmpuint(c->warnings->len, ==, 2);
+  g_assert_cmpstr(g_ptr_array_index(c->warnings, 0), ==,
+                  "t.conf:3: [Instance] Label= is set again (before at line 2); the last value "
+                  "counts");
+  g_assert_cmpstr(g_ptr_array_index(c->warnings, 1), ==,
+                  "t.conf:8: [Instance] appears again (first at line 1); the sections are merged");
+  g_clear_pointer(&c, tfst_config_free);
+
+  /* no warning for a clean file, and a short report for a flood */
+  c = load(RL, RL_HOPS);
+  g_assert_cmpuint(c->warnings->len, ==, 0);
+  g_clear_pointer(&c, tfst_config_free);
+  {
+    g_autoptr(GString) flood = g_string_new(RL_HOPS "[Instance]\n");
+
+    for (int i = 0; i < 100; i++)
+      g_string_append(flood, "MaxSessions=5\n");
+    c = load(RL, flood->str);
+    g_assert_cmpuint(c->warnings->len, ==, 21);
+    g_assert_cmpstr(g_ptr_array_index(c->warnings, 20), ==, "79 more warnings like these");
+  }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1092,6 +1224,10 @@ main(int argc, char **argv)
              fixture_tear_down);
   g_test_add("/tfst/config/missing-files", Fixture, NULL, fixture_set_up, test_missing_files,
              fixture_tear_down);
+  g_test_add("/tfst/config/special-files", Fixture, NULL, fixture_set_up, test_special_files,
+             fixture_tear_down);
+  g_test_add_func("/tfst/config/linear-load", test_linear_load);
+  g_test_add_func("/tfst/config/duplicates", test_duplicates);
 
   return g_test_run();
 }

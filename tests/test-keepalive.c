@@ -194,11 +194,60 @@ test_dropin_merge(void)
   g_assert_error(error, TFST_ERROR, TFST_ERROR_FAILED);
 }
 
+/* A caller's argument in an error message: short, and no raw control
+ * byte (an 8 MiB scope full of them was echoed whole). */
+static void
+test_quote_arg(void)
+{
+  static const char *const cases[][2] = {
+      {"hops", "hops"},
+      {"", ""},
+      {"a\nb\x1b[31m", "a\\x0ab\\x1b[31m"},
+      {"it's \"x\" \\", "it\\x27s \\x22x\\x22 \\x5c"},
+      {"r\xc3\xa9seau", "r\xc3\xa9seau"},            /* printable UTF-8 stays */
+      {"\xe2\x80\xaelabel", "\\xe2\\x80\\xaelabel"}, /* a bidi override does not */
+      {"bad\xff", "bad\\xff"},                       /* not UTF-8 */
+  };
+  g_autofree char *huge = g_strnfill(8 * 1024 * 1024, '\x01');
+  g_autofree char *shown = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *q = tfst_error_quote_arg(cases[i][0]);
+    g_assert_cmpstr(q, ==, cases[i][1]);
+  }
+  shown = tfst_error_quote_arg(huge);
+  g_assert_cmpuint(strlen(shown), ==, TFST_ERROR_QUOTE_MAX * 4 + strlen("…"));
+  g_assert_true(g_str_has_suffix(shown, "\\x01…"));
+  g_clear_pointer(&shown, g_free);
+  shown = tfst_error_quote_arg(NULL);
+  g_assert_cmpstr(shown, ==, "(null)");
+}
+
+/* The Keepalive scope argument, as GetSettings/SetSettings echo it. */
+static void
+test_scope_echo(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) scope = g_string_new(NULL);
+  gboolean hops = FALSE;
+
+  while (scope->len < 8 * 1024 * 1024)
+    g_string_append(scope, "\x1b]0;owned\x07\n");
+  g_assert_false(tfst_keepalive_parse_scope(scope->str, &hops, &error));
+  g_assert_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS);
+  g_assert_cmpuint(strlen(error->message), <, 512);
+  for (const char *p = error->message; *p != '\0'; p++)
+    g_assert_false(g_ascii_iscntrl(*p));
+  g_assert_true(g_str_has_prefix(error->message, "unknown scope '\\x1b]0;owned\\x07\\x0a"));
+}
+
 int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/tfst/keepalive/scope", test_scope);
+  g_test_add_func("/tfst/keepalive/quote-arg", test_quote_arg);
+  g_test_add_func("/tfst/keepalive/scope-echo", test_scope_echo);
   g_test_add_func("/tfst/keepalive/to-variant", test_to_variant);
   g_test_add_func("/tfst/keepalive/merge", test_merge);
   g_test_add_func("/tfst/keepalive/refused", test_refused);

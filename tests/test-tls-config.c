@@ -5,10 +5,14 @@
 #include "tfst-cleanup.h"
 #include "tfst-config.h"
 #include "tfst-error.h"
+#include "tfst-file.h"
 #include "tfst-tls.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define GW_HEAD "[Instance]\nLabel=gw1\n[Parent]\nConnect=127.0.0.1:21002\n"
 
@@ -347,6 +351,68 @@ test_psk(Fixture *f, gconstpointer data)
   }
 }
 
+static glong
+max_rss_kib(void)
+{
+  struct rusage ru;
+
+  g_assert_cmpint(getrusage(RUSAGE_SELF, &ru), ==, 0);
+  return ru.ru_maxrss;
+}
+
+/* Credential files are read by us, bounded, and only when regular: a
+ * PSKFile of /dev/zero grew the daemon to 953 MB, a FIFO hung startup
+ * (and a reload, with the control plane deaf to SIGTERM). */
+static void
+test_special_files(Fixture *f, gconstpointer data)
+{
+  g_autofree char *fifo = path_in(f, "fifo");
+  g_autofree char *big = path_in(f, "big.pem");
+  g_autofree char *psk_fifo = NULL;
+  g_autofree char *psk_zero = NULL;
+  g_autofree char *psk_dir = NULL;
+  glong rss_before = max_rss_kib();
+  g_autofree char *more = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *pad = g_strnfill(TFST_FILE_MAX + 1, '#');
+
+  alarm(20); /* a hang fails the test instead of stalling the suite */
+  g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+  psk_fifo = g_strdup_printf(GW_HEAD "TLS=yes\nPSKFile=%s\nPeerLabel=relay1\n", fifo);
+  assert_error(psk_fifo, "t.conf:6: [Parent] PSKFile=: cannot read '");
+  assert_error(psk_fifo, "fifo': is a FIFO, not a regular file");
+  psk_zero = g_strdup(GW_HEAD "TLS=yes\nPSKFile=/dev/zero\nPeerLabel=relay1\n");
+  assert_error(psk_zero, "t.conf:6: [Parent] PSKFile=: cannot read '/dev/zero': is a character "
+                         "device, not a regular file");
+  psk_dir = g_strdup_printf(GW_HEAD "TLS=yes\nPSKFile=%s\nPeerLabel=relay1\n", f->dir);
+  assert_error(psk_dir, "is a directory, not a file");
+
+  text = gw_tls(f, "Certificate=/dev/zero\n");
+  assert_error(text, "t.conf:9: [Parent] Certificate=: cannot read '/dev/zero': is a character "
+                     "device");
+  g_clear_pointer(&text, g_free);
+  more = g_strdup_printf("Key=%s\n", fifo);
+  text = gw_tls(f, more);
+  assert_error(text, "t.conf:9: [Parent] Key=: cannot read '");
+  assert_error(text, "is a FIFO, not a regular file");
+  g_clear_pointer(&more, g_free);
+  g_clear_pointer(&text, g_free);
+  more = g_strdup_printf("TrustedCA=%s\n", fifo);
+  text = gw_tls(f, more);
+  assert_error(text, "t.conf:9: [Parent] TrustedCA=: cannot read '");
+  assert_error(text, "is a FIFO, not a regular file");
+  g_clear_pointer(&more, g_free);
+  g_clear_pointer(&text, g_free);
+
+  g_assert_true(g_file_set_contents(big, pad, -1, NULL));
+  more = g_strdup_printf("Certificate=%s\n", big);
+  text = gw_tls(f, more);
+  assert_error(text, "big.pem': is larger than 1048576 bytes");
+  alarm(0);
+  /* nothing was read into memory beyond the cap (the padding itself is 1 MiB) */
+  g_assert_cmpint(max_rss_kib() - rss_before, <, 16 * 1024);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -363,5 +429,7 @@ main(int argc, char **argv)
   g_test_add("/tfst/tls-config/expiry", Fixture, NULL, fixture_setup, test_expiry,
              fixture_teardown);
   g_test_add("/tfst/tls-config/psk", Fixture, NULL, fixture_setup, test_psk, fixture_teardown);
+  g_test_add("/tfst/tls-config/special-files", Fixture, NULL, fixture_setup, test_special_files,
+             fixture_teardown);
   return g_test_run();
 }
