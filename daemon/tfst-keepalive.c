@@ -1,6 +1,7 @@
 /* Keepalive settings over D-Bus (see tfst-keepalive.h). */
 #include "tfst-keepalive.h"
 #include "tfst-error.h"
+#include "tfst-file.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -328,8 +329,9 @@ tfst_keepalive_persist(TfstRole role, const char *instance, GVariant *changes, g
   g_autofree char *text = NULL;
   g_autoptr(GError) local = NULL;
 
-  if (!g_file_get_contents(path, &existing, NULL, &local) &&
-      !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+  /* bounded and regular only, as the loader reads it at the next start */
+  existing = tfst_file_read(path, TFST_FILE_MAX, NULL, &local);
+  if (existing == NULL && !g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
     g_set_error(error, TFST_ERROR, TFST_ERROR_FAILED, "cannot read %s: %s", path, local->message);
     return NULL;
   }
