@@ -12,5 +12,6 @@
 /* A GAsyncReadyCallback for a GTask (an engine query, a worker thread)
  * whose result is the method's reply tuple (a GVariant reference, not
  * floating) or an error: answers
- * `user_data`, a GDBusMethodInvocation, taking its reference. */
+ * `user_data`, a GDBusMethodInvocation, taking its reference.  A reply
+ * larger than TFST_DBUS_REPLY_MAX is answered with an error instead. */
 void tfst_invocation_return_task(GObject *source, GAsyncResult *result, gpointer user_data);
