@@ -327,6 +327,18 @@ tfst_engine_snapshot(TfstEngine *e, gpointer data, GError **error)
 
 /* ---- sessions ---- */
 
+/* A string a caller gave us, as an error message may quote it: at most 64
+ * bytes, escaped, so a reply stays small and a terminal or log shows no
+ * control bytes from it. */
+static char *
+quote_arg(const char *s)
+{
+  g_autofree char *head = g_strndup(s, 64);
+  g_autofree char *esc = g_strescape(head, NULL);
+
+  return strlen(s) > 64 ? g_strconcat(esc, "...", NULL) : g_steal_pointer(&esc);
+}
+
 typedef struct {
   const char *remote;
   const char *forward;
@@ -350,22 +362,24 @@ filter_parse(GVariant *dict, TfstSessionFilter *f, GError **error)
                         : g_str_equal(key, "state")     ? &f->state
                                                         : NULL;
     if (slot == NULL) {
+      g_autofree char *q = quote_arg(key);
       g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-                  "unknown filter key '%s' (known: remote, forward, direction, state)", key);
+                  "unknown filter key '%s' (known: remote, forward, direction, state)", q);
       return FALSE;
     }
     if (!g_variant_is_of_type(value, G_VARIANT_TYPE_STRING)) {
+      g_autofree char *q = quote_arg(g_variant_get_type_string(value));
       g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-                  "filter key '%s' needs a string, not type '%s'", key,
-                  g_variant_get_type_string(value));
+                  "filter key '%s' needs a string, not type '%s'", key, q);
       return FALSE;
     }
     /* The dictionary outlives the filter: the strings stay valid. */
     *slot = g_variant_get_string(value, NULL);
   }
   if (f->remote != NULL && !tfst_addr_parse_ip(f->remote, &f->remote_addr)) {
+    g_autofree char *q = quote_arg(f->remote);
     g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-                "filter 'remote': '%s' is not a numeric IP address", f->remote);
+                "filter 'remote': '%s' is not a numeric IP address", q);
     return FALSE;
   }
   return TRUE;
@@ -427,6 +441,12 @@ side_text(const TfstSockAddr *a, const char *unseen, char buf[TFST_ADDR_STRLEN])
   return unseen;
 }
 
+/* A listed session takes at most about 250 bytes, so this many stay well
+ * inside a D-Bus message (dbus-daemon's limit is 32 MiB on the system bus
+ * by default); with MaxSessions= up to 10^6 the reply must be cut.  The
+ * filter narrows a longer list. */
+#define TFST_LIST_SESSIONS_MAX 100000
+
 GVariant *
 tfst_engine_list_sessions(TfstEngine *e, gpointer data, GError **error)
 {
@@ -434,17 +454,19 @@ tfst_engine_list_sessions(TfstEngine *e, gpointer data, GError **error)
   TfstChainEnds ends;
   GVariantBuilder b;
   gint64 now = 0;
+  guint n = 0;
 
   if (!filter_parse(data, &f, error))
     return NULL;
   chain_ends(e, &ends);
   sd_event_now(e->event, CLOCK_MONOTONIC, (guint64 *)&now);
   g_variant_builder_init(&b, G_VARIANT_TYPE("a(tssssstttt)"));
-  for (GList *l = e->sessions.head; l != NULL; l = l->next) {
+  for (GList *l = e->sessions.head; l != NULL && n < TFST_LIST_SESSIONS_MAX; l = l->next) {
     const TfstSession *s = l->data;
     char client[TFST_ADDR_STRLEN], target[TFST_ADDR_STRLEN];
     if (!filter_match(&f, s))
       continue;
+    n++;
     /* Upcall: the client is at the leaf, the target toward the root. */
     g_variant_builder_add(
         &b, "(tssssstttt)", s->id, s->forward ? s->forward : "", s->upcall ? "upcall" : "downcall",
@@ -552,6 +574,7 @@ GVariant *
 tfst_engine_flow_sample(TfstEngine *e, gpointer data, GError **error)
 {
   const char *target = data;
+  g_autofree char *q = NULL;
   guint64 id;
   char *end = NULL;
   TfstHop *hop;
@@ -573,8 +596,9 @@ tfst_engine_flow_sample(TfstEngine *e, gpointer data, GError **error)
         return g_variant_new("(ttt)", s->end[0].bytes_in, s->end[1].bytes_in, id);
     }
   }
+  q = quote_arg(target);
   g_set_error(error, TFST_ERROR, TFST_ERROR_NOT_FOUND,
               "no session or hop '%s' (a session id, a hop peer's label, or \"\" for the instance)",
-              target);
+              q);
   return NULL;
 }
