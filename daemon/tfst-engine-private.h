@@ -223,11 +223,15 @@ typedef struct {
 
 /* Session log lines a peer can trigger, each rate limited on its own. */
 typedef enum {
-  TFST_SESSION_LOG_LIMIT,    /* MaxSessions=, MaxSessionsPerChild=, OpenRate= */
-  TFST_SESSION_LOG_REFUSED,  /* a client with no hop to take it */
-  TFST_SESSION_LOG_TARGET,   /* the target connect failed, no Target= here */
-  TFST_SESSION_LOG_OPENFAIL, /* OPEN_FAIL came back to the accepting proxy */
-  TFST_SESSION_LOG_ENDED,    /* reset, not opened in time, close or idle timeout */
+  TFST_SESSION_LOG_LIMIT,       /* MaxSessions= */
+  TFST_SESSION_LOG_CHILD_LIMIT, /* MaxSessionsPerChild= */
+  TFST_SESSION_LOG_OPEN_RATE,   /* OpenRate= */
+  TFST_SESSION_LOG_REFUSED,     /* a client with no hop to take it */
+  TFST_SESSION_LOG_TARGET,      /* the target connect failed */
+  TFST_SESSION_LOG_NO_TARGET,   /* an OPEN for a forward with no Target= here */
+  TFST_SESSION_LOG_OPENFAIL,    /* OPEN_FAIL came back to the accepting proxy */
+  TFST_SESSION_LOG_RESET,       /* a session reset */
+  TFST_SESSION_LOG_TIMEOUT,     /* not opened in time, close or idle timeout */
   TFST_SESSION_LOG_KINDS,
 } TfstSessionLogKind;
 

@@ -154,7 +154,7 @@ tfst_session_abort(TfstSession *s, int err, TfstEnd *origin)
     }
   }
   tfst_stats_session_ended(s, err, origin);
-  tfst_log_limited(s->engine->log, session_rl(s->engine, TFST_SESSION_LOG_ENDED), LOG_INFO,
+  tfst_log_limited(s->engine->log, session_rl(s->engine, TFST_SESSION_LOG_RESET), LOG_INFO,
                    &(TfstLogFields){.session = s->id, .err = err},
                    "session rs=%" G_GUINT64_FORMAT " reset: %s", s->id, g_strerror(err));
   session_free(s);
@@ -224,7 +224,7 @@ session_timer_cb(sd_event_source *src, guint64 usec, void *userdata)
   TfstSession *s = userdata;
   TfstEngine *e = s->engine;
   TfstLogFields f = {.message_id = TFST_MSGID_CLOSE_ABORT, .session = s->id, .err = ETIMEDOUT};
-  TfstRatelimit *rl = session_rl(e, TFST_SESSION_LOG_ENDED);
+  TfstRatelimit *rl = session_rl(e, TFST_SESSION_LOG_TIMEOUT);
 
   /* Activity only stamps a time; the deadline is re-derived here so busy
    * sessions cost no timer updates. */
@@ -628,35 +628,51 @@ open_rate_pass(TfstHop *hop, guint rate, gint64 now)
 
 /* One child hop may hold only its share of the sessions and open them only
  * so fast, so that it can neither starve the other children nor make the
- * endpoint proxy open connections into the secure zone without bound.
- * 0 when it may, else the errno of the OPEN_FAIL. */
-static int
-child_over_limit(TfstHop *hop)
+ * endpoint proxy open connections into the secure zone without bound. */
+static gboolean
+child_share_full(TfstHop *hop)
 {
   TfstEngine *e = hop->engine;
   guint max = tfst_config_child_sessions(e->config);
-  TfstLogFields f = {.message_id = TFST_MSGID_MAX_SESSIONS, .peer_label = hop->peer_label};
-  TfstRatelimit *rl = session_rl(e, TFST_SESSION_LOG_LIMIT);
 
-  if (hop->child_sessions >= max) {
-    e->stats.refused_limit++;
-    e->stats.refused_child_limit++;
-    tfst_log_limited(e->log, rl, LOG_WARNING, &f,
-                     "child %s (%s) holds %u sessions; refusing its new sessions "
-                     "(MaxSessionsPerChild=%u)",
-                     hop->peer_label, hop->peer_desc, hop->child_sessions, max);
+  if (hop->child_sessions < max)
+    return FALSE;
+  e->stats.refused_limit++;
+  e->stats.refused_child_limit++;
+  tfst_log_limited(
+      e->log, session_rl(e, TFST_SESSION_LOG_CHILD_LIMIT), LOG_WARNING,
+      &(TfstLogFields){.message_id = TFST_MSGID_MAX_SESSIONS, .peer_label = hop->peer_label},
+      "child %s (%s) holds %u sessions; refusing its new sessions "
+      "(MaxSessionsPerChild=%u)",
+      hop->peer_label, hop->peer_desc, hop->child_sessions, max);
+  return TRUE;
+}
+
+static gboolean
+child_too_fast(TfstHop *hop)
+{
+  TfstEngine *e = hop->engine;
+
+  if (open_rate_pass(hop, e->config->open_rate, now_us(e)))
+    return FALSE;
+  e->stats.refused_limit++;
+  e->stats.refused_open_rate++;
+  tfst_log_limited(
+      e->log, session_rl(e, TFST_SESSION_LOG_OPEN_RATE), LOG_WARNING,
+      &(TfstLogFields){.message_id = TFST_MSGID_MAX_SESSIONS, .peer_label = hop->peer_label},
+      "child %s (%s) opens sessions faster than OpenRate=%u per second; "
+      "refusing its new sessions",
+      hop->peer_label, hop->peer_desc, e->config->open_rate);
+  return TRUE;
+}
+
+/* 0 when a child may open one more session, else the OPEN_FAIL errno. */
+static int
+child_over_limit(TfstHop *hop)
+{
+  if (child_share_full(hop))
     return EDQUOT;
-  }
-  if (!open_rate_pass(hop, e->config->open_rate, now_us(e))) {
-    e->stats.refused_limit++;
-    e->stats.refused_open_rate++;
-    tfst_log_limited(e->log, rl, LOG_WARNING, &f,
-                     "child %s (%s) opens sessions faster than OpenRate=%u per second; "
-                     "refusing its new sessions",
-                     hop->peer_label, hop->peer_desc, e->config->open_rate);
-    return EAGAIN;
-  }
-  return 0;
+  return child_too_fast(hop) ? EAGAIN : 0;
 }
 
 static void
@@ -742,7 +758,7 @@ session_terminate(TfstSession *s, const TfstOpenMsg *m)
   int fd;
 
   if (fw == NULL || fw->has_listen) {
-    tfst_log_limited(e->log, session_rl(e, TFST_SESSION_LOG_TARGET), LOG_WARNING,
+    tfst_log_limited(e->log, session_rl(e, TFST_SESSION_LOG_NO_TARGET), LOG_WARNING,
                      &(TfstLogFields){.session = s->id, .err = ENOENT},
                      "session rs=%" G_GUINT64_FORMAT ": forward '%s' has no Target= here", s->id,
                      m->forward);
