@@ -17,6 +17,8 @@ tfst_stats_init(TfstEngine *e)
   e->stats.cleared_rt = g_get_real_time();
 }
 
+/* Nothing to free since the errno table became a fixed array; the engine
+ * still pairs it with tfst_stats_init(). */
 void
 tfst_stats_free(TfstEngine *e)
 {
