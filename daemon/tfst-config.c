@@ -15,9 +15,13 @@
  * file) from being read into memory.  Devices and FIFOs are refused. */
 #define CONF_FILE_MAX TFST_FILE_MAX
 
-#define DEFAULT_LOG_LEVEL        1
-#define DEFAULT_MAX_SESSIONS     10000
-#define MAX_MAX_SESSIONS         1000000
+#define DEFAULT_LOG_LEVEL    1
+#define DEFAULT_MAX_SESSIONS 10000
+#define MAX_MAX_SESSIONS     1000000
+/* Sessions a child hop may open per second: above the session setup rate a
+ * whole chain reaches on one core (bench/README.md), far below what it
+ * takes to flood the secure zone with connections. */
+#define DEFAULT_OPEN_RATE        5000
 #define DEFAULT_RECONNECT_MIN_MS 1000
 #define DEFAULT_RECONNECT_MAX_MS 60000
 #define DEFAULT_HANDSHAKE_MS     10000
@@ -255,7 +259,8 @@ format_size(guint32 bytes, char buf[32])
 
 /* ---- known sections and keys ---- */
 
-static const char *const instance_keys[] = {"Label", "LogLevel", "MaxSessions", "Networks", NULL};
+static const char *const instance_keys[] = {
+    "Label", "LogLevel", "MaxSessions", "MaxSessionsPerChild", "OpenRate", "Networks", NULL};
 static const char *const hop_keys[] = {
     "Listen",       "Connect",      "LocalAddress",     "SourcePorts",
     "ReconnectMin", "ReconnectMax", "HandshakeTimeout", "TLS",
@@ -1083,7 +1088,20 @@ parse_instance(Loader *l, TfstConfig *c, GError **error)
   return get_label(l, "Instance", "Label", &c->label, error) &&
          get_uint(l, "Instance", "LogLevel", 0, 3, &c->log_level, error) &&
          get_uint(l, "Instance", "MaxSessions", 1, MAX_MAX_SESSIONS, &c->max_sessions, error) &&
+         get_uint(l, "Instance", "MaxSessionsPerChild", 1, MAX_MAX_SESSIONS,
+                  &c->max_sessions_per_child, error) &&
+         get_uint(l, "Instance", "OpenRate", 0, MAX_MAX_SESSIONS, &c->open_rate, error) &&
          parse_networks(l, c, error);
+}
+
+/* Half by default: one child hop that fills its share still leaves the other
+ * half to every other child and to this instance's own forwards. */
+guint
+tfst_config_child_sessions(const TfstConfig *config)
+{
+  if (config->max_sessions_per_child != 0)
+    return config->max_sessions_per_child;
+  return config->max_sessions - config->max_sessions / 2;
 }
 
 /* ---- [Parent] and [Children] ---- */
@@ -1838,6 +1856,7 @@ config_new(TfstRole role, const char *instance)
   c->label = default_label(role, instance);
   c->log_level = DEFAULT_LOG_LEVEL;
   c->max_sessions = DEFAULT_MAX_SESSIONS;
+  c->open_rate = DEFAULT_OPEN_RATE;
   c->networks = g_array_new(FALSE, TRUE, sizeof(TfstNetworkEntry));
   hop_init(&c->parent);
   hop_init(&c->children);

@@ -72,7 +72,9 @@ typedef struct {
   char *label;     /* [Instance] Label=, default "<role>-<instance>" */
   guint log_level; /* 0-3 */
   guint max_sessions;
-  GArray *networks; /* TfstNetworkEntry (owner empty): [Instance] Networks= */
+  guint max_sessions_per_child; /* 0: half of max_sessions (tfst_config_child_sessions) */
+  guint open_rate;              /* sessions per second per child hop, 0: no limit */
+  GArray *networks;             /* TfstNetworkEntry (owner empty): [Instance] Networks= */
 
   TfstHopConf parent;
   TfstHopConf children;
@@ -127,6 +129,8 @@ void tfst_config_free(TfstConfig *config);
  * does: "FILE:LINE: [group] key=: reason".  group is the section name
  * ("Parent", "Children"; a forward always as "Forward NAME" with one space).
  * NULL when the key has its default value. */
+/* MaxSessionsPerChild=, or half of MaxSessions= (rounded up) when unset. */
+guint tfst_config_child_sessions(const TfstConfig *config);
 const char *tfst_config_origin(const TfstConfig *config, const char *group, const char *key);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstConfig, tfst_config_free)
 

@@ -54,6 +54,7 @@ struct TfstEnd {
   guint32 window;        /* receive window we grant */
   guint32 to_credit;     /* consumed, not yet returned by CREDIT */
   gint64 last_credit_us;
+  gboolean charged;   /* counted in hop->child_sessions (an OPEN from a child) */
   gboolean opened;    /* OPEN/OPEN_OK completed on this stream */
   gboolean we_opened; /* we sent the OPEN */
   GList blocked_link; /* in hop->blocked while waiting for hop room */
@@ -130,6 +131,11 @@ struct TfstHop {
 
   GHashTable *streams; /* id -> TfstEnd */
   guint32 next_id;
+  /* A child's share (MaxSessionsPerChild=, OpenRate=): its sessions, and a
+   * token bucket of opens refilled at OpenRate per second. */
+  guint child_sessions;
+  double open_tokens;
+  gint64 open_refill_us; /* 0: bucket not used yet, full */
   guint64 window_total;
 
   guint64 ping_sent_us; /* 0: none outstanding */
@@ -188,6 +194,10 @@ typedef struct {
   gint64 changed_rt;
 } TfstPeerRecord;
 
+/* errno values 1 ... TFST_ERRNO_SLOTS-1 are Linux's named ones (EHWPOISON,
+ * 133, is the last); tfst_errno_is_known() tells which have a name. */
+#define TFST_ERRNO_SLOTS 134
+
 /* Counters since the last ClearStatistics(); only the data-plane thread
  * touches them, so they need no atomics. */
 typedef struct {
@@ -202,10 +212,28 @@ typedef struct {
   guint64 reset;
   guint64 hop_reconnects;
   guint64 handshake_failures;
-  GHashTable *failed_by_errno; /* errno -> count */
-  guint64 bytes_base[2][2];    /* byte totals at the clear, [upcall][to_client] */
+  guint64 refused_child_limit; /* MaxSessionsPerChild= (also in refused_limit) */
+  guint64 refused_open_rate;   /* OpenRate= (also in refused_limit) */
+  /* By errno: a fixed table of the values that have a name, slot 0 for any
+   * other, so a peer sending every u32 in OPEN_FAIL cannot grow it. */
+  guint64 failed_by_errno[TFST_ERRNO_SLOTS];
+  guint64 bytes_base[2][2]; /* byte totals at the clear, [upcall][to_client] */
   gint64 cleared_rt;
 } TfstCounters;
+
+/* Session log lines a peer can trigger, each rate limited on its own. */
+typedef enum {
+  TFST_SESSION_LOG_LIMIT,       /* MaxSessions= */
+  TFST_SESSION_LOG_CHILD_LIMIT, /* MaxSessionsPerChild= */
+  TFST_SESSION_LOG_OPEN_RATE,   /* OpenRate= */
+  TFST_SESSION_LOG_REFUSED,     /* a client with no hop to take it */
+  TFST_SESSION_LOG_TARGET,      /* the target connect failed */
+  TFST_SESSION_LOG_NO_TARGET,   /* an OPEN for a forward with no Target= here */
+  TFST_SESSION_LOG_OPENFAIL,    /* OPEN_FAIL came back to the accepting proxy */
+  TFST_SESSION_LOG_RESET,       /* a session reset */
+  TFST_SESSION_LOG_TIMEOUT,     /* not opened in time, close or idle timeout */
+  TFST_SESSION_LOG_KINDS,
+} TfstSessionLogKind;
 
 typedef enum {
   TFST_CMD_STOP,
@@ -244,7 +272,8 @@ struct TfstEngine {
   gboolean dispatching; /* inside tfst_session_dispatch() */
   GQueue graveyard;     /* sessions released during that batch */
   guint64 next_session_id;
-  gint64 max_sessions_logged_us;
+  /* tfst-session.c: one window per kind of line a peer can trigger */
+  TfstRatelimit session_rl[TFST_SESSION_LOG_KINDS];
   GArray *above;       /* TfstChainEntry from the parent's TELL_OK */
   GHashTable *learned; /* endpoint IP string -> gateway proxy label */
   char *chain_text;    /* last logged chain */
@@ -320,6 +349,7 @@ void tfst_engine_forwards_accepting(TfstEngine *e, gboolean on);
 void tfst_engine_notify_changed(TfstEngine *e);
 void tfst_engine_notify_handshake(TfstEngine *e, gboolean ok, const char *label,
                                   const char *reason);
+gboolean tfst_errno_is_known(guint32 err);
 void tfst_stats_session_ended(TfstSession *s, int err, TfstEnd *origin);
 void tfst_stats_session_freed(TfstSession *s);
 void tfst_stats_hop_up(TfstHop *hop);

@@ -133,6 +133,15 @@ tfst_frame_header_decode(const guint8 *buf, gsize len, TfstFrameHeader *out)
   return TFST_FRAME_OK;
 }
 
+/* A send window is a signed 32-bit quantity at both ends (a CREDIT that
+ * raises it above 2^31-1 is an error), so a window that starts above it, or
+ * at 0 where nothing could ever be sent, is malformed. */
+gboolean
+tfst_frame_window_is_valid(guint32 window)
+{
+  return window != 0 && window <= G_MAXINT32;
+}
+
 /* Shape checks that depend only on type and length; field contents are
  * checked by the per-message decoders. */
 int
@@ -143,6 +152,9 @@ tfst_frame_payload_check(const TfstFrameHeader *h, const guint8 *payload)
     case TFST_FRAME_FIN:
       return h->length == 0 ? TFST_FRAME_OK : TFST_FRAME_E_PAYLOAD;
     case TFST_FRAME_OPEN_OK:
+      if (h->length != 4)
+        return TFST_FRAME_E_PAYLOAD;
+      return tfst_frame_window_is_valid(get_u32(payload)) ? TFST_FRAME_OK : TFST_FRAME_E_FIELD;
     case TFST_FRAME_OPEN_FAIL:
     case TFST_FRAME_RST:
       return h->length == 4 ? TFST_FRAME_OK : TFST_FRAME_E_PAYLOAD;
@@ -560,7 +572,7 @@ tfst_frame_decode_open(const guint8 *p, guint32 len, TfstOpenMsg *out)
         r = read_address(v, vlen, &m.dest);
         break;
       case TFST_TLV_WINDOW:
-        if (vlen != 4 || get_u32(v) == 0)
+        if (vlen != 4 || !tfst_frame_window_is_valid(get_u32(v)))
           return TFST_FRAME_E_FIELD;
         m.window = get_u32(v);
         have_window = TRUE;

@@ -141,6 +141,8 @@ int tfst_frame_payload_check(const TfstFrameHeader *h, const guint8 *payload);
 void tfst_frame_header_encode(guint8 *buf, guint8 type, guint32 session, guint32 length);
 
 gboolean tfst_label_is_valid(const char *label);
+/* OPEN's WINDOW and OPEN_OK's window: 1 ... 2^31-1. */
+gboolean tfst_frame_window_is_valid(guint32 window);
 int tfst_u32_payload_decode(const TfstFrameHeader *h, const guint8 *p, guint32 *out);
 guint64 tfst_u64_payload_decode(const guint8 *p);
 

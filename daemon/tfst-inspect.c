@@ -15,23 +15,29 @@
 void
 tfst_stats_init(TfstEngine *e)
 {
-  e->stats.failed_by_errno = g_hash_table_new(NULL, NULL);
   e->stats.cleared_rt = g_get_real_time();
 }
 
+/* Nothing to free since the errno table became a fixed array; the engine
+ * still pairs it with tfst_stats_init(). */
 void
 tfst_stats_free(TfstEngine *e)
 {
-  g_clear_pointer(&e->stats.failed_by_errno, g_hash_table_unref);
+}
+
+/* A value Linux gives a name to.  Anything else a peer sends is a number
+ * we have no use for, and each distinct one would cost a table slot here,
+ * an interned g_strerror() text and a statistics entry. */
+gboolean
+tfst_errno_is_known(guint32 err)
+{
+  return err > 0 && err < TFST_ERRNO_SLOTS && strerrorname_np((int)err) != NULL;
 }
 
 static void
 count_errno(TfstCounters *c, int err)
 {
-  gpointer key = GINT_TO_POINTER(err);
-  guint64 n = GPOINTER_TO_SIZE(g_hash_table_lookup(c->failed_by_errno, key));
-
-  g_hash_table_insert(c->failed_by_errno, key, GSIZE_TO_POINTER(n + 1));
+  c->failed_by_errno[tfst_errno_is_known((guint32)err) ? err : 0]++;
 }
 
 /* ETIMEDOUT on a socket means TCP gave up: on unacknowledged data after
@@ -105,11 +111,7 @@ byte_totals(TfstEngine *e, guint64 out[2][2])
 void
 tfst_stats_clear(TfstEngine *e)
 {
-  GHashTable *errnos = e->stats.failed_by_errno;
-
-  g_hash_table_remove_all(errnos);
   memset(&e->stats, 0, sizeof(e->stats));
-  e->stats.failed_by_errno = errnos;
   byte_totals(e, e->stats.bytes_base);
   e->stats.cleared_rt = g_get_real_time();
 }
@@ -358,9 +360,10 @@ filter_parse(GVariant *dict, TfstSessionFilter *f, GError **error)
       return FALSE;
     }
     if (!g_variant_is_of_type(value, G_VARIANT_TYPE_STRING)) {
+      g_autofree char *type = tfst_error_quote_arg(g_variant_get_type_string(value));
+
       g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-                  "filter key '%s' needs a string, not type '%s'", shown,
-                  g_variant_get_type_string(value));
+                  "filter key '%s' needs a string, not type '%s'", shown, type);
       return FALSE;
     }
     /* The dictionary outlives the filter: the strings stay valid. */
@@ -522,30 +525,37 @@ add_counter(GVariantBuilder *b, const char *name, guint64 v)
   g_variant_builder_add(b, "{sv}", name, g_variant_new_uint64(v));
 }
 
+/* At most TFST_ERRNO_SLOTS entries: the named values, and "other". */
+static GVariant *
+failed_by_errno(const TfstCounters *c)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init(&b, G_VARIANT_TYPE("a{st}"));
+  for (int i = 0; i < TFST_ERRNO_SLOTS; i++) {
+    if (c->failed_by_errno[i] != 0)
+      g_variant_builder_add(&b, "{st}", i == 0 ? "other" : strerrorname_np(i),
+                            c->failed_by_errno[i]);
+  }
+  return g_variant_builder_end(&b);
+}
+
 GVariant *
 tfst_engine_get_statistics(TfstEngine *e, gpointer data, GError **error)
 {
   const TfstCounters *c = &e->stats;
   guint64 bytes[2][2];
-  GVariantBuilder b, errnos;
-  GHashTableIter it;
-  gpointer key, value;
+  GVariantBuilder b;
 
   byte_totals(e, bytes);
-  g_variant_builder_init(&errnos, G_VARIANT_TYPE("a{st}"));
-  g_hash_table_iter_init(&it, c->failed_by_errno);
-  while (g_hash_table_iter_next(&it, &key, &value)) {
-    const char *name = strerrorname_np(GPOINTER_TO_INT(key));
-    g_autofree char *fallback = name ? NULL : g_strdup_printf("%d", GPOINTER_TO_INT(key));
-    g_variant_builder_add(&errnos, "{st}", name ? name : fallback,
-                          (guint64)GPOINTER_TO_SIZE(value));
-  }
   g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
   add_counter(&b, "SessionsOpened", c->opened);
   add_counter(&b, "SessionsClosed", c->closed);
   add_counter(&b, "SessionsFailed", c->failed);
-  g_variant_builder_add(&b, "{sv}", "SessionsFailedByErrno", g_variant_builder_end(&errnos));
+  g_variant_builder_add(&b, "{sv}", "SessionsFailedByErrno", failed_by_errno(c));
   add_counter(&b, "SessionsRefusedLimit", c->refused_limit);
+  add_counter(&b, "SessionsRefusedChildLimit", c->refused_child_limit);
+  add_counter(&b, "SessionsRefusedOpenRate", c->refused_open_rate);
   add_counter(&b, "SessionsAbortedClose", c->aborted_close);
   add_counter(&b, "SessionsIdleTimeout", c->idle_timeout);
   add_counter(&b, "SessionsRetransmitTimeout", c->retransmit_timeout);

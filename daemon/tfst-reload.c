@@ -107,6 +107,8 @@ tfst_engine_apply_config(TfstEngine *e, TfstConfig *next)
   tfst_log_set_level(e->log, next->log_level);
   cur->log_level = next->log_level;
   cur->max_sessions = next->max_sessions;
+  cur->max_sessions_per_child = next->max_sessions_per_child;
+  cur->open_rate = next->open_rate;
   cur->keepalive = next->keepalive;
   cur->session_keepalive = next->session_keepalive;
   cur->connect_timeout_ms = next->connect_timeout_ms;

@@ -29,6 +29,17 @@ now_us(TfstEngine *e)
   return (gint64)t;
 }
 
+/* The engine starts zeroed: each window is set up on its first use. */
+static TfstRatelimit *
+session_rl(TfstEngine *e, TfstSessionLogKind kind)
+{
+  TfstRatelimit *rl = &e->session_rl[kind];
+
+  if (rl->interval_us == 0)
+    *rl = (TfstRatelimit)TFST_RATELIMIT_INIT(TFST_LOG_PEER_INTERVAL_US, TFST_LOG_PEER_BURST);
+  return rl;
+}
+
 static TfstSession *
 session_new(TfstEngine *e)
 {
@@ -67,6 +78,8 @@ end_release(TfstEnd *end)
   }
   end->fd = -1;
   if (end->kind == TFST_END_STREAM && end->hop != NULL) {
+    if (end->charged)
+      end->hop->child_sessions--;
     g_hash_table_remove(end->hop->streams, GUINT_TO_POINTER(end->id));
     if (end->blocked_link.data != NULL)
       g_queue_unlink(&end->hop->blocked, &end->blocked_link);
@@ -141,8 +154,9 @@ tfst_session_abort(TfstSession *s, int err, TfstEnd *origin)
     }
   }
   tfst_stats_session_ended(s, err, origin);
-  tfst_log_full(s->engine->log, LOG_INFO, &(TfstLogFields){.session = s->id, .err = err},
-                "session rs=%" G_GUINT64_FORMAT " reset: %s", s->id, g_strerror(err));
+  tfst_log_limited(s->engine->log, session_rl(s->engine, TFST_SESSION_LOG_RESET), LOG_INFO,
+                   &(TfstLogFields){.session = s->id, .err = err},
+                   "session rs=%" G_GUINT64_FORMAT " reset: %s", s->id, g_strerror(err));
   session_free(s);
 }
 
@@ -210,6 +224,7 @@ session_timer_cb(sd_event_source *src, guint64 usec, void *userdata)
   TfstSession *s = userdata;
   TfstEngine *e = s->engine;
   TfstLogFields f = {.message_id = TFST_MSGID_CLOSE_ABORT, .session = s->id, .err = ETIMEDOUT};
+  TfstRatelimit *rl = session_rl(e, TFST_SESSION_LOG_TIMEOUT);
 
   /* Activity only stamps a time; the deadline is re-derived here so busy
    * sessions cost no timer updates. */
@@ -222,19 +237,19 @@ session_timer_cb(sd_event_source *src, guint64 usec, void *userdata)
     return 0;
   }
   if (s->state == TFST_SESSION_OPENING) {
-    tfst_log_full(e->log, LOG_WARNING, &f, "session rs=%" G_GUINT64_FORMAT " not opened in time",
-                  s->id);
+    tfst_log_limited(e->log, rl, LOG_WARNING, &f,
+                     "session rs=%" G_GUINT64_FORMAT " not opened in time", s->id);
   } else if (s->half_closed_us != 0) {
-    tfst_log_full(e->log, LOG_WARNING, &f,
-                  "session rs=%" G_GUINT64_FORMAT
-                  " aborted: peer did not confirm close within %u ms",
-                  s->id, e->config->close_timeout_ms);
+    tfst_log_limited(e->log, rl, LOG_WARNING, &f,
+                     "session rs=%" G_GUINT64_FORMAT
+                     " aborted: peer did not confirm close within %u ms",
+                     s->id, e->config->close_timeout_ms);
     e->stats.aborted_close++;
     s->counted = TRUE;
   } else {
-    tfst_log_full(e->log, LOG_NOTICE, &f,
-                  "session rs=%" G_GUINT64_FORMAT " aborted: idle for %u ms", s->id,
-                  e->config->idle_timeout_ms);
+    tfst_log_limited(e->log, rl, LOG_NOTICE, &f,
+                     "session rs=%" G_GUINT64_FORMAT " aborted: idle for %u ms", s->id,
+                     e->config->idle_timeout_ms);
     e->stats.idle_timeout++;
     s->counted = TRUE;
   }
@@ -359,7 +374,10 @@ end_try_fin(TfstEnd *p)
 {
   TfstSession *s = p->session;
 
-  if (!p->out_fin || p->fin_done || tfst_buf_len(&p->out) > 0 || p->connecting)
+  /* A FIN that arrives while the session is opening waits for the target
+   * connect or the OPEN_OK: see session_send_fins(). */
+  if (!p->out_fin || p->fin_done || tfst_buf_len(&p->out) > 0 || p->connecting ||
+      (p->kind == TFST_END_STREAM && !p->opened))
     return TRUE;
   p->fin_done = TRUE;
   if (p->kind == TFST_END_SOCKET) {
@@ -480,6 +498,14 @@ socket_flush(TfstEnd *end)
 
 /* ---- establishing ---- */
 
+/* FINs that arrived while the session was opening. */
+static void
+session_send_fins(TfstSession *s)
+{
+  if (end_try_fin(&s->end[0]))
+    (void)end_try_fin(&s->end[1]);
+}
+
 static void
 session_opened(TfstSession *s)
 {
@@ -492,6 +518,7 @@ session_opened(TfstSession *s)
   for (int i = 0; i < 2; i++)
     if (s->end[i].kind == TFST_END_SOCKET)
       socket_update_io(&s->end[i]);
+  session_send_fins(s);
 }
 
 static void
@@ -513,10 +540,10 @@ target_failed(TfstSession *s, int err)
   TfstLogFields f = {.message_id = TFST_MSGID_OPEN_FAILED, .session = s->id, .err = err};
   char buf[TFST_ADDR_STRLEN];
 
-  tfst_log_full(s->engine->log, LOG_WARNING, &f,
-                "multiplex.newsessopen: cannot open connection (%s) [rs=%" G_GUINT64_FORMAT
-                " forward=%s target=%s]",
-                g_strerror(err), s->id, s->forward, tfst_addr_format(&s->dest, buf));
+  tfst_log_limited(s->engine->log, session_rl(s->engine, TFST_SESSION_LOG_TARGET), LOG_WARNING, &f,
+                   "multiplex.newsessopen: cannot open connection (%s) [rs=%" G_GUINT64_FORMAT
+                   " forward=%s target=%s]",
+                   g_strerror(err), s->id, s->forward, tfst_addr_format(&s->dest, buf));
   tfst_session_abort(s, err, &s->end[1]);
 }
 
@@ -570,22 +597,82 @@ tfst_session_dispatch(sd_event_source *src, int fd, guint32 revents, void *userd
 static gboolean
 session_limit_reached(TfstEngine *e)
 {
-  gint64 now;
-
   if (e->sessions.length < e->config->max_sessions)
     return FALSE;
   e->stats.refused_limit++;
-  /* Logged at most once a second: a flood of refused clients must not
-   * become a flood of journal entries. */
-  now = now_us(e);
-  if (now - e->max_sessions_logged_us > G_USEC_PER_SEC) {
-    TfstLogFields f = {.message_id = TFST_MSGID_MAX_SESSIONS};
-    e->max_sessions_logged_us = now;
-    tfst_log_full(e->log, LOG_WARNING, &f,
-                  "maximum of %u sessions reached; refusing new sessions (MaxSessions=)",
-                  e->config->max_sessions);
-  }
+  tfst_log_limited(e->log, session_rl(e, TFST_SESSION_LOG_LIMIT), LOG_WARNING,
+                   &(TfstLogFields){.message_id = TFST_MSGID_MAX_SESSIONS},
+                   "maximum of %u sessions reached; refusing new sessions (MaxSessions=)",
+                   e->config->max_sessions);
   return TRUE;
+}
+
+/* Token bucket of OpenRate= opens per second, holding at most one second's
+ * worth: a child may open a burst of that many, then that many a second. */
+static gboolean
+open_rate_pass(TfstHop *hop, guint rate, gint64 now)
+{
+  if (rate == 0)
+    return TRUE;
+  if (hop->open_refill_us == 0)
+    hop->open_tokens = rate;
+  else
+    hop->open_tokens =
+        MIN((double)rate, hop->open_tokens + (double)(now - hop->open_refill_us) * rate / 1e6);
+  hop->open_refill_us = now;
+  if (hop->open_tokens < 1.0)
+    return FALSE;
+  hop->open_tokens -= 1.0;
+  return TRUE;
+}
+
+/* One child hop may hold only its share of the sessions and open them only
+ * so fast, so that it can neither starve the other children nor make the
+ * endpoint proxy open connections into the secure zone without bound. */
+static gboolean
+child_share_full(TfstHop *hop)
+{
+  TfstEngine *e = hop->engine;
+  guint max = tfst_config_child_sessions(e->config);
+
+  if (hop->child_sessions < max)
+    return FALSE;
+  e->stats.refused_limit++;
+  e->stats.refused_child_limit++;
+  tfst_log_limited(
+      e->log, session_rl(e, TFST_SESSION_LOG_CHILD_LIMIT), LOG_WARNING,
+      &(TfstLogFields){.message_id = TFST_MSGID_MAX_SESSIONS, .peer_label = hop->peer_label},
+      "child %s (%s) holds %u sessions; refusing its new sessions "
+      "(MaxSessionsPerChild=%u)",
+      hop->peer_label, hop->peer_desc, hop->child_sessions, max);
+  return TRUE;
+}
+
+static gboolean
+child_too_fast(TfstHop *hop)
+{
+  TfstEngine *e = hop->engine;
+
+  if (open_rate_pass(hop, e->config->open_rate, now_us(e)))
+    return FALSE;
+  e->stats.refused_limit++;
+  e->stats.refused_open_rate++;
+  tfst_log_limited(
+      e->log, session_rl(e, TFST_SESSION_LOG_OPEN_RATE), LOG_WARNING,
+      &(TfstLogFields){.message_id = TFST_MSGID_MAX_SESSIONS, .peer_label = hop->peer_label},
+      "child %s (%s) opens sessions faster than OpenRate=%u per second; "
+      "refusing its new sessions",
+      hop->peer_label, hop->peer_desc, e->config->open_rate);
+  return TRUE;
+}
+
+/* 0 when a child may open one more session, else the OPEN_FAIL errno. */
+static int
+child_over_limit(TfstHop *hop)
+{
+  if (child_share_full(hop))
+    return EDQUOT;
+  return child_too_fast(hop) ? EAGAIN : 0;
 }
 
 static void
@@ -634,9 +721,10 @@ tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *
   }
   if (hop == NULL) {
     char buf[TFST_ADDR_STRLEN];
-    tfst_log_full(e->log, LOG_WARNING, &(TfstLogFields){.err = EHOSTUNREACH},
-                  "forward %s: refusing session from %s: %s", fw->name, tfst_addr_format(peer, buf),
-                  why);
+    tfst_log_limited(e->log, session_rl(e, TFST_SESSION_LOG_REFUSED), LOG_WARNING,
+                     &(TfstLogFields){.err = EHOSTUNREACH},
+                     "forward %s: refusing session from %s: %s", fw->name,
+                     tfst_addr_format(peer, buf), why);
     tfst_socket_reset_close(fd);
     return;
   }
@@ -670,9 +758,10 @@ session_terminate(TfstSession *s, const TfstOpenMsg *m)
   int fd;
 
   if (fw == NULL || fw->has_listen) {
-    tfst_log_full(e->log, LOG_WARNING, &(TfstLogFields){.session = s->id, .err = ENOENT},
-                  "session rs=%" G_GUINT64_FORMAT ": forward '%s' has no Target= here", s->id,
-                  m->forward);
+    tfst_log_limited(e->log, session_rl(e, TFST_SESSION_LOG_NO_TARGET), LOG_WARNING,
+                     &(TfstLogFields){.session = s->id, .err = ENOENT},
+                     "session rs=%" G_GUINT64_FORMAT ": forward '%s' has no Target= here", s->id,
+                     m->forward);
     tfst_session_abort(s, ENOENT, &s->end[1]);
     return;
   }
@@ -700,6 +789,7 @@ session_on_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
   gboolean upcall = hop->direction == TFST_HOP_TO_CHILD;
   TfstHop *next = NULL;
   TfstSession *s;
+  int err;
 
   if ((id & 1) != (upcall ? 1u : 0u)) {
     tfst_hop_protocol_error(hop, "OPEN with session id %u of the wrong parity", id);
@@ -711,6 +801,10 @@ session_on_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
   }
   if (session_limit_reached(e)) {
     open_fail(hop, id, ENOBUFS);
+    return;
+  }
+  if (upcall && (err = child_over_limit(hop)) != 0) {
+    open_fail(hop, id, err);
     return;
   }
   if (upcall && role == TFST_ROLE_EPPROXY)
@@ -737,6 +831,8 @@ session_on_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
   s->dest = m->dest;
   stream_attach(&s->end[0], hop, id, e->config->initial_window);
   s->end[0].send_credit = m->window;
+  s->end[0].charged = upcall;
+  hop->child_sessions += upcall ? 1 : 0;
   if (next != NULL) {
     stream_attach(&s->end[1], next, tfst_hop_alloc_id(next), e->config->initial_window);
     send_open(s, &s->end[1], m->route[0] != '\0' ? m->route : NULL);
@@ -770,9 +866,9 @@ on_open_fail(TfstEnd *end, guint32 err)
 
   if (s->originated) {
     TfstLogFields f = {.message_id = TFST_MSGID_OPEN_FAILED, .session = s->id, .err = (int)err};
-    tfst_log_full(s->engine->log, LOG_WARNING, &f,
-                  "routedSessionCreate: [rs=%" G_GUINT64_FORMAT "] open session failed (e=%u)",
-                  s->id, err);
+    tfst_log_limited(
+        s->engine->log, session_rl(s->engine, TFST_SESSION_LOG_OPENFAIL), LOG_WARNING, &f,
+        "routedSessionCreate: [rs=%" G_GUINT64_FORMAT "] open session failed (e=%u)", s->id, err);
   }
   tfst_session_abort(s, err != 0 ? (int)err : ECONNREFUSED, end);
 }
@@ -827,6 +923,15 @@ on_credit(TfstEnd *end, guint32 v)
     socket_update_io(p);
 }
 
+/* The errno of an OPEN_FAIL or RST.  0 and values Linux has no name for
+ * read as the default: a peer cycling through every u32 would otherwise
+ * leave a g_strerror() text and a statistics entry behind for each. */
+static guint32
+peer_errno(guint32 v, guint32 dflt)
+{
+  return tfst_errno_is_known(v) ? v : dflt;
+}
+
 void
 tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload)
 {
@@ -860,7 +965,7 @@ tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payl
       if (h->type == TFST_FRAME_OPEN_OK)
         on_open_ok(end, v);
       else
-        on_open_fail(end, v);
+        on_open_fail(end, peer_errno(v, ECONNREFUSED));
       break;
     case TFST_FRAME_DATA:
       on_data(end, payload, h->length);
@@ -869,7 +974,7 @@ tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payl
       on_fin(end);
       break;
     case TFST_FRAME_RST:
-      tfst_session_abort(end->session, v != 0 ? (int)v : ECONNRESET, end);
+      tfst_session_abort(end->session, (int)peer_errno(v, ECONNRESET), end);
       break;
     case TFST_FRAME_CREDIT:
       on_credit(end, v);
@@ -884,6 +989,8 @@ tfst_session_hop_lost(TfstHop *hop, int err)
 {
   g_autoptr(GList) ends = g_hash_table_get_values(hop->streams);
 
+  /* A GOAWAY reason is the peer's word too. */
+  err = (int)peer_errno((guint32)err, ECONNRESET);
   g_hash_table_remove_all(hop->streams);
   for (GList *l = ends; l != NULL; l = l->next) {
     TfstEnd *end = l->data;

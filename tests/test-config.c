@@ -207,6 +207,9 @@ test_defaults(void)
   g_assert_cmpstr(c->label, ==, "epproxy-test");
   g_assert_cmpuint(c->log_level, ==, 1);
   g_assert_cmpuint(c->max_sessions, ==, 10000);
+  /* One child hop may hold half the sessions, and open 5000 a second. */
+  g_assert_cmpuint(tfst_config_child_sessions(c), ==, 5000);
+  g_assert_cmpuint(c->open_rate, ==, 5000);
   g_assert_cmpuint(c->networks->len, ==, 0);
 
   g_assert_false(c->parent.configured);
@@ -271,6 +274,8 @@ test_every_key(void)
                                      "Label=relay1\n"
                                      "LogLevel=3\n"
                                      "MaxSessions=500\n"
+                                     "MaxSessionsPerChild=400\n"
+                                     "OpenRate=50\n"
                                      "Networks=10.1.0.0/16, fd00::/8 192.168.7.9\n"
                                      "[Parent]\n"
                                      "Listen=[::]\n"
@@ -312,6 +317,8 @@ test_every_key(void)
   g_assert_cmpstr(c->label, ==, "relay1");
   g_assert_cmpuint(c->log_level, ==, 3);
   g_assert_cmpuint(c->max_sessions, ==, 500);
+  g_assert_cmpuint(tfst_config_child_sessions(c), ==, 400);
+  g_assert_cmpuint(c->open_rate, ==, 50);
   g_assert_cmpuint(c->networks->len, ==, 3);
   n = &g_array_index(c->networks, TfstNetworkEntry, 0);
   g_assert_cmpstr(n->owner, ==, "");
@@ -506,6 +513,10 @@ test_instance_errors(void)
        "[Instance] MaxSessions=: '0' is not a whole number "
        "in the range 1-1000000"},
       {EP, "[Instance]\nMaxSessions=1000001\n", "[Instance] MaxSessions=: '1000001'"},
+      {EP, "[Instance]\nMaxSessionsPerChild=0\n",
+       "[Instance] MaxSessionsPerChild=: '0' is not a whole number in the range 1-1000000"},
+      {EP, "[Instance]\nOpenRate=fast\n",
+       "[Instance] OpenRate=: 'fast' is not a whole number in the range 0-1000000"},
       {EP, "[Instance]\nNetworks=10.1.2.0/16\n",
        "[Instance] Networks=: '10.1.2.0/16' has host bits set (did you mean 10.1.0.0/16?)"},
       {EP, "[Instance]\nNetworks=fd00::1/8\n", "has host bits set (did you mean fd00::/8?)"},
@@ -722,7 +733,7 @@ test_unknown(void)
       {EP, "[Instance]\nlabel=x\n", "[Instance] label=: unknown key (did you mean Label=?)"},
       {EP, "[Instance]\nFoo=\n",
        "[Instance] Foo=: unknown key; the keys of [Instance] are "
-       "Label=, LogLevel=, MaxSessions=, Networks="},
+       "Label=, LogLevel=, MaxSessions=, MaxSessionsPerChild=, OpenRate=, Networks="},
       {EP, "[Forward web]\nListen=127.0.0.1:1\nTraget=1.2.3.4:5\n",
        "t.conf:3: [Forward web] Traget=: unknown key (did you mean Target=?); the keys of "
        "[Forward NAME] are Listen=, Target=, Route=, Destination="},

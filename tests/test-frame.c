@@ -600,7 +600,7 @@ test_u32_frames(void)
     guint32 value;
   } cases[] = {
       {TFST_FRAME_OPEN_OK, 1, 65536},
-      {TFST_FRAME_OPEN_OK, 0xffffffff, 1},
+      {TFST_FRAME_OPEN_OK, 0xffffffff, G_MAXINT32},
       {TFST_FRAME_OPEN_FAIL, 2, ECONNREFUSED},
       {TFST_FRAME_OPEN_FAIL, 4, ETIMEDOUT},
       {TFST_FRAME_RST, 3, ECONNRESET},
@@ -1103,7 +1103,7 @@ test_open_roundtrip(void)
   check_open_roundtrip(&m, 1);
   m.client = sa_v6("::ffff:10.0.0.1", 1);
   m.dest = sa_v4("255.255.255.255", 65535);
-  m.window = 0xffffffff;
+  m.window = G_MAXINT32;
   check_open_roundtrip(&m, 0xffffffff);
   /* Minimal: only ORIGIN and WINDOW, nothing else. */
   memset(&m, 0, sizeof(m));
@@ -1177,6 +1177,39 @@ test_open_window(void)
     ba_tlv_str(b, TFST_TLV_ORIGIN, "gw1");
     ba_tlv(b, TFST_TLV_WINDOW, bytes, bad_lengths[i]);
     expect_open(b, TFST_FRAME_E_FIELD);
+  }
+}
+
+/* A window above 2^31-1 would overflow the signed send window the next
+ * CREDIT adds to: a protocol error at the OPEN, not a hop reset later. */
+static void
+test_open_window_range(void)
+{
+  const guint32 bad[] = {0x80000000u, 0x80000001u, 0xffffffffu};
+
+  for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_autoptr(GByteArray) b = g_byte_array_new();
+
+    ba_tlv_str(b, TFST_TLV_ORIGIN, "gw1");
+    ba_tlv_u32(b, TFST_TLV_WINDOW, bad[i]);
+    expect_open(b, TFST_FRAME_E_FIELD);
+  }
+}
+
+static void
+test_payload_check_open_ok(void)
+{
+  const guint32 good[] = {1, 65536, G_MAXINT32};
+  const guint32 bad[] = {0, 0x80000000u, 0xffffffffu};
+  guint8 v[4];
+
+  for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
+    be32(v, good[i]);
+    expect_check(TFST_FRAME_OPEN_OK, 4, v, TFST_FRAME_OK);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+    be32(v, bad[i]);
+    expect_check(TFST_FRAME_OPEN_OK, 4, v, TFST_FRAME_E_FIELD);
   }
 }
 
@@ -2584,6 +2617,8 @@ main(int argc, char **argv)
   g_test_add_func("/tfst/frame/open-golden", test_open_golden);
   g_test_add_func("/tfst/frame/open-missing", test_open_missing);
   g_test_add_func("/tfst/frame/open-window", test_open_window);
+  g_test_add_func("/tfst/frame/open-window-range", test_open_window_range);
+  g_test_add_func("/tfst/frame/payload-check-open-ok", test_payload_check_open_ok);
   g_test_add_func("/tfst/frame/open-address", test_open_address);
   g_test_add_func("/tfst/frame/open-labels", test_open_labels);
   g_test_add_func("/tfst/frame/open-tlv", test_open_tlv);
