@@ -188,9 +188,10 @@ hop_pending_add(TfstHop *hop)
   g_hash_table_insert(e->pending_by_addr, g_strdup(key), GUINT_TO_POINTER(n + 1));
 }
 
-/* After a burst of connections that never finished the handshake the heap
- * is full of holes glibc keeps: malloc_trim() gives them back (measured: a
- * relay stays ~90 MB up after 10 000 such connections without it). */
+/* After a burst of connections that never finished the handshake the
+ * heap is full of free pages glibc keeps: malloc_trim() gives them back
+ * once the last of them is gone (10 000 silent connections: RSS 34 MiB at
+ * the peak, 20 MiB after; it stayed at the peak before). */
 static void
 hop_pending_done(TfstHop *hop)
 {
