@@ -243,7 +243,8 @@ class HopBoundsTest(TfstTestCase):
         # Measured: 10 -> 34 -> 20 MiB (before the fix: 20 -> 114 -> 114).
         self.assertLess(rss_after - rss0, (rss_full - rss0) * 0.75,
                         "memory not given back after the burst")
-        self.assertLess(worst[0], 2.0 * SLOW, "legitimate traffic stalled")
+        # Before: an 18 s stall when 10 000 deadlines fired together.
+        self.assertLess(worst[0], 3.0 * SLOW, "legitimate traffic stalled")
         self.assertTrue(self.new_session_ok())
 
     # -- label takeover --
