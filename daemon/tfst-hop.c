@@ -547,14 +547,17 @@ hop_flush(TfstHop *hop)
 }
 
 static gboolean hop_parse(TfstHop *hop);
+static void hop_read(TfstHop *hop);
 
-/* Frames left unparsed when the hop was paused: epoll will not announce
- * them again once it is read again. */
+/* Frames left unparsed when the hop was paused, and records GnuTLS holds
+ * decrypted: epoll will not announce them again once it is read again. */
 static void
 hop_parse_held(TfstHop *hop)
 {
   if (!hop->closing && !hop->rx_paused && hop->in_len > hop->in_off)
     (void)hop_parse(hop);
+  if (!hop->closing && !hop->rx_paused && hop->tls_up && tfst_tls_pending(hop->tls))
+    hop_read(hop);
 }
 
 static int
