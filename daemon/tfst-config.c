@@ -26,6 +26,9 @@
 #define DEFAULT_RECONNECT_MAX_MS 60000
 #define DEFAULT_HANDSHAKE_MS     10000
 #define MIN_HANDSHAKE_MS         100
+#define DEFAULT_MAX_PENDING      1024
+#define DEFAULT_MAX_PENDING_ADDR 64
+#define MAX_MAX_PENDING          1000000
 #define MAX_HANDSHAKE_MS         (10 * 60 * 1000)
 /* A peer that refuses at once must not be hammered in a tight loop. */
 #define MIN_RECONNECT_MS           100
@@ -261,11 +264,24 @@ format_size(guint32 bytes, char buf[32])
 
 static const char *const instance_keys[] = {
     "Label", "LogLevel", "MaxSessions", "MaxSessionsPerChild", "OpenRate", "Networks", NULL};
-static const char *const hop_keys[] = {
-    "Listen",       "Connect",      "LocalAddress",     "SourcePorts",
-    "ReconnectMin", "ReconnectMax", "HandshakeTimeout", "TLS",
-    "Certificate",  "Key",          "TrustedCA",        "PeerLabel",
-    "PSKFile",      "TLSPriority",  "TLSMinVersion",    NULL};
+static const char *const hop_keys[] = {"Listen",
+                                       "Connect",
+                                       "LocalAddress",
+                                       "SourcePorts",
+                                       "ReconnectMin",
+                                       "ReconnectMax",
+                                       "HandshakeTimeout",
+                                       "TLS",
+                                       "Certificate",
+                                       "Key",
+                                       "TrustedCA",
+                                       "PeerLabel",
+                                       "PSKFile",
+                                       "TLSPriority",
+                                       "TLSMinVersion",
+                                       "MaxPendingHops",
+                                       "MaxPendingHopsPerAddress",
+                                       NULL};
 static const char *const keepalive_keys[] = {"Keepalive",    "Idle",        "Interval",
                                              "Count",        "UserTimeout", "FirewallTimeout",
                                              "PingInterval", "PingTimeout", NULL};
@@ -1167,6 +1183,25 @@ check_connect_only(Loader *l, const char *group, GError **error)
   return TRUE;
 }
 
+/* Connections that have not finished the handshake are what a flood from
+ * the less secure zone costs us; only an accepting side has them. */
+static gboolean
+parse_hop_pending(Loader *l, const char *group, TfstHopConf *hop, GError **error)
+{
+  static const char *const keys[] = {"MaxPendingHops", "MaxPendingHopsPerAddress"};
+
+  if (!hop->listen) {
+    for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
+      if (is_set(l, group, keys[i]))
+        return conf_error(l, error, group, keys[i],
+                          "only applies with Listen=; with Connect= this side opens the hop");
+    return TRUE;
+  }
+  return get_uint(l, group, "MaxPendingHops", 1, MAX_MAX_PENDING, &hop->max_pending, error) &&
+         get_uint(l, group, "MaxPendingHopsPerAddress", 1, MAX_MAX_PENDING,
+                  &hop->max_pending_per_addr, error);
+}
+
 static gboolean
 parse_local_address(Loader *l, const char *group, TfstHopConf *hop, GError **error)
 {
@@ -1262,18 +1297,19 @@ parse_hop(Loader *l, const char *group, gboolean default_listen, TfstHopConf *ho
                       "hop connection or opens it (an empty \"Listen=\" or \"Connect=\" in a "
                       "drop-in removes the other)");
   if (has_listen)
-    return parse_hop_listen(l, group, hop, error) && check_connect_only(l, group, error);
+    return parse_hop_listen(l, group, hop, error) && check_connect_only(l, group, error) &&
+           parse_hop_pending(l, group, hop, error);
   if (!has_connect && default_listen) {
     hop_default_listen(hop);
-    return check_connect_only(l, group, error);
+    return check_connect_only(l, group, error) && parse_hop_pending(l, group, hop, error);
   }
   if (!has_connect)
     return conf_error(l, error, group, NULL,
                       "needs Listen=ADDRESS[:PORT] (this side accepts the hop connection) or "
                       "Connect=ADDRESS:PORT (this side opens it)");
   return parse_hop_connect(l, group, strcmp(group, "Children") == 0, hop, error) &&
-         parse_local_address(l, group, hop, error) && parse_source_ports(l, group, hop, error) &&
-         parse_reconnect(l, group, hop, error);
+         parse_hop_pending(l, group, hop, error) && parse_local_address(l, group, hop, error) &&
+         parse_source_ports(l, group, hop, error) && parse_reconnect(l, group, hop, error);
 }
 
 /* Which hop sections each role has: the chain is epproxy (root) - relays -
@@ -1831,6 +1867,8 @@ hop_init(TfstHopConf *hop)
   hop->reconnect_min_ms = DEFAULT_RECONNECT_MIN_MS;
   hop->reconnect_max_ms = DEFAULT_RECONNECT_MAX_MS;
   hop->handshake_timeout_ms = DEFAULT_HANDSHAKE_MS;
+  hop->max_pending = DEFAULT_MAX_PENDING;
+  hop->max_pending_per_addr = DEFAULT_MAX_PENDING_ADDR;
   hop->tls.min_version = 13;
 }
 

@@ -34,6 +34,8 @@ typedef struct {
   guint reconnect_min_ms;
   guint reconnect_max_ms;
   guint handshake_timeout_ms; /* HandshakeTimeout=: TCP connected to hop up */
+  guint max_pending;          /* MaxPendingHops=: accepted hops not up yet */
+  guint max_pending_per_addr; /* MaxPendingHopsPerAddress= */
   TfstTlsConf tls;
 } TfstHopConf;
 

@@ -29,6 +29,25 @@ typedef struct TfstConnector TfstConnector;
 /* Windows granted on one hop may grow until they sum to this much. */
 #define TFST_HOP_WINDOW_BUDGET    (256u * 1024u * 1024u)
 #define TFST_HANDSHAKE_TIMEOUT_US (10 * G_USEC_PER_SEC)
+/* Before the handshake a hop reads into a buffer this small, grown only to
+ * the size a handshake frame announces: a silent connection costs little. */
+#define TFST_HOP_IN_INITIAL 512u
+/* What all pending hops together may hold in frames larger than that. */
+#define TFST_HOP_PENDING_IN_BUDGET (32u * 1024u * 1024u)
+/* Data is queued on a hop only below TFST_HOP_OUT_HIGH, so output far above
+ * it is replies (PONG, CREDIT, RST, TELL_OK...) the peer does not read: the
+ * hop is no longer read above the pause mark, read again below half of it,
+ * and closed if it does not drain within the drain deadline, or at once
+ * above the hard cap. */
+#define TFST_HOP_OUT_PAUSE        (2u * 1024u * 1024u)
+#define TFST_HOP_OUT_MAX          (8u * 1024u * 1024u)
+#define TFST_HOP_DRAIN_TIMEOUT_MS 10000u
+/* How long a child hop whose label a newcomer claims has to answer a PING
+ * (at most PingTimeout=). */
+#define TFST_HOP_LIVENESS_MS 2000u
+/* Pending (not yet up) hops gone at once from at least this many: give the
+ * memory of the burst back to the system. */
+#define TFST_HOP_TRIM_PEAK 256u
 
 typedef enum {
   TFST_END_SOCKET,
@@ -112,10 +131,21 @@ struct TfstHop {
   char peer_label[TFST_LABEL_MAX + 1];
 
   guint8 *in;
+  gsize in_cap; /* TFST_HOP_IN_INITIAL until up, then TFST_HOP_IN_SIZE */
   gsize in_off; /* first unparsed byte */
   gsize in_len;
   TfstBuf out;
-  GQueue blocked; /* TfstEnd waiting for room in `out` */
+  GQueue blocked;         /* TfstEnd waiting for room in `out` */
+  gboolean rx_paused;     /* `out` above TFST_HOP_OUT_PAUSE: not read */
+  gboolean overflow;      /* `out` hit TFST_HOP_OUT_MAX: close on the next flush */
+  sd_event_source *drain; /* deadline for a paused hop to drain */
+  gboolean pending;       /* accepted, not up: counted in engine->pending_* */
+  /* A newcomer claiming the label of a live child waits, TELL held, while
+   * the old hop is asked for a PONG (challenge_us on the old hop). */
+  gboolean takeover_wait;
+  GBytes *held_tell;
+  gint64 challenge_us; /* 0: no liveness check running on this hop */
+  gboolean logged;     /* its closing was already logged */
 
   /* TLS=yes: frames go through `tls` once tls_up; never plaintext. */
   gboolean tls_required;
@@ -292,6 +322,19 @@ struct TfstEngine {
   gint64 handshake_window_us;
   guint handshake_events;
   guint handshake_dropped;
+
+  /* Hops accepted but not up yet (MaxPendingHops=), by source IP too. */
+  guint pending_hops;
+  guint pending_peak;
+  gsize pending_in_bytes;      /* their input buffers beyond TFST_HOP_IN_INITIAL */
+  GHashTable *pending_by_addr; /* IP string -> GUINT count */
+  /* Journal lines a peer of a hop can trigger (tfst-hop.c, accept). */
+  TfstRatelimit rl_protocol;
+  TfstRatelimit rl_hop_closed;
+  TfstRatelimit rl_tls;
+  TfstRatelimit rl_pending;
+  TfstRatelimit rl_accept;
+  TfstRatelimit rl_takeover;
 };
 
 /* tfst-sockopt.c */
@@ -321,6 +364,9 @@ void tfst_hop_send_now(TfstHop *hop, const guint8 *frame, gsize len);
 void tfst_hop_protocol_error(TfstHop *hop, const char *format, ...) G_GNUC_PRINTF(2, 3);
 void tfst_connector_schedule(TfstConnector *c);
 void tfst_hop_arm_ping(TfstHop *hop);
+/* Whether the listener may take one more hop from `peer` (MaxPendingHops=,
+ * MaxPendingHopsPerAddress=); logs the refusal when not. */
+gboolean tfst_hop_admit(TfstEngine *e, const TfstHopConf *conf, const TfstSockAddr *peer);
 
 /* tfst-session.c */
 void tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *peer);

@@ -149,6 +149,9 @@ tfst_engine_new(TfstConfig *config, TfstLog *log, GError **error)
   e->learned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   e->commands = g_async_queue_new();
   e->peers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  e->pending_by_addr = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  e->rl_protocol = e->rl_hop_closed = e->rl_tls = e->rl_pending = e->rl_accept = e->rl_takeover =
+      (TfstRatelimit)TFST_RATELIMIT_INIT(TFST_LOG_PEER_INTERVAL_US, TFST_LOG_PEER_BURST);
   tfst_stats_init(e);
   e->activated = tfst_activation_take(error);
   if (e->activated == NULL && error != NULL && *error != NULL)
@@ -200,8 +203,8 @@ listener_pause(TfstListener *l, int err)
 {
   TfstEngine *e = l->engine;
 
-  tfst_log_full(e->log, LOG_WARNING, &(TfstLogFields){.err = err},
-                "accept on %s: %s; pausing for 100 ms", listen_what(l->kind), g_strerror(err));
+  tfst_log_limited(e->log, &e->rl_accept, LOG_WARNING, &(TfstLogFields){.err = err},
+                   "accept on %s: %s; pausing for 100 ms", listen_what(l->kind), g_strerror(err));
   sd_event_source_set_enabled(l->io, SD_EVENT_OFF);
   if (l->retry == NULL)
     sd_event_add_time_relative(e->event, &l->retry, CLOCK_MONOTONIC, 100 * 1000, 0,
@@ -209,6 +212,21 @@ listener_pause(TfstListener *l, int err)
   else
     sd_event_source_set_time_relative(l->retry, 100 * 1000);
   sd_event_source_set_enabled(l->retry, SD_EVENT_ONESHOT);
+}
+
+/* Over MaxPendingHops= the connection is reset at once: it costs an
+ * accept and nothing else. */
+static void
+listener_hop(TfstListener *l, int cfd, const TfstSockAddr *peer)
+{
+  TfstEngine *e = l->engine;
+  gboolean children = l->kind == TFST_LISTEN_CHILDREN;
+
+  if (!tfst_hop_admit(e, children ? &e->config->children : &e->config->parent, peer)) {
+    tfst_socket_reset_close(cfd);
+    return;
+  }
+  tfst_hop_new(e, children ? TFST_HOP_TO_CHILD : TFST_HOP_TO_PARENT, cfd, NULL);
 }
 
 static int
@@ -229,17 +247,10 @@ listener_io_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
         listener_pause(l, errno);
       return 0;
     }
-    switch (l->kind) {
-      case TFST_LISTEN_CHILDREN:
-        tfst_hop_new(e, TFST_HOP_TO_CHILD, cfd, NULL);
-        break;
-      case TFST_LISTEN_PARENT:
-        tfst_hop_new(e, TFST_HOP_TO_PARENT, cfd, NULL);
-        break;
-      case TFST_LISTEN_FORWARD:
-        tfst_session_accept(e, l, cfd, &peer);
-        break;
-    }
+    if (l->kind == TFST_LISTEN_FORWARD)
+      tfst_session_accept(e, l, cfd, &peer);
+    else
+      listener_hop(l, cfd, &peer);
   }
   return 0;
 }
@@ -608,6 +619,7 @@ tfst_engine_free(TfstEngine *e)
   g_clear_pointer(&e->above, g_array_unref);
   g_clear_pointer(&e->learned, g_hash_table_unref);
   g_clear_pointer(&e->peers, g_hash_table_unref);
+  g_clear_pointer(&e->pending_by_addr, g_hash_table_unref);
   tfst_stats_free(e);
   g_clear_pointer(&e->activated, g_ptr_array_unref);
   if (e->commands != NULL) {

@@ -76,6 +76,8 @@ reload_tls(TfstEngine *e, const char *section, TfstHopConf *cur, TfstHopConf *ne
   gboolean was = cur->tls.enabled;
 
   cur->handshake_timeout_ms = next->handshake_timeout_ms;
+  cur->max_pending = next->max_pending;
+  cur->max_pending_per_addr = next->max_pending_per_addr;
   tfst_tls_conf_clear(&cur->tls);
   cur->tls = next->tls;
   memset(&next->tls, 0, sizeof(next->tls));

@@ -585,6 +585,35 @@ test_hop_errors(void)
   assert_errors(cases, G_N_ELEMENTS(cases));
 }
 
+/* MaxPendingHops=, MaxPendingHopsPerAddress=: only where this side
+ * accepts hops (an epproxy's default [Children] included). */
+static void
+test_pending_hops(void)
+{
+  const ErrorCase cases[] = {
+      {GW, GW_PARENT "MaxPendingHops=10\n",
+       "t.conf:3: [Parent] MaxPendingHops=: only applies with Listen="},
+      {EP, "[Children]\nConnect=10.0.0.1:1\nMaxPendingHopsPerAddress=5\n",
+       "t.conf:3: [Children] MaxPendingHopsPerAddress=: only applies with Listen="},
+      {EP, "[Children]\nMaxPendingHops=0\n",
+       "[Children] MaxPendingHops=: '0' is not a whole number in the range 1-1000000"},
+      {EP, "[Children]\nMaxPendingHopsPerAddress=many\n",
+       "[Children] MaxPendingHopsPerAddress=: 'many' is not a whole number"},
+  };
+  g_autoptr(TfstConfig) d = load(EP, "");
+  g_autoptr(TfstConfig) c =
+      load(RL, "[Parent]\nListen=127.0.0.1:1\nMaxPendingHops=3\n[Children]\nListen=127.0.0.1:2\n"
+               "MaxPendingHops=100\nMaxPendingHopsPerAddress=7\n");
+
+  g_assert_cmpuint(d->children.max_pending, ==, 1024);
+  g_assert_cmpuint(d->children.max_pending_per_addr, ==, 64);
+  g_assert_cmpuint(c->parent.max_pending, ==, 3);
+  g_assert_cmpuint(c->parent.max_pending_per_addr, ==, 64);
+  g_assert_cmpuint(c->children.max_pending, ==, 100);
+  g_assert_cmpuint(c->children.max_pending_per_addr, ==, 7);
+  assert_errors(cases, G_N_ELEMENTS(cases));
+}
+
 static void
 test_keepalive_errors(void)
 {
@@ -1214,6 +1243,7 @@ main(int argc, char **argv)
   g_test_add_func("/tfst/config/role-rules", test_role_rules);
   g_test_add_func("/tfst/config/instance-errors", test_instance_errors);
   g_test_add_func("/tfst/config/hop-errors", test_hop_errors);
+  g_test_add_func("/tfst/config/pending-hops", test_pending_hops);
   g_test_add_func("/tfst/config/keepalive-errors", test_keepalive_errors);
   g_test_add_func("/tfst/config/session-errors", test_session_errors);
   g_test_add_func("/tfst/config/ports", test_ports);
