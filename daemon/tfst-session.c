@@ -713,8 +713,10 @@ session_on_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
     open_fail(hop, id, ENOBUFS);
     return;
   }
-  if (upcall && role == TFST_ROLE_EPPROXY)
-    tfst_router_learn(e, &m->client, m->origin);
+  if (upcall && !tfst_router_check_open(hop, m)) {
+    open_fail(hop, id, EACCES);
+    return;
+  }
 
   if (role == TFST_ROLE_RELAY) {
     next = upcall ? e->parent : tfst_router_child_for(e, m->route);
