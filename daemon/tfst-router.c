@@ -564,15 +564,88 @@ log_over_limit(TfstHop *hop, guint total)
   TfstLogFields f = {.message_id = TFST_MSGID_PROTOCOL, .peer_label = hop->peer_label};
 
   tfst_log_limited(e->log, &e->rl_tell_limit, LOG_WARNING, &f,
-                   "TELL from child %s (%s) has %u entries, more than MaxTellEntries=%u: "
-                   "only the child itself is kept",
+                   "TELL from child %s (%s) has %u entries, more than MaxTellEntries=%u: only "
+                   "the labels nearest to it are kept",
                    hop->peer_label, hop->peer_desc, total, e->config->trust.max_tell_entries);
+}
+
+static gint
+depth_cmp(gconstpointer a, gconstpointer b)
+{
+  const TfstChainEntry *x = a, *y = b;
+
+  return (gint)x->depth - (gint)y->depth;
+}
+
+/* label -> how many network and forward entries it owns in m. */
+static GHashTable *
+owned_entries(const TfstTellMsg *m)
+{
+  GHashTable *n = g_hash_table_new(g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < m->networks->len; i++) {
+    const char *o = g_array_index(m->networks, TfstNetworkEntry, i).owner;
+    g_hash_table_insert(n, (gpointer)o,
+                        GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(n, o)) + 1));
+  }
+  for (guint i = 0; i < m->forwards->len; i++) {
+    const char *o = g_array_index(m->forwards, TfstForwardEntry, i).owner;
+    g_hash_table_insert(n, (gpointer)o,
+                        GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(n, o)) + 1));
+  }
+  return n;
+}
+
+/* Keeps the networks (or forwards) whose owner is in `kept`. */
+static void
+keep_owned(GArray *entries, gsize owner_offset, GHashTable *kept)
+{
+  guint j = 0;
+
+  for (guint i = 0; i < entries->len; i++) {
+    const char *owner =
+        (const char *)entries->data + i * g_array_get_element_size(entries) + owner_offset;
+    if (!g_hash_table_contains(kept, owner))
+      continue;
+    if (i != j)
+      memcpy(entries->data + j * g_array_get_element_size(entries),
+             entries->data + i * g_array_get_element_size(entries),
+             g_array_get_element_size(entries));
+    j++;
+  }
+  g_array_set_size(entries, j);
+}
+
+/* Cuts m to `max` entries: labels nearest the child first, each with its
+ * networks and forwards, so a relay's direct children stay known however
+ * large one grandchild's subtree is. */
+static void
+tell_truncate(TfstTellMsg *m, guint max)
+{
+  g_autoptr(GArray) chain = g_array_copy(m->chain);
+  g_autoptr(GHashTable) owned = owned_entries(m);
+  g_autoptr(GHashTable) kept = g_hash_table_new(g_str_hash, g_str_equal);
+  guint used = 0;
+
+  g_array_sort(chain, depth_cmp);
+  g_array_set_size(m->chain, 0);
+  for (guint i = 0; i < chain->len; i++) {
+    TfstChainEntry *c = &g_array_index(chain, TfstChainEntry, i);
+    guint n = 1 + GPOINTER_TO_UINT(g_hash_table_lookup(owned, c->label));
+    if (used + n > max)
+      continue;
+    used += n;
+    g_hash_table_add(kept, c->label);
+    g_array_append_val(m->chain, *c);
+  }
+  keep_owned(m->networks, G_STRUCT_OFFSET(TfstNetworkEntry, owner), kept);
+  keep_owned(m->forwards, G_STRUCT_OFFSET(TfstForwardEntry, owner), kept);
 }
 
 /* Takes from m into hop->tell only what the child may claim.  FALSE: the
  * child's own label is not allowed and the hop is closed. */
 static gboolean
-tell_accept(TfstHop *hop, const TfstTellMsg *m)
+tell_accept(TfstHop *hop, TfstTellMsg *m)
 {
   TfstEngine *e = hop->engine;
   guint total = tfst_tell_msg_entries(m);
@@ -587,7 +660,7 @@ tell_accept(TfstHop *hop, const TfstTellMsg *m)
   tell_reset(hop);
   if (total > e->config->trust.max_tell_entries) {
     log_over_limit(hop, total);
-    return TRUE;
+    tell_truncate(m, e->config->trust.max_tell_entries);
   }
   accept_chain(hop, m, &ref);
   accept_networks(hop, m, &ref);
@@ -778,11 +851,12 @@ tfst_router_learn(TfstEngine *e, const TfstSockAddr *client, const char *label)
 
 static const char *route_by_network(TfstEngine *e, const TfstSockAddr *dest);
 
-/* Why CLIENT of an upcall through `hop` must not become a learned route:
- * it lies in a network another child announced, outside AllowNetworks=, or
- * is already learned behind another live child (first one wins). */
+/* Why CLIENT of an upcall from ORIGIN through `hop` must not become a
+ * learned route: it lies in a network another label announced (the
+ * network decides), outside the child's AllowNetworks=, or is already
+ * learned behind another label that is still live (first one wins). */
 static const char *
-client_refusal(TfstHop *hop, const TfstSockAddr *client)
+client_refusal(TfstHop *hop, const TfstSockAddr *client, const char *origin)
 {
   TfstEngine *e = hop->engine;
   g_autofree char *key = ip_key(client);
@@ -790,12 +864,12 @@ client_refusal(TfstHop *hop, const TfstSockAddr *client)
   const char *known = g_hash_table_lookup(e->learned, key);
   TfstHop *known_hop = tfst_router_child_for(e, known);
 
-  if (owner != NULL && tfst_router_child_for(e, owner) != hop)
-    return "CLIENT is in a network another child announced";
+  if (owner != NULL && strcmp(owner, origin) != 0)
+    return "CLIENT is in a network another label announced";
   if (!allow_address(e->config->trust.networks, hop->peer_label, client))
     return "CLIENT is not in AllowNetworks=";
-  if (known_hop != NULL && known_hop != hop)
-    return "CLIENT is already known behind another child";
+  if (known_hop != NULL && strcmp(known, origin) != 0)
+    return "CLIENT is already learned behind another label";
   return NULL;
 }
 
@@ -851,7 +925,7 @@ tfst_router_check_open(TfstHop *hop, const TfstOpenMsg *m)
   if (e->config->role != TFST_ROLE_EPPROXY || m->client.sa.sa_family == 0 ||
       !in_subtree(hop, m->origin))
     return TRUE;
-  if ((why = client_refusal(hop, &m->client)) != NULL)
+  if ((why = client_refusal(hop, &m->client, m->origin)) != NULL)
     log_open_refused(hop, tfst_addr_format_ip(&m->client, buf), why);
   else
     tfst_router_learn(e, &m->client, m->origin);
