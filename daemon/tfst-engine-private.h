@@ -126,7 +126,10 @@ struct TfstHop {
   gboolean told; /* child side: our TELL went out on this hop */
   gboolean up;
   gint64 up_since_us;
-  TfstTellMsg tell; /* a child's subtree as it last told us */
+  TfstTellMsg tell; /* a child's subtree as it last told us, what we accepted of it */
+  /* Its last TELL (cut to MaxTellEntries=) when we refused part of it, to
+   * check again once another hop releases a label or network; else empty. */
+  TfstTellMsg claims;
 
   GHashTable *streams; /* id -> TfstEnd */
   guint32 next_id;
@@ -251,10 +254,10 @@ struct TfstEngine {
   /* tfst-router.c: TELL up and the chain line go out at most once per
    * TFST_ANNOUNCE_INTERVAL_US, with the state at that time. */
   sd_event_source *announce_timer;
-  gint64 told_parent_us;
-  gint64 logged_chain_us;
+  gint64 announced_us;
   gboolean tell_parent_due;
   gboolean log_chain_due;
+  gboolean recheck_due;        /* a label or network was released: see hop->claims */
   TfstRatelimit rl_claim;      /* a child's entry or OPEN refused */
   TfstRatelimit rl_tell_limit; /* TELL over MaxTellEntries=, subtree left out */
   TfstRatelimit rl_tell_rx;    /* "TELL command received" */

@@ -65,7 +65,6 @@ router_log_chain(TfstEngine *e)
   g_autoptr(GArray) items = tfst_router_chain(e);
 
   e->log_chain_due = FALSE;
-  e->logged_chain_us = g_get_monotonic_time();
 
   for (guint i = 0; i < items->len; i++) {
     const TfstChainItem *it = &g_array_index(items, TfstChainItem, i);
@@ -248,7 +247,6 @@ static void
 tell_parent(TfstEngine *e)
 {
   e->tell_parent_due = FALSE;
-  e->told_parent_us = g_get_monotonic_time();
   for (GList *l = e->hops.head; l != NULL; l = l->next) {
     TfstHop *hop = l->data;
     if (hop->direction == TFST_HOP_TO_PARENT && hop->told && !hop->closing)
@@ -279,23 +277,33 @@ announce_arm(TfstEngine *e, gint64 at_us)
   (void)sd_event_source_set_enabled(e->announce_timer, SD_EVENT_ONESHOT);
 }
 
-/* Does what is due and whose interval has passed; arms the timer for the
- * rest.  An isolated change still goes out at once. */
+static void recheck_claims(TfstEngine *e);
+
+/* Everything due, with the state of now. */
+static void
+announce_flush(TfstEngine *e)
+{
+  e->announced_us = g_get_monotonic_time();
+  if (e->recheck_due)
+    recheck_claims(e);
+  if (e->tell_parent_due)
+    tell_parent(e);
+  if (e->log_chain_due)
+    router_log_chain(e);
+}
+
+/* At most one flush per interval; an isolated change still goes out at
+ * once. */
 static void
 announce_kick(TfstEngine *e)
 {
-  gint64 now = g_get_monotonic_time();
-  gint64 next = G_MAXINT64;
+  gint64 next = e->announced_us + TFST_ANNOUNCE_INTERVAL_US;
 
-  if (e->tell_parent_due && now - e->told_parent_us >= TFST_ANNOUNCE_INTERVAL_US)
-    tell_parent(e);
-  else if (e->tell_parent_due)
-    next = e->told_parent_us + TFST_ANNOUNCE_INTERVAL_US;
-  if (e->log_chain_due && now - e->logged_chain_us >= TFST_ANNOUNCE_INTERVAL_US)
-    router_log_chain(e);
-  else if (e->log_chain_due)
-    next = MIN(next, e->logged_chain_us + TFST_ANNOUNCE_INTERVAL_US);
-  if (next != G_MAXINT64)
+  if (!e->recheck_due && !e->tell_parent_due && !e->log_chain_due)
+    return;
+  if (g_get_monotonic_time() >= next)
+    announce_flush(e);
+  else
     announce_arm(e, next);
 }
 
@@ -642,10 +650,23 @@ tell_truncate(TfstTellMsg *m, guint max)
   keep_owned(m->forwards, G_STRUCT_OFFSET(TfstForwardEntry, owner), kept);
 }
 
+/* Keeps m in hop->claims when part of it was refused, to check it again
+ * once the hop that held a label or network lets go of it. */
+static void
+keep_claims(TfstHop *hop, TfstTellMsg *m, gboolean refused)
+{
+  tfst_tell_msg_clear(&hop->claims);
+  if (!refused)
+    return;
+  hop->claims = *m;
+  tfst_tell_msg_init(m);
+}
+
 /* Takes from m into hop->tell only what the child may claim.  FALSE: the
- * child's own label is not allowed and the hop is closed. */
+ * child's own label is not allowed and the hop is closed.  `quiet`: a
+ * re-check of claims already logged. */
 static gboolean
-tell_accept(TfstHop *hop, TfstTellMsg *m)
+tell_accept(TfstHop *hop, TfstTellMsg *m, gboolean quiet)
 {
   TfstEngine *e = hop->engine;
   guint total = tfst_tell_msg_entries(m);
@@ -665,9 +686,34 @@ tell_accept(TfstHop *hop, TfstTellMsg *m)
   accept_chain(hop, m, &ref);
   accept_networks(hop, m, &ref);
   accept_forwards(hop, m, &ref);
-  if (ref.count > 0)
+  if (ref.count > 0 && !quiet)
     log_refused(hop, &ref, total);
+  keep_claims(hop, m, ref.count > 0);
   return TRUE;
+}
+
+/* Children whose claims were refused because another hop held a label or
+ * network: they get them once it is released, without a new TELL. */
+static void
+recheck_claims(TfstEngine *e)
+{
+  GList *next;
+
+  e->recheck_due = FALSE;
+  for (GList *l = e->hops.head; l != NULL; l = next) {
+    TfstHop *hop = l->data;
+    TfstTellMsg m;
+    guint before;
+    next = l->next; /* tell_accept() may close the hop */
+    if (hop->direction != TFST_HOP_TO_CHILD || !hop->up || hop->claims.chain == NULL)
+      continue;
+    before = tfst_tell_msg_entries(&hop->tell);
+    m = hop->claims;
+    memset(&hop->claims, 0, sizeof(hop->claims));
+    if (tell_accept(hop, &m, TRUE) && tfst_tell_msg_entries(&hop->tell) != before)
+      e->tell_parent_due = e->log_chain_due = TRUE;
+    tfst_tell_msg_clear(&m);
+  }
 }
 
 void
@@ -686,7 +732,7 @@ tfst_router_on_tell(TfstHop *hop, const guint8 *p, guint32 len)
     tfst_hop_protocol_error(hop, "bad TELL: %s", tfst_frame_strerror(r));
   else if (strcmp(m.label, hop->peer_label) != 0)
     tfst_hop_protocol_error(hop, "TELL from %s on the hop of %s", m.label, hop->peer_label);
-  if (r < 0 || hop->closing || !tell_accept(hop, &m)) {
+  if (r < 0 || hop->closing || !tell_accept(hop, &m, FALSE)) {
     tfst_tell_msg_clear(&m);
     return;
   }
@@ -698,7 +744,9 @@ tfst_router_on_tell(TfstHop *hop, const guint8 *p, guint32 len)
                      "routingManager: TELL command received [l=%s]", hop->peer_label);
     router_send_tell_ok(hop);
   }
-  /* Our subtree changed: the parent must learn it too. */
+  /* Our subtree changed: the parent must learn it too.  What it no longer
+   * claims may now go to a child that was refused it. */
+  e->recheck_due = TRUE;
   schedule_announce(e, TRUE);
 }
 
@@ -807,6 +855,7 @@ tfst_router_hop_down(TfstHop *hop)
     }
     schedule_announce(e, FALSE);
   } else {
+    e->recheck_due = TRUE;
     schedule_announce(e, TRUE);
   }
 }

@@ -178,6 +178,8 @@ class TrustTest(TfstTestCase):
             b"evil", chain=[(1, b"gw1")],
             networks=[(b"evil", "127.0.0.2/32"), (b"gw1", "127.0.0.2/32")],
             forwards=[(b"evil", b"mgmt2"), (b"evil", b"mgmt3"), (b"gw1", b"mgmt2")]))
+        # The epproxy knows evil (an ORIGIN nobody announced is never learned).
+        top.d("ep").wait_chain(dict(top.expected_chain("ep"), evil=2))
         for sid, origin, ip in ((1, b"gw1", "127.0.0.2"), (3, b"evil", "127.0.0.2"),
                                 (5, b"gw1", "127.0.0.3"), (7, b"evil", "127.0.0.3")):
             evil.send(frame(OPEN, session=sid, payload=open_payload(b"mgmt2", origin, ip)))
@@ -234,6 +236,26 @@ class TrustTest(TfstTestCase):
                        r"in AllowLabels=\)")
         time.sleep(1.5)  # a coalesced announcement would be out by now
         self.assertNotIn("intruder", ep.chain())
+
+    def test_released_label_moves(self):
+        """A label is announced through one child hop only (first one wins);
+        once that hop is gone, the child that was refused it gets it
+        without sending a new TELL (a relay that moved to another hop)."""
+        top = self.chain_tree()
+        top.start()
+        top.wait_converged()
+        relay, ep = top.d("relay1"), top.d("ep")
+        first = HostileChild(self, self.relay_addr(), b"ra")
+        first.handshake(tell_payload(b"ra", chain=[(1, b"moved")]))
+        ep.wait_chain(dict(top.expected_chain("ep"), ra=2, moved=3))
+        second = HostileChild(self, self.relay_addr(), b"rb")
+        second.handshake(tell_payload(b"rb", chain=[(1, b"moved")]))
+        relay.wait_log(r"refused 1 of 2 entries announced by child rb .*: first label moved "
+                       r"\(already in the chain through another hop\)")
+        ep.wait_chain(dict(top.expected_chain("ep"), ra=2, rb=2, moved=3))
+        first.close()
+        ep.wait_chain(dict(top.expected_chain("ep"), rb=2, moved=3))
+        self.assertEqual(relay.chain()["moved"], 2)
 
     def test_tell_flood_logs_and_cpu(self):
         """20 000 tiny TELLs, each changing the chain: a bounded number of
