@@ -186,21 +186,13 @@ log_left_out(TfstEngine *e, const TfstHop *child)
                    child->peer_label, child->peer_desc, tfst_tell_msg_entries(&child->tell));
 }
 
-/* Child → parent: ourselves and everything below us.  When the subtrees
- * together would not fit in one frame, the largest ones are left out, so
- * one child's oversized subtree never hides everyone else's. */
-void
-tfst_router_send_tell(TfstHop *hop)
+/* Appends the children's subtrees, smallest first, while they fit in
+ * `room` payload bytes; the ones that do not are left out whole. */
+static void
+append_children(TfstEngine *e, TfstTellMsg *m, gsize room)
 {
-  TfstEngine *e = hop->engine;
   g_autoptr(GArray) kids = children_by_size(e);
-  TfstTellMsg m;
-  gsize room;
 
-  tell_msg_start(e, &m);
-  add_own_announcements(e, &m);
-  room = TFST_FRAME_MAX_PAYLOAD -
-         MIN(TFST_FRAME_MAX_PAYLOAD, 3 + TFST_LABEL_MAX + tfst_tell_msg_size(&m));
   for (guint i = 0; i < kids->len; i++) {
     const ChildSize *cs = &g_array_index(kids, ChildSize, i);
     const TfstTellMsg *t = &cs->hop->tell;
@@ -209,10 +201,26 @@ tfst_router_send_tell(TfstHop *hop)
       continue;
     }
     room -= cs->size;
-    append_one_further(m.chain, t->chain);
-    g_array_append_vals(m.networks, t->networks->data, t->networks->len);
-    g_array_append_vals(m.forwards, t->forwards->data, t->forwards->len);
+    append_one_further(m->chain, t->chain);
+    g_array_append_vals(m->networks, t->networks->data, t->networks->len);
+    g_array_append_vals(m->forwards, t->forwards->data, t->forwards->len);
   }
+}
+
+/* Child → parent: ourselves and everything below us.  When the subtrees
+ * together would not fit in one frame, the largest ones are left out, so
+ * one child's oversized subtree never hides everyone else's. */
+void
+tfst_router_send_tell(TfstHop *hop)
+{
+  TfstEngine *e = hop->engine;
+  TfstTellMsg m;
+  gsize used;
+
+  tell_msg_start(e, &m);
+  add_own_announcements(e, &m);
+  used = 3 + TFST_LABEL_MAX + tfst_tell_msg_size(&m); /* LABEL and our own entries */
+  append_children(e, &m, TFST_FRAME_MAX_PAYLOAD - MIN(TFST_FRAME_MAX_PAYLOAD, used));
   send_tell_msg(hop, TFST_FRAME_TELL, &m);
   tfst_tell_msg_clear(&m);
 }
@@ -716,6 +724,19 @@ recheck_claims(TfstEngine *e)
   }
 }
 
+/* Decodes a TELL into m; FALSE after a protocol error. */
+static gboolean
+tell_decode(TfstHop *hop, const guint8 *p, guint32 len, TfstTellMsg *m)
+{
+  int r = tfst_frame_decode_tell(p, len, m);
+
+  if (r < 0)
+    tfst_hop_protocol_error(hop, "bad TELL: %s", tfst_frame_strerror(r));
+  else if (strcmp(m->label, hop->peer_label) != 0)
+    tfst_hop_protocol_error(hop, "TELL from %s on the hop of %s", m->label, hop->peer_label);
+  return r == 0 && strcmp(m->label, hop->peer_label) == 0;
+}
+
 void
 tfst_router_on_tell(TfstHop *hop, const guint8 *p, guint32 len)
 {
@@ -724,19 +745,13 @@ tfst_router_on_tell(TfstHop *hop, const guint8 *p, guint32 len)
   /* Nothing accepted yet: this TELL completes the handshake. */
   gboolean first = hop->tell.label[0] == '\0';
   TfstTellMsg m;
-  int r;
+  gboolean ok;
 
   tfst_tell_msg_init(&m);
-  r = tfst_frame_decode_tell(p, len, &m);
-  if (r < 0)
-    tfst_hop_protocol_error(hop, "bad TELL: %s", tfst_frame_strerror(r));
-  else if (strcmp(m.label, hop->peer_label) != 0)
-    tfst_hop_protocol_error(hop, "TELL from %s on the hop of %s", m.label, hop->peer_label);
-  if (r < 0 || hop->closing || !tell_accept(hop, &m, FALSE)) {
-    tfst_tell_msg_clear(&m);
-    return;
-  }
+  ok = tell_decode(hop, p, len, &m) && tell_accept(hop, &m, FALSE);
   tfst_tell_msg_clear(&m);
+  if (!ok)
+    return;
   /* Later TELLs change nothing above us: TELL_OK answers only the first,
    * and the children hear of our upward view when it changes. */
   if (first) {
