@@ -326,6 +326,8 @@ const char *tfst_router_downcall_route(TfstEngine *e, const TfstForwardConf *f,
 void tfst_router_learn(TfstEngine *e, const TfstSockAddr *client, const char *label);
 void tfst_router_announce(TfstEngine *e);
 void tfst_router_init(TfstEngine *e);
+/* Takes next's [Children] Allow*= and MaxTellEntries= (reload). */
+void tfst_router_reload_trust(TfstEngine *e, TfstConfig *next);
 void tfst_router_free(TfstEngine *e);
 /* FALSE: the OPEN that came up from a child claims an ORIGIN the child may
  * not use (answer OPEN_FAIL EACCES).  At the endpoint proxy, also learns

@@ -1060,6 +1060,36 @@ tfst_router_downcall_route(TfstEngine *e, const TfstForwardConf *f, const TfstSo
   return NULL;
 }
 
+/* What a child announced and we accepted, as claims to check again. */
+static void
+claims_from_tell(TfstHop *hop)
+{
+  TfstTellMsg *c = &hop->claims;
+
+  tfst_tell_msg_init(c);
+  g_strlcpy(c->label, hop->tell.label, sizeof(c->label));
+  g_array_append_vals(c->chain, hop->tell.chain->data, hop->tell.chain->len);
+  g_array_append_vals(c->networks, hop->tell.networks->data, hop->tell.networks->len);
+  g_array_append_vals(c->forwards, hop->tell.forwards->data, hop->tell.forwards->len);
+}
+
+void
+tfst_router_reload_trust(TfstEngine *e, TfstConfig *next)
+{
+  TfstTrustConf t = e->config->trust;
+
+  e->config->trust = next->trust;
+  next->trust = t;
+  /* Every child's subtree is checked against the new rules: what is
+   * refused now goes, what was refused before may come. */
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *hop = l->data;
+    if (hop->direction == TFST_HOP_TO_CHILD && hop->up && hop->claims.chain == NULL)
+      claims_from_tell(hop);
+  }
+  e->recheck_due = TRUE;
+}
+
 void
 tfst_router_announce(TfstEngine *e)
 {

@@ -5,6 +5,7 @@ must keep routing to the legitimate gateway proxy, bound what a child may
 announce, and keep their logs and CPU bounded (issue 12)."""
 
 import os
+import signal
 import socket
 import struct
 import threading
@@ -256,6 +257,30 @@ class TrustTest(TfstTestCase):
         first.close()
         ep.wait_chain(dict(top.expected_chain("ep"), rb=2, moved=3))
         self.assertEqual(relay.chain()["moved"], 2)
+
+    def test_reload_applies_rules(self):
+        """AllowLabels= added by a reload applies to what children already
+        announced (no new TELL needed), and removing it again brings the
+        refused labels back."""
+        top = self.chain_tree()
+        top.start()
+        top.wait_converged()
+        relay, ep = top.d("relay1"), top.d("ep")
+        evil = HostileChild(self, self.relay_addr(), b"evil")
+        evil.handshake(tell_payload(b"evil", chain=[(1, b"evil-a"), (1, b"other")]))
+        ep.wait_chain(dict(top.expected_chain("ep"), evil=2, other=3, **{"evil-a": 3}))
+        plain = relay.config_text
+
+        def reload(text):
+            n = relay.count_log(r"configuration reloaded")
+            with open(relay.config_path, "w") as f:
+                f.write(text)
+            relay.proc.send_signal(signal.SIGHUP)
+            relay.wait_log(r"configuration reloaded", after=n)
+        reload(plain.replace("[Children]\n", "[Children]\nAllowLabels=gw1:gw1 evil:evil,evil-*\n"))
+        ep.wait_chain(dict(top.expected_chain("ep"), evil=2, **{"evil-a": 3}))
+        reload(plain)
+        ep.wait_chain(dict(top.expected_chain("ep"), evil=2, other=3, **{"evil-a": 3}))
 
     def test_tell_flood_logs_and_cpu(self):
         """20 000 tiny TELLs, each changing the chain: a bounded number of
