@@ -324,8 +324,9 @@ class TrustTest(TfstTestCase):
         top.start()
         top.wait_converged()
         relay, ep = top.d("relay1"), top.d("ep")
+        payload = self.big_subtree(20000)
         big = HostileChild(self, self.relay_addr(), b"big")
-        big.handshake(self.big_subtree(20000))
+        big.handshake(payload)
         wait_until(lambda: (ep.chain() or {}).get("n19999") == 3, 30 * SLOW,
                    what="the 20000-entry subtree at the epproxy")
         evil = HostileChild(self, self.relay_addr(), b"evil")
@@ -353,9 +354,10 @@ class TrustTest(TfstTestCase):
         top.wait_converged(labels=("ep", "gw1"), down=("gw2",))
         relay, ep = top.d("relay1"), top.d("ep")
         rss = relay.rss_kib()
-        big = HostileChild(self, self.relay_addr(), b"big")
+        # Built before connecting: HandshakeTimeout= runs from the connect.
         payload = self.big_subtree(26000)
         self.assertLessEqual(len(payload), 262144)
+        big = HostileChild(self, self.relay_addr(), b"big")
         big.handshake(payload)
         big.sync()
         relay.wait_log(r"TELL from child big \(.*\) has 26001 entries, more than "
@@ -383,9 +385,9 @@ class TrustTest(TfstTestCase):
             top.d(label).start()
         top.wait_converged(labels=("ep", "gw1"), down=("gw2",))
         relay, ep = top.d("relay1"), top.d("ep")
-        big = HostileChild(self, self.relay_addr(), b"big")
         payload = self.big_subtree(26212)
         self.assertLessEqual(len(payload), 262144)
+        big = HostileChild(self, self.relay_addr(), b"big")
         big.handshake(payload)
         relay.wait_log(r"subtree of child big \(.*, 26213 entries\) left out of the TELL to "
                        r"the parent")
