@@ -281,6 +281,10 @@ static const char *const hop_keys[] = {"Listen",
                                        "TLSMinVersion",
                                        "MaxPendingHops",
                                        "MaxPendingHopsPerAddress",
+                                       "AllowLabels",
+                                       "AllowNetworks",
+                                       "AllowForwards",
+                                       "MaxTellEntries",
                                        NULL};
 static const char *const keepalive_keys[] = {"Keepalive",    "Idle",        "Interval",
                                              "Count",        "UserTimeout", "FirewallTimeout",
@@ -1500,6 +1504,114 @@ parse_hop_tls(Loader *l, const char *group, const char *own_label, TfstHopConf *
          load_tls_creds(l, group, own_label, hop, error);
 }
 
+/* ---- [Children] what a child may claim ---- */
+
+static const char *const trust_keys[] = {"AllowLabels", "AllowNetworks", "AllowForwards",
+                                         "MaxTellEntries"};
+
+static void
+allow_rule_free(TfstAllowRule *r)
+{
+  g_free(r->child);
+  g_strfreev(r->globs);
+  g_clear_pointer(&r->networks, g_array_unref);
+  g_free(r);
+}
+
+/* Label characters plus the glob characters * and ?. */
+static gboolean
+is_label_glob(const char *s)
+{
+  if (s[0] == '\0' || strlen(s) > TFST_LABEL_MAX)
+    return FALSE;
+  for (; *s != '\0'; s++)
+    if (!g_ascii_isalnum(*s) && strchr("._-*?", *s) == NULL)
+      return FALSE;
+  return TRUE;
+}
+
+/* The ITEMs of one "CHILD:ITEM[,ITEM...]" word into rule; NULL or a reason. */
+static char *
+parse_allow_items(const char *key, const char *items, TfstAllowRule *r)
+{
+  g_auto(GStrv) parts = g_strsplit(items, ",", -1);
+  g_autoptr(GPtrArray) globs = g_ptr_array_new_with_free_func(g_free);
+
+  for (guint i = 0; parts[i] != NULL; i++) {
+    char *reason = NULL;
+    TfstNetworkEntry n;
+
+    if (strcmp(key, "AllowNetworks") != 0) {
+      if (!is_label_glob(parts[i]))
+        return g_strdup_printf("'%s' is not a label pattern (A-Z a-z 0-9 . _ - and * ?)", parts[i]);
+      g_ptr_array_add(globs, g_strdup(parts[i]));
+    } else if (parse_network(parts[i], &n, &reason)) {
+      g_array_append_val(r->networks, n);
+    } else {
+      return reason;
+    }
+  }
+  g_ptr_array_add(globs, NULL);
+  r->globs = (GStrv)g_ptr_array_free(g_steal_pointer(&globs), FALSE);
+  return NULL;
+}
+
+static char *
+parse_allow_word(const char *key, const char *word, GPtrArray *rules)
+{
+  const char *colon = strchr(word, ':');
+  g_autofree char *child = colon != NULL ? g_strndup(word, colon - word) : NULL;
+  TfstAllowRule *r;
+  char *reason;
+
+  if (child == NULL || !is_label_glob(child) || colon[1] == '\0')
+    return g_strdup_printf("'%s' is not CHILD:ITEM[,ITEM...] (CHILD is a label or a pattern "
+                           "such as gw-*; '*:' names every child)",
+                           word);
+  r = g_new0(TfstAllowRule, 1);
+  r->child = g_steal_pointer(&child);
+  r->networks = g_array_new(FALSE, TRUE, sizeof(TfstNetworkEntry));
+  g_ptr_array_add(rules, r);
+  reason = parse_allow_items(key, colon + 1, r);
+  return reason;
+}
+
+static gboolean
+parse_allow(Loader *l, const char *key, GPtrArray **out, GError **error)
+{
+  const char *v = lookup(l, "Children", key);
+  g_auto(GStrv) words = NULL;
+  g_autoptr(GPtrArray) rules = NULL;
+
+  if (v == NULL || v[0] == '\0')
+    return TRUE; /* unset or reset: every child may claim anything */
+  rules = g_ptr_array_new_with_free_func((GDestroyNotify)allow_rule_free);
+  words = g_strsplit_set(v, " \t", -1);
+  for (guint i = 0; words[i] != NULL; i++) {
+    g_autofree char *reason = NULL;
+
+    if (words[i][0] != '\0' && (reason = parse_allow_word(key, words[i], rules)) != NULL)
+      return conf_error(l, error, "Children", key, "%s", reason);
+  }
+  *out = g_steal_pointer(&rules);
+  return TRUE;
+}
+
+static gboolean
+parse_trust(Loader *l, TfstConfig *c, GError **error)
+{
+  TfstTrustConf *t = &c->trust;
+
+  for (gsize i = 0; i < G_N_ELEMENTS(trust_keys); i++)
+    if (is_set(l, "Parent", trust_keys[i]))
+      return conf_error(l, error, "Parent", trust_keys[i],
+                        "only applies in [Children]: a parent is trusted");
+  return parse_allow(l, "AllowLabels", &t->labels, error) &&
+         parse_allow(l, "AllowNetworks", &t->networks, error) &&
+         parse_allow(l, "AllowForwards", &t->forwards, error) &&
+         get_uint(l, "Children", "MaxTellEntries", 1, 1000000, &t->max_tell_entries, error);
+}
+
 static gboolean
 parse_hops(Loader *l, TfstConfig *c, GError **error)
 {
@@ -1520,7 +1632,7 @@ parse_hops(Loader *l, TfstConfig *c, GError **error)
   if (loader_group(l, "Children") != NULL &&
       !parse_hop_tls(l, "Children", c->label, &c->children, error))
     return FALSE;
-  return check_hop_listen_conflict(l, c, error);
+  return parse_trust(l, c, error) && check_hop_listen_conflict(l, c, error);
 }
 
 /* ---- [Keepalive] [Session] [Ports] ---- */
@@ -1898,6 +2010,7 @@ config_new(TfstRole role, const char *instance)
   c->networks = g_array_new(FALSE, TRUE, sizeof(TfstNetworkEntry));
   hop_init(&c->parent);
   hop_init(&c->children);
+  c->trust.max_tell_entries = TFST_DEFAULT_MAX_TELL_ENTRIES;
   c->keepalive.enabled = TRUE;
   c->keepalive.idle_s = DEFAULT_KEEPIDLE_S;
   c->keepalive.interval_s = DEFAULT_KEEPINTVL_S;
@@ -2057,6 +2170,9 @@ tfst_config_free(TfstConfig *config)
   g_clear_pointer(&config->networks, g_array_unref);
   hop_clear(&config->parent);
   hop_clear(&config->children);
+  g_clear_pointer(&config->trust.labels, g_ptr_array_unref);
+  g_clear_pointer(&config->trust.networks, g_ptr_array_unref);
+  g_clear_pointer(&config->trust.forwards, g_ptr_array_unref);
   g_clear_pointer(&config->forwards, g_ptr_array_unref);
   g_clear_pointer(&config->origins, g_hash_table_unref);
   g_clear_pointer(&config->warnings, g_ptr_array_unref);

@@ -67,6 +67,25 @@ typedef struct {
   guint ping_timeout_ms;
 } TfstKeepaliveConf;
 
+/* [Children] AllowLabels=, AllowNetworks=, AllowForwards=: one rule per
+ * word "CHILD:ITEM[,ITEM...]".  A NULL rule array means the key is unset:
+ * every child may claim anything (subject to the checks that always apply,
+ * see docs/security.md). */
+typedef struct {
+  char *child;      /* glob on the label of the child hop */
+  GStrv globs;      /* AllowLabels=, AllowForwards= */
+  GArray *networks; /* TfstNetworkEntry (owner empty): AllowNetworks= */
+} TfstAllowRule;
+
+typedef struct {
+  GPtrArray *labels; /* TfstAllowRule, NULL: unset */
+  GPtrArray *networks;
+  GPtrArray *forwards;
+  guint max_tell_entries; /* MaxTellEntries=: per child hop */
+} TfstTrustConf;
+
+#define TFST_DEFAULT_MAX_TELL_ENTRIES 1024
+
 typedef struct {
   TfstRole role;
   char *instance;
@@ -80,6 +99,7 @@ typedef struct {
 
   TfstHopConf parent;
   TfstHopConf children;
+  TfstTrustConf trust;                 /* [Children]: what each child may claim */
   TfstKeepaliveConf keepalive;         /* [Keepalive]: the hops */
   TfstKeepaliveConf session_keepalive; /* [SessionKeepalive]: client and target sockets */
 

@@ -157,7 +157,10 @@ struct TfstHop {
   gboolean told; /* child side: our TELL went out on this hop */
   gboolean up;
   gint64 up_since_us;
-  TfstTellMsg tell; /* a child's subtree as it last told us */
+  TfstTellMsg tell; /* a child's subtree as it last told us, what we accepted of it */
+  /* Its last TELL (cut to MaxTellEntries=) when we refused part of it, to
+   * check again once another hop releases a label or network; else empty. */
+  TfstTellMsg claims;
 
   GHashTable *streams; /* id -> TfstEnd */
   guint32 next_id;
@@ -307,7 +310,17 @@ struct TfstEngine {
   GArray *above;       /* TfstChainEntry from the parent's TELL_OK */
   GHashTable *learned; /* endpoint IP string -> gateway proxy label */
   char *chain_text;    /* last logged chain */
-  char *status_text;   /* last STATUS= sent */
+  /* tfst-router.c: TELL up and the chain line go out at most once per
+   * TFST_ANNOUNCE_INTERVAL_US, with the state at that time. */
+  sd_event_source *announce_timer;
+  gint64 announced_us;
+  gboolean tell_parent_due;
+  gboolean log_chain_due;
+  gboolean recheck_due;        /* a label or network was released: see hop->claims */
+  TfstRatelimit rl_claim;      /* a child's entry or OPEN refused */
+  TfstRatelimit rl_tell_limit; /* TELL over MaxTellEntries=, subtree left out */
+  TfstRatelimit rl_tell_rx;    /* "TELL command received" */
+  char *status_text;           /* last STATUS= sent */
 
   TfstCounters stats;
   guint64 bytes_gone[2][2]; /* bytes of freed sessions, [upcall][to_client] */
@@ -387,6 +400,14 @@ const char *tfst_router_downcall_route(TfstEngine *e, const TfstForwardConf *f,
                                        const TfstSockAddr *dest);
 void tfst_router_learn(TfstEngine *e, const TfstSockAddr *client, const char *label);
 void tfst_router_announce(TfstEngine *e);
+void tfst_router_init(TfstEngine *e);
+/* Takes next's [Children] Allow*= and MaxTellEntries= (reload). */
+void tfst_router_reload_trust(TfstEngine *e, TfstConfig *next);
+void tfst_router_free(TfstEngine *e);
+/* FALSE: the OPEN that came up from a child claims an ORIGIN the child may
+ * not use (answer OPEN_FAIL EACCES).  At the endpoint proxy, also learns
+ * CLIENT when it is consistent with the hop. */
+gboolean tfst_router_check_open(TfstHop *hop, const TfstOpenMsg *m);
 const TfstForwardConf *tfst_engine_forward(TfstEngine *e, const char *name);
 void tfst_engine_update_status(TfstEngine *e);
 void tfst_engine_forwards_accepting(TfstEngine *e, gboolean on);

@@ -147,6 +147,7 @@ tfst_engine_new(TfstConfig *config, TfstLog *log, GError **error)
   e->connectors = g_ptr_array_new_with_free_func((GDestroyNotify)connector_free);
   e->above = g_array_new(FALSE, TRUE, sizeof(TfstChainEntry));
   e->learned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  tfst_router_init(e);
   e->commands = g_async_queue_new();
   e->peers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   e->pending_by_addr = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -349,6 +350,7 @@ engine_teardown(TfstEngine *e)
   e->wake = sd_event_source_disable_unref(e->wake);
   e->sess_src = sd_event_source_disable_unref(e->sess_src);
   e->status_timer = sd_event_source_disable_unref(e->status_timer);
+  tfst_router_free(e);
 }
 
 static void

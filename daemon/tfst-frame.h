@@ -166,3 +166,8 @@ int tfst_frame_decode_goaway(const guint8 *p, guint32 len, guint32 *out_reason, 
 
 void tfst_tell_msg_init(TfstTellMsg *m);
 void tfst_tell_msg_clear(TfstTellMsg *m);
+/* Chain, network and forward entries of m: how many, and the payload bytes
+ * they take in a TELL or TELL_OK (depths do not change it), so a sender can
+ * fit several subtrees in one frame. */
+guint tfst_tell_msg_entries(const TfstTellMsg *m);
+gsize tfst_tell_msg_size(const TfstTellMsg *m);

@@ -281,6 +281,7 @@ hop_free(TfstHop *hop)
   g_free(hop->in);
   tfst_buf_clear(&hop->out);
   tfst_tell_msg_clear(&hop->tell);
+  tfst_tell_msg_clear(&hop->claims);
   g_hash_table_unref(hop->streams);
   g_free(hop);
 }

@@ -128,6 +128,7 @@ tfst_engine_apply_config(TfstEngine *e, TfstConfig *next)
   g_array_append_vals(cur->networks, next->networks->data, next->networks->len);
   /* Also undoes what SetSettings changed without PERSIST. */
   tfst_engine_retune(e);
+  tfst_router_reload_trust(e, next);
   /* Networks and forward targets are part of what we announce upward. */
   tfst_router_announce(e);
 

@@ -4,9 +4,15 @@
  * downcall goes. */
 #include "tfst-engine-private.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <string.h>
 
 #define TFST_LEARNED_MAX 65536
+/* TELL up and the "chain known" line go out at most once per interval, so
+ * a child that sends TELL after TELL costs one re-announcement, not one
+ * per frame. */
+#define TFST_ANNOUNCE_INTERVAL_US G_USEC_PER_SEC
 
 static void
 chain_add(GArray *items, int depth, const char *label)
@@ -57,6 +63,8 @@ router_log_chain(TfstEngine *e)
 {
   g_autoptr(GString) text = g_string_new(NULL);
   g_autoptr(GArray) items = tfst_router_chain(e);
+
+  e->log_chain_due = FALSE;
 
   for (guint i = 0; i < items->len; i++) {
     const TfstChainItem *it = &g_array_index(items, TfstChainItem, i);
@@ -136,23 +144,83 @@ append_one_further(GArray *dst, GArray *src)
   }
 }
 
-/* Child → parent: ourselves and everything below us. */
+typedef struct {
+  TfstHop *hop;
+  gsize size;
+} ChildSize;
+
+static gint
+child_size_cmp(gconstpointer a, gconstpointer b)
+{
+  const ChildSize *x = a, *y = b;
+
+  return x->size < y->size ? -1 : x->size > y->size;
+}
+
+/* The child hops that are up, smallest announcement first. */
+static GArray *
+children_by_size(TfstEngine *e)
+{
+  GArray *kids = g_array_new(FALSE, FALSE, sizeof(ChildSize));
+
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *child = l->data;
+    ChildSize cs = {child, 0};
+    if (child->direction != TFST_HOP_TO_CHILD || !child->up)
+      continue;
+    cs.size = tfst_tell_msg_size(&child->tell);
+    g_array_append_val(kids, cs);
+  }
+  g_array_sort(kids, child_size_cmp);
+  return kids;
+}
+
+static void
+log_left_out(TfstEngine *e, const TfstHop *child)
+{
+  TfstLogFields f = {.message_id = TFST_MSGID_PROTOCOL, .peer_label = child->peer_label};
+
+  tfst_log_limited(e->log, &e->rl_tell_limit, LOG_WARNING, &f,
+                   "subtree of child %s (%s, %u entries) left out of the TELL to the parent: "
+                   "it does not fit in one frame with the others",
+                   child->peer_label, child->peer_desc, tfst_tell_msg_entries(&child->tell));
+}
+
+/* Appends the children's subtrees, smallest first, while they fit in
+ * `room` payload bytes; the ones that do not are left out whole. */
+static void
+append_children(TfstEngine *e, TfstTellMsg *m, gsize room)
+{
+  g_autoptr(GArray) kids = children_by_size(e);
+
+  for (guint i = 0; i < kids->len; i++) {
+    const ChildSize *cs = &g_array_index(kids, ChildSize, i);
+    const TfstTellMsg *t = &cs->hop->tell;
+    if (cs->size > room) {
+      log_left_out(e, cs->hop);
+      continue;
+    }
+    room -= cs->size;
+    append_one_further(m->chain, t->chain);
+    g_array_append_vals(m->networks, t->networks->data, t->networks->len);
+    g_array_append_vals(m->forwards, t->forwards->data, t->forwards->len);
+  }
+}
+
+/* Child → parent: ourselves and everything below us.  When the subtrees
+ * together would not fit in one frame, the largest ones are left out, so
+ * one child's oversized subtree never hides everyone else's. */
 void
 tfst_router_send_tell(TfstHop *hop)
 {
   TfstEngine *e = hop->engine;
   TfstTellMsg m;
+  gsize used;
 
   tell_msg_start(e, &m);
   add_own_announcements(e, &m);
-  for (GList *l = e->hops.head; l != NULL; l = l->next) {
-    TfstHop *child = l->data;
-    if (child->direction != TFST_HOP_TO_CHILD || !child->up)
-      continue;
-    append_one_further(m.chain, child->tell.chain);
-    g_array_append_vals(m.networks, child->tell.networks->data, child->tell.networks->len);
-    g_array_append_vals(m.forwards, child->tell.forwards->data, child->tell.forwards->len);
-  }
+  used = 3 + TFST_LABEL_MAX + tfst_tell_msg_size(&m); /* LABEL and our own entries */
+  append_children(e, &m, TFST_FRAME_MAX_PAYLOAD - MIN(TFST_FRAME_MAX_PAYLOAD, used));
   send_tell_msg(hop, TFST_FRAME_TELL, &m);
   tfst_tell_msg_clear(&m);
 }
@@ -186,6 +254,7 @@ tell_children(TfstEngine *e)
 static void
 tell_parent(TfstEngine *e)
 {
+  e->tell_parent_due = FALSE;
   for (GList *l = e->hops.head; l != NULL; l = l->next) {
     TfstHop *hop = l->data;
     if (hop->direction == TFST_HOP_TO_PARENT && hop->told && !hop->closing)
@@ -193,27 +262,554 @@ tell_parent(TfstEngine *e)
   }
 }
 
+/* ---- coalescing: at most one TELL up and one chain line per interval ---- */
+
+static void announce_kick(TfstEngine *e);
+
+static int
+announce_timer_cb(sd_event_source *s G_GNUC_UNUSED, guint64 usec G_GNUC_UNUSED, void *userdata)
+{
+  announce_kick(userdata);
+  return 0;
+}
+
+static void
+announce_arm(TfstEngine *e, gint64 at_us)
+{
+  if (e->announce_timer == NULL && sd_event_add_time(e->event, &e->announce_timer, CLOCK_MONOTONIC,
+                                                     at_us, 0, announce_timer_cb, e) < 0) {
+    e->announce_timer = NULL;
+    return; /* no timer (ENOMEM): the next change or TELL flushes it */
+  }
+  (void)sd_event_source_set_time(e->announce_timer, at_us);
+  (void)sd_event_source_set_enabled(e->announce_timer, SD_EVENT_ONESHOT);
+}
+
+static void recheck_claims(TfstEngine *e);
+
+/* Everything due, with the state of now. */
+static void
+announce_flush(TfstEngine *e)
+{
+  e->announced_us = g_get_monotonic_time();
+  if (e->recheck_due)
+    recheck_claims(e);
+  if (e->tell_parent_due)
+    tell_parent(e);
+  if (e->log_chain_due)
+    router_log_chain(e);
+}
+
+/* At most one flush per interval; an isolated change still goes out at
+ * once. */
+static void
+announce_kick(TfstEngine *e)
+{
+  gint64 next = e->announced_us + TFST_ANNOUNCE_INTERVAL_US;
+
+  if (!e->recheck_due && !e->tell_parent_due && !e->log_chain_due)
+    return;
+  if (g_get_monotonic_time() >= next)
+    announce_flush(e);
+  else
+    announce_arm(e, next);
+}
+
+static void
+schedule_announce(TfstEngine *e, gboolean tell_up)
+{
+  e->tell_parent_due |= tell_up;
+  e->log_chain_due = TRUE;
+  announce_kick(e);
+}
+
+void
+tfst_router_init(TfstEngine *e)
+{
+  const TfstRatelimit rl = TFST_RATELIMIT_INIT(TFST_LOG_PEER_INTERVAL_US, TFST_LOG_PEER_BURST);
+
+  e->rl_claim = rl;
+  e->rl_tell_limit = rl;
+  e->rl_tell_rx = rl;
+}
+
+void
+tfst_router_free(TfstEngine *e)
+{
+  e->announce_timer = sd_event_source_disable_unref(e->announce_timer);
+}
+
+/* ---- what a child may claim ---- */
+
+static gboolean
+allow_glob(const GPtrArray *rules, const char *child, const char *item)
+{
+  if (rules == NULL)
+    return TRUE;
+  for (guint i = 0; i < rules->len; i++) {
+    const TfstAllowRule *r = g_ptr_array_index(rules, i);
+    if (!g_pattern_match_simple(r->child, child))
+      continue;
+    for (guint j = 0; r->globs[j] != NULL; j++)
+      if (g_pattern_match_simple(r->globs[j], item))
+        return TRUE;
+  }
+  return FALSE;
+}
+
+static void
+network_sockaddr(const TfstNetworkEntry *n, TfstSockAddr *out)
+{
+  memset(out, 0, sizeof(*out));
+  out->sa.sa_family = n->family;
+  if (n->family == AF_INET)
+    memcpy(&out->in.sin_addr, n->addr, 4);
+  else
+    memcpy(&out->in6.sin6_addr, n->addr, 16);
+}
+
+/* n lies inside (or is) the network `outer`. */
+static gboolean
+network_inside(const TfstNetworkEntry *n, const TfstNetworkEntry *outer)
+{
+  TfstSockAddr a;
+
+  network_sockaddr(n, &a);
+  return n->prefix >= outer->prefix &&
+         tfst_addr_in_network(&a, outer->family, outer->addr, outer->prefix);
+}
+
+static gboolean
+allow_address(const GPtrArray *rules, const char *child, const TfstSockAddr *a)
+{
+  if (rules == NULL)
+    return TRUE;
+  for (guint i = 0; i < rules->len; i++) {
+    const TfstAllowRule *r = g_ptr_array_index(rules, i);
+    if (!g_pattern_match_simple(r->child, child))
+      continue;
+    for (guint j = 0; j < r->networks->len; j++) {
+      const TfstNetworkEntry *n = &g_array_index(r->networks, TfstNetworkEntry, j);
+      if (tfst_addr_in_network(a, n->family, n->addr, n->prefix))
+        return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+static gboolean
+allow_network(const GPtrArray *rules, const char *child, const TfstNetworkEntry *n)
+{
+  if (rules == NULL)
+    return TRUE;
+  for (guint i = 0; i < rules->len; i++) {
+    const TfstAllowRule *r = g_ptr_array_index(rules, i);
+    if (!g_pattern_match_simple(r->child, child))
+      continue;
+    for (guint j = 0; j < r->networks->len; j++)
+      if (network_inside(n, &g_array_index(r->networks, TfstNetworkEntry, j)))
+        return TRUE;
+  }
+  return FALSE;
+}
+
+/* Entries of one TELL that were refused: how many, and the first one for
+ * the log line. */
+typedef struct {
+  guint count;
+  char first[3 * TFST_LABEL_MAX];
+} Refused;
+
+static void
+refuse(Refused *r, const char *what, const char *item, const char *why)
+{
+  if (r->count++ == 0)
+    g_snprintf(r->first, sizeof(r->first), "%s %s (%s)", what, item, why);
+}
+
+static gboolean
+label_is_above(TfstEngine *e, const char *label)
+{
+  if (strcmp(label, e->config->label) == 0)
+    return TRUE;
+  for (guint i = 0; i < e->above->len; i++)
+    if (strcmp(g_array_index(e->above, TfstChainEntry, i).label, label) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+in_subtree(const TfstHop *hop, const char *label)
+{
+  for (guint i = 0; i < hop->tell.chain->len; i++)
+    if (strcmp(g_array_index(hop->tell.chain, TfstChainEntry, i).label, label) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Labels that may not appear below `hop`: ours, those above us, and those
+ * another live child already announced (first one wins).  Borrowed keys. */
+static GHashTable *
+labels_taken(TfstEngine *e, const TfstHop *hop)
+{
+  GHashTable *t = g_hash_table_new(g_str_hash, g_str_equal);
+
+  g_hash_table_add(t, e->config->label);
+  for (guint i = 0; i < e->above->len; i++)
+    g_hash_table_add(t, g_array_index(e->above, TfstChainEntry, i).label);
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *other = l->data;
+    if (other == hop || other->direction != TFST_HOP_TO_CHILD || !other->up)
+      continue;
+    for (guint i = 0; i < other->tell.chain->len; i++)
+      g_hash_table_add(t, g_array_index(other->tell.chain, TfstChainEntry, i).label);
+  }
+  return t;
+}
+
+/* The same as labels_taken() for one label, without building the set:
+ * cheaper for a TELL of a few entries.  Entries accepted so far from this
+ * TELL are already in hop->tell. */
+static gboolean
+label_taken(TfstHop *hop, const char *label)
+{
+  TfstHop *owner;
+
+  if (label_is_above(hop->engine, label) || in_subtree(hop, label))
+    return TRUE;
+  owner = tfst_router_child_for(hop->engine, label);
+  return owner != NULL && owner != hop;
+}
+
+static const char *
+chain_entry_refusal(TfstHop *hop, GHashTable *taken, const TfstChainEntry *c)
+{
+  if (c->depth == 0)
+    return "depth 0 is the child itself";
+  if (taken != NULL ? g_hash_table_contains(taken, c->label) : label_taken(hop, c->label))
+    return "already in the chain through another hop";
+  if (!allow_glob(hop->engine->config->trust.labels, hop->peer_label, c->label))
+    return "not in AllowLabels=";
+  return NULL;
+}
+
+/* Below this many entries a TELL is checked label by label; above, against
+ * a set of every taken label built once. */
+#define TELL_SMALL 16
+
+static void
+accept_chain(TfstHop *hop, const TfstTellMsg *m, Refused *ref)
+{
+  g_autoptr(GHashTable) taken = NULL;
+
+  if (m->chain->len > TELL_SMALL) {
+    taken = labels_taken(hop->engine, hop);
+    g_hash_table_add(taken, hop->peer_label);
+  }
+  for (guint i = 0; i < m->chain->len; i++) {
+    const TfstChainEntry *c = &g_array_index(m->chain, TfstChainEntry, i);
+    const char *why;
+    if (c->depth == 0 && strcmp(c->label, hop->peer_label) == 0)
+      continue; /* the child itself, already there */
+    if ((why = chain_entry_refusal(hop, taken, c)) != NULL) {
+      refuse(ref, "label", c->label, why);
+      continue;
+    }
+    g_array_append_val(hop->tell.chain, *c);
+    if (taken != NULL)
+      g_hash_table_add(taken, (gpointer)c->label);
+  }
+}
+
+/* A more specific network than another child's would steal its routes. */
+static gboolean
+network_taken(TfstEngine *e, const TfstHop *hop, const TfstNetworkEntry *n)
+{
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *other = l->data;
+    if (other == hop || other->direction != TFST_HOP_TO_CHILD || !other->up)
+      continue;
+    for (guint i = 0; i < other->tell.networks->len; i++)
+      if (network_inside(n, &g_array_index(other->tell.networks, TfstNetworkEntry, i)))
+        return TRUE;
+  }
+  return FALSE;
+}
+
+static const char *
+network_refusal(TfstHop *hop, const TfstNetworkEntry *n)
+{
+  if (!in_subtree(hop, n->owner))
+    return "owner not in the child's subtree";
+  if (!allow_network(hop->engine->config->trust.networks, hop->peer_label, n))
+    return "not in AllowNetworks=";
+  if (network_taken(hop->engine, hop, n))
+    return "inside a network another child announced";
+  return NULL;
+}
+
+static void
+accept_networks(TfstHop *hop, const TfstTellMsg *m, Refused *ref)
+{
+  for (guint i = 0; i < m->networks->len; i++) {
+    const TfstNetworkEntry *n = &g_array_index(m->networks, TfstNetworkEntry, i);
+    const char *why = network_refusal(hop, n);
+    char buf[INET6_ADDRSTRLEN + 8];
+    if (why == NULL) {
+      g_array_append_val(hop->tell.networks, *n);
+      continue;
+    }
+    inet_ntop(n->family, n->addr, buf, INET6_ADDRSTRLEN);
+    g_snprintf(buf + strlen(buf), 8, "/%u", n->prefix);
+    refuse(ref, "network", buf, why);
+  }
+}
+
+static void
+accept_forwards(TfstHop *hop, const TfstTellMsg *m, Refused *ref)
+{
+  const GPtrArray *rules = hop->engine->config->trust.forwards;
+
+  for (guint i = 0; i < m->forwards->len; i++) {
+    const TfstForwardEntry *f = &g_array_index(m->forwards, TfstForwardEntry, i);
+    if (!in_subtree(hop, f->owner))
+      refuse(ref, "forward", f->name, "owner not in the child's subtree");
+    else if (!allow_glob(rules, hop->peer_label, f->name))
+      refuse(ref, "forward", f->name, "not in AllowForwards=");
+    else
+      g_array_append_val(hop->tell.forwards, *f);
+  }
+}
+
+/* What the hop keeps of any TELL: the child itself at depth 0. */
+static void
+tell_reset(TfstHop *hop)
+{
+  TfstChainEntry self = {0};
+
+  g_strlcpy(hop->tell.label, hop->peer_label, sizeof(hop->tell.label));
+  g_strlcpy(self.label, hop->peer_label, sizeof(self.label));
+  g_array_set_size(hop->tell.chain, 0);
+  g_array_set_size(hop->tell.networks, 0);
+  g_array_set_size(hop->tell.forwards, 0);
+  g_array_append_val(hop->tell.chain, self);
+}
+
+static void
+log_refused(TfstHop *hop, const Refused *ref, guint total)
+{
+  TfstEngine *e = hop->engine;
+  TfstLogFields f = {.message_id = TFST_MSGID_PROTOCOL, .peer_label = hop->peer_label};
+
+  tfst_log_limited(e->log, &e->rl_claim, LOG_WARNING, &f,
+                   "refused %u of %u entries announced by child %s (%s): first %s", ref->count,
+                   total, hop->peer_label, hop->peer_desc, ref->first);
+}
+
+static void
+log_over_limit(TfstHop *hop, guint total)
+{
+  TfstEngine *e = hop->engine;
+  TfstLogFields f = {.message_id = TFST_MSGID_PROTOCOL, .peer_label = hop->peer_label};
+
+  tfst_log_limited(e->log, &e->rl_tell_limit, LOG_WARNING, &f,
+                   "TELL from child %s (%s) has %u entries, more than MaxTellEntries=%u: only "
+                   "the labels nearest to it are kept",
+                   hop->peer_label, hop->peer_desc, total, e->config->trust.max_tell_entries);
+}
+
+static gint
+depth_cmp(gconstpointer a, gconstpointer b)
+{
+  const TfstChainEntry *x = a, *y = b;
+
+  return (gint)x->depth - (gint)y->depth;
+}
+
+/* label -> how many network and forward entries it owns in m. */
+static GHashTable *
+owned_entries(const TfstTellMsg *m)
+{
+  GHashTable *n = g_hash_table_new(g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < m->networks->len; i++) {
+    const char *o = g_array_index(m->networks, TfstNetworkEntry, i).owner;
+    g_hash_table_insert(n, (gpointer)o,
+                        GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(n, o)) + 1));
+  }
+  for (guint i = 0; i < m->forwards->len; i++) {
+    const char *o = g_array_index(m->forwards, TfstForwardEntry, i).owner;
+    g_hash_table_insert(n, (gpointer)o,
+                        GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(n, o)) + 1));
+  }
+  return n;
+}
+
+/* Keeps the networks (or forwards) whose owner is in `kept`. */
+static void
+keep_owned(GArray *entries, gsize owner_offset, GHashTable *kept)
+{
+  guint j = 0;
+
+  for (guint i = 0; i < entries->len; i++) {
+    const char *owner =
+        (const char *)entries->data + i * g_array_get_element_size(entries) + owner_offset;
+    if (!g_hash_table_contains(kept, owner))
+      continue;
+    if (i != j)
+      memcpy(entries->data + j * g_array_get_element_size(entries),
+             entries->data + i * g_array_get_element_size(entries),
+             g_array_get_element_size(entries));
+    j++;
+  }
+  g_array_set_size(entries, j);
+}
+
+/* Cuts m to `max` entries: labels nearest the child first, each with its
+ * networks and forwards, so a relay's direct children stay known however
+ * large one grandchild's subtree is. */
+static void
+tell_truncate(TfstTellMsg *m, guint max)
+{
+  g_autoptr(GArray) chain = g_array_copy(m->chain);
+  g_autoptr(GHashTable) owned = owned_entries(m);
+  g_autoptr(GHashTable) kept = g_hash_table_new(g_str_hash, g_str_equal);
+  guint used = 0;
+
+  g_array_sort(chain, depth_cmp);
+  g_array_set_size(m->chain, 0);
+  for (guint i = 0; i < chain->len; i++) {
+    TfstChainEntry *c = &g_array_index(chain, TfstChainEntry, i);
+    guint n = 1 + GPOINTER_TO_UINT(g_hash_table_lookup(owned, c->label));
+    if (used + n > max)
+      continue;
+    used += n;
+    g_hash_table_add(kept, c->label);
+    g_array_append_val(m->chain, *c);
+  }
+  keep_owned(m->networks, G_STRUCT_OFFSET(TfstNetworkEntry, owner), kept);
+  keep_owned(m->forwards, G_STRUCT_OFFSET(TfstForwardEntry, owner), kept);
+}
+
+/* Keeps m in hop->claims when part of it was refused, to check it again
+ * once the hop that held a label or network lets go of it. */
+static void
+keep_claims(TfstHop *hop, TfstTellMsg *m, gboolean refused)
+{
+  tfst_tell_msg_clear(&hop->claims);
+  if (!refused)
+    return;
+  hop->claims = *m;
+  tfst_tell_msg_init(m);
+}
+
+/* Takes from m into hop->tell only what the child may claim.  FALSE: the
+ * child's own label is not allowed and the hop is closed.  `quiet`: a
+ * re-check of claims already logged. */
+static gboolean
+tell_accept(TfstHop *hop, TfstTellMsg *m, gboolean quiet)
+{
+  TfstEngine *e = hop->engine;
+  guint total = tfst_tell_msg_entries(m);
+  Refused ref = {0};
+
+  if (!allow_glob(e->config->trust.labels, hop->peer_label, hop->peer_label)) {
+    refuse(&ref, "label", hop->peer_label, "the child's own label is not in AllowLabels=");
+    log_refused(hop, &ref, total);
+    tfst_hop_close(hop, EACCES, "label not allowed by AllowLabels=");
+    return FALSE;
+  }
+  tell_reset(hop);
+  if (total > e->config->trust.max_tell_entries) {
+    log_over_limit(hop, total);
+    tell_truncate(m, e->config->trust.max_tell_entries);
+  }
+  accept_chain(hop, m, &ref);
+  accept_networks(hop, m, &ref);
+  accept_forwards(hop, m, &ref);
+  if (ref.count > 0 && !quiet)
+    log_refused(hop, &ref, total);
+  keep_claims(hop, m, ref.count > 0);
+  return TRUE;
+}
+
+/* Children whose claims were refused because another hop held a label or
+ * network: they get them once it is released, without a new TELL. */
+static void
+recheck_claims(TfstEngine *e)
+{
+  GList *next;
+
+  e->recheck_due = FALSE;
+  for (GList *l = e->hops.head; l != NULL; l = next) {
+    TfstHop *hop = l->data;
+    TfstTellMsg m;
+    guint before;
+    next = l->next; /* tell_accept() may close the hop */
+    if (hop->direction != TFST_HOP_TO_CHILD || !hop->up || hop->claims.chain == NULL)
+      continue;
+    before = tfst_tell_msg_entries(&hop->tell);
+    m = hop->claims;
+    memset(&hop->claims, 0, sizeof(hop->claims));
+    if (tell_accept(hop, &m, TRUE) && tfst_tell_msg_entries(&hop->tell) != before)
+      e->tell_parent_due = e->log_chain_due = TRUE;
+    tfst_tell_msg_clear(&m);
+  }
+}
+
+/* Decodes a TELL into m; FALSE after a protocol error. */
+static gboolean
+tell_decode(TfstHop *hop, const guint8 *p, guint32 len, TfstTellMsg *m)
+{
+  int r = tfst_frame_decode_tell(p, len, m);
+
+  if (r < 0)
+    tfst_hop_protocol_error(hop, "bad TELL: %s", tfst_frame_strerror(r));
+  else if (strcmp(m->label, hop->peer_label) != 0)
+    tfst_hop_protocol_error(hop, "TELL from %s on the hop of %s", m->label, hop->peer_label);
+  return r == 0 && strcmp(m->label, hop->peer_label) == 0;
+}
+
 void
 tfst_router_on_tell(TfstHop *hop, const guint8 *p, guint32 len)
 {
   TfstEngine *e = hop->engine;
   TfstLogFields f = {.message_id = TFST_MSGID_HANDSHAKE, .peer_label = hop->peer_label};
-  int r = tfst_frame_decode_tell(p, len, &hop->tell);
+  /* Nothing accepted yet: this TELL completes the handshake. */
+  gboolean first = hop->tell.label[0] == '\0';
+  TfstTellMsg m;
+  gboolean ok;
 
-  if (r < 0) {
-    tfst_hop_protocol_error(hop, "bad TELL: %s", tfst_frame_strerror(r));
+  tfst_tell_msg_init(&m);
+  ok = tell_decode(hop, p, len, &m) && tell_accept(hop, &m, FALSE);
+  tfst_tell_msg_clear(&m);
+  if (!ok)
     return;
+  /* Later TELLs change nothing above us: TELL_OK answers only the first,
+   * and the children hear of our upward view when it changes. */
+  if (first) {
+    tfst_log_limited(e->log, &e->rl_tell_rx, LOG_NOTICE, &f,
+                     "routingManager: TELL command received [l=%s]", hop->peer_label);
+    router_send_tell_ok(hop);
   }
-  if (strcmp(hop->tell.label, hop->peer_label) != 0) {
-    tfst_hop_protocol_error(hop, "TELL from %s on the hop of %s", hop->tell.label, hop->peer_label);
-    return;
+  /* Our subtree changed: the parent must learn it too.  What it no longer
+   * claims may now go to a child that was refused it. */
+  e->recheck_due = TRUE;
+  schedule_announce(e, TRUE);
+}
+
+static gboolean
+chain_equal(GArray *a, GArray *b)
+{
+  if (a->len != b->len)
+    return FALSE;
+  for (guint i = 0; i < a->len; i++) {
+    const TfstChainEntry *x = &g_array_index(a, TfstChainEntry, i);
+    const TfstChainEntry *y = &g_array_index(b, TfstChainEntry, i);
+    if (x->depth != y->depth || strcmp(x->label, y->label) != 0)
+      return FALSE;
   }
-  tfst_log_full(e->log, LOG_NOTICE, &f, "routingManager: TELL command received [l=%s]",
-                hop->peer_label);
-  router_send_tell_ok(hop);
-  /* Our subtree changed: the parent must learn it too. */
-  tell_parent(e);
-  router_log_chain(e);
+  return TRUE;
 }
 
 void
@@ -221,6 +817,7 @@ tfst_router_on_tell_ok(TfstHop *hop, const guint8 *p, guint32 len)
 {
   TfstEngine *e = hop->engine;
   TfstTellMsg m;
+  gboolean same;
   int r;
 
   tfst_tell_msg_init(&m);
@@ -233,13 +830,17 @@ tfst_router_on_tell_ok(TfstHop *hop, const guint8 *p, guint32 len)
       tfst_hop_protocol_error(hop, "TELL_OK from %s on the hop of %s", m.label, hop->peer_label);
     return;
   }
+  same = m.rooted == e->parent_rooted && chain_equal(e->above, m.chain);
   g_array_set_size(e->above, 0);
   g_array_append_vals(e->above, m.chain->data, m.chain->len);
   e->parent_rooted = m.rooted;
   tfst_tell_msg_clear(&m);
-  tell_children(e);
+  /* An unchanged view is not passed down: no fan-out per TELL_OK. */
+  if (!same)
+    tell_children(e);
   router_update_accepting(e);
-  router_log_chain(e);
+  if (!same)
+    schedule_announce(e, FALSE);
 }
 
 /* A child that connects again while we still hold its old hop (one a
@@ -300,10 +901,11 @@ tfst_router_hop_down(TfstHop *hop)
       tell_children(e);
       router_update_accepting(e);
     }
+    schedule_announce(e, FALSE);
   } else {
-    tell_parent(e);
+    e->recheck_due = TRUE;
+    schedule_announce(e, TRUE);
   }
-  router_log_chain(e);
 }
 
 TfstHop *
@@ -342,6 +944,78 @@ tfst_router_learn(TfstEngine *e, const TfstSockAddr *client, const char *label)
     g_hash_table_remove_all(e->learned);
   key = ip_key(client);
   g_hash_table_replace(e->learned, g_steal_pointer(&key), g_strdup(label));
+}
+
+static const char *route_by_network(TfstEngine *e, const TfstSockAddr *dest);
+
+/* Why CLIENT of an upcall from ORIGIN through `hop` must not become a
+ * learned route: it lies in a network another label announced (the
+ * network decides), outside the child's AllowNetworks=, or is already
+ * learned behind another label that is still live (first one wins). */
+static const char *
+client_refusal(TfstHop *hop, const TfstSockAddr *client, const char *origin)
+{
+  TfstEngine *e = hop->engine;
+  g_autofree char *key = ip_key(client);
+  const char *owner = route_by_network(e, client);
+  const char *known = g_hash_table_lookup(e->learned, key);
+  TfstHop *known_hop = tfst_router_child_for(e, known);
+
+  if (owner != NULL && strcmp(owner, origin) != 0)
+    return "CLIENT is in a network another label announced";
+  if (!allow_address(e->config->trust.networks, hop->peer_label, client))
+    return "CLIENT is not in AllowNetworks=";
+  if (known_hop != NULL && strcmp(known, origin) != 0)
+    return "CLIENT is already learned behind another label";
+  return NULL;
+}
+
+static const char *
+origin_refusal(TfstHop *hop, const char *origin)
+{
+  TfstHop *owner = tfst_router_child_for(hop->engine, origin);
+
+  if (owner != NULL && owner != hop)
+    return "ORIGIN is in the subtree of another child";
+  if (label_is_above(hop->engine, origin))
+    return "ORIGIN is this instance or one above it";
+  if (!allow_glob(hop->engine->config->trust.labels, hop->peer_label, origin))
+    return "ORIGIN is not in AllowLabels=";
+  return NULL;
+}
+
+static void
+log_open_refused(TfstHop *hop, const char *what, const char *why)
+{
+  TfstEngine *e = hop->engine;
+  TfstLogFields f = {.message_id = TFST_MSGID_PROTOCOL, .peer_label = hop->peer_label};
+
+  tfst_log_limited(e->log, &e->rl_claim, LOG_WARNING, &f,
+                   "refused claim in OPEN from child %s (%s): %s: %s", hop->peer_label,
+                   hop->peer_desc, what, why);
+}
+
+/* An ORIGIN nobody announced (yet: a relay's TELL can trail its first
+ * upcalls by an announcement interval) passes, but is never learned from. */
+gboolean
+tfst_router_check_open(TfstHop *hop, const TfstOpenMsg *m)
+{
+  TfstEngine *e = hop->engine;
+  const char *why = origin_refusal(hop, m->origin);
+  char buf[TFST_ADDR_STRLEN];
+
+  if (why != NULL) {
+    log_open_refused(hop, m->origin, why);
+    return FALSE;
+  }
+  if (e->config->role != TFST_ROLE_EPPROXY || m->client.sa.sa_family == 0 ||
+      !in_subtree(hop, m->origin))
+    return TRUE;
+  if ((why = client_refusal(hop, &m->client, m->origin)) != NULL)
+    log_open_refused(hop, tfst_addr_format_ip(&m->client, buf), why);
+  else
+    tfst_router_learn(e, &m->client, m->origin);
+  return TRUE;
 }
 
 static const char *
@@ -408,8 +1082,38 @@ tfst_router_downcall_route(TfstEngine *e, const TfstForwardConf *f, const TfstSo
   return NULL;
 }
 
+/* What a child announced and we accepted, as claims to check again. */
+static void
+claims_from_tell(TfstHop *hop)
+{
+  TfstTellMsg *c = &hop->claims;
+
+  tfst_tell_msg_init(c);
+  g_strlcpy(c->label, hop->tell.label, sizeof(c->label));
+  g_array_append_vals(c->chain, hop->tell.chain->data, hop->tell.chain->len);
+  g_array_append_vals(c->networks, hop->tell.networks->data, hop->tell.networks->len);
+  g_array_append_vals(c->forwards, hop->tell.forwards->data, hop->tell.forwards->len);
+}
+
+void
+tfst_router_reload_trust(TfstEngine *e, TfstConfig *next)
+{
+  TfstTrustConf t = e->config->trust;
+
+  e->config->trust = next->trust;
+  next->trust = t;
+  /* Every child's subtree is checked against the new rules: what is
+   * refused now goes, what was refused before may come. */
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *hop = l->data;
+    if (hop->direction == TFST_HOP_TO_CHILD && hop->up && hop->claims.chain == NULL)
+      claims_from_tell(hop);
+  }
+  e->recheck_due = TRUE;
+}
+
 void
 tfst_router_announce(TfstEngine *e)
 {
-  tell_parent(e);
+  schedule_announce(e, TRUE);
 }

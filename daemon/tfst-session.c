@@ -803,12 +803,14 @@ session_on_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
     open_fail(hop, id, ENOBUFS);
     return;
   }
+  if (upcall && !tfst_router_check_open(hop, m)) {
+    open_fail(hop, id, EACCES);
+    return;
+  }
   if (upcall && (err = child_over_limit(hop)) != 0) {
     open_fail(hop, id, err);
     return;
   }
-  if (upcall && role == TFST_ROLE_EPPROXY)
-    tfst_router_learn(e, &m->client, m->origin);
 
   if (role == TFST_ROLE_RELAY) {
     next = upcall ? e->parent : tfst_router_child_for(e, m->route);

@@ -614,6 +614,44 @@ test_pending_hops(void)
   assert_errors(cases, G_N_ELEMENTS(cases));
 }
 
+/* [Children] what a child may claim */
+static void
+test_trust(void)
+{
+  const ErrorCase cases[] = {
+      {EP, "[Children]\nAllowLabels=gw1\n",
+       "t.conf:2: [Children] AllowLabels=: 'gw1' is not CHILD:"},
+      {EP, "[Children]\nAllowLabels=gw1:\n", "[Children] AllowLabels=: 'gw1:' is not CHILD:"},
+      {EP, "[Children]\nAllowLabels=g/w:gw1\n", "'g/w:gw1' is not CHILD:"},
+      {EP, "[Children]\nAllowForwards=gw1:web,,ssh\n",
+       "[Children] AllowForwards=: '' is not a label pattern"},
+      {EP, "[Children]\nAllowNetworks=gw1:10.1.0.1/16\n",
+       "[Children] AllowNetworks=: '10.1.0.1/16' has host bits set"},
+      {EP, "[Children]\nMaxTellEntries=0\n", "[Children] MaxTellEntries=: '0' is not a whole"},
+      {GW, GW_PARENT "AllowLabels=*:*\n",
+       "t.conf:3: [Parent] AllowLabels=: only applies in [Children]"},
+  };
+  g_autoptr(TfstConfig) d = load(EP, "");
+  g_autoptr(TfstConfig) c =
+      load(EP, "[Children]\nAllowLabels=gw1:gw1 gw-*:gw-*,x?\nAllowForwards=\n"
+               "AllowNetworks=gw1:10.1.0.0/16,2001:db8::/32\nMaxTellEntries=5000\n");
+  const TfstAllowRule *r;
+
+  g_assert_null(d->trust.labels);
+  g_assert_cmpuint(d->trust.max_tell_entries, ==, 1024);
+  g_assert_cmpuint(c->trust.labels->len, ==, 2);
+  r = g_ptr_array_index(c->trust.labels, 1);
+  g_assert_cmpstr(r->child, ==, "gw-*");
+  g_assert_cmpuint(g_strv_length(r->globs), ==, 2);
+  g_assert_cmpstr(r->globs[1], ==, "x?");
+  g_assert_null(c->trust.forwards); /* empty: reset to the default */
+  r = g_ptr_array_index(c->trust.networks, 0);
+  g_assert_cmpuint(r->networks->len, ==, 2);
+  g_assert_cmpuint(g_array_index(r->networks, TfstNetworkEntry, 1).prefix, ==, 32);
+  g_assert_cmpuint(c->trust.max_tell_entries, ==, 5000);
+  assert_errors(cases, G_N_ELEMENTS(cases));
+}
+
 static void
 test_keepalive_errors(void)
 {
@@ -1248,6 +1286,7 @@ main(int argc, char **argv)
   g_test_add_func("/tfst/config/session-errors", test_session_errors);
   g_test_add_func("/tfst/config/ports", test_ports);
   g_test_add_func("/tfst/config/forward-errors", test_forward_errors);
+  g_test_add_func("/tfst/config/trust", test_trust);
   g_test_add_func("/tfst/config/unknown", test_unknown);
   g_test_add_func("/tfst/config/syntax-errors", test_syntax_errors);
   g_test_add_func("/tfst/config/error-line", test_error_line);
