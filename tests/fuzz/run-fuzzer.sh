@@ -1,0 +1,15 @@
+#!/bin/sh
+# run-fuzzer.sh FUZZER SEEDS DICT RUNS ARTIFACTS: runs one libFuzzer target
+# for RUNS executions from its seed corpus.  New inputs go to a temporary
+# corpus directory (libFuzzer writes to the first one it is given), never
+# into the seeds in the source tree; a crashing input is kept in ARTIFACTS.
+set -u
+fuzzer=$1 seeds=$2 dict=$3 runs=$4 artifacts=$5
+work=$(mktemp -d) || exit 1
+mkdir -p "$artifacts"
+"$fuzzer" -runs="$runs" -dict="$dict" -max_len=65536 -timeout=30 -rss_limit_mb=2048 \
+  -artifact_prefix="$artifacts/$(basename "$fuzzer")-" -print_final_stats=1 \
+  "$work" "$seeds"
+rc=$?
+rm -rf "$work"
+exit $rc
