@@ -50,8 +50,8 @@ iam_round_trip(const guint8 *p, guint32 len)
 
   if (tfst_frame_decode_iam(p, len, label) != TFST_FRAME_OK)
     return;
-  q = reencoded_payload(frame, tfst_frame_encode_iam(frame, sizeof(frame), label),
-                        TFST_FRAME_IAM, &qlen);
+  q = reencoded_payload(frame, tfst_frame_encode_iam(frame, sizeof(frame), label), TFST_FRAME_IAM,
+                        &qlen);
   if (tfst_frame_decode_iam(q, qlen, again) != TFST_FRAME_OK || strcmp(again, label) != 0)
     abort();
 }

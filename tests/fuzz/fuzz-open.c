@@ -13,7 +13,8 @@ static gboolean
 open_msg_equal(const TfstOpenMsg *a, const TfstOpenMsg *b)
 {
   return strcmp(a->forward, b->forward) == 0 && strcmp(a->origin, b->origin) == 0 &&
-         strcmp(a->route, b->route) == 0 && memcmp(&a->client, &b->client, sizeof(a->client)) == 0 &&
+         strcmp(a->route, b->route) == 0 &&
+         memcmp(&a->client, &b->client, sizeof(a->client)) == 0 &&
          memcmp(&a->dest, &b->dest, sizeof(a->dest)) == 0 && a->window == b->window;
 }
 
