@@ -119,6 +119,13 @@ def router_input(children, tell_ok, queries):
     return out + b"".join(queries)
 
 
+def merge_input(mode, steps):
+    out = bytes([mode])
+    for sel, payload in steps:
+        out += bytes([sel]) + struct.pack(">H", len(payload)) + payload
+    return out
+
+
 def seeds():
     gw1 = tell_payload(b"gw1", [(0, b"gw1")], [(b"gw1", 4, 24, [198, 51, 100, 0])],
                        [(b"gw1", b"endpoint")])
@@ -155,6 +162,12 @@ def seeds():
                 b"\x02\x00\x00\x00\x00\x02"]),
             "relay": router_input([TELL_GW], TELL_OK_EP,
                                   [b"\x01" + bytes([198, 51, 100, 1]) + b"\x00"]),
+        },
+        "fuzz-merge": {
+            "two-gw": merge_input(1 | 4, [(0, gw1), (1, gw2), (2, TELL_OK_EP), (0, gw1)]),
+            "relay-below": merge_input(0, [(0, TELL_GW), (1, TELL_OK_EP)]),
+            "close": merge_input(2 | 4, [(0, gw1), (1, gw2), (0x80, b""), (3, TELL_OK_EP),
+                                         (2, gw2)]),
         },
         "fuzz-config": {k: bytes([r]) + t.encode() for k, (r, t) in CONFIGS.items()},
         "fuzz-packet": {
