@@ -350,6 +350,9 @@ struct TfstEngine {
   TfstRatelimit rl_takeover;
 };
 
+/* tfst-engine.c */
+TfstEngine *tfst_engine_new_state(TfstConfig *config, TfstLog *log);
+
 /* tfst-sockopt.c */
 int tfst_socket_tune(int fd, const TfstKeepaliveConf *ka);
 int tfst_socket_listen(const TfstSockAddr *addr);

@@ -132,12 +132,13 @@ add_connectors(TfstEngine *e, TfstHopDirection dir, const TfstHopConf *conf)
   }
 }
 
+/* The engine's state without sockets, thread or listeners: for
+ * tfst_engine_new(), and for tests and fuzzers that drive the data-plane
+ * files directly (tfst_engine_free() releases it). */
 TfstEngine *
-tfst_engine_new(TfstConfig *config, TfstLog *log, GError **error)
+tfst_engine_new_state(TfstConfig *config, TfstLog *log)
 {
-  g_autoptr(TfstEngine) e = g_new0(TfstEngine, 1);
-  const TfstHopConf *hops[] = {&config->children, &config->parent};
-  const TfstListenKind kinds[] = {TFST_LISTEN_CHILDREN, TFST_LISTEN_PARENT};
+  TfstEngine *e = g_new0(TfstEngine, 1);
 
   e->config = config;
   e->log = log;
@@ -154,6 +155,16 @@ tfst_engine_new(TfstConfig *config, TfstLog *log, GError **error)
   e->rl_protocol = e->rl_hop_closed = e->rl_tls = e->rl_pending = e->rl_accept = e->rl_takeover =
       (TfstRatelimit)TFST_RATELIMIT_INIT(TFST_LOG_PEER_INTERVAL_US, TFST_LOG_PEER_BURST);
   tfst_stats_init(e);
+  return e;
+}
+
+TfstEngine *
+tfst_engine_new(TfstConfig *config, TfstLog *log, GError **error)
+{
+  g_autoptr(TfstEngine) e = tfst_engine_new_state(config, log);
+  const TfstHopConf *hops[] = {&config->children, &config->parent};
+  const TfstListenKind kinds[] = {TFST_LISTEN_CHILDREN, TFST_LISTEN_PARENT};
+
   e->activated = tfst_activation_take(error);
   if (e->activated == NULL && error != NULL && *error != NULL)
     return NULL;

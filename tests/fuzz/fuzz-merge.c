@@ -25,7 +25,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 #define SELF         "relay1"
 
 typedef struct {
-  TfstEngine e;
+  TfstEngine *e;
   TfstLog log;
   TfstHop parent;
   TfstHop children[MAX_CHILDREN];
@@ -54,7 +54,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static void
 hop_init(Relay *r, TfstHop *hop, TfstHopDirection dir, const char *label)
 {
-  hop->engine = &r->e;
+  hop->engine = r->e;
   hop->direction = dir;
   hop->fd = -1;
   hop->dispatching = TRUE;
@@ -64,7 +64,7 @@ hop_init(Relay *r, TfstHop *hop, TfstHopDirection dir, const char *label)
   tfst_tell_msg_init(&hop->tell);
   g_strlcpy(hop->peer_label, label, sizeof(hop->peer_label));
   hop->link.data = hop;
-  g_queue_push_tail_link(&r->e.hops, &hop->link);
+  g_queue_push_tail_link(&r->e->hops, &hop->link);
 }
 
 static void
@@ -72,15 +72,10 @@ relay_init(Relay *r, guint8 mode)
 {
   memset(r, 0, sizeof(*r));
   tfst_log_init(&r->log, "relay", "fuzz", SELF, 0);
-  r->e.config = relay_config;
-  r->e.log = &r->log;
-  r->e.listeners = g_ptr_array_new();
-  r->e.peers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-  r->e.above = g_array_new(FALSE, TRUE, sizeof(TfstChainEntry));
-  r->e.learned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  r->e = tfst_engine_new_state(relay_config, &r->log);
   hop_init(r, &r->parent, TFST_HOP_TO_PARENT, "ep");
-  r->e.parent = &r->parent;
-  r->e.parent_rooted = (mode & 4) != 0;
+  r->e->parent = &r->parent;
+  r->e->parent_rooted = (mode & 4) != 0;
   r->n_children = 1 + (mode & 3);
   for (guint i = 0; i < r->n_children; i++)
     hop_init(r, &r->children[i], TFST_HOP_TO_CHILD, "");
@@ -100,12 +95,7 @@ relay_clear(Relay *r)
   hop_clear(&r->parent);
   for (guint i = 0; i < r->n_children; i++)
     hop_clear(&r->children[i]);
-  g_ptr_array_unref(r->e.listeners);
-  g_hash_table_unref(r->e.peers);
-  g_array_unref(r->e.above);
-  g_hash_table_unref(r->e.learned);
-  g_free(r->e.chain_text);
-  g_free(r->e.status_text);
+  tfst_engine_free(r->e);
 }
 
 static char *
@@ -186,9 +176,9 @@ check_tell_down(Relay *r, const TfstTellMsg *m)
 {
   g_autoptr(GHashTable) allowed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
-  allow_chain(allowed, r->e.above);
+  allow_chain(allowed, r->e->above);
   check_chain(m->chain, allowed);
-  if (m->rooted != (r->e.parent != NULL && r->e.parent_rooted))
+  if (m->rooted != (r->e->parent != NULL && r->e->parent_rooted))
     abort();
 }
 

@@ -25,7 +25,7 @@ typedef struct {
 } Input;
 
 typedef struct {
-  TfstEngine e;
+  TfstEngine *e;
   TfstConfig config;
   TfstHop hops[MAX_CHILDREN];
   guint n_hops;
@@ -53,10 +53,7 @@ fake_init(FakeEngine *f)
 {
   memset(f, 0, sizeof(*f));
   f->config.label = (char *)"ep";
-  f->e.config = &f->config;
-  g_queue_init(&f->e.hops);
-  f->e.above = g_array_new(FALSE, TRUE, sizeof(TfstChainEntry));
-  f->e.learned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  f->e = tfst_engine_new_state(&f->config, NULL);
 }
 
 static void
@@ -64,8 +61,7 @@ fake_clear(FakeEngine *f)
 {
   for (guint i = 0; i < f->n_hops; i++)
     tfst_tell_msg_clear(&f->hops[i].tell);
-  g_array_unref(f->e.above);
-  g_hash_table_unref(f->e.learned);
+  tfst_engine_free(f->e);
 }
 
 /* A child hop as tfst_router_on_tell() leaves it: up with its TELL stored
@@ -75,13 +71,13 @@ add_child(FakeEngine *f, const guint8 *p, guint32 len)
 {
   TfstHop *hop = &f->hops[f->n_hops++];
 
-  hop->engine = &f->e;
+  hop->engine = f->e;
   hop->direction = TFST_HOP_TO_CHILD;
   tfst_tell_msg_init(&hop->tell);
   hop->up = tfst_frame_decode_tell(p, len, &hop->tell) == TFST_FRAME_OK;
   g_strlcpy(hop->peer_label, hop->tell.label, sizeof(hop->peer_label));
   hop->link.data = hop;
-  g_queue_push_tail_link(&f->e.hops, &hop->link);
+  g_queue_push_tail_link(&f->e->hops, &hop->link);
 }
 
 static void
@@ -91,8 +87,8 @@ set_above(FakeEngine *f, const guint8 *p, guint32 len)
 
   tfst_tell_msg_init(&m);
   if (tfst_frame_decode_tell(p, len, &m) == TFST_FRAME_OK) {
-    g_array_append_vals(f->e.above, m.chain->data, m.chain->len);
-    f->e.parent_rooted = m.rooted;
+    g_array_append_vals(f->e->above, m.chain->data, m.chain->len);
+    f->e->parent_rooted = m.rooted;
   }
   tfst_tell_msg_clear(&m);
 }
@@ -101,8 +97,8 @@ set_above(FakeEngine *f, const guint8 *p, guint32 len)
 static GArray *
 checked_chain(FakeEngine *f)
 {
-  GArray *items = tfst_router_chain(&f->e);
-  guint expect = f->e.above->len + 1;
+  GArray *items = tfst_router_chain(f->e);
+  guint expect = f->e->above->len + 1;
 
   for (guint i = 0; i < f->n_hops; i++)
     expect += f->hops[i].up ? f->hops[i].tell.chain->len : 0;
@@ -138,7 +134,7 @@ pick_forward(FakeEngine *f, guint8 index)
 static void
 check_child_for(FakeEngine *f, const char *label)
 {
-  TfstHop *hop = tfst_router_child_for(&f->e, label);
+  TfstHop *hop = tfst_router_child_for(f->e, label);
 
   if (hop != NULL && (!hop->up || hop->direction != TFST_HOP_TO_CHILD))
     abort();
@@ -148,7 +144,7 @@ static void
 check_downcall(FakeEngine *f, const char *name, const TfstSockAddr *dest)
 {
   TfstForwardConf fc = {.name = (char *)name};
-  const char *label = tfst_router_downcall_route(&f->e, &fc, dest);
+  const char *label = tfst_router_downcall_route(f->e, &fc, dest);
 
   if (label != NULL && !tfst_label_is_valid(label))
     abort();
@@ -163,7 +159,7 @@ run_query(FakeEngine *f, GArray *items, const guint8 *q)
   memcpy(&a.in.sin_addr, q + 1, 4);
   switch (q[0] % 3) {
     case 0:
-      tfst_router_learn(&f->e, &a, pick_label(items, q[5]));
+      tfst_router_learn(f->e, &a, pick_label(items, q[5]));
       break;
     case 1:
       check_downcall(f, pick_forward(f, q[5]), &a);
