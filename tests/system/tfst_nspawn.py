@@ -30,6 +30,7 @@ Never start a bare `systemd --user` on these machines (see the lab README).
 
 import atexit
 import fcntl
+import glob
 import hashlib
 import os
 import re
@@ -92,25 +93,45 @@ def environment_problem():
 
 # -- root file system -------------------------------------------------------
 
+def _apt_entries():
+    """(URI, suites) of every deb entry in the machine's apt sources:
+    one-line .list files and deb822 .sources files."""
+    entries = []
+    paths = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")) + \
+        sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))
+    for path in paths:
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            continue
+        if path.endswith(".sources"):
+            for stanza in re.split(r"\n\s*\n", text):
+                fields = dict(re.findall(r"^([A-Za-z-]+):\s*(.*)$", stanza, re.M))
+                if "deb" in fields.get("Types", "").split() and \
+                        fields.get("Enabled", "yes").lower() != "no":
+                    for uri in fields.get("URIs", "").split():
+                        entries.append((uri, fields.get("Suites", "").split()))
+            continue
+        for line in text.splitlines():
+            w = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
+            if len(w) >= 3 and w[0] == "deb":
+                entries.append((w[1], [w[2]]))
+    return entries
+
+
 def _mirror():
+    """The Debian mirror debootstrap uses: TFST_LAB_MIRROR, else the first
+    apt source of this machine that carries SUITE itself (not its security
+    or updates suites).  Never an address written here: a machine that
+    reaches Debian only through its own mirror or proxy must use that one.
+    None when apt knows no such source (the tests skip, saying so)."""
     if os.environ.get("TFST_LAB_MIRROR"):
         return os.environ["TFST_LAB_MIRROR"]
-    try:
-        with open("/etc/apt/sources.list.d/debian.sources") as f:
-            for line in f:
-                if line.startswith("URIs:"):
-                    return line.split()[1]
-    except OSError:
-        pass
-    try:
-        with open("/etc/apt/sources.list") as f:
-            for line in f:
-                w = line.split()
-                if len(w) >= 3 and w[0] == "deb" and "security" not in w[1]:
-                    return w[1] if not w[1].startswith("[") else w[2]
-    except OSError:
-        pass
-    return "http://deb.debian.org/debian"
+    for uri, suites in _apt_entries():
+        if SUITE in suites:
+            return uri
+    return None
 
 
 def _installed_packages(rootfs):
