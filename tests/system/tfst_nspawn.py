@@ -75,6 +75,24 @@ def _tool(name):
          if os.access(p, os.X_OK)), None)
 
 
+def _cgroup_parents():
+    """Our cgroup in every hierarchy: where the container's cgroups go."""
+    with open("/proc/self/cgroup") as f:
+        lines = f.read().splitlines()
+    for line in lines:
+        _, ctrl, path = line.split(":", 2)
+        if ctrl == "":
+            h = "/sys/fs/cgroup/unified"
+            if not os.path.isdir(h):
+                h = "/sys/fs/cgroup"  # pure cgroup v2
+        elif ctrl == "name=systemd":
+            h = "/sys/fs/cgroup/systemd"
+        else:
+            h = "/sys/fs/cgroup/" + ctrl
+        if os.path.isdir(h) and os.path.exists(os.path.join(h, "cgroup.procs")):
+            yield h + path.rstrip("/")
+
+
 def environment_problem():
     """None when a container can be built and booted here, otherwise why
     not (the caller skips with that reason)."""
@@ -86,6 +104,10 @@ def environment_problem():
             return f"{name} not found (Debian package {pkg}; tools/deps installs it)"
     if not os.path.isdir("/sys/fs/cgroup"):
         return "no /sys/fs/cgroup"
+    for parent in _cgroup_parents():
+        if os.statvfs(parent).f_flag & os.ST_RDONLY:
+            return (f"{parent} is read-only (in a container?): the container needs cgroups "
+                    f"of its own")
     if not os.path.isdir(ROOTFS) and _mirror() is None:
         return "no rootfs cached and no apt mirror known to debootstrap from"
     return None
@@ -381,21 +403,7 @@ class Container:
     # cgroups: a child cgroup of ours in every hierarchy, so nothing the
     # container's systemd does to "its" cgroup reaches other processes.
     def _make_cgroups(self):
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
-        for line in lines:
-            _, ctrl, path = line.split(":", 2)
-            if ctrl == "":
-                h = "/sys/fs/cgroup/unified"
-                if not os.path.isdir(h):
-                    h = "/sys/fs/cgroup"  # pure cgroup v2
-            elif ctrl == "name=systemd":
-                h = "/sys/fs/cgroup/systemd"
-            else:
-                h = "/sys/fs/cgroup/" + ctrl
-            if not os.path.isdir(h) or not os.path.exists(os.path.join(h, "cgroup.procs")):
-                continue
-            parent = h + path.rstrip("/")
+        for parent in _cgroup_parents():
             self._remove_stale(parent)
             d = os.path.join(parent, self.tag)
             os.mkdir(d)
