@@ -658,31 +658,39 @@ tfst_tls_new(TfstTlsCreds *creds, gboolean client, int fd, GBytes *resume, GErro
 }
 
 /* A tfst frame starts with the protocol version (1), a TLS record with
- * its content type: looking at the first byte tells a plaintext peer
- * from a TLS one without waiting for GnuTLS's generic error.  FALSE with
- * *out_why when the peer speaks plaintext or closed. */
-static gboolean
+ * its content type: looking at the peer's first byte tells a plaintext
+ * peer from a TLS one without waiting for GnuTLS's generic error.  That
+ * byte is only the first one while GnuTLS has read nothing, so a server
+ * (the client speaks first) does not start GnuTLS before it is there,
+ * and a client looks only before its first handshake call: that call
+ * sends the ClientHello and then reads whatever answer already arrived.
+ * On a loaded machine that was the server's first records, and a later
+ * look saw an encrypted one (0x17) and called the peer plaintext.
+ * DONE: go on with GnuTLS; AGAIN: wait for input; FAILED: *out_why. */
+static TfstTlsHandshake
 peek_first_byte(TfstTls *tls, char **out_why)
 {
   guint8 b;
   ssize_t n;
 
   if (tls->peeked)
-    return TRUE;
+    return TFST_TLS_HS_DONE;
   n = recv(tls->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR) && !tls->client)
+    return TFST_TLS_HS_AGAIN;
+  tls->peeked = TRUE;
   if (n < 0)
-    return TRUE; /* nothing yet (or an error GnuTLS will report) */
+    return TFST_TLS_HS_DONE; /* a client's turn, or an error GnuTLS will report */
   if (n == 0) {
     *out_why = g_strdup("connection closed by the peer before the TLS handshake");
-    return FALSE;
+    return TFST_TLS_HS_FAILED;
   }
-  tls->peeked = TRUE;
   if (b == TLS_RECORD_HANDSHAKE || b == TLS_RECORD_ALERT)
-    return TRUE;
+    return TFST_TLS_HS_DONE;
   *out_why = g_strdup_printf("the peer speaks plaintext, not TLS (first byte 0x%02x%s); "
                              "with TLS=yes there is no plaintext fallback",
                              b, b == TFST_PROTO_VERSION ? ", a tfst frame" : "");
-  return FALSE;
+  return TFST_TLS_HS_FAILED;
 }
 
 static char *
@@ -723,6 +731,14 @@ handshake_failure(TfstTls *tls, int rc)
   }
   if (rc == GNUTLS_E_FATAL_ALERT_RECEIVED)
     return alert_text(tls);
+  /* What a client that found nothing to look at before its ClientHello
+   * learns from a plaintext peer. */
+  if ((rc == GNUTLS_E_UNEXPECTED_PACKET || rc == GNUTLS_E_UNSUPPORTED_VERSION_PACKET ||
+       rc == GNUTLS_E_UNEXPECTED_PACKET_LENGTH) &&
+      gnutls_handshake_get_last_in(s) == GNUTLS_HANDSHAKE_ANY)
+    return g_strdup_printf("the peer speaks plaintext, not TLS (its first record is not TLS: "
+                           "%s); with TLS=yes there is no plaintext fallback",
+                           gnutls_strerror(rc));
   if (tls->creds->psk &&
       (rc == GNUTLS_E_RECEIVED_ILLEGAL_PARAMETER || rc == GNUTLS_E_DECRYPTION_FAILED ||
        rc == GNUTLS_E_ILLEGAL_PARAMETER || rc == GNUTLS_E_INSUFFICIENT_CREDENTIALS))
@@ -827,8 +843,12 @@ tfst_tls_handshake(TfstTls *tls, guint32 *out_events, char **out_why)
   for (;;) {
     int rc;
 
-    if (!peek_first_byte(tls, out_why))
-      return TFST_TLS_HS_FAILED;
+    TfstTlsHandshake first = peek_first_byte(tls, out_why);
+
+    if (first == TFST_TLS_HS_AGAIN)
+      *out_events = EPOLLIN;
+    if (first != TFST_TLS_HS_DONE)
+      return first;
     rc = gnutls_handshake(tls->session);
     if (rc == 0) {
       if (check_peer(tls, out_why))

@@ -1,7 +1,8 @@
 """tfstctl ports and tfstd's bind-failure diagnosis against real sockets.
 
-Ports 29500-29599 on loopback; every test takes the first free one by
-binding it, so the cases can run in parallel."""
+Ports on loopback are leased machine-wide (tfst_helpers.PortLease) for the
+length of each test, so the cases can run in parallel with each other and
+with other runs of the suite."""
 
 import json
 import os
@@ -11,33 +12,34 @@ import subprocess
 import tempfile
 import unittest
 
+from tfst_helpers import PortLease
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("TFST_SRCDIR") or os.path.dirname(os.path.dirname(HERE))
 BUILDDIR = os.environ.get("TFST_BUILDDIR") or os.path.join(SRCDIR, "build")
 TFSTCTL = os.environ.get("TFSTCTL") or os.path.join(BUILDDIR, "tfstctl", "tfstctl")
 TFSTD = os.environ.get("TFSTD") or os.path.join(BUILDDIR, "daemon", "tfstd")
 
-PORT_LO = 29500
-PORT_HI = 29599
 TIMEOUT = 30
 
 RULE_1918 = [1918 + k * 4096 for k in range(16)]
 ROW_RE = re.compile(r"^(\d+)\s+(free|in use|reserved|ephemeral-range)\b\s*(.*)$")
 
 
-def listen_free_port(host="127.0.0.1", exclude=()):
-    """A listening socket on the first free port of the test's range."""
-    for port in range(PORT_LO, PORT_HI + 1):
-        if port in exclude:
-            continue
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind((host, port))
-            s.listen(8)
-            return s, port
-        except OSError:
-            s.close()
-    raise AssertionError("no free port in %d-%d" % (PORT_LO, PORT_HI))
+def leased_port(test):
+    """A port leased for the length of the test."""
+    lease = PortLease()
+    test.addCleanup(lease.release)
+    return lease.take()
+
+
+def listen_free_port(test, host="127.0.0.1"):
+    """A listening socket on a port leased for the length of the test."""
+    port = leased_port(test)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((host, port))
+    s.listen(8)
+    return s, port
 
 
 def run(*args):
@@ -88,7 +90,7 @@ class PortsCommandTest(unittest.TestCase):
             self.assertEqual(e["state"] == "in-use", bool(e["held_by"]))
 
     def test_port_in_use_names_holder(self):
-        s, port = listen_free_port()
+        s, port = listen_free_port(self)
         with s:
             out = self.ports("--base", str(port), "--count", "1")
             order, rows = table_rows(out)
@@ -130,11 +132,10 @@ class BindDiagnosisTest(unittest.TestCase):
     def test_relay_names_port_and_holder(self):
         """tfstd refuses to start on a held port and says, in decimal, which
         port and which process holds it."""
-        s, port = listen_free_port()
+        s, port = listen_free_port(self)
         with s, tempfile.TemporaryDirectory(prefix="tfst-ports-") as d:
             # the parent is never reached: the children listener fails first
-            parent_sock, parent = listen_free_port(exclude=(port,))
-            parent_sock.close()
+            parent = leased_port(self)
             conf = os.path.join(d, "relay@x.conf")
             with open(conf, "w") as f:
                 f.write("[Instance]\nLabel=relay-x\n"

@@ -90,6 +90,19 @@ def in_netns(ns, fn, *args, **kw):
     return out.get("value")
 
 
+def netns_sysctl_problem(ns, setting):
+    """None when `setting` (KEY=VALUE) can be set inside namespace ns.  A
+    container that shares the host's network (fresh-debian.sh, most CI
+    runners) has /proc/sys read-only, and `ip netns exec` does not remount
+    it."""
+    r = subprocess.run([IP, "netns", "exec", ns, "sysctl", "-qw", setting],
+                       capture_output=True, text=True, timeout=CMD_TIMEOUT)
+    if r.returncode != 0:
+        return (f"cannot set {setting} in a network namespace here (/proc/sys read-only, as "
+                f"in a container without its own network?): {r.stderr.strip()}")
+    return None
+
+
 def environment_problem():
     """None when root, ip netns, setns and nft (with conntrack) all work,
     otherwise why not."""
@@ -110,6 +123,9 @@ def environment_problem():
                                  "  ct state established,related accept\n }\n}\n")
         if r.returncode != 0:
             return f"nftables with conntrack does not work in a namespace: {r.stderr.strip()}"
+        why = netns_sysctl_problem(ns, "net.ipv4.ip_forward=1")
+        if why:
+            return why
         try:
             in_netns(ns, lambda: None)
         except OSError as e:

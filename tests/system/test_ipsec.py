@@ -96,6 +96,12 @@ def environment_problem():
                  "192.0.2.2", "proto", "esp", "min", "0x1000", "max", "0x1000"], check=False)
         if r.returncode != 0:
             return f"xfrm (`ip xfrm state allocspi`) does not work here: {r.stderr.strip()}"
+        r = run([IP, "netns", "exec", ns, "sysctl", "-qw", "net.core.xfrm_acq_expires=3600"],
+                check=False)
+        if r.returncode != 0:
+            return (f"cannot set net.core.xfrm_acq_expires in a network namespace here "
+                    f"(/proc/sys read-only, as in a container without its own network?): "
+                    f"{r.stderr.strip()}")
         return None
     finally:
         run([IP, "netns", "del", ns], check=False)

@@ -30,6 +30,7 @@ Never start a bare `systemd --user` on these machines (see the lab README).
 
 import atexit
 import fcntl
+import glob
 import hashlib
 import os
 import re
@@ -74,6 +75,24 @@ def _tool(name):
          if os.access(p, os.X_OK)), None)
 
 
+def _cgroup_parents():
+    """Our cgroup in every hierarchy: where the container's cgroups go."""
+    with open("/proc/self/cgroup") as f:
+        lines = f.read().splitlines()
+    for line in lines:
+        _, ctrl, path = line.split(":", 2)
+        if ctrl == "":
+            h = "/sys/fs/cgroup/unified"
+            if not os.path.isdir(h):
+                h = "/sys/fs/cgroup"  # pure cgroup v2
+        elif ctrl == "name=systemd":
+            h = "/sys/fs/cgroup/systemd"
+        else:
+            h = "/sys/fs/cgroup/" + ctrl
+        if os.path.isdir(h) and os.path.exists(os.path.join(h, "cgroup.procs")):
+            yield h + path.rstrip("/")
+
+
 def environment_problem():
     """None when a container can be built and booted here, otherwise why
     not (the caller skips with that reason)."""
@@ -85,6 +104,10 @@ def environment_problem():
             return f"{name} not found (Debian package {pkg}; tools/deps installs it)"
     if not os.path.isdir("/sys/fs/cgroup"):
         return "no /sys/fs/cgroup"
+    for parent in _cgroup_parents():
+        if os.statvfs(parent).f_flag & os.ST_RDONLY:
+            return (f"{parent} is read-only (in a container?): the container needs cgroups "
+                    f"of its own")
     if not os.path.isdir(ROOTFS) and _mirror() is None:
         return "no rootfs cached and no apt mirror known to debootstrap from"
     return None
@@ -92,25 +115,45 @@ def environment_problem():
 
 # -- root file system -------------------------------------------------------
 
+def _apt_entries():
+    """(URI, suites) of every deb entry in the machine's apt sources:
+    one-line .list files and deb822 .sources files."""
+    entries = []
+    paths = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")) + \
+        sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))
+    for path in paths:
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            continue
+        if path.endswith(".sources"):
+            for stanza in re.split(r"\n\s*\n", text):
+                fields = dict(re.findall(r"^([A-Za-z-]+):\s*(.*)$", stanza, re.M))
+                if "deb" in fields.get("Types", "").split() and \
+                        fields.get("Enabled", "yes").lower() != "no":
+                    for uri in fields.get("URIs", "").split():
+                        entries.append((uri, fields.get("Suites", "").split()))
+            continue
+        for line in text.splitlines():
+            w = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
+            if len(w) >= 3 and w[0] == "deb":
+                entries.append((w[1], [w[2]]))
+    return entries
+
+
 def _mirror():
+    """The Debian mirror debootstrap uses: TFST_LAB_MIRROR, else the first
+    apt source of this machine that carries SUITE itself (not its security
+    or updates suites).  Never an address written here: a machine that
+    reaches Debian only through its own mirror or proxy must use that one.
+    None when apt knows no such source (the tests skip, saying so)."""
     if os.environ.get("TFST_LAB_MIRROR"):
         return os.environ["TFST_LAB_MIRROR"]
-    try:
-        with open("/etc/apt/sources.list.d/debian.sources") as f:
-            for line in f:
-                if line.startswith("URIs:"):
-                    return line.split()[1]
-    except OSError:
-        pass
-    try:
-        with open("/etc/apt/sources.list") as f:
-            for line in f:
-                w = line.split()
-                if len(w) >= 3 and w[0] == "deb" and "security" not in w[1]:
-                    return w[1] if not w[1].startswith("[") else w[2]
-    except OSError:
-        pass
-    return "http://deb.debian.org/debian"
+    for uri, suites in _apt_entries():
+        if SUITE in suites:
+            return uri
+    return None
 
 
 def _installed_packages(rootfs):
@@ -360,21 +403,7 @@ class Container:
     # cgroups: a child cgroup of ours in every hierarchy, so nothing the
     # container's systemd does to "its" cgroup reaches other processes.
     def _make_cgroups(self):
-        with open("/proc/self/cgroup") as f:
-            lines = f.read().splitlines()
-        for line in lines:
-            _, ctrl, path = line.split(":", 2)
-            if ctrl == "":
-                h = "/sys/fs/cgroup/unified"
-                if not os.path.isdir(h):
-                    h = "/sys/fs/cgroup"  # pure cgroup v2
-            elif ctrl == "name=systemd":
-                h = "/sys/fs/cgroup/systemd"
-            else:
-                h = "/sys/fs/cgroup/" + ctrl
-            if not os.path.isdir(h) or not os.path.exists(os.path.join(h, "cgroup.procs")):
-                continue
-            parent = h + path.rstrip("/")
+        for parent in _cgroup_parents():
             self._remove_stale(parent)
             d = os.path.join(parent, self.tag)
             os.mkdir(d)
