@@ -373,10 +373,11 @@ class ConntrackTimeoutTest(NetdiagCase):
         """Roles reversed (the gwproxy opens the hop, the firewall lets it
         in): after the idle period only an endpoint client sends, so the
         gwproxy loses the hop and connects again while the epproxy still
-        holds the forgotten connection to the same child.  The new hop
-        replaces the old one: a downcall opened then goes through the new
-        hop and carries data, the epproxy lists the child up with one
-        reconnect."""
+        holds the forgotten connection to the same child.  The old hop
+        fails the liveness check (its PING is lost with the firewall's
+        state) and the new hop replaces it: a downcall opened then goes
+        through the new hop and carries data, the epproxy lists the child up
+        with one reconnect."""
         self.allow_inside_to(HOP_PORT, "hop: outside opens", from_outside=True)
         self.start_chain(KA_OFF, child_opens=True)
         client, server = self.open_session()
@@ -384,8 +385,11 @@ class ConntrackTimeoutTest(NetdiagCase):
         time.sleep(self.IDLE)
         client.sendall(b"only upward after the idle period")
         self.gw.wait_log(r"lost: Connection timed out", timeout=USER_TIMEOUT + 3)
+        # The newcomer waits for the liveness check (2 s) before it is up.
+        self.ep.wait_log(r"child gw1 at \S+ did not answer; the new hop from \S+ takes over",
+                         timeout=5)
+        self.ep.wait_log(r"lost: no answer to a PING within 2000 ms while a new hop", timeout=2)
         self.ep.wait_log(r"hop to child gw1 .* is up", timeout=5, after=1)
-        self.ep.wait_log(r"lost: replaced by a new hop from the same child", timeout=2)
         kind, _, _ = wait_closed(server, 3 * SLOW)
         self.assertIn(kind, ("rst", "eof"), "the session of the replaced hop was not ended")
         self.wait_up(timeout=5)
