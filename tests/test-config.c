@@ -1215,20 +1215,30 @@ load_cpu_us(const char *text, guint n)
   return MAX(best, 1);
 }
 
-/* 8 times the forwards must cost about 8 times as much: a quadratic
- * loader (each key re-split the whole text to find its line) cost 64
- * times as much, and 16 000 forwards took over a minute. */
+/* 16 times the forwards must cost about 16 times as much, not 256 times
+ * as a quadratic loader did (each key re-split the whole text to find its
+ * line: 16 000 forwards took over a minute).  The bound of 64 leaves a
+ * factor 4 on both sides, for a sanitizer's allocator and a busy machine:
+ * this checks the complexity, not a speed. */
 static void
 test_linear_load(void)
 {
-  g_autofree char *small = many_forwards(2000);
+  g_autofree char *small = many_forwards(1000);
   g_autofree char *large = many_forwards(16000);
-  gint64 t_small = load_cpu_us(small, 2000);
-  gint64 t_large = load_cpu_us(large, 16000);
+  gint64 t_small, t_large;
 
-  g_test_message("2 000 forwards: %" G_GINT64_FORMAT " us, 16 000: %" G_GINT64_FORMAT " us",
+#ifdef __SANITIZE_ADDRESS__
+  /* Its allocator is what the CPU time measures there (most of it in
+   * malloc and free even in the plain build): the plain build checks. */
+  g_test_skip("complexity checked in the plain build: AddressSanitizer's allocator dominates");
+  return;
+#endif
+  t_small = load_cpu_us(small, 1000);
+  t_large = load_cpu_us(large, 16000);
+
+  g_test_message("1 000 forwards: %" G_GINT64_FORMAT " us, 16 000: %" G_GINT64_FORMAT " us",
                  t_small, t_large);
-  g_assert_cmpint(t_large, <, 20 * t_small);
+  g_assert_cmpint(t_large, <, 64 * t_small);
 }
 
 /* ---- duplicates ---- */
