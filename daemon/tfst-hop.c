@@ -174,18 +174,31 @@ tfst_hop_admit(TfstEngine *e, const TfstHopConf *conf, const TfstSockAddr *peer)
   return FALSE;
 }
 
+/* The count of pending hops from one source address, moved up (delta > 0)
+ * or down by one; an address with none has no entry. */
+static void
+pending_by_addr_move(TfstEngine *e, const TfstSockAddr *addr, int delta)
+{
+  char ip[INET6_ADDRSTRLEN];
+  const char *key = tfst_addr_format_ip(addr, ip);
+  guint n = GPOINTER_TO_UINT(g_hash_table_lookup(e->pending_by_addr, key));
+
+  n = delta > 0 ? n + 1 : n - MIN(n, 1u);
+  if (n > 0)
+    g_hash_table_insert(e->pending_by_addr, g_strdup(key), GUINT_TO_POINTER(n));
+  else
+    g_hash_table_remove(e->pending_by_addr, key);
+}
+
 static void
 hop_pending_add(TfstHop *hop)
 {
   TfstEngine *e = hop->engine;
-  char ip[INET6_ADDRSTRLEN];
-  const char *key = tfst_addr_format_ip(&hop->peer_addr, ip);
-  guint n = GPOINTER_TO_UINT(g_hash_table_lookup(e->pending_by_addr, key));
 
   hop->pending = TRUE;
   e->pending_hops++;
   e->pending_peak = MAX(e->pending_peak, e->pending_hops);
-  g_hash_table_insert(e->pending_by_addr, g_strdup(key), GUINT_TO_POINTER(n + 1));
+  pending_by_addr_move(e, &hop->peer_addr, +1);
 }
 
 /* After a burst of connections that never finished the handshake the
@@ -196,19 +209,13 @@ static void
 hop_pending_done(TfstHop *hop)
 {
   TfstEngine *e = hop->engine;
-  char ip[INET6_ADDRSTRLEN];
-  const char *key = tfst_addr_format_ip(&hop->peer_addr, ip);
-  guint n = GPOINTER_TO_UINT(g_hash_table_lookup(e->pending_by_addr, key));
 
   if (!hop->pending)
     return;
   hop->pending = FALSE;
   e->pending_hops--;
   e->pending_in_bytes -= hop->in_cap - TFST_HOP_IN_INITIAL;
-  if (n > 1)
-    g_hash_table_insert(e->pending_by_addr, g_strdup(key), GUINT_TO_POINTER(n - 1));
-  else
-    g_hash_table_remove(e->pending_by_addr, key);
+  pending_by_addr_move(e, &hop->peer_addr, -1);
   if (e->pending_hops > 0)
     return;
   if (e->pending_peak >= TFST_HOP_TRIM_PEAK)
