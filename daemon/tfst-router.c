@@ -341,20 +341,37 @@ tfst_router_free(TfstEngine *e)
 
 /* ---- what a child may claim ---- */
 
+/* A rule list of AllowLabels=, AllowNetworks= or AllowForwards=: unset
+ * (NULL) allows everything; set, an item passes when a rule naming this
+ * child matches it. */
+typedef gboolean (*RuleMatch)(const TfstAllowRule *r, gconstpointer item);
+
 static gboolean
-allow_glob(const GPtrArray *rules, const char *child, const char *item)
+rules_allow(const GPtrArray *rules, const char *child, RuleMatch match, gconstpointer item)
 {
   if (rules == NULL)
     return TRUE;
   for (guint i = 0; i < rules->len; i++) {
     const TfstAllowRule *r = g_ptr_array_index(rules, i);
-    if (!g_pattern_match_simple(r->child, child))
-      continue;
-    for (guint j = 0; r->globs[j] != NULL; j++)
-      if (g_pattern_match_simple(r->globs[j], item))
-        return TRUE;
+    if (g_pattern_match_simple(r->child, child) && match(r, item))
+      return TRUE;
   }
   return FALSE;
+}
+
+static gboolean
+glob_match(const TfstAllowRule *r, gconstpointer item)
+{
+  for (guint j = 0; r->globs[j] != NULL; j++)
+    if (g_pattern_match_simple(r->globs[j], item))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+allow_glob(const GPtrArray *rules, const char *child, const char *item)
+{
+  return rules_allow(rules, child, glob_match, item);
 }
 
 static void
@@ -380,37 +397,35 @@ network_inside(const TfstNetworkEntry *n, const TfstNetworkEntry *outer)
 }
 
 static gboolean
+address_match(const TfstAllowRule *r, gconstpointer item)
+{
+  for (guint j = 0; j < r->networks->len; j++) {
+    const TfstNetworkEntry *n = &g_array_index(r->networks, TfstNetworkEntry, j);
+    if (tfst_addr_in_network(item, n->family, n->addr, n->prefix))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static gboolean
 allow_address(const GPtrArray *rules, const char *child, const TfstSockAddr *a)
 {
-  if (rules == NULL)
-    return TRUE;
-  for (guint i = 0; i < rules->len; i++) {
-    const TfstAllowRule *r = g_ptr_array_index(rules, i);
-    if (!g_pattern_match_simple(r->child, child))
-      continue;
-    for (guint j = 0; j < r->networks->len; j++) {
-      const TfstNetworkEntry *n = &g_array_index(r->networks, TfstNetworkEntry, j);
-      if (tfst_addr_in_network(a, n->family, n->addr, n->prefix))
-        return TRUE;
-    }
-  }
+  return rules_allow(rules, child, address_match, a);
+}
+
+static gboolean
+network_match(const TfstAllowRule *r, gconstpointer item)
+{
+  for (guint j = 0; j < r->networks->len; j++)
+    if (network_inside(item, &g_array_index(r->networks, TfstNetworkEntry, j)))
+      return TRUE;
   return FALSE;
 }
 
 static gboolean
 allow_network(const GPtrArray *rules, const char *child, const TfstNetworkEntry *n)
 {
-  if (rules == NULL)
-    return TRUE;
-  for (guint i = 0; i < rules->len; i++) {
-    const TfstAllowRule *r = g_ptr_array_index(rules, i);
-    if (!g_pattern_match_simple(r->child, child))
-      continue;
-    for (guint j = 0; j < r->networks->len; j++)
-      if (network_inside(n, &g_array_index(r->networks, TfstNetworkEntry, j)))
-        return TRUE;
-  }
-  return FALSE;
+  return rules_allow(rules, child, network_match, n);
 }
 
 /* Entries of one TELL that were refused: how many, and the first one for
