@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Before/after probes for a hop's defences against a hostile peer (issue
 12): the same probe runs against any tfstd, so that a baseline build and a
 fixed one are measured alike.  Not a test: it prints figures.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* loadgen: load generator and target servers for the tfst benchmark.
  *
  * Plain C and epoll, no GLib: the tool must cost as little CPU as possible so

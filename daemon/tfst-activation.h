@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Socket activation: listening sockets handed over by systemd.  They are
  * matched to the configuration's listeners by name (children, parent,
  * forward-NAME) or by local address, so one socket unit with several

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Socket address parsing and formatting shared by config, data plane and
  * logs.  Numeric addresses only: a proxy between firewalls must not depend on
  * DNS being reachable from every zone. */

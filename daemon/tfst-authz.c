@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* polkit checks for the bus API (see tfst-authz.h). */
 #include "tfst-authz.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* polkit authorization of D-Bus method calls.  Callers with uid 0 pass
  * without asking polkit; everything else is denied unless polkit says yes,
  * including when polkit cannot be reached. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A linear byte buffer with a read offset, used for hop and session output.
  * Memory is released when a buffer drains, so idle sessions cost nothing. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* System bus connection and name ownership (see tfst-bus.h). */
 #include "tfst-bus.h"
 #include "tfst-busname.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The instance on the system bus: connection, name and exported objects.
  * The bus is control only: without it the instance forwards as usual, and
  * it registers again whenever the bus comes back. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Instance bus names (see tfst-busname.h). */
 #include "tfst-busname.h"
 

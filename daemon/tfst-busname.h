@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Bus names of instances: org.tfst.Tfst1.<role>_<escaped instance>.
  * The instance is escaped like systemd's bus label escaping (every byte
  * that is not [A-Za-z0-9] becomes _XX in lower-case hex), so any instance

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* g_autoptr() for foreign types, declared once here (STYLE: no private
  * copies in the .c files).  GnuTLS handles are pointer typedefs already,
  * so they take G_DEFINE_AUTO_CLEANUP_FREE_FUNC and g_auto().  libnl structs get a Tfst typedef

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Instance configuration: files are merged key by key (main file first, then
  * the drop-ins in name order), and every value remembers the file it came
  * from, so that an error names the file and line the administrator has to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Instance configuration: /etc/tfst/<role>@<instance>.conf plus drop-ins in
  * <role>@<instance>.conf.d/NAME.conf (sorted, later files override single keys).
  * docs/configuration.md and tfst.conf(5) document every key. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Internals shared by the data-plane files (engine, hop, session, router).
  * Everything here is touched only from the data-plane thread. */
 #pragma once

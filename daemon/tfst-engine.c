@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The data-plane thread: listeners, connectors, STATUS= and the stop
  * handshake with the control plane. */
 #include "tfst-activation.h"

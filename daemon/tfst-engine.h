@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The data plane: every hop and session socket, on an sd-event (epoll) loop
  * in its own thread so the GLib control plane can never stall it. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Bounded reading of regular files (see tfst-file.h). */
 #include "tfst-file.h"
 

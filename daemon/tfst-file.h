@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Reading the files a configuration names (the configuration itself, its
  * drop-ins, certificates, keys, CA and PSK files): regular files only, and
  * never more than a cap, because a path can name a FIFO (whose open or read

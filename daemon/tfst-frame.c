@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfst wire protocol v1 codec; see tfst-frame.h and docs/protocol.md. */
 #include "tfst-frame.h"
 

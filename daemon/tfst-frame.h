@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfst wire protocol v1: frame header and message codecs.
  *
  * Pure functions over byte buffers, no allocation on the DATA path, so the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A hop: the one TCP connection between a child and its parent carrying all
  * sessions.  Reads frames, runs the WHO/TELL handshake and PING liveness,
  * batches output, and hands session frames to tfst-session.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The host's own addresses, read from the kernel with libnl-route, and the
  * startup/reload check that every address tfstd binds to is one of them:
  * [Parent]/[Children] Listen=, LocalAddress= of a Connect= hop and

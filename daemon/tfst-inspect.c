@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the control plane may know about the data plane: statistics kept
  * on the data path, and the answers to its queries (snapshot, sessions,
  * counters, data flow), built here on the data-plane thread as GVariants

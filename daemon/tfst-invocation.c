@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Answering D-Bus method calls from asynchronous work (see
  * tfst-invocation.h). */
 #include "tfst-invocation.h"

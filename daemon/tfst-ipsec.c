@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* org.tfst.Tfst1.Ipsec (see tfst-ipsec.h).  Netlink dumps and /proc reads
  * run in GTask threads so a slow kernel never stalls the bus. */
 #include "tfst-ipsec.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* org.tfst.Tfst1.Ipsec: the kernel's IPsec SAs, SPI-conflict checks and
  * IPsec statistics, and the ConflictDetected signal from a monitor of SA
  * events (dbus/org.tfst.Tfst1.Ipsec.xml). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* org.tfst.Tfst1.Keepalive on the control plane (see
  * tfst-keepalive-service.h): settings live on the data plane, the audit
  * joins what the data plane knows of each socket with inet_diag. */

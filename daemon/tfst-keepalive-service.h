@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* org.tfst.Tfst1.Keepalive: keepalive settings of hops and sessions, read
  * and changed live, and the audit of every TCP connection of the
  * instance. */

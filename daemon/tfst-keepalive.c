@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Keepalive settings over D-Bus (see tfst-keepalive.h). */
 #include "tfst-keepalive.h"
 #include "tfst-error.h"

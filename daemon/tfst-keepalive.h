@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Keepalive settings as org.tfst.Tfst1.Keepalive speaks them: a{sv}
  * dictionaries with the [Keepalive] key names, merged and checked against
  * the firewall's state timeout, and written back as a drop-in. */

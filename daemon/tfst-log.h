@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Logging: structured journal entries (TFST_* fields, MESSAGE_ID) when
  * stderr is connected to journald, one plain line on stderr otherwise.
  * Journal messages are not translated: administrators grep them. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstd: argv, locale, signals and the main loop; everything else lives in
  * the daemon library. */
 #include "tfst-authz.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Decoding of captured IPv4/IPv6 TCP packets for org.tfst.Tfst1.Trace.
  * Pure functions over bytes: no sockets, no libpcap, so the unit tests
  * feed them hand-built packets. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What tfst takes from libpcap: compiling a capture filter to classic BPF
  * for a packet socket, and writing pcap files.  The captures themselves
  * use plain AF_PACKET sockets (tfst-trace.c). */

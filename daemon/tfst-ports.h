@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Ports: the ITM rule's candidate list, who holds a TCP port, the kernel's
  * ephemeral and reserved port settings, and operator-ready text explaining
  * why a bind failed.

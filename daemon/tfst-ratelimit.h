@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A token window for anything a peer can trigger (journal lines, bus
  * signals): at most `burst` events per `interval_us`, and a count of what
  * was held back so the next line can say "N similar messages suppressed".

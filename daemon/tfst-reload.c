@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Configuration reload (SIGHUP / systemctl reload), applied in the data-plane
  * thread.  What can change without dropping a session changes at once;
  * what would (listeners, hop endpoints, the label) is kept and named in

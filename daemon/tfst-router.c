@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the chain knows: labels above (from the parent's TELL_OK) and below
  * (from each child's TELL), the networks and forwards gateway proxies
  * announce, and endpoint addresses learned from upcalls.  Decides where a

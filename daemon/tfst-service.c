@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* org.tfst.Tfst1.Instance on the control plane (see tfst-service.h). */
 #include "tfst-service.h"
 #include "tfst-busname.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* org.tfst.Tfst1.Instance and the interfaces still to come, served from the
  * control plane: properties follow engine snapshots, methods are checked
  * with polkit and answered from the data plane. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Sessions: one client connection carried across the chain.  A session has
  * two ends, each a TCP socket or a stream on a hop; bytes entering one end
  * leave through the other.  Per-stream credit bounds what we buffer, so one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The instance's TCP sockets seen as a whole, on the data-plane thread:
  * retuned when the keepalive settings change, and named (kind, peer,
  * session, kernel numbers) for the audit. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Socket setup for hops and sessions.  Returns 0 or -errno (data plane). */
 #include "tfst-engine-private.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* TLS on the hops with GnuTLS.  Credentials are built once per
  * configuration load on the control plane and only read afterwards, which
  * GnuTLS allows from any thread; each hop's session lives on the data

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* TLS on the hops (GnuTLS): credentials loaded on the control plane with
  * the configuration, shared read-only with the data plane by reference,
  * and the per-hop session driven from the hop's sd-event callback.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* org.tfst.Tfst1.Trace: named packet traces of one peer (issue 6). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A fixed-size byte ring of captured packets for one trace: the memory is
  * allocated once at its size and never grows.  Each packet costs a 16-byte
  * record header plus its captured bytes, as in a pcap file, so "used" is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One named trace: a packet socket capturing the TCP traffic with one peer
  * into a fixed-size ring (issue 6, org.tfst.Tfst1.Trace).  Runs on the GLib
  * main context; the kernel filters, so the data plane never waits for it:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The kernel side of tfst-xfrm: netlink dumps and events through
  * libnl-xfrm, /proc/net/xfrm_stat. */
 #include "tfst-xfrm-kernel.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Reading the kernel's xfrm state: the SA database over netlink
  * (libnl-xfrm), /proc/net/xfrm_stat, and a monitor of SA events.  All of
  * it sees the network namespace the daemon runs in. */

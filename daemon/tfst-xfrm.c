@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* SPI-conflict rules over plain SA lists (see tfst-xfrm.h). */
 #include "tfst-xfrm.h"
 #include "tfst-error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The kernel's IPsec security associations (xfrm) as plain structs, read
  * with libnl-xfrm, and the SPI-conflict rules over them.  The rules are
  * pure functions of an SA list so the unit tests need no kernel.

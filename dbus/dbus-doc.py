@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Render the D-Bus introspection XML as Markdown (docs/dbus-api.md).
 
 Every interface, method, signal, property and argument must carry an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Bus policy test helper: connects to the bus at ADDRESS, exports an
  * org.tfst.Tfst1.Instance skeleton at /org/tfst/Tfst1 and asks for NAME.
  * Prints "acquired" and serves until stdin reaches EOF, or prints "lost" and

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The journal message catalog matches the daemon's message ids.
 
 Usage: check-catalog.py daemon/tfst-log.h units/tfst.catalog

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Every C file of the project is formatted with the tree's .clang-format.
 # One clang-format process for all files: starting one per file cost most
 # of the time on a busy machine.

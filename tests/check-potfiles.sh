@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Every source file that marks strings for translation is in po/POTFILES.in.
 cd "$1" || exit 1
 bad=0

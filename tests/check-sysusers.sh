@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # units/tfst.sysusers creates the tfst user and group (systemd-sysusers in an
 # empty root, so nothing on this machine changes).
 set -u

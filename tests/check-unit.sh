@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # One systemd unit of units/, as systemd would load it:
 #   check-unit.sh UNIT BUILT-UNITS-DIR INSTALLED-TFSTD BUILT-TFSTD GENERATOR MANPAGE
 # - systemd-analyze verify on the instance tfst-ROLE@2.* (verify refuses a

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # check-xml.sh FILE [DTD]: FILE is well-formed XML and, when the DTD file is
 # given and installed here, valid against it.  Never fetches a DTD from the
 # network.

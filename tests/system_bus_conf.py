@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """dbus-daemon configuration for a private system bus in the tests: the
 default policy of Debian's /usr/share/dbus-1/system.conf (deny own="*",
 deny method calls unless a policy file punches a hole, allow replies and

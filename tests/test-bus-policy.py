@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The system bus policy (dbus/org.tfst.Tfst1.conf) on a private bus.
 
 A private dbus-daemon runs with the default policy of Debian's system.conf

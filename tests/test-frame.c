@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for the wire protocol v1 codec (daemon/tfst-frame.c), checked
  * against docs/protocol.md.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """tfst-generator: the socket units' ListenStream= drop-ins it writes from a
 configuration directory, and what it does with files it cannot use.
 

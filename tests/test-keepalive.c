@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Keepalive settings as SetSettings() takes them (daemon/tfst-keepalive.c):
  * keys, types, ranges, the FirewallTimeout rule and its flag, all or
  * nothing. */

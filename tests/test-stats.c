@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Failures by errno: a peer choosing the errno of every OPEN_FAIL or RST
  * must not grow the table, nor GetStatistics' reply. */
 #include "tfst-engine-private.h"

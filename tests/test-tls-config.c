@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The TLS keys of [Parent] / [Children]: what the loader refuses, with
  * FILE:LINE: [Section] Key=: reason, and the credentials it loads.
  * Certificates are made here with GnuTLS (self-signed: each is its own

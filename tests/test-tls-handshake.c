@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The TLS handshake of a hop when the peer's answer races GnuTLS's read.
  *
  * A client's first handshake call sends the ClientHello and reads at once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for the trace building blocks: the TCP/IP decoder
  * (daemon/tfst-packet.c), the packet ring (daemon/tfst-trace-ring.c), the
  * capture filter and pcap writer (daemon/tfst-pcap.c) and argument checks

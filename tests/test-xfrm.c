@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The SPI-conflict rules of tfst-xfrm.c over SA lists built here: no
  * kernel involved. */
 #include "tfst-error.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Lists "module.Class.test_method" for every test case in a Python test
 file, so meson can run each case as its own test."""
 import importlib.util

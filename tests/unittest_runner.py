@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Runs one unittest case for meson and maps the outcome to meson's exit
 codes: 0 passed, 1 failed, 77 skipped (printing "SKIP: reason"), so a
 skipped test is never counted as passed."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The system bus side of tfstctl (see tfstctl-bus.h). */
 #include "tfstctl-bus.h"
 

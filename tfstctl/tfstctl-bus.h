@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What the D-Bus commands share: their common options, the system bus
  * connection, finding the instance, call flags, and turning errors into
  * messages and exit statuses. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl log-level, close and reload: the methods that change an
  * instance (polkit action org.tfst.tfst1.manage).  Silent on success,
  * unless --json asks for a result document. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl dataflow: the bytes that move through a session, a hop or the
  * whole instance during an interval (DataFlow), to tell a stalled
  * connection from a quiet one. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Human-readable values (see tfstctl-format.h). */
 #include "tfstctl-format.h"
 

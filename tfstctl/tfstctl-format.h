@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Values as people read them in tables (JSON keeps the exact numbers). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* JSON output for --json (see tfstctl-json.h). */
 #include "tfstctl-json.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A small JSON writer for --json: one document, pretty-printed, built in
  * order.  Keys are API and never translated.  No json-glib dependency. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl keepalive show|set|audit: org.tfst.Tfst1.Keepalive. */
 #include "tfst-config.h"
 #include "tfst-keepalive.h"

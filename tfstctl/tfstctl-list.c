@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl list: every tfst instance on the system bus. */
 #include "tfstctl-bus.h"
 #include "tfstctl-json.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl ports: the ITM rule's ports on this host, whether each is free,
  * and who holds it.  Reads the kernel directly (inet_diag, /proc), so it
  * works with no tfstd running. */

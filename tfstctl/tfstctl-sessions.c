@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl sessions: the sessions an instance carries (ListSessions). */
 #include "tfstctl-bus.h"
 #include "tfstctl-format.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl spi: the kernel's IPsec SAs in an instance's network namespace
  * and their SPI conflicts (org.tfst.Tfst1.Ipsec).  Finding conflicts is a
  * successful answer, not a failure: both check and conflicts exit with 0

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl stats: the counters since the last clear (GetStatistics), and
  * clearing them (ClearStatistics). */
 #include "tfstctl-bus.h"

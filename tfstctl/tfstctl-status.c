@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl status and tfstctl chain: the properties of one instance. */
 #include "tfstctl-bus.h"
 #include "tfstctl-format.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Aligned text tables (see tfstctl-table.h). */
 #include "tfstctl-table.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Aligned text tables for people: a header row, then cells added one by
  * one, left to right, row after row.  Widths count characters, not bytes,
  * so translated headers line up.  No colours. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl trace: named packet traces of one peer (org.tfst.Tfst1.Trace):
  * define, list, show, pause, resume, delete and export as a pcap file. */
 #include "tfstctl-bus.h"

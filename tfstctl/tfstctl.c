@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl: command-line client for tfst instances. */
 #include "tfstctl.h"
 #include "tfst-version.h"

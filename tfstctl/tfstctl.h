@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl subcommands.  Each takes argv starting at the command name and
  * returns the process exit status (TfstctlExit). */
 #pragma once

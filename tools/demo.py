@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The tfst demo: a real three-component chain on loopback.
 
   client ──► gwproxy "gw-dmz" ══► relay "relay-fw" ══► epproxy "ep-secure" ──► gateway service

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Counts meson's testlog.json: prints "passed failed skipped" on the first
 line, then one line per skipped test with the reason the test printed, and
 fails a test whose output or daemon logs carry a sanitizer report."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfst-generator: a systemd generator (systemd.generator(7)) that turns the
  * configuration into the socket units' ListenStream=, so that socket
  * activation and the configuration cannot disagree.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the configuration loader, from text as a file would
  * hold it.  The first byte picks the role (the keys allowed differ). */
 #include "tfst-config.h"

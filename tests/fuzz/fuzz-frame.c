@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: a byte stream as a hop reads it.  Every frame header is
  * decoded, its payload shape checked, and its payload handed to the decoder
  * the hop would use, exactly as tfst-hop.c does, so what the fuzzer reaches

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the handshake payloads (HELLO, IAM) and GOAWAY, which
  * a peer can send before it has proven anything.  Whatever decodes must
  * encode again and decode to the same message. */

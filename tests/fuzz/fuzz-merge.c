@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the router's TELL handling on a relay, for real:
  * children TELL their subtrees (tfst_router_on_tell), the parent TELL_OKs
  * the chain above (tfst_router_on_tell_ok), children go away

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the OPEN payload, which names the forward, the client
  * and destination addresses and the window of a new session.  Whatever
  * decodes must encode again and decode to the same message. */

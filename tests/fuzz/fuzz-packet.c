@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the trace packet decoder (org.tfst.Tfst1.Trace), fed
  * captured IP packets as libpcap would hand them over. */
 #include "tfst-packet.h"

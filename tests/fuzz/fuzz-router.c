@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the routing table a relay or endpoint proxy builds from
  * what its children TELL and its parent TELL_OKs, and the decisions taken
  * on it (chain order, which child holds a label, where a downcall goes,

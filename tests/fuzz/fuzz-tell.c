@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: TELL and TELL_OK payloads, the chain, networks and
  * forwards a child or parent announces.  Whatever decodes must encode again
  * and decode to the same entries, or what a relay re-announces upward would

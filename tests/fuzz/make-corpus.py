@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Writes the seed corpora in corpus/TARGET/: small valid inputs, one per
 message or configuration shape, built from docs/protocol.md's layouts.
 Run it again after a protocol change; libFuzzer mutates from these."""

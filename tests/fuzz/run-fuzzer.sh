@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # run-fuzzer.sh FUZZER SEEDS DICT RUNS ARTIFACTS: runs one libFuzzer target
 # for RUNS executions from its seed corpus.  New inputs go to a temporary
 # corpus directory (libFuzzer writes to the first one it is given), never

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A configured listen or local address that is not on this host is refused
 at startup (exit 78, the message names the key, the address and the host's
 addresses) and on reload (the running configuration stays).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Data plane through a 3-hop chain: gwproxy -> relay2 -> relay1 -> epproxy.
 
 Byte-identical transfer (sha256) of 1 B .. 64 MiB in both directions for

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Close semantics: half-close both ways, refused targets, a relay killed
 mid-stream, a peer that never confirms a close (CloseTimeout), MaxSessions.
 After every fault the daemons' fd counts return to their baseline."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Per-session flow control: a stalled reader on one session neither stalls
 another session on the same hops nor makes the proxies buffer without
 bound."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A hostile peer on a relay's children listener: each malformed input makes
 the relay log a 'protocol error' line and close that hop, while it keeps
 running, existing sessions through it keep working and its fd count returns

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Files the configuration names are read only when they are regular files,
 and never beyond a size cap: a FIFO as PSKFile= hung startup, or the control
 plane on reload so that SIGTERM went unheard; /dev/zero grew the daemon

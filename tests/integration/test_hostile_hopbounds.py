@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A hop's own defences against a hostile peer on a relay's children
 listener: output it does not read is bounded, connections that never finish
 the handshake are capped and cheap, and the label of a live child cannot be

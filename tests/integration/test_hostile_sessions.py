@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A hostile child against the session layer: it may hold only its share of
 the sessions and open them only so fast (MaxSessionsPerChild=, OpenRate=), a
 FIN it sends before OPEN_OK still reaches the target once the connection is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A hostile child that completes the handshake and then claims what is not
 its own: another gateway proxy's label, forward, network or endpoint
 address, or floods the relay with TELLs.  The relay and the endpoint proxy

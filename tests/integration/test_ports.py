@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """tfstctl ports and tfstd's bind-failure diagnosis against real sockets.
 
 Ports on loopback are leased machine-wide (tfst_helpers.PortLease) for the

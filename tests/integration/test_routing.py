@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Downcall routing with two gateway proxies under one endpoint proxy: by
 Route= and by the unique owner of a forward name."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Start-order permutations of ep -> relay1 -> relay2 -> gw1 converge to the
 same label chain everywhere, with either side opening the hops, and a
 session then flows both ways."""

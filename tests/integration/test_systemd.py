@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """systemd-facing behaviour of tfstd without a systemd manager: socket
 activation through systemd-socket-activate (named and unnamed fds, a socket
 that disagrees with the configuration), reload on SIGHUP, and the data-plane

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """tfstctl's D-Bus commands without a tfstd: the German translation of the
 help, and what the commands do on a private, empty system bus (a private
 dbus-daemon; DBUS_SYSTEM_BUS_ADDRESS points tfstctl at it): no instances,

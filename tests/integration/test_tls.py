@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """TLS on the hops (TLS=yes): certificates made at test time with certtool.
 
 A chain with TLS on every hop carries byte-identical payloads; an untrusted

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Shared helpers for the tfst integration tests.
 
 Everything here is stdlib only and every wait is bounded: a test that finds a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The D-Bus control API and its polkit authorization, on a private system
 bus with the real polkitd (tfst_bus.PrivateSystemBus), against a real chain
 on loopback:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """D-Bus error replies repeat a caller's argument shortened and escaped:
 Keepalive echoed an 8 MiB scope string whole, raw control bytes included.
 Each hostile argument below gets an InvalidArgs/NotFound error of a few

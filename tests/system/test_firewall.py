@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """tfst hops through a real stateful firewall.
 
 Three network namespaces per test: "inside" (secure zone: epproxy and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """org.tfst.Tfst1.Ipsec and `tfstctl spi` against the real kernel's xfrm
 state, on the private system bus with the real polkitd (tfst_bus).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """ConflictDetected with real ESP/AH SAs, in a throw-away QEMU VM.
 
 The SA monitor of org.tfst.Tfst1.Ipsec reacts to the kernel's NEWSA/UPDSA

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Statistics, keepalive and session inspection of tfst hops through a real
 stateful firewall (issue 6), read over D-Bus as root.
 

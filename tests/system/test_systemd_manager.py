@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The tfst units under a real systemd manager.
 
 A systemd-nspawn container (tfst_nspawn.py) boots Debian bookworm with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """org.tfst.Tfst1.Trace (issue 6): named packet traces of one peer, on a
 private system bus with the real polkitd, against a real chain on loopback
 (the chain and bus of test_dbus.py):

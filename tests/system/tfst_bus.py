@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A private system bus with the real polkitd on it, for the D-Bus tests.
 
 These machines have no running system bus and no logind (see

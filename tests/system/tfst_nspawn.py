@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A real systemd manager for the tfst units: a systemd-nspawn container.
 
 The machines the tests run on have no systemd as PID 1, so the units are
