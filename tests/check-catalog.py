@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The journal message catalog matches the daemon's message ids.
 
-Usage: check-catalog.py daemon/tfst-log.h units/tfst.catalog
+Usage: check-catalog.py daemon/common/tfst-log.h units/tfst.catalog
 
 - every TFST_MSGID_* of tfst-log.h has exactly one catalog entry, and every
   entry belongs to one of them;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Unit tests for the wire protocol v1 codec (daemon/tfst-frame.c), checked
+/* Unit tests for the wire protocol v1 codec (daemon/dataplane/tfst-frame.c), checked
  * against docs/protocol.md.
  *
  * Malformed inputs are built byte by byte instead of patching encoder output,

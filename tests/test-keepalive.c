@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Keepalive settings as SetSettings() takes them (daemon/tfst-keepalive.c):
+/* Keepalive settings as SetSettings() takes them (daemon/common/tfst-keepalive.c):
  * keys, types, ranges, the FirewallTimeout rule and its flag, all or
  * nothing. */
 #include "tfst-error.h"

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for the trace building blocks: the TCP/IP decoder
- * (daemon/tfst-packet.c), the packet ring (daemon/tfst-trace-ring.c), the
- * capture filter and pcap writer (daemon/tfst-pcap.c) and argument checks
- * of a trace (daemon/tfst-trace.c).  Packets are built byte by byte and
+ * (daemon/diag/tfst-packet.c), the packet ring (daemon/diag/tfst-trace-ring.c), the
+ * capture filter and pcap writer (daemon/diag/tfst-pcap.c) and argument checks
+ * of a trace (daemon/diag/tfst-trace.c).  Packets are built byte by byte and
  * decoded from exact-size heap copies, so ASan catches any over-read. */
 #include "tfst-error.h"
 #include "tfst-packet.h"

@@ -97,7 +97,7 @@ BUS_LOG_RE = re.compile(r"(?i)(d-bus|dbus|system bus|\bbus\b)")
 
 
 def escape_instance(s):
-    """daemon/tfst-busname.c: every byte not [A-Za-z0-9] becomes _XX."""
+    """daemon/common/tfst-busname.c: every byte not [A-Za-z0-9] becomes _XX."""
     if s == "":
         return "_"
     return "".join(chr(b) if chr(b).isascii() and chr(b).isalnum() else f"_{b:02x}"

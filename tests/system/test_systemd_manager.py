@@ -41,7 +41,7 @@ import tfst_nspawn as nsp  # noqa: E402
 
 EP_PORT = 6014
 RELAY_PORT = 1918 + 2 * 4096  # [Ports] Base=1918, Skip = instance 2, no port given
-HANDSHAKE_MSGID = "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e02"  # TFST_MSGID_HANDSHAKE, daemon/tfst-log.h
+HANDSHAKE_MSGID = "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e02"  # TFST_MSGID_HANDSHAKE, daemon/common/tfst-log.h
 WAIT = 20
 
 CONFIGS = {
