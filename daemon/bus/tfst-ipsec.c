@@ -6,6 +6,7 @@
 #include "tfst-dbus-generated.h"
 #include "tfst-error.h"
 #include "tfst-xfrm-kernel.h"
+#include "tfst-xfrm-monitor.h"
 
 /* ConflictDetected: "at most 10 per second" (the XML). */
 #define TFST_IPSEC_SIGNALS_PER_SECOND 10
@@ -112,7 +113,7 @@ add_sa_fields(GVariantBuilder *b, const TfstXfrmSa *sa)
 static GVariant *
 work_list_sas(GVariant *parameters, GError **error)
 {
-  g_autoptr(GArray) sas = tfst_xfrm_list_sas(error);
+  g_autoptr(GArray) sas = tfst_xfrm_kernel_list_sas(error);
   GVariantBuilder b;
 
   if (sas == NULL)
@@ -154,7 +155,7 @@ work_check_spi(GVariant *parameters, GError **error)
   if (!tfst_xfrm_spi_valid(spi, error) || !tfst_xfrm_proto_from_string(protocol, &proto, error) ||
       !tfst_xfrm_canonical_address(destination_arg, destination, error))
     return NULL;
-  sas = tfst_xfrm_list_sas(error);
+  sas = tfst_xfrm_kernel_list_sas(error);
   if (sas == NULL)
     return NULL;
   g_variant_builder_init(&b, G_VARIANT_TYPE("(a(usssss))"));
@@ -177,7 +178,7 @@ work_check_spi(GVariant *parameters, GError **error)
 static GVariant *
 work_find_conflicts(GVariant *parameters, GError **error)
 {
-  g_autoptr(GArray) sas = tfst_xfrm_list_sas(error);
+  g_autoptr(GArray) sas = tfst_xfrm_kernel_list_sas(error);
   g_autoptr(GPtrArray) groups = NULL;
   GVariantBuilder b;
 
@@ -210,7 +211,7 @@ work_find_conflicts(GVariant *parameters, GError **error)
 static GVariant *
 work_statistics(GVariant *parameters, GError **error)
 {
-  g_autoptr(GVariant) counters = tfst_xfrm_read_stat(error);
+  g_autoptr(GVariant) counters = tfst_xfrm_kernel_read_stat(error);
 
   if (counters == NULL)
     return NULL;
@@ -344,7 +345,7 @@ scan_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellab
 {
   TfstIpsecScan *scan = data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GArray) sas = tfst_xfrm_list_sas(&error);
+  g_autoptr(GArray) sas = tfst_xfrm_kernel_list_sas(&error);
 
   if (sas == NULL) {
     g_task_return_error(task, g_steal_pointer(&error));
