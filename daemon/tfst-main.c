@@ -7,7 +7,7 @@
 #include "tfst-config.h"
 #include "tfst-engine.h"
 #include "tfst-error.h"
-#include "tfst-hostaddr.h"
+#include "tfst-host-addrs.h"
 #include "tfst-log.h"
 #include "tfst-service.h"
 #include "tfst-version.h"
@@ -120,7 +120,7 @@ daemon_reload(gpointer data, GError **error)
   (void)sd_notify(0, "RELOADING=1");
   tfst_service_set_state(d->service, "reloading");
   next = tfst_config_load(d->role, d->instance, d->config_path, error);
-  if (next != NULL && !tfst_hostaddr_check(next, d->log, error))
+  if (next != NULL && !tfst_host_addrs_check(next, d->log, error))
     g_clear_pointer(&next, tfst_config_free);
   if (next == NULL)
     tfst_log(d->log, LOG_ERR, "reload refused, keeping the running configuration: %s",
@@ -332,7 +332,7 @@ main(int argc, char **argv)
   log_config_warnings(&log, config);
   /* Before the engine binds: an address that is not on this host would
    * only show up as EADDRNOTAVAIL, on every reconnect. */
-  if (!tfst_hostaddr_check(config, &log, &error)) {
+  if (!tfst_host_addrs_check(config, &log, &error)) {
     tfst_log(&log, LOG_ERR, "invalid configuration: %s", error->message);
     (void)sd_notifyf(0, "STATUS=invalid configuration: %s", error->message);
     return TFST_EXIT_CONFIG;
