@@ -8,7 +8,8 @@
 #include "tfst-error.h"
 #include "tfst-invocation.h"
 #include "tfst-keepalive.h"
-#include "tfst-ports.h"
+#include "tfst-tcp-sockets.h"
+#include "tfst-tcp-state.h"
 
 #include <netinet/tcp.h>
 
