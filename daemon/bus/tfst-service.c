@@ -5,9 +5,9 @@
 #include "tfst-dbus-generated.h"
 #include "tfst-error.h"
 #include "tfst-invocation.h"
-#include "tfst-keepalive-service.h"
+#include "tfst-keepalive-interface.h"
 #include "tfst-trace-interface.h"
-#include "tfst-ipsec.h"
+#include "tfst-ipsec-interface.h"
 #include "tfst-version.h"
 
 /* PropertiesChanged at most 4 times a second, SessionsChanged once. */
@@ -180,7 +180,7 @@ query_for(TfstService *svc, GDBusMethodInvocation *invocation, TfstEngineQueryFu
           gpointer data, GDestroyNotify destroy)
 {
   /* The query's reply tuple is the method's reply as it is. */
-  tfst_engine_query_async(svc->engine, func, data, destroy, tfst_invocation_return_task,
+  tfst_engine_query_async(svc->engine, func, data, destroy, tfst_invocation_return_task_cb,
                           invocation);
 }
 
