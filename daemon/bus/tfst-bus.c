@@ -147,6 +147,30 @@ bus_export(TfstBus *bus, GError **error)
   return TRUE;
 }
 
+/* Exports the skeletons on `connection` (taken), then asks for the name. */
+static void
+bus_register(TfstBus *bus, GDBusConnection *connection)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* Shared with polkit's client: losing the bus must not stop the
+   * instance, which is GLib's default for the shared connection. */
+  g_dbus_connection_set_exit_on_close(connection, FALSE);
+  bus->connection = connection;
+  bus->closed_id = g_signal_connect(connection, "closed", G_CALLBACK(closed_cb), bus);
+  if (!bus_export(bus, &error)) {
+    bus_trouble(bus, LOG_ERR, "cannot export %s on the system bus: %s", TFST_BUS_OBJECT_PATH,
+                error->message);
+    bus_settle(bus);
+    bus_disconnect(bus);
+    bus_schedule_retry(bus);
+    return;
+  }
+  bus->owner_id =
+      g_bus_own_name_on_connection(connection, bus->name, G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
+                                   name_acquired_cb, name_lost_cb, bus, NULL);
+}
+
 static void
 bus_got_cb(GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -171,22 +195,7 @@ bus_got_cb(GObject *source, GAsyncResult *res, gpointer data)
     bus_schedule_retry(bus);
     return;
   }
-  /* Shared with polkit's client: losing the bus must not stop the
-   * instance, which is GLib's default for the shared connection. */
-  g_dbus_connection_set_exit_on_close(connection, FALSE);
-  bus->connection = connection;
-  bus->closed_id = g_signal_connect(connection, "closed", G_CALLBACK(closed_cb), bus);
-  if (!bus_export(bus, &error)) {
-    bus_trouble(bus, LOG_ERR, "cannot export %s on the system bus: %s", TFST_BUS_OBJECT_PATH,
-                error->message);
-    bus_settle(bus);
-    bus_disconnect(bus);
-    bus_schedule_retry(bus);
-    return;
-  }
-  bus->owner_id =
-      g_bus_own_name_on_connection(connection, bus->name, G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
-                                   name_acquired_cb, name_lost_cb, bus, NULL);
+  bus_register(bus, connection);
 }
 
 static void

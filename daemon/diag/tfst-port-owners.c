@@ -208,6 +208,41 @@ owner_cmp(gconstpointer a, gconstpointer b)
   return x->local.sa.sa_family - y->local.sa.sa_family;
 }
 
+/* inode -> GArray of pid_t, an empty array for each socket to look for. */
+static GHashTable *
+holders_new(const GPtrArray *sockets)
+{
+  GHashTable *holders =
+      g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)g_array_unref);
+
+  for (guint i = 0; i < sockets->len; i++) {
+    const TfstPortOwner *s = g_ptr_array_index(sockets, i);
+    if (s->inode != 0)
+      g_hash_table_insert(holders, GUINT_TO_POINTER(s->inode),
+                          g_array_new(FALSE, FALSE, sizeof(pid_t)));
+  }
+  return holders;
+}
+
+/* Appends one entry per process holding socket s, or one with pid 0. */
+static void
+add_owners(GPtrArray *owners, const TfstPortOwner *s, const GArray *pids, gboolean incomplete)
+{
+  if (pids == NULL || pids->len == 0) {
+    TfstPortOwner *o = g_memdup2(s, sizeof(*s));
+    o->hidden = s->inode != 0 && incomplete;
+    g_ptr_array_add(owners, o);
+    return;
+  }
+  for (guint j = 0; j < pids->len; j++) {
+    TfstPortOwner *o = g_memdup2(s, sizeof(*s));
+    o->pid = g_array_index(pids, pid_t, j);
+    o->comm = read_comm(o->pid);
+    o->unit = read_unit(o->pid);
+    g_ptr_array_add(owners, o);
+  }
+}
+
 GPtrArray *
 tfst_port_owners_lookup(const guint16 *ports, guint n_ports, TfstPortOwnersFlags flags,
                         GError **error)
@@ -224,35 +259,13 @@ tfst_port_owners_lookup(const guint16 *ports, guint n_ports, TfstPortOwnersFlags
   owners = g_ptr_array_new_with_free_func((GDestroyNotify)tfst_port_owner_free);
   if (sockets->len == 0)
     return g_steal_pointer(&owners);
-
-  holders =
-      g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)g_array_unref);
-  for (guint i = 0; i < sockets->len; i++) {
-    const TfstPortOwner *s = g_ptr_array_index(sockets, i);
-    if (s->inode != 0)
-      g_hash_table_insert(holders, GUINT_TO_POINTER(s->inode),
-                          g_array_new(FALSE, FALSE, sizeof(pid_t)));
-  }
+  holders = holders_new(sockets);
   if (!scan_processes(holders, &incomplete, error))
     return NULL;
-
   for (guint i = 0; i < sockets->len; i++) {
-    TfstPortOwner *s = g_ptr_array_index(sockets, i);
-    GArray *pids = g_hash_table_lookup(holders, GUINT_TO_POINTER(s->inode));
+    const TfstPortOwner *s = g_ptr_array_index(sockets, i);
 
-    if (pids == NULL || pids->len == 0) {
-      TfstPortOwner *o = g_memdup2(s, sizeof(*s));
-      o->hidden = s->inode != 0 && incomplete;
-      g_ptr_array_add(owners, o);
-      continue;
-    }
-    for (guint j = 0; j < pids->len; j++) {
-      TfstPortOwner *o = g_memdup2(s, sizeof(*s));
-      o->pid = g_array_index(pids, pid_t, j);
-      o->comm = read_comm(o->pid);
-      o->unit = read_unit(o->pid);
-      g_ptr_array_add(owners, o);
-    }
+    add_owners(owners, s, g_hash_table_lookup(holders, GUINT_TO_POINTER(s->inode)), incomplete);
   }
   g_ptr_array_sort(owners, owner_cmp);
   return g_steal_pointer(&owners);

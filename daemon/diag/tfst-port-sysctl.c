@@ -32,47 +32,70 @@ read_setting(const char *dir, const char *name, GError **error)
   return text;
 }
 
+/* ip_local_port_range: required. */
+static gboolean
+load_ephemeral(const char *dir, TfstPortRange *out_range, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autofree char *text = read_setting(dir, "ip_local_port_range", &local);
+
+  if (text == NULL && local == NULL)
+    g_set_error(&local, TFST_ERROR, TFST_ERROR_NOT_FOUND, "%s/ip_local_port_range is missing", dir);
+  if (local != NULL || !tfst_port_range_parse(text, out_range, &local)) {
+    g_propagate_error(error, g_steal_pointer(&local));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* ip_local_reserved_ports: a missing file is an empty list. */
+static GArray *
+load_reserved(const char *dir, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autofree char *text = read_setting(dir, "ip_local_reserved_ports", &local);
+
+  if (local != NULL) {
+    g_propagate_error(error, g_steal_pointer(&local));
+    return NULL;
+  }
+  return tfst_port_list_parse(text != NULL ? text : "", error);
+}
+
+/* ip_unprivileged_port_start: missing before Linux 4.11, where the limit
+ * was fixed. */
+static gboolean
+load_unprivileged_start(const char *dir, guint *out_start, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autofree char *text = read_setting(dir, "ip_unprivileged_port_start", &local);
+  guint64 v = DEFAULT_UNPRIVILEGED;
+
+  if (local != NULL) {
+    g_propagate_error(error, g_steal_pointer(&local));
+    return FALSE;
+  }
+  if (text != NULL &&
+      !g_ascii_string_to_unsigned(g_strstrip(text), 10, 0, G_MAXUINT16 + 1, &v, error)) {
+    g_prefix_error(error, "%s/ip_unprivileged_port_start: ", dir);
+    return FALSE;
+  }
+  *out_start = (guint)v;
+  return TRUE;
+}
+
 TfstPortSysctl *
 tfst_port_sysctl_load(const char *dir, GError **error)
 {
   g_autoptr(TfstPortSysctl) s = g_new0(TfstPortSysctl, 1);
-  g_autofree char *range = NULL;
-  g_autofree char *reserved = NULL;
-  g_autofree char *unpriv = NULL;
-  g_autoptr(GError) local = NULL;
 
   if (dir == NULL)
     dir = SYSCTL_DIR;
-  range = read_setting(dir, "ip_local_port_range", &local);
-  if (range == NULL && local == NULL)
-    g_set_error(&local, TFST_ERROR, TFST_ERROR_NOT_FOUND, "%s/ip_local_port_range is missing", dir);
-  if (local != NULL || !tfst_port_range_parse(range, &s->ephemeral, &local)) {
-    g_propagate_error(error, g_steal_pointer(&local));
+  if (!load_ephemeral(dir, &s->ephemeral, error))
     return NULL;
-  }
-  reserved = read_setting(dir, "ip_local_reserved_ports", &local);
-  if (local != NULL) {
-    g_propagate_error(error, g_steal_pointer(&local));
+  s->reserved = load_reserved(dir, error);
+  if (s->reserved == NULL || !load_unprivileged_start(dir, &s->unprivileged_start, error))
     return NULL;
-  }
-  s->reserved = tfst_port_list_parse(reserved != NULL ? reserved : "", error);
-  if (s->reserved == NULL)
-    return NULL;
-  unpriv = read_setting(dir, "ip_unprivileged_port_start", &local);
-  if (local != NULL) {
-    g_propagate_error(error, g_steal_pointer(&local));
-    return NULL;
-  }
-  s->unprivileged_start = DEFAULT_UNPRIVILEGED;
-  if (unpriv != NULL) {
-    guint64 v;
-    g_strstrip(unpriv);
-    if (!g_ascii_string_to_unsigned(unpriv, 10, 0, G_MAXUINT16 + 1, &v, error)) {
-      g_prefix_error(error, "%s/ip_unprivileged_port_start: ", dir);
-      return NULL;
-    }
-    s->unprivileged_start = (guint)v;
-  }
   return g_steal_pointer(&s);
 }
 
