@@ -7,7 +7,7 @@
 #include "tfst-config.h"
 #include "tfst-engine.h"
 #include "tfst-error.h"
-#include "tfst-hostaddr.h"
+#include "tfst-host-addrs.h"
 #include "tfst-log.h"
 #include "tfst-service.h"
 #include "tfst-version.h"
@@ -37,7 +37,7 @@ typedef struct {
 static const char *const tls_sections[] = {"Parent", "Children"};
 
 static gboolean
-on_tls_expiry_check(gpointer data)
+tls_expiry_check_cb(gpointer data)
 {
   TfstDaemon *d = data;
 
@@ -46,7 +46,7 @@ on_tls_expiry_check(gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* At start and reload, then daily (on_tls_expiry_check).  The reload
+/* At start and reload, then daily (tls_expiry_check_cb).  The reload
  * itself names the new credentials (tfst-reload.c); a start names them
  * here. */
 static void
@@ -63,11 +63,11 @@ tls_expiry_track(TfstDaemon *d, const TfstConfig *c, gboolean starting)
       tfst_log(d->log, LOG_NOTICE, "[%s] TLS credentials loaded: %s", tls_sections[i],
                tfst_tls_creds_describe(d->tls_creds[i]));
   }
-  (void)on_tls_expiry_check(d);
+  (void)tls_expiry_check_cb(d);
 }
 
 static gboolean
-on_stop_signal(gpointer data)
+stop_signal_cb(gpointer data)
 {
   TfstDaemon *d = data;
 
@@ -78,7 +78,7 @@ on_stop_signal(gpointer data)
 
 /* SIGUSR1 raises the log level, SIGUSR2 lowers it (0-3). */
 static gboolean
-on_usr1(gpointer data)
+usr1_cb(gpointer data)
 {
   TfstDaemon *d = data;
 
@@ -88,7 +88,7 @@ on_usr1(gpointer data)
 }
 
 static gboolean
-on_usr2(gpointer data)
+usr2_cb(gpointer data)
 {
   TfstDaemon *d = data;
   gint level = g_atomic_int_get(&d->log->level);
@@ -112,7 +112,7 @@ log_config_warnings(TfstLog *log, const TfstConfig *config)
  * control plane, and hand the result to the data plane only when it is
  * valid. */
 static gboolean
-daemon_reload(gpointer data, GError **error)
+daemon_reload_cb(gpointer data, GError **error)
 {
   TfstDaemon *d = data;
   TfstConfig *next;
@@ -120,7 +120,7 @@ daemon_reload(gpointer data, GError **error)
   (void)sd_notify(0, "RELOADING=1");
   tfst_service_set_state(d->service, "reloading");
   next = tfst_config_load(d->role, d->instance, d->config_path, error);
-  if (next != NULL && !tfst_hostaddr_check(next, d->log, error))
+  if (next != NULL && !tfst_host_addrs_check(next, d->log, error))
     g_clear_pointer(&next, tfst_config_free);
   if (next == NULL)
     tfst_log(d->log, LOG_ERR, "reload refused, keeping the running configuration: %s",
@@ -136,11 +136,11 @@ daemon_reload(gpointer data, GError **error)
 }
 
 static gboolean
-on_reload(gpointer data)
+reload_cb(gpointer data)
 {
   g_autoptr(GError) error = NULL;
 
-  (void)daemon_reload(data, &error);
+  (void)daemon_reload_cb(data, &error);
   return G_SOURCE_CONTINUE;
 }
 
@@ -148,7 +148,7 @@ on_reload(gpointer data)
  * tfstctl finds the instance; but never later than a few seconds, and not
  * at all waiting for a bus that is not there. */
 static gboolean
-send_ready(gpointer data)
+send_ready_cb(gpointer data)
 {
   TfstDaemon *d = data;
 
@@ -162,16 +162,16 @@ send_ready(gpointer data)
 }
 
 static gboolean
-on_ready_timeout(gpointer data)
+ready_timeout_cb(gpointer data)
 {
   TfstDaemon *d = data;
 
   d->ready_timeout_id = 0;
-  return send_ready(d);
+  return send_ready_cb(d);
 }
 
 static gboolean
-on_block_test_hook(gpointer data)
+block_test_hook_cb(gpointer data)
 {
   TfstDaemon *d = data;
 
@@ -233,7 +233,7 @@ run(TfstDaemon *d, TfstConfig *config, guint block_after_s)
     return config_error ? TFST_EXIT_CONFIG : EXIT_FAILURE;
   }
   d->engine = engine;
-  service = tfst_service_new(engine, config, log, authz, daemon_reload, d);
+  service = tfst_service_new(engine, config, log, authz, daemon_reload_cb, d);
   d->service = service;
   tfst_log_full(log, LOG_NOTICE, &(TfstLogFields){.message_id = TFST_MSGID_STARTED},
                 "tfstd %s started as %s@%s, label %s", PACKAGE_VERSION,
@@ -241,17 +241,17 @@ run(TfstDaemon *d, TfstConfig *config, guint block_after_s)
   bus_name = tfst_bus_name_for(tfst_role_to_string(config->role), config->instance);
   bus = tfst_bus_new(bus_name, log, authz);
   tfst_service_attach(service, bus);
-  d->ready_timeout_id = g_timeout_add_seconds(3, on_ready_timeout, d);
-  tfst_bus_start(bus, send_ready, d);
+  d->ready_timeout_id = g_timeout_add_seconds(3, ready_timeout_cb, d);
+  tfst_bus_start(bus, send_ready_cb, d);
 
-  g_unix_signal_add(SIGTERM, on_stop_signal, d);
-  g_unix_signal_add(SIGINT, on_stop_signal, d);
-  g_unix_signal_add(SIGHUP, on_reload, d);
-  g_unix_signal_add(SIGUSR1, on_usr1, d);
-  g_unix_signal_add(SIGUSR2, on_usr2, d);
+  g_unix_signal_add(SIGTERM, stop_signal_cb, d);
+  g_unix_signal_add(SIGINT, stop_signal_cb, d);
+  g_unix_signal_add(SIGHUP, reload_cb, d);
+  g_unix_signal_add(SIGUSR1, usr1_cb, d);
+  g_unix_signal_add(SIGUSR2, usr2_cb, d);
   if (block_after_s > 0)
-    g_timeout_add_seconds(block_after_s, on_block_test_hook, d);
-  g_timeout_add_seconds(24 * 3600, on_tls_expiry_check, d);
+    g_timeout_add_seconds(block_after_s, block_test_hook_cb, d);
+  g_timeout_add_seconds(24 * 3600, tls_expiry_check_cb, d);
   g_main_loop_run(loop);
 
   (void)sd_notify(0, "STOPPING=1");
@@ -332,7 +332,7 @@ main(int argc, char **argv)
   log_config_warnings(&log, config);
   /* Before the engine binds: an address that is not on this host would
    * only show up as EADDRNOTAVAIL, on every reconnect. */
-  if (!tfst_hostaddr_check(config, &log, &error)) {
+  if (!tfst_host_addrs_check(config, &log, &error)) {
     tfst_log(&log, LOG_ERR, "invalid configuration: %s", error->message);
     (void)sd_notifyf(0, "STATUS=invalid configuration: %s", error->message);
     return TFST_EXIT_CONFIG;

@@ -200,7 +200,7 @@ test_cgroup_unit(void)
   };
 
   for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-    g_autofree char *unit = tfst_unit_from_cgroup(cases[i].text);
+    g_autofree char *unit = tfst_port_owners_unit_from_cgroup(cases[i].text);
     g_assert_cmpstr(unit, ==, cases[i].unit);
   }
 }
@@ -338,11 +338,11 @@ test_diagnosis_in_use(Listener *l, gconstpointer data)
   g_assert_null(strstr(strstr(text, want_pid) + 1, want_pid));
 
   tfst_error_from_errno(&error, EADDRINUSE, "cannot bind children listener on port %u", l->port);
-  tfst_bind_error_add_diagnosis(&error, &l->addr, EADDRINUSE);
+  tfst_bind_diagnosis_add_to_error(&error, &l->addr, EADDRINUSE);
   g_assert_error(error, TFST_ERROR, TFST_ERROR_BIND);
   g_assert_true(g_str_has_prefix(error->message, "cannot bind children listener"));
   g_assert_nonnull(strstr(error->message, want_pid));
-  tfst_bind_error_add_diagnosis(NULL, &l->addr, EADDRINUSE);
+  tfst_bind_diagnosis_add_to_error(NULL, &l->addr, EADDRINUSE);
 }
 
 static TfstPortSysctl *

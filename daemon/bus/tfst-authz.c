@@ -61,7 +61,7 @@ grant(TfstAuthzCheck *c)
 }
 
 static void
-on_checked(GObject *source, GAsyncResult *res, gpointer data)
+checked_cb(GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr(TfstAuthzCheck) c = data;
   g_autoptr(GError) error = NULL;
@@ -98,11 +98,11 @@ ask_polkit(TfstAuthzCheck *c)
   if (g_dbus_message_get_flags(msg) & G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION)
     flags |= POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION;
   polkit_authority_check_authorization(c->authz->authority, subject, c->action, NULL, flags, NULL,
-                                       on_checked, c);
+                                       checked_cb, c);
 }
 
 static void
-on_authority(GObject *source, GAsyncResult *res, gpointer data)
+authority_cb(GObject *source, GAsyncResult *res, gpointer data)
 {
   TfstAuthzCheck *c = data;
   g_autoptr(GError) error = NULL;
@@ -123,7 +123,7 @@ on_authority(GObject *source, GAsyncResult *res, gpointer data)
 }
 
 static void
-on_caller_uid(GObject *source, GAsyncResult *res, gpointer data)
+caller_uid_cb(GObject *source, GAsyncResult *res, gpointer data)
 {
   TfstAuthzCheck *c = data;
   g_autoptr(GError) error = NULL;
@@ -138,7 +138,7 @@ on_caller_uid(GObject *source, GAsyncResult *res, gpointer data)
   } else if (c->authz->authority != NULL) {
     ask_polkit(c);
   } else {
-    polkit_authority_get_async(NULL, on_authority, c);
+    polkit_authority_get_async(NULL, authority_cb, c);
   }
 }
 
@@ -158,7 +158,7 @@ tfst_authz_check(TfstAuthz *authz, GDBusMethodInvocation *invocation, const char
                          "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
                          "GetConnectionUnixUser",
                          g_variant_new("(s)", g_dbus_method_invocation_get_sender(invocation)),
-                         G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_caller_uid, c);
+                         G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, caller_uid_cb, c);
 }
 
 typedef struct {
@@ -172,7 +172,7 @@ typedef struct {
  * (FALSE) and the method runs, or is denied, once polkit has answered.  The
  * invocation's reference passes on to whoever answers it. */
 static gboolean
-on_authorize_method(GDBusInterfaceSkeleton *skel, GDBusMethodInvocation *invocation, gpointer data)
+authorize_method_cb(GDBusInterfaceSkeleton *skel, GDBusMethodInvocation *invocation, gpointer data)
 {
   TfstAuthzDispatch *d = data;
   const char *method = g_dbus_method_invocation_get_method_name(invocation);
@@ -198,6 +198,6 @@ tfst_authz_dispatch(TfstAuthz *authz, GDBusInterfaceSkeleton *skeleton,
   d->methods = methods;
   d->n_methods = n_methods;
   d->user_data = user_data;
-  g_signal_connect_data(skeleton, "g-authorize-method", G_CALLBACK(on_authorize_method), d,
+  g_signal_connect_data(skeleton, "g-authorize-method", G_CALLBACK(authorize_method_cb), d,
                         (GClosureNotify)(void (*)(void))g_free, 0);
 }

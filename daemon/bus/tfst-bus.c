@@ -35,7 +35,7 @@ bus_settle(TfstBus *bus)
 }
 
 static gboolean
-on_retry(gpointer data)
+retry_cb(gpointer data)
 {
   TfstBus *bus = data;
 
@@ -49,7 +49,7 @@ bus_schedule_retry(TfstBus *bus)
 {
   if (bus->retry_id != 0)
     return;
-  bus->retry_id = g_timeout_add_seconds(bus->retry_s, on_retry, bus);
+  bus->retry_id = g_timeout_add_seconds(bus->retry_s, retry_cb, bus);
   bus->retry_s = MIN(bus->retry_s * 2, TFST_BUS_RETRY_MAX_S);
 }
 
@@ -93,7 +93,7 @@ bus_disconnect(TfstBus *bus)
 }
 
 static void
-on_closed(GDBusConnection *connection, gboolean remote_peer_vanished, GError *error, gpointer data)
+closed_cb(GDBusConnection *connection, gboolean remote_peer_vanished, GError *error, gpointer data)
 {
   TfstBus *bus = data;
 
@@ -108,7 +108,7 @@ on_closed(GDBusConnection *connection, gboolean remote_peer_vanished, GError *er
 }
 
 static void
-on_name_acquired(GDBusConnection *connection, const char *name, gpointer data)
+name_acquired_cb(GDBusConnection *connection, const char *name, gpointer data)
 {
   TfstBus *bus = data;
 
@@ -120,11 +120,11 @@ on_name_acquired(GDBusConnection *connection, const char *name, gpointer data)
 }
 
 static void
-on_name_lost(GDBusConnection *connection, const char *name, gpointer data)
+name_lost_cb(GDBusConnection *connection, const char *name, gpointer data)
 {
   TfstBus *bus = data;
 
-  /* A closed connection is handled by on_closed(). */
+  /* A closed connection is handled by closed_cb(). */
   if (connection == NULL || g_dbus_connection_is_closed(connection))
     return;
   bus_trouble(bus, LOG_ERR,
@@ -147,8 +147,32 @@ bus_export(TfstBus *bus, GError **error)
   return TRUE;
 }
 
+/* Exports the skeletons on `connection` (taken), then asks for the name. */
 static void
-on_bus(GObject *source, GAsyncResult *res, gpointer data)
+bus_register(TfstBus *bus, GDBusConnection *connection)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* Shared with polkit's client: losing the bus must not stop the
+   * instance, which is GLib's default for the shared connection. */
+  g_dbus_connection_set_exit_on_close(connection, FALSE);
+  bus->connection = connection;
+  bus->closed_id = g_signal_connect(connection, "closed", G_CALLBACK(closed_cb), bus);
+  if (!bus_export(bus, &error)) {
+    bus_trouble(bus, LOG_ERR, "cannot export %s on the system bus: %s", TFST_BUS_OBJECT_PATH,
+                error->message);
+    bus_settle(bus);
+    bus_disconnect(bus);
+    bus_schedule_retry(bus);
+    return;
+  }
+  bus->owner_id =
+      g_bus_own_name_on_connection(connection, bus->name, G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
+                                   name_acquired_cb, name_lost_cb, bus, NULL);
+}
+
+static void
+bus_got_cb(GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr(GError) error = NULL;
   GDBusConnection *connection = g_bus_get_finish(res, &error);
@@ -171,28 +195,13 @@ on_bus(GObject *source, GAsyncResult *res, gpointer data)
     bus_schedule_retry(bus);
     return;
   }
-  /* Shared with polkit's client: losing the bus must not stop the
-   * instance, which is GLib's default for the shared connection. */
-  g_dbus_connection_set_exit_on_close(connection, FALSE);
-  bus->connection = connection;
-  bus->closed_id = g_signal_connect(connection, "closed", G_CALLBACK(on_closed), bus);
-  if (!bus_export(bus, &error)) {
-    bus_trouble(bus, LOG_ERR, "cannot export %s on the system bus: %s", TFST_BUS_OBJECT_PATH,
-                error->message);
-    bus_settle(bus);
-    bus_disconnect(bus);
-    bus_schedule_retry(bus);
-    return;
-  }
-  bus->owner_id =
-      g_bus_own_name_on_connection(connection, bus->name, G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
-                                   on_name_acquired, on_name_lost, bus, NULL);
+  bus_register(bus, connection);
 }
 
 static void
 bus_connect(TfstBus *bus)
 {
-  g_bus_get(G_BUS_TYPE_SYSTEM, bus->cancellable, on_bus, bus);
+  g_bus_get(G_BUS_TYPE_SYSTEM, bus->cancellable, bus_got_cb, bus);
 }
 
 TfstBus *

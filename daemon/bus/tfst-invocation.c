@@ -6,7 +6,7 @@
 #include "tfst-error.h"
 
 void
-tfst_invocation_return_task(GObject *source, GAsyncResult *result, gpointer user_data)
+tfst_invocation_return_task_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GDBusMethodInvocation *invocation = user_data;
   g_autoptr(GError) error = NULL;

@@ -15,4 +15,4 @@
  * floating) or an error: answers
  * `user_data`, a GDBusMethodInvocation, taking its reference.  A reply
  * larger than TFST_DBUS_REPLY_MAX is answered with an error instead. */
-void tfst_invocation_return_task(GObject *source, GAsyncResult *result, gpointer user_data);
+void tfst_invocation_return_task_cb(GObject *source, GAsyncResult *result, gpointer user_data);

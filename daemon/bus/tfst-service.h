@@ -1,19 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* org.tfst.Tfst1.Instance and the interfaces still to come, served from the
- * control plane: properties follow engine snapshots, methods are checked
- * with polkit and answered from the data plane. */
+/* The instance's service on the bus: every interface it serves, one file
+ * each (tfst-NAME-interface.c for org.tfst.Tfst1.NAME), made together and
+ * handed to the bus together. */
 #pragma once
 
 #include "tfst-authz.h"
 #include "tfst-bus.h"
 #include "tfst-config.h"
 #include "tfst-engine.h"
+#include "tfst-instance-interface.h"
 
 typedef struct TfstService TfstService;
-
-/* Reloads the configuration as SIGHUP does; FALSE with `error` when the new
- * configuration is refused. */
-typedef gboolean (*TfstReloadFunc)(gpointer user_data, GError **error);
 
 TfstService *tfst_service_new(TfstEngine *engine, const TfstConfig *config, TfstLog *log,
                               TfstAuthz *authz, TfstReloadFunc reload, gpointer reload_data);

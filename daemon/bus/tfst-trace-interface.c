@@ -85,7 +85,7 @@ check_room(TfstTraceState *state, const char *name, guint32 size, GError **error
 }
 
 static void
-do_define(GDBusMethodInvocation *invocation, gpointer user_data)
+define_cb(GDBusMethodInvocation *invocation, gpointer user_data)
 {
   TfstTraceState *state = user_data;
   g_autoptr(GError) error = NULL;
@@ -119,7 +119,7 @@ compare_names(gconstpointer a, gconstpointer b)
 }
 
 static void
-do_list(GDBusMethodInvocation *invocation, gpointer user_data)
+list_cb(GDBusMethodInvocation *invocation, gpointer user_data)
 {
   TfstTraceState *state = user_data;
   g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE("a(ssquuubbs)"));
@@ -132,7 +132,7 @@ do_list(GDBusMethodInvocation *invocation, gpointer user_data)
 }
 
 static void
-do_show(GDBusMethodInvocation *invocation, gpointer user_data)
+show_cb(GDBusMethodInvocation *invocation, gpointer user_data)
 {
   TfstTrace *trace = lookup(user_data, invocation, NULL);
   g_autoptr(GVariant) packets = NULL;
@@ -155,7 +155,7 @@ do_show(GDBusMethodInvocation *invocation, gpointer user_data)
 }
 
 static void
-do_pause(GDBusMethodInvocation *invocation, gpointer user_data)
+pause_cb(GDBusMethodInvocation *invocation, gpointer user_data)
 {
   TfstTraceState *state = user_data;
   g_autoptr(GError) error = NULL;
@@ -175,7 +175,7 @@ do_pause(GDBusMethodInvocation *invocation, gpointer user_data)
 }
 
 static void
-do_delete(GDBusMethodInvocation *invocation, gpointer user_data)
+delete_cb(GDBusMethodInvocation *invocation, gpointer user_data)
 {
   TfstTraceState *state = user_data;
   const char *name;
@@ -205,7 +205,7 @@ export_free(TfstExport *export)
 }
 
 static void
-export_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+export_thread_cb(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   TfstExport *export = task_data;
   GError *error = NULL;
@@ -221,7 +221,7 @@ export_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *ca
 }
 
 static void
-on_export_done(GObject *source, GAsyncResult *res, gpointer user_data)
+export_done_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr(GDBusMethodInvocation) invocation = user_data;
   g_autoptr(GError) error = NULL;
@@ -266,7 +266,7 @@ export_fd(GDBusMethodInvocation *invocation)
 }
 
 static void
-do_export(GDBusMethodInvocation *invocation, gpointer user_data)
+export_cb(GDBusMethodInvocation *invocation, gpointer user_data)
 {
   TfstTrace *trace = lookup(user_data, invocation, NULL);
   g_autoptr(GTask) task = NULL;
@@ -283,17 +283,17 @@ do_export(GDBusMethodInvocation *invocation, gpointer user_data)
   export = g_new0(TfstExport, 1);
   export->fd = fd;
   export->records = tfst_trace_to_records(trace, &count);
-  task = g_task_new(NULL, NULL, on_export_done, g_object_ref(invocation));
+  task = g_task_new(NULL, NULL, export_done_cb, g_object_ref(invocation));
   g_task_set_task_data(task, export, (GDestroyNotify)export_free);
-  g_task_run_in_thread(task, export_thread);
+  g_task_run_in_thread(task, export_thread_cb);
 }
 
 /* List only reads, like the Instance's observe methods; everything else
  * shows or steers a capture of other people's traffic. */
 static const TfstAuthzMethod trace_methods[] = {
-    {"List", TFST_ACTION_OBSERVE, do_list},   {"Define", TFST_ACTION_TRACE, do_define},
-    {"Show", TFST_ACTION_TRACE, do_show},     {"Pause", TFST_ACTION_TRACE, do_pause},
-    {"Delete", TFST_ACTION_TRACE, do_delete}, {"Export", TFST_ACTION_TRACE, do_export},
+    {"List", TFST_ACTION_OBSERVE, list_cb},   {"Define", TFST_ACTION_TRACE, define_cb},
+    {"Show", TFST_ACTION_TRACE, show_cb},     {"Pause", TFST_ACTION_TRACE, pause_cb},
+    {"Delete", TFST_ACTION_TRACE, delete_cb}, {"Export", TFST_ACTION_TRACE, export_cb},
 };
 
 GDBusInterfaceSkeleton *

@@ -107,7 +107,7 @@ add_listener(TfstEngine *e, TfstListenKind kind, const TfstSockAddr *addr, gbool
     tfst_error_from_errno(error, -fd, "cannot bind %s%s%s on %s (port %u)", listen_what(kind),
                           fw ? " " : "", fw ? fw->name : "", tfst_addr_format(&l->addr, buf),
                           tfst_addr_port(&l->addr));
-    tfst_bind_error_add_diagnosis(error, &l->addr, -fd);
+    tfst_bind_diagnosis_add_to_error(error, &l->addr, -fd);
     g_free(l);
     return FALSE;
   }

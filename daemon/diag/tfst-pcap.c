@@ -81,34 +81,33 @@ close_file(FILE *file)
 typedef FILE TfstFile;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstFile, close_file)
 
-gint64
-tfst_pcap_write(int fd, GBytes *records, GError **error)
+/* A stdio stream on a copy of fd: the stream closes its own descriptor,
+ * the caller's stays open. */
+static FILE *
+stream_for_fd(int fd, GError **error)
 {
-  g_autoptr(TfstPcap) pcap =
-      pcap_open_dead_with_tstamp_precision(DLT_RAW, TFST_PCAP_SNAPLEN, PCAP_TSTAMP_PRECISION_MICRO);
-  g_autoptr(TfstFile) file = NULL;
-  pcap_dumper_t *dumper;
-  gsize size = 0;
-  const guint8 *p = g_bytes_get_data(records, &size);
-  gsize at = 0;
-  gint64 n = 0;
-  int copy;
+  int copy = dup(fd);
+  FILE *file = copy >= 0 ? fdopen(copy, "w") : NULL;
 
-  /* The stdio stream closes its own descriptor; the caller's stays open. */
-  copy = dup(fd);
-  if (copy < 0 || (file = fdopen(copy, "w")) == NULL) {
+  if (file == NULL) {
     int errsv = errno;
     if (copy >= 0)
       close(copy);
     tfst_error_from_errno(error, errsv, "cannot use the file descriptor");
-    return -1;
   }
-  dumper = pcap_dump_fopen(pcap, file);
-  if (dumper == NULL) {
-    g_set_error(error, TFST_ERROR, TFST_ERROR_FAILED, "cannot write the pcap header: %s",
-                pcap_geterr(pcap));
-    return -1;
-  }
+  return file;
+}
+
+/* One pcap packet per record of tfst_pcap_append_record(); returns how
+ * many. */
+static gint64
+dump_records(pcap_dumper_t *dumper, GBytes *records)
+{
+  gsize size = 0;
+  const guint8 *p = g_bytes_get_data(records, &size);
+  gsize at = 0;
+  gint64 n = 0;
+
   while (at + sizeof(Record) <= size) {
     Record r;
     struct pcap_pkthdr h = {0};
@@ -123,6 +122,27 @@ tfst_pcap_write(int fd, GBytes *records, GError **error)
     at += r.captured;
     n++;
   }
+  return n;
+}
+
+gint64
+tfst_pcap_write(int fd, GBytes *records, GError **error)
+{
+  g_autoptr(TfstPcap) pcap =
+      pcap_open_dead_with_tstamp_precision(DLT_RAW, TFST_PCAP_SNAPLEN, PCAP_TSTAMP_PRECISION_MICRO);
+  g_autoptr(TfstFile) file = stream_for_fd(fd, error);
+  pcap_dumper_t *dumper;
+  gint64 n;
+
+  if (file == NULL)
+    return -1;
+  dumper = pcap_dump_fopen(pcap, file);
+  if (dumper == NULL) {
+    g_set_error(error, TFST_ERROR, TFST_ERROR_FAILED, "cannot write the pcap header: %s",
+                pcap_geterr(pcap));
+    return -1;
+  }
+  n = dump_records(dumper, records);
   /* pcap_dump() reports nothing; the stream remembers write errors. */
   if (pcap_dump_flush(dumper) != 0 || ferror(file)) {
     int errsv = errno;

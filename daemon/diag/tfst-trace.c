@@ -118,7 +118,7 @@ tfst_trace_drain(TfstTrace *trace)
 }
 
 static gboolean
-on_capture_readable(int fd, GIOCondition condition, gpointer user_data)
+capture_readable_cb(int fd, GIOCondition condition, gpointer user_data)
 {
   TfstTrace *trace = user_data;
 
@@ -175,7 +175,7 @@ trace_start_capture(TfstTrace *trace, GError **error)
   if (fd < 0)
     return FALSE;
   trace->fd = fd;
-  trace->watch_id = g_unix_fd_add(fd, G_IO_IN, on_capture_readable, trace);
+  trace->watch_id = g_unix_fd_add(fd, G_IO_IN, capture_readable_cb, trace);
   return TRUE;
 }
 
@@ -300,8 +300,8 @@ tfst_trace_to_list_entry(const TfstTrace *trace)
 }
 
 static void
-add_packet(gint64 time_us, guint32 wire_length, const guint8 *data, guint32 captured,
-           gpointer user_data)
+add_packet_cb(gint64 time_us, guint32 wire_length, const guint8 *data, guint32 captured,
+              gpointer user_data)
 {
   GVariantBuilder *builder = user_data;
   TfstPacketInfo info;
@@ -322,13 +322,13 @@ tfst_trace_to_packets(const TfstTrace *trace)
 {
   g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE("a(tsqsqsuuquay)"));
 
-  tfst_trace_ring_foreach(trace->ring, add_packet, &builder);
+  tfst_trace_ring_foreach(trace->ring, add_packet_cb, &builder);
   return g_variant_builder_end(&builder);
 }
 
 static void
-add_record(gint64 time_us, guint32 wire_length, const guint8 *data, guint32 captured,
-           gpointer user_data)
+add_record_cb(gint64 time_us, guint32 wire_length, const guint8 *data, guint32 captured,
+              gpointer user_data)
 {
   tfst_pcap_append_record(user_data, time_us, wire_length, data, captured);
 }
@@ -338,7 +338,7 @@ tfst_trace_to_records(const TfstTrace *trace, guint *out_count)
 {
   GByteArray *records = g_byte_array_sized_new((guint)tfst_trace_ring_used(trace->ring));
 
-  tfst_trace_ring_foreach(trace->ring, add_record, records);
+  tfst_trace_ring_foreach(trace->ring, add_record_cb, records);
   *out_count = tfst_trace_ring_count(trace->ring);
   return g_byte_array_free_to_bytes(records);
 }

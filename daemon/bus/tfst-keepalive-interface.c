@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* org.tfst.Tfst1.Keepalive on the control plane (see
- * tfst-keepalive-service.h): settings live on the data plane, the audit
+ * tfst-keepalive-interface.h): settings live on the data plane, the audit
  * joins what the data plane knows of each socket with inet_diag. */
-#include "tfst-keepalive-service.h"
+#include "tfst-keepalive-interface.h"
 #include "tfst-addr.h"
 #include "tfst-dbus-generated.h"
 #include "tfst-error.h"
 #include "tfst-invocation.h"
 #include "tfst-keepalive.h"
-#include "tfst-ports.h"
+#include "tfst-tcp-sockets.h"
+#include "tfst-tcp-state.h"
 
 #include <netinet/tcp.h>
 
@@ -18,25 +19,25 @@ typedef struct {
   TfstEngine *engine;
   TfstRole role;
   char *instance;
-} TfstKeepaliveService;
+} TfstKeepaliveState;
 
 static void
-service_free(gpointer data)
+state_free(gpointer data)
 {
-  TfstKeepaliveService *ks = data;
+  TfstKeepaliveState *ks = data;
 
   g_free(ks->instance);
   g_free(ks);
 }
 
 typedef struct {
-  TfstKeepaliveService *ks;
+  TfstKeepaliveState *ks;
   GDBusMethodInvocation *invocation;
   TfstKeepaliveUpdate *update;
 } Call;
 
 static Call *
-call_new(TfstKeepaliveService *ks, GDBusMethodInvocation *invocation, TfstKeepaliveUpdate *update)
+call_new(TfstKeepaliveState *ks, GDBusMethodInvocation *invocation, TfstKeepaliveUpdate *update)
 {
   Call *call = g_new0(Call, 1);
 
@@ -78,20 +79,20 @@ update_from_call(GDBusMethodInvocation *invocation)
 }
 
 static void
-do_get_settings(GDBusMethodInvocation *invocation, gpointer data)
+get_settings_cb(GDBusMethodInvocation *invocation, gpointer data)
 {
-  TfstKeepaliveService *ks = data;
+  TfstKeepaliveState *ks = data;
   TfstKeepaliveUpdate *u = update_from_call(invocation);
 
   if (u == NULL)
     return;
   tfst_engine_query_async(ks->engine, tfst_engine_get_keepalive, u,
-                          (GDestroyNotify)tfst_keepalive_update_free, tfst_invocation_return_task,
-                          invocation);
+                          (GDestroyNotify)tfst_keepalive_update_free,
+                          tfst_invocation_return_task_cb, invocation);
 }
 
 static void
-on_set(GObject *source, GAsyncResult *res, gpointer data)
+set_done_cb(GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr(Call) call = data;
   g_autoptr(GError) error = NULL;
@@ -119,14 +120,14 @@ on_set(GObject *source, GAsyncResult *res, gpointer data)
 }
 
 static void
-do_set_settings(GDBusMethodInvocation *invocation, gpointer data)
+set_settings_cb(GDBusMethodInvocation *invocation, gpointer data)
 {
-  TfstKeepaliveService *ks = data;
+  TfstKeepaliveState *ks = data;
   TfstKeepaliveUpdate *u = update_from_call(invocation);
 
   if (u == NULL)
     return;
-  tfst_engine_query_async(ks->engine, tfst_engine_set_keepalive, u, NULL, on_set,
+  tfst_engine_query_async(ks->engine, tfst_engine_set_keepalive, u, NULL, set_done_cb,
                           call_new(ks, invocation, u));
 }
 
@@ -188,7 +189,7 @@ audit_join(GVariant *described, GPtrArray *kernel)
 }
 
 static void
-audit_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+audit_thread_cb(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   GVariant *described = data;
   g_autoptr(GError) error = NULL;
@@ -205,7 +206,7 @@ audit_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancella
 /* The inet_diag dump blocks for as long as the kernel takes to walk every
  * TCP socket of the host: a worker thread does it. */
 static void
-on_described(GObject *source, GAsyncResult *res, gpointer data)
+described_cb(GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr(Call) call = data;
   g_autoptr(GError) error = NULL;
@@ -216,36 +217,36 @@ on_described(GObject *source, GAsyncResult *res, gpointer data)
     g_dbus_method_invocation_return_gerror(g_steal_pointer(&call->invocation), error);
     return;
   }
-  task = g_task_new(NULL, NULL, tfst_invocation_return_task, g_steal_pointer(&call->invocation));
+  task = g_task_new(NULL, NULL, tfst_invocation_return_task_cb, g_steal_pointer(&call->invocation));
   g_task_set_task_data(task, g_steal_pointer(&described), (GDestroyNotify)g_variant_unref);
-  g_task_run_in_thread(task, audit_thread);
+  g_task_run_in_thread(task, audit_thread_cb);
 }
 
 static void
-do_audit(GDBusMethodInvocation *invocation, gpointer data)
+audit_cb(GDBusMethodInvocation *invocation, gpointer data)
 {
-  TfstKeepaliveService *ks = data;
+  TfstKeepaliveState *ks = data;
 
-  tfst_engine_query_async(ks->engine, tfst_engine_describe_sockets, NULL, NULL, on_described,
+  tfst_engine_query_async(ks->engine, tfst_engine_describe_sockets, NULL, NULL, described_cb,
                           call_new(ks, invocation, NULL));
 }
 
 static const TfstAuthzMethod keepalive_methods[] = {
-    {"GetSettings", TFST_ACTION_OBSERVE, do_get_settings},
-    {"SetSettings", TFST_ACTION_TUNE, do_set_settings},
-    {"Audit", TFST_ACTION_OBSERVE, do_audit},
+    {"GetSettings", TFST_ACTION_OBSERVE, get_settings_cb},
+    {"SetSettings", TFST_ACTION_TUNE, set_settings_cb},
+    {"Audit", TFST_ACTION_OBSERVE, audit_cb},
 };
 
 GDBusInterfaceSkeleton *
 tfst_keepalive_interface_new(TfstAuthz *authz, TfstEngine *engine, const TfstConfig *config)
 {
   g_autoptr(TfstDbusTfst1Keepalive) skel = tfst_dbus_tfst1_keepalive_skeleton_new();
-  TfstKeepaliveService *ks = g_new0(TfstKeepaliveService, 1);
+  TfstKeepaliveState *ks = g_new0(TfstKeepaliveState, 1);
 
   ks->engine = engine;
   ks->role = config->role;
   ks->instance = g_strdup(config->instance);
-  g_object_set_data_full(G_OBJECT(skel), "tfst-keepalive-service", ks, service_free);
+  g_object_set_data_full(G_OBJECT(skel), "tfst-keepalive-interface", ks, state_free);
   tfst_authz_dispatch(authz, G_DBUS_INTERFACE_SKELETON(skel), keepalive_methods,
                       G_N_ELEMENTS(keepalive_methods), ks);
   return G_DBUS_INTERFACE_SKELETON(g_steal_pointer(&skel));

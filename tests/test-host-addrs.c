@@ -2,7 +2,7 @@
 #include "tfst-addr.h"
 #include "tfst-config.h"
 #include "tfst-error.h"
-#include "tfst-hostaddr.h"
+#include "tfst-host-addrs.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -28,7 +28,7 @@ static char *
 fake_sysctl(gboolean v4, gboolean v6)
 {
   g_autoptr(GError) error = NULL;
-  char *dir = g_dir_make_tmp("tfst-hostaddr-XXXXXX", &error);
+  char *dir = g_dir_make_tmp("tfst-host-addrs-XXXXXX", &error);
   g_autofree char *d4 = NULL;
   g_autofree char *d6 = NULL;
   g_autofree char *f4 = NULL;
@@ -220,13 +220,13 @@ test_error_lists_host(void)
   g_assert_no_error(error);
 }
 
-/* tfst_hostaddr_check() as tfstd calls it, with the location taken from a
+/* tfst_host_addrs_check() as tfstd calls it, with the location taken from a
  * drop-in: the error points at the file that set the key. */
 static void
 test_check_names_dropin(void)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp("tfst-hostaddr-XXXXXX", &error);
+  g_autofree char *dir = g_dir_make_tmp("tfst-host-addrs-XXXXXX", &error);
   g_autofree char *main_path = g_build_filename(dir, "gwproxy@t.conf", NULL);
   g_autofree char *dropin_dir = g_strconcat(main_path, ".d", NULL);
   g_autofree char *dropin = g_build_filename(dropin_dir, "50-fwd.conf", NULL);
@@ -252,7 +252,7 @@ test_check_names_dropin(void)
   g_assert_cmpstr(tfst_config_origin(c, "Parent", "Connect"), ==, expect);
   g_assert_null(tfst_config_origin(c, "Parent", "LocalAddress"));
 
-  if (!tfst_hostaddr_check(c, NULL, &error)) {
+  if (!tfst_host_addrs_check(c, NULL, &error)) {
     g_autofree char *prefix = g_strdup_printf(
         "%s:3: [Forward x] Listen=: " NOT_LOCAL_V4 " is not an address of this host", dropin);
 
@@ -281,7 +281,7 @@ test_check_local_passes(void)
                                       "Listen=[::]:26812\n");
   g_autoptr(GError) error = NULL;
 
-  g_assert_true(tfst_hostaddr_check(c, NULL, &error));
+  g_assert_true(tfst_host_addrs_check(c, NULL, &error));
   g_assert_no_error(error);
 }
 
@@ -436,15 +436,15 @@ int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-  g_test_add_func("/tfst/hostaddr/loopback-ipv4", test_loopback_ipv4);
-  g_test_add_func("/tfst/hostaddr/loopback-ipv6", test_loopback_ipv6);
-  g_test_add_func("/tfst/hostaddr/test-net-not-local", test_test_net_not_local);
-  g_test_add_func("/tfst/hostaddr/error-lists-host", test_error_lists_host);
-  g_test_add_func("/tfst/hostaddr/check-names-dropin", test_check_names_dropin);
-  g_test_add_func("/tfst/hostaddr/check-local-passes", test_check_local_passes);
-  g_test_add_func("/tfst/hostaddr/rules", test_rules);
-  g_test_add_func("/tfst/hostaddr/nonlocal-bind", test_nonlocal_bind);
-  g_test_add_func("/tfst/hostaddr/describe", test_describe);
-  g_test_add_func("/tfst/hostaddr/config-messages", test_config_messages);
+  g_test_add_func("/tfst/host-addrs/loopback-ipv4", test_loopback_ipv4);
+  g_test_add_func("/tfst/host-addrs/loopback-ipv6", test_loopback_ipv6);
+  g_test_add_func("/tfst/host-addrs/test-net-not-local", test_test_net_not_local);
+  g_test_add_func("/tfst/host-addrs/error-lists-host", test_error_lists_host);
+  g_test_add_func("/tfst/host-addrs/check-names-dropin", test_check_names_dropin);
+  g_test_add_func("/tfst/host-addrs/check-local-passes", test_check_local_passes);
+  g_test_add_func("/tfst/host-addrs/rules", test_rules);
+  g_test_add_func("/tfst/host-addrs/nonlocal-bind", test_nonlocal_bind);
+  g_test_add_func("/tfst/host-addrs/describe", test_describe);
+  g_test_add_func("/tfst/host-addrs/config-messages", test_config_messages);
   return g_test_run();
 }

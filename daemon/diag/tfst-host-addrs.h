@@ -77,4 +77,4 @@ gboolean tfst_host_addrs_check_config(const TfstHostAddrs *h, const TfstConfig *
  * netlink itself fails the check is skipped with a warning in `log` (fail
  * open: better a bind error later than no proxy at all).  Listeners that
  * systemd already bound (socket activation) are not checked. */
-gboolean tfst_hostaddr_check(const TfstConfig *config, const TfstLog *log, GError **error);
+gboolean tfst_host_addrs_check(const TfstConfig *config, const TfstLog *log, GError **error);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include "tfst-hostaddr.h"
+#include "tfst-host-addrs.h"
 
 #include "tfst-addr.h"
 #include "tfst-cleanup.h"
@@ -565,7 +565,7 @@ activated_addrs(void)
 }
 
 gboolean
-tfst_hostaddr_check(const TfstConfig *config, const TfstLog *log, GError **error)
+tfst_host_addrs_check(const TfstConfig *config, const TfstLog *log, GError **error)
 {
   g_autoptr(GArray) binds = config_binds(config);
   g_autoptr(GArray) probe = g_array_new(FALSE, TRUE, sizeof(TfstSockAddr));

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* org.tfst.Tfst1.Ipsec (see tfst-ipsec.h).  Netlink dumps and /proc reads
+/* org.tfst.Tfst1.Ipsec (see tfst-ipsec-interface.h).  Netlink dumps and /proc reads
  * run in GTask threads so a slow kernel never stalls the bus. */
-#include "tfst-ipsec.h"
+#include "tfst-ipsec-interface.h"
 #include "tfst-invocation.h"
 #include "tfst-dbus-generated.h"
 #include "tfst-error.h"
 #include "tfst-xfrm-kernel.h"
+#include "tfst-xfrm-monitor.h"
 
 /* ConflictDetected: "at most 10 per second" (the XML). */
 #define TFST_IPSEC_SIGNALS_PER_SECOND 10
@@ -73,7 +74,7 @@ call_free(TfstIpsecCall *call)
 }
 
 static void
-work_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+work_thread_cb(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   const TfstIpsecCall *call = data;
   GError *error = NULL;
@@ -88,13 +89,13 @@ work_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellab
 static void
 run_work(GDBusMethodInvocation *invocation, const TfstIpsecWork *work)
 {
-  g_autoptr(GTask) task = g_task_new(NULL, NULL, tfst_invocation_return_task, invocation);
+  g_autoptr(GTask) task = g_task_new(NULL, NULL, tfst_invocation_return_task_cb, invocation);
   TfstIpsecCall *call = g_new0(TfstIpsecCall, 1);
 
   call->work = work;
   call->parameters = g_variant_ref(g_dbus_method_invocation_get_parameters(invocation));
   g_task_set_task_data(task, call, (GDestroyNotify)call_free);
-  g_task_run_in_thread(task, work_thread);
+  g_task_run_in_thread(task, work_thread_cb);
 }
 
 static void
@@ -110,9 +111,9 @@ add_sa_fields(GVariantBuilder *b, const TfstXfrmSa *sa)
 }
 
 static GVariant *
-work_list_sas(GVariant *parameters, GError **error)
+list_sas_work_cb(GVariant *parameters, GError **error)
 {
-  g_autoptr(GArray) sas = tfst_xfrm_list_sas(error);
+  g_autoptr(GArray) sas = tfst_xfrm_kernel_list_sas(error);
   GVariantBuilder b;
 
   if (sas == NULL)
@@ -137,7 +138,7 @@ work_list_sas(GVariant *parameters, GError **error)
 }
 
 static GVariant *
-work_check_spi(GVariant *parameters, GError **error)
+check_spi_work_cb(GVariant *parameters, GError **error)
 {
   g_autoptr(GArray) sas = NULL;
   const char *destination_arg, *protocol;
@@ -154,7 +155,7 @@ work_check_spi(GVariant *parameters, GError **error)
   if (!tfst_xfrm_spi_valid(spi, error) || !tfst_xfrm_proto_from_string(protocol, &proto, error) ||
       !tfst_xfrm_canonical_address(destination_arg, destination, error))
     return NULL;
-  sas = tfst_xfrm_list_sas(error);
+  sas = tfst_xfrm_kernel_list_sas(error);
   if (sas == NULL)
     return NULL;
   g_variant_builder_init(&b, G_VARIANT_TYPE("(a(usssss))"));
@@ -175,9 +176,9 @@ work_check_spi(GVariant *parameters, GError **error)
 }
 
 static GVariant *
-work_find_conflicts(GVariant *parameters, GError **error)
+find_conflicts_work_cb(GVariant *parameters, GError **error)
 {
-  g_autoptr(GArray) sas = tfst_xfrm_list_sas(error);
+  g_autoptr(GArray) sas = tfst_xfrm_kernel_list_sas(error);
   g_autoptr(GPtrArray) groups = NULL;
   GVariantBuilder b;
 
@@ -208,49 +209,49 @@ work_find_conflicts(GVariant *parameters, GError **error)
 }
 
 static GVariant *
-work_statistics(GVariant *parameters, GError **error)
+statistics_work_cb(GVariant *parameters, GError **error)
 {
-  g_autoptr(GVariant) counters = tfst_xfrm_read_stat(error);
+  g_autoptr(GVariant) counters = tfst_xfrm_kernel_read_stat(error);
 
   if (counters == NULL)
     return NULL;
   return g_variant_ref_sink(g_variant_new("(@a{st})", counters));
 }
 
-static const TfstIpsecWork list_sas_work = {work_list_sas};
-static const TfstIpsecWork check_spi_work = {work_check_spi};
-static const TfstIpsecWork find_conflicts_work = {work_find_conflicts};
-static const TfstIpsecWork statistics_work = {work_statistics};
+static const TfstIpsecWork list_sas_work = {list_sas_work_cb};
+static const TfstIpsecWork check_spi_work = {check_spi_work_cb};
+static const TfstIpsecWork find_conflicts_work = {find_conflicts_work_cb};
+static const TfstIpsecWork statistics_work = {statistics_work_cb};
 
 static void
-do_list_sas(GDBusMethodInvocation *invocation, gpointer data)
+list_sas_cb(GDBusMethodInvocation *invocation, gpointer data)
 {
   run_work(invocation, &list_sas_work);
 }
 
 static void
-do_check_spi(GDBusMethodInvocation *invocation, gpointer data)
+check_spi_cb(GDBusMethodInvocation *invocation, gpointer data)
 {
   run_work(invocation, &check_spi_work);
 }
 
 static void
-do_find_conflicts(GDBusMethodInvocation *invocation, gpointer data)
+find_conflicts_cb(GDBusMethodInvocation *invocation, gpointer data)
 {
   run_work(invocation, &find_conflicts_work);
 }
 
 static void
-do_statistics(GDBusMethodInvocation *invocation, gpointer data)
+statistics_cb(GDBusMethodInvocation *invocation, gpointer data)
 {
   run_work(invocation, &statistics_work);
 }
 
 static const TfstAuthzMethod ipsec_methods[] = {
-    {"ListSAs", TFST_ACTION_OBSERVE, do_list_sas},
-    {"CheckSpi", TFST_ACTION_OBSERVE, do_check_spi},
-    {"FindConflicts", TFST_ACTION_OBSERVE, do_find_conflicts},
-    {"Statistics", TFST_ACTION_OBSERVE, do_statistics},
+    {"ListSAs", TFST_ACTION_OBSERVE, list_sas_cb},
+    {"CheckSpi", TFST_ACTION_OBSERVE, check_spi_cb},
+    {"FindConflicts", TFST_ACTION_OBSERVE, find_conflicts_cb},
+    {"Statistics", TFST_ACTION_OBSERVE, statistics_cb},
 };
 
 /* ---- ConflictDetected ---- */
@@ -274,7 +275,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstIpsecScan, scan_free)
 /* The journal learns how many conflicts the rate limit kept back, once
  * their window is over. */
 static gboolean
-on_window_over(gpointer data)
+window_over_cb(gpointer data)
 {
   TfstIpsec *ipsec = data;
 
@@ -303,7 +304,7 @@ rate_limit_allows(TfstIpsec *ipsec)
   ipsec->suppressed++;
   if (ipsec->report_id == 0) {
     left_us = ipsec->window_start_us + G_USEC_PER_SEC - now;
-    ipsec->report_id = g_timeout_add((guint)(MAX(left_us, 0) / 1000) + 1, on_window_over, ipsec);
+    ipsec->report_id = g_timeout_add((guint)(MAX(left_us, 0) / 1000) + 1, window_over_cb, ipsec);
   }
   return FALSE;
 }
@@ -340,11 +341,11 @@ report_conflict(TfstIpsec *ipsec, const TfstIpsecScan *scan)
 }
 
 static void
-scan_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+scan_thread_cb(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
   TfstIpsecScan *scan = data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GArray) sas = tfst_xfrm_list_sas(&error);
+  g_autoptr(GArray) sas = tfst_xfrm_kernel_list_sas(&error);
 
   if (sas == NULL) {
     g_task_return_error(task, g_steal_pointer(&error));
@@ -355,7 +356,7 @@ scan_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellab
 }
 
 static void
-on_scan_done(GObject *source, GAsyncResult *res, gpointer data)
+scan_done_cb(GObject *source, GAsyncResult *res, gpointer data)
 {
   TfstIpsecScan *scan = g_task_get_task_data(G_TASK(res));
   TfstIpsec *ipsec = scan->ipsec;
@@ -374,7 +375,7 @@ on_scan_done(GObject *source, GAsyncResult *res, gpointer data)
 /* The event carries the new SA only; what it collides with needs a fresh
  * dump, which runs in a thread like the method calls. */
 static void
-on_new_sa(const TfstXfrmSa *sa, gpointer data)
+new_sa_cb(const TfstXfrmSa *sa, gpointer data)
 {
   TfstIpsec *ipsec = data;
   g_autoptr(GTask) task = NULL;
@@ -385,9 +386,9 @@ on_new_sa(const TfstXfrmSa *sa, gpointer data)
   scan = g_new0(TfstIpsecScan, 1);
   scan->ipsec = ipsec_ref(ipsec);
   scan->sa = *sa;
-  task = g_task_new(NULL, NULL, on_scan_done, NULL);
+  task = g_task_new(NULL, NULL, scan_done_cb, NULL);
   g_task_set_task_data(task, scan, (GDestroyNotify)scan_free);
-  g_task_run_in_thread(task, scan_thread);
+  g_task_run_in_thread(task, scan_thread_cb);
 }
 
 /* ---- life cycle ---- */
@@ -402,7 +403,7 @@ tfst_ipsec_interface_new(TfstAuthz *authz, TfstLog *log)
   ipsec->skeleton = skeleton;
   ipsec->log = log;
   g_object_set_data_full(G_OBJECT(skeleton), "tfst-ipsec", ipsec, ipsec_detach);
-  ipsec->monitor = tfst_xfrm_monitor_new(on_new_sa, ipsec, &error);
+  ipsec->monitor = tfst_xfrm_monitor_new(new_sa_cb, ipsec, &error);
   if (ipsec->monitor == NULL)
     tfst_log(log, LOG_WARNING, "IPsec SPI conflicts will not be signalled: %s", error->message);
   tfst_authz_dispatch(authz, G_DBUS_INTERFACE_SKELETON(skeleton), ipsec_methods,
