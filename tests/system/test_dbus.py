@@ -43,7 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-from tfst_helpers import (KIB, SLOW, TFSTD, TfstTestCase, abort, connect,  # noqa: E402
+from tfst_testlib import (KIB, SLOW, TFSTD, TfstTestCase, abort, connect,  # noqa: E402
                           linear_chain, recv_exact, recv_line, stream_chunks, wait_closed,
                           wait_until)
 

@@ -28,7 +28,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
-from tfst_helpers import (MIB, SLOW, Daemon, EchoServer, TfstTestCase,  # noqa: E402
+from tfst_testlib import (MIB, SLOW, Daemon, EchoServer, TfstTestCase,  # noqa: E402
                           ThreadedServer, connect, echo_roundtrip, stream_sha, wait_closed, xfer,
                           xfer_handler)
 

@@ -44,7 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-from tfst_helpers import SLOW, TfstTestCase, wait_until  # noqa: E402
+from tfst_testlib import SLOW, TfstTestCase, wait_until  # noqa: E402
 
 import tfst_bus  # noqa: E402
 from tfst_bus import GLib, Gio  # noqa: E402

@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-from tfst_helpers import SLOW, linear_chain, parse_ss_tnoi, wait_until  # noqa: E402
+from tfst_testlib import SLOW, linear_chain, parse_ss_tnoi, wait_until  # noqa: E402
 
 from test_dbus import (E_ACCESS, E_INVALID, EP_INSTANCE, GW_INSTANCE, INSTANCES,  # noqa: E402
                        LABELS, OBSERVE, RELAY_INSTANCE, TFSTCTL, TUNE, DBusCallError,

@@ -55,7 +55,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-from tfst_helpers import (KIB, SLOW, TfstTestCase, connect, parse_ss_tnoi,  # noqa: E402
+from tfst_testlib import (KIB, SLOW, TfstTestCase, connect, parse_ss_tnoi,  # noqa: E402
                           recv_exact, stream_chunks, wait_closed, wait_until)
 
 import tfst_bus  # noqa: E402

@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-from tfst_helpers import SLOW, abort, linear_chain, wait_until  # noqa: E402
+from tfst_testlib import SLOW, abort, linear_chain, wait_until  # noqa: E402
 
 from test_dbus import (E_ACCESS, E_INVALID, E_NOTFOUND, EP_INSTANCE, GW_INSTANCE,  # noqa: E402
                        INSTANCES, LABELS, OBSERVE, RELAY_INSTANCE, TFSTCTL, TRACE,
