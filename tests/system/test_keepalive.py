@@ -33,9 +33,9 @@ sys.path.insert(0, HERE)
 
 from tfst_testlib import SLOW, linear_chain, parse_ss_tnoi, wait_until  # noqa: E402
 
-from test_dbus import (E_ACCESS, E_INVALID, EP_INSTANCE, GW_INSTANCE, INSTANCES,  # noqa: E402
-                       LABELS, OBSERVE, RELAY_INSTANCE, TFSTCTL, TUNE, DBusCallError,
-                       DbusTestCase, bus_name, cmd_handler, sv)
+from tfst_bus import (E_ACCESS, E_INVALID, EP_INSTANCE, GW_INSTANCE, INSTANCES,  # noqa: E402
+                      LABELS, OBSERVE, RELAY_INSTANCE, TFSTCTL, TUNE,
+                      DbusTestCase, bus_name, cmd_handler, sv)
 
 KEEPALIVE = "org.tfst.Tfst1.Keepalive"
 HOP_KEYS = ["Keepalive", "Idle", "Interval", "Count", "UserTimeout", "FirewallTimeout",
