@@ -2,7 +2,7 @@
 """Statistics, keepalive and session inspection of tfst hops through a real
 stateful firewall (issue 6), read over D-Bus as root.
 
-The namespaces and the nftables firewall are test_firewall.FirewallTopology:
+The namespaces and the nftables firewall are tfst_netns.FirewallTopology:
 "inside" (epproxy, the gateway target server), "dmz" (an nftables forward
 firewall that lets inside open the hop toward outside, with strict conntrack
 pickup: a mid-stream packet the firewall no longer knows is INVALID and
@@ -60,8 +60,7 @@ from tfst_testlib import (KIB, SLOW, TfstTestCase, connect, parse_ss_tnoi,  # no
 
 import tfst_bus  # noqa: E402
 
-# Modules, not their classes: unittest would collect an imported TestCase.
-import test_firewall as fw  # noqa: E402
+import tfst_netns as fw  # noqa: E402  (the namespaces and firewall of test_firewall)
 
 IN_ADDR, OUT_ADDR = fw.IN_ADDR, fw.OUT_ADDR
 IN_ADDR2 = "10.231.1.3"  # a second address inside (a second client, or a target)
