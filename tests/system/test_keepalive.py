@@ -34,10 +34,9 @@ sys.path.insert(0, HERE)
 from tfst_testlib import SLOW, linear_chain, parse_ss_tnoi, wait_until  # noqa: E402
 
 from tfst_bus import (E_ACCESS, E_INVALID, EP_INSTANCE, GW_INSTANCE, INSTANCES,  # noqa: E402
-                      LABELS, OBSERVE, RELAY_INSTANCE, TFSTCTL, TUNE,
+                      KEEPALIVE, LABELS, OBSERVE, RELAY_INSTANCE, TFSTCTL, TUNE,
                       DbusTestCase, bus_name, cmd_handler, sv)
 
-KEEPALIVE = "org.tfst.Tfst1.Keepalive"
 HOP_KEYS = ["Keepalive", "Idle", "Interval", "Count", "UserTimeout", "FirewallTimeout",
             "PingInterval", "PingTimeout"]
 SESSION_KEYS = HOP_KEYS[:6]

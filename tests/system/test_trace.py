@@ -34,14 +34,13 @@ sys.path.insert(0, HERE)
 
 from tfst_testlib import SLOW, abort, linear_chain, wait_until  # noqa: E402
 
-from tfst_bus import (E_ACCESS, E_INVALID, E_NOTFOUND, EP_INSTANCE, GW_INSTANCE,  # noqa: E402
-                      INSTANCES, LABELS, OBSERVE, RELAY_INSTANCE, TFSTCTL, TRACE,
+from tfst_bus import (E_ACCESS, E_FAILED, E_INVALID, E_NOTFOUND, EP_INSTANCE,  # noqa: E402
+                      GW_INSTANCE, INSTANCES, LABELS, OBSERVE, RELAY_INSTANCE, TFSTCTL, TRACE,
                       TRACE_ACTION, DbusTestCase, Session, bus_name, cmd_handler)
 
 PEER = "127.0.0.5"      # the one traced client address
 BUSY = "127.0.0.2"      # the 100 other sessions
 N_BUSY = 100
-E_FAILED = "org.tfst.Tfst1.Error.Failed"
 PACKET_FIELDS = ("time", "source", "source_port", "destination", "destination_port", "flags",
                  "seq", "ack", "window", "length", "headers")
 LIST_FIELDS = ("name", "address", "port", "size", "used", "packets", "wrap", "paused", "status")

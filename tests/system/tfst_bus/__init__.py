@@ -24,7 +24,7 @@ _INTEGRATION = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 if _INTEGRATION not in sys.path:
     sys.path.insert(0, _INTEGRATION)
 
-from .api import (BUS_PREFIX, E_ACCESS, E_CONFIG, E_INVALID, E_NOTFOUND,  # noqa: E402
+from .api import (BUS_PREFIX, E_ACCESS, E_CONFIG, E_FAILED, E_INVALID, E_NOTFOUND,  # noqa: E402
                   HOP_FIELDS, IFACE, IPSEC, KEEPALIVE, MANAGE, OBJ, OBSERVE, PROPS,
                   SESSION_FIELDS, STAT_KEYS_T, TRACE, TRACE_ACTION, TUNE, api_xml_files,
                   bus_name, escape_instance, now_us, parse_api, signature)
@@ -40,7 +40,7 @@ __all__ = [
     "BUILDDIR", "NOBODY", "NOGROUP", "POLKIT_NAME", "SRCDIR", "Gio", "GLib",
     "PrivateBusMixin", "PrivateSystemBus", "environment_problem", "setpriv_argv",
     # api
-    "BUS_PREFIX", "E_ACCESS", "E_CONFIG", "E_INVALID", "E_NOTFOUND", "HOP_FIELDS", "IFACE",
+    "BUS_PREFIX", "E_ACCESS", "E_CONFIG", "E_FAILED", "E_INVALID", "E_NOTFOUND", "HOP_FIELDS", "IFACE",
     "IPSEC", "KEEPALIVE", "MANAGE", "OBJ", "OBSERVE", "PROPS", "SESSION_FIELDS", "STAT_KEYS_T",
     "TRACE", "TRACE_ACTION", "TUNE", "api_xml_files", "bus_name", "escape_instance", "now_us",
     "parse_api", "signature",

@@ -23,6 +23,7 @@ E_ACCESS = "org.freedesktop.DBus.Error.AccessDenied"
 E_INVALID = "org.tfst.Tfst1.Error.InvalidArgs"
 E_NOTFOUND = "org.tfst.Tfst1.Error.NotFound"
 E_CONFIG = "org.tfst.Tfst1.Error.Config"
+E_FAILED = "org.tfst.Tfst1.Error.Failed"
 
 OBSERVE = "org.tfst.tfst1.observe"
 MANAGE = "org.tfst.tfst1.manage"
