@@ -20,11 +20,9 @@ from .env import CONVERGE_TIMEOUT, READY_TIMEOUT, SLOW, STOP_TIMEOUT, TFSTD
 from .ss import ss_sockets
 from .wait import wait_until
 
-
 SANITIZER_RE = re.compile(r"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|"
                           r"SUMMARY: UndefinedBehaviorSanitizer)")
 CHAIN_RE = re.compile(r"routingManager: chain known:(.*)$")
-
 
 _all_daemons = []
 _logdir = None

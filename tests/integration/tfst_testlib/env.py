@@ -13,7 +13,6 @@ SRCDIR = os.environ.get("TFST_SRCDIR") or os.path.dirname(os.path.dirname(os.pat
 BUILDDIR = os.environ.get("TFST_BUILDDIR") or os.path.join(SRCDIR, "build")
 TFSTD = os.environ.get("TFSTD") or os.path.join(BUILDDIR, "daemon", "tfstd")
 
-
 _sanitized = None
 
 
@@ -38,7 +37,6 @@ READY_TIMEOUT = 15 * SLOW
 STOP_TIMEOUT = 15 * SLOW
 CONVERGE_TIMEOUT = 20 * SLOW
 IO_TIMEOUT = 30 * SLOW
-
 
 KIB = 1024
 MIB = 1024 * 1024
