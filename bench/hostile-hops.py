@@ -16,8 +16,8 @@ sessions failed during 20 s of label takeover attempts)."""
 import errno, os, re, socket, sys, threading, time, unittest
 sys.path.insert(0, os.environ.get("TESTDIR") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
-from tfst_helpers import *
-from test_hostile import FrameReader, PING, TELL, TELL_OK, WHO, IAM, frame, hello, tlv
+from tfst_testlib import *
+from tfst_testlib.wire import FrameReader, PING, TELL, TELL_OK, WHO, IAM, frame, hello, tlv
 NEW = os.environ.get("NEW") == "1"
 
 def patch(d, lines):

@@ -4,7 +4,7 @@ default policy of Debian's /usr/share/dbus-1/system.conf (deny own="*",
 deny method calls unless a policy file punches a hole, allow replies and
 signals), listening on unix:path=DIR/system_bus_socket, followed by what
 the caller adds (typically <include> of dbus/org.tfst.Tfst1.conf).
-Shared by tests/test-bus-policy.py and tests/system/tfst_bus.py.
+Shared by tests/test-bus-policy.py and tests/system/tfst_bus/sysbus.py.
 
 open_bus_config() is the other kind: a bus that lets anyone own any name
 and call anything, for tests of a client (tfstctl) against a name the test

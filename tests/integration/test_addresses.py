@@ -10,7 +10,7 @@ import signal
 import socket
 import unittest
 
-import tfst_helpers as h
+import tfst_testlib as h
 
 NOT_LOCAL = "192.0.2.55"
 EXIT_CONFIG = 78

@@ -10,7 +10,7 @@ import socket
 import time
 import unittest
 
-from tfst_helpers import (KIB, MIB, IO_TIMEOUT, TfstTestCase, connect, linear_chain,
+from tfst_testlib import (KIB, MIB, IO_TIMEOUT, TfstTestCase, connect, linear_chain,
                           stream_sha, tfstd_version, xfer, xfer_handler)
 
 SIZES = [1, 64 * KIB, 1 * MIB, 64 * MIB]

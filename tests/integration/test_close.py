@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from tfst_helpers import (KIB, TfstTestCase, abort, close_wait_sockets, make_reset_handler,
+from tfst_testlib import (KIB, TfstTestCase, abort, close_wait_sockets, make_reset_handler,
                           observe_handler, connect, connect_retry,
                           echo_roundtrip, hold_handler, linear_chain,
                           make_close_first_handler, probe_refused, recv_exact, recv_line, reply_after_eof_handler,

@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from tfst_helpers import (KIB, MIB, SLOW, TfstTestCase, asan_small_quarantine_env, connect,
+from tfst_testlib import (KIB, MIB, SLOW, TfstTestCase, asan_small_quarantine_env, connect,
                           hash_until_eof, linear_chain, push_handler, sink_handler, stream_chunks,
                           stream_sha, xfer, xfer_handler)
 

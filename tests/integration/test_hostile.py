@@ -6,72 +6,12 @@ to the baseline."""
 
 import os
 import socket
-import struct
 import time
 import unittest
 
-from tfst_helpers import (TfstTestCase, connect, echo_roundtrip, linear_chain, wait_closed)
-
-HELLO, WHO, IAM, TELL, TELL_OK, DATA, PING = 1, 2, 3, 4, 5, 9, 13
-ROLE_GWPROXY = 2
-MAX_PAYLOAD = 262144
-
-
-def frame(ftype, session=0, payload=b"", version=1, flags=0, length=None):
-    n = len(payload) if length is None else length
-    return struct.pack(">BBHII", version, ftype, flags, session, n) + payload
-
-
-def tlv(tag, value):
-    return struct.pack(">BH", tag, len(value)) + value
-
-
-def hello(label=b"evil", role=ROLE_GWPROXY):
-    return frame(HELLO, payload=b"TFST" + bytes([1, 1]) + tlv(2, bytes([role])) + tlv(1, label))
-
-
-class FrameReader:
-    """Reads the relay's frames (header + payload) from a socket."""
-
-    def __init__(self, s):
-        self.s = s
-        self.buf = b""
-        self.closed = False
-
-    def next(self, timeout):
-        """The next (type, session, payload), or None on timeout/close."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if len(self.buf) >= 12:
-                _, ftype, _, sess, n = struct.unpack(">BBHII", self.buf[:12])
-                if len(self.buf) >= 12 + n:
-                    payload = self.buf[12:12 + n]
-                    self.buf = self.buf[12 + n:]
-                    return ftype, sess, payload
-            left = deadline - time.monotonic()
-            if left <= 0 or self.closed:
-                return None
-            self.s.settimeout(left)
-            try:
-                data = self.s.recv(65536)
-            except socket.timeout:
-                return None
-            except OSError:
-                self.closed = True
-                return None
-            if not data:
-                self.closed = True
-                return None
-            self.buf += data
-
-    def wait_for(self, ftype, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            f = self.next(max(0.0, deadline - time.monotonic()))
-            if f is None:
-                return None
-            if f[0] == ftype:
-                return f
+from tfst_testlib import (TfstTestCase, connect, echo_roundtrip, linear_chain, wait_closed)
+from tfst_testlib.wire import (DATA, HELLO, IAM, MAX_PAYLOAD, PING, TELL, TELL_OK, WHO, FrameReader,
+                               frame, hello, tlv)
 
 
 class HostileTest(TfstTestCase):

@@ -9,7 +9,7 @@ import signal
 import time
 import unittest
 
-from tfst_helpers import TfstTestCase
+from tfst_testlib import TfstTestCase
 
 PSK = "gw1:00112233445566778899aabbccddeeff\nep:ffeeddccbbaa99887766554433221100\n"
 CONFIG_EXIT = 78  # EX_CONFIG: the configuration is invalid

@@ -12,11 +12,11 @@ import threading
 import time
 import unittest
 
-from tfst_helpers import (MIB, SLOW, TfstTestCase, connect, echo_roundtrip, linear_chain,
+from tfst_testlib import (MIB, SLOW, TfstTestCase, connect, echo_roundtrip, linear_chain,
                           raise_nofile, wait_until)
-from test_hostile import FrameReader, PING, TELL, TELL_OK, WHO, IAM, HELLO, frame, hello, tlv
+from tfst_testlib.wire import (GOAWAY, IAM, PING, TELL, TELL_OK, WHO, FrameReader, frame, hello,
+                               tlv)
 
-GOAWAY = 15
 # Short hop liveness so that the drain deadline (min(10s, PingTimeout)) and
 # the takeover check (min(2s, PingTimeout)) are quick.
 KEEPALIVE = "[Keepalive]\nPingInterval=2s\nPingTimeout=5s\n"

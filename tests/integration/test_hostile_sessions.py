@@ -10,17 +10,16 @@ does not know, so the same probes measure it (the assertions then fail
 where the old behaviour is wrong)."""
 
 import os
-import socket
 import struct
 import time
 import unittest
 
-from tfst_helpers import (TfstTestCase, asan_small_quarantine_env, connect, echo_roundtrip,
+from tfst_testlib import (TfstTestCase, asan_small_quarantine_env, connect, echo_roundtrip,
                           linear_chain, tfstd_sanitized, wait_closed, wait_until)
-from test_hostile import WHO, IAM, TELL, TELL_OK, FrameReader, frame, hello, tlv
+from tfst_testlib.wire import (FIN, IAM, OPEN, OPEN_FAIL, OPEN_OK, PING, PONG, RST, T_FORWARD,
+                               T_ORIGIN, T_WINDOW, TELL, TELL_OK, WHO, FrameReader, frame, hello,
+                               tlv)
 
-OPEN, OPEN_OK, OPEN_FAIL, DATA, FIN, RST, PING, PONG = 6, 7, 8, 9, 10, 11, 13, 14
-T_FORWARD, T_ORIGIN, T_WINDOW = 5, 8, 10
 EDQUOT, EAGAIN, ENOBUFS = 122, 11, 105
 BASELINE = os.environ.get("TFST_HOSTILE_BASELINE") == "1"
 

@@ -13,12 +13,12 @@ import threading
 import time
 import unittest
 
-from tfst_helpers import (SLOW, TfstTestCase, Topology, connect, make_ident_handler, recv_line,
+from tfst_testlib import (SLOW, TfstTestCase, Topology, connect, make_ident_handler, recv_line,
                           wait_until)
-from test_hostile import HELLO, IAM, PING, TELL, TELL_OK, WHO, FrameReader, frame, hello, tlv
+from tfst_testlib.wire import (IAM, OPEN, OPEN_FAIL, PING, PONG, T_CHAIN, T_CLIENT, T_FORWARD,
+                               T_LABEL, T_NETWORK, T_ORIGIN, T_WINDOW, TELL, TELL_OK, WHO,
+                               FrameReader, frame, hello, tlv)
 
-OPEN, OPEN_FAIL, PONG = 6, 8, 14
-T_LABEL, T_CHAIN, T_NETWORK, T_FORWARD, T_CLIENT, T_ORIGIN, T_WINDOW = 1, 3, 4, 5, 6, 8, 10
 ECONNREFUSED, EACCES = 111, 13
 
 

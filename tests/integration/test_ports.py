@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """tfstctl ports and tfstd's bind-failure diagnosis against real sockets.
 
-Ports on loopback are leased machine-wide (tfst_helpers.PortLease) for the
+Ports on loopback are leased machine-wide (tfst_testlib.PortLease) for the
 length of each test, so the cases can run in parallel with each other and
 with other runs of the suite."""
 
@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import unittest
 
-from tfst_helpers import PortLease
+from tfst_testlib import PortLease
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("TFST_SRCDIR") or os.path.dirname(os.path.dirname(HERE))

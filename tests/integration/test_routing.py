@@ -5,7 +5,7 @@ Route= and by the unique owner of a forward name."""
 import socket
 import unittest
 
-from tfst_helpers import (TfstTestCase, Topology, connect, echo_roundtrip, make_ident_handler,
+from tfst_testlib import (TfstTestCase, Topology, connect, echo_roundtrip, make_ident_handler,
                           probe_refused, recv_line, recv_until_eof, ss_sockets)
 
 

@@ -7,7 +7,7 @@ import socket
 import time
 import unittest
 
-from tfst_helpers import (TfstTestCase, Topology, connect, echo_roundtrip, recv_exact,
+from tfst_testlib import (TfstTestCase, Topology, connect, echo_roundtrip, recv_exact,
                           wait_closed)
 
 CHAIN = ["ep", "relay1", "relay2", "gw1"]

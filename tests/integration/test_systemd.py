@@ -6,10 +6,11 @@ watchdog."""
 import os
 import shutil
 import signal
+import socket
 import time
 import unittest
 
-import tfst_helpers as h
+import tfst_testlib as h
 
 ACTIVATE = shutil.which("systemd-socket-activate")
 
@@ -70,7 +71,7 @@ Listen={fwd[0]}:{fwd[1]}
         data = os.urandom(size)
         with h.connect(fwd, timeout=20) as c:
             c.sendall(data)
-            c.shutdown(h.socket.SHUT_WR)
+            c.shutdown(socket.SHUT_WR)
             got = h.recv_until_eof(c, timeout=20)
         self.assertEqual(h.sha256(got), h.sha256(data))
 

@@ -16,7 +16,6 @@ import os
 import shutil
 import socket
 import ssl
-import struct
 import subprocess
 import sys
 import time
@@ -24,8 +23,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from system_bus_conf import open_bus_config  # noqa: E402  (tests/)
-from tfst_helpers import (IO_TIMEOUT, KIB, MIB, TfstTestCase, connect, linear_chain, recv_exact,
+from tfst_testlib import (IO_TIMEOUT, KIB, MIB, TfstTestCase, connect, linear_chain, recv_exact,
                           stream_sha, wait_until, xfer, xfer_handler)
+from tfst_testlib.wire import hello
 
 CERTTOOL = shutil.which("certtool")
 DBUS_DAEMON = shutil.which("dbus-daemon")
@@ -33,16 +33,6 @@ BUILDDIR = os.environ.get("TFST_BUILDDIR") or os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build")
 TFSTCTL = os.environ.get("TFSTCTL") or os.path.join(BUILDDIR, "tfstctl", "tfstctl")
 GNUTLS_CLI = shutil.which("gnutls-cli")
-
-HELLO = 1
-ROLE_GWPROXY = 2
-
-
-def hello_frame(label, role=ROLE_GWPROXY):
-    def tlv(tag, value):
-        return struct.pack(">BH", tag, len(value)) + value
-    payload = b"TFST" + bytes([1, 1]) + tlv(2, bytes([role])) + tlv(1, label)
-    return struct.pack(">BBHII", 1, HELLO, 0, 0, len(payload)) + payload
 
 
 class Pki:
@@ -249,7 +239,7 @@ class TlsTest(TfstTestCase):
         ctx.check_hostname = False
         raw = connect(("127.0.0.1", top.node("relay1").children_port))
         with ctx.wrap_socket(raw, server_hostname="relay1") as s:
-            s.sendall(hello_frame(b"evil"))
+            s.sendall(hello(b"evil"))
             s.settimeout(5)
             try:
                 while s.recv(4096):

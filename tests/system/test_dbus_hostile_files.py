@@ -13,8 +13,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-from test_dbus import (E_INVALID, IFACE, KEEPALIVE, TRACE, DbusTestCase,  # noqa: E402
-                       DBusCallError)
+from tfst_bus import (E_INVALID, IFACE, KEEPALIVE, TRACE, DbusTestCase,  # noqa: E402
+                      DBusCallError)
 
 JUNK = "\x1b]0;owned\x07\n\x7f'\"\\"
 REPLY_MAX = 512  # 64 characters of argument, as \xNN at worst, plus the text around

@@ -14,240 +14,32 @@ otherwise.  Every namespace, veth and process is removed at cleanup, also
 when a case fails.
 """
 
-import ctypes
-import itertools
 import os
 import re
-import shutil
 import socket
-import subprocess
 import sys
-import threading
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, HERE)
 
-from tfst_helpers import (MIB, SLOW, Daemon, EchoServer, TfstTestCase,  # noqa: E402
-                          ThreadedServer, connect, echo_roundtrip, stream_sha, wait_closed, xfer,
-                          xfer_handler)
+from tfst_testlib import (MIB, SLOW, TfstTestCase, connect, echo_roundtrip,  # noqa: E402
+                          stream_sha, wait_closed, xfer, xfer_handler)
 
-IP = shutil.which("ip") or "/usr/sbin/ip"
-NFT = shutil.which("nft") or "/usr/sbin/nft"
-CLONE_NEWNET = 0x40000000
-CMD_TIMEOUT = 10
+from tfst_netns import (HOP_PORT, IN_ADDR, NFT, OUT_ADDR, FirewallTopology,  # noqa: E402
+                        environment_problem, in_netns)
 
-# Addresses (each namespace has its own stack, so ports cannot collide with
-# other work on the machine).
-IN_ADDR = "10.231.1.2"
-DMZ_IN_ADDR = "10.231.1.1"
-DMZ_OUT_ADDR = "10.231.2.1"
-OUT_ADDR = "10.231.2.2"
-HOP_PORT = 24001
+# Ports (each namespace has its own stack, so they cannot collide with
+# other work on the machine); the addresses are tfst_netns's.
 UP_LISTEN_PORT = 24010  # gwproxy, outside: endpoint clients connect here
 UP_TARGET_PORT = 24080  # gateway target server, inside
 DOWN_LISTEN_PORT = 24081  # epproxy, inside: the gateway connects here
 DOWN_TARGET_PORT = 24090  # endpoint server, outside
 
 XFER_N = 2 * MIB
-_ns_counter = itertools.count(1)
-_libc = ctypes.CDLL(None, use_errno=True)
 
-
-def run(argv, check=True):
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=CMD_TIMEOUT)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr.strip()}")
-    return r
-
-
-def in_netns(ns, fn, *args, **kw):
-    """Runs fn on a fresh thread that joined network namespace ns and
-    returns its result: sockets created there (listeners, clients) belong to
-    ns for good, whichever thread uses them later.  setns() only moves the
-    calling thread, so the test process itself stays where it is."""
-    out = {}
-
-    def body():
-        try:
-            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    e = ctypes.get_errno()
-                    raise OSError(e, f"setns({ns}): {os.strerror(e)}")
-            finally:
-                os.close(fd)
-            out["value"] = fn(*args, **kw)
-        except BaseException as e:  # handed to the caller
-            out["error"] = e
-
-    t = threading.Thread(target=body, daemon=True)
-    t.start()
-    t.join(120 * SLOW)
-    if t.is_alive():
-        raise AssertionError(f"{fn!r} in netns {ns} did not return")
-    if "error" in out:
-        raise out["error"]
-    return out.get("value")
-
-
-def netns_sysctl_problem(ns, setting):
-    """None when `setting` (KEY=VALUE) can be set inside namespace ns.  A
-    container that shares the host's network (fresh-debian.sh, most CI
-    runners) has /proc/sys read-only, and `ip netns exec` does not remount
-    it."""
-    r = subprocess.run([IP, "netns", "exec", ns, "sysctl", "-qw", setting],
-                       capture_output=True, text=True, timeout=CMD_TIMEOUT)
-    if r.returncode != 0:
-        return (f"cannot set {setting} in a network namespace here (/proc/sys read-only, as "
-                f"in a container without its own network?): {r.stderr.strip()}")
-    return None
-
-
-def environment_problem():
-    """None when root, ip netns, setns and nft (with conntrack) all work,
-    otherwise why not."""
-    if os.geteuid() != 0:
-        return "needs root (network namespaces and nftables)"
-    for tool in (IP, NFT):
-        if not os.access(tool, os.X_OK):
-            return f"{tool} not found"
-    ns = f"tfst-t-{os.getpid()}-probe"
-    try:
-        r = run([IP, "netns", "add", ns], check=False)
-        if r.returncode != 0:
-            return f"`ip netns add` does not work here: {r.stderr.strip()}"
-        r = subprocess.run([IP, "netns", "exec", ns, NFT, "-f", "-"], capture_output=True,
-                           text=True, timeout=CMD_TIMEOUT,
-                           input="table inet probe {\n chain forward {\n"
-                                 "  type filter hook forward priority filter; policy drop;\n"
-                                 "  ct state established,related accept\n }\n}\n")
-        if r.returncode != 0:
-            return f"nftables with conntrack does not work in a namespace: {r.stderr.strip()}"
-        why = netns_sysctl_problem(ns, "net.ipv4.ip_forward=1")
-        if why:
-            return why
-        try:
-            in_netns(ns, lambda: None)
-        except OSError as e:
-            return f"setns() into a namespace does not work: {e}"
-        return None
-    except (OSError, subprocess.SubprocessError) as e:
-        return f"cannot run ip/nft: {e!r}"
-    finally:
-        subprocess.run([IP, "netns", "del", ns], capture_output=True, timeout=CMD_TIMEOUT)
-
-
-class NsDaemon(Daemon):
-    """A Daemon run inside a network namespace through `ip netns exec`
-    (which execs, so the pid is tfstd's and SIGTERM reaches it)."""
-
-    def __init__(self, ns, *args, **kw):
-        self.ns = ns
-        super().__init__(*args, **kw)
-        # The notify socket is a path socket: reachable from any netns.
-        self.argv_prefix = [IP, "netns", "exec", ns]
-
-    def log_since(self, offset):
-        return self.log()[offset:]
-
-
-class FirewallTopology:
-    """Mixin for a TfstTestCase: the three namespaces, the veths, the dmz
-    forward firewall (inside may open HOP_PORT toward outside, nothing
-    else; FW_HOP_PORT overrides the port) and daemons and servers placed in
-    a namespace.  Call setup_namespaces() from setUp(); everything is
-    removed at cleanup."""
-
-    FW_HOP_PORT = HOP_PORT
-
-    def setup_namespaces(self):
-        base = f"tfst-t-{os.getpid()}-{next(_ns_counter)}"
-        self.ns_in, self.ns_dmz, self.ns_out = (f"{base}-in", f"{base}-dmz", f"{base}-out")
-        # Registered before any daemon: cleanups run LIFO, so the daemons
-        # (and servers) are gone before their namespaces.
-        self.addCleanup(self._delete_namespaces)
-        self._build_topology()
-
-    # -- topology --
-
-    def ns_run(self, ns, *argv, check=True, input=None):
-        r = subprocess.run([IP, "netns", "exec", ns, *argv], capture_output=True, text=True,
-                           timeout=CMD_TIMEOUT, input=input)
-        if check and r.returncode != 0:
-            raise RuntimeError(f"[{ns}] {' '.join(argv)} failed ({r.returncode}): "
-                               f"{r.stderr.strip()}")
-        return r
-
-    def _delete_namespaces(self):
-        # Deleting a namespace removes the veth ends inside it.
-        for ns in (self.ns_in, self.ns_dmz, self.ns_out):
-            subprocess.run([IP, "netns", "del", ns], capture_output=True, timeout=CMD_TIMEOUT)
-        left = run([IP, "netns", "list"], check=False).stdout
-        stale = [ns for ns in (self.ns_in, self.ns_dmz, self.ns_out) if ns in left.split()]
-        if stale:
-            raise AssertionError(f"namespaces left behind: {stale}")
-
-    def _build_topology(self):
-        for ns in (self.ns_in, self.ns_dmz, self.ns_out):
-            run([IP, "netns", "add", ns])
-            run([IP, "-n", ns, "link", "set", "lo", "up"])
-        # veth pairs created inside the namespaces: no name ever appears in
-        # the host namespace.
-        run([IP, "-n", self.ns_dmz, "link", "add", "d-in", "type", "veth", "peer", "name", "i0",
-             "netns", self.ns_in])
-        run([IP, "-n", self.ns_dmz, "link", "add", "d-out", "type", "veth", "peer", "name", "o0",
-             "netns", self.ns_out])
-        for ns, dev, addr in ((self.ns_in, "i0", IN_ADDR), (self.ns_dmz, "d-in", DMZ_IN_ADDR),
-                              (self.ns_dmz, "d-out", DMZ_OUT_ADDR),
-                              (self.ns_out, "o0", OUT_ADDR)):
-            run([IP, "-n", ns, "addr", "add", f"{addr}/24", "dev", dev])
-            run([IP, "-n", ns, "link", "set", dev, "up"])
-        run([IP, "-n", self.ns_in, "route", "add", "default", "via", DMZ_IN_ADDR])
-        run([IP, "-n", self.ns_out, "route", "add", "default", "via", DMZ_OUT_ADDR])
-        self.ns_run(self.ns_dmz, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        # A mid-stream packet without a state entry is INVALID, not NEW.
-        self.ns_run(self.ns_dmz, "sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_loose=0")
-        ruleset = f"""
-table inet tfstfw {{
-  chain forward {{
-    type filter hook forward priority filter; policy drop;
-    ct state established,related accept
-    ct state invalid counter drop
-    iifname "d-in" oifname "d-out" tcp dport {self.FW_HOP_PORT} tcp flags & (fin|syn|rst|ack) == syn ct state new counter accept comment "hop: inside opens"
-    counter comment "policy drop"
-  }}
-}}
-"""
-        self.ns_run(self.ns_dmz, NFT, "-f", "-", input=ruleset)
-
-    def nft(self, *args):
-        return self.ns_run(self.ns_dmz, NFT, *args).stdout
-
-    def nft_counter(self, comment):
-        text = self.nft("list", "chain", "inet", "tfstfw", "forward")
-        m = re.search(r"counter packets (\d+) bytes \d+.*comment \"" + re.escape(comment) + '"',
-                      text)
-        self.assertIsNotNone(m, f"no counter with comment {comment!r} in:\n{text}")
-        return int(m.group(1))
-
-    # -- daemons and servers --
-
-    def ns_daemon(self, ns, role, label, config):
-        d = NsDaemon(ns, role, label, config, self.workdir, self._log_prefix, label=label)
-        d.env = dict(self.daemon_env)
-        self._daemons.append(d)
-        return d
-
-    def ns_server(self, ns, handler, addr):
-        s = in_netns(ns, ThreadedServer, addr, handler)
-        self.addCleanup(s.close)
-        return s
-
-    def ns_echo_server(self, ns, addr):
-        s = in_netns(ns, EchoServer, addr)
-        self.addCleanup(s.close)
-        return s
 
 class FirewallTest(FirewallTopology, TfstTestCase):
     @classmethod

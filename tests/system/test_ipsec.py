@@ -44,23 +44,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-from tfst_helpers import SLOW, TfstTestCase, wait_until  # noqa: E402
+from tfst_testlib import TfstTestCase, wait_until  # noqa: E402
 
 import tfst_bus  # noqa: E402
-from tfst_bus import GLib, Gio  # noqa: E402
+from tfst_bus import (E_ACCESS, E_FAILED, E_INVALID, IPSEC, NAME_TIMEOUT, OBJ,  # noqa: E402
+                      OBSERVE, TFSTCTL, Gio, GLib)
 
-TFSTCTL = os.environ.get("TFSTCTL") or os.path.join(tfst_bus.BUILDDIR, "tfstctl", "tfstctl")
 IP = shutil.which("ip") or "/usr/sbin/ip"
 CMD_TIMEOUT = 15
 
-OBJ = "/org/tfst/Tfst1"
-IPSEC = "org.tfst.Tfst1.Ipsec"
-OBSERVE = "org.tfst.tfst1.observe"
-E_ACCESS = "org.freedesktop.DBus.Error.AccessDenied"
-E_INVALID = "org.tfst.Tfst1.Error.InvalidArgs"
-E_FAILED = "org.tfst.Tfst1.Error.Failed"
-
-NAME_TIMEOUT = 15 * SLOW
 PORT = 27500  # the epproxy's children listener, inside its own namespace
 XFRMNLGRP_SA = 3  # <linux/xfrm.h>
 XFRMNLGRP_SA_MASK = 1 << (XFRMNLGRP_SA - 1)  # in /proc/net/netlink "Groups"

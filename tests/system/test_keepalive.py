@@ -31,13 +31,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-from tfst_helpers import SLOW, linear_chain, parse_ss_tnoi, wait_until  # noqa: E402
+from tfst_testlib import SLOW, linear_chain, parse_ss_tnoi, wait_until  # noqa: E402
 
-from test_dbus import (E_ACCESS, E_INVALID, EP_INSTANCE, GW_INSTANCE, INSTANCES,  # noqa: E402
-                       LABELS, OBSERVE, RELAY_INSTANCE, TFSTCTL, TUNE, DBusCallError,
-                       DbusTestCase, bus_name, cmd_handler, sv)
+from tfst_bus import (E_ACCESS, E_INVALID, EP_INSTANCE, GW_INSTANCE, INSTANCES,  # noqa: E402
+                      KEEPALIVE, LABELS, OBSERVE, RELAY_INSTANCE, TFSTCTL, TUNE,
+                      DbusTestCase, bus_name, cmd_handler, sv)
 
-KEEPALIVE = "org.tfst.Tfst1.Keepalive"
 HOP_KEYS = ["Keepalive", "Idle", "Interval", "Count", "UserTimeout", "FirewallTimeout",
             "PingInterval", "PingTimeout"]
 SESSION_KEYS = HOP_KEYS[:6]

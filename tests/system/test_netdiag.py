@@ -2,13 +2,13 @@
 """Statistics, keepalive and session inspection of tfst hops through a real
 stateful firewall (issue 6), read over D-Bus as root.
 
-The namespaces and the nftables firewall are test_firewall.FirewallTopology:
+The namespaces and the nftables firewall are tfst_netns.FirewallTopology:
 "inside" (epproxy, the gateway target server), "dmz" (an nftables forward
 firewall that lets inside open the hop toward outside, with strict conntrack
 pickup: a mid-stream packet the firewall no longer knows is INVALID and
 dropped) and "outside" (gwproxy and the endpoint clients).  The daemons
 register on a private system bus with the real polkitd (tfst_bus), and the
-test calls org.tfst.Tfst1.Instance as root (test_dbus.Client).
+test calls org.tfst.Tfst1.Instance as root (tfst_bus.Client).
 
 One class per fixture:
 
@@ -55,14 +55,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-from tfst_helpers import (KIB, SLOW, TfstTestCase, connect, parse_ss_tnoi,  # noqa: E402
+from tfst_testlib import (KIB, SLOW, TfstTestCase, connect, parse_ss_tnoi,  # noqa: E402
                           recv_exact, stream_chunks, wait_closed, wait_until)
 
 import tfst_bus  # noqa: E402
 
-# Modules, not their classes: unittest would collect an imported TestCase.
-import test_dbus as dbt  # noqa: E402
-import test_firewall as fw  # noqa: E402
+import tfst_netns as fw  # noqa: E402  (the namespaces and firewall of test_firewall)
 
 IN_ADDR, OUT_ADDR = fw.IN_ADDR, fw.OUT_ADDR
 IN_ADDR2 = "10.231.1.3"  # a second address inside (a second client, or a target)
@@ -72,9 +70,9 @@ TARGET_PORT = 27880  # the upcall target server
 DOWN_PORT = 27820  # epproxy, inside: [Forward mgmt] Listen= (downcalls)
 DOWN_TARGET_PORT = 27890  # the downcall target server, outside
 
-EP_NAME = dbt.bus_name("epproxy", "ep")
-GW_NAME = dbt.bus_name("gwproxy", "gw1")
-UINT_COUNTERS = list(dbt.STAT_KEYS_T)  # every counter but SessionsFailedByErrno
+EP_NAME = tfst_bus.bus_name("epproxy", "ep")
+GW_NAME = tfst_bus.bus_name("gwproxy", "gw1")
+UINT_COUNTERS = list(tfst_bus.STAT_KEYS_T)  # every counter but SessionsFailedByErrno
 
 USER_TIMEOUT = 2.0  # [Keepalive] UserTimeout=, seconds
 # PING and TCP keepalive "off": far longer than any case runs.
@@ -97,7 +95,7 @@ class NetdiagCase(tfst_bus.PrivateBusMixin, fw.FirewallTopology, TfstTestCase):
 
     def setUp(self):
         super().setUp()
-        self.dbus = dbt.Client(self.bus)
+        self.dbus = tfst_bus.Client(self.bus)
         self.addCleanup(self.dbus.close)
         self.setup_namespaces()
         if self.CT_TIMEOUT is not None:
@@ -208,7 +206,7 @@ class NetdiagCase(tfst_bus.PrivateBusMixin, fw.FirewallTopology, TfstTestCase):
         self.ep, self.gw = ep, gw
         self.wait_up()
         for name, d in ((EP_NAME, ep), (GW_NAME, gw)):
-            self.bus.wait_name(name, dbt.NAME_TIMEOUT, proc=d.proc)
+            self.bus.wait_name(name, tfst_bus.NAME_TIMEOUT, proc=d.proc)
         return ep, gw
 
     def wait_up(self, timeout=10):
@@ -438,8 +436,8 @@ class ConntrackTimeoutTest(NetdiagCase):
     # -- org.tfst.Tfst1.Keepalive on the same fixture --
 
     def set_keepalive(self, name, scope, **kw):
-        return self.dbus.call(name, "SetSettings", "sa{sv}u", (scope, dbt.sv(**kw), 0),
-                              iface=dbt.KEEPALIVE)[0]
+        return self.dbus.call(name, "SetSettings", "sa{sv}u", (scope, tfst_bus.sv(**kw), 0),
+                              iface=tfst_bus.KEEPALIVE)[0]
 
     def test_keepalive_set_live_saves_idle_hop(self):
         """The hop starts with PING and TCP keepalive off (it would die, see
@@ -484,7 +482,7 @@ class ConntrackTimeoutTest(NetdiagCase):
         audit = [dict(zip(("kind", "peer", "session", "local", "remote", "state",
                            "keepalive", "timer", "probes", "retransmits", "rtt", "rttvar",
                            "bytes_acked", "bytes_received"), c))
-                 for c in self.dbus.call(EP_NAME, "Audit", iface=dbt.KEEPALIVE)[0]]
+                 for c in self.dbus.call(EP_NAME, "Audit", iface=tfst_bus.KEEPALIVE)[0]]
         kinds = sorted(c["kind"] for c in audit)
         self.assertEqual(kinds, ["child", "listener", "target"], audit)
         self.assertEqual(next(c for c in audit if c["kind"] == "listener")["local"],
@@ -586,9 +584,9 @@ class UnackedSessionTest(NetdiagCase):
         # ClearStatistics: everything back to zero, clear time now.
         self.assertGreater(ep1["SessionsOpened"], 0)
         self.assertGreater(ep1["UpcallBytesToTarget"], 0)
-        t0 = dbt.now_us()
+        t0 = tfst_bus.now_us()
         self.dbus.call(EP_NAME, "ClearStatistics")
-        t1 = dbt.now_us()
+        t1 = tfst_bus.now_us()
         counters, cleared = self.dbus.stats(EP_NAME)
         self.assertTrue(t0 <= cleared <= t1, (t0, cleared, t1))
         self.assertEqual({k: counters[k] for k in UINT_COUNTERS},
@@ -742,7 +740,7 @@ class ObserveTest(NetdiagCase):
         t_call = time.monotonic()
         try:
             sent, received = self.dbus.call(name, "DataFlow", "su", (target, 1), timeout=10)
-        except dbt.DBusCallError as e:
+        except tfst_bus.DBusCallError as e:
             out[(name, target)] = e
             return
         out[(name, target)] = (sent, received, t_call, time.monotonic())
@@ -831,15 +829,15 @@ class ObserveTest(NetdiagCase):
         for name in (GW_NAME, EP_NAME):
             for addr, clients in by_addr.items():
                 with self.subTest(instance=name, remote=addr):
-                    got = self.dbus.sessions(name, dbt.sv(remote=addr))
+                    got = self.dbus.sessions(name, tfst_bus.sv(remote=addr))
                     self.assertEqual(sorted(x["client"] for x in got), sorted(clients), got)
-        self.assertEqual(self.dbus.sessions(GW_NAME, dbt.sv(remote=IN_ADDR2)), [])
-        self.assertEqual(len(self.dbus.sessions(EP_NAME, dbt.sv(remote=IN_ADDR2))), 4)
-        self.assertEqual(self.dbus.sessions(EP_NAME, dbt.sv(remote="10.231.2.99")), [])
+        self.assertEqual(self.dbus.sessions(GW_NAME, tfst_bus.sv(remote=IN_ADDR2)), [])
+        self.assertEqual(len(self.dbus.sessions(EP_NAME, tfst_bus.sv(remote=IN_ADDR2))), 4)
+        self.assertEqual(self.dbus.sessions(EP_NAME, tfst_bus.sv(remote="10.231.2.99")), [])
         # Combined with another key: all must match.
-        self.assertEqual(len(self.dbus.sessions(GW_NAME, dbt.sv(remote=OUT_ADDR,
+        self.assertEqual(len(self.dbus.sessions(GW_NAME, tfst_bus.sv(remote=OUT_ADDR,
                                                                  direction="upcall"))), 2)
-        self.assertEqual(self.dbus.sessions(GW_NAME, dbt.sv(remote=OUT_ADDR,
+        self.assertEqual(self.dbus.sessions(GW_NAME, tfst_bus.sv(remote=OUT_ADDR,
                                                             direction="downcall")), [])
 
 

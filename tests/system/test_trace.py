@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """org.tfst.Tfst1.Trace (issue 6): named packet traces of one peer, on a
 private system bus with the real polkitd, against a real chain on loopback
-(the chain and bus of test_dbus.py):
+(the chain and bus of tfst_bus.DbusTestCase):
 
     clients (127.0.0.2: 100 busy sessions; 127.0.0.5: the traced peer)
         -> gwproxy@dmz-3 "gw1" -> relay@2 -> epproxy@1 -> server 127.0.0.1
@@ -32,16 +32,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-from tfst_helpers import SLOW, abort, linear_chain, wait_until  # noqa: E402
+from tfst_testlib import SLOW, abort, linear_chain, wait_until  # noqa: E402
 
-from test_dbus import (E_ACCESS, E_INVALID, E_NOTFOUND, EP_INSTANCE, GW_INSTANCE,  # noqa: E402
-                       INSTANCES, LABELS, OBSERVE, RELAY_INSTANCE, TFSTCTL, TRACE,
-                       TRACE_ACTION, DbusTestCase, Session, bus_name, cmd_handler)
+from tfst_bus import (E_ACCESS, E_FAILED, E_INVALID, E_NOTFOUND, EP_INSTANCE,  # noqa: E402
+                      GW_INSTANCE, INSTANCES, LABELS, OBSERVE, RELAY_INSTANCE, TFSTCTL, TRACE,
+                      TRACE_ACTION, DbusTestCase, Session, bus_name, cmd_handler)
 
 PEER = "127.0.0.5"      # the one traced client address
 BUSY = "127.0.0.2"      # the 100 other sessions
 N_BUSY = 100
-E_FAILED = "org.tfst.Tfst1.Error.Failed"
 PACKET_FIELDS = ("time", "source", "source_port", "destination", "destination_port", "flags",
                  "seq", "ack", "window", "length", "headers")
 LIST_FIELDS = ("name", "address", "port", "size", "used", "packets", "wrap", "paused", "status")

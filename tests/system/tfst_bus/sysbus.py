@@ -52,10 +52,11 @@ try:
 except (ImportError, ValueError):  # the inspector imports this module too
     Gio = GLib = None
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+# This package lives in tests/system/tfst_bus/.
+TESTS_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, TESTS_DIR)
 from system_bus_conf import system_bus_config  # noqa: E402  (tests/)
-SRCDIR = os.environ.get("TFST_SRCDIR") or os.path.dirname(os.path.dirname(HERE))
+SRCDIR = os.environ.get("TFST_SRCDIR") or os.path.dirname(TESTS_DIR)
 BUILDDIR = os.environ.get("TFST_BUILDDIR") or os.path.join(SRCDIR, "build")
 
 DBUS_DAEMON = shutil.which("dbus-daemon") or "/usr/bin/dbus-daemon"
@@ -460,27 +461,6 @@ class PrivateSystemBus:
             shutil.rmtree(self.dir, ignore_errors=True)
         if errors:
             raise AssertionError("PrivateSystemBus cleanup: " + "; ".join(errors))
-
-
-if __name__ == "__main__":
-    # A manual check: bus, polkitd, the tfst actions, root allowed, nobody refused.
-    import sys
-
-    with PrivateSystemBus() as bus:
-        print("address:", bus.address)
-        print("polkitd:", bus.name_owner(POLKIT_NAME))
-        r = bus.run(["pkaction", "--action-id", "org.tfst.tfst1.observe", "--verbose"])
-        print(r.stdout, r.stderr)
-        print("root observe:", bus.pkcheck("org.tfst.tfst1.observe", user="root"))
-        print("nobody observe:", bus.pkcheck("org.tfst.tfst1.observe"))
-        rule = bus.grant("org.tfst.tfst1.observe")
-        print("nobody observe with rule:", bus.pkcheck("org.tfst.tfst1.observe"))
-        print("nobody manage with rule:", bus.pkcheck("org.tfst.tfst1.manage"))
-        bus.revoke(rule, "org.tfst.tfst1.observe")
-        print("nobody observe after revoke:", bus.pkcheck("org.tfst.tfst1.observe"))
-        bus.restart_bus(0.5)
-        print("polkitd after restart:", bus.name_owner(POLKIT_NAME))
-        sys.exit(0)
 
 
 class PrivateBusMixin:
