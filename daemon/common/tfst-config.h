@@ -4,7 +4,8 @@
  * docs/configuration.md and tfst.conf(5) document every key. */
 #pragma once
 
-#include "tfst-frame.h"
+#include "tfst-addr.h"
+#include "tfst-label.h"
 #include "tfst-tls.h"
 
 /* sysexits.h EX_CONFIG: what systemd shows for a refused configuration. */
