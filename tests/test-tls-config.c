@@ -116,11 +116,24 @@ gw_tls(Fixture *f, const char *more)
                          f->key, f->cert, more);
 }
 
+/* The configuration and its credentials, as tfstd loads them: the loader
+ * checks the keys, tfst_tls_creds_load() reads the files. */
+static TfstConfig *
+load(const char *data, GError **error)
+{
+  g_autoptr(TfstConfig) c =
+      tfst_config_load_from_data(TFST_ROLE_GWPROXY, "test", data, "t.conf", error);
+
+  if (c == NULL || !tfst_tls_creds_load(c, error))
+    return NULL;
+  return g_steal_pointer(&c);
+}
+
 static TfstConfig *
 load_ok(const char *data)
 {
   g_autoptr(GError) error = NULL;
-  TfstConfig *c = tfst_config_load_from_data(TFST_ROLE_GWPROXY, "test", data, "t.conf", &error);
+  TfstConfig *c = load(data, &error);
 
   g_assert_no_error(error);
   g_assert_nonnull(c);
@@ -131,8 +144,7 @@ static void
 assert_error(const char *data, const char *expect)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(TfstConfig) c =
-      tfst_config_load_from_data(TFST_ROLE_GWPROXY, "test", data, "t.conf", &error);
+  g_autoptr(TfstConfig) c = load(data, &error);
 
   g_assert_null(c);
   g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);

@@ -1457,31 +1457,10 @@ check_tls_keys(Loader *l, const char *group, GError **error)
   return TRUE;
 }
 
+/* Only the settings: the credentials are built by the data plane
+ * (tfst_tls_creds_load), so that loading a configuration reads no key. */
 static gboolean
-load_tls_creds(Loader *l, const char *group, const char *own_label, TfstHopConf *hop,
-               GError **error)
-{
-  static const char *const key_names[] = {
-      [TFST_TLS_KEY_CERTIFICATE] = "Certificate", [TFST_TLS_KEY_KEY] = "Key",
-      [TFST_TLS_KEY_TRUSTED_CA] = "TrustedCA",    [TFST_TLS_KEY_PSK_FILE] = "PSKFile",
-      [TFST_TLS_KEY_PRIORITY] = "TLSPriority",
-  };
-  g_autoptr(GError) local = NULL;
-  TfstTlsKey key = TFST_TLS_KEY_PRIORITY;
-  const char *name;
-
-  hop->tls.creds = tfst_tls_creds_new(&hop->tls, hop->listen, own_label, &key, &local);
-  if (hop->tls.creds != NULL)
-    return TRUE;
-  name = key_names[key];
-  /* The default priority string is ours: point at TLS= then. */
-  if (key == TFST_TLS_KEY_PRIORITY && !is_set(l, group, name))
-    name = is_set(l, group, "TLSMinVersion") ? "TLSMinVersion" : "TLS";
-  return conf_error(l, error, group, name, "%s", local->message);
-}
-
-static gboolean
-parse_hop_tls(Loader *l, const char *group, const char *own_label, TfstHopConf *hop, GError **error)
+parse_hop_tls(Loader *l, const char *group, TfstHopConf *hop, GError **error)
 {
   TfstTlsConf *tls = &hop->tls;
 
@@ -1501,8 +1480,7 @@ parse_hop_tls(Loader *l, const char *group, const char *own_label, TfstHopConf *
          get_path(l, group, "TrustedCA", &tls->trusted_ca, error) &&
          get_path(l, group, "PSKFile", &tls->psk_file, error) &&
          parse_peer_labels(l, group, tls, error) && parse_tls_version(l, group, tls, error) &&
-         get_string(l, group, "TLSPriority", &tls->priority) &&
-         load_tls_creds(l, group, own_label, hop, error);
+         get_string(l, group, "TLSPriority", &tls->priority);
 }
 
 /* ---- [Children] what a child may claim ---- */
@@ -1628,10 +1606,9 @@ parse_hops(Loader *l, TfstConfig *c, GError **error)
   } else if (is_ep) {
     hop_default_listen(&c->children);
   }
-  if (loader_group(l, "Parent") != NULL && !parse_hop_tls(l, "Parent", c->label, &c->parent, error))
+  if (loader_group(l, "Parent") != NULL && !parse_hop_tls(l, "Parent", &c->parent, error))
     return FALSE;
-  if (loader_group(l, "Children") != NULL &&
-      !parse_hop_tls(l, "Children", c->label, &c->children, error))
+  if (loader_group(l, "Children") != NULL && !parse_hop_tls(l, "Children", &c->children, error))
     return FALSE;
   return parse_trust(l, c, error) && check_hop_listen_conflict(l, c, error);
 }
@@ -2037,11 +2014,14 @@ origin_key(const char *group, const char *key)
 }
 
 /* The loader and its file texts are gone after loading; keep the location
- * of the few keys a later check may have to point at. */
+ * of the few keys a later check may have to point at: the addresses
+ * (tfst-hostaddr.c) and the TLS files (tfst_tls_creds_load). */
 static void
 record_origins(Loader *l, TfstConfig *c)
 {
-  static const char *const keys[] = {"Listen", "Connect", "LocalAddress", "Target", "Destination"};
+  static const char *const keys[] = {"Listen",      "Connect", "LocalAddress", "Target",
+                                     "Destination", "TLS",     "Certificate",  "Key",
+                                     "TrustedCA",   "PSKFile", "TLSPriority",  "TLSMinVersion"};
 
   for (guint i = 0; i < l->groups->len; i++) {
     const ConfGroup *g = g_ptr_array_index(l->groups, i);
@@ -2088,6 +2068,17 @@ tfst_config_origin(const TfstConfig *config, const char *group, const char *key)
   g_return_val_if_fail(config != NULL, NULL);
   k = origin_key(group, key);
   return g_hash_table_lookup(config->origins, k);
+}
+
+void
+tfst_config_set_error(const TfstConfig *config, GError **error, const char *group, const char *key,
+                      const char *reason)
+{
+  const char *origin = tfst_config_origin(config, group, key);
+
+  if (origin == NULL)
+    origin = config->path != NULL ? config->path : "<data>";
+  g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG, "%s: [%s] %s=: %s", origin, group, key, reason);
 }
 
 static gboolean

@@ -6,7 +6,7 @@
 
 #include "tfst-addr.h"
 #include "tfst-label.h"
-#include "tfst-tls.h"
+#include "tfst-tls-conf.h"
 
 /* sysexits.h EX_CONFIG: what systemd shows for a refused configuration. */
 #define TFST_EXIT_CONFIG 78
@@ -156,6 +156,10 @@ void tfst_config_free(TfstConfig *config);
 /* MaxSessionsPerChild=, or half of MaxSessions= (rounded up) when unset. */
 guint tfst_config_child_sessions(const TfstConfig *config);
 const char *tfst_config_origin(const TfstConfig *config, const char *group, const char *key);
+/* A check made after loading (the TLS files) words its error like the
+ * loader: "FILE:LINE: [group] key=: reason", at the origin of the key. */
+void tfst_config_set_error(const TfstConfig *config, GError **error, const char *group,
+                           const char *key, const char *reason);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstConfig, tfst_config_free)
 
 /* Port of instance N under the ITM rule: Base + (Skip + k) * 4096. */

@@ -57,18 +57,6 @@ struct TfstTls {
   char *last_error;
 };
 
-void
-tfst_tls_conf_clear(TfstTlsConf *conf)
-{
-  g_clear_pointer(&conf->certificate, g_free);
-  g_clear_pointer(&conf->key, g_free);
-  g_clear_pointer(&conf->trusted_ca, g_free);
-  g_clear_pointer(&conf->psk_file, g_free);
-  g_clear_pointer(&conf->priority, g_free);
-  g_clear_pointer(&conf->peer_labels, g_strfreev);
-  g_clear_pointer(&conf->creds, tfst_tls_creds_unref);
-}
-
 /* ---- certificates ---- */
 
 /* A label as a certificate may name it: dNSName "relay1" or URI
@@ -523,6 +511,50 @@ tfst_tls_creds_new(const TfstTlsConf *conf, gboolean server, const char *own_lab
     return NULL;
   }
   return g_steal_pointer(&c);
+}
+
+/* The key an error of tfst_tls_creds_new() points at.  The default
+ * priority string is ours: point at TLSMinVersion= or TLS= then. */
+static const char *
+creds_error_key(const TfstConfig *config, const char *group, TfstTlsKey key)
+{
+  static const char *const key_names[] = {
+      [TFST_TLS_KEY_CERTIFICATE] = "Certificate", [TFST_TLS_KEY_KEY] = "Key",
+      [TFST_TLS_KEY_TRUSTED_CA] = "TrustedCA",    [TFST_TLS_KEY_PSK_FILE] = "PSKFile",
+      [TFST_TLS_KEY_PRIORITY] = "TLSPriority",
+  };
+
+  if (key != TFST_TLS_KEY_PRIORITY || tfst_config_origin(config, group, "TLSPriority") != NULL)
+    return key_names[key];
+  return tfst_config_origin(config, group, "TLSMinVersion") != NULL ? "TLSMinVersion" : "TLS";
+}
+
+static gboolean
+creds_load_hop(TfstConfig *config, const char *group, TfstHopConf *hop, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  TfstTlsKey key = TFST_TLS_KEY_PRIORITY;
+  TfstTlsCreds *creds;
+
+  if (!hop->tls.enabled)
+    return TRUE;
+  g_return_val_if_fail(hop->tls.creds == NULL, FALSE);
+  creds = tfst_tls_creds_new(&hop->tls, hop->listen, config->label, &key, &local);
+  if (creds == NULL) {
+    tfst_config_set_error(config, error, group, creds_error_key(config, group, key),
+                          local->message);
+    return FALSE;
+  }
+  hop->tls.creds = creds;
+  hop->tls.creds_free = (GDestroyNotify)tfst_tls_creds_unref;
+  return TRUE;
+}
+
+gboolean
+tfst_tls_creds_load(TfstConfig *config, GError **error)
+{
+  return creds_load_hop(config, "Parent", &config->parent, error) &&
+         creds_load_hop(config, "Children", &config->children, error);
 }
 
 TfstTlsCreds *
