@@ -3,7 +3,7 @@
  * FILE:LINE: [Section] Key=: reason, and the credentials it loads.
  * Certificates are made here with GnuTLS (self-signed: each is its own
  * CA), so the test needs no tool. */
-#include "tfst-cleanup.h"
+#include "tfst-gnutls.h"
 #include "tfst-config.h"
 #include "tfst-error.h"
 #include "tfst-file.h"

@@ -5,7 +5,7 @@
  * plane.  See tfst-tls.h for the label binding. */
 #include "tfst-tls.h"
 
-#include "tfst-cleanup.h"
+#include "tfst-gnutls.h"
 #include "tfst-error.h"
 #include "tfst-file.h"
 #include "tfst-frame.h"
@@ -176,8 +176,7 @@ set_key_pair(TfstTlsCreds *c, const TfstTlsConf *conf, TfstTlsKey *out_key, GErr
     *out_key = rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH || rc == GNUTLS_E_PK_INVALID_PRIVKEY
                    ? TFST_TLS_KEY_KEY
                    : TFST_TLS_KEY_CERTIFICATE;
-    tfst_error_from_gnutls(error, rc, "cannot load '%s' with key '%s'", conf->certificate,
-                           conf->key);
+    tfst_gnutls_error(error, rc, "cannot load '%s' with key '%s'", conf->certificate, conf->key);
     return FALSE;
   }
   return TRUE;
@@ -198,7 +197,7 @@ load_own_certificate(TfstTlsCreds *c, const TfstTlsConf *conf, const char *own_l
   if ((rc = gnutls_certificate_get_crt_raw(c->x509, 0, 0, &raw)) < 0 ||
       (rc = gnutls_x509_crt_init(&crt)) < 0 ||
       (rc = gnutls_x509_crt_import(crt, &raw, GNUTLS_X509_FMT_DER)) < 0) {
-    tfst_error_from_gnutls(error, rc, "cannot read back '%s'", conf->certificate);
+    tfst_gnutls_error(error, rc, "cannot read back '%s'", conf->certificate);
     return FALSE;
   }
   labels = crt_labels(crt);
@@ -307,7 +306,7 @@ load_trust(TfstTlsCreds *c, const char *path, GError **error)
   if (rc == GNUTLS_E_FILE_ERROR)
     return FALSE;
   if (rc < 0) {
-    tfst_error_from_gnutls(error, rc, "cannot load CA certificates from '%s'", path);
+    tfst_gnutls_error(error, rc, "cannot load CA certificates from '%s'", path);
     return FALSE;
   }
   if (rc == 0) {
@@ -405,7 +404,7 @@ load_psk(TfstTlsCreds *c, const TfstTlsConf *conf, const char *own_label, GError
       return FALSE;
     }
     if ((rc = gnutls_psk_allocate_server_credentials(&c->psk_server)) < 0) {
-      tfst_error_from_gnutls(error, rc, "cannot set up PSK");
+      tfst_gnutls_error(error, rc, "cannot set up PSK");
       return FALSE;
     }
     gnutls_psk_set_server_credentials_function(c->psk_server, psk_server_key_cb);
@@ -427,7 +426,7 @@ load_psk(TfstTlsCreds *c, const TfstTlsConf *conf, const char *own_label, GError
   if ((rc = gnutls_psk_allocate_client_credentials(&c->psk_client)) < 0 ||
       (rc = gnutls_psk_set_client_credentials(c->psk_client, own_label, &d, GNUTLS_PSK_KEY_RAW)) <
           0) {
-    tfst_error_from_gnutls(error, rc, "cannot set up PSK");
+    tfst_gnutls_error(error, rc, "cannot set up PSK");
     return FALSE;
   }
   c->description = g_strdup_printf("PSK identity '%s'", own_label);
@@ -459,7 +458,7 @@ load_priority(TfstTlsCreds *c, const TfstTlsConf *conf, GError **error)
                   "'%s' is not a valid GnuTLS priority string (the error is at '%s')", text,
                   err_pos);
     else
-      tfst_error_from_gnutls(error, rc, "'%s' is not a valid GnuTLS priority string", text);
+      tfst_gnutls_error(error, rc, "'%s' is not a valid GnuTLS priority string", text);
     c->priority = NULL;
     return FALSE;
   }
@@ -490,7 +489,7 @@ tfst_tls_creds_new(const TfstTlsConf *conf, gboolean server, const char *own_lab
     }
   } else {
     if ((rc = gnutls_certificate_allocate_credentials(&c->x509)) < 0) {
-      tfst_error_from_gnutls(error, rc, "cannot set up certificates");
+      tfst_gnutls_error(error, rc, "cannot set up certificates");
       *out_key = TFST_TLS_KEY_CERTIFICATE;
       return NULL;
     }
@@ -506,7 +505,7 @@ tfst_tls_creds_new(const TfstTlsConf *conf, gboolean server, const char *own_lab
   /* A new key at each load: tickets issued before a reload are not
    * honoured after it, so reconnects see the new certificates. */
   if (server && (rc = gnutls_session_ticket_key_generate(&c->ticket_key)) < 0) {
-    tfst_error_from_gnutls(error, rc, "cannot make a session ticket key");
+    tfst_gnutls_error(error, rc, "cannot make a session ticket key");
     *out_key = TFST_TLS_KEY_PRIORITY;
     return NULL;
   }
@@ -653,7 +652,7 @@ tfst_tls_new(TfstTlsCreds *creds, gboolean client, int fd, GBytes *resume, GErro
   rc = gnutls_init(&s,
                    (client ? GNUTLS_CLIENT : GNUTLS_SERVER) | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL);
   if (rc < 0) {
-    tfst_error_from_gnutls(error, rc, "cannot start a TLS session");
+    tfst_gnutls_error(error, rc, "cannot start a TLS session");
     tfst_tls_free(tls);
     return NULL;
   }
@@ -668,7 +667,7 @@ tfst_tls_new(TfstTlsCreds *creds, gboolean client, int fd, GBytes *resume, GErro
       (client && resume != NULL &&
        (rc = gnutls_session_set_data(s, g_bytes_get_data(resume, NULL), g_bytes_get_size(resume))) <
            0)) {
-    tfst_error_from_gnutls(error, rc, "cannot set up the TLS session");
+    tfst_gnutls_error(error, rc, "cannot set up the TLS session");
     tfst_tls_free(tls);
     return NULL;
   }
