@@ -6,17 +6,12 @@
 
 #include "tfst-addr.h"
 #include "tfst-label.h"
+#include "tfst-parse.h"
+#include "tfst-role.h"
 #include "tfst-tls-conf.h"
 
 /* sysexits.h EX_CONFIG: what systemd shows for a refused configuration. */
 #define TFST_EXIT_CONFIG 78
-
-typedef enum {
-  TFST_ROLE_NONE = 0,
-  TFST_ROLE_EPPROXY = 1,
-  TFST_ROLE_GWPROXY = 2,
-  TFST_ROLE_RELAY = 3,
-} TfstRole;
 
 typedef enum {
   TFST_TARGET_NONE = 0,     /* this end listens (or the forward only passes through) */
@@ -129,9 +124,6 @@ typedef struct {
   GPtrArray *warnings; /* char * */
 } TfstConfig;
 
-const char *tfst_role_to_string(TfstRole role);
-TfstRole tfst_role_from_string(const char *s);
-
 /* Default path: SYSCONFDIR/tfst/<role>@<instance>.conf */
 char *tfst_config_default_path(TfstRole role, const char *instance);
 
@@ -164,9 +156,3 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstConfig, tfst_config_free)
 
 /* Port of instance N under the ITM rule: Base + (Skip + k) * 4096. */
 guint16 tfst_config_rule_port(const TfstConfig *config, guint k);
-/* Parses "30", "30s", "500ms", "5min", "1h" into milliseconds. */
-gboolean tfst_parse_timespan_ms(const char *text, guint *out_ms);
-/* Parses "yes"/"true"/"on"/"1" and "no"/"false"/"off"/"0". */
-gboolean tfst_parse_bool(const char *text, gboolean *out);
-/* Parses "65536", "64K", "16M" into bytes. */
-gboolean tfst_parse_size(const char *text, guint32 *out);
