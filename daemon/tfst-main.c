@@ -3,7 +3,7 @@
  * the daemon library. */
 #include "tfst-authz.h"
 #include "tfst-bus.h"
-#include "tfst-busname.h"
+#include "tfst-bus-name.h"
 #include "tfst-config.h"
 #include "tfst-engine.h"
 #include "tfst-error.h"

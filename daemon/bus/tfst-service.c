@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* org.tfst.Tfst1.Instance on the control plane (see tfst-service.h). */
 #include "tfst-service.h"
-#include "tfst-busname.h"
+#include "tfst-bus-name.h"
 #include "tfst-dbus-generated.h"
 #include "tfst-error.h"
 #include "tfst-invocation.h"

@@ -546,7 +546,7 @@ loader_add_file(Loader *l, const char *path, gboolean missing_ok, GError **error
 }
 
 static int
-compare_names(gconstpointer a, gconstpointer b)
+compare_names_cb(gconstpointer a, gconstpointer b)
 {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -572,7 +572,7 @@ loader_add_dropins(Loader *l, const char *dir_path, GError **error)
     if (name[0] != '.' && g_str_has_suffix(name, ".conf"))
       g_ptr_array_add(names, g_strdup(name));
   }
-  g_ptr_array_sort(names, compare_names);
+  g_ptr_array_sort(names, compare_names_cb);
   for (guint i = 0; i < names->len; i++) {
     g_autofree char *path = g_build_filename(dir_path, g_ptr_array_index(names, i), NULL);
 
