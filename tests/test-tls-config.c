@@ -206,6 +206,32 @@ test_defaults(void)
   g_assert_cmpuint(c->parent.tls.min_version, ==, 13);
 }
 
+/* The loader keeps the settings and reads no file (tfst-generator loads
+ * every configuration at boot and must not open a private key); the
+ * credentials come from tfst_tls_creds_load(), whose error names the file
+ * and line of the key like the loader's. */
+static void
+test_settings_only(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstConfig) c = tfst_config_load_from_data(
+      TFST_ROLE_GWPROXY, "test",
+      GW_HEAD "TLS=yes\nCertificate=/nonexistent/c.pem\nKey=/nonexistent/k.pem\n"
+              "TrustedCA=/nonexistent/ca.pem\nPSKFile=\n",
+      "t.conf", &error);
+
+  g_assert_no_error(error);
+  g_assert_true(c->parent.tls.enabled);
+  g_assert_cmpstr(c->parent.tls.key, ==, "/nonexistent/k.pem");
+  g_assert_cmpstr(c->parent.tls.trusted_ca, ==, "/nonexistent/ca.pem");
+  g_assert_null(c->parent.tls.creds);
+  g_assert_false(tfst_tls_creds_load(c, &error));
+  g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);
+  g_assert_true(g_str_has_prefix(error->message, "t.conf:6: [Parent] Certificate=: cannot read "
+                                                 "'/nonexistent/c.pem'"));
+  g_assert_null(c->parent.tls.creds);
+}
+
 /* ---- files ---- */
 
 static void
@@ -432,6 +458,7 @@ main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/tfst/tls-config/keys", test_keys);
   g_test_add_func("/tfst/tls-config/defaults", test_defaults);
+  g_test_add_func("/tfst/tls-config/settings-only", test_settings_only);
   g_test_add("/tfst/tls-config/good", Fixture, NULL, fixture_setup, test_good, fixture_teardown);
   g_test_add("/tfst/tls-config/trusted-ca-directory", Fixture, NULL, fixture_setup,
              test_trusted_ca_directory, fixture_teardown);
