@@ -375,6 +375,36 @@ index_key(Loader *l, ConfFile *f, const char *group, const char *key, guint line
   g_hash_table_replace(f->key_lines, k, GUINT_TO_POINTER(line));
 }
 
+/* One line of f (number n, stripped); *group is the section it is in. */
+static gboolean
+lint_line(Loader *l, ConfFile *f, const char *line, guint n, char **group, GError **error)
+{
+  g_autofree char *key = NULL;
+  const char *reason;
+
+  if (line[0] == '\0' || line[0] == '#')
+    return TRUE;
+  reason = line_syntax_error(line, *group != NULL);
+  if (reason != NULL) {
+    set_located_error(error, f->path, n, NULL, NULL, reason);
+    return FALSE;
+  }
+  if (line[0] == '[') {
+    g_free(*group);
+    *group = header_name(line);
+    index_group(l, f, *group, n);
+    return TRUE;
+  }
+  key = g_strchomp(g_strndup(line, strcspn(line, "=")));
+  if (strchr(key, '[') != NULL) {
+    set_located_error(error, f->path, n, *group, key,
+                      "unknown key: localized keys (Key[locale]=) are not supported");
+    return FALSE;
+  }
+  index_key(l, f, *group, key, n);
+  return TRUE;
+}
+
 /* Checks the line syntax before GKeyFile does, because GKeyFile's messages
  * carry no line number, and rejects localized keys, which GKeyFile would
  * hide from the unknown-key check.  Indexes the lines of keys and headers
@@ -386,34 +416,12 @@ lint_text(Loader *l, ConfFile *f, GError **error)
   g_autofree char *group = NULL;
 
   for (guint i = 0; lines[i] != NULL; i++) {
-    g_autofree char *key = NULL;
-    const char *line, *reason;
-
     if (!g_utf8_validate(lines[i], -1, NULL)) {
       set_located_error(error, f->path, i + 1, NULL, NULL, "line is not valid UTF-8");
       return FALSE;
     }
-    line = g_strstrip(lines[i]);
-    if (line[0] == '\0' || line[0] == '#')
-      continue;
-    reason = line_syntax_error(line, group != NULL);
-    if (reason != NULL) {
-      set_located_error(error, f->path, i + 1, NULL, NULL, reason);
+    if (!lint_line(l, f, g_strstrip(lines[i]), i + 1, &group, error))
       return FALSE;
-    }
-    if (line[0] == '[') {
-      g_free(group);
-      group = header_name(line);
-      index_group(l, f, group, i + 1);
-      continue;
-    }
-    key = g_strchomp(g_strndup(line, strcspn(line, "=")));
-    if (strchr(key, '[') != NULL) {
-      set_located_error(error, f->path, i + 1, group, key,
-                        "unknown key: localized keys (Key[locale]=) are not supported");
-      return FALSE;
-    }
-    index_key(l, f, group, key, i + 1);
   }
   return TRUE;
 }
@@ -1666,6 +1674,20 @@ tfst_config_set_error(const TfstConfig *config, GError **error, const char *grou
   g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG, "%s: [%s] %s=: %s", origin, group, key, reason);
 }
 
+/* Without --config, the instance name becomes part of a path below
+ * SYSCONFDIR. */
+static gboolean
+check_instance_name(const char *instance, GError **error)
+{
+  if (*instance != '\0' && strchr(instance, '/') == NULL && strcmp(instance, "..") != 0)
+    return TRUE;
+  g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG,
+              "'%s' cannot name a configuration file: the instance name must be non-empty "
+              "and contain no '/'",
+              instance);
+  return FALSE;
+}
+
 TfstConfig *
 tfst_config_load(TfstRole role, const char *instance, const char *path, GError **error)
 {
@@ -1680,14 +1702,8 @@ tfst_config_load(TfstRole role, const char *instance, const char *path, GError *
   g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
   if (path == NULL) {
-    /* the instance name becomes part of a path below SYSCONFDIR */
-    if (*instance == '\0' || strchr(instance, '/') != NULL || strcmp(instance, "..") == 0) {
-      g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG,
-                  "'%s' cannot name a configuration file: the instance name must be non-empty "
-                  "and contain no '/'",
-                  instance);
+    if (!check_instance_name(instance, error))
       return NULL;
-    }
     default_path = tfst_config_default_path(role, instance);
   }
   loader_init(&l, role, path != NULL ? path : default_path);
