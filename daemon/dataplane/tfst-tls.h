@@ -27,8 +27,8 @@
 
 typedef struct TfstTls TfstTls;
 
-/* The key of the section the problem is about, for the loader's
- * "FILE:LINE: [Section] Key=: reason" errors. */
+/* The key of the section the problem is about, for the
+ * "FILE:LINE: [Section] Key=: reason" errors of tfst_tls_creds_load(). */
 typedef enum {
   TFST_TLS_KEY_CERTIFICATE,
   TFST_TLS_KEY_KEY,
