@@ -3,13 +3,14 @@
  * the daemon library. */
 #include "tfst-authz.h"
 #include "tfst-bus.h"
-#include "tfst-busname.h"
+#include "tfst-bus-name.h"
 #include "tfst-config.h"
 #include "tfst-engine.h"
 #include "tfst-error.h"
 #include "tfst-host-addrs.h"
 #include "tfst-log.h"
 #include "tfst-service.h"
+#include "tfst-tls.h"
 #include "tfst-version.h"
 
 #include <glib-unix.h>
@@ -108,6 +109,19 @@ log_config_warnings(TfstLog *log, const TfstConfig *config)
              (const char *)g_ptr_array_index(config->warnings, i));
 }
 
+/* The configuration and the TLS credentials it names: the loader reads no
+ * key file (tfst-generator uses it too), the data plane's TLS code does,
+ * here on the control plane before the engine sees the result. */
+static TfstConfig *
+config_load(TfstRole role, const char *instance, const char *path, GError **error)
+{
+  g_autoptr(TfstConfig) config = tfst_config_load(role, instance, path, error);
+
+  if (config == NULL || !tfst_tls_creds_load(config, error))
+    return NULL;
+  return g_steal_pointer(&config);
+}
+
 /* systemctl reload and Reload(): parse the files again here, on the
  * control plane, and hand the result to the data plane only when it is
  * valid. */
@@ -119,7 +133,7 @@ daemon_reload_cb(gpointer data, GError **error)
 
   (void)sd_notify(0, "RELOADING=1");
   tfst_service_set_state(d->service, "reloading");
-  next = tfst_config_load(d->role, d->instance, d->config_path, error);
+  next = config_load(d->role, d->instance, d->config_path, error);
   if (next != NULL && !tfst_host_addrs_check(next, d->log, error))
     g_clear_pointer(&next, tfst_config_free);
   if (next == NULL)
@@ -319,7 +333,7 @@ main(int argc, char **argv)
     g_printerr(_("tfstd: --role=epproxy|gwproxy|relay and --instance=NAME are required\n"));
     return EXIT_FAILURE;
   }
-  config = tfst_config_load(role, instance, config_path, &error);
+  config = config_load(role, instance, config_path, &error);
   if (config == NULL) {
     /* At error priority with the TFST_* fields, so `journalctl -p err`
      * shows why the instance did not start. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tfst-addr.h"
+#include "tfst-config-schema.h"
 #include "tfst-config.h"
 #include "tfst-error.h"
 #include "tfst-file.h"
@@ -1275,6 +1276,53 @@ test_duplicates(void)
   }
 }
 
+/* The schema on its own (tfst-config-schema.c): section lookup, forward
+ * names, did-you-mean. */
+static void
+test_schema(void)
+{
+  const TfstConfigSection *parent = tfst_config_schema_section("Parent");
+  const TfstConfigSection *fwd = tfst_config_schema_section("Forward  web");
+
+  g_assert_nonnull(parent);
+  g_assert_true(g_strv_contains(parent->keys, "Connect"));
+  g_assert_true(g_strv_contains(parent->keys, "PSKFile"));
+  g_assert_nonnull(fwd);
+  g_assert_cmpstr(fwd->name, ==, "Forward NAME");
+  g_assert_cmpstr(tfst_config_schema_forward_name("Forward  web"), ==, "web");
+  g_assert_null(tfst_config_schema_forward_name("Forwarder"));
+  g_assert_null(tfst_config_schema_section("Forwarder"));
+  g_assert_null(tfst_config_schema_section("parent"));
+  g_assert_cmpstr(tfst_config_schema_suggest("Conect", parent->keys), ==, "Connect");
+  g_assert_null(tfst_config_schema_suggest("Bandwidth", parent->keys));
+  g_assert_cmpstr(tfst_config_schema_suggest_section("Parnet"), ==, "Parent");
+  g_assert_cmpstr(tfst_config_schema_suggest_section("Froward x"), ==, "Forward");
+  g_assert_true(tfst_role_is_valid(TFST_ROLE_RELAY));
+  g_assert_false(tfst_role_is_valid(TFST_ROLE_NONE));
+}
+
+/* tfst_parse_network (tfst-parse.c): out is written only on success. */
+static void
+test_parse_network(void)
+{
+  TfstNetworkEntry e = {{0}};
+  g_autofree char *reason = NULL;
+
+  g_assert_true(tfst_parse_network("10.1.0.0/16", &e, &reason));
+  g_assert_cmpuint(e.family, ==, AF_INET);
+  g_assert_cmpuint(e.prefix, ==, 16);
+  g_assert_cmpuint(e.addr[1], ==, 1);
+  g_assert_true(tfst_parse_network("fd00::1", &e, &reason));
+  g_assert_cmpuint(e.prefix, ==, 128);
+  e.prefix = 7;
+  g_assert_false(tfst_parse_network("10.1.2.0/16", &e, &reason));
+  g_assert_cmpstr(reason, ==, "'10.1.2.0/16' has host bits set (did you mean 10.1.0.0/16?)");
+  g_assert_cmpuint(e.prefix, ==, 7);
+  g_clear_pointer(&reason, g_free);
+  g_assert_false(tfst_parse_network("10.0.0.0/33", &e, &reason));
+  g_assert_cmpstr(reason, ==, "'10.0.0.0/33': the prefix length must be 0-32");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1284,6 +1332,8 @@ main(int argc, char **argv)
   g_test_add_func("/tfst/config/default-path", test_default_path);
   g_test_add_func("/tfst/config/timespan", test_timespan);
   g_test_add_func("/tfst/config/size", test_size);
+  g_test_add_func("/tfst/config/parse-network", test_parse_network);
+  g_test_add_func("/tfst/config/schema", test_schema);
   g_test_add_func("/tfst/config/defaults", test_defaults);
   g_test_add_func("/tfst/config/default-label", test_default_label);
   g_test_add_func("/tfst/config/every-key", test_every_key);

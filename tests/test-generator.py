@@ -168,6 +168,31 @@ Listen=127.0.0.1:21010
                          ["[Service]", "CapabilityBoundingSet=CAP_NET_ADMIN",
                           "AmbientCapabilities=CAP_NET_ADMIN"])
 
+    def test_reads_no_key(self):
+        """The generator only needs the listeners: it must not open a
+        certificate, key, CA or PSK file (a private key read at boot by a
+        process that has no use for it).  The files here cannot be read by
+        anyone, root included (FIFOs, which tfstd refuses, and a path below
+        a missing directory): the units are still written, nothing is
+        reported."""
+        fifo = os.path.join(self._tmp.name, "fifo")
+        os.mkfifo(fifo, 0)
+        missing = os.path.join(self._tmp.name, "missing", "ca.pem")
+        self.conf("relay@k.conf", f"""[Parent]
+Connect=127.0.0.1:21001
+TLS=yes
+PSKFile={fifo}
+[Children]
+Listen=127.0.0.1:21005
+TLS=yes
+Certificate={fifo}
+Key={fifo}
+TrustedCA={missing}
+""")
+        self.assertEqual(self.run_generator(), "")
+        self.assertEqual(self.listen_lines("tfst-relay@k.socket"),
+                         ["[Socket]", "ListenStream=127.0.0.1:21005"])
+
     def test_invalid_configs_are_reported_and_skipped(self):
         """A broken file is named with the loader's reason (file:line, key)
         and gets no drop-in; the valid instances are still generated and the

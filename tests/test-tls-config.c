@@ -3,7 +3,7 @@
  * FILE:LINE: [Section] Key=: reason, and the credentials it loads.
  * Certificates are made here with GnuTLS (self-signed: each is its own
  * CA), so the test needs no tool. */
-#include "tfst-cleanup.h"
+#include "tfst-gnutls.h"
 #include "tfst-config.h"
 #include "tfst-error.h"
 #include "tfst-file.h"
@@ -116,11 +116,24 @@ gw_tls(Fixture *f, const char *more)
                          f->key, f->cert, more);
 }
 
+/* The configuration and its credentials, as tfstd loads them: the loader
+ * checks the keys, tfst_tls_creds_load() reads the files. */
+static TfstConfig *
+load(const char *data, GError **error)
+{
+  g_autoptr(TfstConfig) c =
+      tfst_config_load_from_data(TFST_ROLE_GWPROXY, "test", data, "t.conf", error);
+
+  if (c == NULL || !tfst_tls_creds_load(c, error))
+    return NULL;
+  return g_steal_pointer(&c);
+}
+
 static TfstConfig *
 load_ok(const char *data)
 {
   g_autoptr(GError) error = NULL;
-  TfstConfig *c = tfst_config_load_from_data(TFST_ROLE_GWPROXY, "test", data, "t.conf", &error);
+  TfstConfig *c = load(data, &error);
 
   g_assert_no_error(error);
   g_assert_nonnull(c);
@@ -131,8 +144,7 @@ static void
 assert_error(const char *data, const char *expect)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(TfstConfig) c =
-      tfst_config_load_from_data(TFST_ROLE_GWPROXY, "test", data, "t.conf", &error);
+  g_autoptr(TfstConfig) c = load(data, &error);
 
   g_assert_null(c);
   g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);
@@ -192,6 +204,32 @@ test_defaults(void)
   g_assert_null(c->parent.tls.creds);
   g_assert_cmpuint(c->parent.handshake_timeout_ms, ==, 2000);
   g_assert_cmpuint(c->parent.tls.min_version, ==, 13);
+}
+
+/* The loader keeps the settings and reads no file (tfst-generator loads
+ * every configuration at boot and must not open a private key); the
+ * credentials come from tfst_tls_creds_load(), whose error names the file
+ * and line of the key like the loader's. */
+static void
+test_settings_only(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstConfig) c = tfst_config_load_from_data(
+      TFST_ROLE_GWPROXY, "test",
+      GW_HEAD "TLS=yes\nCertificate=/nonexistent/c.pem\nKey=/nonexistent/k.pem\n"
+              "TrustedCA=/nonexistent/ca.pem\nPSKFile=\n",
+      "t.conf", &error);
+
+  g_assert_no_error(error);
+  g_assert_true(c->parent.tls.enabled);
+  g_assert_cmpstr(c->parent.tls.key, ==, "/nonexistent/k.pem");
+  g_assert_cmpstr(c->parent.tls.trusted_ca, ==, "/nonexistent/ca.pem");
+  g_assert_null(c->parent.tls.creds);
+  g_assert_false(tfst_tls_creds_load(c, &error));
+  g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);
+  g_assert_true(g_str_has_prefix(error->message, "t.conf:6: [Parent] Certificate=: cannot read "
+                                                 "'/nonexistent/c.pem'"));
+  g_assert_null(c->parent.tls.creds);
 }
 
 /* ---- files ---- */
@@ -420,6 +458,7 @@ main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/tfst/tls-config/keys", test_keys);
   g_test_add_func("/tfst/tls-config/defaults", test_defaults);
+  g_test_add_func("/tfst/tls-config/settings-only", test_settings_only);
   g_test_add("/tfst/tls-config/good", Fixture, NULL, fixture_setup, test_good, fixture_teardown);
   g_test_add("/tfst/tls-config/trusted-ca-directory", Fixture, NULL, fixture_setup,
              test_trusted_ca_directory, fixture_teardown);

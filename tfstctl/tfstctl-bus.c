@@ -2,7 +2,7 @@
 /* The system bus side of tfstctl (see tfstctl-bus.h). */
 #include "tfstctl-bus.h"
 
-#include "tfst-busname.h"
+#include "tfst-bus-name.h"
 
 #include <errno.h>
 #include <glib-unix.h>

@@ -372,7 +372,7 @@ generate_file(TfstGenerator *g, const char *file)
 }
 
 static gint
-compare_names(gconstpointer a, gconstpointer b)
+compare_names_cb(gconstpointer a, gconstpointer b)
 {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -409,7 +409,7 @@ main(int argc, char **argv)
   while ((name = g_dir_read_name(dir)) != NULL)
     g_ptr_array_add(files, g_strdup(name));
   /* Sorted, so that messages come in the same order on every boot. */
-  g_ptr_array_sort(files, compare_names);
+  g_ptr_array_sort(files, compare_names_cb);
   for (guint i = 0; i < files->len; i++)
     generate_file(&g, g_ptr_array_index(files, i));
   return g.failed ? EXIT_FAILURE : EXIT_SUCCESS;

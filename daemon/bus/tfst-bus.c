@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* System bus connection and name ownership (see tfst-bus.h). */
 #include "tfst-bus.h"
-#include "tfst-busname.h"
+#include "tfst-bus-name.h"
 
 #define TFST_BUS_RETRY_MIN_S 1
 #define TFST_BUS_RETRY_MAX_S 10

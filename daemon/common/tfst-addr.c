@@ -24,55 +24,74 @@ tfst_addr_parse_ip(const char *text, TfstSockAddr *out)
 
 /* Accepts "1.2.3.4:80", "[::1]:80", and with !port_required also "1.2.3.4",
  * "::1", "[::1]" (port 0 meaning "from the port rule"). */
+/* "[V6]:PORT", "[V6]", "V4:PORT", "V4" or a bare V6 (more than one ':')
+ * into the host and the port text (NULL: none given). */
+static gboolean
+split_host_port(const char *text, char **out_host, const char **out_port, GError **error)
+{
+  const char *colon;
+
+  *out_port = NULL;
+  if (text[0] == '[') {
+    const char *end = strchr(text, ']');
+
+    if (end == NULL) {
+      g_set_error(error, TFST_ERROR, TFST_ERROR_ADDRESS, "'%s': missing ']'", text);
+      return FALSE;
+    }
+    if (end[1] != ':' && end[1] != '\0') {
+      g_set_error(error, TFST_ERROR, TFST_ERROR_ADDRESS, "'%s': junk after ']'", text);
+      return FALSE;
+    }
+    *out_host = g_strndup(text + 1, end - text - 1);
+    if (end[1] == ':')
+      *out_port = end + 2;
+  } else if ((colon = strrchr(text, ':')) != NULL && strchr(text, ':') == colon) {
+    *out_host = g_strndup(text, colon - text);
+    *out_port = colon + 1;
+  } else {
+    *out_host = g_strdup(text);
+  }
+  return TRUE;
+}
+
+static gboolean
+parse_port(const char *text, const char *port_str, TfstSockAddr *a, GError **error)
+{
+  char *end = NULL;
+  unsigned long p;
+
+  errno = 0;
+  p = strtoul(port_str, &end, 10);
+  if (*port_str == '\0' || *end != '\0' || errno != 0 || p == 0 || p > 65535) {
+    g_set_error(error, TFST_ERROR, TFST_ERROR_ADDRESS, "'%s': port must be 1-65535", text);
+    return FALSE;
+  }
+  tfst_addr_set_port(a, (guint16)p);
+  return TRUE;
+}
+
 gboolean
 tfst_addr_parse(const char *text, gboolean port_required, TfstSockAddr *out, GError **error)
 {
   g_autofree char *host = NULL;
   const char *port_str = NULL;
   TfstSockAddr a;
-  const char *colon;
 
   if (text == NULL || *text == '\0') {
     g_set_error(error, TFST_ERROR, TFST_ERROR_ADDRESS, "empty address");
     return FALSE;
   }
-  if (text[0] == '[') {
-    const char *end = strchr(text, ']');
-    if (end == NULL) {
-      g_set_error(error, TFST_ERROR, TFST_ERROR_ADDRESS, "'%s': missing ']'", text);
-      return FALSE;
-    }
-    host = g_strndup(text + 1, end - text - 1);
-    if (end[1] == ':')
-      port_str = end + 2;
-    else if (end[1] != '\0') {
-      g_set_error(error, TFST_ERROR, TFST_ERROR_ADDRESS, "'%s': junk after ']'", text);
-      return FALSE;
-    }
-  } else if ((colon = strrchr(text, ':')) != NULL && strchr(text, ':') == colon) {
-    host = g_strndup(text, colon - text);
-    port_str = colon + 1;
-  } else {
-    host = g_strdup(text);
-  }
-
+  if (!split_host_port(text, &host, &port_str, error))
+    return FALSE;
   if (!tfst_addr_parse_ip(host, &a)) {
     g_set_error(error, TFST_ERROR, TFST_ERROR_ADDRESS,
                 "'%s': not a numeric IPv4 or IPv6 address (host names are not resolved)", host);
     return FALSE;
   }
-  if (port_str != NULL) {
-    char *end = NULL;
-    unsigned long p;
-
-    errno = 0;
-    p = strtoul(port_str, &end, 10);
-    if (*port_str == '\0' || *end != '\0' || errno != 0 || p == 0 || p > 65535) {
-      g_set_error(error, TFST_ERROR, TFST_ERROR_ADDRESS, "'%s': port must be 1-65535", text);
-      return FALSE;
-    }
-    tfst_addr_set_port(&a, (guint16)p);
-  } else if (port_required) {
+  if (port_str != NULL && !parse_port(text, port_str, &a, error))
+    return FALSE;
+  if (port_str == NULL && port_required) {
     g_set_error(error, TFST_ERROR, TFST_ERROR_ADDRESS, "'%s': a port is required (ADDRESS:PORT)",
                 text);
     return FALSE;

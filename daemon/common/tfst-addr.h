@@ -4,7 +4,26 @@
  * DNS being reachable from every zone. */
 #pragma once
 
-#include "tfst-frame.h"
+#include "tfst-label.h"
+
+#include <glib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+typedef union {
+  struct sockaddr sa;
+  struct sockaddr_in in;
+  struct sockaddr_in6 in6;
+} TfstSockAddr;
+
+/* A network a component serves ([Instance] Networks=, AllowNetworks=, and
+ * TELL on the wire); owner is empty in the configuration. */
+typedef struct {
+  char owner[TFST_LABEL_MAX + 1];
+  guint8 family; /* AF_INET or AF_INET6 */
+  guint8 prefix;
+  guint8 addr[16];
+} TfstNetworkEntry;
 
 #define TFST_ADDR_STRLEN (INET6_ADDRSTRLEN + 8)
 

@@ -6,6 +6,7 @@
 #include "tfst-config.h"
 
 #include "tfst-addr.h"
+#include "tfst-config-schema.h"
 #include "tfst-error.h"
 #include "tfst-file.h"
 
@@ -16,75 +17,11 @@
  * file) from being read into memory.  Devices and FIFOs are refused. */
 #define CONF_FILE_MAX TFST_FILE_MAX
 
-#define DEFAULT_LOG_LEVEL    1
-#define DEFAULT_MAX_SESSIONS 10000
-#define MAX_MAX_SESSIONS     1000000
-/* Sessions a child hop may open per second: above the session setup rate a
- * whole chain reaches on one core (bench/README.md), far below what it
- * takes to flood the secure zone with connections. */
-#define DEFAULT_OPEN_RATE        5000
-#define DEFAULT_RECONNECT_MIN_MS 1000
-#define DEFAULT_RECONNECT_MAX_MS 60000
-#define DEFAULT_HANDSHAKE_MS     10000
-#define MIN_HANDSHAKE_MS         100
-#define DEFAULT_MAX_PENDING      1024
-#define DEFAULT_MAX_PENDING_ADDR 64
-#define MAX_MAX_PENDING          1000000
-#define MAX_HANDSHAKE_MS         (10 * 60 * 1000)
-/* A peer that refuses at once must not be hammered in a tight loop. */
-#define MIN_RECONNECT_MS           100
-#define DEFAULT_KEEPIDLE_S         300
-#define DEFAULT_KEEPINTVL_S        30
-#define DEFAULT_KEEPCNT            4
-#define MAX_KEEP_S                 TFST_KEEPALIVE_MAX_S
-#define MAX_KEEPCNT                TFST_KEEPALIVE_MAX_COUNT
-#define DEFAULT_PING_INTERVAL_MS   15000
-#define DEFAULT_PING_TIMEOUT_MS    45000
-#define MIN_PING_INTERVAL_MS       TFST_PING_INTERVAL_MIN_MS
-#define DEFAULT_CONNECT_TIMEOUT_MS 10000
-#define DEFAULT_CLOSE_TIMEOUT_MS   30000
-#define DEFAULT_INITIAL_WINDOW     (256u * 1024u)
-#define MIN_INITIAL_WINDOW         (4u * 1024u)
-#define MAX_INITIAL_WINDOW         (64u * 1024u * 1024u)
-#define DEFAULT_MAX_WINDOW         (16u * 1024u * 1024u)
-#define MAX_MAX_WINDOW             (256u * 1024u * 1024u)
-#define DEFAULT_PORT_BASE          1918
-#define PORT_STRIDE                4096
-#define MS_PER_S                   1000u
-
 #define ORIGINAL_DESTINATION "original-destination"
 /* Warnings kept per load (duplicate keys and sections); more are counted. */
 #define MAX_WARNINGS 20
 
-/* ---- roles, paths, value syntax ---- */
-
-const char *
-tfst_role_to_string(TfstRole role)
-{
-  switch (role) {
-    case TFST_ROLE_EPPROXY:
-      return "epproxy";
-    case TFST_ROLE_GWPROXY:
-      return "gwproxy";
-    case TFST_ROLE_RELAY:
-      return "relay";
-    case TFST_ROLE_NONE:
-      break;
-  }
-  return "none";
-}
-
-TfstRole
-tfst_role_from_string(const char *s)
-{
-  if (g_strcmp0(s, "epproxy") == 0)
-    return TFST_ROLE_EPPROXY;
-  if (g_strcmp0(s, "gwproxy") == 0)
-    return TFST_ROLE_GWPROXY;
-  if (g_strcmp0(s, "relay") == 0)
-    return TFST_ROLE_RELAY;
-  return TFST_ROLE_NONE;
-}
+/* ---- paths ---- */
 
 char *
 tfst_config_default_path(TfstRole role, const char *instance)
@@ -116,123 +53,6 @@ tfst_config_rule_port(const TfstConfig *config, guint k)
   return port > G_MAXUINT16 ? 0 : (guint16)port;
 }
 
-typedef struct {
-  const char *suffix;
-  guint64 factor;
-} Unit;
-
-static const Unit time_units[] = {{"ms", 1},          {"msec", 1},         {"s", 1000},
-                                  {"sec", 1000},      {"m", 60 * 1000},    {"min", 60 * 1000},
-                                  {"h", 3600 * 1000}, {"hr", 3600 * 1000}, {"d", 86400 * 1000}};
-
-static const Unit size_units[] = {
-    {"", 1},
-    {"K", 1024},
-    {"KiB", 1024},
-    {"M", 1024 * 1024},
-    {"MiB", 1024 * 1024},
-    {"G", 1024 * 1024 * 1024},
-    {"GiB", 1024 * 1024 * 1024},
-};
-
-static gboolean
-unit_factor(const Unit *units, gsize n_units, const char *suffix, gsize len, guint64 *out)
-{
-  for (gsize i = 0; i < n_units; i++) {
-    if (strlen(units[i].suffix) == len && g_ascii_strncasecmp(units[i].suffix, suffix, len) == 0) {
-      *out = units[i].factor;
-      return TRUE;
-    }
-  }
-  return FALSE;
-}
-
-/* Reads decimal digits at *p; FALSE when there are none or they overflow. */
-static gboolean
-read_decimal(const char **p, guint64 *out)
-{
-  guint64 n = 0;
-  const char *s = *p;
-
-  if (!g_ascii_isdigit(*s))
-    return FALSE;
-  for (; g_ascii_isdigit(*s); s++) {
-    if (n > (G_MAXUINT64 - 9) / 10)
-      return FALSE;
-    n = n * 10 + (guint64)(*s - '0');
-  }
-  *p = s;
-  *out = n;
-  return TRUE;
-}
-
-gboolean
-tfst_parse_bool(const char *text, gboolean *out)
-{
-  static const char *const yes[] = {"yes", "true", "on", "1", NULL};
-  static const char *const no[] = {"no", "false", "off", "0", NULL};
-
-  if (g_strv_contains(yes, text))
-    *out = TRUE;
-  else if (g_strv_contains(no, text))
-    *out = FALSE;
-  else
-    return FALSE;
-  return TRUE;
-}
-
-/* "30" (seconds), "30s", "500ms", "5min", "1h", and sums such as
- * "1min 30s", as systemd accepts them.  No sign, no fractions. */
-gboolean
-tfst_parse_timespan_ms(const char *text, guint *out_ms)
-{
-  const char *p = text;
-  guint64 total = 0;
-
-  if (text == NULL || *text == '\0')
-    return FALSE;
-  while (*p != '\0') {
-    const char *unit;
-    guint64 n, factor;
-
-    if (!read_decimal(&p, &n))
-      return FALSE;
-    unit = p;
-    while (g_ascii_isalpha(*p))
-      p++;
-    if (p == unit)
-      factor = 1000;
-    else if (!unit_factor(time_units, G_N_ELEMENTS(time_units), unit, p - unit, &factor))
-      return FALSE;
-    if (n > G_MAXUINT / factor)
-      return FALSE;
-    total += n * factor;
-    if (total > G_MAXUINT)
-      return FALSE;
-    while (*p == ' ' || *p == '\t')
-      p++;
-  }
-  *out_ms = (guint)total;
-  return TRUE;
-}
-
-/* "65536", "64K", "16M", "1G" (binary multiples, "KiB" also accepted). */
-gboolean
-tfst_parse_size(const char *text, guint32 *out)
-{
-  const char *p = text;
-  guint64 n, factor;
-
-  if (text == NULL || !read_decimal(&p, &n))
-    return FALSE;
-  if (!unit_factor(size_units, G_N_ELEMENTS(size_units), p, strlen(p), &factor))
-    return FALSE;
-  if (n > G_MAXUINT32 / factor)
-    return FALSE;
-  *out = (guint32)(n * factor);
-  return TRUE;
-}
-
 static const char *
 format_ms(guint ms, char buf[32])
 {
@@ -259,133 +79,6 @@ format_size(guint32 bytes, char buf[32])
   else
     g_snprintf(buf, 32, "%u", bytes);
   return buf;
-}
-
-/* ---- known sections and keys ---- */
-
-static const char *const instance_keys[] = {
-    "Label", "LogLevel", "MaxSessions", "MaxSessionsPerChild", "OpenRate", "Networks", NULL};
-static const char *const hop_keys[] = {"Listen",
-                                       "Connect",
-                                       "LocalAddress",
-                                       "SourcePorts",
-                                       "ReconnectMin",
-                                       "ReconnectMax",
-                                       "HandshakeTimeout",
-                                       "TLS",
-                                       "Certificate",
-                                       "Key",
-                                       "TrustedCA",
-                                       "PeerLabel",
-                                       "PSKFile",
-                                       "TLSPriority",
-                                       "TLSMinVersion",
-                                       "MaxPendingHops",
-                                       "MaxPendingHopsPerAddress",
-                                       "AllowLabels",
-                                       "AllowNetworks",
-                                       "AllowForwards",
-                                       "MaxTellEntries",
-                                       NULL};
-static const char *const keepalive_keys[] = {"Keepalive",    "Idle",        "Interval",
-                                             "Count",        "UserTimeout", "FirewallTimeout",
-                                             "PingInterval", "PingTimeout", NULL};
-static const char *const session_keepalive_keys[] = {
-    "Keepalive", "Idle", "Interval", "Count", "UserTimeout", "FirewallTimeout", NULL};
-static const char *const session_keys[] = {"ConnectTimeout", "CloseTimeout", "IdleTimeout",
-                                           "InitialWindow",  "MaxWindow",    NULL};
-static const char *const ports_keys[] = {"Base", "Skip", "Count", NULL};
-static const char *const diagnostics_keys[] = {"PacketTrace", "IPsec", NULL};
-static const char *const forward_keys[] = {"Listen", "Target", "Route", "Destination", NULL};
-
-typedef struct {
-  const char *name; /* as shown to the user */
-  const char *const *keys;
-} SectionInfo;
-
-#define FORWARD_PREFIX "Forward"
-
-static const SectionInfo sections[] = {
-    {"Instance", instance_keys},
-    {"Parent", hop_keys},
-    {"Children", hop_keys},
-    {"Keepalive", keepalive_keys},
-    {"SessionKeepalive", session_keepalive_keys},
-    {"Session", session_keys},
-    {"Ports", ports_keys},
-    {"Diagnostics", diagnostics_keys},
-    {"Forward NAME", forward_keys},
-};
-
-/* The NAME of "[Forward NAME]", or NULL when group is not a forward. */
-static const char *
-forward_name(const char *group)
-{
-  const char *p;
-
-  if (!g_str_has_prefix(group, FORWARD_PREFIX))
-    return NULL;
-  p = group + strlen(FORWARD_PREFIX);
-  if (*p != '\0' && *p != ' ' && *p != '\t')
-    return NULL;
-  while (*p == ' ' || *p == '\t')
-    p++;
-  return p;
-}
-
-static const SectionInfo *
-section_info(const char *group)
-{
-  if (forward_name(group) != NULL)
-    return &sections[G_N_ELEMENTS(sections) - 1];
-  for (gsize i = 0; i < G_N_ELEMENTS(sections) - 1; i++) {
-    if (strcmp(group, sections[i].name) == 0)
-      return &sections[i];
-  }
-  return NULL;
-}
-
-static guint
-edit_distance(const char *a, const char *b)
-{
-  gsize la = strlen(a), lb = strlen(b);
-  g_autofree guint *row = g_new(guint, lb + 1);
-
-  for (gsize j = 0; j <= lb; j++)
-    row[j] = j;
-  for (gsize i = 1; i <= la; i++) {
-    guint diag = row[0];
-
-    row[0] = i;
-    for (gsize j = 1; j <= lb; j++) {
-      guint up = row[j];
-      guint cost = g_ascii_tolower(a[i - 1]) == g_ascii_tolower(b[j - 1]) ? 0 : 1;
-
-      row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + cost);
-      diag = up;
-    }
-  }
-  return row[lb];
-}
-
-/* A known word close enough to be what a typo meant, or NULL. */
-static const char *
-suggest(const char *word, const char *const *known)
-{
-  const char *best = NULL;
-  guint best_d = 3;
-
-  if (strlen(word) > 64)
-    return NULL;
-  for (gsize i = 0; known[i] != NULL; i++) {
-    guint d = edit_distance(word, known[i]);
-
-    if (d < best_d) {
-      best = known[i];
-      best_d = d;
-    }
-  }
-  return best;
 }
 
 /* ---- files, merged values and error locations ---- */
@@ -682,6 +375,36 @@ index_key(Loader *l, ConfFile *f, const char *group, const char *key, guint line
   g_hash_table_replace(f->key_lines, k, GUINT_TO_POINTER(line));
 }
 
+/* One line of f (number n, stripped); *group is the section it is in. */
+static gboolean
+lint_line(Loader *l, ConfFile *f, const char *line, guint n, char **group, GError **error)
+{
+  g_autofree char *key = NULL;
+  const char *reason;
+
+  if (line[0] == '\0' || line[0] == '#')
+    return TRUE;
+  reason = line_syntax_error(line, *group != NULL);
+  if (reason != NULL) {
+    set_located_error(error, f->path, n, NULL, NULL, reason);
+    return FALSE;
+  }
+  if (line[0] == '[') {
+    g_free(*group);
+    *group = header_name(line);
+    index_group(l, f, *group, n);
+    return TRUE;
+  }
+  key = g_strchomp(g_strndup(line, strcspn(line, "=")));
+  if (strchr(key, '[') != NULL) {
+    set_located_error(error, f->path, n, *group, key,
+                      "unknown key: localized keys (Key[locale]=) are not supported");
+    return FALSE;
+  }
+  index_key(l, f, *group, key, n);
+  return TRUE;
+}
+
 /* Checks the line syntax before GKeyFile does, because GKeyFile's messages
  * carry no line number, and rejects localized keys, which GKeyFile would
  * hide from the unknown-key check.  Indexes the lines of keys and headers
@@ -693,34 +416,12 @@ lint_text(Loader *l, ConfFile *f, GError **error)
   g_autofree char *group = NULL;
 
   for (guint i = 0; lines[i] != NULL; i++) {
-    g_autofree char *key = NULL;
-    const char *line, *reason;
-
     if (!g_utf8_validate(lines[i], -1, NULL)) {
       set_located_error(error, f->path, i + 1, NULL, NULL, "line is not valid UTF-8");
       return FALSE;
     }
-    line = g_strstrip(lines[i]);
-    if (line[0] == '\0' || line[0] == '#')
-      continue;
-    reason = line_syntax_error(line, group != NULL);
-    if (reason != NULL) {
-      set_located_error(error, f->path, i + 1, NULL, NULL, reason);
+    if (!lint_line(l, f, g_strstrip(lines[i]), i + 1, &group, error))
       return FALSE;
-    }
-    if (line[0] == '[') {
-      g_free(group);
-      group = header_name(line);
-      index_group(l, f, group, i + 1);
-      continue;
-    }
-    key = g_strchomp(g_strndup(line, strcspn(line, "=")));
-    if (strchr(key, '[') != NULL) {
-      set_located_error(error, f->path, i + 1, group, key,
-                        "unknown key: localized keys (Key[locale]=) are not supported");
-      return FALSE;
-    }
-    index_key(l, f, group, key, i + 1);
   }
   return TRUE;
 }
@@ -853,7 +554,7 @@ loader_add_file(Loader *l, const char *path, gboolean missing_ok, GError **error
 }
 
 static int
-compare_names(gconstpointer a, gconstpointer b)
+compare_names_cb(gconstpointer a, gconstpointer b)
 {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -879,7 +580,7 @@ loader_add_dropins(Loader *l, const char *dir_path, GError **error)
     if (name[0] != '.' && g_str_has_suffix(name, ".conf"))
       g_ptr_array_add(names, g_strdup(name));
   }
-  g_ptr_array_sort(names, compare_names);
+  g_ptr_array_sort(names, compare_names_cb);
   for (guint i = 0; i < names->len; i++) {
     g_autofree char *path = g_build_filename(dir_path, g_ptr_array_index(names, i), NULL);
 
@@ -1022,65 +723,6 @@ get_label(Loader *l, const char *group, const char *key, char **out, GError **er
 
 /* ---- [Instance] ---- */
 
-static char *
-default_label(TfstRole role, const char *instance)
-{
-  char *label = g_strdup_printf("%s-%s", tfst_role_to_string(role), instance);
-
-  for (char *p = label; *p != '\0'; p++) {
-    if (!g_ascii_isalnum(*p) && *p != '.' && *p != '_' && *p != '-')
-      *p = '-';
-  }
-  if (strlen(label) > TFST_LABEL_MAX)
-    label[TFST_LABEL_MAX] = '\0';
-  return label;
-}
-
-/* "10.1.0.0/16", "fd00::/8", or a bare address (a single host). */
-static gboolean
-parse_network(const char *text, TfstNetworkEntry *out, char **out_reason)
-{
-  g_autofree char *ip = NULL;
-  const char *slash = strchr(text, '/');
-  TfstNetworkEntry e = {{0}};
-  TfstSockAddr a;
-  guint64 prefix;
-  gsize len;
-
-  ip = slash != NULL ? g_strndup(text, slash - text) : g_strdup(text);
-  if (!tfst_addr_parse_ip(ip, &a)) {
-    *out_reason = g_strdup_printf("'%s' is not an IPv4 or IPv6 network (ADDRESS/PREFIX)", text);
-    return FALSE;
-  }
-  e.family = a.sa.sa_family;
-  len = e.family == AF_INET ? 4 : 16;
-  memcpy(e.addr,
-         e.family == AF_INET ? (const void *)&a.in.sin_addr : (const void *)&a.in6.sin6_addr, len);
-  prefix = len * 8;
-  if (slash != NULL && !g_ascii_string_to_unsigned(slash + 1, 10, 0, len * 8, &prefix, NULL)) {
-    *out_reason = g_strdup_printf("'%s': the prefix length must be 0-%u", text, (guint)len * 8);
-    return FALSE;
-  }
-  e.prefix = (guint8)prefix;
-  for (gsize i = 0; i < len; i++) {
-    guint bits = MIN(8, (guint)MAX((gint)prefix - (gint)i * 8, 0));
-    guint8 mask = bits == 0 ? 0 : (guint8)(0xff << (8 - bits));
-
-    if ((e.addr[i] & ~mask) != 0) {
-      char buf[INET6_ADDRSTRLEN];
-
-      for (gsize j = i; j < len; j++)
-        e.addr[j] &= j == i ? mask : 0;
-      inet_ntop(e.family, e.addr, buf, sizeof(buf));
-      *out_reason =
-          g_strdup_printf("'%s' has host bits set (did you mean %s/%u?)", text, buf, e.prefix);
-      return FALSE;
-    }
-  }
-  *out = e;
-  return TRUE;
-}
-
 static gboolean
 parse_networks(Loader *l, TfstConfig *c, GError **error)
 {
@@ -1096,7 +738,7 @@ parse_networks(Loader *l, TfstConfig *c, GError **error)
 
     if (tokens[i][0] == '\0')
       continue;
-    if (!parse_network(tokens[i], &e, &reason))
+    if (!tfst_parse_network(tokens[i], &e, &reason))
       return conf_error(l, error, "Instance", "Networks", "%s", reason);
     g_array_append_val(c->networks, e);
   }
@@ -1457,31 +1099,10 @@ check_tls_keys(Loader *l, const char *group, GError **error)
   return TRUE;
 }
 
+/* Only the settings: the credentials are built by the data plane
+ * (tfst_tls_creds_load), so that loading a configuration reads no key. */
 static gboolean
-load_tls_creds(Loader *l, const char *group, const char *own_label, TfstHopConf *hop,
-               GError **error)
-{
-  static const char *const key_names[] = {
-      [TFST_TLS_KEY_CERTIFICATE] = "Certificate", [TFST_TLS_KEY_KEY] = "Key",
-      [TFST_TLS_KEY_TRUSTED_CA] = "TrustedCA",    [TFST_TLS_KEY_PSK_FILE] = "PSKFile",
-      [TFST_TLS_KEY_PRIORITY] = "TLSPriority",
-  };
-  g_autoptr(GError) local = NULL;
-  TfstTlsKey key = TFST_TLS_KEY_PRIORITY;
-  const char *name;
-
-  hop->tls.creds = tfst_tls_creds_new(&hop->tls, hop->listen, own_label, &key, &local);
-  if (hop->tls.creds != NULL)
-    return TRUE;
-  name = key_names[key];
-  /* The default priority string is ours: point at TLS= then. */
-  if (key == TFST_TLS_KEY_PRIORITY && !is_set(l, group, name))
-    name = is_set(l, group, "TLSMinVersion") ? "TLSMinVersion" : "TLS";
-  return conf_error(l, error, group, name, "%s", local->message);
-}
-
-static gboolean
-parse_hop_tls(Loader *l, const char *group, const char *own_label, TfstHopConf *hop, GError **error)
+parse_hop_tls(Loader *l, const char *group, TfstHopConf *hop, GError **error)
 {
   TfstTlsConf *tls = &hop->tls;
 
@@ -1501,8 +1122,7 @@ parse_hop_tls(Loader *l, const char *group, const char *own_label, TfstHopConf *
          get_path(l, group, "TrustedCA", &tls->trusted_ca, error) &&
          get_path(l, group, "PSKFile", &tls->psk_file, error) &&
          parse_peer_labels(l, group, tls, error) && parse_tls_version(l, group, tls, error) &&
-         get_string(l, group, "TLSPriority", &tls->priority) &&
-         load_tls_creds(l, group, own_label, hop, error);
+         get_string(l, group, "TLSPriority", &tls->priority);
 }
 
 /* ---- [Children] what a child may claim ---- */
@@ -1546,7 +1166,7 @@ parse_allow_items(const char *key, const char *items, TfstAllowRule *r)
       if (!is_label_glob(parts[i]))
         return g_strdup_printf("'%s' is not a label pattern (A-Z a-z 0-9 . _ - and * ?)", parts[i]);
       g_ptr_array_add(globs, g_strdup(parts[i]));
-    } else if (parse_network(parts[i], &n, &reason)) {
+    } else if (tfst_parse_network(parts[i], &n, &reason)) {
       g_array_append_val(r->networks, n);
     } else {
       return reason;
@@ -1628,10 +1248,9 @@ parse_hops(Loader *l, TfstConfig *c, GError **error)
   } else if (is_ep) {
     hop_default_listen(&c->children);
   }
-  if (loader_group(l, "Parent") != NULL && !parse_hop_tls(l, "Parent", c->label, &c->parent, error))
+  if (loader_group(l, "Parent") != NULL && !parse_hop_tls(l, "Parent", &c->parent, error))
     return FALSE;
-  if (loader_group(l, "Children") != NULL &&
-      !parse_hop_tls(l, "Children", c->label, &c->children, error))
+  if (loader_group(l, "Children") != NULL && !parse_hop_tls(l, "Children", &c->children, error))
     return FALSE;
   return parse_trust(l, c, error) && check_hop_listen_conflict(l, c, error);
 }
@@ -1800,7 +1419,7 @@ parse_forward(Loader *l, const char *group, GError **error)
   gboolean has_listen = is_set(l, group, "Listen");
   gboolean has_target = is_set(l, group, "Target");
 
-  f->name = g_strdup(forward_name(group));
+  f->name = g_strdup(tfst_config_schema_forward_name(group));
   if (has_listen && has_target) {
     conf_error(l, error, group, later_key(l, group, "Listen", "Target"),
                "Listen= and Target= exclude each other: a forward accepts connections at one "
@@ -1839,9 +1458,9 @@ forward_index_clear(ForwardIndex *x)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ForwardIndex, forward_index_clear)
 
 static gboolean
-check_forward_name(Loader *l, ForwardIndex *x, const char *group, GError **error)
+check_tfst_config_schema_forward_name(Loader *l, ForwardIndex *x, const char *group, GError **error)
 {
-  const char *name = forward_name(group);
+  const char *name = tfst_config_schema_forward_name(group);
 
   if (*name == '\0')
     return conf_error(l, error, group, NULL, "a forward needs a name: [Forward NAME]");
@@ -1903,9 +1522,9 @@ parse_forwards(Loader *l, TfstConfig *c, GError **error)
     ConfGroup *g = g_ptr_array_index(l->groups, i);
     g_autoptr(TfstForwardConf) f = NULL;
 
-    if (forward_name(g->name) == NULL)
+    if (tfst_config_schema_forward_name(g->name) == NULL)
       continue;
-    if (!check_forward_name(l, &x, g->name, error))
+    if (!check_tfst_config_schema_forward_name(l, &x, g->name, error))
       return FALSE;
     f = parse_forward(l, g->name, error);
     if (f == NULL)
@@ -1921,7 +1540,7 @@ parse_forwards(Loader *l, TfstConfig *c, GError **error)
 /* ---- structure: unknown sections and keys ---- */
 
 static gboolean
-check_keys(Loader *l, const ConfGroup *g, const SectionInfo *info, GError **error)
+check_keys(Loader *l, const ConfGroup *g, const TfstConfigSection *info, GError **error)
 {
   for (guint i = 0; i < g->keys->len; i++) {
     const char *key = g_ptr_array_index(g->keys, i);
@@ -1932,7 +1551,7 @@ check_keys(Loader *l, const ConfGroup *g, const SectionInfo *info, GError **erro
     if (g_strv_contains(info->keys, key))
       continue;
     known = g_strjoinv("=, ", (char **)info->keys);
-    close = suggest(key, info->keys);
+    close = tfst_config_schema_suggest(key, info->keys);
     hint = close != NULL ? g_strdup_printf(" (did you mean %s=?)", close) : g_strdup("");
     return conf_error(l, error, g->name, key, "unknown key%s; the keys of [%s] are %s=", hint,
                       info->name, known);
@@ -1943,17 +1562,12 @@ check_keys(Loader *l, const ConfGroup *g, const SectionInfo *info, GError **erro
 static gboolean
 check_structure(Loader *l, GError **error)
 {
-  static const char *const names[] = {"Instance",  "Parent",           "Children",
-                                      "Keepalive", "SessionKeepalive", "Session",
-                                      "Ports",     "Forward",          NULL};
-
   for (guint i = 0; i < l->groups->len; i++) {
     const ConfGroup *g = g_ptr_array_index(l->groups, i);
-    const SectionInfo *info = section_info(g->name);
+    const TfstConfigSection *info = tfst_config_schema_section(g->name);
 
     if (info == NULL) {
-      g_auto(GStrv) words = g_strsplit(g->name, " ", 2);
-      const char *close = suggest(words[0] != NULL ? words[0] : "", names);
+      const char *close = tfst_config_schema_suggest_section(g->name);
       g_autofree char *hint = close != NULL
                                   ? g_strdup_printf(" (did you mean [%s%s]?)", close,
                                                     strcmp(close, "Forward") == 0 ? " NAME" : "")
@@ -1973,30 +1587,6 @@ check_structure(Loader *l, GError **error)
 
 /* ---- assembly ---- */
 
-static void
-hop_init(TfstHopConf *hop)
-{
-  hop->addrs = g_array_new(FALSE, TRUE, sizeof(TfstSockAddr));
-  hop->reconnect_min_ms = DEFAULT_RECONNECT_MIN_MS;
-  hop->reconnect_max_ms = DEFAULT_RECONNECT_MAX_MS;
-  hop->handshake_timeout_ms = DEFAULT_HANDSHAKE_MS;
-  hop->max_pending = DEFAULT_MAX_PENDING;
-  hop->max_pending_per_addr = DEFAULT_MAX_PENDING_ADDR;
-  hop->tls.min_version = 13;
-}
-
-/* The ITM rule: instance N listens on Base + N * 4096, so a numeric
- * instance is its own default Skip; other names start at Base. */
-static guint16
-default_skip(const char *instance)
-{
-  guint64 n = 0;
-
-  if (instance == NULL || !g_ascii_string_to_unsigned(instance, 10, 0, 15, &n, NULL))
-    return 0;
-  return (guint16)n;
-}
-
 static TfstConfig *
 config_new(TfstRole role, const char *instance)
 {
@@ -2004,27 +1594,7 @@ config_new(TfstRole role, const char *instance)
 
   c->role = role;
   c->instance = g_strdup(instance);
-  c->label = default_label(role, instance);
-  c->log_level = DEFAULT_LOG_LEVEL;
-  c->max_sessions = DEFAULT_MAX_SESSIONS;
-  c->open_rate = DEFAULT_OPEN_RATE;
-  c->networks = g_array_new(FALSE, TRUE, sizeof(TfstNetworkEntry));
-  hop_init(&c->parent);
-  hop_init(&c->children);
-  c->trust.max_tell_entries = TFST_DEFAULT_MAX_TELL_ENTRIES;
-  c->keepalive.enabled = TRUE;
-  c->keepalive.idle_s = DEFAULT_KEEPIDLE_S;
-  c->keepalive.interval_s = DEFAULT_KEEPINTVL_S;
-  c->keepalive.count = DEFAULT_KEEPCNT;
-  c->keepalive.ping_interval_ms = DEFAULT_PING_INTERVAL_MS;
-  c->keepalive.ping_timeout_ms = DEFAULT_PING_TIMEOUT_MS;
-  c->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
-  c->close_timeout_ms = DEFAULT_CLOSE_TIMEOUT_MS;
-  c->initial_window = DEFAULT_INITIAL_WINDOW;
-  c->max_window = DEFAULT_MAX_WINDOW;
-  c->port_base = DEFAULT_PORT_BASE;
-  c->port_skip = default_skip(instance);
-  c->port_count = 1;
+  tfst_config_schema_set_defaults(c);
   c->forwards = g_ptr_array_new_with_free_func((GDestroyNotify)forward_conf_free);
   c->origins = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   return c;
@@ -2037,17 +1607,20 @@ origin_key(const char *group, const char *key)
 }
 
 /* The loader and its file texts are gone after loading; keep the location
- * of the few keys a later check may have to point at. */
+ * of the few keys a later check may have to point at: the addresses
+ * (tfst-host-addrs.c) and the TLS files (tfst_tls_creds_load). */
 static void
 record_origins(Loader *l, TfstConfig *c)
 {
-  static const char *const keys[] = {"Listen", "Connect", "LocalAddress", "Target", "Destination"};
+  static const char *const keys[] = {"Listen",      "Connect", "LocalAddress", "Target",
+                                     "Destination", "TLS",     "Certificate",  "Key",
+                                     "TrustedCA",   "PSKFile", "TLSPriority",  "TLSMinVersion"};
 
   for (guint i = 0; i < l->groups->len; i++) {
     const ConfGroup *g = g_ptr_array_index(l->groups, i);
-    const char *fwd = forward_name(g->name);
+    const char *fwd = tfst_config_schema_forward_name(g->name);
     g_autofree char *group =
-        fwd != NULL ? g_strconcat(FORWARD_PREFIX " ", fwd, NULL) : g_strdup(g->name);
+        fwd != NULL ? g_strconcat(TFST_CONFIG_FORWARD_PREFIX " ", fwd, NULL) : g_strdup(g->name);
 
     for (gsize k = 0; k < G_N_ELEMENTS(keys); k++) {
       const ConfValue *v = is_set(l, g->name, keys[k]) ? loader_value(l, g->name, keys[k]) : NULL;
@@ -2090,10 +1663,29 @@ tfst_config_origin(const TfstConfig *config, const char *group, const char *key)
   return g_hash_table_lookup(config->origins, k);
 }
 
-static gboolean
-role_is_valid(TfstRole role)
+void
+tfst_config_set_error(const TfstConfig *config, GError **error, const char *group, const char *key,
+                      const char *reason)
 {
-  return role == TFST_ROLE_EPPROXY || role == TFST_ROLE_GWPROXY || role == TFST_ROLE_RELAY;
+  const char *origin = tfst_config_origin(config, group, key);
+
+  if (origin == NULL)
+    origin = config->path != NULL ? config->path : "<data>";
+  g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG, "%s: [%s] %s=: %s", origin, group, key, reason);
+}
+
+/* Without --config, the instance name becomes part of a path below
+ * SYSCONFDIR. */
+static gboolean
+check_instance_name(const char *instance, GError **error)
+{
+  if (*instance != '\0' && strchr(instance, '/') == NULL && strcmp(instance, "..") != 0)
+    return TRUE;
+  g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG,
+              "'%s' cannot name a configuration file: the instance name must be non-empty "
+              "and contain no '/'",
+              instance);
+  return FALSE;
 }
 
 TfstConfig *
@@ -2105,19 +1697,13 @@ tfst_config_load(TfstRole role, const char *instance, const char *path, GError *
   g_autofree char *persisted = NULL;
   TfstConfig *c;
 
-  g_return_val_if_fail(role_is_valid(role), NULL);
+  g_return_val_if_fail(tfst_role_is_valid(role), NULL);
   g_return_val_if_fail(instance != NULL, NULL);
   g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
   if (path == NULL) {
-    /* the instance name becomes part of a path below SYSCONFDIR */
-    if (*instance == '\0' || strchr(instance, '/') != NULL || strcmp(instance, "..") == 0) {
-      g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG,
-                  "'%s' cannot name a configuration file: the instance name must be non-empty "
-                  "and contain no '/'",
-                  instance);
+    if (!check_instance_name(instance, error))
       return NULL;
-    }
     default_path = tfst_config_default_path(role, instance);
   }
   loader_init(&l, role, path != NULL ? path : default_path);
@@ -2140,7 +1726,7 @@ tfst_config_load_from_data(TfstRole role, const char *instance, const char *data
 {
   g_auto(Loader) l = {0};
 
-  g_return_val_if_fail(role_is_valid(role), NULL);
+  g_return_val_if_fail(tfst_role_is_valid(role), NULL);
   g_return_val_if_fail(instance != NULL, NULL);
   g_return_val_if_fail(data != NULL, NULL);
   g_return_val_if_fail(error == NULL || *error == NULL, NULL);

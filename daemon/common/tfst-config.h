@@ -4,18 +4,14 @@
  * docs/configuration.md and tfst.conf(5) document every key. */
 #pragma once
 
-#include "tfst-frame.h"
-#include "tfst-tls.h"
+#include "tfst-addr.h"
+#include "tfst-label.h"
+#include "tfst-parse.h"
+#include "tfst-role.h"
+#include "tfst-tls-conf.h"
 
 /* sysexits.h EX_CONFIG: what systemd shows for a refused configuration. */
 #define TFST_EXIT_CONFIG 78
-
-typedef enum {
-  TFST_ROLE_NONE = 0,
-  TFST_ROLE_EPPROXY = 1,
-  TFST_ROLE_GWPROXY = 2,
-  TFST_ROLE_RELAY = 3,
-} TfstRole;
 
 typedef enum {
   TFST_TARGET_NONE = 0,     /* this end listens (or the forward only passes through) */
@@ -121,15 +117,12 @@ typedef struct {
   GPtrArray *forwards; /* TfstForwardConf */
 
   /* Where the address keys were set, for checks made after loading
-   * (tfst-hostaddr.c): see tfst_config_origin(). */
+   * (tfst-host-addrs.c): see tfst_config_origin(). */
   GHashTable *origins;
   /* Mistakes that do not stop the load (a key or section given twice in
    * one file), "FILE:LINE: ...", for the journal. */
   GPtrArray *warnings; /* char * */
 } TfstConfig;
-
-const char *tfst_role_to_string(TfstRole role);
-TfstRole tfst_role_from_string(const char *s);
 
 /* Default path: SYSCONFDIR/tfst/<role>@<instance>.conf */
 char *tfst_config_default_path(TfstRole role, const char *instance);
@@ -155,6 +148,10 @@ void tfst_config_free(TfstConfig *config);
 /* MaxSessionsPerChild=, or half of MaxSessions= (rounded up) when unset. */
 guint tfst_config_child_sessions(const TfstConfig *config);
 const char *tfst_config_origin(const TfstConfig *config, const char *group, const char *key);
+/* A check made after loading (the TLS files) words its error like the
+ * loader: "FILE:LINE: [group] key=: reason", at the origin of the key. */
+void tfst_config_set_error(const TfstConfig *config, GError **error, const char *group,
+                           const char *key, const char *reason);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstConfig, tfst_config_free)
 
 /* Port of instance N under the ITM rule: Base + (Skip + k) * 4096. */

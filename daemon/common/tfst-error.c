@@ -1,9 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tfst-error.h"
 
-#include <gnutls/gnutls.h>
-#include <netlink/errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const GDBusErrorEntry tfst_error_entries[] = {
@@ -28,12 +25,9 @@ tfst_error_quark(void)
   return (GQuark)quark;
 }
 
-static void set_error_with_cause(GError **error, int code, const char *cause, const char *format,
-                                 va_list ap) G_GNUC_PRINTF(4, 0);
-
-/* "<what the caller was doing>: <the library's reason>" */
-static void
-set_error_with_cause(GError **error, int code, const char *cause, const char *format, va_list ap)
+void
+tfst_error_set_with_cause(GError **error, int code, const char *cause, const char *format,
+                          va_list ap)
 {
   g_autofree char *msg = g_strdup_vprintf(format, ap);
 
@@ -66,69 +60,7 @@ tfst_error_from_errno(GError **error, int errnum, const char *format, ...)
   va_list ap;
 
   va_start(ap, format);
-  set_error_with_cause(error, code_from_errno(errnum), g_strerror(errnum), format, ap);
-  va_end(ap);
-}
-
-static int
-code_from_nl(int nlerr)
-{
-  switch (nlerr) {
-    case NLE_OPNOTSUPP:
-    case NLE_AF_NOSUPPORT:
-    case NLE_PROTO_MISMATCH:
-      return TFST_ERROR_NOT_SUPPORTED;
-    case NLE_INVAL:
-    case NLE_RANGE:
-      return TFST_ERROR_INVALID_ARGS;
-    case NLE_OBJ_NOTFOUND:
-    case NLE_NODEV:
-      return TFST_ERROR_NOT_FOUND;
-    default:
-      return TFST_ERROR_FAILED;
-  }
-}
-
-void
-tfst_error_from_nl(GError **error, int nlerr, const char *format, ...)
-{
-  va_list ap;
-
-  nlerr = abs(nlerr);
-  va_start(ap, format);
-  set_error_with_cause(error, code_from_nl(nlerr), nl_geterror(nlerr), format, ap);
-  va_end(ap);
-}
-
-static int
-code_from_gnutls(int rc)
-{
-  switch (rc) {
-    case GNUTLS_E_FILE_ERROR:
-    case GNUTLS_E_BASE64_DECODING_ERROR:
-    case GNUTLS_E_ASN1_DER_ERROR:
-    case GNUTLS_E_CERTIFICATE_KEY_MISMATCH:
-    case GNUTLS_E_INVALID_REQUEST:
-      return TFST_ERROR_CONFIG;
-    case GNUTLS_E_UNIMPLEMENTED_FEATURE:
-      return TFST_ERROR_NOT_SUPPORTED;
-    case GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR:
-    case GNUTLS_E_FATAL_ALERT_RECEIVED:
-    case GNUTLS_E_UNEXPECTED_PACKET:
-    case GNUTLS_E_UNEXPECTED_PACKET_LENGTH:
-      return TFST_ERROR_PROTOCOL;
-    default:
-      return TFST_ERROR_FAILED;
-  }
-}
-
-void
-tfst_error_from_gnutls(GError **error, int rc, const char *format, ...)
-{
-  va_list ap;
-
-  va_start(ap, format);
-  set_error_with_cause(error, code_from_gnutls(rc), gnutls_strerror(rc), format, ap);
+  tfst_error_set_with_cause(error, code_from_errno(errnum), g_strerror(errnum), format, ap);
   va_end(ap);
 }
 

@@ -20,11 +20,11 @@ typedef enum {
 
 GQuark tfst_error_quark(void);
 void tfst_error_from_errno(GError **error, int errnum, const char *format, ...) G_GNUC_PRINTF(3, 4);
-/* libnl's error codes (negative as returned, or positive NLE_*): the
- * message is "FORMAT: nl_geterror() text". */
-void tfst_error_from_nl(GError **error, int nlerr, const char *format, ...) G_GNUC_PRINTF(3, 4);
-/* GnuTLS's negative codes: the message is "FORMAT: gnutls_strerror()". */
-void tfst_error_from_gnutls(GError **error, int rc, const char *format, ...) G_GNUC_PRINTF(3, 4);
+/* "<what the caller was doing>: <the library's reason>": the one helper
+ * per library (errno here, libnl in tfst-nl.h, GnuTLS in tfst-gnutls.h)
+ * maps its codes and words its reason through this. */
+void tfst_error_set_with_cause(GError **error, int code, const char *cause, const char *format,
+                               va_list ap) G_GNUC_PRINTF(4, 0);
 
 /* Longest part of a caller's argument an error message repeats. */
 #define TFST_ERROR_QUOTE_MAX 64

@@ -207,20 +207,6 @@ tfst_u64_payload_decode(const guint8 *p)
   return (guint64)get_u32(p) << 32 | get_u32(p + 4);
 }
 
-gboolean
-tfst_label_is_valid(const char *label)
-{
-  gsize n = 0;
-
-  if (label == NULL)
-    return FALSE;
-  for (const char *c = label; *c != '\0'; c++, n++) {
-    if (!g_ascii_isalnum(*c) && *c != '.' && *c != '_' && *c != '-')
-      return FALSE;
-  }
-  return n > 0 && n <= TFST_LABEL_MAX;
-}
-
 /* ---- TLV reading ---- */
 
 typedef struct {

@@ -8,6 +8,9 @@
  */
 #pragma once
 
+#include "tfst-addr.h"
+#include "tfst-label.h"
+
 #include <glib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -18,7 +21,6 @@
  * describing a big chain, small enough that a hostile length cannot make us
  * allocate much. */
 #define TFST_FRAME_MAX_PAYLOAD (256u * 1024u)
-#define TFST_LABEL_MAX         63
 #define TFST_HELLO_MAGIC       "TFST"
 
 typedef enum {
@@ -66,12 +68,6 @@ typedef struct {
   guint32 length;
 } TfstFrameHeader;
 
-typedef union {
-  struct sockaddr sa;
-  struct sockaddr_in in;
-  struct sockaddr_in6 in6;
-} TfstSockAddr;
-
 /* TLV tags inside control payloads.  Unknown tags are skipped so a newer
  * peer can add fields without breaking v1. */
 typedef enum {
@@ -112,13 +108,6 @@ typedef struct {
 
 typedef struct {
   char owner[TFST_LABEL_MAX + 1];
-  guint8 family; /* AF_INET or AF_INET6 */
-  guint8 prefix;
-  guint8 addr[16];
-} TfstNetworkEntry;
-
-typedef struct {
-  char owner[TFST_LABEL_MAX + 1];
   char name[TFST_LABEL_MAX + 1];
 } TfstForwardEntry;
 
@@ -141,7 +130,6 @@ int tfst_frame_header_decode(const guint8 *buf, gsize len, TfstFrameHeader *out)
 int tfst_frame_payload_check(const TfstFrameHeader *h, const guint8 *payload);
 void tfst_frame_header_encode(guint8 *buf, guint8 type, guint32 session, guint32 length);
 
-gboolean tfst_label_is_valid(const char *label);
 /* OPEN's WINDOW and OPEN_OK's window: 1 ... 2^31-1. */
 gboolean tfst_frame_window_is_valid(guint32 window);
 int tfst_u32_payload_decode(const TfstFrameHeader *h, const guint8 *p, guint32 *out);

@@ -5,7 +5,7 @@
  * plane.  See tfst-tls.h for the label binding. */
 #include "tfst-tls.h"
 
-#include "tfst-cleanup.h"
+#include "tfst-gnutls.h"
 #include "tfst-error.h"
 #include "tfst-file.h"
 #include "tfst-frame.h"
@@ -56,18 +56,6 @@ struct TfstTls {
   gint64 peer_expires;
   char *last_error;
 };
-
-void
-tfst_tls_conf_clear(TfstTlsConf *conf)
-{
-  g_clear_pointer(&conf->certificate, g_free);
-  g_clear_pointer(&conf->key, g_free);
-  g_clear_pointer(&conf->trusted_ca, g_free);
-  g_clear_pointer(&conf->psk_file, g_free);
-  g_clear_pointer(&conf->priority, g_free);
-  g_clear_pointer(&conf->peer_labels, g_strfreev);
-  g_clear_pointer(&conf->creds, tfst_tls_creds_unref);
-}
 
 /* ---- certificates ---- */
 
@@ -188,8 +176,7 @@ set_key_pair(TfstTlsCreds *c, const TfstTlsConf *conf, TfstTlsKey *out_key, GErr
     *out_key = rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH || rc == GNUTLS_E_PK_INVALID_PRIVKEY
                    ? TFST_TLS_KEY_KEY
                    : TFST_TLS_KEY_CERTIFICATE;
-    tfst_error_from_gnutls(error, rc, "cannot load '%s' with key '%s'", conf->certificate,
-                           conf->key);
+    tfst_gnutls_error(error, rc, "cannot load '%s' with key '%s'", conf->certificate, conf->key);
     return FALSE;
   }
   return TRUE;
@@ -210,7 +197,7 @@ load_own_certificate(TfstTlsCreds *c, const TfstTlsConf *conf, const char *own_l
   if ((rc = gnutls_certificate_get_crt_raw(c->x509, 0, 0, &raw)) < 0 ||
       (rc = gnutls_x509_crt_init(&crt)) < 0 ||
       (rc = gnutls_x509_crt_import(crt, &raw, GNUTLS_X509_FMT_DER)) < 0) {
-    tfst_error_from_gnutls(error, rc, "cannot read back '%s'", conf->certificate);
+    tfst_gnutls_error(error, rc, "cannot read back '%s'", conf->certificate);
     return FALSE;
   }
   labels = crt_labels(crt);
@@ -319,7 +306,7 @@ load_trust(TfstTlsCreds *c, const char *path, GError **error)
   if (rc == GNUTLS_E_FILE_ERROR)
     return FALSE;
   if (rc < 0) {
-    tfst_error_from_gnutls(error, rc, "cannot load CA certificates from '%s'", path);
+    tfst_gnutls_error(error, rc, "cannot load CA certificates from '%s'", path);
     return FALSE;
   }
   if (rc == 0) {
@@ -417,7 +404,7 @@ load_psk(TfstTlsCreds *c, const TfstTlsConf *conf, const char *own_label, GError
       return FALSE;
     }
     if ((rc = gnutls_psk_allocate_server_credentials(&c->psk_server)) < 0) {
-      tfst_error_from_gnutls(error, rc, "cannot set up PSK");
+      tfst_gnutls_error(error, rc, "cannot set up PSK");
       return FALSE;
     }
     gnutls_psk_set_server_credentials_function(c->psk_server, psk_server_key_cb);
@@ -439,7 +426,7 @@ load_psk(TfstTlsCreds *c, const TfstTlsConf *conf, const char *own_label, GError
   if ((rc = gnutls_psk_allocate_client_credentials(&c->psk_client)) < 0 ||
       (rc = gnutls_psk_set_client_credentials(c->psk_client, own_label, &d, GNUTLS_PSK_KEY_RAW)) <
           0) {
-    tfst_error_from_gnutls(error, rc, "cannot set up PSK");
+    tfst_gnutls_error(error, rc, "cannot set up PSK");
     return FALSE;
   }
   c->description = g_strdup_printf("PSK identity '%s'", own_label);
@@ -471,7 +458,7 @@ load_priority(TfstTlsCreds *c, const TfstTlsConf *conf, GError **error)
                   "'%s' is not a valid GnuTLS priority string (the error is at '%s')", text,
                   err_pos);
     else
-      tfst_error_from_gnutls(error, rc, "'%s' is not a valid GnuTLS priority string", text);
+      tfst_gnutls_error(error, rc, "'%s' is not a valid GnuTLS priority string", text);
     c->priority = NULL;
     return FALSE;
   }
@@ -502,7 +489,7 @@ tfst_tls_creds_new(const TfstTlsConf *conf, gboolean server, const char *own_lab
     }
   } else {
     if ((rc = gnutls_certificate_allocate_credentials(&c->x509)) < 0) {
-      tfst_error_from_gnutls(error, rc, "cannot set up certificates");
+      tfst_gnutls_error(error, rc, "cannot set up certificates");
       *out_key = TFST_TLS_KEY_CERTIFICATE;
       return NULL;
     }
@@ -518,11 +505,55 @@ tfst_tls_creds_new(const TfstTlsConf *conf, gboolean server, const char *own_lab
   /* A new key at each load: tickets issued before a reload are not
    * honoured after it, so reconnects see the new certificates. */
   if (server && (rc = gnutls_session_ticket_key_generate(&c->ticket_key)) < 0) {
-    tfst_error_from_gnutls(error, rc, "cannot make a session ticket key");
+    tfst_gnutls_error(error, rc, "cannot make a session ticket key");
     *out_key = TFST_TLS_KEY_PRIORITY;
     return NULL;
   }
   return g_steal_pointer(&c);
+}
+
+/* The key an error of tfst_tls_creds_new() points at.  The default
+ * priority string is ours: point at TLSMinVersion= or TLS= then. */
+static const char *
+creds_error_key(const TfstConfig *config, const char *group, TfstTlsKey key)
+{
+  static const char *const key_names[] = {
+      [TFST_TLS_KEY_CERTIFICATE] = "Certificate", [TFST_TLS_KEY_KEY] = "Key",
+      [TFST_TLS_KEY_TRUSTED_CA] = "TrustedCA",    [TFST_TLS_KEY_PSK_FILE] = "PSKFile",
+      [TFST_TLS_KEY_PRIORITY] = "TLSPriority",
+  };
+
+  if (key != TFST_TLS_KEY_PRIORITY || tfst_config_origin(config, group, "TLSPriority") != NULL)
+    return key_names[key];
+  return tfst_config_origin(config, group, "TLSMinVersion") != NULL ? "TLSMinVersion" : "TLS";
+}
+
+static gboolean
+creds_load_hop(TfstConfig *config, const char *group, TfstHopConf *hop, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  TfstTlsKey key = TFST_TLS_KEY_PRIORITY;
+  TfstTlsCreds *creds;
+
+  if (!hop->tls.enabled)
+    return TRUE;
+  g_return_val_if_fail(hop->tls.creds == NULL, FALSE);
+  creds = tfst_tls_creds_new(&hop->tls, hop->listen, config->label, &key, &local);
+  if (creds == NULL) {
+    tfst_config_set_error(config, error, group, creds_error_key(config, group, key),
+                          local->message);
+    return FALSE;
+  }
+  hop->tls.creds = creds;
+  hop->tls.creds_free = (GDestroyNotify)tfst_tls_creds_unref;
+  return TRUE;
+}
+
+gboolean
+tfst_tls_creds_load(TfstConfig *config, GError **error)
+{
+  return creds_load_hop(config, "Parent", &config->parent, error) &&
+         creds_load_hop(config, "Children", &config->children, error);
 }
 
 TfstTlsCreds *
@@ -621,7 +652,7 @@ tfst_tls_new(TfstTlsCreds *creds, gboolean client, int fd, GBytes *resume, GErro
   rc = gnutls_init(&s,
                    (client ? GNUTLS_CLIENT : GNUTLS_SERVER) | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL);
   if (rc < 0) {
-    tfst_error_from_gnutls(error, rc, "cannot start a TLS session");
+    tfst_gnutls_error(error, rc, "cannot start a TLS session");
     tfst_tls_free(tls);
     return NULL;
   }
@@ -636,7 +667,7 @@ tfst_tls_new(TfstTlsCreds *creds, gboolean client, int fd, GBytes *resume, GErro
       (client && resume != NULL &&
        (rc = gnutls_session_set_data(s, g_bytes_get_data(resume, NULL), g_bytes_get_size(resume))) <
            0)) {
-    tfst_error_from_gnutls(error, rc, "cannot set up the TLS session");
+    tfst_gnutls_error(error, rc, "cannot set up the TLS session");
     tfst_tls_free(tls);
     return NULL;
   }

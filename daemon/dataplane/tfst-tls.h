@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* TLS on the hops (GnuTLS): credentials loaded on the control plane with
- * the configuration, shared read-only with the data plane by reference,
- * and the per-hop session driven from the hop's sd-event callback.
+/* TLS on the hops (GnuTLS): credentials built on the control plane from
+ * the configuration's settings (tfst-tls-conf.h), shared read-only with the data plane by
+ * reference, and the per-hop session driven from the hop's sd-event callback.
  *
  * Label binding: a certificate names tfst labels in its subjectAltName,
  * either as a dNSName equal to the label ("relay1") or as a URI
@@ -10,7 +10,9 @@
  * announces in HELLO/IAM must be one its certificate (or identity) names. */
 #pragma once
 
+#include "tfst-config.h"
 #include "tfst-log.h"
+#include "tfst-tls-conf.h"
 
 #include <gio/gio.h>
 
@@ -23,26 +25,10 @@
 #define TFST_TLS_CA_DIR_MAX_ENTRIES 4096
 #define TFST_TLS_CA_DIR_MAX_BYTES   (16 * 1024 * 1024)
 
-typedef struct TfstTlsCreds TfstTlsCreds;
 typedef struct TfstTls TfstTls;
 
-/* [Parent] / [Children] TLS keys, as parsed. */
-typedef struct {
-  gboolean enabled;    /* TLS=yes */
-  char *certificate;   /* Certificate= */
-  char *key;           /* Key= */
-  char *trusted_ca;    /* TrustedCA= file or directory */
-  char *psk_file;      /* PSKFile= */
-  char *priority;      /* TLSPriority=, NULL: built from min_version */
-  char **peer_labels;  /* PeerLabel=, NULL: any label the certificate names */
-  guint min_version;   /* TLSMinVersion= 12 or 13 */
-  TfstTlsCreds *creds; /* loaded when enabled */
-} TfstTlsConf;
-
-void tfst_tls_conf_clear(TfstTlsConf *conf);
-
-/* The key of the section the problem is about, for the loader's
- * "FILE:LINE: [Section] Key=: reason" errors. */
+/* The key of the section the problem is about, for the
+ * "FILE:LINE: [Section] Key=: reason" errors of tfst_tls_creds_load(). */
 typedef enum {
   TFST_TLS_KEY_CERTIFICATE,
   TFST_TLS_KEY_KEY,
@@ -51,6 +37,11 @@ typedef enum {
   TFST_TLS_KEY_PRIORITY,
 } TfstTlsKey;
 
+/* Builds the credentials of every hop with TLS=yes (hop->tls.creds), on the
+ * control plane: at start and at each reload, before the configuration is
+ * used.  Errors are TFST_ERROR_CONFIG and read like the loader's,
+ * "FILE:LINE: [Section] Key=: reason". */
+gboolean tfst_tls_creds_load(TfstConfig *config, GError **error);
 /* Loads the files and checks the priority string; `server`: this side
  * accepts the hop (Listen=).  `own_label` must be named by our own
  * certificate (and have a key in the PSK file for a client).  On error

@@ -2,7 +2,7 @@
 #include "tfst-host-addrs.h"
 
 #include "tfst-addr.h"
-#include "tfst-cleanup.h"
+#include "tfst-nl.h"
 #include "tfst-error.h"
 
 #include <arpa/inet.h>
@@ -518,17 +518,17 @@ tfst_host_addrs_load(const GArray *probe, const char *sysctl_dir, GError **error
   }
   r = nl_connect(sk, NETLINK_ROUTE);
   if (r < 0) {
-    tfst_error_from_nl(error, r, "NETLINK_ROUTE socket");
+    tfst_nl_error(error, r, "NETLINK_ROUTE socket");
     return NULL;
   }
   r = rtnl_link_alloc_cache(sk, AF_UNSPEC, &links);
   if (r < 0) {
-    tfst_error_from_nl(error, r, "reading the network interfaces");
+    tfst_nl_error(error, r, "reading the network interfaces");
     return NULL;
   }
   r = rtnl_addr_alloc_cache(sk, &addrs);
   if (r < 0) {
-    tfst_error_from_nl(error, r, "reading the interface addresses");
+    tfst_nl_error(error, r, "reading the interface addresses");
     return NULL;
   }
   h = tfst_host_addrs_new();

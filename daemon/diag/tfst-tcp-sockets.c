@@ -2,7 +2,7 @@
 /* TCP sockets of the network namespace from inet_diag (see
  * tfst-tcp-sockets.h). */
 #include "tfst-tcp-sockets.h"
-#include "tfst-cleanup.h"
+#include "tfst-nl.h"
 #include "tfst-error.h"
 
 #include <linux/inet_diag.h>
@@ -96,12 +96,12 @@ dump_family(struct nl_sock *sk, guint8 family, guint32 states, DumpCtx *ctx, GEr
   ctx->family = family;
   r = idiagnl_send_simple(sk, NLM_F_DUMP, family, (guint16)states, 0);
   if (r < 0) {
-    tfst_error_from_nl(error, r, "inet_diag dump request");
+    tfst_nl_error(error, r, "inet_diag dump request");
     return FALSE;
   }
   r = nl_recvmsgs_default(sk);
   if (r < 0 || ctx->nlerr < 0) {
-    tfst_error_from_nl(error, r < 0 ? r : ctx->nlerr, "inet_diag dump");
+    tfst_nl_error(error, r < 0 ? r : ctx->nlerr, "inet_diag dump");
     return FALSE;
   }
   return TRUE;
@@ -123,7 +123,7 @@ tfst_tcp_sockets_dump(const guint16 *ports, guint n_ports, guint32 states, GErro
   }
   r = idiagnl_connect(sk);
   if (r < 0) {
-    tfst_error_from_nl(error, r, "inet_diag netlink socket");
+    tfst_nl_error(error, r, "inet_diag netlink socket");
     return NULL;
   }
   nl_socket_enable_msg_peek(sk);

@@ -2,7 +2,7 @@
 /* The kernel side of tfst-xfrm: netlink dumps through libnl-xfrm,
  * /proc/net/xfrm_stat (see tfst-xfrm-kernel.h). */
 #include "tfst-xfrm-kernel.h"
-#include "tfst-cleanup.h"
+#include "tfst-nl.h"
 #include "tfst-error.h"
 
 #include <arpa/inet.h>
@@ -66,7 +66,7 @@ tfst_xfrm_kernel_set_error(GError **error, int nlerr, const char *what)
                 what, TFST_XFRM_CAPABILITY);
     return;
   }
-  tfst_error_from_nl(error, nlerr, "%s", what);
+  tfst_nl_error(error, nlerr, "%s", what);
 }
 
 struct nl_sock *

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Watching the kernel's SA events (see tfst-xfrm-monitor.h). */
 #include "tfst-xfrm-monitor.h"
-#include "tfst-cleanup.h"
+#include "tfst-nl.h"
 #include "tfst-xfrm-kernel.h"
 
 #include <glib-unix.h>

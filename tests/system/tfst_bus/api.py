@@ -41,7 +41,7 @@ HOP_FIELDS = ("label", "address", "port", "up", "since", "rtt", "reconnects")
 
 
 def escape_instance(s):
-    """daemon/tfst-busname.c: every byte not [A-Za-z0-9] becomes _XX."""
+    """daemon/common/tfst-bus-name.c: every byte not [A-Za-z0-9] becomes _XX."""
     if s == "":
         return "_"
     return "".join(chr(b) if chr(b).isascii() and chr(b).isalnum() else f"_{b:02x}"

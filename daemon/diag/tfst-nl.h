@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* g_autoptr() for foreign types, declared once here (STYLE: no private
- * copies in the .c files).  GnuTLS handles are pointer typedefs already,
- * so they take G_DEFINE_AUTO_CLEANUP_FREE_FUNC and g_auto().  libnl structs get a Tfst typedef
- * because G_DEFINE_AUTOPTR_CLEANUP_FUNC needs a plain type name, not "struct x". */
+/* libnl in the diagnostics layer (host addresses, ports, IPsec): its error
+ * codes as GError, and g_autoptr() for its objects.  The structs get a Tfst
+ * typedef because G_DEFINE_AUTOPTR_CLEANUP_FUNC needs a plain type name,
+ * not "struct x". */
 #pragma once
 
 #include <glib.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <netlink/cache.h>
 #include <netlink/idiag/msg.h>
 #include <netlink/netlink.h>
@@ -16,6 +14,10 @@
 #include <netlink/route/route.h>
 #include <netlink/socket.h>
 #include <netlink/xfrm/sa.h>
+
+/* libnl's error codes (negative as returned, or positive NLE_*): the
+ * message is "FORMAT: nl_geterror() text". */
+void tfst_nl_error(GError **error, int nlerr, const char *format, ...) G_GNUC_PRINTF(3, 4);
 
 typedef struct nl_sock TfstNlSock;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstNlSock, nl_socket_free)
@@ -40,9 +42,3 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstIdiagMsg, idiagnl_msg_put)
 
 typedef struct xfrmnl_sa TfstXfrmnlSa;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstXfrmnlSa, xfrmnl_sa_put)
-
-G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gnutls_session_t, gnutls_deinit, NULL)
-G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gnutls_x509_crt_t, gnutls_x509_crt_deinit, NULL)
-G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gnutls_certificate_credentials_t,
-                                gnutls_certificate_free_credentials, NULL)
-G_DEFINE_AUTO_CLEANUP_FREE_FUNC(gnutls_priority_t, gnutls_priority_deinit, NULL)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include "tfst-busname.h"
+#include "tfst-bus-name.h"
 
 #include <gio/gio.h>
 
@@ -56,8 +56,8 @@ int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
-  g_test_add_func("/busname/escape", test_escape);
-  g_test_add_func("/busname/roundtrip", test_roundtrip);
-  g_test_add_func("/busname/parse-bad", test_parse_bad);
+  g_test_add_func("/bus-name/escape", test_escape);
+  g_test_add_func("/bus-name/roundtrip", test_roundtrip);
+  g_test_add_func("/bus-name/parse-bad", test_parse_bad);
   return g_test_run();
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Instance bus names (see tfst-busname.h). */
-#include "tfst-busname.h"
+/* Instance bus names (see tfst-bus-name.h). */
+#include "tfst-bus-name.h"
 
 #include <string.h>
 
