@@ -2,13 +2,9 @@
 /* Answering D-Bus method calls from asynchronous work. */
 #pragma once
 
-#include <gio/gio.h>
+#include "tfst-engine.h" /* TFST_DBUS_REPLY_MAX */
 
-/* The largest reply a method builds: the system bus refuses a message
- * above 32 MiB (and drops the connection that sent it, the instance's),
- * so lists that grow with traffic stop well short of that and fail with
- * advice instead (narrow the filter, export the trace). */
-#define TFST_DBUS_REPLY_MAX (16 * 1024 * 1024)
+#include <gio/gio.h>
 
 /* A GAsyncReadyCallback for a GTask (an engine query, a worker thread)
  * whose result is the method's reply tuple (a GVariant reference, not

@@ -10,6 +10,12 @@
 
 typedef struct TfstEngine TfstEngine;
 
+/* The largest reply a method builds: the system bus refuses a message
+ * above 32 MiB (and drops the connection that sent it, the instance's),
+ * so lists that grow with traffic stop well short of that and fail with
+ * advice instead (narrow the filter, export the trace). */
+#define TFST_DBUS_REPLY_MAX (16 * 1024 * 1024)
+
 /* What the data plane tells the control plane; called on the main context
  * (the thread that runs the GLib main loop), never on the data plane. */
 typedef struct {

@@ -5,7 +5,6 @@
  * so nothing the loop owns is ever read from another thread. */
 #include "tfst-engine-private.h"
 #include "tfst-error.h"
-#include "tfst-invocation.h"
 
 #include <errno.h>
 #include <netinet/tcp.h>
