@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tfstctl's field descriptions: one description gives the table (headers,
+ * order, alignment, cell formats) and the JSON (member names, types by the
+ * row's types) of the same rows. */
+#include "tfstctl-fields.h"
+
+#include <glib/gi18n.h>
+
+#define ROW "(ssqtuubxay)"
+
+static char *
+upper_cell(GVariant *row, const TfstctlField *field)
+{
+  g_autoptr(GVariant) name = g_variant_get_child_value(row, field->member);
+
+  return g_ascii_strup(g_variant_get_string(name, NULL), -1);
+}
+
+static const TfstctlField fields[] = {
+    {N_("NAME"), "name", 0, TFSTCTL_FIELD_CUSTOM, .cell = upper_cell},
+    {N_("REMOTE"), "address", 1, TFSTCTL_FIELD_ENDPOINT, .port = 2},
+    {NULL, "port", 2},
+    {N_("SIZE"), "size", 3, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("RTT"), "rtt_us", 4, TFSTCTL_FIELD_RTT, TFSTCTL_FIELD_RIGHT},
+    {N_("SPI"), "spi", 5, TFSTCTL_FIELD_SPI},
+    {N_("UP"), "up", 6, TFSTCTL_FIELD_YES_NO},
+    {N_("DELTA"), "delta", 7, TFSTCTL_FIELD_DASH, TFSTCTL_FIELD_RIGHT},
+    {NULL, "raw", 8},
+    {N_("NOTE"), NULL, 0, TFSTCTL_FIELD_DASH},
+};
+static const TfstctlFields desc = TFSTCTL_FIELDS(ROW, fields);
+
+static GVariant *
+make_rows(void)
+{
+  static const guint8 raw[] = {0x45, 0x00};
+  g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE("a" ROW));
+
+  g_variant_builder_add(&b, "(ssqtuubx@ay)", "gw1", "2001:db8::1", (guint16)443, (guint64)512,
+                        (guint32)400, (guint32)4096, TRUE, (gint64)-5,
+                        g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, raw, sizeof(raw), 1));
+  g_variant_builder_add(&b, "(ssqtuubx@ay)", "", "192.0.2.1", (guint16)80, (guint64)0, (guint32)0,
+                        (guint32)1, FALSE, (gint64)0,
+                        g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, NULL, 0, 1));
+  return g_variant_ref_sink(g_variant_builder_end(&b));
+}
+
+/* Output is checked in a subprocess: the printers write to stdout. */
+static void
+test_table(void)
+{
+  g_autoptr(GVariant) rows = NULL;
+
+  if (g_test_subprocess()) {
+    rows = make_rows();
+    tfstctl_fields_print_table(&desc, rows);
+    return;
+  }
+  g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed();
+  /* Only the fields with a header, in order; RIGHT pads on the left; the
+   * last cell is not padded. */
+  g_test_trap_assert_stdout(
+      "NAME  REMOTE                  SIZE     RTT  SPI         UP   DELTA  NOTE\n"
+      "GW1   [2001:db8::1]:443  512 bytes  0.4 ms  0x00001000  yes     -5  gw1\n"
+      "      192.0.2.1:80         0 bytes       -  0x00000001  no       -  -\n");
+}
+
+static void
+test_json(void)
+{
+  g_autoptr(GVariant) rows = NULL;
+  g_autoptr(TfstctlJson) json = NULL;
+
+  if (g_test_subprocess()) {
+    rows = make_rows();
+    json = tfstctl_json_new();
+    tfstctl_fields_json_rows(json, NULL, &desc, rows);
+    tfstctl_json_print(json);
+    return;
+  }
+  g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed();
+  /* Every field with a JSON name, the exact values, typed by the row. */
+  g_test_trap_assert_stdout("[\n"
+                            "  {\n"
+                            "    \"name\": \"gw1\",\n"
+                            "    \"address\": \"2001:db8::1\",\n"
+                            "    \"port\": 443,\n"
+                            "    \"size\": 512,\n"
+                            "    \"rtt_us\": 400,\n"
+                            "    \"spi\": 4096,\n"
+                            "    \"up\": true,\n"
+                            "    \"delta\": -5,\n"
+                            "    \"raw\": \"4500\"\n"
+                            "  },\n"
+                            "  {\n"
+                            "    \"name\": \"\",\n"
+                            "    \"address\": \"192.0.2.1\",\n"
+                            "    \"port\": 80,\n"
+                            "    \"size\": 0,\n"
+                            "    \"rtt_us\": 0,\n"
+                            "    \"spi\": 1,\n"
+                            "    \"up\": false,\n"
+                            "    \"delta\": 0,\n"
+                            "    \"raw\": \"\"\n"
+                            "  }\n"
+                            "]\n");
+}
+
+/* A property a newer or older instance sends with another type is shown
+ * as no rows, not misread. */
+static void
+test_wrong_type(void)
+{
+  g_autoptr(GVariant) other = NULL;
+  g_autoptr(TfstctlJson) json = NULL;
+
+  if (g_test_subprocess()) {
+    other = g_variant_ref_sink(g_variant_new_strv((const char *[]){"a", NULL}, -1));
+    json = tfstctl_json_new();
+    tfstctl_json_begin_object(json, NULL);
+    tfstctl_fields_json_rows(json, "none", &desc, NULL);
+    tfstctl_fields_json_rows(json, "other", &desc, other);
+    tfstctl_fields_json_value(json, "printed", other);
+    tfstctl_json_end_object(json);
+    tfstctl_json_print(json);
+    tfstctl_fields_print_table(&desc, other);
+    return;
+  }
+  g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed();
+  g_test_trap_assert_stdout("{\n"
+                            "  \"none\": [],\n"
+                            "  \"other\": [],\n"
+                            "  \"printed\": \"['a']\"\n"
+                            "}\n"
+                            "NAME  REMOTE  SIZE  RTT  SPI  UP  DELTA  NOTE\n");
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/tfstctl/fields/table", test_table);
+  g_test_add_func("/tfstctl/fields/json", test_json);
+  g_test_add_func("/tfstctl/fields/wrong-type", test_wrong_type);
+  return g_test_run();
+}

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Tables and JSON from one description of the fields (see tfstctl-fields.h). */
+#include "tfstctl-fields.h"
+
+#include "tfstctl-format.h"
+
+#include <glib/gi18n.h>
+
+/* ---- values */
+
+/* An unsigned number of any width; FALSE for other types. */
+static gboolean
+value_as_uint(GVariant *value, guint64 *ret_value)
+{
+  switch (g_variant_classify(value)) {
+    case G_VARIANT_CLASS_BYTE:
+      *ret_value = g_variant_get_byte(value);
+      return TRUE;
+    case G_VARIANT_CLASS_UINT16:
+      *ret_value = g_variant_get_uint16(value);
+      return TRUE;
+    case G_VARIANT_CLASS_UINT32:
+      *ret_value = g_variant_get_uint32(value);
+      return TRUE;
+    case G_VARIANT_CLASS_UINT64:
+      *ret_value = g_variant_get_uint64(value);
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
+
+/* A signed number of any width; FALSE for other types. */
+static gboolean
+value_as_int(GVariant *value, gint64 *ret_value)
+{
+  switch (g_variant_classify(value)) {
+    case G_VARIANT_CLASS_INT16:
+      *ret_value = g_variant_get_int16(value);
+      return TRUE;
+    case G_VARIANT_CLASS_INT32:
+      *ret_value = g_variant_get_int32(value);
+      return TRUE;
+    case G_VARIANT_CLASS_INT64:
+      *ret_value = g_variant_get_int64(value);
+      return TRUE;
+    default:
+      return FALSE;
+  }
+}
+
+/* Unsigned numbers as they are, anything else as 0. */
+static guint64
+value_uint(GVariant *value)
+{
+  guint64 n = 0;
+
+  return value_as_uint(value, &n) ? n : 0;
+}
+
+static char *
+hex_text(GVariant *bytes)
+{
+  gsize n = 0;
+  const guint8 *b = g_variant_get_fixed_array(bytes, &n, 1);
+  GString *s = g_string_sized_new(n * 2);
+
+  for (gsize i = 0; i < n; i++)
+    g_string_append_printf(s, "%02x", b[i]);
+  return g_string_free(s, FALSE);
+}
+
+/* ---- JSON */
+
+void
+tfstctl_fields_json_value(TfstctlJson *json, const char *key, GVariant *value)
+{
+  g_autofree char *text = NULL;
+  guint64 u = 0;
+  gint64 i = 0;
+
+  if (value_as_uint(value, &u))
+    tfstctl_json_uint(json, key, u);
+  else if (value_as_int(value, &i))
+    tfstctl_json_int(json, key, i);
+  else if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
+    tfstctl_json_bool(json, key, g_variant_get_boolean(value));
+  else if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
+    tfstctl_json_string(json, key, g_variant_get_string(value, NULL));
+  else if (g_variant_is_of_type(value, G_VARIANT_TYPE_BYTESTRING))
+    tfstctl_json_string(json, key, (text = hex_text(value)));
+  else
+    tfstctl_json_string(json, key, (text = g_variant_print(value, TRUE)));
+}
+
+void
+tfstctl_fields_json_row(TfstctlJson *json, const char *key, const TfstctlFields *desc,
+                        GVariant *row)
+{
+  tfstctl_json_begin_object(json, key);
+  for (guint i = 0; i < desc->n_fields; i++) {
+    const TfstctlField *f = &desc->fields[i];
+    g_autoptr(GVariant) value = NULL;
+
+    if (f->json == NULL)
+      continue;
+    value = g_variant_get_child_value(row, f->member);
+    tfstctl_fields_json_value(json, f->json, value);
+  }
+  tfstctl_json_end_object(json);
+}
+
+/* rows is an array of desc's rows. */
+static gboolean
+rows_fit(const TfstctlFields *desc, GVariant *rows)
+{
+  g_autofree char *type = g_strconcat("a", desc->row_type, NULL);
+
+  g_return_val_if_fail(g_variant_type_string_is_valid(type), FALSE);
+  return rows != NULL && g_variant_is_of_type(rows, G_VARIANT_TYPE(type));
+}
+
+void
+tfstctl_fields_json_rows(TfstctlJson *json, const char *key, const TfstctlFields *desc,
+                         GVariant *rows)
+{
+  gsize n = rows_fit(desc, rows) ? g_variant_n_children(rows) : 0;
+
+  tfstctl_json_begin_array(json, key);
+  for (gsize i = 0; i < n; i++) {
+    g_autoptr(GVariant) row = g_variant_get_child_value(rows, i);
+    tfstctl_fields_json_row(json, NULL, desc, row);
+  }
+  tfstctl_json_end_array(json);
+}
+
+/* ---- table */
+
+static char *
+plain_text(GVariant *value)
+{
+  guint64 u = 0;
+  gint64 i = 0;
+
+  if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
+    return g_variant_dup_string(value, NULL);
+  if (value_as_uint(value, &u))
+    return g_strdup_printf("%" G_GUINT64_FORMAT, u);
+  if (value_as_int(value, &i))
+    return g_strdup_printf("%" G_GINT64_FORMAT, i);
+  if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
+    return g_strdup(g_variant_get_boolean(value) ? _("yes") : _("no"));
+  return g_variant_print(value, FALSE);
+}
+
+/* "" and 0, signed or not. */
+static gboolean
+is_empty(GVariant *value)
+{
+  gint64 i = 0;
+
+  if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
+    return *g_variant_get_string(value, NULL) == '\0';
+  if (value_as_int(value, &i))
+    return i == 0;
+  return value_uint(value) == 0;
+}
+
+static char *
+endpoint_text(GVariant *row, GVariant *address, guint port_member)
+{
+  g_autoptr(GVariant) port = g_variant_get_child_value(row, port_member);
+
+  return tfstctl_format_endpoint(g_variant_get_string(address, NULL), (guint16)value_uint(port));
+}
+
+static char *
+cell_text(GVariant *row, const TfstctlField *f)
+{
+  g_autoptr(GVariant) value = g_variant_get_child_value(row, f->member);
+
+  switch (f->format) {
+    case TFSTCTL_FIELD_DASH:
+      return is_empty(value) ? g_strdup("-") : plain_text(value);
+    case TFSTCTL_FIELD_BYTES:
+      return tfstctl_format_bytes(value_uint(value));
+    case TFSTCTL_FIELD_SECONDS:
+      return tfstctl_format_seconds(value_uint(value));
+    case TFSTCTL_FIELD_RTT:
+      return tfstctl_format_rtt(value_uint(value));
+    case TFSTCTL_FIELD_YES_NO:
+      return g_strdup(g_variant_get_boolean(value) ? _("yes") : _("no"));
+    case TFSTCTL_FIELD_SPI:
+      return g_strdup_printf("0x%08x", (guint32)value_uint(value));
+    case TFSTCTL_FIELD_ENDPOINT:
+      return endpoint_text(row, value, f->port);
+    case TFSTCTL_FIELD_CUSTOM:
+      return f->cell(row, f);
+    case TFSTCTL_FIELD_PLAIN:
+    default:
+      return plain_text(value);
+  }
+}
+
+TfstctlTable *
+tfstctl_fields_table_new(const TfstctlFields *desc)
+{
+  g_autofree const char **headers = g_new0(const char *, desc->n_fields);
+  g_autofree guint *columns = g_new0(guint, desc->n_fields);
+  TfstctlTable *table;
+  guint n = 0;
+
+  for (guint i = 0; i < desc->n_fields; i++)
+    if (desc->fields[i].header != NULL) {
+      columns[n] = i;
+      headers[n++] = _(desc->fields[i].header);
+    }
+  table = tfstctl_table_new(n, headers);
+  for (guint c = 0; c < n; c++)
+    if (desc->fields[columns[c]].flags & TFSTCTL_FIELD_RIGHT)
+      tfstctl_table_align_right(table, c);
+  return table;
+}
+
+void
+tfstctl_fields_table_add(TfstctlTable *table, const TfstctlFields *desc, GVariant *row)
+{
+  for (guint i = 0; i < desc->n_fields; i++)
+    if (desc->fields[i].header != NULL)
+      tfstctl_table_take(table, cell_text(row, &desc->fields[i]));
+}
+
+void
+tfstctl_fields_print_table(const TfstctlFields *desc, GVariant *rows)
+{
+  g_autoptr(TfstctlTable) table = tfstctl_fields_table_new(desc);
+  gsize n = rows_fit(desc, rows) ? g_variant_n_children(rows) : 0;
+
+  for (gsize i = 0; i < n; i++) {
+    g_autoptr(GVariant) row = g_variant_get_child_value(rows, i);
+    tfstctl_fields_table_add(table, desc, row);
+  }
+  tfstctl_table_print(table);
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* One description of a command's fields drives both its table for people
+ * and its JSON for scripts, so the two cannot drift apart.  A row is a
+ * GVariant tuple as the bus sends it; each field names the tuple member it
+ * shows.  The JSON value follows the member's type (strings, booleans,
+ * numbers, byte arrays as hex); the table cell follows the field's format. */
+#pragma once
+
+#include "tfstctl-json.h"
+#include "tfstctl-table.h"
+
+#include <glib.h>
+
+/* How the table shows a member; the JSON always keeps the exact value. */
+typedef enum {
+  TFSTCTL_FIELD_PLAIN,    /* strings as they are, numbers in decimal */
+  TFSTCTL_FIELD_DASH,     /* as PLAIN, but "-" for "" and 0 */
+  TFSTCTL_FIELD_BYTES,    /* a number of bytes: "1.5 KiB" */
+  TFSTCTL_FIELD_SECONDS,  /* microseconds as whole seconds: "125s" */
+  TFSTCTL_FIELD_RTT,      /* microseconds as "0.4 ms", "-" for 0 */
+  TFSTCTL_FIELD_YES_NO,   /* a boolean, translated */
+  TFSTCTL_FIELD_SPI,      /* an IPsec SPI: "0x00001000" */
+  TFSTCTL_FIELD_ENDPOINT, /* an address and the port in member `port` */
+  TFSTCTL_FIELD_CUSTOM,   /* whatever cell() returns */
+} TfstctlFieldFormat;
+
+typedef enum {
+  TFSTCTL_FIELD_LEFT = 0,
+  TFSTCTL_FIELD_RIGHT = 1 << 0, /* numbers read better right-aligned */
+} TfstctlFieldFlags;
+
+typedef struct _TfstctlField TfstctlField;
+
+/* The cell of a CUSTOM field, from the whole row (it may combine members). */
+typedef char *(*TfstctlFieldCellFunc)(GVariant *row, const TfstctlField *field);
+
+struct _TfstctlField {
+  const char *header; /* N_(): the column header; NULL: JSON only */
+  const char *json;   /* the member name in JSON (API); NULL: table only */
+  guint member;       /* the index of the value in the row tuple */
+  TfstctlFieldFormat format;
+  TfstctlFieldFlags flags;
+  guint port;                /* ENDPOINT: the index of the port */
+  TfstctlFieldCellFunc cell; /* CUSTOM */
+};
+
+/* A command's description: its row type and its fields, in output order. */
+typedef struct {
+  const char *row_type; /* a tuple type such as "(tss)" */
+  const TfstctlField *fields;
+  guint n_fields;
+} TfstctlFields;
+
+#define TFSTCTL_FIELDS(row_type, fields)                                                           \
+  {                                                                                                \
+    (row_type), (fields), G_N_ELEMENTS(fields)                                                     \
+  }
+
+/* The JSON of one value by its type: numbers, booleans and strings as
+ * such, byte arrays as hex, anything else as GVariant text. */
+void tfstctl_fields_json_value(TfstctlJson *json, const char *key, GVariant *value);
+/* One row as a JSON object named key (NULL inside an array). */
+void tfstctl_fields_json_row(TfstctlJson *json, const char *key, const TfstctlFields *desc,
+                             GVariant *row);
+/* rows, an array of desc->row_type, as a JSON array of objects named key;
+ * NULL or rows of another type make an empty array. */
+void tfstctl_fields_json_rows(TfstctlJson *json, const char *key, const TfstctlFields *desc,
+                              GVariant *rows);
+
+/* A table with the headers and alignment of the fields that have a column. */
+TfstctlTable *tfstctl_fields_table_new(const TfstctlFields *desc);
+/* The cells of one row, in column order. */
+void tfstctl_fields_table_add(TfstctlTable *table, const TfstctlFields *desc, GVariant *row);
+/* rows as a table on stdout (the header alone when there are none). */
+void tfstctl_fields_print_table(const TfstctlFields *desc, GVariant *rows);
