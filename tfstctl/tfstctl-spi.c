@@ -4,8 +4,7 @@
  * successful answer, not a failure: both check and conflicts exit with 0
  * and scripts read --json (tfstctl(1)). */
 #include "tfstctl-bus.h"
-#include "tfstctl-json.h"
-#include "tfstctl-table.h"
+#include "tfstctl-fields.h"
 
 #include <glib/gi18n.h>
 
@@ -52,71 +51,41 @@ kind_text(const char *kind)
 
 /* ---- list */
 
+/* One SA of ListSAs(). */
+#define SA_ROW "(ussssuttuuu)"
+
+static const TfstctlField sa_fields[] = {
+    {N_("SPI"), "spi", 0, TFSTCTL_FIELD_SPI},
+    {N_("PROTO"), "protocol", 1},
+    {N_("SOURCE"), "source", 2},
+    {N_("DESTINATION"), "destination", 3},
+    {N_("MODE"), "mode", 4},
+    {N_("REQID"), "reqid", 5, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("BYTES"), "bytes", 6, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("PACKETS"), "packets", 7, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("REPLAY-WINDOW"), "replay_window_failures", 8, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("REPLAY"), "replay_failures", 9, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("INTEGRITY"), "integrity_failures", 10, .flags = TFSTCTL_FIELD_RIGHT},
+};
+static const TfstctlFields sa_desc = TFSTCTL_FIELDS(SA_ROW, sa_fields);
+
 static void
 list_text(GVariant *sas)
 {
-  const char *headers[] = {_("SPI"),           _("PROTO"),  _("SOURCE"),   _("DESTINATION"),
-                           _("MODE"),          _("REQID"),  _("BYTES"),    _("PACKETS"),
-                           _("REPLAY-WINDOW"), _("REPLAY"), _("INTEGRITY")};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
-  GVariantIter iter;
-  const char *proto, *src, *dst, *mode;
-  guint32 spi, reqid, rw, replay, integrity;
-  guint64 bytes, packets;
-
-  for (guint c = 5; c < G_N_ELEMENTS(headers); c++)
-    tfstctl_table_align_right(table, c);
-  g_variant_iter_init(&iter, sas);
-  while (g_variant_iter_next(&iter, "(u&s&s&s&suttuuu)", &spi, &proto, &src, &dst, &mode, &reqid,
-                             &bytes, &packets, &rw, &replay, &integrity)) {
-    tfstctl_table_take(table, spi_text(spi));
-    tfstctl_table_add(table, proto);
-    tfstctl_table_add(table, src);
-    tfstctl_table_add(table, dst);
-    tfstctl_table_add(table, mode);
-    tfstctl_table_add_printf(table, "%u", reqid);
-    tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT, bytes);
-    tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT, packets);
-    tfstctl_table_add_printf(table, "%u", rw);
-    tfstctl_table_add_printf(table, "%u", replay);
-    tfstctl_table_add_printf(table, "%u", integrity);
-  }
-  if (tfstctl_table_n_rows(table) == 0) {
+  if (g_variant_n_children(sas) == 0) {
     g_print("%s\n", _("No IPsec SAs."));
     return;
   }
-  tfstctl_table_print(table);
+  tfstctl_fields_print_table(&sa_desc, sas);
 }
 
 static void
 list_json(GVariant *sas)
 {
   g_autoptr(TfstctlJson) json = tfstctl_json_new();
-  GVariantIter iter;
-  const char *proto, *src, *dst, *mode;
-  guint32 spi, reqid, rw, replay, integrity;
-  guint64 bytes, packets;
 
   tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_begin_array(json, "sas");
-  g_variant_iter_init(&iter, sas);
-  while (g_variant_iter_next(&iter, "(u&s&s&s&suttuuu)", &spi, &proto, &src, &dst, &mode, &reqid,
-                             &bytes, &packets, &rw, &replay, &integrity)) {
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_uint(json, "spi", spi);
-    tfstctl_json_string(json, "protocol", proto);
-    tfstctl_json_string(json, "source", src);
-    tfstctl_json_string(json, "destination", dst);
-    tfstctl_json_string(json, "mode", mode);
-    tfstctl_json_uint(json, "reqid", reqid);
-    tfstctl_json_uint(json, "bytes", bytes);
-    tfstctl_json_uint(json, "packets", packets);
-    tfstctl_json_uint(json, "replay_window_failures", rw);
-    tfstctl_json_uint(json, "replay_failures", replay);
-    tfstctl_json_uint(json, "integrity_failures", integrity);
-    tfstctl_json_end_object(json);
-  }
-  tfstctl_json_end_array(json);
+  tfstctl_fields_json_rows(json, "sas", &sa_desc, sas);
   tfstctl_json_end_object(json);
   tfstctl_json_print(json);
 }
@@ -125,8 +94,7 @@ static int
 spi_list(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char **args, int n_args)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) sas =
-      tfstctl_bus_call(bus, proxy, "ListSAs", NULL, "(a(ussssuttuuu))", &error);
+  g_autoptr(GVariant) sas = tfstctl_bus_call(bus, proxy, "ListSAs", NULL, "(a" SA_ROW ")", &error);
 
   if (sas == NULL)
     return tfstctl_fail(error);
@@ -139,38 +107,24 @@ spi_list(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char **
 
 /* ---- check */
 
-static void
-check_text(GVariant *conflicts, guint32 spi, const char *destination, const char *protocol)
-{
-  const char *headers[] = {_("SPI"),         _("PROTO"), _("SOURCE"),
-                           _("DESTINATION"), _("MODE"),  _("CONFLICT")};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
-  g_autoptr(GHashTable) kinds = g_hash_table_new(g_str_hash, g_str_equal);
-  g_autofree char *spi_str = spi_text(spi);
-  GVariantIter iter;
-  const char *proto, *src, *dst, *mode, *kind;
-  guint32 s;
+/* One conflict of CheckSpi(). */
+#define CONFLICT_ROW "(usssss)"
+enum { CONFLICT_KIND = 5 };
 
-  if (g_variant_n_children(conflicts) == 0) {
-    /* TRANSLATORS: SPI 0x00001000 is free for esp to 10.0.0.2. */
-    g_print(_("SPI %s is free for %s to %s: no conflicts.\n"), spi_str, protocol, destination);
-    return;
-  }
-  g_variant_iter_init(&iter, conflicts);
-  while (g_variant_iter_next(&iter, "(u&s&s&s&s&s)", &s, &proto, &src, &dst, &mode, &kind)) {
-    tfstctl_table_take(table, spi_text(s));
-    tfstctl_table_add(table, proto);
-    tfstctl_table_add(table, src);
-    tfstctl_table_add(table, dst);
-    tfstctl_table_add(table, mode);
-    tfstctl_table_add(table, kind);
-    g_hash_table_add(kinds, (gpointer)kind);
-  }
-  g_print(g_dngettext(GETTEXT_PACKAGE, "SPI %s for %s to %s collides with %u SA:\n",
-                      "SPI %s for %s to %s collides with %u SAs:\n",
-                      g_variant_n_children(conflicts)),
-          spi_str, protocol, destination, (guint)g_variant_n_children(conflicts));
-  tfstctl_table_print(table);
+static const TfstctlField conflict_fields[] = {
+    {N_("SPI"), "spi", 0, TFSTCTL_FIELD_SPI},
+    {N_("PROTO"), "protocol", 1},
+    {N_("SOURCE"), "source", 2},
+    {N_("DESTINATION"), "destination", 3},
+    {N_("MODE"), "mode", 4},
+    {N_("CONFLICT"), "kind", CONFLICT_KIND},
+};
+static const TfstctlFields conflict_desc = TFSTCTL_FIELDS(CONFLICT_ROW, conflict_fields);
+
+/* The explanation of each kind of conflict among `kinds`. */
+static void
+print_kinds(GHashTable *kinds)
+{
   for (const char *const *k = (const char *const[]){"same-destination", "other-tunnel", NULL};
        *k != NULL; k++) {
     if (g_hash_table_contains(kinds, *k))
@@ -179,30 +133,39 @@ check_text(GVariant *conflicts, guint32 spi, const char *destination, const char
 }
 
 static void
+check_text(GVariant *conflicts, guint32 spi, const char *destination, const char *protocol)
+{
+  g_autoptr(GHashTable) kinds = g_hash_table_new(g_str_hash, g_str_equal);
+  g_autofree char *spi_str = spi_text(spi);
+  guint n = (guint)g_variant_n_children(conflicts);
+
+  if (n == 0) {
+    /* TRANSLATORS: SPI 0x00001000 is free for esp to 10.0.0.2. */
+    g_print(_("SPI %s is free for %s to %s: no conflicts.\n"), spi_str, protocol, destination);
+    return;
+  }
+  for (guint i = 0; i < n; i++) {
+    const char *kind = NULL;
+    g_variant_get_child(conflicts, i, "(ussss&s)", NULL, NULL, NULL, NULL, NULL, &kind);
+    g_hash_table_add(kinds, (gpointer)kind);
+  }
+  g_print(g_dngettext(GETTEXT_PACKAGE, "SPI %s for %s to %s collides with %u SA:\n",
+                      "SPI %s for %s to %s collides with %u SAs:\n", n),
+          spi_str, protocol, destination, n);
+  tfstctl_fields_print_table(&conflict_desc, conflicts);
+  print_kinds(kinds);
+}
+
+static void
 check_json(GVariant *conflicts, guint32 spi, const char *destination, const char *protocol)
 {
   g_autoptr(TfstctlJson) json = tfstctl_json_new();
-  GVariantIter iter;
-  const char *proto, *src, *dst, *mode, *kind;
-  guint32 s;
 
   tfstctl_json_begin_object(json, NULL);
   tfstctl_json_uint(json, "spi", spi);
   tfstctl_json_string(json, "destination", destination);
   tfstctl_json_string(json, "protocol", protocol);
-  tfstctl_json_begin_array(json, "conflicts");
-  g_variant_iter_init(&iter, conflicts);
-  while (g_variant_iter_next(&iter, "(u&s&s&s&s&s)", &s, &proto, &src, &dst, &mode, &kind)) {
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_uint(json, "spi", s);
-    tfstctl_json_string(json, "protocol", proto);
-    tfstctl_json_string(json, "source", src);
-    tfstctl_json_string(json, "destination", dst);
-    tfstctl_json_string(json, "mode", mode);
-    tfstctl_json_string(json, "kind", kind);
-    tfstctl_json_end_object(json);
-  }
-  tfstctl_json_end_array(json);
+  tfstctl_fields_json_rows(json, "conflicts", &conflict_desc, conflicts);
   tfstctl_json_end_object(json);
   tfstctl_json_print(json);
 }
@@ -228,8 +191,9 @@ spi_check(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char *
 
   if (!check_usage(args, n_args, &spi, &error))
     return tfstctl_fail(error);
-  conflicts = tfstctl_bus_call(
-      bus, proxy, "CheckSpi", g_variant_new("(uss)", spi, args[1], args[2]), "(a(usssss))", &error);
+  conflicts =
+      tfstctl_bus_call(bus, proxy, "CheckSpi", g_variant_new("(uss)", spi, args[1], args[2]),
+                       "(a" CONFLICT_ROW ")", &error);
   if (conflicts == NULL)
     return tfstctl_fail(error);
   if (opts->json)
@@ -273,12 +237,16 @@ conflicts_text(GVariant *groups)
     g_hash_table_add(kinds, (gpointer)kind);
   }
   tfstctl_table_print(table);
-  for (const char *const *k = (const char *const[]){"same-destination", "other-tunnel", NULL};
-       *k != NULL; k++) {
-    if (g_hash_table_contains(kinds, *k))
-      g_print("  %s\n", kind_text(*k));
-  }
+  print_kinds(kinds);
 }
+
+/* One SA of a group of FindConflicts(). */
+static const TfstctlField group_sa_fields[] = {
+    {N_("PROTO"), "protocol", 0},
+    {N_("SOURCE"), "source", 1},
+    {N_("DESTINATION"), "destination", 2},
+};
+static const TfstctlFields group_sa_desc = TFSTCTL_FIELDS("(sss)", group_sa_fields);
 
 static void
 conflicts_json(GVariant *groups)
@@ -294,22 +262,11 @@ conflicts_json(GVariant *groups)
   g_variant_iter_init(&iter, groups);
   while (g_variant_iter_next(&iter, "(u&s@a(sss))", &spi, &kind, &sas)) {
     g_autoptr(GVariant) owned = sas;
-    GVariantIter sa_iter;
-    const char *proto, *src, *dst;
 
     tfstctl_json_begin_object(json, NULL);
     tfstctl_json_uint(json, "spi", spi);
     tfstctl_json_string(json, "kind", kind);
-    tfstctl_json_begin_array(json, "sas");
-    g_variant_iter_init(&sa_iter, sas);
-    while (g_variant_iter_next(&sa_iter, "(&s&s&s)", &proto, &src, &dst)) {
-      tfstctl_json_begin_object(json, NULL);
-      tfstctl_json_string(json, "protocol", proto);
-      tfstctl_json_string(json, "source", src);
-      tfstctl_json_string(json, "destination", dst);
-      tfstctl_json_end_object(json);
-    }
-    tfstctl_json_end_array(json);
+    tfstctl_fields_json_rows(json, "sas", &group_sa_desc, sas);
     tfstctl_json_end_object(json);
   }
   tfstctl_json_end_array(json);

@@ -1,74 +1,78 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl status and tfstctl chain: the properties of one instance. */
 #include "tfstctl-bus.h"
+#include "tfstctl-fields.h"
 #include "tfstctl-format.h"
-#include "tfstctl-json.h"
-#include "tfstctl-table.h"
 
 #include <glib/gi18n.h>
 
-/* One element of Parent or Children: a(ssqbtuu). */
-typedef struct {
-  const char *label;
-  const char *address;
-  guint16 port;
-  gboolean up;
-  guint64 since;
-  guint32 rtt;
-  guint32 reconnects;
-} Hop;
+/* The array properties: JSON shows their elements as they are, the text
+ * a line each (a sentence per hop, "address:port" per listener). */
+#define HOP_ROW  "(ssqbtuu)"
+#define LINK_ROW "(si)"
 
-/* One element of Chain: a(si). */
-typedef struct {
-  const char *label;
-  gint32 depth;
-} ChainLink;
+static const TfstctlField hop_fields[] = {
+    {NULL, "label", 0}, {NULL, "address", 1}, {NULL, "port", 2},       {NULL, "up", 3},
+    {NULL, "since", 4}, {NULL, "rtt", 5},     {NULL, "reconnects", 6},
+};
+static const TfstctlFields hop_desc = TFSTCTL_FIELDS(HOP_ROW, hop_fields);
+
+static const TfstctlField link_fields[] = {{NULL, "label", 0}, {NULL, "depth", 1}};
+static const TfstctlFields link_desc = TFSTCTL_FIELDS(LINK_ROW, link_fields);
+
+static const TfstctlField listener_fields[] = {{NULL, "address", 0}, {NULL, "port", 1}};
+static const TfstctlFields listener_desc = TFSTCTL_FIELDS("(sq)", listener_fields);
+
+static const TfstctlField tls_certificate_fields[] = {
+    {NULL, "section", 0}, {NULL, "mode", 1},   {NULL, "labels", 2},
+    {NULL, "subject", 3}, {NULL, "issuer", 4}, {NULL, "expires", 5},
+};
+static const TfstctlFields tls_certificate_desc =
+    TFSTCTL_FIELDS("(sssssx)", tls_certificate_fields);
+
+static const TfstctlField tls_hop_fields[] = {
+    {NULL, "side", 0},    {NULL, "label", 1},  {NULL, "peer", 2},    {NULL, "cipher", 3},
+    {NULL, "subject", 4}, {NULL, "issuer", 5}, {NULL, "expires", 6}, {NULL, "ktls", 7},
+};
+static const TfstctlFields tls_hop_desc = TFSTCTL_FIELDS("(ssssssxb)", tls_hop_fields);
 
 /* ---- reading the properties (the strings stay owned by the variants) */
 
-static GArray *
-hops_from_variant(GVariant *value)
+/* The elements of value, an array of row_type; none if it is not one. */
+static gsize
+n_rows(GVariant *value, const char *array_type)
 {
-  GArray *hops = g_array_new(FALSE, TRUE, sizeof(Hop));
-  GVariantIter iter;
-  Hop hop;
-
-  if (value == NULL || !g_variant_is_of_type(value, G_VARIANT_TYPE("a(ssqbtuu)")))
-    return hops;
-  g_variant_iter_init(&iter, value);
-  while (g_variant_iter_next(&iter, "(&s&sqbtuu)", &hop.label, &hop.address, &hop.port, &hop.up,
-                             &hop.since, &hop.rtt, &hop.reconnects))
-    g_array_append_val(hops, hop);
-  return hops;
+  if (value == NULL || !g_variant_is_of_type(value, G_VARIANT_TYPE(array_type)))
+    return 0;
+  return g_variant_n_children(value);
 }
 
 static gint
 compare_links(gconstpointer a, gconstpointer b)
 {
-  const ChainLink *x = a;
-  const ChainLink *y = b;
+  const char *x_label, *y_label;
+  gint32 x_depth, y_depth;
 
-  if (x->depth != y->depth)
-    return x->depth < y->depth ? -1 : 1;
-  return g_strcmp0(x->label, y->label);
+  g_variant_get(*(GVariant *const *)a, "(&si)", &x_label, &x_depth);
+  g_variant_get(*(GVariant *const *)b, "(&si)", &y_label, &y_depth);
+  if (x_depth != y_depth)
+    return x_depth < y_depth ? -1 : 1;
+  return g_strcmp0(x_label, y_label);
 }
 
-/* Sorted from the endpoint proxy (most negative depth) toward the gateway
- * proxies. */
-static GArray *
-chain_from_variant(GVariant *value)
+/* The Chain property sorted from the endpoint proxy (most negative depth)
+ * toward the gateway proxies. */
+static GVariant *
+chain_sorted(GVariant *value)
 {
-  GArray *chain = g_array_new(FALSE, TRUE, sizeof(ChainLink));
-  GVariantIter iter;
-  ChainLink link;
+  g_autoptr(GPtrArray) links = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+  gsize n = n_rows(value, "a" LINK_ROW);
 
-  if (value == NULL || !g_variant_is_of_type(value, G_VARIANT_TYPE("a(si)")))
-    return chain;
-  g_variant_iter_init(&iter, value);
-  while (g_variant_iter_next(&iter, "(&si)", &link.label, &link.depth))
-    g_array_append_val(chain, link);
-  g_array_sort(chain, compare_links);
-  return chain;
+  for (gsize i = 0; i < n; i++)
+    g_ptr_array_add(links, g_variant_get_child_value(value, i));
+  g_ptr_array_sort(links, compare_links);
+  return g_variant_ref_sink(
+      g_variant_new_array(G_VARIANT_TYPE(LINK_ROW), (GVariant **)links->pdata, links->len));
 }
 
 static const char *
@@ -87,46 +91,61 @@ self_label(const char *label)
 /* ---- status as text */
 
 static char *
-hop_text(const Hop *hop)
+hop_text(GVariant *hop)
 {
-  g_autofree char *endpoint = tfstctl_format_endpoint(hop->address, hop->port);
-  g_autofree char *since = tfstctl_format_time(hop->since);
-  g_autofree char *rtt = tfstctl_format_rtt(hop->rtt);
+  const char *label, *address;
+  guint16 port;
+  gboolean up;
+  guint64 since_usec;
+  guint32 rtt_usec, reconnects;
+  g_autofree char *endpoint = NULL, *since = NULL, *rtt = NULL;
   GString *s = g_string_new(NULL);
 
-  g_string_append_printf(s, "%s (%s) ", *hop->label != '\0' ? hop->label : _("no label yet"),
-                         endpoint);
-  if (hop->since == 0)
-    g_string_append(s, hop->up ? _("up") : _("down"));
+  g_variant_get(hop, "(&s&sqbtuu)", &label, &address, &port, &up, &since_usec, &rtt_usec,
+                &reconnects);
+  endpoint = tfstctl_format_endpoint(address, port);
+  since = tfstctl_format_time(since_usec);
+  rtt = tfstctl_format_rtt(rtt_usec);
+  g_string_append_printf(s, "%s (%s) ", *label != '\0' ? label : _("no label yet"), endpoint);
+  if (since_usec == 0)
+    g_string_append(s, up ? _("up") : _("down"));
   else
     /* TRANSLATORS: the state of a hop; %s is a local time. */
-    g_string_append_printf(s, hop->up ? _("up since %s") : _("down since %s"), since);
+    g_string_append_printf(s, up ? _("up since %s") : _("down since %s"), since);
   g_string_append(s, ", ");
   /* TRANSLATORS: %s is the round trip time, such as "0.4 ms", or "-". */
   g_string_append_printf(s, _("RTT %s"), rtt);
   g_string_append(s, ", ");
   g_string_append_printf(
-      s, g_dngettext(GETTEXT_PACKAGE, "%u reconnect", "%u reconnects", hop->reconnects),
-      hop->reconnects);
+      s, g_dngettext(GETTEXT_PACKAGE, "%u reconnect", "%u reconnects", reconnects), reconnects);
   return g_string_free(s, FALSE);
+}
+
+/* A link of the chain as shown, this instance (depth 0) marked. */
+static char *
+link_text(GVariant *chain, gsize i, gint32 *ret_depth)
+{
+  const char *label;
+
+  g_variant_get_child(chain, i, "(&si)", &label, ret_depth);
+  return *ret_depth == 0 ? self_label(label) : g_strdup(label);
 }
 
 /* "ep → relay (this instance) → gw1, gw2": one group per depth. */
 static char *
-chain_summary(const GArray *chain)
+chain_summary(GVariant *chain)
 {
   GString *s = g_string_new(NULL);
+  gint32 previous = 0;
 
-  for (guint i = 0; i < chain->len; i++) {
-    const ChainLink *link = &g_array_index(chain, ChainLink, i);
-    g_autofree char *text = NULL;
+  for (gsize i = 0; i < g_variant_n_children(chain); i++) {
+    gint32 depth = 0;
+    g_autofree char *text = link_text(chain, i, &depth);
 
-    if (i > 0) {
-      gboolean same_depth = g_array_index(chain, ChainLink, i - 1).depth == link->depth;
-      g_string_append(s, same_depth ? ", " : " → ");
-    }
-    text = link->depth == 0 ? self_label(link->label) : g_strdup(link->label);
+    if (i > 0)
+      g_string_append(s, previous == depth ? ", " : " → ");
     g_string_append(s, text);
+    previous = depth;
   }
   return g_string_free(s, FALSE);
 }
@@ -173,12 +192,15 @@ listener_lines(GVariant *value)
 }
 
 static GPtrArray *
-hop_lines(const GArray *hops)
+hop_lines(GVariant *value)
 {
   GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+  gsize n = n_rows(value, "a" HOP_ROW);
 
-  for (guint i = 0; i < hops->len; i++)
-    g_ptr_array_add(lines, hop_text(&g_array_index(hops, Hop, i)));
+  for (gsize i = 0; i < n; i++) {
+    g_autoptr(GVariant) hop = g_variant_get_child_value(value, i);
+    g_ptr_array_add(lines, hop_text(hop));
+  }
   return lines;
 }
 
@@ -247,12 +269,10 @@ tls_hop_lines(GVariant *value)
 static void
 print_status_text(TfstDbusTfst1Instance *proxy, const char *instance)
 {
-  g_autoptr(GArray) parent = hops_from_variant(tfst_dbus_tfst1_instance_get_parent(proxy));
-  g_autoptr(GArray) children = hops_from_variant(tfst_dbus_tfst1_instance_get_children(proxy));
-  g_autoptr(GArray) chain = chain_from_variant(tfst_dbus_tfst1_instance_get_chain(proxy));
+  g_autoptr(GVariant) chain = chain_sorted(tfst_dbus_tfst1_instance_get_chain(proxy));
   g_autoptr(GPtrArray) listeners = listener_lines(tfst_dbus_tfst1_instance_get_listeners(proxy));
-  g_autoptr(GPtrArray) parent_lines = hop_lines(parent);
-  g_autoptr(GPtrArray) children_lines = hop_lines(children);
+  g_autoptr(GPtrArray) parent_lines = hop_lines(tfst_dbus_tfst1_instance_get_parent(proxy));
+  g_autoptr(GPtrArray) children_lines = hop_lines(tfst_dbus_tfst1_instance_get_children(proxy));
   g_autofree char *summary = chain_summary(chain);
   g_autoptr(GPtrArray) tls_certs =
       tls_certificate_lines(tfst_dbus_tfst1_instance_get_tls_certificates(proxy));
@@ -286,108 +306,9 @@ print_status_text(TfstDbusTfst1Instance *proxy, const char *instance)
 /* ---- status as JSON */
 
 static void
-json_hops(TfstctlJson *json, const char *key, const GArray *hops)
-{
-  tfstctl_json_begin_array(json, key);
-  for (guint i = 0; i < hops->len; i++) {
-    const Hop *hop = &g_array_index(hops, Hop, i);
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_string(json, "label", hop->label);
-    tfstctl_json_string(json, "address", hop->address);
-    tfstctl_json_uint(json, "port", hop->port);
-    tfstctl_json_bool(json, "up", hop->up);
-    tfstctl_json_uint(json, "since", hop->since);
-    tfstctl_json_uint(json, "rtt", hop->rtt);
-    tfstctl_json_uint(json, "reconnects", hop->reconnects);
-    tfstctl_json_end_object(json);
-  }
-  tfstctl_json_end_array(json);
-}
-
-static void
-json_chain(TfstctlJson *json, const GArray *chain)
-{
-  tfstctl_json_begin_array(json, "chain");
-  for (guint i = 0; i < chain->len; i++) {
-    const ChainLink *link = &g_array_index(chain, ChainLink, i);
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_string(json, "label", link->label);
-    tfstctl_json_int(json, "depth", link->depth);
-    tfstctl_json_end_object(json);
-  }
-  tfstctl_json_end_array(json);
-}
-
-static void
-json_listeners(TfstctlJson *json, GVariant *value)
-{
-  GVariantIter iter;
-  const char *address;
-  guint16 port;
-
-  tfstctl_json_begin_array(json, "listeners");
-  if (value != NULL && g_variant_is_of_type(value, G_VARIANT_TYPE("a(sq)"))) {
-    g_variant_iter_init(&iter, value);
-    while (g_variant_iter_next(&iter, "(&sq)", &address, &port)) {
-      tfstctl_json_begin_object(json, NULL);
-      tfstctl_json_string(json, "address", address);
-      tfstctl_json_uint(json, "port", port);
-      tfstctl_json_end_object(json);
-    }
-  }
-  tfstctl_json_end_array(json);
-}
-
-static void
-json_tls(TfstctlJson *json, GVariant *certs, GVariant *hops)
-{
-  const char *section, *mode, *labels, *subject, *issuer, *side, *label, *peer, *cipher;
-  GVariantIter iter;
-  gint64 expires;
-  gboolean ktls;
-
-  tfstctl_json_begin_array(json, "tls_certificates");
-  if (certs != NULL && g_variant_is_of_type(certs, G_VARIANT_TYPE("a(sssssx)"))) {
-    g_variant_iter_init(&iter, certs);
-    while (g_variant_iter_next(&iter, "(&s&s&s&s&sx)", &section, &mode, &labels, &subject, &issuer,
-                               &expires)) {
-      tfstctl_json_begin_object(json, NULL);
-      tfstctl_json_string(json, "section", section);
-      tfstctl_json_string(json, "mode", mode);
-      tfstctl_json_string(json, "labels", labels);
-      tfstctl_json_string(json, "subject", subject);
-      tfstctl_json_string(json, "issuer", issuer);
-      tfstctl_json_int(json, "expires", expires);
-      tfstctl_json_end_object(json);
-    }
-  }
-  tfstctl_json_end_array(json);
-  tfstctl_json_begin_array(json, "tls_hops");
-  if (hops != NULL && g_variant_is_of_type(hops, G_VARIANT_TYPE("a(ssssssxb)"))) {
-    g_variant_iter_init(&iter, hops);
-    while (g_variant_iter_next(&iter, "(&s&s&s&s&s&sxb)", &side, &label, &peer, &cipher, &subject,
-                               &issuer, &expires, &ktls)) {
-      tfstctl_json_begin_object(json, NULL);
-      tfstctl_json_string(json, "side", side);
-      tfstctl_json_string(json, "label", label);
-      tfstctl_json_string(json, "peer", peer);
-      tfstctl_json_string(json, "cipher", cipher);
-      tfstctl_json_string(json, "subject", subject);
-      tfstctl_json_string(json, "issuer", issuer);
-      tfstctl_json_int(json, "expires", expires);
-      tfstctl_json_bool(json, "ktls", ktls);
-      tfstctl_json_end_object(json);
-    }
-  }
-  tfstctl_json_end_array(json);
-}
-
-static void
 print_status_json(TfstDbusTfst1Instance *proxy, const char *instance)
 {
-  g_autoptr(GArray) parent = hops_from_variant(tfst_dbus_tfst1_instance_get_parent(proxy));
-  g_autoptr(GArray) children = hops_from_variant(tfst_dbus_tfst1_instance_get_children(proxy));
-  g_autoptr(GArray) chain = chain_from_variant(tfst_dbus_tfst1_instance_get_chain(proxy));
+  g_autoptr(GVariant) chain = chain_sorted(tfst_dbus_tfst1_instance_get_chain(proxy));
   g_autoptr(TfstctlJson) json = tfstctl_json_new();
 
   tfstctl_json_begin_object(json, NULL);
@@ -399,13 +320,17 @@ print_status_json(TfstDbusTfst1Instance *proxy, const char *instance)
   tfstctl_json_string(json, "version", tfst_dbus_tfst1_instance_get_version(proxy));
   tfstctl_json_string(json, "state", tfst_dbus_tfst1_instance_get_state(proxy));
   tfstctl_json_uint(json, "log_level", tfst_dbus_tfst1_instance_get_log_level(proxy));
-  json_listeners(json, tfst_dbus_tfst1_instance_get_listeners(proxy));
-  json_hops(json, "parent", parent);
-  json_hops(json, "children", children);
-  json_chain(json, chain);
+  tfstctl_fields_json_rows(json, "listeners", &listener_desc,
+                           tfst_dbus_tfst1_instance_get_listeners(proxy));
+  tfstctl_fields_json_rows(json, "parent", &hop_desc, tfst_dbus_tfst1_instance_get_parent(proxy));
+  tfstctl_fields_json_rows(json, "children", &hop_desc,
+                           tfst_dbus_tfst1_instance_get_children(proxy));
+  tfstctl_fields_json_rows(json, "chain", &link_desc, chain);
   tfstctl_json_uint(json, "session_count", tfst_dbus_tfst1_instance_get_session_count(proxy));
-  json_tls(json, tfst_dbus_tfst1_instance_get_tls_certificates(proxy),
-           tfst_dbus_tfst1_instance_get_tls_hops(proxy));
+  tfstctl_fields_json_rows(json, "tls_certificates", &tls_certificate_desc,
+                           tfst_dbus_tfst1_instance_get_tls_certificates(proxy));
+  tfstctl_fields_json_rows(json, "tls_hops", &tls_hop_desc,
+                           tfst_dbus_tfst1_instance_get_tls_hops(proxy));
   tfstctl_json_end_object(json);
   tfstctl_json_print(json);
 }
@@ -460,32 +385,32 @@ tfstctl_status(int argc, char **argv)
 }
 
 static void
-print_chain_text(const GArray *chain)
+print_chain_text(GVariant *chain)
 {
-  gint32 top;
+  gint32 top = 0;
 
-  if (chain->len == 0) {
+  if (g_variant_n_children(chain) == 0) {
     g_print(_("The chain is not known yet.\n"));
     return;
   }
-  top = g_array_index(chain, ChainLink, 0).depth;
-  for (guint i = 0; i < chain->len; i++) {
-    const ChainLink *link = &g_array_index(chain, ChainLink, i);
-    g_autofree char *text = link->depth == 0 ? self_label(link->label) : g_strdup(link->label);
-    g_autofree char *indent = g_strnfill((gsize)(link->depth - top) * 2, ' ');
+  g_variant_get_child(chain, 0, "(&si)", NULL, &top);
+  for (gsize i = 0; i < g_variant_n_children(chain); i++) {
+    gint32 depth = 0;
+    g_autofree char *text = link_text(chain, i, &depth);
+    g_autofree char *indent = g_strnfill((gsize)(depth - top) * 2, ' ');
 
     g_print("%s%s\n", indent, text);
   }
 }
 
 static void
-print_chain_json(const GArray *chain, const char *instance)
+print_chain_json(GVariant *chain, const char *instance)
 {
   g_autoptr(TfstctlJson) json = tfstctl_json_new();
 
   tfstctl_json_begin_object(json, NULL);
   tfstctl_json_string(json, "instance", instance);
-  json_chain(json, chain);
+  tfstctl_fields_json_rows(json, "chain", &link_desc, chain);
   tfstctl_json_end_object(json);
   tfstctl_json_print(json);
 }
@@ -498,7 +423,7 @@ tfstctl_chain(int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(TfstctlBus) bus = NULL;
   g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
-  g_autoptr(GArray) chain = NULL;
+  g_autoptr(GVariant) chain = NULL;
   g_autofree char *instance = NULL;
 
   ctx = tfstctl_option_context_new(NULL,
@@ -515,7 +440,7 @@ tfstctl_chain(int argc, char **argv)
   if (proxy == NULL)
     return tfstctl_fail(error);
   instance = tfstctl_instance_name(proxy);
-  chain = chain_from_variant(tfst_dbus_tfst1_instance_get_chain(proxy));
+  chain = chain_sorted(tfst_dbus_tfst1_instance_get_chain(proxy));
   if (opts.json)
     print_chain_json(chain, instance);
   else
