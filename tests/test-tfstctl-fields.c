@@ -138,6 +138,65 @@ test_wrong_type(void)
                             "NAME  REMOTE  SIZE  RTT  SPI  UP  DELTA  NOTE\n");
 }
 
+static const TfstctlField inner_fields[] = {
+    {N_("PROTO"), "protocol", 0},
+    {N_("BYTES"), "bytes", 1, .flags = TFSTCTL_FIELD_RIGHT},
+};
+static const TfstctlFields inner_desc = TFSTCTL_FIELDS("(st)", inner_fields);
+
+static const TfstctlField outer_fields[] = {
+    {N_("SPI"), "spi", 0, TFSTCTL_FIELD_SPI},
+    {NULL, "sas", 1, .rows = &inner_desc},
+    {N_("KIND"), "kind", 2},
+};
+static const TfstctlFields outer_desc = TFSTCTL_FIELDS("(ua(st)s)", outer_fields);
+
+/* A member that is an array of rows: nested in JSON, a line per nested
+ * row in the table, with the outer cells repeated; an outer row without
+ * nested rows has no line. */
+static void
+test_nested(void)
+{
+  g_autoptr(GVariant) rows = NULL;
+  g_autoptr(TfstctlJson) json = NULL;
+
+  if (g_test_subprocess()) {
+    rows = g_variant_ref_sink(g_variant_new_parsed(
+        "[(uint32 4096, [('esp', uint64 1), ('ah', 22)], 'other-tunnel'), (7, [], 'x')]"));
+    tfstctl_fields_print_table(&outer_desc, rows);
+    json = tfstctl_json_new();
+    tfstctl_fields_json_rows(json, NULL, &outer_desc, rows);
+    tfstctl_json_print(json);
+    return;
+  }
+  g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed();
+  g_test_trap_assert_stdout("SPI         PROTO  BYTES  KIND\n"
+                            "0x00001000  esp        1  other-tunnel\n"
+                            "0x00001000  ah        22  other-tunnel\n"
+                            "[\n"
+                            "  {\n"
+                            "    \"spi\": 4096,\n"
+                            "    \"sas\": [\n"
+                            "      {\n"
+                            "        \"protocol\": \"esp\",\n"
+                            "        \"bytes\": 1\n"
+                            "      },\n"
+                            "      {\n"
+                            "        \"protocol\": \"ah\",\n"
+                            "        \"bytes\": 22\n"
+                            "      }\n"
+                            "    ],\n"
+                            "    \"kind\": \"other-tunnel\"\n"
+                            "  },\n"
+                            "  {\n"
+                            "    \"spi\": 7,\n"
+                            "    \"sas\": [],\n"
+                            "    \"kind\": \"x\"\n"
+                            "  }\n"
+                            "]\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -145,5 +204,6 @@ main(int argc, char **argv)
   g_test_add_func("/tfstctl/fields/table", test_table);
   g_test_add_func("/tfstctl/fields/json", test_json);
   g_test_add_func("/tfstctl/fields/wrong-type", test_wrong_type);
+  g_test_add_func("/tfstctl/fields/nested", test_nested);
   return g_test_run();
 }

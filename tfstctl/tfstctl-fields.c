@@ -105,7 +105,10 @@ tfstctl_fields_json_row(TfstctlJson *json, const char *key, const TfstctlFields 
     if (f->json == NULL)
       continue;
     value = g_variant_get_child_value(row, f->member);
-    tfstctl_fields_json_value(json, f->json, value);
+    if (f->rows != NULL)
+      tfstctl_fields_json_rows(json, f->json, f->rows, value);
+    else
+      tfstctl_fields_json_value(json, f->json, value);
   }
   tfstctl_json_end_object(json);
 }
@@ -202,32 +205,79 @@ cell_text(GVariant *row, const TfstctlField *f)
   }
 }
 
+/* The headers and alignment of desc's columns, nested ones in place. */
+static void
+collect_columns(const TfstctlFields *desc, GPtrArray *headers, GArray *right)
+{
+  for (guint i = 0; i < desc->n_fields; i++) {
+    const TfstctlField *f = &desc->fields[i];
+    gboolean r = (f->flags & TFSTCTL_FIELD_RIGHT) != 0;
+
+    if (f->rows != NULL) {
+      collect_columns(f->rows, headers, right);
+    } else if (f->header != NULL) {
+      g_ptr_array_add(headers, (gpointer)_(f->header));
+      g_array_append_val(right, r);
+    }
+  }
+}
+
 TfstctlTable *
 tfstctl_fields_table_new(const TfstctlFields *desc)
 {
-  g_autofree const char **headers = g_new0(const char *, desc->n_fields);
-  g_autofree guint *columns = g_new0(guint, desc->n_fields);
+  g_autoptr(GPtrArray) headers = g_ptr_array_new();
+  g_autoptr(GArray) right = g_array_new(FALSE, FALSE, sizeof(gboolean));
   TfstctlTable *table;
-  guint n = 0;
 
-  for (guint i = 0; i < desc->n_fields; i++)
-    if (desc->fields[i].header != NULL) {
-      columns[n] = i;
-      headers[n++] = _(desc->fields[i].header);
-    }
-  table = tfstctl_table_new(n, headers);
-  for (guint c = 0; c < n; c++)
-    if (desc->fields[columns[c]].flags & TFSTCTL_FIELD_RIGHT)
+  collect_columns(desc, headers, right);
+  table = tfstctl_table_new(headers->len, (const char *const *)headers->pdata);
+  for (guint c = 0; c < right->len; c++)
+    if (g_array_index(right, gboolean, c))
       tfstctl_table_align_right(table, c);
   return table;
+}
+
+/* The cells of one line: row's, with those of `nested` (an element of the
+ * member a nesting field names) in that field's place. */
+static void
+add_cells(TfstctlTable *table, const TfstctlFields *desc, GVariant *row, GVariant *nested)
+{
+  for (guint i = 0; i < desc->n_fields; i++) {
+    const TfstctlField *f = &desc->fields[i];
+
+    if (f->rows != NULL)
+      add_cells(table, f->rows, nested, NULL);
+    else if (f->header != NULL)
+      tfstctl_table_take(table, cell_text(row, f));
+  }
+}
+
+static const TfstctlField *
+nesting_field(const TfstctlFields *desc)
+{
+  for (guint i = 0; i < desc->n_fields; i++)
+    if (desc->fields[i].rows != NULL)
+      return &desc->fields[i];
+  return NULL;
 }
 
 void
 tfstctl_fields_table_add(TfstctlTable *table, const TfstctlFields *desc, GVariant *row)
 {
-  for (guint i = 0; i < desc->n_fields; i++)
-    if (desc->fields[i].header != NULL)
-      tfstctl_table_take(table, cell_text(row, &desc->fields[i]));
+  const TfstctlField *f = nesting_field(desc);
+  g_autoptr(GVariant) nested = NULL;
+  gsize n;
+
+  if (f == NULL) {
+    add_cells(table, desc, row, NULL);
+    return;
+  }
+  nested = g_variant_get_child_value(row, f->member);
+  n = rows_fit(f->rows, nested) ? g_variant_n_children(nested) : 0;
+  for (gsize i = 0; i < n; i++) {
+    g_autoptr(GVariant) element = g_variant_get_child_value(nested, i);
+    add_cells(table, desc, row, element);
+  }
 }
 
 void

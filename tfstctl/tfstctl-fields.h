@@ -30,6 +30,7 @@ typedef enum {
 } TfstctlFieldFlags;
 
 typedef struct _TfstctlField TfstctlField;
+typedef struct _TfstctlFields TfstctlFields;
 
 /* The cell of a CUSTOM field, from the whole row (it may combine members). */
 typedef char *(*TfstctlFieldCellFunc)(GVariant *row, const TfstctlField *field);
@@ -42,14 +43,19 @@ struct _TfstctlField {
   TfstctlFieldFlags flags;
   guint port;                /* ENDPOINT: the index of the port */
   TfstctlFieldCellFunc cell; /* CUSTOM */
+  /* A member that is an array of rows: JSON nests them as an array of
+   * objects; the table shows one line per nested row, its columns (those
+   * of `rows`, which nests nothing itself) in this field's place and the
+   * other cells of the row repeated.  Its own header is unused. */
+  const TfstctlFields *rows;
 };
 
 /* A command's description: its row type and its fields, in output order. */
-typedef struct {
+struct _TfstctlFields {
   const char *row_type; /* a tuple type such as "(tss)" */
   const TfstctlField *fields;
   guint n_fields;
-} TfstctlFields;
+};
 
 #define TFSTCTL_FIELDS(row_type, fields)                                                           \
   {                                                                                                \

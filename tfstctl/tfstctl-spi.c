@@ -205,42 +205,10 @@ spi_check(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char *
 
 /* ---- conflicts */
 
-static void
-conflicts_text(GVariant *groups)
-{
-  const char *headers[] = {_("SPI"), _("CONFLICT"), _("PROTO"), _("SOURCE"), _("DESTINATION")};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
-  g_autoptr(GHashTable) kinds = g_hash_table_new(g_str_hash, g_str_equal);
-  GVariantIter iter;
-  GVariant *sas;
-  const char *kind;
-  guint32 spi;
+/* One group of FindConflicts(): an SPI, the kind of conflict and the SAs
+ * that share it.  The table has a line per SA. */
+#define GROUP_ROW "(usa(sss))"
 
-  if (g_variant_n_children(groups) == 0) {
-    g_print("%s\n", _("No colliding SPIs: no conflicts."));
-    return;
-  }
-  g_variant_iter_init(&iter, groups);
-  while (g_variant_iter_next(&iter, "(u&s@a(sss))", &spi, &kind, &sas)) {
-    g_autoptr(GVariant) owned = sas;
-    GVariantIter sa_iter;
-    const char *proto, *src, *dst;
-
-    g_variant_iter_init(&sa_iter, sas);
-    while (g_variant_iter_next(&sa_iter, "(&s&s&s)", &proto, &src, &dst)) {
-      tfstctl_table_take(table, spi_text(spi));
-      tfstctl_table_add(table, kind);
-      tfstctl_table_add(table, proto);
-      tfstctl_table_add(table, src);
-      tfstctl_table_add(table, dst);
-    }
-    g_hash_table_add(kinds, (gpointer)kind);
-  }
-  tfstctl_table_print(table);
-  print_kinds(kinds);
-}
-
-/* One SA of a group of FindConflicts(). */
 static const TfstctlField group_sa_fields[] = {
     {N_("PROTO"), "protocol", 0},
     {N_("SOURCE"), "source", 1},
@@ -248,28 +216,39 @@ static const TfstctlField group_sa_fields[] = {
 };
 static const TfstctlFields group_sa_desc = TFSTCTL_FIELDS("(sss)", group_sa_fields);
 
+static const TfstctlField group_fields[] = {
+    {N_("SPI"), "spi", 0, TFSTCTL_FIELD_SPI},
+    {N_("CONFLICT"), "kind", 1},
+    {NULL, "sas", 2, .rows = &group_sa_desc},
+};
+static const TfstctlFields group_desc = TFSTCTL_FIELDS(GROUP_ROW, group_fields);
+
+static void
+conflicts_text(GVariant *groups)
+{
+  g_autoptr(GHashTable) kinds = g_hash_table_new(g_str_hash, g_str_equal);
+  gsize n = g_variant_n_children(groups);
+
+  if (n == 0) {
+    g_print("%s\n", _("No colliding SPIs: no conflicts."));
+    return;
+  }
+  for (gsize i = 0; i < n; i++) {
+    const char *kind = NULL;
+    g_variant_get_child(groups, i, "(u&s@a(sss))", NULL, &kind, NULL);
+    g_hash_table_add(kinds, (gpointer)kind);
+  }
+  tfstctl_fields_print_table(&group_desc, groups);
+  print_kinds(kinds);
+}
+
 static void
 conflicts_json(GVariant *groups)
 {
   g_autoptr(TfstctlJson) json = tfstctl_json_new();
-  GVariantIter iter;
-  GVariant *sas;
-  const char *kind;
-  guint32 spi;
 
   tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_begin_array(json, "conflicts");
-  g_variant_iter_init(&iter, groups);
-  while (g_variant_iter_next(&iter, "(u&s@a(sss))", &spi, &kind, &sas)) {
-    g_autoptr(GVariant) owned = sas;
-
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_uint(json, "spi", spi);
-    tfstctl_json_string(json, "kind", kind);
-    tfstctl_fields_json_rows(json, "sas", &group_sa_desc, sas);
-    tfstctl_json_end_object(json);
-  }
-  tfstctl_json_end_array(json);
+  tfstctl_fields_json_rows(json, "conflicts", &group_desc, groups);
   tfstctl_json_end_object(json);
   tfstctl_json_print(json);
 }
@@ -280,7 +259,7 @@ spi_conflicts(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, ch
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) groups =
-      tfstctl_bus_call(bus, proxy, "FindConflicts", NULL, "(a(usa(sss)))", &error);
+      tfstctl_bus_call(bus, proxy, "FindConflicts", NULL, "(a" GROUP_ROW ")", &error);
 
   if (groups == NULL)
     return tfstctl_fail(error);

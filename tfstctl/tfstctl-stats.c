@@ -2,9 +2,8 @@
 /* tfstctl stats: the counters since the last clear (GetStatistics), and
  * clearing them (ClearStatistics). */
 #include "tfstctl-bus.h"
+#include "tfstctl-fields.h"
 #include "tfstctl-format.h"
-#include "tfstctl-json.h"
-#include "tfstctl-table.h"
 
 #include <glib/gi18n.h>
 #include <string.h>
@@ -80,28 +79,17 @@ json_counter(TfstctlJson *json, const char *name, GVariant *value)
   const char *key;
   guint64 n;
 
-  if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64)) {
-    tfstctl_json_uint(json, name, g_variant_get_uint64(value));
-  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE("a{st}"))) {
-    tfstctl_json_begin_object(json, name);
-    g_variant_iter_init(&iter, value);
-    while (g_variant_iter_next(&iter, "{&st}", &key, &n))
-      tfstctl_json_uint(json, key, n);
-    tfstctl_json_end_object(json);
-  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32)) {
-    tfstctl_json_uint(json, name, g_variant_get_uint32(value));
-  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE_INT64)) {
-    tfstctl_json_int(json, name, g_variant_get_int64(value));
-  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE_INT32)) {
-    tfstctl_json_int(json, name, g_variant_get_int32(value));
-  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN)) {
-    tfstctl_json_bool(json, name, g_variant_get_boolean(value));
-  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING)) {
-    tfstctl_json_string(json, name, g_variant_get_string(value, NULL));
-  } else {
-    g_autofree char *text = g_variant_print(value, TRUE);
-    tfstctl_json_string(json, name, text);
+  if (!g_variant_is_of_type(value, G_VARIANT_TYPE("a{st}"))) {
+    /* A newer instance may send other types: numbers, booleans and
+     * strings as such, anything else as text. */
+    tfstctl_fields_json_value(json, name, value);
+    return;
   }
+  tfstctl_json_begin_object(json, name);
+  g_variant_iter_init(&iter, value);
+  while (g_variant_iter_next(&iter, "{&st}", &key, &n))
+    tfstctl_json_uint(json, key, n);
+  tfstctl_json_end_object(json);
 }
 
 static void
