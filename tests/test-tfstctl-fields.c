@@ -197,6 +197,67 @@ test_nested(void)
                             "]\n");
 }
 
+static GPtrArray *
+words_lines(GVariant *row, const TfstctlField *field)
+{
+  g_autoptr(GVariant) words = g_variant_get_child_value(row, field->member);
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
+
+  for (gsize i = 0; i < g_variant_n_children(words); i++) {
+    g_autoptr(GVariant) word = g_variant_get_child_value(words, i);
+    g_ptr_array_add(lines, g_variant_dup_string(word, NULL));
+  }
+  /* Left out when there is nothing to say at all ("-" as a marker). */
+  if (lines->len == 1 && g_str_equal(g_ptr_array_index(lines, 0), "-"))
+    return NULL;
+  return g_steal_pointer(&lines);
+}
+
+static const TfstctlField record_fields[] = {
+    {NULL, "id", 0},
+    {N_("Label"), "label", 1},
+    {N_("Words"), "words", 2, .lines = words_lines},
+    {N_("Others"), "others", 3, .lines = words_lines},
+    {N_("Gone"), "gone", 4, .lines = words_lines},
+    {N_("Size"), "size", 5, TFSTCTL_FIELD_BYTES},
+};
+static const TfstctlFields record_desc = TFSTCTL_FIELDS("(umsasasast)", record_fields);
+
+/* A record: a line per field with a header, names right-aligned, several
+ * lines for lines(), "none" for no lines, nothing for NULL; a maybe is its
+ * value or empty in the text and null in JSON. */
+static void
+test_record(void)
+{
+  g_autoptr(GVariant) row = NULL;
+  g_autoptr(TfstctlJson) json = NULL;
+
+  if (g_test_subprocess()) {
+    row = g_variant_ref_sink(
+        g_variant_new_parsed("(uint32 7, @ms nothing, ['a', 'b'], @as [], ['-'], uint64 100)"));
+    tfstctl_fields_print_record(&record_desc, row);
+    json = tfstctl_json_new();
+    tfstctl_fields_json_row(json, NULL, &record_desc, row);
+    tfstctl_json_print(json);
+    return;
+  }
+  g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed();
+  g_test_trap_assert_stdout(" Label:\n"
+                            " Words:  a\n"
+                            "         b\n"
+                            "Others:  none\n"
+                            "  Size:  100 bytes\n"
+                            "{\n"
+                            "  \"id\": 7,\n"
+                            "  \"label\": null,\n"
+                            "  \"words\": \"['a', 'b']\",\n"
+                            "  \"others\": \"@as []\",\n"
+                            "  \"gone\": \"['-']\",\n"
+                            "  \"size\": 100\n"
+                            "}\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -205,5 +266,6 @@ main(int argc, char **argv)
   g_test_add_func("/tfstctl/fields/json", test_json);
   g_test_add_func("/tfstctl/fields/wrong-type", test_wrong_type);
   g_test_add_func("/tfstctl/fields/nested", test_nested);
+  g_test_add_func("/tfstctl/fields/record", test_record);
   return g_test_run();
 }

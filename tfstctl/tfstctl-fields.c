@@ -72,6 +72,17 @@ hex_text(GVariant *bytes)
 
 /* ---- JSON */
 
+static void
+maybe_json(TfstctlJson *json, const char *key, GVariant *maybe)
+{
+  g_autoptr(GVariant) value = g_variant_get_maybe(maybe);
+
+  if (value == NULL)
+    tfstctl_json_null(json, key);
+  else
+    tfstctl_fields_json_value(json, key, value);
+}
+
 void
 tfstctl_fields_json_value(TfstctlJson *json, const char *key, GVariant *value)
 {
@@ -79,7 +90,9 @@ tfstctl_fields_json_value(TfstctlJson *json, const char *key, GVariant *value)
   guint64 u = 0;
   gint64 i = 0;
 
-  if (value_as_uint(value, &u))
+  if (g_variant_is_of_type(value, G_VARIANT_TYPE_MAYBE))
+    maybe_json(json, key, value);
+  else if (value_as_uint(value, &u))
     tfstctl_json_uint(json, key, u);
   else if (value_as_int(value, &i))
     tfstctl_json_int(json, key, i);
@@ -97,6 +110,7 @@ void
 tfstctl_fields_json_row(TfstctlJson *json, const char *key, const TfstctlFields *desc,
                         GVariant *row)
 {
+  g_return_if_fail(g_variant_is_of_type(row, G_VARIANT_TYPE(desc->row_type)));
   tfstctl_json_begin_object(json, key);
   for (guint i = 0; i < desc->n_fields; i++) {
     const TfstctlField *f = &desc->fields[i];
@@ -142,9 +156,15 @@ tfstctl_fields_json_rows(TfstctlJson *json, const char *key, const TfstctlFields
 static char *
 plain_text(GVariant *value)
 {
+  g_autoptr(GVariant) just = NULL;
   guint64 u = 0;
   gint64 i = 0;
 
+  /* A maybe shows its value, or nothing. */
+  if (g_variant_is_of_type(value, G_VARIANT_TYPE_MAYBE)) {
+    just = g_variant_get_maybe(value);
+    return just != NULL ? plain_text(just) : g_strdup("");
+  }
   if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
     return g_variant_dup_string(value, NULL);
   if (value_as_uint(value, &u))
@@ -290,5 +310,51 @@ tfstctl_fields_print_table(const TfstctlFields *desc, GVariant *rows)
     g_autoptr(GVariant) row = g_variant_get_child_value(rows, i);
     tfstctl_fields_table_add(table, desc, row);
   }
+  tfstctl_table_print(table);
+}
+
+/* ---- record */
+
+static void
+add_record_lines(TfstctlTable *table, const char *name, const GPtrArray *lines)
+{
+  tfstctl_table_add_printf(table, "%s:", name);
+  if (lines->len == 0)
+    tfstctl_table_add(table, _("none"));
+  for (guint i = 0; i < lines->len; i++) {
+    if (i > 0)
+      tfstctl_table_add(table, "");
+    tfstctl_table_add(table, g_ptr_array_index(lines, i));
+  }
+}
+
+static void
+add_record_field(TfstctlTable *table, const TfstctlField *f, GVariant *row)
+{
+  g_autoptr(GPtrArray) lines = NULL;
+
+  if (f->lines == NULL) {
+    tfstctl_table_add_printf(table, "%s:", _(f->header));
+    tfstctl_table_take(table, cell_text(row, f));
+    return;
+  }
+  lines = f->lines(row, f);
+  if (lines != NULL)
+    add_record_lines(table, _(f->header), lines);
+}
+
+void
+tfstctl_fields_print_record(const TfstctlFields *desc, GVariant *row)
+{
+  const char *headers[] = {"", ""};
+  g_autoptr(TfstctlTable) table = NULL;
+
+  g_return_if_fail(g_variant_is_of_type(row, G_VARIANT_TYPE(desc->row_type)));
+  table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+  tfstctl_table_hide_header(table);
+  tfstctl_table_align_right(table, 0);
+  for (guint i = 0; i < desc->n_fields; i++)
+    if (desc->fields[i].header != NULL)
+      add_record_field(table, &desc->fields[i], row);
   tfstctl_table_print(table);
 }

@@ -34,6 +34,9 @@ typedef struct _TfstctlFields TfstctlFields;
 
 /* The cell of a CUSTOM field, from the whole row (it may combine members). */
 typedef char *(*TfstctlFieldCellFunc)(GVariant *row, const TfstctlField *field);
+/* A field of a record shown as several lines (char *); NULL leaves the
+ * field out of the record. */
+typedef GPtrArray *(*TfstctlFieldLinesFunc)(GVariant *row, const TfstctlField *field);
 
 struct _TfstctlField {
   const char *header; /* N_(): the column header; NULL: JSON only */
@@ -44,10 +47,11 @@ struct _TfstctlField {
   guint port;                /* ENDPOINT: the index of the port */
   TfstctlFieldCellFunc cell; /* CUSTOM */
   /* A member that is an array of rows: JSON nests them as an array of
-   * objects; the table shows one line per nested row, its columns (those
-   * of `rows`, which nests nothing itself) in this field's place and the
-   * other cells of the row repeated.  Its own header is unused. */
+   * objects; a table shows one line per nested row, its columns (those of
+   * `rows`, which nests nothing itself) in this field's place and the
+   * other cells of the row repeated; a record shows lines() or cell(). */
   const TfstctlFields *rows;
+  TfstctlFieldLinesFunc lines; /* a record: instead of the cell */
 };
 
 /* A command's description: its row type and its fields, in output order. */
@@ -63,7 +67,8 @@ struct _TfstctlFields {
   }
 
 /* The JSON of one value by its type: numbers, booleans and strings as
- * such, byte arrays as hex, anything else as GVariant text. */
+ * such, a maybe as its value or null, byte arrays as hex, anything else
+ * as GVariant text. */
 void tfstctl_fields_json_value(TfstctlJson *json, const char *key, GVariant *value);
 /* One row as a JSON object named key (NULL inside an array). */
 void tfstctl_fields_json_row(TfstctlJson *json, const char *key, const TfstctlFields *desc,
@@ -79,3 +84,8 @@ TfstctlTable *tfstctl_fields_table_new(const TfstctlFields *desc);
 void tfstctl_fields_table_add(TfstctlTable *table, const TfstctlFields *desc, GVariant *row);
 /* rows as a table on stdout (the header alone when there are none). */
 void tfstctl_fields_print_table(const TfstctlFields *desc, GVariant *rows);
+
+/* One row as a record for people: "Header:" and the value, a line per
+ * field that has a header, the names right-aligned; a field with lines()
+ * takes a line each ("none" for no lines). */
+void tfstctl_fields_print_record(const TfstctlFields *desc, GVariant *row);

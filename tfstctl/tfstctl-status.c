@@ -10,6 +10,8 @@
  * a line each (a sentence per hop, "address:port" per listener). */
 #define HOP_ROW  "(ssqbtuu)"
 #define LINK_ROW "(si)"
+/* The index of TlsCertificates in the status row (STATUS_ROW). */
+#define STATUS_TLS_CERTIFICATES 13
 
 static const TfstctlField hop_fields[] = {
     {NULL, "label", 0}, {NULL, "address", 1}, {NULL, "port", 2},       {NULL, "up", 3},
@@ -73,12 +75,6 @@ chain_sorted(GVariant *value)
   g_ptr_array_sort(links, compare_links);
   return g_variant_ref_sink(
       g_variant_new_array(G_VARIANT_TYPE(LINK_ROW), (GVariant **)links->pdata, links->len));
-}
-
-static const char *
-str_or_empty(const char *s)
-{
-  return s != NULL ? s : "";
 }
 
 static char *
@@ -150,41 +146,22 @@ chain_summary(GVariant *chain)
   return g_string_free(s, FALSE);
 }
 
-/* A field with one value per line; the first line carries the name. */
-static void
-add_field_lines(TfstctlTable *table, const char *name, GPtrArray *lines)
+/* The array member of a field, for its lines. */
+static GVariant *
+member(GVariant *row, const TfstctlField *field)
 {
-  if (lines->len == 0) {
-    tfstctl_table_add_printf(table, "%s:", name);
-    tfstctl_table_add(table, _("none"));
-    return;
-  }
-  for (guint i = 0; i < lines->len; i++) {
-    if (i == 0)
-      tfstctl_table_add_printf(table, "%s:", name);
-    else
-      tfstctl_table_add(table, "");
-    tfstctl_table_add(table, g_ptr_array_index(lines, i));
-  }
-}
-
-static void
-add_field(TfstctlTable *table, const char *name, const char *value)
-{
-  tfstctl_table_add_printf(table, "%s:", name);
-  tfstctl_table_add(table, value);
+  return g_variant_get_child_value(row, field->member);
 }
 
 static GPtrArray *
-listener_lines(GVariant *value)
+listener_lines(GVariant *row, const TfstctlField *field)
 {
+  g_autoptr(GVariant) value = member(row, field);
   GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
   GVariantIter iter;
   const char *address;
   guint16 port;
 
-  if (value == NULL || !g_variant_is_of_type(value, G_VARIANT_TYPE("a(sq)")))
-    return lines;
   g_variant_iter_init(&iter, value);
   while (g_variant_iter_next(&iter, "(&sq)", &address, &port))
     g_ptr_array_add(lines, tfstctl_format_endpoint(address, port));
@@ -192,147 +169,174 @@ listener_lines(GVariant *value)
 }
 
 static GPtrArray *
-hop_lines(GVariant *value)
+hop_lines(GVariant *row, const TfstctlField *field)
 {
+  g_autoptr(GVariant) value = member(row, field);
   GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
-  gsize n = n_rows(value, "a" HOP_ROW);
 
-  for (gsize i = 0; i < n; i++) {
+  for (gsize i = 0; i < g_variant_n_children(value); i++) {
     g_autoptr(GVariant) hop = g_variant_get_child_value(value, i);
     g_ptr_array_add(lines, hop_text(hop));
   }
   return lines;
 }
 
-/* "Parent: x509 gw1, CN=gw1 (issuer CN=CA), expires 2027-01-01 ..." */
-static GPtrArray *
-tls_certificate_lines(GVariant *value)
+static char *
+chain_cell(GVariant *row, const TfstctlField *field)
 {
-  GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GVariant) chain = member(row, field);
+  g_autofree char *summary = chain_summary(chain);
+
+  return g_strdup(*summary != '\0' ? summary : _("unknown"));
+}
+
+static char *
+tls_certificate_text(const char *section, const char *mode, const char *labels, const char *subject,
+                     const char *issuer, gint64 expires)
+{
+  g_autofree char *when = tfstctl_format_time((guint64)MAX(expires, 0) * G_USEC_PER_SEC);
+
+  if (g_str_equal(mode, "psk"))
+    /* TRANSLATORS: TLS of a hop section; %s: [Parent] or [Children], then a label. */
+    return g_strdup_printf(_("[%s] pre-shared key, identity %s"), section, labels);
+  /* TRANSLATORS: TLS of a hop section: the section, the labels the
+   * certificate names, its subject, its issuer and when it expires. */
+  return g_strdup_printf(_("[%s] certificate for %s: %s, issued by %s, "
+                           "expires %s"),
+                         section, labels, subject, issuer, when);
+}
+
+/* "[Parent] certificate for gw1: CN=gw1, issued by CN=CA, expires ..."; no
+ * TLS section at all without TLS. */
+static GPtrArray *
+tls_certificate_lines(GVariant *row, const TfstctlField *field)
+{
+  g_autoptr(GVariant) value = member(row, field);
+  GPtrArray *lines = NULL;
   const char *section, *mode, *labels, *subject, *issuer;
   GVariantIter iter;
   gint64 expires;
 
-  if (value == NULL || !g_variant_is_of_type(value, G_VARIANT_TYPE("a(sssssx)")))
-    return lines;
+  if (g_variant_n_children(value) == 0)
+    return NULL;
+  lines = g_ptr_array_new_with_free_func(g_free);
   g_variant_iter_init(&iter, value);
   while (g_variant_iter_next(&iter, "(&s&s&s&s&sx)", &section, &mode, &labels, &subject, &issuer,
-                             &expires)) {
-    g_autofree char *when = tfstctl_format_time((guint64)MAX(expires, 0) * G_USEC_PER_SEC);
-
-    if (g_str_equal(mode, "psk"))
-      /* TRANSLATORS: TLS of a hop section; %s: [Parent] or [Children], then a label. */
-      g_ptr_array_add(lines,
-                      g_strdup_printf(_("[%s] pre-shared key, identity %s"), section, labels));
-    else
-      /* TRANSLATORS: TLS of a hop section: the section, the labels the
-       * certificate names, its subject, its issuer and when it expires. */
-      g_ptr_array_add(lines, g_strdup_printf(_("[%s] certificate for %s: %s, issued by %s, "
-                                               "expires %s"),
-                                             section, labels, subject, issuer, when));
-  }
+                             &expires))
+    g_ptr_array_add(lines, tls_certificate_text(section, mode, labels, subject, issuer, expires));
   return lines;
 }
 
 /* "child gw1 (127.0.0.1:4711) (TLS1.3-X.509)-...; CN=gw1, expires ...; kernel TLS" */
-static GPtrArray *
-tls_hop_lines(GVariant *value)
+static char *
+tls_hop_text(GVariant *hop)
 {
-  GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
   const char *side, *label, *peer, *cipher, *subject, *issuer;
-  GVariantIter iter;
   gint64 expires;
   gboolean ktls;
+  g_autofree char *when = NULL;
+  GString *s = g_string_new(NULL);
 
-  if (value == NULL || !g_variant_is_of_type(value, G_VARIANT_TYPE("a(ssssssxb)")))
-    return lines;
-  g_variant_iter_init(&iter, value);
-  while (g_variant_iter_next(&iter, "(&s&s&s&s&s&sxb)", &side, &label, &peer, &cipher, &subject,
-                             &issuer, &expires, &ktls)) {
-    g_autofree char *when = tfstctl_format_time((guint64)MAX(expires, 0) * G_USEC_PER_SEC);
-    GString *s = g_string_new(NULL);
+  g_variant_get(hop, "(&s&s&s&s&s&sxb)", &side, &label, &peer, &cipher, &subject, &issuer, &expires,
+                &ktls);
+  when = tfstctl_format_time((guint64)MAX(expires, 0) * G_USEC_PER_SEC);
+  g_string_append_printf(s, "%s %s (%s) %s", g_str_equal(side, "parent") ? _("parent") : _("child"),
+                         *label != '\0' ? label : _("no label yet"), peer, cipher);
+  if (*subject != '\0')
+    /* TRANSLATORS: the peer's certificate: subject, issuer, expiry. */
+    g_string_append_printf(s, _("; peer certificate %s, issued by %s, expires %s"), subject, issuer,
+                           when);
+  g_string_append(s, "; ");
+  g_string_append(s, ktls ? _("kernel TLS") : _("TLS in the process (no kernel TLS)"));
+  return g_string_free(s, FALSE);
+}
 
-    g_string_append_printf(s, "%s %s (%s) %s",
-                           g_str_equal(side, "parent") ? _("parent") : _("child"),
-                           *label != '\0' ? label : _("no label yet"), peer, cipher);
-    if (*subject != '\0')
-      /* TRANSLATORS: the peer's certificate: subject, issuer, expiry. */
-      g_string_append_printf(s, _("; peer certificate %s, issued by %s, expires %s"), subject,
-                             issuer, when);
-    g_string_append(s, "; ");
-    g_string_append(s, ktls ? _("kernel TLS") : _("TLS in the process (no kernel TLS)"));
-    g_ptr_array_add(lines, g_string_free(s, FALSE));
+/* Shown with the TLS certificates, or not at all. */
+static GPtrArray *
+tls_hop_lines(GVariant *row, const TfstctlField *field)
+{
+  g_autoptr(GVariant) certificates = g_variant_get_child_value(row, STATUS_TLS_CERTIFICATES);
+  g_autoptr(GVariant) value = member(row, field);
+  GPtrArray *lines = NULL;
+
+  if (g_variant_n_children(certificates) == 0)
+    return NULL;
+  lines = g_ptr_array_new_with_free_func(g_free);
+  for (gsize i = 0; i < g_variant_n_children(value); i++) {
+    g_autoptr(GVariant) hop = g_variant_get_child_value(value, i);
+    g_ptr_array_add(lines, tls_hop_text(hop));
   }
   return lines;
 }
 
-static void
-print_status_text(TfstDbusTfst1Instance *proxy, const char *instance)
-{
-  g_autoptr(GVariant) chain = chain_sorted(tfst_dbus_tfst1_instance_get_chain(proxy));
-  g_autoptr(GPtrArray) listeners = listener_lines(tfst_dbus_tfst1_instance_get_listeners(proxy));
-  g_autoptr(GPtrArray) parent_lines = hop_lines(tfst_dbus_tfst1_instance_get_parent(proxy));
-  g_autoptr(GPtrArray) children_lines = hop_lines(tfst_dbus_tfst1_instance_get_children(proxy));
-  g_autofree char *summary = chain_summary(chain);
-  g_autoptr(GPtrArray) tls_certs =
-      tls_certificate_lines(tfst_dbus_tfst1_instance_get_tls_certificates(proxy));
-  g_autoptr(GPtrArray) tls_hops = tls_hop_lines(tfst_dbus_tfst1_instance_get_tls_hops(proxy));
-  const char *headers[] = {"", ""};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(2, headers);
+/* The properties of an instance as one row; a string property an instance
+ * does not have is null in JSON and empty in the text. */
+#define STATUS_ROW "(ssmsmsmsmsmsua(sq)a" HOP_ROW "a" HOP_ROW "a" LINK_ROW "ua(sssssx)a(ssssssxb))"
 
-  tfstctl_table_hide_header(table);
-  tfstctl_table_align_right(table, 0);
-  g_print("%s (%s)\n", instance, g_dbus_proxy_get_name(G_DBUS_PROXY(proxy)));
-  add_field(table, _("Role"), str_or_empty(tfst_dbus_tfst1_instance_get_role(proxy)));
-  add_field(table, _("Instance"), str_or_empty(tfst_dbus_tfst1_instance_get_instance(proxy)));
-  add_field(table, _("Label"), str_or_empty(tfst_dbus_tfst1_instance_get_label(proxy)));
-  add_field(table, _("Version"), str_or_empty(tfst_dbus_tfst1_instance_get_version(proxy)));
-  add_field(table, _("State"), str_or_empty(tfst_dbus_tfst1_instance_get_state(proxy)));
-  tfstctl_table_add_printf(table, "%s:", _("Log level"));
-  tfstctl_table_add_printf(table, "%u", tfst_dbus_tfst1_instance_get_log_level(proxy));
-  add_field_lines(table, _("Listeners"), listeners);
-  add_field_lines(table, _("Parent"), parent_lines);
-  add_field_lines(table, _("Children"), children_lines);
-  add_field(table, _("Chain"), *summary != '\0' ? summary : _("unknown"));
-  tfstctl_table_add_printf(table, "%s:", _("Sessions"));
-  tfstctl_table_add_printf(table, "%u", tfst_dbus_tfst1_instance_get_session_count(proxy));
-  if (tls_certs->len > 0) {
-    add_field_lines(table, _("TLS"), tls_certs);
-    add_field_lines(table, _("TLS hops"), tls_hops);
-  }
-  tfstctl_table_print(table);
+static const TfstctlField status_fields[] = {
+    {NULL, "instance", 0},
+    {NULL, "bus_name", 1},
+    {N_("Role"), "role", 2},
+    {N_("Instance"), "instance_name", 3},
+    {N_("Label"), "label", 4},
+    {N_("Version"), "version", 5},
+    {N_("State"), "state", 6},
+    {N_("Log level"), "log_level", 7},
+    {N_("Listeners"), "listeners", 8, .rows = &listener_desc, .lines = listener_lines},
+    {N_("Parent"), "parent", 9, .rows = &hop_desc, .lines = hop_lines},
+    {N_("Children"), "children", 10, .rows = &hop_desc, .lines = hop_lines},
+    {N_("Chain"), "chain", 11, TFSTCTL_FIELD_CUSTOM, .rows = &link_desc, .cell = chain_cell},
+    {N_("Sessions"), "session_count", 12},
+    {N_("TLS"), "tls_certificates", STATUS_TLS_CERTIFICATES, .rows = &tls_certificate_desc,
+     .lines = tls_certificate_lines},
+    {N_("TLS hops"), "tls_hops", 14, .rows = &tls_hop_desc, .lines = tls_hop_lines},
+};
+static const TfstctlFields status_desc = TFSTCTL_FIELDS(STATUS_ROW, status_fields);
+
+/* value, or an empty array of that type when it is missing or of another. */
+static GVariant *
+array_or_empty(GVariant *value, const char *array_type)
+{
+  if (value != NULL && g_variant_is_of_type(value, G_VARIANT_TYPE(array_type)))
+    return value;
+  return g_variant_new_array(G_VARIANT_TYPE(array_type + 1), NULL, 0);
 }
 
-/* ---- status as JSON */
+static GVariant *
+status_row_new(TfstDbusTfst1Instance *proxy, const char *instance)
+{
+  TfstDbusTfst1Instance *p = proxy;
+  g_autoptr(GVariant) chain = chain_sorted(tfst_dbus_tfst1_instance_get_chain(p));
+
+  /* STATUS_ROW with "@" before each value passed as a GVariant. */
+  return g_variant_ref_sink(g_variant_new(
+      "(ssmsmsmsmsmsu@a(sq)@a" HOP_ROW "@a" HOP_ROW "@a" LINK_ROW "u@a(sssssx)@a(ssssssxb))",
+      instance, g_dbus_proxy_get_name(G_DBUS_PROXY(p)), tfst_dbus_tfst1_instance_get_role(p),
+      tfst_dbus_tfst1_instance_get_instance(p), tfst_dbus_tfst1_instance_get_label(p),
+      tfst_dbus_tfst1_instance_get_version(p), tfst_dbus_tfst1_instance_get_state(p),
+      tfst_dbus_tfst1_instance_get_log_level(p),
+      array_or_empty(tfst_dbus_tfst1_instance_get_listeners(p), "a(sq)"),
+      array_or_empty(tfst_dbus_tfst1_instance_get_parent(p), "a" HOP_ROW),
+      array_or_empty(tfst_dbus_tfst1_instance_get_children(p), "a" HOP_ROW), chain,
+      tfst_dbus_tfst1_instance_get_session_count(p),
+      array_or_empty(tfst_dbus_tfst1_instance_get_tls_certificates(p), "a(sssssx)"),
+      array_or_empty(tfst_dbus_tfst1_instance_get_tls_hops(p), "a(ssssssxb)")));
+}
 
 static void
-print_status_json(TfstDbusTfst1Instance *proxy, const char *instance)
+print_status(TfstDbusTfst1Instance *proxy, const char *instance, gboolean json)
 {
-  g_autoptr(GVariant) chain = chain_sorted(tfst_dbus_tfst1_instance_get_chain(proxy));
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  g_autoptr(GVariant) row = status_row_new(proxy, instance);
+  g_autoptr(TfstctlJson) doc = NULL;
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  tfstctl_json_string(json, "bus_name", g_dbus_proxy_get_name(G_DBUS_PROXY(proxy)));
-  tfstctl_json_string(json, "role", tfst_dbus_tfst1_instance_get_role(proxy));
-  tfstctl_json_string(json, "instance_name", tfst_dbus_tfst1_instance_get_instance(proxy));
-  tfstctl_json_string(json, "label", tfst_dbus_tfst1_instance_get_label(proxy));
-  tfstctl_json_string(json, "version", tfst_dbus_tfst1_instance_get_version(proxy));
-  tfstctl_json_string(json, "state", tfst_dbus_tfst1_instance_get_state(proxy));
-  tfstctl_json_uint(json, "log_level", tfst_dbus_tfst1_instance_get_log_level(proxy));
-  tfstctl_fields_json_rows(json, "listeners", &listener_desc,
-                           tfst_dbus_tfst1_instance_get_listeners(proxy));
-  tfstctl_fields_json_rows(json, "parent", &hop_desc, tfst_dbus_tfst1_instance_get_parent(proxy));
-  tfstctl_fields_json_rows(json, "children", &hop_desc,
-                           tfst_dbus_tfst1_instance_get_children(proxy));
-  tfstctl_fields_json_rows(json, "chain", &link_desc, chain);
-  tfstctl_json_uint(json, "session_count", tfst_dbus_tfst1_instance_get_session_count(proxy));
-  tfstctl_fields_json_rows(json, "tls_certificates", &tls_certificate_desc,
-                           tfst_dbus_tfst1_instance_get_tls_certificates(proxy));
-  tfstctl_fields_json_rows(json, "tls_hops", &tls_hop_desc,
-                           tfst_dbus_tfst1_instance_get_tls_hops(proxy));
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  if (!json) {
+    g_print("%s (%s)\n", instance, g_dbus_proxy_get_name(G_DBUS_PROXY(proxy)));
+    tfstctl_fields_print_record(&status_desc, row);
+    return;
+  }
+  doc = tfstctl_json_new();
+  tfstctl_fields_json_row(doc, NULL, &status_desc, row);
+  tfstctl_json_print(doc);
 }
 
 /* ---- commands */
@@ -377,10 +381,7 @@ tfstctl_status(int argc, char **argv)
   if (proxy == NULL)
     return tfstctl_fail(error);
   instance = tfstctl_instance_name(proxy);
-  if (opts.json)
-    print_status_json(proxy, instance);
-  else
-    print_status_text(proxy, instance);
+  print_status(proxy, instance, opts.json);
   return TFSTCTL_EXIT_OK;
 }
 
