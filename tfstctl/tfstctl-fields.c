@@ -3,6 +3,7 @@
 #include "tfstctl-fields.h"
 
 #include "tfstctl-format.h"
+#include "tfstctl-table.h"
 
 #include <glib/gi18n.h>
 
@@ -242,8 +243,8 @@ collect_columns(const TfstctlFields *desc, GPtrArray *headers, GArray *right)
   }
 }
 
-TfstctlTable *
-tfstctl_fields_table_new(const TfstctlFields *desc)
+static TfstctlTable *
+table_new(const TfstctlFields *desc)
 {
   g_autoptr(GPtrArray) headers = g_ptr_array_new();
   g_autoptr(GArray) right = g_array_new(FALSE, FALSE, sizeof(gboolean));
@@ -281,8 +282,8 @@ nesting_field(const TfstctlFields *desc)
   return NULL;
 }
 
-void
-tfstctl_fields_table_add(TfstctlTable *table, const TfstctlFields *desc, GVariant *row)
+static void
+table_add(TfstctlTable *table, const TfstctlFields *desc, GVariant *row)
 {
   const TfstctlField *f = nesting_field(desc);
   g_autoptr(GVariant) nested = NULL;
@@ -303,12 +304,12 @@ tfstctl_fields_table_add(TfstctlTable *table, const TfstctlFields *desc, GVarian
 void
 tfstctl_fields_print_table(const TfstctlFields *desc, GVariant *rows)
 {
-  g_autoptr(TfstctlTable) table = tfstctl_fields_table_new(desc);
+  g_autoptr(TfstctlTable) table = table_new(desc);
   gsize n = rows_fit(desc, rows) ? g_variant_n_children(rows) : 0;
 
   for (gsize i = 0; i < n; i++) {
     g_autoptr(GVariant) row = g_variant_get_child_value(rows, i);
-    tfstctl_fields_table_add(table, desc, row);
+    table_add(table, desc, row);
   }
   tfstctl_table_print(table);
 }

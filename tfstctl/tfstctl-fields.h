@@ -7,7 +7,6 @@
 #pragma once
 
 #include "tfstctl-json.h"
-#include "tfstctl-table.h"
 
 #include <glib.h>
 
@@ -78,11 +77,8 @@ void tfstctl_fields_json_row(TfstctlJson *json, const char *key, const TfstctlFi
 void tfstctl_fields_json_rows(TfstctlJson *json, const char *key, const TfstctlFields *desc,
                               GVariant *rows);
 
-/* A table with the headers and alignment of the fields that have a column. */
-TfstctlTable *tfstctl_fields_table_new(const TfstctlFields *desc);
-/* The cells of one row, in column order. */
-void tfstctl_fields_table_add(TfstctlTable *table, const TfstctlFields *desc, GVariant *row);
-/* rows as a table on stdout (the header alone when there are none). */
+/* rows as a table on stdout, a column per field with a header (the
+ * header line alone when there are no rows). */
 void tfstctl_fields_print_table(const TfstctlFields *desc, GVariant *rows);
 
 /* One row as a record for people: "Header:" and the value, a line per

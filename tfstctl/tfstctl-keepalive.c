@@ -4,6 +4,7 @@
 #include "tfst-keepalive.h"
 #include "tfstctl-bus.h"
 #include "tfstctl-fields.h"
+#include "tfstctl-table.h"
 
 #include <glib/gi18n.h>
 #include <string.h>

@@ -5,6 +5,7 @@
  * and scripts read --json (tfstctl(1)). */
 #include "tfstctl-bus.h"
 #include "tfstctl-fields.h"
+#include "tfstctl-table.h"
 
 #include <glib/gi18n.h>
 

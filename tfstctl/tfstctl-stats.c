@@ -3,6 +3,7 @@
  * clearing them (ClearStatistics). */
 #include "tfstctl-bus.h"
 #include "tfstctl-fields.h"
+#include "tfstctl-table.h"
 #include "tfstctl-format.h"
 
 #include <glib/gi18n.h>
