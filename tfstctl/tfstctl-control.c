@@ -31,21 +31,15 @@ parse_number_argument(int argc, char **argv, const char *what, guint64 max, guin
   return TRUE;
 }
 
-/* The common part: options, then the bus and the instance. */
+/* The bus and the instance, and an agent for the password polkit may ask. */
 static TfstDbusTfst1Instance *
 open_instance(TfstctlOptions *opts, TfstctlBus **out_bus, GError **error)
 {
-  g_autoptr(TfstctlBus) bus = tfstctl_bus_new(opts, error);
-  g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
+  TfstDbusTfst1Instance *proxy = tfstctl_bus_open_instance(opts, out_bus, error);
 
-  if (bus == NULL)
-    return NULL;
-  proxy = tfstctl_bus_get_instance(bus, opts->instance, error);
-  if (proxy == NULL)
-    return NULL;
-  tfstctl_bus_prepare_auth(bus);
-  *out_bus = g_steal_pointer(&bus);
-  return g_steal_pointer(&proxy);
+  if (proxy != NULL)
+    tfstctl_bus_prepare_auth(*out_bus);
+  return proxy;
 }
 
 /* --json: {"instance": "relay@2", ...what was done}. */

@@ -139,10 +139,7 @@ tfstctl_dataflow(int argc, char **argv)
       !check_arguments(argc, argv, interval, &error))
     return tfstctl_fail(error);
   target = bus_target(argv[1]);
-  bus = tfstctl_bus_new(&opts, &error);
-  if (bus == NULL)
-    return tfstctl_fail(error);
-  proxy = tfstctl_bus_get_instance(bus, opts.instance, &error);
+  proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
   timeout = MAX(interval * 1000 + REPLY_MARGIN_MS, tfstctl_bus_call_timeout(bus));

@@ -108,10 +108,7 @@ tfstctl_sessions(int argc, char **argv)
   if (filter_variant == NULL)
     return tfstctl_fail(error);
   g_variant_ref_sink(filter_variant);
-  bus = tfstctl_bus_new(&opts, &error);
-  if (bus == NULL)
-    return tfstctl_fail(error);
-  proxy = tfstctl_bus_get_instance(bus, opts.instance, &error);
+  proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
   if (!tfst_dbus_tfst1_instance_call_list_sessions_sync(

@@ -110,7 +110,6 @@ spi_list(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char **
 
 /* One conflict of CheckSpi(). */
 #define CONFLICT_ROW "(usssss)"
-enum { CONFLICT_KIND = 5 };
 
 static const TfstctlField conflict_fields[] = {
     {N_("SPI"), "spi", 0, TFSTCTL_FIELD_SPI},
@@ -118,7 +117,7 @@ static const TfstctlField conflict_fields[] = {
     {N_("SOURCE"), "source", 2},
     {N_("DESTINATION"), "destination", 3},
     {N_("MODE"), "mode", 4},
-    {N_("CONFLICT"), "kind", CONFLICT_KIND},
+    {N_("CONFLICT"), "kind", 5},
 };
 static const TfstctlFields conflict_desc = TFSTCTL_FIELDS(CONFLICT_ROW, conflict_fields);
 

@@ -140,10 +140,7 @@ tfstctl_stats(int argc, char **argv)
                                    entries, &opts, TRUE);
   if (!tfstctl_parse_options(ctx, &argc, &argv, 0, &error))
     return tfstctl_fail(error);
-  bus = tfstctl_bus_new(&opts, &error);
-  if (bus == NULL)
-    return tfstctl_fail(error);
-  proxy = tfstctl_bus_get_instance(bus, opts.instance, &error);
+  proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
   if (!tfst_dbus_tfst1_instance_call_get_statistics_sync(proxy, tfstctl_bus_call_flags(bus),

@@ -374,10 +374,7 @@ tfstctl_status(int argc, char **argv)
   if (!tfstctl_parse_options(ctx, &argc, &argv, 1, &error) ||
       !pick_instance(&opts, argc, argv, &error))
     return tfstctl_fail(error);
-  bus = tfstctl_bus_new(&opts, &error);
-  if (bus == NULL)
-    return tfstctl_fail(error);
-  proxy = tfstctl_bus_get_instance(bus, opts.instance, &error);
+  proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
   instance = tfstctl_instance_name(proxy);
@@ -434,10 +431,7 @@ tfstctl_chain(int argc, char **argv)
                                    NULL, &opts, TRUE);
   if (!tfstctl_parse_options(ctx, &argc, &argv, 0, &error))
     return tfstctl_fail(error);
-  bus = tfstctl_bus_new(&opts, &error);
-  if (bus == NULL)
-    return tfstctl_fail(error);
-  proxy = tfstctl_bus_get_instance(bus, opts.instance, &error);
+  proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
   instance = tfstctl_instance_name(proxy);
