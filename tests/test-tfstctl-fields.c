@@ -9,7 +9,7 @@
 #define ROW "(ssqtuubxay)"
 
 static char *
-upper_cell(GVariant *row, const TfstctlField *field)
+upper_cell_cb(GVariant *row, const TfstctlField *field)
 {
   g_autoptr(GVariant) name = g_variant_get_child_value(row, field->member);
 
@@ -17,7 +17,7 @@ upper_cell(GVariant *row, const TfstctlField *field)
 }
 
 static const TfstctlField fields[] = {
-    {N_("NAME"), "name", 0, TFSTCTL_FIELD_CUSTOM, .cell = upper_cell},
+    {N_("NAME"), "name", 0, TFSTCTL_FIELD_CUSTOM, .cell = upper_cell_cb},
     {N_("REMOTE"), "address", 1, TFSTCTL_FIELD_ENDPOINT, .port = 2},
     {NULL, "port", 2},
     {N_("SIZE"), "size", 3, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
@@ -198,7 +198,7 @@ test_nested(void)
 }
 
 static GPtrArray *
-words_lines(GVariant *row, const TfstctlField *field)
+words_lines_cb(GVariant *row, const TfstctlField *field)
 {
   g_autoptr(GVariant) words = g_variant_get_child_value(row, field->member);
   g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
@@ -216,9 +216,9 @@ words_lines(GVariant *row, const TfstctlField *field)
 static const TfstctlField record_fields[] = {
     {NULL, "id", 0},
     {N_("Label"), "label", 1},
-    {N_("Words"), "words", 2, .lines = words_lines},
-    {N_("Others"), "others", 3, .lines = words_lines},
-    {N_("Gone"), "gone", 4, .lines = words_lines},
+    {N_("Words"), "words", 2, .lines = words_lines_cb},
+    {N_("Others"), "others", 3, .lines = words_lines_cb},
+    {N_("Gone"), "gone", 4, .lines = words_lines_cb},
     {N_("Size"), "size", 5, TFSTCTL_FIELD_BYTES},
 };
 static const TfstctlFields record_desc = TFSTCTL_FIELDS("(umsasasast)", record_fields);

@@ -248,7 +248,7 @@ run_set(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, const ch
 enum { AUDIT_STATE = 5, AUDIT_KEEPALIVE = 6, AUDIT_TIMER = 7 };
 
 static char *
-audit_remote_cell(GVariant *row, const TfstctlField *field)
+audit_remote_cell_cb(GVariant *row, const TfstctlField *field)
 {
   const char *remote = NULL;
 
@@ -267,7 +267,7 @@ audit_close_wait(GVariant *row)
 
 /* The peer closed and we did not: worth a look, so it stands out. */
 static char *
-audit_state_cell(GVariant *row, const TfstctlField *field)
+audit_state_cell_cb(GVariant *row, const TfstctlField *field)
 {
   const char *state = NULL;
 
@@ -276,7 +276,7 @@ audit_state_cell(GVariant *row, const TfstctlField *field)
 }
 
 static char *
-audit_timer_cell(GVariant *row, const TfstctlField *field)
+audit_timer_cell_cb(GVariant *row, const TfstctlField *field)
 {
   gboolean keepalive = FALSE;
   guint32 timer = 0;
@@ -296,10 +296,10 @@ static const TfstctlField audit_fields[] = {
     {N_("PEER"), "peer", 1, TFSTCTL_FIELD_DASH},
     {N_("SESSION"), "session", 2, TFSTCTL_FIELD_DASH},
     {N_("LOCAL"), "local", 3},
-    {N_("REMOTE"), "remote", 4, TFSTCTL_FIELD_CUSTOM, .cell = audit_remote_cell},
-    {N_("STATE"), "state", AUDIT_STATE, TFSTCTL_FIELD_CUSTOM, .cell = audit_state_cell},
+    {N_("REMOTE"), "remote", 4, TFSTCTL_FIELD_CUSTOM, .cell = audit_remote_cell_cb},
+    {N_("STATE"), "state", AUDIT_STATE, TFSTCTL_FIELD_CUSTOM, .cell = audit_state_cell_cb},
     {NULL, "keepalive", AUDIT_KEEPALIVE},
-    {N_("TIMER"), "timer_ms", AUDIT_TIMER, TFSTCTL_FIELD_CUSTOM, .cell = audit_timer_cell},
+    {N_("TIMER"), "timer_ms", AUDIT_TIMER, TFSTCTL_FIELD_CUSTOM, .cell = audit_timer_cell_cb},
     {NULL, "probes", 8},
     {N_("RETRANS"), "retransmits", 9, .flags = TFSTCTL_FIELD_RIGHT},
     {N_("RTT"), "rtt_us", 10, TFSTCTL_FIELD_RTT, TFSTCTL_FIELD_RIGHT},

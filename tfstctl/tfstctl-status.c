@@ -154,7 +154,7 @@ member(GVariant *row, const TfstctlField *field)
 }
 
 static GPtrArray *
-listener_lines(GVariant *row, const TfstctlField *field)
+listener_lines_cb(GVariant *row, const TfstctlField *field)
 {
   g_autoptr(GVariant) value = member(row, field);
   GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
@@ -169,7 +169,7 @@ listener_lines(GVariant *row, const TfstctlField *field)
 }
 
 static GPtrArray *
-hop_lines(GVariant *row, const TfstctlField *field)
+hop_lines_cb(GVariant *row, const TfstctlField *field)
 {
   g_autoptr(GVariant) value = member(row, field);
   GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
@@ -182,7 +182,7 @@ hop_lines(GVariant *row, const TfstctlField *field)
 }
 
 static char *
-chain_cell(GVariant *row, const TfstctlField *field)
+chain_cell_cb(GVariant *row, const TfstctlField *field)
 {
   g_autoptr(GVariant) chain = member(row, field);
   g_autofree char *summary = chain_summary(chain);
@@ -209,7 +209,7 @@ tls_certificate_text(const char *section, const char *mode, const char *labels, 
 /* "[Parent] certificate for gw1: CN=gw1, issued by CN=CA, expires ..."; no
  * TLS section at all without TLS. */
 static GPtrArray *
-tls_certificate_lines(GVariant *row, const TfstctlField *field)
+tls_certificate_lines_cb(GVariant *row, const TfstctlField *field)
 {
   g_autoptr(GVariant) value = member(row, field);
   GPtrArray *lines = NULL;
@@ -253,7 +253,7 @@ tls_hop_text(GVariant *hop)
 
 /* Shown with the TLS certificates, or not at all. */
 static GPtrArray *
-tls_hop_lines(GVariant *row, const TfstctlField *field)
+tls_hop_lines_cb(GVariant *row, const TfstctlField *field)
 {
   g_autoptr(GVariant) certificates = g_variant_get_child_value(row, STATUS_TLS_CERTIFICATES);
   g_autoptr(GVariant) value = member(row, field);
@@ -282,14 +282,14 @@ static const TfstctlField status_fields[] = {
     {N_("Version"), "version", 5},
     {N_("State"), "state", 6},
     {N_("Log level"), "log_level", 7},
-    {N_("Listeners"), "listeners", 8, .rows = &listener_desc, .lines = listener_lines},
-    {N_("Parent"), "parent", 9, .rows = &hop_desc, .lines = hop_lines},
-    {N_("Children"), "children", 10, .rows = &hop_desc, .lines = hop_lines},
-    {N_("Chain"), "chain", 11, TFSTCTL_FIELD_CUSTOM, .rows = &link_desc, .cell = chain_cell},
+    {N_("Listeners"), "listeners", 8, .rows = &listener_desc, .lines = listener_lines_cb},
+    {N_("Parent"), "parent", 9, .rows = &hop_desc, .lines = hop_lines_cb},
+    {N_("Children"), "children", 10, .rows = &hop_desc, .lines = hop_lines_cb},
+    {N_("Chain"), "chain", 11, TFSTCTL_FIELD_CUSTOM, .rows = &link_desc, .cell = chain_cell_cb},
     {N_("Sessions"), "session_count", 12},
     {N_("TLS"), "tls_certificates", STATUS_TLS_CERTIFICATES, .rows = &tls_certificate_desc,
-     .lines = tls_certificate_lines},
-    {N_("TLS hops"), "tls_hops", 14, .rows = &tls_hop_desc, .lines = tls_hop_lines},
+     .lines = tls_certificate_lines_cb},
+    {N_("TLS hops"), "tls_hops", 14, .rows = &tls_hop_desc, .lines = tls_hop_lines_cb},
 };
 static const TfstctlFields status_desc = TFSTCTL_FIELDS(STATUS_ROW, status_fields);
 

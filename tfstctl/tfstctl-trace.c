@@ -166,7 +166,7 @@ trace_define(int argc, char **argv)
 
 /* Port 0 is every port of the address. */
 static char *
-trace_remote_cell(GVariant *row, const TfstctlField *field)
+trace_remote_cell_cb(GVariant *row, const TfstctlField *field)
 {
   const char *address = NULL;
   guint16 port = 0;
@@ -180,7 +180,7 @@ trace_remote_cell(GVariant *row, const TfstctlField *field)
 
 static const TfstctlField trace_fields[] = {
     {N_("NAME"), "name", 0},
-    {N_("REMOTE"), "address", 1, TFSTCTL_FIELD_CUSTOM, .port = 2, .cell = trace_remote_cell},
+    {N_("REMOTE"), "address", 1, TFSTCTL_FIELD_CUSTOM, .port = 2, .cell = trace_remote_cell_cb},
     {NULL, "port", 2},
     {N_("SIZE"), "size", 3, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
     {N_("USED"), "used", 4, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
@@ -237,7 +237,7 @@ trace_list(int argc, char **argv)
 #define PACKET_ROW "(tsqsqsuuquay)"
 
 static char *
-packet_time_cell(GVariant *row, const TfstctlField *field)
+packet_time_cell_cb(GVariant *row, const TfstctlField *field)
 {
   guint64 usec = 0;
   g_autoptr(GDateTime) dt = NULL;
@@ -253,7 +253,7 @@ packet_time_cell(GVariant *row, const TfstctlField *field)
 
 /* --json adds the header bytes (hex), which no table could show. */
 static const TfstctlField packet_fields[] = {
-    {N_("TIME"), "time", 0, TFSTCTL_FIELD_CUSTOM, .cell = packet_time_cell},
+    {N_("TIME"), "time", 0, TFSTCTL_FIELD_CUSTOM, .cell = packet_time_cell_cb},
     {N_("SOURCE"), "source", 1, TFSTCTL_FIELD_ENDPOINT, .port = 2},
     {NULL, "source_port", 2},
     {N_("DESTINATION"), "destination", 3, TFSTCTL_FIELD_ENDPOINT, .port = 4},
