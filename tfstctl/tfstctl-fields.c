@@ -3,7 +3,7 @@
 #include "tfstctl-fields.h"
 
 #include "tfstctl-format.h"
-#include "tfstctl-table.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 
@@ -226,51 +226,43 @@ cell_text(GVariant *row, const TfstctlField *f)
   }
 }
 
-/* The headers and alignment of desc's columns, nested ones in place. */
+/* desc's columns, nested ones in place: headers and alignment. */
 static void
-collect_columns(const TfstctlFields *desc, GPtrArray *headers, GArray *right)
+add_columns(struct libscols_table *table, const TfstctlFields *desc)
 {
   for (guint i = 0; i < desc->n_fields; i++) {
     const TfstctlField *f = &desc->fields[i];
-    gboolean r = (f->flags & TFSTCTL_FIELD_RIGHT) != 0;
+    int flags = (f->flags & TFSTCTL_FIELD_RIGHT) != 0 ? SCOLS_FL_RIGHT : 0;
 
-    if (f->rows != NULL) {
-      collect_columns(f->rows, headers, right);
-    } else if (f->header != NULL) {
-      g_ptr_array_add(headers, (gpointer)_(f->header));
-      g_array_append_val(right, r);
-    }
+    if (f->rows != NULL)
+      add_columns(table, f->rows);
+    else if (f->header != NULL)
+      scols_table_new_column(table, _(f->header), 0, flags);
   }
 }
 
-static TfstctlTable *
-table_new(const TfstctlFields *desc)
-{
-  g_autoptr(GPtrArray) headers = g_ptr_array_new();
-  g_autoptr(GArray) right = g_array_new(FALSE, FALSE, sizeof(gboolean));
-  TfstctlTable *table;
-
-  collect_columns(desc, headers, right);
-  table = tfstctl_table_new(headers->len, (const char *const *)headers->pdata);
-  for (guint c = 0; c < right->len; c++)
-    if (g_array_index(right, gboolean, c))
-      tfstctl_table_align_right(table, c);
-  return table;
-}
-
-/* The cells of one line: row's, with those of `nested` (an element of the
- * member a nesting field names) in that field's place. */
+/* The cells of one line from *column on: row's, with those of `nested`
+ * (an element of the member a nesting field names) in that field's place. */
 static void
-add_cells(TfstctlTable *table, const TfstctlFields *desc, GVariant *row, GVariant *nested)
+add_cells(struct libscols_line *line, guint *column, const TfstctlFields *desc, GVariant *row,
+          GVariant *nested)
 {
   for (guint i = 0; i < desc->n_fields; i++) {
     const TfstctlField *f = &desc->fields[i];
 
     if (f->rows != NULL)
-      add_cells(table, f->rows, nested, NULL);
+      add_cells(line, column, f->rows, nested, NULL);
     else if (f->header != NULL)
-      tfstctl_table_take(table, cell_text(row, f));
+      scols_line_refer_data(line, (*column)++, cell_text(row, f));
   }
+}
+
+static void
+add_line(struct libscols_table *table, const TfstctlFields *desc, GVariant *row, GVariant *nested)
+{
+  guint column = 0;
+
+  add_cells(scols_table_new_line(table, NULL), &column, desc, row, nested);
 }
 
 static const TfstctlField *
@@ -283,60 +275,67 @@ nesting_field(const TfstctlFields *desc)
 }
 
 static void
-table_add(TfstctlTable *table, const TfstctlFields *desc, GVariant *row)
+table_add(struct libscols_table *table, const TfstctlFields *desc, GVariant *row)
 {
   const TfstctlField *f = nesting_field(desc);
   g_autoptr(GVariant) nested = NULL;
   gsize n;
 
   if (f == NULL) {
-    add_cells(table, desc, row, NULL);
+    add_line(table, desc, row, NULL);
     return;
   }
   nested = g_variant_get_child_value(row, f->member);
   n = rows_fit(f->rows, nested) ? g_variant_n_children(nested) : 0;
   for (gsize i = 0; i < n; i++) {
     g_autoptr(GVariant) element = g_variant_get_child_value(nested, i);
-    add_cells(table, desc, row, element);
+    add_line(table, desc, row, element);
   }
 }
 
 void
 tfstctl_fields_print_table(const TfstctlFields *desc, GVariant *rows)
 {
-  g_autoptr(TfstctlTable) table = table_new(desc);
+  g_autoptr(TfstctlScolsTable) table = tfstctl_output_table_new();
   gsize n = rows_fit(desc, rows) ? g_variant_n_children(rows) : 0;
 
+  add_columns(table, desc);
   for (gsize i = 0; i < n; i++) {
     g_autoptr(GVariant) row = g_variant_get_child_value(rows, i);
     table_add(table, desc, row);
   }
-  tfstctl_table_print(table);
+  tfstctl_output_table_print(table);
 }
 
 /* ---- record */
 
+/* A line of a record: the name (NULL: none) and the value, taken. */
 static void
-add_record_lines(TfstctlTable *table, const char *name, const GPtrArray *lines)
+add_record_line(struct libscols_table *table, const char *name, char *value)
 {
-  tfstctl_table_add_printf(table, "%s:", name);
-  if (lines->len == 0)
-    tfstctl_table_add(table, _("none"));
-  for (guint i = 0; i < lines->len; i++) {
-    if (i > 0)
-      tfstctl_table_add(table, "");
-    tfstctl_table_add(table, g_ptr_array_index(lines, i));
-  }
+  struct libscols_line *line = scols_table_new_line(table, NULL);
+
+  if (name != NULL)
+    scols_line_refer_data(line, 0, g_strdup_printf("%s:", name));
+  scols_line_refer_data(line, 1, value);
 }
 
 static void
-add_record_field(TfstctlTable *table, const TfstctlField *f, GVariant *row)
+add_record_lines(struct libscols_table *table, const char *name, const GPtrArray *lines)
+{
+  if (lines->len == 0)
+    add_record_line(table, name, g_strdup(_("none")));
+  for (guint i = 0; i < lines->len; i++)
+    add_record_line(table, i == 0 ? name : NULL, g_strdup(g_ptr_array_index(lines, i)));
+}
+
+static void
+add_record_field(struct libscols_table *table, const TfstctlField *f, GVariant *row)
 {
   g_autoptr(GPtrArray) lines = NULL;
 
   if (f->lines == NULL) {
-    tfstctl_table_add_printf(table, "%s:", _(f->header));
-    tfstctl_table_take(table, cell_text(row, f));
+    add_record_line(table, _(f->header), cell_text(row, f));
     return;
   }
   lines = f->lines(row, f);
@@ -347,15 +346,15 @@ add_record_field(TfstctlTable *table, const TfstctlField *f, GVariant *row)
 void
 tfstctl_fields_print_record(const TfstctlFields *desc, GVariant *row)
 {
-  const char *headers[] = {"", ""};
-  g_autoptr(TfstctlTable) table = NULL;
+  g_autoptr(TfstctlScolsTable) table = NULL;
 
   g_return_if_fail(g_variant_is_of_type(row, G_VARIANT_TYPE(desc->row_type)));
-  table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
-  tfstctl_table_hide_header(table);
-  tfstctl_table_align_right(table, 0);
+  table = tfstctl_output_table_new();
+  scols_table_enable_noheadings(table, TRUE);
+  scols_table_new_column(table, "", 0, SCOLS_FL_RIGHT);
+  scols_table_new_column(table, "", 0, 0);
   for (guint i = 0; i < desc->n_fields; i++)
     if (desc->fields[i].header != NULL)
       add_record_field(table, &desc->fields[i], row);
-  tfstctl_table_print(table);
+  tfstctl_output_table_print(table);
 }

@@ -4,7 +4,7 @@
 #include "tfst-keepalive.h"
 #include "tfstctl-bus.h"
 #include "tfstctl-fields.h"
-#include "tfstctl-table.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 #include <string.h>
@@ -138,22 +138,27 @@ json_settings(TfstctlJson *json, const char *key, GVariant *settings)
 static void
 print_settings(GVariant *hops, GVariant *sessions)
 {
-  const char *headers[] = {_("SETTING"), _("HOPS"), _("SESSIONS")};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+  g_autoptr(TfstctlScolsTable) table = tfstctl_output_table_new();
   const char *name;
   TfstKeepaliveUnit unit;
+
+  scols_table_new_column(table, _("SETTING"), 0, 0);
+  scols_table_new_column(table, _("HOPS"), 0, 0);
+  scols_table_new_column(table, _("SESSIONS"), 0, 0);
 
   for (guint i = 0; tfst_keepalive_setting(i, &name, &unit); i++) {
     g_autoptr(GVariant) h = hops ? g_variant_lookup_value(hops, name, NULL) : NULL;
     g_autoptr(GVariant) s = sessions ? g_variant_lookup_value(sessions, name, NULL) : NULL;
+    struct libscols_line *line;
 
     if (h == NULL && s == NULL)
       continue;
-    tfstctl_table_add(table, name);
-    tfstctl_table_take(table, h != NULL ? format_setting(name, h) : g_strdup("-"));
-    tfstctl_table_take(table, s != NULL ? format_setting(name, s) : g_strdup("-"));
+    line = scols_table_new_line(table, NULL);
+    scols_line_set_data(line, 0, name);
+    scols_line_refer_data(line, 1, h != NULL ? format_setting(name, h) : g_strdup("-"));
+    scols_line_refer_data(line, 2, s != NULL ? format_setting(name, s) : g_strdup("-"));
   }
-  tfstctl_table_print(table);
+  tfstctl_output_table_print(table);
 }
 
 static int

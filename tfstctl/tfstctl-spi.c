@@ -5,7 +5,7 @@
  * and scripts read --json (tfstctl(1)). */
 #include "tfstctl-bus.h"
 #include "tfstctl-fields.h"
-#include "tfstctl-table.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 
@@ -275,7 +275,6 @@ spi_conflicts(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, ch
 static int
 spi_stats(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char **args, int n_args)
 {
-  const char *headers[] = {_("NAME"), _("VALUE")};
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) counters =
       tfstctl_bus_call(bus, proxy, "Statistics", NULL, "(a{st})", &error);
@@ -297,14 +296,17 @@ spi_stats(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char *
     tfstctl_json_end_object(json);
     tfstctl_json_print(json);
   } else {
-    g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+    g_autoptr(TfstctlScolsTable) table = tfstctl_output_table_new();
 
-    tfstctl_table_align_right(table, 1);
+    scols_table_new_column(table, _("NAME"), 0, 0);
+    scols_table_new_column(table, _("VALUE"), 0, SCOLS_FL_RIGHT);
     while (g_variant_iter_next(&iter, "{&st}", &name, &value)) {
-      tfstctl_table_add(table, name);
-      tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT, value);
+      struct libscols_line *line = scols_table_new_line(table, NULL);
+
+      scols_line_set_data(line, 0, name);
+      scols_line_refer_data(line, 1, g_strdup_printf("%" G_GUINT64_FORMAT, value));
     }
-    tfstctl_table_print(table);
+    tfstctl_output_table_print(table);
   }
   return TFSTCTL_EXIT_OK;
 }

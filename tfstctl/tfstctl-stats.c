@@ -3,8 +3,8 @@
  * clearing them (ClearStatistics). */
 #include "tfstctl-bus.h"
 #include "tfstctl-fields.h"
-#include "tfstctl-table.h"
 #include "tfstctl-format.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 #include <string.h>
@@ -12,21 +12,23 @@
 /* ---- text */
 
 static void
-add_uint_row(TfstctlTable *table, const char *name, guint64 value)
+add_uint_row(struct libscols_table *table, const char *name, guint64 value)
 {
-  tfstctl_table_add(table, name);
+  struct libscols_line *line = scols_table_new_line(table, NULL);
+
+  scols_line_set_data(line, 0, name);
   /* Byte counters get a readable size next to the exact number. */
   if (strstr(name, "Bytes") != NULL && value >= 1024) {
     g_autofree char *size = tfstctl_format_bytes(value);
-    tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT " (%s)", value, size);
+    scols_line_refer_data(line, 1, g_strdup_printf("%" G_GUINT64_FORMAT " (%s)", value, size));
   } else {
-    tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT, value);
+    scols_line_refer_data(line, 1, g_strdup_printf("%" G_GUINT64_FORMAT, value));
   }
 }
 
 /* SessionsFailedByErrno: one row per errno, "SessionsFailedByErrno.ECONNREFUSED". */
 static void
-add_map_rows(TfstctlTable *table, const char *name, GVariant *map)
+add_map_rows(struct libscols_table *table, const char *name, GVariant *map)
 {
   GVariantIter iter;
   const char *key;
@@ -40,7 +42,7 @@ add_map_rows(TfstctlTable *table, const char *name, GVariant *map)
 }
 
 static void
-add_counter_rows(TfstctlTable *table, const char *name, GVariant *value)
+add_counter_rows(struct libscols_table *table, const char *name, GVariant *value)
 {
   if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64)) {
     add_uint_row(table, name, g_variant_get_uint64(value));
@@ -48,16 +50,17 @@ add_counter_rows(TfstctlTable *table, const char *name, GVariant *value)
     add_map_rows(table, name, value);
   } else {
     /* A newer instance may send other types: show them as they are. */
-    tfstctl_table_add(table, name);
-    tfstctl_table_take(table, g_variant_print(value, FALSE));
+    struct libscols_line *line = scols_table_new_line(table, NULL);
+
+    scols_line_set_data(line, 0, name);
+    scols_line_refer_data(line, 1, g_variant_print(value, FALSE));
   }
 }
 
 static void
 print_text(GVariant *counters, guint64 cleared)
 {
-  const char *headers[] = {_("NAME"), _("VALUE")};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+  g_autoptr(TfstctlScolsTable) table = tfstctl_output_table_new();
   g_autofree char *since = tfstctl_format_time(cleared);
   GVariantIter iter;
   const char *name;
@@ -65,10 +68,12 @@ print_text(GVariant *counters, guint64 cleared)
 
   /* TRANSLATORS: %s is the local time of the last clear. */
   g_print(_("Counters since %s\n"), since);
+  scols_table_new_column(table, _("NAME"), 0, 0);
+  scols_table_new_column(table, _("VALUE"), 0, 0);
   g_variant_iter_init(&iter, counters);
   while (g_variant_iter_loop(&iter, "{&sv}", &name, &value))
     add_counter_rows(table, name, value);
-  tfstctl_table_print(table);
+  tfstctl_output_table_print(table);
 }
 
 /* ---- JSON */

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Tables through libsmartcols (see tfstctl-output.h). */
+#include "tfstctl-output.h"
+
+#define COLUMN_SEPARATOR "  "
+
+struct libscols_table *
+tfstctl_output_table_new(void)
+{
+  struct libscols_table *table = scols_new_table();
+
+  g_assert(table != NULL); /* NULL only without memory, as g_malloc() aborts */
+  scols_table_set_column_separator(table, COLUMN_SEPARATOR);
+  scols_table_set_termforce(table, SCOLS_TERMFORCE_NEVER);
+  return table;
+}
+
+/* The header line of a table without lines, as libsmartcols would print it
+ * if it did: every column is as wide as its header. */
+static char *
+header_text(struct libscols_table *table)
+{
+  GString *line = g_string_new(NULL);
+  size_t n = scols_table_get_ncols(table);
+
+  for (size_t i = 0; i < n; i++) {
+    struct libscols_column *column = scols_table_get_column(table, i);
+    const char *header = scols_cell_get_data(scols_column_get_header(column));
+
+    if (i > 0)
+      g_string_append(line, COLUMN_SEPARATOR);
+    g_string_append(line, header != NULL ? header : "");
+  }
+  return g_string_free(line, FALSE);
+}
+
+/* libsmartcols pads every cell but the last one of a line, and an empty
+ * last cell leaves the separator and padding before it. */
+static void
+print_lines(const char *text)
+{
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++) {
+    /* The text ends in a newline or not; nothing follows the last one. */
+    if (lines[i + 1] == NULL && *lines[i] == '\0')
+      break;
+    g_print("%s\n", g_strchomp(lines[i]));
+  }
+}
+
+void
+tfstctl_output_table_print(struct libscols_table *table)
+{
+  g_autofree char *text = NULL;
+  int rc;
+
+  if (scols_table_get_nlines(table) == 0) {
+    if (!scols_table_is_noheadings(table))
+      print_lines((text = header_text(table)));
+    return;
+  }
+  rc = scols_print_table_to_string(table, &text);
+  if (rc != 0)
+    g_warning("cannot lay out a table: %s", g_strerror(-rc)); /* only out of memory */
+  else
+    print_lines(text);
+}
