@@ -3,6 +3,7 @@
  * order, alignment, cell formats) and the JSON (member names, types by the
  * row's types) of the same rows. */
 #include "tfstctl-fields.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 
@@ -70,13 +71,12 @@ static void
 test_json(void)
 {
   g_autoptr(GVariant) rows = NULL;
-  g_autoptr(TfstctlJson) json = NULL;
+  g_autoptr(JsonArray) json = NULL;
 
   if (g_test_subprocess()) {
     rows = make_rows();
-    json = tfstctl_json_new();
-    tfstctl_fields_json_rows(json, NULL, &desc, rows);
-    tfstctl_json_print(json);
+    json = tfstctl_fields_json_rows(&desc, rows);
+    tfstctl_output_json_print_array(json);
     return;
   }
   g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
@@ -84,26 +84,26 @@ test_json(void)
   /* Every field with a JSON name, the exact values, typed by the row. */
   g_test_trap_assert_stdout("[\n"
                             "  {\n"
-                            "    \"name\": \"gw1\",\n"
-                            "    \"address\": \"2001:db8::1\",\n"
-                            "    \"port\": 443,\n"
-                            "    \"size\": 512,\n"
-                            "    \"rtt_us\": 400,\n"
-                            "    \"spi\": 4096,\n"
-                            "    \"up\": true,\n"
-                            "    \"delta\": -5,\n"
-                            "    \"raw\": \"4500\"\n"
+                            "    \"name\" : \"gw1\",\n"
+                            "    \"address\" : \"2001:db8::1\",\n"
+                            "    \"port\" : 443,\n"
+                            "    \"size\" : 512,\n"
+                            "    \"rtt_us\" : 400,\n"
+                            "    \"spi\" : 4096,\n"
+                            "    \"up\" : true,\n"
+                            "    \"delta\" : -5,\n"
+                            "    \"raw\" : \"4500\"\n"
                             "  },\n"
                             "  {\n"
-                            "    \"name\": \"\",\n"
-                            "    \"address\": \"192.0.2.1\",\n"
-                            "    \"port\": 80,\n"
-                            "    \"size\": 0,\n"
-                            "    \"rtt_us\": 0,\n"
-                            "    \"spi\": 1,\n"
-                            "    \"up\": false,\n"
-                            "    \"delta\": 0,\n"
-                            "    \"raw\": \"\"\n"
+                            "    \"name\" : \"\",\n"
+                            "    \"address\" : \"192.0.2.1\",\n"
+                            "    \"port\" : 80,\n"
+                            "    \"size\" : 0,\n"
+                            "    \"rtt_us\" : 0,\n"
+                            "    \"spi\" : 1,\n"
+                            "    \"up\" : false,\n"
+                            "    \"delta\" : 0,\n"
+                            "    \"raw\" : \"\"\n"
                             "  }\n"
                             "]\n");
 }
@@ -114,26 +114,24 @@ static void
 test_wrong_type(void)
 {
   g_autoptr(GVariant) other = NULL;
-  g_autoptr(TfstctlJson) json = NULL;
+  g_autoptr(JsonObject) json = NULL;
 
   if (g_test_subprocess()) {
     other = g_variant_ref_sink(g_variant_new_strv((const char *[]){"a", NULL}, -1));
-    json = tfstctl_json_new();
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_fields_json_rows(json, "none", &desc, NULL);
-    tfstctl_fields_json_rows(json, "other", &desc, other);
-    tfstctl_fields_json_value(json, "printed", other);
-    tfstctl_json_end_object(json);
-    tfstctl_json_print(json);
+    json = json_object_new();
+    json_object_set_array_member(json, "none", tfstctl_fields_json_rows(&desc, NULL));
+    json_object_set_array_member(json, "other", tfstctl_fields_json_rows(&desc, other));
+    json_object_set_member(json, "printed", tfstctl_fields_json_value(other));
+    tfstctl_output_json_print_object(json);
     tfstctl_fields_print_table(&desc, other);
     return;
   }
   g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed();
   g_test_trap_assert_stdout("{\n"
-                            "  \"none\": [],\n"
-                            "  \"other\": [],\n"
-                            "  \"printed\": \"['a']\"\n"
+                            "  \"none\" : [],\n"
+                            "  \"other\" : [],\n"
+                            "  \"printed\" : \"['a']\"\n"
                             "}\n"
                             "NAME  REMOTE  SIZE  RTT  SPI  UP  DELTA  NOTE\n");
 }
@@ -158,15 +156,14 @@ static void
 test_nested(void)
 {
   g_autoptr(GVariant) rows = NULL;
-  g_autoptr(TfstctlJson) json = NULL;
+  g_autoptr(JsonArray) json = NULL;
 
   if (g_test_subprocess()) {
     rows = g_variant_ref_sink(g_variant_new_parsed(
         "[(uint32 4096, [('esp', uint64 1), ('ah', 22)], 'other-tunnel'), (7, [], 'x')]"));
     tfstctl_fields_print_table(&outer_desc, rows);
-    json = tfstctl_json_new();
-    tfstctl_fields_json_rows(json, NULL, &outer_desc, rows);
-    tfstctl_json_print(json);
+    json = tfstctl_fields_json_rows(&outer_desc, rows);
+    tfstctl_output_json_print_array(json);
     return;
   }
   g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
@@ -176,23 +173,23 @@ test_nested(void)
                             "0x00001000  ah        22  other-tunnel\n"
                             "[\n"
                             "  {\n"
-                            "    \"spi\": 4096,\n"
-                            "    \"sas\": [\n"
+                            "    \"spi\" : 4096,\n"
+                            "    \"sas\" : [\n"
                             "      {\n"
-                            "        \"protocol\": \"esp\",\n"
-                            "        \"bytes\": 1\n"
+                            "        \"protocol\" : \"esp\",\n"
+                            "        \"bytes\" : 1\n"
                             "      },\n"
                             "      {\n"
-                            "        \"protocol\": \"ah\",\n"
-                            "        \"bytes\": 22\n"
+                            "        \"protocol\" : \"ah\",\n"
+                            "        \"bytes\" : 22\n"
                             "      }\n"
                             "    ],\n"
-                            "    \"kind\": \"other-tunnel\"\n"
+                            "    \"kind\" : \"other-tunnel\"\n"
                             "  },\n"
                             "  {\n"
-                            "    \"spi\": 7,\n"
-                            "    \"sas\": [],\n"
-                            "    \"kind\": \"x\"\n"
+                            "    \"spi\" : 7,\n"
+                            "    \"sas\" : [],\n"
+                            "    \"kind\" : \"x\"\n"
                             "  }\n"
                             "]\n");
 }
@@ -230,15 +227,14 @@ static void
 test_record(void)
 {
   g_autoptr(GVariant) row = NULL;
-  g_autoptr(TfstctlJson) json = NULL;
+  g_autoptr(JsonObject) json = NULL;
 
   if (g_test_subprocess()) {
     row = g_variant_ref_sink(
         g_variant_new_parsed("(uint32 7, @ms nothing, ['a', 'b'], @as [], ['-'], uint64 100)"));
     tfstctl_fields_print_record(&record_desc, row);
-    json = tfstctl_json_new();
-    tfstctl_fields_json_row(json, NULL, &record_desc, row);
-    tfstctl_json_print(json);
+    json = tfstctl_fields_json_row(&record_desc, row);
+    tfstctl_output_json_print_object(json);
     return;
   }
   g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
@@ -249,12 +245,12 @@ test_record(void)
                             "Others:  none\n"
                             "  Size:  100 bytes\n"
                             "{\n"
-                            "  \"id\": 7,\n"
-                            "  \"label\": null,\n"
-                            "  \"words\": \"['a', 'b']\",\n"
-                            "  \"others\": \"@as []\",\n"
-                            "  \"gone\": \"['-']\",\n"
-                            "  \"size\": 100\n"
+                            "  \"id\" : 7,\n"
+                            "  \"label\" : null,\n"
+                            "  \"words\" : \"['a', 'b']\",\n"
+                            "  \"others\" : \"@as []\",\n"
+                            "  \"gone\" : \"['-']\",\n"
+                            "  \"size\" : 100\n"
                             "}\n");
 }
 

@@ -3,7 +3,7 @@
  * instance (polkit action org.tfst.tfst1.manage).  Silent on success,
  * unless --json asks for a result document. */
 #include "tfstctl-bus.h"
-#include "tfstctl-json.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 
@@ -43,22 +43,14 @@ open_instance(TfstctlOptions *opts, TfstctlBus **out_bus, GError **error)
 }
 
 /* --json: {"instance": "relay@2", ...what was done}. */
-static TfstctlJson *
+static JsonObject *
 result_new(TfstDbusTfst1Instance *proxy)
 {
-  TfstctlJson *json = tfstctl_json_new();
+  JsonObject *json = json_object_new();
   g_autofree char *instance = tfstctl_instance_name(proxy);
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
+  json_object_set_string_member(json, "instance", instance);
   return json;
-}
-
-static void
-result_print(TfstctlJson *json)
-{
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
 }
 
 int
@@ -87,9 +79,9 @@ tfstctl_log_level(int argc, char **argv)
           &error))
     return tfstctl_fail(error);
   if (opts.json) {
-    g_autoptr(TfstctlJson) json = result_new(proxy);
-    tfstctl_json_uint(json, "log_level", level);
-    result_print(json);
+    g_autoptr(JsonObject) json = result_new(proxy);
+    json_object_set_int_member(json, "log_level", level);
+    tfstctl_output_json_print_object(json);
   }
   return TFSTCTL_EXIT_OK;
 }
@@ -119,9 +111,9 @@ tfstctl_close(int argc, char **argv)
           proxy, id, tfstctl_bus_call_flags(bus), tfstctl_bus_call_timeout(bus), NULL, &error))
     return tfstctl_fail(error);
   if (opts.json) {
-    g_autoptr(TfstctlJson) json = result_new(proxy);
-    tfstctl_json_uint(json, "closed", id);
-    result_print(json);
+    g_autoptr(JsonObject) json = result_new(proxy);
+    json_object_set_int_member(json, "closed", id);
+    tfstctl_output_json_print_object(json);
   }
   return TFSTCTL_EXIT_OK;
 }
@@ -148,9 +140,9 @@ tfstctl_reload(int argc, char **argv)
                                                  tfstctl_bus_call_timeout(bus), NULL, &error))
     return tfstctl_fail(error);
   if (opts.json) {
-    g_autoptr(TfstctlJson) json = result_new(proxy);
-    tfstctl_json_bool(json, "reloaded", TRUE);
-    result_print(json);
+    g_autoptr(JsonObject) json = result_new(proxy);
+    json_object_set_boolean_member(json, "reloaded", TRUE);
+    tfstctl_output_json_print_object(json);
   }
   return TFSTCTL_EXIT_OK;
 }

@@ -4,7 +4,6 @@
  * connection from a quiet one. */
 #include "tfstctl-bus.h"
 #include "tfstctl-format.h"
-#include "tfstctl-json.h"
 #include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
@@ -85,16 +84,14 @@ print_text(const char *target, guint seconds, guint64 sent, guint64 received)
 static void
 print_json(const char *instance, const char *target, guint seconds, guint64 sent, guint64 received)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  tfstctl_json_string(json, "target", target);
-  tfstctl_json_uint(json, "seconds", seconds);
-  tfstctl_json_uint(json, "sent", sent);
-  tfstctl_json_uint(json, "received", received);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_string_member(json, "instance", instance);
+  json_object_set_string_member(json, "target", target);
+  json_object_set_int_member(json, "seconds", seconds);
+  json_object_set_int_member(json, "sent", sent);
+  json_object_set_int_member(json, "received", received);
+  tfstctl_output_json_print_object(json);
 }
 
 static gboolean

@@ -73,46 +73,50 @@ hex_text(GVariant *bytes)
 
 /* ---- JSON */
 
-static void
-maybe_json(TfstctlJson *json, const char *key, GVariant *maybe)
+static JsonNode *
+maybe_json(GVariant *maybe)
 {
   g_autoptr(GVariant) value = g_variant_get_maybe(maybe);
 
-  if (value == NULL)
-    tfstctl_json_null(json, key);
-  else
-    tfstctl_fields_json_value(json, key, value);
+  return value != NULL ? tfstctl_fields_json_value(value) : json_node_new(JSON_NODE_NULL);
 }
 
-void
-tfstctl_fields_json_value(TfstctlJson *json, const char *key, GVariant *value)
+static JsonNode *
+string_json(const char *text)
+{
+  return json_node_init_string(json_node_alloc(), text);
+}
+
+/* json-glib keeps numbers as gint64: an unsigned one above G_MAXINT64
+ * (none that tfstd sends comes near) would wrap. */
+JsonNode *
+tfstctl_fields_json_value(GVariant *value)
 {
   g_autofree char *text = NULL;
   guint64 u = 0;
   gint64 i = 0;
 
   if (g_variant_is_of_type(value, G_VARIANT_TYPE_MAYBE))
-    maybe_json(json, key, value);
-  else if (value_as_uint(value, &u))
-    tfstctl_json_uint(json, key, u);
-  else if (value_as_int(value, &i))
-    tfstctl_json_int(json, key, i);
-  else if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
-    tfstctl_json_bool(json, key, g_variant_get_boolean(value));
-  else if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
-    tfstctl_json_string(json, key, g_variant_get_string(value, NULL));
-  else if (g_variant_is_of_type(value, G_VARIANT_TYPE_BYTESTRING))
-    tfstctl_json_string(json, key, (text = hex_text(value)));
-  else
-    tfstctl_json_string(json, key, (text = g_variant_print(value, TRUE)));
+    return maybe_json(value);
+  if (value_as_uint(value, &u))
+    return json_node_init_int(json_node_alloc(), (gint64)u);
+  if (value_as_int(value, &i))
+    return json_node_init_int(json_node_alloc(), i);
+  if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
+    return json_node_init_boolean(json_node_alloc(), g_variant_get_boolean(value));
+  if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
+    return string_json(g_variant_get_string(value, NULL));
+  if (g_variant_is_of_type(value, G_VARIANT_TYPE_BYTESTRING))
+    return string_json((text = hex_text(value)));
+  return string_json((text = g_variant_print(value, TRUE)));
 }
 
-void
-tfstctl_fields_json_row(TfstctlJson *json, const char *key, const TfstctlFields *desc,
-                        GVariant *row)
+JsonObject *
+tfstctl_fields_json_row(const TfstctlFields *desc, GVariant *row)
 {
-  g_return_if_fail(g_variant_is_of_type(row, G_VARIANT_TYPE(desc->row_type)));
-  tfstctl_json_begin_object(json, key);
+  JsonObject *object = json_object_new();
+
+  g_return_val_if_fail(g_variant_is_of_type(row, G_VARIANT_TYPE(desc->row_type)), object);
   for (guint i = 0; i < desc->n_fields; i++) {
     const TfstctlField *f = &desc->fields[i];
     g_autoptr(GVariant) value = NULL;
@@ -121,11 +125,11 @@ tfstctl_fields_json_row(TfstctlJson *json, const char *key, const TfstctlFields 
       continue;
     value = g_variant_get_child_value(row, f->member);
     if (f->rows != NULL)
-      tfstctl_fields_json_rows(json, f->json, f->rows, value);
+      json_object_set_array_member(object, f->json, tfstctl_fields_json_rows(f->rows, value));
     else
-      tfstctl_fields_json_value(json, f->json, value);
+      json_object_set_member(object, f->json, tfstctl_fields_json_value(value));
   }
-  tfstctl_json_end_object(json);
+  return object;
 }
 
 /* rows is an array of desc's rows. */
@@ -138,18 +142,17 @@ rows_fit(const TfstctlFields *desc, GVariant *rows)
   return rows != NULL && g_variant_is_of_type(rows, G_VARIANT_TYPE(type));
 }
 
-void
-tfstctl_fields_json_rows(TfstctlJson *json, const char *key, const TfstctlFields *desc,
-                         GVariant *rows)
+JsonArray *
+tfstctl_fields_json_rows(const TfstctlFields *desc, GVariant *rows)
 {
   gsize n = rows_fit(desc, rows) ? g_variant_n_children(rows) : 0;
+  JsonArray *array = json_array_sized_new((guint)n);
 
-  tfstctl_json_begin_array(json, key);
   for (gsize i = 0; i < n; i++) {
     g_autoptr(GVariant) row = g_variant_get_child_value(rows, i);
-    tfstctl_fields_json_row(json, NULL, desc, row);
+    json_array_add_object_element(array, tfstctl_fields_json_row(desc, row));
   }
-  tfstctl_json_end_array(json);
+  return array;
 }
 
 /* ---- table */

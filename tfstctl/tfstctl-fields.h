@@ -6,9 +6,8 @@
  * numbers, byte arrays as hex); the table cell follows the field's format. */
 #pragma once
 
-#include "tfstctl-json.h"
-
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 /* How the table shows a member; the JSON always keeps the exact value. */
 typedef enum {
@@ -68,14 +67,12 @@ struct _TfstctlFields {
 /* The JSON of one value by its type: numbers, booleans and strings as
  * such, a maybe as its value or null, byte arrays as hex, anything else
  * as GVariant text. */
-void tfstctl_fields_json_value(TfstctlJson *json, const char *key, GVariant *value);
-/* One row as a JSON object named key (NULL inside an array). */
-void tfstctl_fields_json_row(TfstctlJson *json, const char *key, const TfstctlFields *desc,
-                             GVariant *row);
-/* rows, an array of desc->row_type, as a JSON array of objects named key;
- * NULL or rows of another type make an empty array. */
-void tfstctl_fields_json_rows(TfstctlJson *json, const char *key, const TfstctlFields *desc,
-                              GVariant *rows);
+JsonNode *tfstctl_fields_json_value(GVariant *value);
+/* One row as a JSON object. */
+JsonObject *tfstctl_fields_json_row(const TfstctlFields *desc, GVariant *row);
+/* rows, an array of desc->row_type, as a JSON array of objects; NULL or
+ * rows of another type make an empty array. */
+JsonArray *tfstctl_fields_json_rows(const TfstctlFields *desc, GVariant *rows);
 
 /* rows as a table on stdout, a column per field with a header (the
  * header line alone when there are no rows). */

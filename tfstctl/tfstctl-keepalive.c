@@ -117,22 +117,22 @@ get_settings(GDBusProxy *proxy, TfstctlBus *bus, const char *scope, GError **err
   return tfstctl_bus_call(bus, proxy, "GetSettings", g_variant_new("(s)", scope), "(a{sv})", error);
 }
 
-static void
-json_settings(TfstctlJson *json, const char *key, GVariant *settings)
+static JsonObject *
+json_settings(GVariant *settings)
 {
+  JsonObject *json = json_object_new();
   GVariantIter iter;
   const char *name;
   GVariant *value;
 
-  tfstctl_json_begin_object(json, key);
   g_variant_iter_init(&iter, settings);
   while (g_variant_iter_loop(&iter, "{&sv}", &name, &value)) {
     if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
-      tfstctl_json_bool(json, name, g_variant_get_boolean(value));
+      json_object_set_boolean_member(json, name, g_variant_get_boolean(value));
     else if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32))
-      tfstctl_json_uint(json, name, g_variant_get_uint32(value));
+      json_object_set_int_member(json, name, g_variant_get_uint32(value));
   }
-  tfstctl_json_end_object(json);
+  return json;
 }
 
 static void
@@ -179,15 +179,13 @@ run_show(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, const c
       return tfstctl_fail(error);
   }
   if (opts->json) {
-    g_autoptr(TfstctlJson) json = tfstctl_json_new();
+    g_autoptr(JsonObject) json = json_object_new();
 
-    tfstctl_json_begin_object(json, NULL);
     if (hops != NULL)
-      json_settings(json, "hops", hops);
+      json_object_set_object_member(json, "hops", json_settings(hops));
     if (sessions != NULL)
-      json_settings(json, "sessions", sessions);
-    tfstctl_json_end_object(json);
-    tfstctl_json_print(json);
+      json_object_set_object_member(json, "sessions", json_settings(sessions));
+    tfstctl_output_json_print_object(json);
   } else {
     print_settings(hops, sessions);
   }
@@ -222,18 +220,16 @@ run_set(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, const ch
   if (warnings == NULL)
     return tfstctl_fail(error);
   if (opts->json) {
-    g_autoptr(TfstctlJson) json = tfstctl_json_new();
+    g_autoptr(JsonObject) json = json_object_new();
+    JsonArray *array = json_array_new();
     GVariantIter iter;
     const char *w;
 
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_begin_array(json, "warnings");
     g_variant_iter_init(&iter, warnings);
     while (g_variant_iter_next(&iter, "&s", &w))
-      tfstctl_json_string(json, NULL, w);
-    tfstctl_json_end_array(json);
-    tfstctl_json_end_object(json);
-    tfstctl_json_print(json);
+      json_array_add_string_element(array, w);
+    json_object_set_array_member(json, "warnings", array);
+    tfstctl_output_json_print_object(json);
   } else {
     GVariantIter iter;
     const char *w;
@@ -335,10 +331,9 @@ print_audit(GVariant *conns)
 static void
 json_audit(GVariant *conns)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  g_autoptr(JsonArray) json = tfstctl_fields_json_rows(&audit_desc, conns);
 
-  tfstctl_fields_json_rows(json, NULL, &audit_desc, conns);
-  tfstctl_json_print(json);
+  tfstctl_output_json_print_array(json);
 }
 
 static int

@@ -2,6 +2,7 @@
 /* tfstctl list: every tfst instance on the system bus. */
 #include "tfstctl-bus.h"
 #include "tfstctl-fields.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 
@@ -52,10 +53,9 @@ list_rows_new(TfstctlBus *bus, const GPtrArray *instances)
 static void
 print_json(GVariant *rows)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  g_autoptr(JsonArray) json = tfstctl_fields_json_rows(&list_desc, rows);
 
-  tfstctl_fields_json_rows(json, NULL, &list_desc, rows);
-  tfstctl_json_print(json);
+  tfstctl_output_json_print_array(json);
 }
 
 int

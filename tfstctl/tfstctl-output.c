@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Tables through libsmartcols (see tfstctl-output.h). */
+/* Tables through libsmartcols, JSON through json-glib (see tfstctl-output.h). */
 #include "tfstctl-output.h"
 
 #define COLUMN_SEPARATOR "  "
@@ -65,4 +65,46 @@ tfstctl_output_table_print(struct libscols_table *table)
     g_warning("cannot lay out a table: %s", g_strerror(-rc)); /* only out of memory */
   else
     print_lines(text);
+}
+
+void
+tfstctl_output_json_print(JsonNode *root)
+{
+  g_autoptr(JsonGenerator) generator = json_generator_new();
+  g_autofree char *text = NULL;
+
+  json_generator_set_pretty(generator, TRUE);
+  json_generator_set_indent(generator, 2);
+  json_generator_set_root(generator, root);
+  text = json_generator_to_data(generator, NULL);
+  g_print("%s\n", text);
+}
+
+void
+tfstctl_output_json_print_object(JsonObject *object)
+{
+  g_autoptr(JsonNode) root = json_node_init_object(json_node_alloc(), object);
+
+  tfstctl_output_json_print(root);
+}
+
+void
+tfstctl_output_json_print_array(JsonArray *array)
+{
+  g_autoptr(JsonNode) root = json_node_init_array(json_node_alloc(), array);
+
+  tfstctl_output_json_print(root);
+}
+
+void
+tfstctl_output_json_set_text(JsonObject *object, const char *key, const char *text)
+{
+  g_autofree char *valid = NULL;
+
+  if (text == NULL) {
+    json_object_set_null_member(object, key);
+    return;
+  }
+  valid = g_utf8_make_valid(text, -1);
+  json_object_set_string_member(object, key, valid);
 }

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Tables for people through libsmartcols.  The library does the layout;
- * this sets it up the one way tfstctl prints: two spaces between columns,
- * no colours, never narrowed to the terminal (a script piping the output
- * and a person reading it see the same lines). */
+/* Tables for people through libsmartcols, JSON for scripts through
+ * json-glib.  The libraries do the layout and the syntax; this sets them
+ * up the one way tfstctl prints.  Tables: two spaces between columns, no
+ * colours, never narrowed to the terminal (a script piping the output and
+ * a person reading it see the same lines).  JSON: one document, pretty
+ * printed with two spaces; member names are API and never translated. */
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <libsmartcols.h>
 
 typedef struct libscols_table TfstctlScolsTable;
@@ -18,3 +21,11 @@ struct libscols_table *tfstctl_output_table_new(void);
 /* Prints the table to stdout without trailing whitespace; the header line
  * alone when there are no lines (libsmartcols prints nothing then). */
 void tfstctl_output_table_print(struct libscols_table *table);
+
+/* Prints the document and a newline to stdout. */
+void tfstctl_output_json_print(JsonNode *root);
+void tfstctl_output_json_print_object(JsonObject *object);
+void tfstctl_output_json_print_array(JsonArray *array);
+/* A string member from outside D-Bus (argv, /proc), which need not be
+ * UTF-8: invalid bytes are replaced, as JSON must be UTF-8; NULL is null. */
+void tfstctl_output_json_set_text(JsonObject *object, const char *key, const char *text);

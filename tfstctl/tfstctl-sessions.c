@@ -2,6 +2,7 @@
 /* tfstctl sessions: the sessions an instance carries (ListSessions). */
 #include "tfstctl-bus.h"
 #include "tfstctl-fields.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 
@@ -63,13 +64,11 @@ filter_to_variant(const Filter *filter, GError **error)
 static void
 print_json(GVariant *sessions, const char *instance)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  tfstctl_fields_json_rows(json, "sessions", &session_desc, sessions);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_string_member(json, "instance", instance);
+  json_object_set_array_member(json, "sessions", tfstctl_fields_json_rows(&session_desc, sessions));
+  tfstctl_output_json_print_object(json);
 }
 
 int

@@ -83,12 +83,10 @@ list_text(GVariant *sas)
 static void
 list_json(GVariant *sas)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_fields_json_rows(json, "sas", &sa_desc, sas);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_array_member(json, "sas", tfstctl_fields_json_rows(&sa_desc, sas));
+  tfstctl_output_json_print_object(json);
 }
 
 static int
@@ -159,15 +157,14 @@ check_text(GVariant *conflicts, guint32 spi, const char *destination, const char
 static void
 check_json(GVariant *conflicts, guint32 spi, const char *destination, const char *protocol)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_uint(json, "spi", spi);
-  tfstctl_json_string(json, "destination", destination);
-  tfstctl_json_string(json, "protocol", protocol);
-  tfstctl_fields_json_rows(json, "conflicts", &conflict_desc, conflicts);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_int_member(json, "spi", spi);
+  json_object_set_string_member(json, "destination", destination);
+  json_object_set_string_member(json, "protocol", protocol);
+  json_object_set_array_member(json, "conflicts",
+                               tfstctl_fields_json_rows(&conflict_desc, conflicts));
+  tfstctl_output_json_print_object(json);
 }
 
 /* Before connecting, so bad usage is exit status 2 with or without a bus. */
@@ -245,12 +242,10 @@ conflicts_text(GVariant *groups)
 static void
 conflicts_json(GVariant *groups)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_fields_json_rows(json, "conflicts", &group_desc, groups);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_array_member(json, "conflicts", tfstctl_fields_json_rows(&group_desc, groups));
+  tfstctl_output_json_print_object(json);
 }
 
 static int
@@ -286,15 +281,13 @@ spi_stats(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char *
     return tfstctl_fail(error);
   g_variant_iter_init(&iter, counters);
   if (opts->json) {
-    g_autoptr(TfstctlJson) json = tfstctl_json_new();
+    g_autoptr(JsonObject) json = json_object_new();
+    JsonObject *counters_json = json_object_new();
 
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_begin_object(json, "counters");
     while (g_variant_iter_next(&iter, "{&st}", &name, &value))
-      tfstctl_json_uint(json, name, value);
-    tfstctl_json_end_object(json);
-    tfstctl_json_end_object(json);
-    tfstctl_json_print(json);
+      json_object_set_int_member(counters_json, name, (gint64)value);
+    json_object_set_object_member(json, "counters", counters_json);
+    tfstctl_output_json_print_object(json);
   } else {
     g_autoptr(TfstctlScolsTable) table = tfstctl_output_table_new();
 

@@ -78,44 +78,41 @@ print_text(GVariant *counters, guint64 cleared)
 
 /* ---- JSON */
 
-static void
-json_counter(TfstctlJson *json, const char *name, GVariant *value)
+static JsonNode *
+json_counter(GVariant *value)
 {
+  g_autoptr(JsonObject) map = NULL;
   GVariantIter iter;
   const char *key;
   guint64 n;
 
-  if (!g_variant_is_of_type(value, G_VARIANT_TYPE("a{st}"))) {
-    /* A newer instance may send other types: numbers, booleans and
-     * strings as such, anything else as text. */
-    tfstctl_fields_json_value(json, name, value);
-    return;
-  }
-  tfstctl_json_begin_object(json, name);
+  /* A newer instance may send other types: numbers, booleans and strings
+   * as such, anything else as text. */
+  if (!g_variant_is_of_type(value, G_VARIANT_TYPE("a{st}")))
+    return tfstctl_fields_json_value(value);
+  map = json_object_new();
   g_variant_iter_init(&iter, value);
   while (g_variant_iter_next(&iter, "{&st}", &key, &n))
-    tfstctl_json_uint(json, key, n);
-  tfstctl_json_end_object(json);
+    json_object_set_int_member(map, key, (gint64)n);
+  return json_node_init_object(json_node_alloc(), map);
 }
 
 static void
 print_json(GVariant *counters, guint64 cleared, const char *instance)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  g_autoptr(JsonObject) json = json_object_new();
+  JsonObject *counters_json = json_object_new();
   GVariantIter iter;
   const char *name;
   GVariant *value;
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  tfstctl_json_uint(json, "cleared", cleared);
-  tfstctl_json_begin_object(json, "counters");
+  json_object_set_string_member(json, "instance", instance);
+  json_object_set_int_member(json, "cleared", (gint64)cleared);
   g_variant_iter_init(&iter, counters);
   while (g_variant_iter_loop(&iter, "{&sv}", &name, &value))
-    json_counter(json, name, value);
-  tfstctl_json_end_object(json);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+    json_object_set_member(counters_json, name, json_counter(value));
+  json_object_set_object_member(json, "counters", counters_json);
+  tfstctl_output_json_print_object(json);
 }
 
 /* ---- command */

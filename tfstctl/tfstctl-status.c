@@ -2,6 +2,7 @@
 /* tfstctl status and tfstctl chain: the properties of one instance. */
 #include "tfstctl-bus.h"
 #include "tfstctl-fields.h"
+#include "tfstctl-output.h"
 #include "tfstctl-format.h"
 
 #include <glib/gi18n.h>
@@ -327,16 +328,15 @@ static void
 print_status(TfstDbusTfst1Instance *proxy, const char *instance, gboolean json)
 {
   g_autoptr(GVariant) row = status_row_new(proxy, instance);
-  g_autoptr(TfstctlJson) doc = NULL;
+  g_autoptr(JsonObject) doc = NULL;
 
   if (!json) {
     g_print("%s (%s)\n", instance, g_dbus_proxy_get_name(G_DBUS_PROXY(proxy)));
     tfstctl_fields_print_record(&status_desc, row);
     return;
   }
-  doc = tfstctl_json_new();
-  tfstctl_fields_json_row(doc, NULL, &status_desc, row);
-  tfstctl_json_print(doc);
+  doc = tfstctl_fields_json_row(&status_desc, row);
+  tfstctl_output_json_print_object(doc);
 }
 
 /* ---- commands */
@@ -404,13 +404,11 @@ print_chain_text(GVariant *chain)
 static void
 print_chain_json(GVariant *chain, const char *instance)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  tfstctl_fields_json_rows(json, "chain", &link_desc, chain);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_string_member(json, "instance", instance);
+  json_object_set_array_member(json, "chain", tfstctl_fields_json_rows(&link_desc, chain));
+  tfstctl_output_json_print_object(json);
 }
 
 int

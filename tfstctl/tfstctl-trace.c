@@ -4,6 +4,7 @@
 #include "tfstctl-bus.h"
 #include "tfstctl-format.h"
 #include "tfstctl-fields.h"
+#include "tfstctl-output.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -86,23 +87,15 @@ trace_instance(Trace *t)
 }
 
 /* --json of the commands that change a trace: {"instance", "trace", ...}. */
-static TfstctlJson *
+static JsonObject *
 result_new(Trace *t, const char *name)
 {
-  TfstctlJson *json = tfstctl_json_new();
+  JsonObject *json = json_object_new();
   g_autofree char *instance = trace_instance(t);
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  tfstctl_json_string(json, "trace", name);
+  json_object_set_string_member(json, "instance", instance);
+  tfstctl_output_json_set_text(json, "trace", name);
   return json;
-}
-
-static void
-result_print(TfstctlJson *json)
-{
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
 }
 
 /* ---- define ---- */
@@ -149,12 +142,12 @@ trace_define(int argc, char **argv)
   if (reply == NULL)
     return tfstctl_fail(error);
   if (t.opts.json) {
-    g_autoptr(TfstctlJson) json = result_new(&t, argv[1]);
-    tfstctl_json_string(json, "address", argv[2]);
-    tfstctl_json_uint(json, "port", port);
-    tfstctl_json_uint(json, "size", (guint64)size);
-    tfstctl_json_bool(json, "wrap", wrap);
-    result_print(json);
+    g_autoptr(JsonObject) json = result_new(&t, argv[1]);
+    tfstctl_output_json_set_text(json, "address", argv[2]);
+    json_object_set_int_member(json, "port", port);
+    json_object_set_int_member(json, "size", size);
+    json_object_set_boolean_member(json, "wrap", wrap);
+    tfstctl_output_json_print_object(json);
   }
   return TFSTCTL_EXIT_OK;
 }
@@ -194,13 +187,11 @@ static const TfstctlFields trace_desc = TFSTCTL_FIELDS(TRACE_ROW, trace_fields);
 static void
 list_print_json(GVariant *traces, const char *instance)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  tfstctl_fields_json_rows(json, "traces", &trace_desc, traces);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_string_member(json, "instance", instance);
+  json_object_set_array_member(json, "traces", tfstctl_fields_json_rows(&trace_desc, traces));
+  tfstctl_output_json_print_object(json);
 }
 
 static int
@@ -270,14 +261,12 @@ static const TfstctlFields packet_desc = TFSTCTL_FIELDS(PACKET_ROW, packet_field
 static void
 show_print_json(GVariant *packets, const char *instance, const char *name)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  tfstctl_json_string(json, "trace", name);
-  tfstctl_fields_json_rows(json, "packets", &packet_desc, packets);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_string_member(json, "instance", instance);
+  json_object_set_string_member(json, "trace", name);
+  json_object_set_array_member(json, "packets", tfstctl_fields_json_rows(&packet_desc, packets));
+  tfstctl_output_json_print_object(json);
 }
 
 static int
@@ -335,9 +324,10 @@ trace_simple(int argc, char **argv, const char *summary, const SimpleCall *call)
   if (reply == NULL)
     return tfstctl_fail(error);
   if (t.opts.json) {
-    g_autoptr(TfstctlJson) json = result_new(&t, argv[1]);
-    tfstctl_json_bool(json, call->json_key, call->pause_argument ? call->paused : TRUE);
-    result_print(json);
+    g_autoptr(JsonObject) json = result_new(&t, argv[1]);
+    json_object_set_boolean_member(json, call->json_key,
+                                   call->pause_argument ? call->paused : TRUE);
+    tfstctl_output_json_print_object(json);
   }
   return TFSTCTL_EXIT_OK;
 }
@@ -409,10 +399,10 @@ trace_export(int argc, char **argv)
     return tfstctl_fail(error);
   g_variant_get(reply, "(u)", &count);
   if (t.opts.json) {
-    g_autoptr(TfstctlJson) json = result_new(&t, argv[1]);
-    tfstctl_json_string(json, "file", argv[2]);
-    tfstctl_json_uint(json, "packets", count);
-    result_print(json);
+    g_autoptr(JsonObject) json = result_new(&t, argv[1]);
+    tfstctl_output_json_set_text(json, "file", argv[2]);
+    json_object_set_int_member(json, "packets", count);
+    tfstctl_output_json_print_object(json);
   } else if (!g_str_equal(argv[2], "-")) {
     g_print(g_dngettext(GETTEXT_PACKAGE, "%u packet written to %s\n", "%u packets written to %s\n",
                         count),
