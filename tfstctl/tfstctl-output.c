@@ -15,33 +15,15 @@ tfstctl_output_table_new(void)
   return table;
 }
 
-/* The header line of a table without lines, as libsmartcols would print it
- * if it did: every column is as wide as its header. */
-static char *
-header_text(struct libscols_table *table)
-{
-  GString *line = g_string_new(NULL);
-  size_t n = scols_table_get_ncols(table);
-
-  for (size_t i = 0; i < n; i++) {
-    struct libscols_column *column = scols_table_get_column(table, i);
-    const char *header = scols_cell_get_data(scols_column_get_header(column));
-
-    if (i > 0)
-      g_string_append(line, COLUMN_SEPARATOR);
-    g_string_append(line, header != NULL ? header : "");
-  }
-  return g_string_free(line, FALSE);
-}
-
-/* libsmartcols pads every cell but the last one of a line, and an empty
- * last cell leaves the separator and padding before it. */
+/* The first n_lines lines of text (all: G_MAXUINT).  libsmartcols pads
+ * every cell but the last one of a line, and an empty last cell leaves the
+ * separator and padding before it: trailing whitespace goes. */
 static void
-print_lines(const char *text)
+print_lines(const char *text, guint n_lines)
 {
   g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
 
-  for (guint i = 0; lines[i] != NULL; i++) {
+  for (guint i = 0; lines[i] != NULL && i < n_lines; i++) {
     /* The text ends in a newline or not; nothing follows the last one. */
     if (lines[i + 1] == NULL && *lines[i] == '\0')
       break;
@@ -53,18 +35,22 @@ void
 tfstctl_output_table_print(struct libscols_table *table)
 {
   g_autofree char *text = NULL;
+  guint n_lines = G_MAXUINT;
   int rc;
 
+  /* libsmartcols prints nothing at all for a table without lines; an
+   * empty line gets the header laid out as it would be, then goes. */
   if (scols_table_get_nlines(table) == 0) {
-    if (!scols_table_is_noheadings(table))
-      print_lines((text = header_text(table)));
-    return;
+    if (scols_table_is_noheadings(table))
+      return;
+    scols_table_new_line(table, NULL);
+    n_lines = 1;
   }
   rc = scols_print_table_to_string(table, &text);
   if (rc != 0)
     g_warning("cannot lay out a table: %s", g_strerror(-rc)); /* only out of memory */
   else
-    print_lines(text);
+    print_lines(text, n_lines);
 }
 
 void

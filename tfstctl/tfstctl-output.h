@@ -19,7 +19,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstctlScolsTable, scols_unref_table)
  * scols_table_new_line(). */
 struct libscols_table *tfstctl_output_table_new(void);
 /* Prints the table to stdout without trailing whitespace; the header line
- * alone when there are no lines (libsmartcols prints nothing then). */
+ * alone when there are no lines (libsmartcols prints nothing then: this
+ * adds an empty line to lay the header out, so print a table once). */
 void tfstctl_output_table_print(struct libscols_table *table);
 
 /* Prints the document and a newline to stdout. */

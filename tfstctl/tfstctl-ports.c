@@ -114,23 +114,6 @@ held_by_text(const PortRow *row)
   return g_strjoinv(", ", (char **)cells->pdata);
 }
 
-/* Pads by characters, not bytes, so translated headers line up. */
-static void
-append_cell(GString *line, const char *text, guint width)
-{
-  glong len = g_utf8_strlen(text, -1);
-
-  g_string_append(line, text);
-  for (glong i = len; i < (glong)width + 2; i++)
-    g_string_append_c(line, ' ');
-}
-
-static guint
-max_width(guint current, const char *text)
-{
-  return MAX(current, (guint)g_utf8_strlen(text, -1));
-}
-
 static void
 print_hints(const GArray *rows, const TfstPortSysctl *sysctl)
 {
@@ -166,35 +149,37 @@ print_hints(const GArray *rows, const TfstPortSysctl *sysctl)
   }
 }
 
+/* The widths stay the same whatever the ports' states: five digits, and
+ * the longest state label.  A width hint is only a minimum with
+ * SCOLS_FL_STRICTWIDTH (without, libsmartcols takes it as a maximum). */
+static struct libscols_table *
+table_new(void)
+{
+  struct libscols_table *table = tfstctl_output_table_new();
+  size_t w_state = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS(port_states); i++)
+    w_state = MAX(w_state, (size_t)g_utf8_strlen(_(port_states[i].label), -1));
+  scols_table_new_column(table, _("PORT"), 5, SCOLS_FL_STRICTWIDTH);
+  scols_table_new_column(table, _("STATE"), (double)w_state, SCOLS_FL_STRICTWIDTH);
+  scols_table_new_column(table, _("HELD BY"), 0, 0);
+  return table;
+}
+
 static void
 print_table(const GArray *rows, const TfstPortSysctl *sysctl)
 {
-  const char *headers[] = {_("PORT"), _("STATE"), _("HELD BY")};
-  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func(g_free);
-  guint w_port = max_width(5, headers[0]);
-  guint w_state = max_width(0, headers[1]);
-  GString *line = g_string_new(NULL);
+  g_autoptr(TfstctlScolsTable) table = table_new();
 
-  for (guint i = 0; i < G_N_ELEMENTS(port_states); i++)
-    w_state = max_width(w_state, _(port_states[i].label));
-  append_cell(line, headers[0], w_port);
-  append_cell(line, headers[1], w_state);
-  g_string_append(line, headers[2]);
-  g_print("%s\n", line->str);
   for (guint i = 0; i < rows->len; i++) {
     const PortRow *row = &g_array_index(rows, PortRow, i);
-    char port[8];
-    g_autofree char *by = held_by_text(row);
+    struct libscols_line *line = scols_table_new_line(table, NULL);
 
-    g_snprintf(port, sizeof(port), "%u", row->port);
-    g_string_truncate(line, 0);
-    append_cell(line, port, w_port);
-    append_cell(line, _(port_states[row->state].label), w_state);
-    g_string_append(line, by);
-    g_strchomp(line->str);
-    g_print("%s\n", line->str);
+    scols_line_refer_data(line, 0, g_strdup_printf("%u", row->port));
+    scols_line_set_data(line, 1, _(port_states[row->state].label));
+    scols_line_refer_data(line, 2, held_by_text(row));
   }
-  g_string_free(line, TRUE);
+  tfstctl_output_table_print(table);
   print_hints(rows, sysctl);
 }
 
