@@ -66,7 +66,8 @@ struct _TfstctlFields {
 
 /* The JSON of one value by its type: numbers, booleans and strings as
  * such, a maybe as its value or null, byte arrays as hex, anything else
- * as GVariant text. */
+ * as GVariant text.  These three return a new reference, ready for the
+ * json_object_set_*_member() calls that take it. */
 JsonNode *tfstctl_fields_json_value(GVariant *value);
 /* One row as a JSON object. */
 JsonObject *tfstctl_fields_json_row(const TfstctlFields *desc, GVariant *row);
