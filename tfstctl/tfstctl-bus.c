@@ -393,6 +393,21 @@ tfstctl_bus_get_instance(TfstctlBus *bus, const char *instance, GError **error)
   return g_steal_pointer(&proxy);
 }
 
+TfstDbusTfst1Instance *
+tfstctl_bus_open_instance(const TfstctlOptions *opts, TfstctlBus **ret_bus, GError **error)
+{
+  g_autoptr(TfstctlBus) bus = tfstctl_bus_new(opts, error);
+  g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
+
+  if (bus == NULL)
+    return NULL;
+  proxy = tfstctl_bus_get_instance(bus, opts->instance, error);
+  if (proxy == NULL)
+    return NULL;
+  *ret_bus = g_steal_pointer(&bus);
+  return g_steal_pointer(&proxy);
+}
+
 GDBusProxy *
 tfstctl_bus_get_interface(TfstctlBus *bus, const char *instance, const char *interface,
                           GError **error)

@@ -64,6 +64,11 @@ GPtrArray *tfstctl_bus_list_instances(TfstctlBus *bus, GError **error);
  * several instances and none chosen TFSTCTL_ERROR_USAGE. */
 TfstDbusTfst1Instance *tfstctl_bus_get_instance(TfstctlBus *bus, const char *instance,
                                                 GError **error);
+/* Connects as tfstctl_bus_new() and returns the proxy of the instance
+ * opts->instance names as tfstctl_bus_get_instance() does; *ret_bus is
+ * written only on success. */
+TfstDbusTfst1Instance *tfstctl_bus_open_instance(const TfstctlOptions *opts, TfstctlBus **ret_bus,
+                                                 GError **error);
 /* A plain proxy (no properties, no signals) for `interface` (e.g.
  * "org.tfst.Tfst1.Ipsec") of the instance chosen as for
  * tfstctl_bus_get_instance(); call it with tfstctl_bus_call_flags() and

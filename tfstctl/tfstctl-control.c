@@ -3,7 +3,7 @@
  * instance (polkit action org.tfst.tfst1.manage).  Silent on success,
  * unless --json asks for a result document. */
 #include "tfstctl-bus.h"
-#include "tfstctl-json.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 
@@ -31,40 +31,26 @@ parse_number_argument(int argc, char **argv, const char *what, guint64 max, guin
   return TRUE;
 }
 
-/* The common part: options, then the bus and the instance. */
+/* The bus and the instance, and an agent for the password polkit may ask. */
 static TfstDbusTfst1Instance *
 open_instance(TfstctlOptions *opts, TfstctlBus **out_bus, GError **error)
 {
-  g_autoptr(TfstctlBus) bus = tfstctl_bus_new(opts, error);
-  g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
+  TfstDbusTfst1Instance *proxy = tfstctl_bus_open_instance(opts, out_bus, error);
 
-  if (bus == NULL)
-    return NULL;
-  proxy = tfstctl_bus_get_instance(bus, opts->instance, error);
-  if (proxy == NULL)
-    return NULL;
-  tfstctl_bus_prepare_auth(bus);
-  *out_bus = g_steal_pointer(&bus);
-  return g_steal_pointer(&proxy);
+  if (proxy != NULL)
+    tfstctl_bus_prepare_auth(*out_bus);
+  return proxy;
 }
 
 /* --json: {"instance": "relay@2", ...what was done}. */
-static TfstctlJson *
+static JsonObject *
 result_new(TfstDbusTfst1Instance *proxy)
 {
-  TfstctlJson *json = tfstctl_json_new();
+  JsonObject *json = json_object_new();
   g_autofree char *instance = tfstctl_instance_name(proxy);
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
+  json_object_set_string_member(json, "instance", instance);
   return json;
-}
-
-static void
-result_print(TfstctlJson *json)
-{
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
 }
 
 int
@@ -93,9 +79,9 @@ tfstctl_log_level(int argc, char **argv)
           &error))
     return tfstctl_fail(error);
   if (opts.json) {
-    g_autoptr(TfstctlJson) json = result_new(proxy);
-    tfstctl_json_uint(json, "log_level", level);
-    result_print(json);
+    g_autoptr(JsonObject) json = result_new(proxy);
+    json_object_set_int_member(json, "log_level", level);
+    tfstctl_output_json_print_object(json);
   }
   return TFSTCTL_EXIT_OK;
 }
@@ -125,9 +111,9 @@ tfstctl_close(int argc, char **argv)
           proxy, id, tfstctl_bus_call_flags(bus), tfstctl_bus_call_timeout(bus), NULL, &error))
     return tfstctl_fail(error);
   if (opts.json) {
-    g_autoptr(TfstctlJson) json = result_new(proxy);
-    tfstctl_json_uint(json, "closed", id);
-    result_print(json);
+    g_autoptr(JsonObject) json = result_new(proxy);
+    json_object_set_int_member(json, "closed", id);
+    tfstctl_output_json_print_object(json);
   }
   return TFSTCTL_EXIT_OK;
 }
@@ -154,9 +140,9 @@ tfstctl_reload(int argc, char **argv)
                                                  tfstctl_bus_call_timeout(bus), NULL, &error))
     return tfstctl_fail(error);
   if (opts.json) {
-    g_autoptr(TfstctlJson) json = result_new(proxy);
-    tfstctl_json_bool(json, "reloaded", TRUE);
-    result_print(json);
+    g_autoptr(JsonObject) json = result_new(proxy);
+    json_object_set_boolean_member(json, "reloaded", TRUE);
+    tfstctl_output_json_print_object(json);
   }
   return TFSTCTL_EXIT_OK;
 }

@@ -4,8 +4,7 @@
  * connection from a quiet one. */
 #include "tfstctl-bus.h"
 #include "tfstctl-format.h"
-#include "tfstctl-json.h"
-#include "tfstctl-table.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 
@@ -54,44 +53,45 @@ amount_text(guint64 bytes)
 }
 
 static void
-add_row(TfstctlTable *table, const char *name, guint64 bytes, guint seconds)
+add_row(struct libscols_table *table, const char *name, guint64 bytes, guint seconds)
 {
-  tfstctl_table_add_printf(table, "%s:", name);
-  tfstctl_table_take(table, amount_text(bytes));
-  tfstctl_table_take(table, tfstctl_format_rate(bytes, seconds));
+  struct libscols_line *line = scols_table_new_line(table, NULL);
+
+  scols_line_refer_data(line, 0, g_strdup_printf("%s:", name));
+  scols_line_refer_data(line, 1, amount_text(bytes));
+  scols_line_refer_data(line, 2, tfstctl_format_rate(bytes, seconds));
 }
 
 static void
 print_text(const char *target, guint seconds, guint64 sent, guint64 received)
 {
-  const char *headers[] = {"", "", ""};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+  g_autoptr(TfstctlScolsTable) table = tfstctl_output_table_new();
   g_autofree char *what = describe_target(target);
 
-  tfstctl_table_hide_header(table);
-  tfstctl_table_align_right(table, 2);
+  scols_table_enable_noheadings(table, TRUE);
+  scols_table_new_column(table, "", 0, 0);
+  scols_table_new_column(table, "", 0, 0);
+  scols_table_new_column(table, "", 0, SCOLS_FL_RIGHT);
   /* TRANSLATORS: %s is "session 42", "hop LABEL" or "the whole instance". */
   g_print(g_dngettext(GETTEXT_PACKAGE, "Data flow of %s during %u second:\n",
                       "Data flow of %s during %u seconds:\n", seconds),
           what, seconds);
   add_row(table, _("Sent"), sent, seconds);
   add_row(table, _("Received"), received, seconds);
-  tfstctl_table_print(table);
+  tfstctl_output_table_print(table);
 }
 
 static void
 print_json(const char *instance, const char *target, guint seconds, guint64 sent, guint64 received)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  tfstctl_json_string(json, "target", target);
-  tfstctl_json_uint(json, "seconds", seconds);
-  tfstctl_json_uint(json, "sent", sent);
-  tfstctl_json_uint(json, "received", received);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_string_member(json, "instance", instance);
+  json_object_set_string_member(json, "target", target);
+  json_object_set_int_member(json, "seconds", seconds);
+  json_object_set_int_member(json, "sent", sent);
+  json_object_set_int_member(json, "received", received);
+  tfstctl_output_json_print_object(json);
 }
 
 static gboolean
@@ -139,10 +139,7 @@ tfstctl_dataflow(int argc, char **argv)
       !check_arguments(argc, argv, interval, &error))
     return tfstctl_fail(error);
   target = bus_target(argv[1]);
-  bus = tfstctl_bus_new(&opts, &error);
-  if (bus == NULL)
-    return tfstctl_fail(error);
-  proxy = tfstctl_bus_get_instance(bus, opts.instance, &error);
+  proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
   timeout = MAX(interval * 1000 + REPLY_MARGIN_MS, tfstctl_bus_call_timeout(bus));

@@ -3,9 +3,8 @@
 #include "tfst-config.h"
 #include "tfst-keepalive.h"
 #include "tfstctl-bus.h"
-#include "tfstctl-format.h"
-#include "tfstctl-json.h"
-#include "tfstctl-table.h"
+#include "tfstctl-fields.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 #include <string.h>
@@ -118,43 +117,48 @@ get_settings(GDBusProxy *proxy, TfstctlBus *bus, const char *scope, GError **err
   return tfstctl_bus_call(bus, proxy, "GetSettings", g_variant_new("(s)", scope), "(a{sv})", error);
 }
 
-static void
-json_settings(TfstctlJson *json, const char *key, GVariant *settings)
+static JsonObject *
+json_settings(GVariant *settings)
 {
+  JsonObject *json = json_object_new();
   GVariantIter iter;
   const char *name;
   GVariant *value;
 
-  tfstctl_json_begin_object(json, key);
   g_variant_iter_init(&iter, settings);
   while (g_variant_iter_loop(&iter, "{&sv}", &name, &value)) {
     if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
-      tfstctl_json_bool(json, name, g_variant_get_boolean(value));
+      json_object_set_boolean_member(json, name, g_variant_get_boolean(value));
     else if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32))
-      tfstctl_json_uint(json, name, g_variant_get_uint32(value));
+      json_object_set_int_member(json, name, g_variant_get_uint32(value));
   }
-  tfstctl_json_end_object(json);
+  return json;
 }
 
 static void
 print_settings(GVariant *hops, GVariant *sessions)
 {
-  const char *headers[] = {_("SETTING"), _("HOPS"), _("SESSIONS")};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+  g_autoptr(TfstctlScolsTable) table = tfstctl_output_table_new();
   const char *name;
   TfstKeepaliveUnit unit;
+
+  scols_table_new_column(table, _("SETTING"), 0, 0);
+  scols_table_new_column(table, _("HOPS"), 0, 0);
+  scols_table_new_column(table, _("SESSIONS"), 0, 0);
 
   for (guint i = 0; tfst_keepalive_setting(i, &name, &unit); i++) {
     g_autoptr(GVariant) h = hops ? g_variant_lookup_value(hops, name, NULL) : NULL;
     g_autoptr(GVariant) s = sessions ? g_variant_lookup_value(sessions, name, NULL) : NULL;
+    struct libscols_line *line;
 
     if (h == NULL && s == NULL)
       continue;
-    tfstctl_table_add(table, name);
-    tfstctl_table_take(table, h != NULL ? format_setting(name, h) : g_strdup("-"));
-    tfstctl_table_take(table, s != NULL ? format_setting(name, s) : g_strdup("-"));
+    line = scols_table_new_line(table, NULL);
+    scols_line_set_data(line, 0, name);
+    scols_line_refer_data(line, 1, h != NULL ? format_setting(name, h) : g_strdup("-"));
+    scols_line_refer_data(line, 2, s != NULL ? format_setting(name, s) : g_strdup("-"));
   }
-  tfstctl_table_print(table);
+  tfstctl_output_table_print(table);
 }
 
 static int
@@ -175,15 +179,13 @@ run_show(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, const c
       return tfstctl_fail(error);
   }
   if (opts->json) {
-    g_autoptr(TfstctlJson) json = tfstctl_json_new();
+    g_autoptr(JsonObject) json = json_object_new();
 
-    tfstctl_json_begin_object(json, NULL);
     if (hops != NULL)
-      json_settings(json, "hops", hops);
+      json_object_set_object_member(json, "hops", json_settings(hops));
     if (sessions != NULL)
-      json_settings(json, "sessions", sessions);
-    tfstctl_json_end_object(json);
-    tfstctl_json_print(json);
+      json_object_set_object_member(json, "sessions", json_settings(sessions));
+    tfstctl_output_json_print_object(json);
   } else {
     print_settings(hops, sessions);
   }
@@ -218,18 +220,16 @@ run_set(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, const ch
   if (warnings == NULL)
     return tfstctl_fail(error);
   if (opts->json) {
-    g_autoptr(TfstctlJson) json = tfstctl_json_new();
+    g_autoptr(JsonObject) json = json_object_new();
+    JsonArray *array = json_array_new();
     GVariantIter iter;
     const char *w;
 
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_begin_array(json, "warnings");
     g_variant_iter_init(&iter, warnings);
     while (g_variant_iter_next(&iter, "&s", &w))
-      tfstctl_json_string(json, NULL, w);
-    tfstctl_json_end_array(json);
-    tfstctl_json_end_object(json);
-    tfstctl_json_print(json);
+      json_array_add_string_element(array, w);
+    json_object_set_array_member(json, "warnings", array);
+    tfstctl_output_json_print_object(json);
   } else {
     GVariantIter iter;
     const char *w;
@@ -244,61 +244,82 @@ run_set(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, const ch
 
 /* ---- audit ---- */
 
-typedef struct {
-  const char *kind, *peer, *local, *remote, *state;
-  guint64 session, acked, received;
-  gboolean keepalive;
-  guint32 timer, probes, retrans, rtt, rttvar;
-} AuditRow;
+/* One connection of Audit(). */
+#define AUDIT_ROW "(sstsssbuuuuutt)"
+enum { AUDIT_STATE = 5, AUDIT_KEEPALIVE = 6, AUDIT_TIMER = 7 };
 
-#define AUDIT_ROW_FORMAT "(&s&st&s&s&sbuuuuutt)"
-#define AUDIT_ROW_ARGS(r)                                                                          \
-  &(r).kind, &(r).peer, &(r).session, &(r).local, &(r).remote, &(r).state, &(r).keepalive,         \
-      &(r).timer, &(r).probes, &(r).retrans, &(r).rtt, &(r).rttvar, &(r).acked, &(r).received
+static char *
+audit_remote_cell_cb(GVariant *row, const TfstctlField *field)
+{
+  const char *remote = NULL;
+
+  g_variant_get_child(row, field->member, "&s", &remote);
+  return g_strdup(*remote != '\0' ? remote : "*");
+}
+
+static gboolean
+audit_close_wait(GVariant *row)
+{
+  const char *state = NULL;
+
+  g_variant_get_child(row, AUDIT_STATE, "&s", &state);
+  return g_str_equal(state, "CLOSE-WAIT");
+}
+
+/* The peer closed and we did not: worth a look, so it stands out. */
+static char *
+audit_state_cell_cb(GVariant *row, const TfstctlField *field)
+{
+  const char *state = NULL;
+
+  g_variant_get_child(row, field->member, "&s", &state);
+  return audit_close_wait(row) ? g_strdup_printf("%s!", state) : g_strdup(state);
+}
+
+static char *
+audit_timer_cell_cb(GVariant *row, const TfstctlField *field)
+{
+  gboolean keepalive = FALSE;
+  guint32 timer = 0;
+
+  g_variant_get_child(row, AUDIT_KEEPALIVE, "b", &keepalive);
+  g_variant_get_child(row, field->member, "u", &timer);
+  if (timer == 0)
+    return g_strdup("-");
+  if (keepalive)
+    /* TRANSLATORS: the keepalive timer fires in %.1f seconds */
+    return g_strdup_printf(_("keepalive %.1fs"), timer / 1000.0);
+  return g_strdup_printf("%.1fs", timer / 1000.0);
+}
+
+static const TfstctlField audit_fields[] = {
+    {N_("KIND"), "kind", 0},
+    {N_("PEER"), "peer", 1, TFSTCTL_FIELD_DASH},
+    {N_("SESSION"), "session", 2, TFSTCTL_FIELD_DASH},
+    {N_("LOCAL"), "local", 3},
+    {N_("REMOTE"), "remote", 4, TFSTCTL_FIELD_CUSTOM, .cell = audit_remote_cell_cb},
+    {N_("STATE"), "state", AUDIT_STATE, TFSTCTL_FIELD_CUSTOM, .cell = audit_state_cell_cb},
+    {NULL, "keepalive", AUDIT_KEEPALIVE},
+    {N_("TIMER"), "timer_ms", AUDIT_TIMER, TFSTCTL_FIELD_CUSTOM, .cell = audit_timer_cell_cb},
+    {NULL, "probes", 8},
+    {N_("RETRANS"), "retransmits", 9, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("RTT"), "rtt_us", 10, TFSTCTL_FIELD_RTT, TFSTCTL_FIELD_RIGHT},
+    {NULL, "rttvar_us", 11},
+    {N_("ACKED"), "bytes_acked", 12, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("RECEIVED"), "bytes_received", 13, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+};
+static const TfstctlFields audit_desc = TFSTCTL_FIELDS(AUDIT_ROW, audit_fields);
 
 static void
 print_audit(GVariant *conns)
 {
-  const char *headers[] = {_("KIND"),   _("PEER"),  _("SESSION"), _("LOCAL"),
-                           _("REMOTE"), _("STATE"), _("TIMER"),   _("RETRANS"),
-                           _("RTT"),    _("ACKED"), _("RECEIVED")};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
-  GVariantIter iter;
-  AuditRow r;
   guint close_wait = 0;
 
-  for (guint c = 7; c < G_N_ELEMENTS(headers); c++)
-    tfstctl_table_align_right(table, c);
-  g_variant_iter_init(&iter, conns);
-  while (g_variant_iter_next(&iter, AUDIT_ROW_FORMAT, AUDIT_ROW_ARGS(r))) {
-    tfstctl_table_add(table, r.kind);
-    tfstctl_table_add(table, *r.peer != '\0' ? r.peer : "-");
-    if (r.session != 0)
-      tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT, r.session);
-    else
-      tfstctl_table_add(table, "-");
-    tfstctl_table_add(table, r.local);
-    tfstctl_table_add(table, *r.remote != '\0' ? r.remote : "*");
-    /* The peer closed and we did not: worth a look, so it stands out. */
-    if (g_str_equal(r.state, "CLOSE-WAIT")) {
-      tfstctl_table_add_printf(table, "%s!", r.state);
-      close_wait++;
-    } else {
-      tfstctl_table_add(table, r.state);
-    }
-    if (r.timer == 0)
-      tfstctl_table_add(table, "-");
-    else if (r.keepalive)
-      /* TRANSLATORS: the keepalive timer fires in %.1f seconds */
-      tfstctl_table_add_printf(table, _("keepalive %.1fs"), r.timer / 1000.0);
-    else
-      tfstctl_table_add_printf(table, "%.1fs", r.timer / 1000.0);
-    tfstctl_table_add_printf(table, "%u", r.retrans);
-    tfstctl_table_take(table, tfstctl_format_rtt(r.rtt));
-    tfstctl_table_take(table, tfstctl_format_bytes(r.acked));
-    tfstctl_table_take(table, tfstctl_format_bytes(r.received));
+  tfstctl_fields_print_table(&audit_desc, conns);
+  for (gsize i = 0; i < g_variant_n_children(conns); i++) {
+    g_autoptr(GVariant) row = g_variant_get_child_value(conns, i);
+    close_wait += audit_close_wait(row);
   }
-  tfstctl_table_print(table);
   if (close_wait > 0)
     g_print(g_dngettext(GETTEXT_PACKAGE,
                         "%u connection in CLOSE-WAIT (!): its peer closed, tfstd did not yet\n",
@@ -310,32 +331,9 @@ print_audit(GVariant *conns)
 static void
 json_audit(GVariant *conns)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
-  GVariantIter iter;
-  AuditRow r;
+  g_autoptr(JsonArray) json = tfstctl_fields_json_rows(&audit_desc, conns);
 
-  tfstctl_json_begin_array(json, NULL);
-  g_variant_iter_init(&iter, conns);
-  while (g_variant_iter_next(&iter, AUDIT_ROW_FORMAT, AUDIT_ROW_ARGS(r))) {
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_string(json, "kind", r.kind);
-    tfstctl_json_string(json, "peer", r.peer);
-    tfstctl_json_uint(json, "session", r.session);
-    tfstctl_json_string(json, "local", r.local);
-    tfstctl_json_string(json, "remote", r.remote);
-    tfstctl_json_string(json, "state", r.state);
-    tfstctl_json_bool(json, "keepalive", r.keepalive);
-    tfstctl_json_uint(json, "timer_ms", r.timer);
-    tfstctl_json_uint(json, "probes", r.probes);
-    tfstctl_json_uint(json, "retransmits", r.retrans);
-    tfstctl_json_uint(json, "rtt_us", r.rtt);
-    tfstctl_json_uint(json, "rttvar_us", r.rttvar);
-    tfstctl_json_uint(json, "bytes_acked", r.acked);
-    tfstctl_json_uint(json, "bytes_received", r.received);
-    tfstctl_json_end_object(json);
-  }
-  tfstctl_json_end_array(json);
-  tfstctl_json_print(json);
+  tfstctl_output_json_print_array(json);
 }
 
 static int
@@ -343,7 +341,7 @@ run_audit(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) conns =
-      tfstctl_bus_call(bus, proxy, "Audit", NULL, "(a(sstsssbuuuuutt))", &error);
+      tfstctl_bus_call(bus, proxy, "Audit", NULL, "(a" AUDIT_ROW ")", &error);
 
   if (conns == NULL)
     return tfstctl_fail(error);

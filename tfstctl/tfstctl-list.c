@@ -1,92 +1,61 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl list: every tfst instance on the system bus. */
 #include "tfstctl-bus.h"
-#include "tfstctl-json.h"
-#include "tfstctl-table.h"
+#include "tfstctl-fields.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 
-/* One instance as listed; the strings are empty when the instance went
- * away or serves no properties yet. */
-typedef struct {
-  char *instance;
-  char *role;
-  char *label;
-  char *state;
-  guint sessions;
-} ListRow;
+/* One instance as listed: (instance, role, label, state, sessions); the
+ * strings are empty when the instance went away or serves no properties
+ * yet. */
+#define LIST_ROW "(ssssu)"
 
-static void
-list_row_free(ListRow *row)
+static const TfstctlField list_fields[] = {
+    {N_("INSTANCE"), "instance", 0},
+    {NULL, "role", 1},
+    {N_("LABEL"), "label", 2},
+    {N_("STATE"), "state", 3},
+    {N_("SESSIONS"), "session_count", 4, .flags = TFSTCTL_FIELD_RIGHT},
+};
+static const TfstctlFields list_desc = TFSTCTL_FIELDS(LIST_ROW, list_fields);
+
+static const char *
+str_or_empty(const char *s)
 {
-  g_free(row->instance);
-  g_free(row->role);
-  g_free(row->label);
-  g_free(row->state);
-  g_free(row);
+  return s != NULL ? s : "";
 }
 
-static char *
-dup_or_empty(const char *s)
-{
-  return g_strdup(s != NULL ? s : "");
-}
-
-static ListRow *
+static GVariant *
 list_row_new(TfstctlBus *bus, const char *instance)
 {
-  g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
-  ListRow *row = g_new0(ListRow, 1);
-
-  row->instance = g_strdup(instance);
   /* An instance that left the bus since ListNames still gets its row. */
-  proxy = tfstctl_bus_get_instance(bus, instance, NULL);
-  row->role = dup_or_empty(proxy != NULL ? tfst_dbus_tfst1_instance_get_role(proxy) : NULL);
-  row->label = dup_or_empty(proxy != NULL ? tfst_dbus_tfst1_instance_get_label(proxy) : NULL);
-  row->state = dup_or_empty(proxy != NULL ? tfst_dbus_tfst1_instance_get_state(proxy) : NULL);
-  row->sessions = proxy != NULL ? tfst_dbus_tfst1_instance_get_session_count(proxy) : 0;
-  return row;
+  g_autoptr(TfstDbusTfst1Instance) proxy = tfstctl_bus_get_instance(bus, instance, NULL);
+
+  if (proxy == NULL)
+    return g_variant_new(LIST_ROW, instance, "", "", "", 0);
+  return g_variant_new(LIST_ROW, instance, str_or_empty(tfst_dbus_tfst1_instance_get_role(proxy)),
+                       str_or_empty(tfst_dbus_tfst1_instance_get_label(proxy)),
+                       str_or_empty(tfst_dbus_tfst1_instance_get_state(proxy)),
+                       tfst_dbus_tfst1_instance_get_session_count(proxy));
+}
+
+static GVariant *
+list_rows_new(TfstctlBus *bus, const GPtrArray *instances)
+{
+  g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE("a" LIST_ROW));
+
+  for (guint i = 0; i < instances->len; i++)
+    g_variant_builder_add_value(&builder, list_row_new(bus, g_ptr_array_index(instances, i)));
+  return g_variant_ref_sink(g_variant_builder_end(&builder));
 }
 
 static void
-print_table(const GPtrArray *rows)
+print_json(GVariant *rows)
 {
-  const char *headers[] = {_("INSTANCE"), _("LABEL"), _("STATE"), _("SESSIONS")};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+  g_autoptr(JsonArray) json = tfstctl_fields_json_rows(&list_desc, rows);
 
-  if (rows->len == 0) {
-    g_print(_("No tfst instance is on the system bus.\n"));
-    return;
-  }
-  tfstctl_table_align_right(table, 3);
-  for (guint i = 0; i < rows->len; i++) {
-    const ListRow *row = g_ptr_array_index(rows, i);
-    tfstctl_table_add(table, row->instance);
-    tfstctl_table_add(table, row->label);
-    tfstctl_table_add(table, row->state);
-    tfstctl_table_add_printf(table, "%u", row->sessions);
-  }
-  tfstctl_table_print(table);
-}
-
-static void
-print_json(const GPtrArray *rows)
-{
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
-
-  tfstctl_json_begin_array(json, NULL);
-  for (guint i = 0; i < rows->len; i++) {
-    const ListRow *row = g_ptr_array_index(rows, i);
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_string(json, "instance", row->instance);
-    tfstctl_json_string(json, "role", row->role);
-    tfstctl_json_string(json, "label", row->label);
-    tfstctl_json_string(json, "state", row->state);
-    tfstctl_json_uint(json, "session_count", row->sessions);
-    tfstctl_json_end_object(json);
-  }
-  tfstctl_json_end_array(json);
-  tfstctl_json_print(json);
+  tfstctl_output_json_print_array(json);
 }
 
 int
@@ -97,7 +66,7 @@ tfstctl_list(int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(TfstctlBus) bus = NULL;
   g_autoptr(GPtrArray) instances = NULL;
-  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)list_row_free);
+  g_autoptr(GVariant) rows = NULL;
 
   ctx = tfstctl_option_context_new(
       NULL, _("List the tfst instances on the system bus with their label, state and sessions."),
@@ -110,11 +79,12 @@ tfstctl_list(int argc, char **argv)
   instances = tfstctl_bus_list_instances(bus, &error);
   if (instances == NULL)
     return tfstctl_fail(error);
-  for (guint i = 0; i < instances->len; i++)
-    g_ptr_array_add(rows, list_row_new(bus, g_ptr_array_index(instances, i)));
+  rows = list_rows_new(bus, instances);
   if (opts.json)
     print_json(rows);
+  else if (instances->len == 0)
+    g_print(_("No tfst instance is on the system bus.\n"));
   else
-    print_table(rows);
+    tfstctl_fields_print_table(&list_desc, rows);
   return TFSTCTL_EXIT_OK;
 }

@@ -3,7 +3,7 @@
  * and who holds it.  Reads the kernel directly (inet_diag, /proc), so it
  * works with no tfstd running. */
 #include "tfstctl.h"
-#include "tfstctl-json.h"
+#include "tfstctl-output.h"
 
 #include "tfst-addr.h"
 #include "tfst-ports.h"
@@ -114,23 +114,6 @@ held_by_text(const PortRow *row)
   return g_strjoinv(", ", (char **)cells->pdata);
 }
 
-/* Pads by characters, not bytes, so translated headers line up. */
-static void
-append_cell(GString *line, const char *text, guint width)
-{
-  glong len = g_utf8_strlen(text, -1);
-
-  g_string_append(line, text);
-  for (glong i = len; i < (glong)width + 2; i++)
-    g_string_append_c(line, ' ');
-}
-
-static guint
-max_width(guint current, const char *text)
-{
-  return MAX(current, (guint)g_utf8_strlen(text, -1));
-}
-
 static void
 print_hints(const GArray *rows, const TfstPortSysctl *sysctl)
 {
@@ -166,90 +149,86 @@ print_hints(const GArray *rows, const TfstPortSysctl *sysctl)
   }
 }
 
+/* The widths stay the same whatever the ports' states: five digits, and
+ * the longest state label.  A width hint is only a minimum with
+ * SCOLS_FL_STRICTWIDTH (without, libsmartcols takes it as a maximum). */
+static struct libscols_table *
+table_new(void)
+{
+  struct libscols_table *table = tfstctl_output_table_new();
+  size_t w_state = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS(port_states); i++)
+    w_state = MAX(w_state, (size_t)g_utf8_strlen(_(port_states[i].label), -1));
+  scols_table_new_column(table, _("PORT"), 5, SCOLS_FL_STRICTWIDTH);
+  scols_table_new_column(table, _("STATE"), (double)w_state, SCOLS_FL_STRICTWIDTH);
+  scols_table_new_column(table, _("HELD BY"), 0, 0);
+  return table;
+}
+
 static void
 print_table(const GArray *rows, const TfstPortSysctl *sysctl)
 {
-  const char *headers[] = {_("PORT"), _("STATE"), _("HELD BY")};
-  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func(g_free);
-  guint w_port = max_width(5, headers[0]);
-  guint w_state = max_width(0, headers[1]);
-  GString *line = g_string_new(NULL);
+  g_autoptr(TfstctlScolsTable) table = table_new();
 
-  for (guint i = 0; i < G_N_ELEMENTS(port_states); i++)
-    w_state = max_width(w_state, _(port_states[i].label));
-  append_cell(line, headers[0], w_port);
-  append_cell(line, headers[1], w_state);
-  g_string_append(line, headers[2]);
-  g_print("%s\n", line->str);
   for (guint i = 0; i < rows->len; i++) {
     const PortRow *row = &g_array_index(rows, PortRow, i);
-    char port[8];
-    g_autofree char *by = held_by_text(row);
+    struct libscols_line *line = scols_table_new_line(table, NULL);
 
-    g_snprintf(port, sizeof(port), "%u", row->port);
-    g_string_truncate(line, 0);
-    append_cell(line, port, w_port);
-    append_cell(line, _(port_states[row->state].label), w_state);
-    g_string_append(line, by);
-    g_strchomp(line->str);
-    g_print("%s\n", line->str);
+    scols_line_refer_data(line, 0, g_strdup_printf("%u", row->port));
+    scols_line_set_data(line, 1, _(port_states[row->state].label));
+    scols_line_refer_data(line, 2, held_by_text(row));
   }
-  g_string_free(line, TRUE);
+  tfstctl_output_table_print(table);
   print_hints(rows, sysctl);
 }
 
-/* ---- JSON (the string escaping is shared: tfstctl-json.c) */
+/* ---- JSON */
 
-static const char *
-json_bool(gboolean b)
+static JsonObject *
+json_owner(const TfstPortOwner *o)
 {
-  return b ? "true" : "false";
-}
-
-static void
-json_owner(GString *out, const TfstPortOwner *o)
-{
+  JsonObject *json = json_object_new();
   char addr[TFST_ADDR_STRLEN];
 
-  g_string_append(out, "{\"pid\": ");
   if (o->pid != 0)
-    g_string_append_printf(out, "%d", (int)o->pid);
+    json_object_set_int_member(json, "pid", o->pid);
   else
-    g_string_append(out, "null");
-  g_string_append(out, ", \"comm\": ");
-  tfstctl_json_append_string(out, o->comm);
-  g_string_append(out, ", \"unit\": ");
-  tfstctl_json_append_string(out, o->unit);
-  g_string_append_printf(out, ", \"uid\": %u, \"hidden\": %s, \"tcp_state\": ", o->uid,
-                         json_bool(o->hidden));
-  tfstctl_json_append_string(out, tfst_tcp_state_to_string(o->tcp_state));
-  g_string_append(out, ", \"local\": ");
-  tfstctl_json_append_string(out, tfst_addr_format(&o->local, addr));
-  g_string_append(out, "}");
+    json_object_set_null_member(json, "pid");
+  /* From /proc and systemd: not necessarily UTF-8. */
+  tfstctl_output_json_set_text(json, "comm", o->comm);
+  tfstctl_output_json_set_text(json, "unit", o->unit);
+  json_object_set_int_member(json, "uid", o->uid);
+  json_object_set_boolean_member(json, "hidden", o->hidden);
+  json_object_set_string_member(json, "tcp_state", tfst_tcp_state_to_string(o->tcp_state));
+  json_object_set_string_member(json, "local", tfst_addr_format(&o->local, addr));
+  return json;
+}
+
+static JsonObject *
+json_row(const PortRow *row)
+{
+  JsonObject *json = json_object_new();
+  JsonArray *held_by = json_array_sized_new(row->owners->len);
+
+  json_object_set_int_member(json, "port", row->port);
+  json_object_set_string_member(json, "state", port_states[row->state].json);
+  json_object_set_boolean_member(json, "reserved", row->reserved);
+  json_object_set_boolean_member(json, "ephemeral", row->ephemeral);
+  for (guint j = 0; j < row->owners->len; j++)
+    json_array_add_object_element(held_by, json_owner(g_ptr_array_index(row->owners, j)));
+  json_object_set_array_member(json, "held_by", held_by);
+  return json;
 }
 
 static void
 print_json(const GArray *rows)
 {
-  g_autoptr(GString) out = g_string_new("[");
+  g_autoptr(JsonArray) json = json_array_sized_new(rows->len);
 
-  for (guint i = 0; i < rows->len; i++) {
-    const PortRow *row = &g_array_index(rows, PortRow, i);
-
-    g_string_append(out, i == 0 ? "\n  " : ",\n  ");
-    g_string_append_printf(out, "{\"port\": %u, \"state\": ", row->port);
-    tfstctl_json_append_string(out, port_states[row->state].json);
-    g_string_append_printf(out, ", \"reserved\": %s, \"ephemeral\": %s, \"held_by\": [",
-                           json_bool(row->reserved), json_bool(row->ephemeral));
-    for (guint j = 0; j < row->owners->len; j++) {
-      if (j > 0)
-        g_string_append(out, ", ");
-      json_owner(out, g_ptr_array_index(row->owners, j));
-    }
-    g_string_append(out, "]}");
-  }
-  g_string_append(out, rows->len > 0 ? "\n]\n" : "]\n");
-  g_print("%s", out->str);
+  for (guint i = 0; i < rows->len; i++)
+    json_array_add_object_element(json, json_row(&g_array_index(rows, PortRow, i)));
+  tfstctl_output_json_print_array(json);
 }
 
 static gboolean

@@ -1,25 +1,25 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl sessions: the sessions an instance carries (ListSessions). */
 #include "tfstctl-bus.h"
-#include "tfstctl-format.h"
-#include "tfstctl-json.h"
-#include "tfstctl-table.h"
+#include "tfstctl-fields.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 
-/* One element of ListSessions(): (tssssstttt). */
-typedef struct {
-  guint64 id;
-  const char *forward;
-  const char *direction;
-  const char *client;
-  const char *target;
-  const char *state;
-  guint64 to_target;
-  guint64 to_client;
-  guint64 age;
-  guint64 idle;
-} Session;
+/* One element of ListSessions(). */
+static const TfstctlField session_fields[] = {
+    {N_("ID"), "id", 0, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("FORWARD"), "forward", 1},
+    {N_("DIR"), "direction", 2},
+    {N_("CLIENT"), "client", 3},
+    {N_("TARGET"), "target", 4},
+    {N_("STATE"), "state", 5},
+    {N_("TO-TARGET"), "bytes_to_target", 6, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("TO-CLIENT"), "bytes_to_client", 7, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("AGE"), "age", 8, TFSTCTL_FIELD_SECONDS, TFSTCTL_FIELD_RIGHT},
+    {N_("IDLE"), "idle", 9, TFSTCTL_FIELD_SECONDS, TFSTCTL_FIELD_RIGHT},
+};
+static const TfstctlFields session_desc = TFSTCTL_FIELDS("(tssssstttt)", session_fields);
 
 typedef struct {
   char *remote;
@@ -61,79 +61,14 @@ filter_to_variant(const Filter *filter, GError **error)
   return g_variant_builder_end(&builder);
 }
 
-/* The strings stay owned by the reply. */
-static GArray *
-sessions_from_variant(GVariant *value)
-{
-  GArray *sessions = g_array_new(FALSE, TRUE, sizeof(Session));
-  GVariantIter iter;
-  Session s;
-
-  g_variant_iter_init(&iter, value);
-  while (g_variant_iter_next(&iter, "(t&s&s&s&s&stttt)", &s.id, &s.forward, &s.direction, &s.client,
-                             &s.target, &s.state, &s.to_target, &s.to_client, &s.age, &s.idle))
-    g_array_append_val(sessions, s);
-  return sessions;
-}
-
 static void
-print_table(const GArray *sessions)
+print_json(GVariant *sessions, const char *instance)
 {
-  const char *headers[] = {
-      _("ID"),    _("FORWARD"),   _("DIR"),       _("CLIENT"), _("TARGET"),
-      _("STATE"), _("TO-TARGET"), _("TO-CLIENT"), _("AGE"),    _("IDLE"),
-  };
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+  g_autoptr(JsonObject) json = json_object_new();
 
-  if (sessions->len == 0) {
-    g_print(_("No sessions.\n"));
-    return;
-  }
-  tfstctl_table_align_right(table, 0);
-  for (guint c = 6; c < G_N_ELEMENTS(headers); c++)
-    tfstctl_table_align_right(table, c);
-  for (guint i = 0; i < sessions->len; i++) {
-    const Session *s = &g_array_index(sessions, Session, i);
-    tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT, s->id);
-    tfstctl_table_add(table, s->forward);
-    tfstctl_table_add(table, s->direction);
-    tfstctl_table_add(table, s->client);
-    tfstctl_table_add(table, s->target);
-    tfstctl_table_add(table, s->state);
-    tfstctl_table_take(table, tfstctl_format_bytes(s->to_target));
-    tfstctl_table_take(table, tfstctl_format_bytes(s->to_client));
-    tfstctl_table_take(table, tfstctl_format_seconds(s->age));
-    tfstctl_table_take(table, tfstctl_format_seconds(s->idle));
-  }
-  tfstctl_table_print(table);
-}
-
-static void
-print_json(const GArray *sessions, const char *instance)
-{
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
-
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  tfstctl_json_begin_array(json, "sessions");
-  for (guint i = 0; i < sessions->len; i++) {
-    const Session *s = &g_array_index(sessions, Session, i);
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_uint(json, "id", s->id);
-    tfstctl_json_string(json, "forward", s->forward);
-    tfstctl_json_string(json, "direction", s->direction);
-    tfstctl_json_string(json, "client", s->client);
-    tfstctl_json_string(json, "target", s->target);
-    tfstctl_json_string(json, "state", s->state);
-    tfstctl_json_uint(json, "bytes_to_target", s->to_target);
-    tfstctl_json_uint(json, "bytes_to_client", s->to_client);
-    tfstctl_json_uint(json, "age", s->age);
-    tfstctl_json_uint(json, "idle", s->idle);
-    tfstctl_json_end_object(json);
-  }
-  tfstctl_json_end_array(json);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_string_member(json, "instance", instance);
+  json_object_set_array_member(json, "sessions", tfstctl_fields_json_rows(&session_desc, sessions));
+  tfstctl_output_json_print_object(json);
 }
 
 int
@@ -147,7 +82,6 @@ tfstctl_sessions(int argc, char **argv)
   g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
   g_autoptr(GVariant) filter_variant = NULL;
   g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GArray) sessions = NULL;
   g_autofree char *instance = NULL;
   const GOptionEntry entries[] = {
       {"remote", 0, 0, G_OPTION_ARG_STRING, &filter.remote,
@@ -173,21 +107,19 @@ tfstctl_sessions(int argc, char **argv)
   if (filter_variant == NULL)
     return tfstctl_fail(error);
   g_variant_ref_sink(filter_variant);
-  bus = tfstctl_bus_new(&opts, &error);
-  if (bus == NULL)
-    return tfstctl_fail(error);
-  proxy = tfstctl_bus_get_instance(bus, opts.instance, &error);
+  proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
   if (!tfst_dbus_tfst1_instance_call_list_sessions_sync(
           proxy, filter_variant, tfstctl_bus_call_flags(bus), tfstctl_bus_call_timeout(bus), &reply,
           NULL, &error))
     return tfstctl_fail(error);
-  sessions = sessions_from_variant(reply);
   instance = tfstctl_instance_name(proxy);
   if (opts.json)
-    print_json(sessions, instance);
+    print_json(reply, instance);
+  else if (g_variant_n_children(reply) == 0)
+    g_print(_("No sessions.\n"));
   else
-    print_table(sessions);
+    tfstctl_fields_print_table(&session_desc, reply);
   return TFSTCTL_EXIT_OK;
 }

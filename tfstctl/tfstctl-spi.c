@@ -4,8 +4,8 @@
  * successful answer, not a failure: both check and conflicts exit with 0
  * and scripts read --json (tfstctl(1)). */
 #include "tfstctl-bus.h"
-#include "tfstctl-json.h"
-#include "tfstctl-table.h"
+#include "tfstctl-fields.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 
@@ -52,81 +52,48 @@ kind_text(const char *kind)
 
 /* ---- list */
 
+/* One SA of ListSAs(). */
+#define SA_ROW "(ussssuttuuu)"
+
+static const TfstctlField sa_fields[] = {
+    {N_("SPI"), "spi", 0, TFSTCTL_FIELD_SPI},
+    {N_("PROTO"), "protocol", 1},
+    {N_("SOURCE"), "source", 2},
+    {N_("DESTINATION"), "destination", 3},
+    {N_("MODE"), "mode", 4},
+    {N_("REQID"), "reqid", 5, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("BYTES"), "bytes", 6, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("PACKETS"), "packets", 7, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("REPLAY-WINDOW"), "replay_window_failures", 8, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("REPLAY"), "replay_failures", 9, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("INTEGRITY"), "integrity_failures", 10, .flags = TFSTCTL_FIELD_RIGHT},
+};
+static const TfstctlFields sa_desc = TFSTCTL_FIELDS(SA_ROW, sa_fields);
+
 static void
 list_text(GVariant *sas)
 {
-  const char *headers[] = {_("SPI"),           _("PROTO"),  _("SOURCE"),   _("DESTINATION"),
-                           _("MODE"),          _("REQID"),  _("BYTES"),    _("PACKETS"),
-                           _("REPLAY-WINDOW"), _("REPLAY"), _("INTEGRITY")};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
-  GVariantIter iter;
-  const char *proto, *src, *dst, *mode;
-  guint32 spi, reqid, rw, replay, integrity;
-  guint64 bytes, packets;
-
-  for (guint c = 5; c < G_N_ELEMENTS(headers); c++)
-    tfstctl_table_align_right(table, c);
-  g_variant_iter_init(&iter, sas);
-  while (g_variant_iter_next(&iter, "(u&s&s&s&suttuuu)", &spi, &proto, &src, &dst, &mode, &reqid,
-                             &bytes, &packets, &rw, &replay, &integrity)) {
-    tfstctl_table_take(table, spi_text(spi));
-    tfstctl_table_add(table, proto);
-    tfstctl_table_add(table, src);
-    tfstctl_table_add(table, dst);
-    tfstctl_table_add(table, mode);
-    tfstctl_table_add_printf(table, "%u", reqid);
-    tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT, bytes);
-    tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT, packets);
-    tfstctl_table_add_printf(table, "%u", rw);
-    tfstctl_table_add_printf(table, "%u", replay);
-    tfstctl_table_add_printf(table, "%u", integrity);
-  }
-  if (tfstctl_table_n_rows(table) == 0) {
+  if (g_variant_n_children(sas) == 0) {
     g_print("%s\n", _("No IPsec SAs."));
     return;
   }
-  tfstctl_table_print(table);
+  tfstctl_fields_print_table(&sa_desc, sas);
 }
 
 static void
 list_json(GVariant *sas)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
-  GVariantIter iter;
-  const char *proto, *src, *dst, *mode;
-  guint32 spi, reqid, rw, replay, integrity;
-  guint64 bytes, packets;
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_begin_array(json, "sas");
-  g_variant_iter_init(&iter, sas);
-  while (g_variant_iter_next(&iter, "(u&s&s&s&suttuuu)", &spi, &proto, &src, &dst, &mode, &reqid,
-                             &bytes, &packets, &rw, &replay, &integrity)) {
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_uint(json, "spi", spi);
-    tfstctl_json_string(json, "protocol", proto);
-    tfstctl_json_string(json, "source", src);
-    tfstctl_json_string(json, "destination", dst);
-    tfstctl_json_string(json, "mode", mode);
-    tfstctl_json_uint(json, "reqid", reqid);
-    tfstctl_json_uint(json, "bytes", bytes);
-    tfstctl_json_uint(json, "packets", packets);
-    tfstctl_json_uint(json, "replay_window_failures", rw);
-    tfstctl_json_uint(json, "replay_failures", replay);
-    tfstctl_json_uint(json, "integrity_failures", integrity);
-    tfstctl_json_end_object(json);
-  }
-  tfstctl_json_end_array(json);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_array_member(json, "sas", tfstctl_fields_json_rows(&sa_desc, sas));
+  tfstctl_output_json_print_object(json);
 }
 
 static int
 spi_list(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char **args, int n_args)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) sas =
-      tfstctl_bus_call(bus, proxy, "ListSAs", NULL, "(a(ussssuttuuu))", &error);
+  g_autoptr(GVariant) sas = tfstctl_bus_call(bus, proxy, "ListSAs", NULL, "(a" SA_ROW ")", &error);
 
   if (sas == NULL)
     return tfstctl_fail(error);
@@ -139,38 +106,23 @@ spi_list(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char **
 
 /* ---- check */
 
-static void
-check_text(GVariant *conflicts, guint32 spi, const char *destination, const char *protocol)
-{
-  const char *headers[] = {_("SPI"),         _("PROTO"), _("SOURCE"),
-                           _("DESTINATION"), _("MODE"),  _("CONFLICT")};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
-  g_autoptr(GHashTable) kinds = g_hash_table_new(g_str_hash, g_str_equal);
-  g_autofree char *spi_str = spi_text(spi);
-  GVariantIter iter;
-  const char *proto, *src, *dst, *mode, *kind;
-  guint32 s;
+/* One conflict of CheckSpi(). */
+#define CONFLICT_ROW "(usssss)"
 
-  if (g_variant_n_children(conflicts) == 0) {
-    /* TRANSLATORS: SPI 0x00001000 is free for esp to 10.0.0.2. */
-    g_print(_("SPI %s is free for %s to %s: no conflicts.\n"), spi_str, protocol, destination);
-    return;
-  }
-  g_variant_iter_init(&iter, conflicts);
-  while (g_variant_iter_next(&iter, "(u&s&s&s&s&s)", &s, &proto, &src, &dst, &mode, &kind)) {
-    tfstctl_table_take(table, spi_text(s));
-    tfstctl_table_add(table, proto);
-    tfstctl_table_add(table, src);
-    tfstctl_table_add(table, dst);
-    tfstctl_table_add(table, mode);
-    tfstctl_table_add(table, kind);
-    g_hash_table_add(kinds, (gpointer)kind);
-  }
-  g_print(g_dngettext(GETTEXT_PACKAGE, "SPI %s for %s to %s collides with %u SA:\n",
-                      "SPI %s for %s to %s collides with %u SAs:\n",
-                      g_variant_n_children(conflicts)),
-          spi_str, protocol, destination, (guint)g_variant_n_children(conflicts));
-  tfstctl_table_print(table);
+static const TfstctlField conflict_fields[] = {
+    {N_("SPI"), "spi", 0, TFSTCTL_FIELD_SPI},
+    {N_("PROTO"), "protocol", 1},
+    {N_("SOURCE"), "source", 2},
+    {N_("DESTINATION"), "destination", 3},
+    {N_("MODE"), "mode", 4},
+    {N_("CONFLICT"), "kind", 5},
+};
+static const TfstctlFields conflict_desc = TFSTCTL_FIELDS(CONFLICT_ROW, conflict_fields);
+
+/* The explanation of each kind of conflict among `kinds`. */
+static void
+print_kinds(GHashTable *kinds)
+{
   for (const char *const *k = (const char *const[]){"same-destination", "other-tunnel", NULL};
        *k != NULL; k++) {
     if (g_hash_table_contains(kinds, *k))
@@ -179,32 +131,40 @@ check_text(GVariant *conflicts, guint32 spi, const char *destination, const char
 }
 
 static void
+check_text(GVariant *conflicts, guint32 spi, const char *destination, const char *protocol)
+{
+  g_autoptr(GHashTable) kinds = g_hash_table_new(g_str_hash, g_str_equal);
+  g_autofree char *spi_str = spi_text(spi);
+  guint n = (guint)g_variant_n_children(conflicts);
+
+  if (n == 0) {
+    /* TRANSLATORS: SPI 0x00001000 is free for esp to 10.0.0.2. */
+    g_print(_("SPI %s is free for %s to %s: no conflicts.\n"), spi_str, protocol, destination);
+    return;
+  }
+  for (guint i = 0; i < n; i++) {
+    const char *kind = NULL;
+    g_variant_get_child(conflicts, i, "(ussss&s)", NULL, NULL, NULL, NULL, NULL, &kind);
+    g_hash_table_add(kinds, (gpointer)kind);
+  }
+  g_print(g_dngettext(GETTEXT_PACKAGE, "SPI %s for %s to %s collides with %u SA:\n",
+                      "SPI %s for %s to %s collides with %u SAs:\n", n),
+          spi_str, protocol, destination, n);
+  tfstctl_fields_print_table(&conflict_desc, conflicts);
+  print_kinds(kinds);
+}
+
+static void
 check_json(GVariant *conflicts, guint32 spi, const char *destination, const char *protocol)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
-  GVariantIter iter;
-  const char *proto, *src, *dst, *mode, *kind;
-  guint32 s;
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_uint(json, "spi", spi);
-  tfstctl_json_string(json, "destination", destination);
-  tfstctl_json_string(json, "protocol", protocol);
-  tfstctl_json_begin_array(json, "conflicts");
-  g_variant_iter_init(&iter, conflicts);
-  while (g_variant_iter_next(&iter, "(u&s&s&s&s&s)", &s, &proto, &src, &dst, &mode, &kind)) {
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_uint(json, "spi", s);
-    tfstctl_json_string(json, "protocol", proto);
-    tfstctl_json_string(json, "source", src);
-    tfstctl_json_string(json, "destination", dst);
-    tfstctl_json_string(json, "mode", mode);
-    tfstctl_json_string(json, "kind", kind);
-    tfstctl_json_end_object(json);
-  }
-  tfstctl_json_end_array(json);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_int_member(json, "spi", spi);
+  json_object_set_string_member(json, "destination", destination);
+  json_object_set_string_member(json, "protocol", protocol);
+  json_object_set_array_member(json, "conflicts",
+                               tfstctl_fields_json_rows(&conflict_desc, conflicts));
+  tfstctl_output_json_print_object(json);
 }
 
 /* Before connecting, so bad usage is exit status 2 with or without a bus. */
@@ -228,8 +188,9 @@ spi_check(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char *
 
   if (!check_usage(args, n_args, &spi, &error))
     return tfstctl_fail(error);
-  conflicts = tfstctl_bus_call(
-      bus, proxy, "CheckSpi", g_variant_new("(uss)", spi, args[1], args[2]), "(a(usssss))", &error);
+  conflicts =
+      tfstctl_bus_call(bus, proxy, "CheckSpi", g_variant_new("(uss)", spi, args[1], args[2]),
+                       "(a" CONFLICT_ROW ")", &error);
   if (conflicts == NULL)
     return tfstctl_fail(error);
   if (opts->json)
@@ -241,80 +202,50 @@ spi_check(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char *
 
 /* ---- conflicts */
 
+/* One group of FindConflicts(): an SPI, the kind of conflict and the SAs
+ * that share it.  The table has a line per SA. */
+#define GROUP_ROW "(usa(sss))"
+
+static const TfstctlField group_sa_fields[] = {
+    {N_("PROTO"), "protocol", 0},
+    {N_("SOURCE"), "source", 1},
+    {N_("DESTINATION"), "destination", 2},
+};
+static const TfstctlFields group_sa_desc = TFSTCTL_FIELDS("(sss)", group_sa_fields);
+
+static const TfstctlField group_fields[] = {
+    {N_("SPI"), "spi", 0, TFSTCTL_FIELD_SPI},
+    {N_("CONFLICT"), "kind", 1},
+    {NULL, "sas", 2, .rows = &group_sa_desc},
+};
+static const TfstctlFields group_desc = TFSTCTL_FIELDS(GROUP_ROW, group_fields);
+
 static void
 conflicts_text(GVariant *groups)
 {
-  const char *headers[] = {_("SPI"), _("CONFLICT"), _("PROTO"), _("SOURCE"), _("DESTINATION")};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
   g_autoptr(GHashTable) kinds = g_hash_table_new(g_str_hash, g_str_equal);
-  GVariantIter iter;
-  GVariant *sas;
-  const char *kind;
-  guint32 spi;
+  gsize n = g_variant_n_children(groups);
 
-  if (g_variant_n_children(groups) == 0) {
+  if (n == 0) {
     g_print("%s\n", _("No colliding SPIs: no conflicts."));
     return;
   }
-  g_variant_iter_init(&iter, groups);
-  while (g_variant_iter_next(&iter, "(u&s@a(sss))", &spi, &kind, &sas)) {
-    g_autoptr(GVariant) owned = sas;
-    GVariantIter sa_iter;
-    const char *proto, *src, *dst;
-
-    g_variant_iter_init(&sa_iter, sas);
-    while (g_variant_iter_next(&sa_iter, "(&s&s&s)", &proto, &src, &dst)) {
-      tfstctl_table_take(table, spi_text(spi));
-      tfstctl_table_add(table, kind);
-      tfstctl_table_add(table, proto);
-      tfstctl_table_add(table, src);
-      tfstctl_table_add(table, dst);
-    }
+  for (gsize i = 0; i < n; i++) {
+    const char *kind = NULL;
+    g_variant_get_child(groups, i, "(u&s@a(sss))", NULL, &kind, NULL);
     g_hash_table_add(kinds, (gpointer)kind);
   }
-  tfstctl_table_print(table);
-  for (const char *const *k = (const char *const[]){"same-destination", "other-tunnel", NULL};
-       *k != NULL; k++) {
-    if (g_hash_table_contains(kinds, *k))
-      g_print("  %s\n", kind_text(*k));
-  }
+  tfstctl_fields_print_table(&group_desc, groups);
+  print_kinds(kinds);
 }
 
 static void
 conflicts_json(GVariant *groups)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
-  GVariantIter iter;
-  GVariant *sas;
-  const char *kind;
-  guint32 spi;
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_begin_array(json, "conflicts");
-  g_variant_iter_init(&iter, groups);
-  while (g_variant_iter_next(&iter, "(u&s@a(sss))", &spi, &kind, &sas)) {
-    g_autoptr(GVariant) owned = sas;
-    GVariantIter sa_iter;
-    const char *proto, *src, *dst;
-
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_uint(json, "spi", spi);
-    tfstctl_json_string(json, "kind", kind);
-    tfstctl_json_begin_array(json, "sas");
-    g_variant_iter_init(&sa_iter, sas);
-    while (g_variant_iter_next(&sa_iter, "(&s&s&s)", &proto, &src, &dst)) {
-      tfstctl_json_begin_object(json, NULL);
-      tfstctl_json_string(json, "protocol", proto);
-      tfstctl_json_string(json, "source", src);
-      tfstctl_json_string(json, "destination", dst);
-      tfstctl_json_end_object(json);
-    }
-    tfstctl_json_end_array(json);
-    tfstctl_json_end_object(json);
-  }
-  tfstctl_json_end_array(json);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_array_member(json, "conflicts", tfstctl_fields_json_rows(&group_desc, groups));
+  tfstctl_output_json_print_object(json);
 }
 
 static int
@@ -323,7 +254,7 @@ spi_conflicts(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, ch
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) groups =
-      tfstctl_bus_call(bus, proxy, "FindConflicts", NULL, "(a(usa(sss)))", &error);
+      tfstctl_bus_call(bus, proxy, "FindConflicts", NULL, "(a" GROUP_ROW ")", &error);
 
   if (groups == NULL)
     return tfstctl_fail(error);
@@ -339,7 +270,6 @@ spi_conflicts(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, ch
 static int
 spi_stats(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char **args, int n_args)
 {
-  const char *headers[] = {_("NAME"), _("VALUE")};
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) counters =
       tfstctl_bus_call(bus, proxy, "Statistics", NULL, "(a{st})", &error);
@@ -351,24 +281,25 @@ spi_stats(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char *
     return tfstctl_fail(error);
   g_variant_iter_init(&iter, counters);
   if (opts->json) {
-    g_autoptr(TfstctlJson) json = tfstctl_json_new();
+    g_autoptr(JsonObject) json = json_object_new();
+    JsonObject *counters_json = json_object_new();
 
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_begin_object(json, "counters");
     while (g_variant_iter_next(&iter, "{&st}", &name, &value))
-      tfstctl_json_uint(json, name, value);
-    tfstctl_json_end_object(json);
-    tfstctl_json_end_object(json);
-    tfstctl_json_print(json);
+      json_object_set_int_member(counters_json, name, (gint64)value);
+    json_object_set_object_member(json, "counters", counters_json);
+    tfstctl_output_json_print_object(json);
   } else {
-    g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+    g_autoptr(TfstctlScolsTable) table = tfstctl_output_table_new();
 
-    tfstctl_table_align_right(table, 1);
+    scols_table_new_column(table, _("NAME"), 0, 0);
+    scols_table_new_column(table, _("VALUE"), 0, SCOLS_FL_RIGHT);
     while (g_variant_iter_next(&iter, "{&st}", &name, &value)) {
-      tfstctl_table_add(table, name);
-      tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT, value);
+      struct libscols_line *line = scols_table_new_line(table, NULL);
+
+      scols_line_set_data(line, 0, name);
+      scols_line_refer_data(line, 1, g_strdup_printf("%" G_GUINT64_FORMAT, value));
     }
-    tfstctl_table_print(table);
+    tfstctl_output_table_print(table);
   }
   return TFSTCTL_EXIT_OK;
 }

@@ -2,9 +2,9 @@
 /* tfstctl stats: the counters since the last clear (GetStatistics), and
  * clearing them (ClearStatistics). */
 #include "tfstctl-bus.h"
+#include "tfstctl-fields.h"
 #include "tfstctl-format.h"
-#include "tfstctl-json.h"
-#include "tfstctl-table.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 #include <string.h>
@@ -12,21 +12,23 @@
 /* ---- text */
 
 static void
-add_uint_row(TfstctlTable *table, const char *name, guint64 value)
+add_uint_row(struct libscols_table *table, const char *name, guint64 value)
 {
-  tfstctl_table_add(table, name);
+  struct libscols_line *line = scols_table_new_line(table, NULL);
+
+  scols_line_set_data(line, 0, name);
   /* Byte counters get a readable size next to the exact number. */
   if (strstr(name, "Bytes") != NULL && value >= 1024) {
     g_autofree char *size = tfstctl_format_bytes(value);
-    tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT " (%s)", value, size);
+    scols_line_refer_data(line, 1, g_strdup_printf("%" G_GUINT64_FORMAT " (%s)", value, size));
   } else {
-    tfstctl_table_add_printf(table, "%" G_GUINT64_FORMAT, value);
+    scols_line_refer_data(line, 1, g_strdup_printf("%" G_GUINT64_FORMAT, value));
   }
 }
 
 /* SessionsFailedByErrno: one row per errno, "SessionsFailedByErrno.ECONNREFUSED". */
 static void
-add_map_rows(TfstctlTable *table, const char *name, GVariant *map)
+add_map_rows(struct libscols_table *table, const char *name, GVariant *map)
 {
   GVariantIter iter;
   const char *key;
@@ -40,7 +42,7 @@ add_map_rows(TfstctlTable *table, const char *name, GVariant *map)
 }
 
 static void
-add_counter_rows(TfstctlTable *table, const char *name, GVariant *value)
+add_counter_rows(struct libscols_table *table, const char *name, GVariant *value)
 {
   if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64)) {
     add_uint_row(table, name, g_variant_get_uint64(value));
@@ -48,16 +50,17 @@ add_counter_rows(TfstctlTable *table, const char *name, GVariant *value)
     add_map_rows(table, name, value);
   } else {
     /* A newer instance may send other types: show them as they are. */
-    tfstctl_table_add(table, name);
-    tfstctl_table_take(table, g_variant_print(value, FALSE));
+    struct libscols_line *line = scols_table_new_line(table, NULL);
+
+    scols_line_set_data(line, 0, name);
+    scols_line_refer_data(line, 1, g_variant_print(value, FALSE));
   }
 }
 
 static void
 print_text(GVariant *counters, guint64 cleared)
 {
-  const char *headers[] = {_("NAME"), _("VALUE")};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
+  g_autoptr(TfstctlScolsTable) table = tfstctl_output_table_new();
   g_autofree char *since = tfstctl_format_time(cleared);
   GVariantIter iter;
   const char *name;
@@ -65,63 +68,51 @@ print_text(GVariant *counters, guint64 cleared)
 
   /* TRANSLATORS: %s is the local time of the last clear. */
   g_print(_("Counters since %s\n"), since);
+  scols_table_new_column(table, _("NAME"), 0, 0);
+  scols_table_new_column(table, _("VALUE"), 0, 0);
   g_variant_iter_init(&iter, counters);
   while (g_variant_iter_loop(&iter, "{&sv}", &name, &value))
     add_counter_rows(table, name, value);
-  tfstctl_table_print(table);
+  tfstctl_output_table_print(table);
 }
 
 /* ---- JSON */
 
-static void
-json_counter(TfstctlJson *json, const char *name, GVariant *value)
+static JsonNode *
+json_counter(GVariant *value)
 {
+  g_autoptr(JsonObject) map = NULL;
   GVariantIter iter;
   const char *key;
   guint64 n;
 
-  if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT64)) {
-    tfstctl_json_uint(json, name, g_variant_get_uint64(value));
-  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE("a{st}"))) {
-    tfstctl_json_begin_object(json, name);
-    g_variant_iter_init(&iter, value);
-    while (g_variant_iter_next(&iter, "{&st}", &key, &n))
-      tfstctl_json_uint(json, key, n);
-    tfstctl_json_end_object(json);
-  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32)) {
-    tfstctl_json_uint(json, name, g_variant_get_uint32(value));
-  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE_INT64)) {
-    tfstctl_json_int(json, name, g_variant_get_int64(value));
-  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE_INT32)) {
-    tfstctl_json_int(json, name, g_variant_get_int32(value));
-  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN)) {
-    tfstctl_json_bool(json, name, g_variant_get_boolean(value));
-  } else if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING)) {
-    tfstctl_json_string(json, name, g_variant_get_string(value, NULL));
-  } else {
-    g_autofree char *text = g_variant_print(value, TRUE);
-    tfstctl_json_string(json, name, text);
-  }
+  /* A newer instance may send other types: numbers, booleans and strings
+   * as such, anything else as text. */
+  if (!g_variant_is_of_type(value, G_VARIANT_TYPE("a{st}")))
+    return tfstctl_fields_json_value(value);
+  map = json_object_new();
+  g_variant_iter_init(&iter, value);
+  while (g_variant_iter_next(&iter, "{&st}", &key, &n))
+    json_object_set_int_member(map, key, (gint64)n);
+  return json_node_init_object(json_node_alloc(), map);
 }
 
 static void
 print_json(GVariant *counters, guint64 cleared, const char *instance)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  g_autoptr(JsonObject) json = json_object_new();
+  JsonObject *counters_json = json_object_new();
   GVariantIter iter;
   const char *name;
   GVariant *value;
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  tfstctl_json_uint(json, "cleared", cleared);
-  tfstctl_json_begin_object(json, "counters");
+  json_object_set_string_member(json, "instance", instance);
+  json_object_set_int_member(json, "cleared", (gint64)cleared);
   g_variant_iter_init(&iter, counters);
   while (g_variant_iter_loop(&iter, "{&sv}", &name, &value))
-    json_counter(json, name, value);
-  tfstctl_json_end_object(json);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+    json_object_set_member(counters_json, name, json_counter(value));
+  json_object_set_object_member(json, "counters", counters_json);
+  tfstctl_output_json_print_object(json);
 }
 
 /* ---- command */
@@ -151,10 +142,7 @@ tfstctl_stats(int argc, char **argv)
                                    entries, &opts, TRUE);
   if (!tfstctl_parse_options(ctx, &argc, &argv, 0, &error))
     return tfstctl_fail(error);
-  bus = tfstctl_bus_new(&opts, &error);
-  if (bus == NULL)
-    return tfstctl_fail(error);
-  proxy = tfstctl_bus_get_instance(bus, opts.instance, &error);
+  proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
   if (!tfst_dbus_tfst1_instance_call_get_statistics_sync(proxy, tfstctl_bus_call_flags(bus),

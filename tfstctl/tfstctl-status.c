@@ -1,80 +1,81 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl status and tfstctl chain: the properties of one instance. */
 #include "tfstctl-bus.h"
+#include "tfstctl-fields.h"
+#include "tfstctl-output.h"
 #include "tfstctl-format.h"
-#include "tfstctl-json.h"
-#include "tfstctl-table.h"
 
 #include <glib/gi18n.h>
 
-/* One element of Parent or Children: a(ssqbtuu). */
-typedef struct {
-  const char *label;
-  const char *address;
-  guint16 port;
-  gboolean up;
-  guint64 since;
-  guint32 rtt;
-  guint32 reconnects;
-} Hop;
+/* The array properties: JSON shows their elements as they are, the text
+ * a line each (a sentence per hop, "address:port" per listener). */
+#define HOP_ROW  "(ssqbtuu)"
+#define LINK_ROW "(si)"
+/* The index of TlsCertificates in the status row (STATUS_ROW). */
+#define STATUS_TLS_CERTIFICATES 13
 
-/* One element of Chain: a(si). */
-typedef struct {
-  const char *label;
-  gint32 depth;
-} ChainLink;
+static const TfstctlField hop_fields[] = {
+    {NULL, "label", 0}, {NULL, "address", 1}, {NULL, "port", 2},       {NULL, "up", 3},
+    {NULL, "since", 4}, {NULL, "rtt", 5},     {NULL, "reconnects", 6},
+};
+static const TfstctlFields hop_desc = TFSTCTL_FIELDS(HOP_ROW, hop_fields);
+
+static const TfstctlField link_fields[] = {{NULL, "label", 0}, {NULL, "depth", 1}};
+static const TfstctlFields link_desc = TFSTCTL_FIELDS(LINK_ROW, link_fields);
+
+static const TfstctlField listener_fields[] = {{NULL, "address", 0}, {NULL, "port", 1}};
+static const TfstctlFields listener_desc = TFSTCTL_FIELDS("(sq)", listener_fields);
+
+static const TfstctlField tls_certificate_fields[] = {
+    {NULL, "section", 0}, {NULL, "mode", 1},   {NULL, "labels", 2},
+    {NULL, "subject", 3}, {NULL, "issuer", 4}, {NULL, "expires", 5},
+};
+static const TfstctlFields tls_certificate_desc =
+    TFSTCTL_FIELDS("(sssssx)", tls_certificate_fields);
+
+static const TfstctlField tls_hop_fields[] = {
+    {NULL, "side", 0},    {NULL, "label", 1},  {NULL, "peer", 2},    {NULL, "cipher", 3},
+    {NULL, "subject", 4}, {NULL, "issuer", 5}, {NULL, "expires", 6}, {NULL, "ktls", 7},
+};
+static const TfstctlFields tls_hop_desc = TFSTCTL_FIELDS("(ssssssxb)", tls_hop_fields);
 
 /* ---- reading the properties (the strings stay owned by the variants) */
 
-static GArray *
-hops_from_variant(GVariant *value)
+/* The elements of value, an array of row_type; none if it is not one. */
+static gsize
+n_rows(GVariant *value, const char *array_type)
 {
-  GArray *hops = g_array_new(FALSE, TRUE, sizeof(Hop));
-  GVariantIter iter;
-  Hop hop;
-
-  if (value == NULL || !g_variant_is_of_type(value, G_VARIANT_TYPE("a(ssqbtuu)")))
-    return hops;
-  g_variant_iter_init(&iter, value);
-  while (g_variant_iter_next(&iter, "(&s&sqbtuu)", &hop.label, &hop.address, &hop.port, &hop.up,
-                             &hop.since, &hop.rtt, &hop.reconnects))
-    g_array_append_val(hops, hop);
-  return hops;
+  if (value == NULL || !g_variant_is_of_type(value, G_VARIANT_TYPE(array_type)))
+    return 0;
+  return g_variant_n_children(value);
 }
 
 static gint
 compare_links(gconstpointer a, gconstpointer b)
 {
-  const ChainLink *x = a;
-  const ChainLink *y = b;
+  const char *x_label, *y_label;
+  gint32 x_depth, y_depth;
 
-  if (x->depth != y->depth)
-    return x->depth < y->depth ? -1 : 1;
-  return g_strcmp0(x->label, y->label);
+  g_variant_get(*(GVariant *const *)a, "(&si)", &x_label, &x_depth);
+  g_variant_get(*(GVariant *const *)b, "(&si)", &y_label, &y_depth);
+  if (x_depth != y_depth)
+    return x_depth < y_depth ? -1 : 1;
+  return g_strcmp0(x_label, y_label);
 }
 
-/* Sorted from the endpoint proxy (most negative depth) toward the gateway
- * proxies. */
-static GArray *
-chain_from_variant(GVariant *value)
+/* The Chain property sorted from the endpoint proxy (most negative depth)
+ * toward the gateway proxies. */
+static GVariant *
+chain_sorted(GVariant *value)
 {
-  GArray *chain = g_array_new(FALSE, TRUE, sizeof(ChainLink));
-  GVariantIter iter;
-  ChainLink link;
+  g_autoptr(GPtrArray) links = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+  gsize n = n_rows(value, "a" LINK_ROW);
 
-  if (value == NULL || !g_variant_is_of_type(value, G_VARIANT_TYPE("a(si)")))
-    return chain;
-  g_variant_iter_init(&iter, value);
-  while (g_variant_iter_next(&iter, "(&si)", &link.label, &link.depth))
-    g_array_append_val(chain, link);
-  g_array_sort(chain, compare_links);
-  return chain;
-}
-
-static const char *
-str_or_empty(const char *s)
-{
-  return s != NULL ? s : "";
+  for (gsize i = 0; i < n; i++)
+    g_ptr_array_add(links, g_variant_get_child_value(value, i));
+  g_ptr_array_sort(links, compare_links);
+  return g_variant_ref_sink(
+      g_variant_new_array(G_VARIANT_TYPE(LINK_ROW), (GVariant **)links->pdata, links->len));
 }
 
 static char *
@@ -87,85 +88,81 @@ self_label(const char *label)
 /* ---- status as text */
 
 static char *
-hop_text(const Hop *hop)
+hop_text(GVariant *hop)
 {
-  g_autofree char *endpoint = tfstctl_format_endpoint(hop->address, hop->port);
-  g_autofree char *since = tfstctl_format_time(hop->since);
-  g_autofree char *rtt = tfstctl_format_rtt(hop->rtt);
+  const char *label, *address;
+  guint16 port;
+  gboolean up;
+  guint64 since_usec;
+  guint32 rtt_usec, reconnects;
+  g_autofree char *endpoint = NULL, *since = NULL, *rtt = NULL;
   GString *s = g_string_new(NULL);
 
-  g_string_append_printf(s, "%s (%s) ", *hop->label != '\0' ? hop->label : _("no label yet"),
-                         endpoint);
-  if (hop->since == 0)
-    g_string_append(s, hop->up ? _("up") : _("down"));
+  g_variant_get(hop, "(&s&sqbtuu)", &label, &address, &port, &up, &since_usec, &rtt_usec,
+                &reconnects);
+  endpoint = tfstctl_format_endpoint(address, port);
+  since = tfstctl_format_time(since_usec);
+  rtt = tfstctl_format_rtt(rtt_usec);
+  g_string_append_printf(s, "%s (%s) ", *label != '\0' ? label : _("no label yet"), endpoint);
+  if (since_usec == 0)
+    g_string_append(s, up ? _("up") : _("down"));
   else
     /* TRANSLATORS: the state of a hop; %s is a local time. */
-    g_string_append_printf(s, hop->up ? _("up since %s") : _("down since %s"), since);
+    g_string_append_printf(s, up ? _("up since %s") : _("down since %s"), since);
   g_string_append(s, ", ");
   /* TRANSLATORS: %s is the round trip time, such as "0.4 ms", or "-". */
   g_string_append_printf(s, _("RTT %s"), rtt);
   g_string_append(s, ", ");
   g_string_append_printf(
-      s, g_dngettext(GETTEXT_PACKAGE, "%u reconnect", "%u reconnects", hop->reconnects),
-      hop->reconnects);
+      s, g_dngettext(GETTEXT_PACKAGE, "%u reconnect", "%u reconnects", reconnects), reconnects);
   return g_string_free(s, FALSE);
+}
+
+/* A link of the chain as shown, this instance (depth 0) marked. */
+static char *
+link_text(GVariant *chain, gsize i, gint32 *ret_depth)
+{
+  const char *label;
+
+  g_variant_get_child(chain, i, "(&si)", &label, ret_depth);
+  return *ret_depth == 0 ? self_label(label) : g_strdup(label);
 }
 
 /* "ep → relay (this instance) → gw1, gw2": one group per depth. */
 static char *
-chain_summary(const GArray *chain)
+chain_summary(GVariant *chain)
 {
   GString *s = g_string_new(NULL);
+  gint32 previous = 0;
 
-  for (guint i = 0; i < chain->len; i++) {
-    const ChainLink *link = &g_array_index(chain, ChainLink, i);
-    g_autofree char *text = NULL;
+  for (gsize i = 0; i < g_variant_n_children(chain); i++) {
+    gint32 depth = 0;
+    g_autofree char *text = link_text(chain, i, &depth);
 
-    if (i > 0) {
-      gboolean same_depth = g_array_index(chain, ChainLink, i - 1).depth == link->depth;
-      g_string_append(s, same_depth ? ", " : " → ");
-    }
-    text = link->depth == 0 ? self_label(link->label) : g_strdup(link->label);
+    if (i > 0)
+      g_string_append(s, previous == depth ? ", " : " → ");
     g_string_append(s, text);
+    previous = depth;
   }
   return g_string_free(s, FALSE);
 }
 
-/* A field with one value per line; the first line carries the name. */
-static void
-add_field_lines(TfstctlTable *table, const char *name, GPtrArray *lines)
+/* The array member of a field, for its lines. */
+static GVariant *
+member(GVariant *row, const TfstctlField *field)
 {
-  if (lines->len == 0) {
-    tfstctl_table_add_printf(table, "%s:", name);
-    tfstctl_table_add(table, _("none"));
-    return;
-  }
-  for (guint i = 0; i < lines->len; i++) {
-    if (i == 0)
-      tfstctl_table_add_printf(table, "%s:", name);
-    else
-      tfstctl_table_add(table, "");
-    tfstctl_table_add(table, g_ptr_array_index(lines, i));
-  }
-}
-
-static void
-add_field(TfstctlTable *table, const char *name, const char *value)
-{
-  tfstctl_table_add_printf(table, "%s:", name);
-  tfstctl_table_add(table, value);
+  return g_variant_get_child_value(row, field->member);
 }
 
 static GPtrArray *
-listener_lines(GVariant *value)
+listener_lines_cb(GVariant *row, const TfstctlField *field)
 {
+  g_autoptr(GVariant) value = member(row, field);
   GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
   GVariantIter iter;
   const char *address;
   guint16 port;
 
-  if (value == NULL || !g_variant_is_of_type(value, G_VARIANT_TYPE("a(sq)")))
-    return lines;
   g_variant_iter_init(&iter, value);
   while (g_variant_iter_next(&iter, "(&sq)", &address, &port))
     g_ptr_array_add(lines, tfstctl_format_endpoint(address, port));
@@ -173,241 +170,173 @@ listener_lines(GVariant *value)
 }
 
 static GPtrArray *
-hop_lines(const GArray *hops)
+hop_lines_cb(GVariant *row, const TfstctlField *field)
 {
+  g_autoptr(GVariant) value = member(row, field);
   GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
 
-  for (guint i = 0; i < hops->len; i++)
-    g_ptr_array_add(lines, hop_text(&g_array_index(hops, Hop, i)));
+  for (gsize i = 0; i < g_variant_n_children(value); i++) {
+    g_autoptr(GVariant) hop = g_variant_get_child_value(value, i);
+    g_ptr_array_add(lines, hop_text(hop));
+  }
   return lines;
 }
 
-/* "Parent: x509 gw1, CN=gw1 (issuer CN=CA), expires 2027-01-01 ..." */
-static GPtrArray *
-tls_certificate_lines(GVariant *value)
+static char *
+chain_cell_cb(GVariant *row, const TfstctlField *field)
 {
-  GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GVariant) chain = member(row, field);
+  g_autofree char *summary = chain_summary(chain);
+
+  return g_strdup(*summary != '\0' ? summary : _("unknown"));
+}
+
+static char *
+tls_certificate_text(const char *section, const char *mode, const char *labels, const char *subject,
+                     const char *issuer, gint64 expires)
+{
+  g_autofree char *when = tfstctl_format_time((guint64)MAX(expires, 0) * G_USEC_PER_SEC);
+
+  if (g_str_equal(mode, "psk"))
+    /* TRANSLATORS: TLS of a hop section; %s: [Parent] or [Children], then a label. */
+    return g_strdup_printf(_("[%s] pre-shared key, identity %s"), section, labels);
+  /* TRANSLATORS: TLS of a hop section: the section, the labels the
+   * certificate names, its subject, its issuer and when it expires. */
+  return g_strdup_printf(_("[%s] certificate for %s: %s, issued by %s, "
+                           "expires %s"),
+                         section, labels, subject, issuer, when);
+}
+
+/* "[Parent] certificate for gw1: CN=gw1, issued by CN=CA, expires ..."; no
+ * TLS section at all without TLS. */
+static GPtrArray *
+tls_certificate_lines_cb(GVariant *row, const TfstctlField *field)
+{
+  g_autoptr(GVariant) value = member(row, field);
+  GPtrArray *lines = NULL;
   const char *section, *mode, *labels, *subject, *issuer;
   GVariantIter iter;
   gint64 expires;
 
-  if (value == NULL || !g_variant_is_of_type(value, G_VARIANT_TYPE("a(sssssx)")))
-    return lines;
+  if (g_variant_n_children(value) == 0)
+    return NULL;
+  lines = g_ptr_array_new_with_free_func(g_free);
   g_variant_iter_init(&iter, value);
   while (g_variant_iter_next(&iter, "(&s&s&s&s&sx)", &section, &mode, &labels, &subject, &issuer,
-                             &expires)) {
-    g_autofree char *when = tfstctl_format_time((guint64)MAX(expires, 0) * G_USEC_PER_SEC);
-
-    if (g_str_equal(mode, "psk"))
-      /* TRANSLATORS: TLS of a hop section; %s: [Parent] or [Children], then a label. */
-      g_ptr_array_add(lines,
-                      g_strdup_printf(_("[%s] pre-shared key, identity %s"), section, labels));
-    else
-      /* TRANSLATORS: TLS of a hop section: the section, the labels the
-       * certificate names, its subject, its issuer and when it expires. */
-      g_ptr_array_add(lines, g_strdup_printf(_("[%s] certificate for %s: %s, issued by %s, "
-                                               "expires %s"),
-                                             section, labels, subject, issuer, when));
-  }
+                             &expires))
+    g_ptr_array_add(lines, tls_certificate_text(section, mode, labels, subject, issuer, expires));
   return lines;
 }
 
 /* "child gw1 (127.0.0.1:4711) (TLS1.3-X.509)-...; CN=gw1, expires ...; kernel TLS" */
-static GPtrArray *
-tls_hop_lines(GVariant *value)
+static char *
+tls_hop_text(GVariant *hop)
 {
-  GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
   const char *side, *label, *peer, *cipher, *subject, *issuer;
-  GVariantIter iter;
   gint64 expires;
   gboolean ktls;
+  g_autofree char *when = NULL;
+  GString *s = g_string_new(NULL);
 
-  if (value == NULL || !g_variant_is_of_type(value, G_VARIANT_TYPE("a(ssssssxb)")))
-    return lines;
-  g_variant_iter_init(&iter, value);
-  while (g_variant_iter_next(&iter, "(&s&s&s&s&s&sxb)", &side, &label, &peer, &cipher, &subject,
-                             &issuer, &expires, &ktls)) {
-    g_autofree char *when = tfstctl_format_time((guint64)MAX(expires, 0) * G_USEC_PER_SEC);
-    GString *s = g_string_new(NULL);
+  g_variant_get(hop, "(&s&s&s&s&s&sxb)", &side, &label, &peer, &cipher, &subject, &issuer, &expires,
+                &ktls);
+  when = tfstctl_format_time((guint64)MAX(expires, 0) * G_USEC_PER_SEC);
+  g_string_append_printf(s, "%s %s (%s) %s", g_str_equal(side, "parent") ? _("parent") : _("child"),
+                         *label != '\0' ? label : _("no label yet"), peer, cipher);
+  if (*subject != '\0')
+    /* TRANSLATORS: the peer's certificate: subject, issuer, expiry. */
+    g_string_append_printf(s, _("; peer certificate %s, issued by %s, expires %s"), subject, issuer,
+                           when);
+  g_string_append(s, "; ");
+  g_string_append(s, ktls ? _("kernel TLS") : _("TLS in the process (no kernel TLS)"));
+  return g_string_free(s, FALSE);
+}
 
-    g_string_append_printf(s, "%s %s (%s) %s",
-                           g_str_equal(side, "parent") ? _("parent") : _("child"),
-                           *label != '\0' ? label : _("no label yet"), peer, cipher);
-    if (*subject != '\0')
-      /* TRANSLATORS: the peer's certificate: subject, issuer, expiry. */
-      g_string_append_printf(s, _("; peer certificate %s, issued by %s, expires %s"), subject,
-                             issuer, when);
-    g_string_append(s, "; ");
-    g_string_append(s, ktls ? _("kernel TLS") : _("TLS in the process (no kernel TLS)"));
-    g_ptr_array_add(lines, g_string_free(s, FALSE));
+/* Shown with the TLS certificates, or not at all. */
+static GPtrArray *
+tls_hop_lines_cb(GVariant *row, const TfstctlField *field)
+{
+  g_autoptr(GVariant) certificates = g_variant_get_child_value(row, STATUS_TLS_CERTIFICATES);
+  g_autoptr(GVariant) value = member(row, field);
+  GPtrArray *lines = NULL;
+
+  if (g_variant_n_children(certificates) == 0)
+    return NULL;
+  lines = g_ptr_array_new_with_free_func(g_free);
+  for (gsize i = 0; i < g_variant_n_children(value); i++) {
+    g_autoptr(GVariant) hop = g_variant_get_child_value(value, i);
+    g_ptr_array_add(lines, tls_hop_text(hop));
   }
   return lines;
 }
 
-static void
-print_status_text(TfstDbusTfst1Instance *proxy, const char *instance)
-{
-  g_autoptr(GArray) parent = hops_from_variant(tfst_dbus_tfst1_instance_get_parent(proxy));
-  g_autoptr(GArray) children = hops_from_variant(tfst_dbus_tfst1_instance_get_children(proxy));
-  g_autoptr(GArray) chain = chain_from_variant(tfst_dbus_tfst1_instance_get_chain(proxy));
-  g_autoptr(GPtrArray) listeners = listener_lines(tfst_dbus_tfst1_instance_get_listeners(proxy));
-  g_autoptr(GPtrArray) parent_lines = hop_lines(parent);
-  g_autoptr(GPtrArray) children_lines = hop_lines(children);
-  g_autofree char *summary = chain_summary(chain);
-  g_autoptr(GPtrArray) tls_certs =
-      tls_certificate_lines(tfst_dbus_tfst1_instance_get_tls_certificates(proxy));
-  g_autoptr(GPtrArray) tls_hops = tls_hop_lines(tfst_dbus_tfst1_instance_get_tls_hops(proxy));
-  const char *headers[] = {"", ""};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(2, headers);
+/* The properties of an instance as one row; a string property an instance
+ * does not have is null in JSON and empty in the text. */
+#define STATUS_ROW "(ssmsmsmsmsmsua(sq)a" HOP_ROW "a" HOP_ROW "a" LINK_ROW "ua(sssssx)a(ssssssxb))"
 
-  tfstctl_table_hide_header(table);
-  tfstctl_table_align_right(table, 0);
-  g_print("%s (%s)\n", instance, g_dbus_proxy_get_name(G_DBUS_PROXY(proxy)));
-  add_field(table, _("Role"), str_or_empty(tfst_dbus_tfst1_instance_get_role(proxy)));
-  add_field(table, _("Instance"), str_or_empty(tfst_dbus_tfst1_instance_get_instance(proxy)));
-  add_field(table, _("Label"), str_or_empty(tfst_dbus_tfst1_instance_get_label(proxy)));
-  add_field(table, _("Version"), str_or_empty(tfst_dbus_tfst1_instance_get_version(proxy)));
-  add_field(table, _("State"), str_or_empty(tfst_dbus_tfst1_instance_get_state(proxy)));
-  tfstctl_table_add_printf(table, "%s:", _("Log level"));
-  tfstctl_table_add_printf(table, "%u", tfst_dbus_tfst1_instance_get_log_level(proxy));
-  add_field_lines(table, _("Listeners"), listeners);
-  add_field_lines(table, _("Parent"), parent_lines);
-  add_field_lines(table, _("Children"), children_lines);
-  add_field(table, _("Chain"), *summary != '\0' ? summary : _("unknown"));
-  tfstctl_table_add_printf(table, "%s:", _("Sessions"));
-  tfstctl_table_add_printf(table, "%u", tfst_dbus_tfst1_instance_get_session_count(proxy));
-  if (tls_certs->len > 0) {
-    add_field_lines(table, _("TLS"), tls_certs);
-    add_field_lines(table, _("TLS hops"), tls_hops);
-  }
-  tfstctl_table_print(table);
+static const TfstctlField status_fields[] = {
+    {NULL, "instance", 0},
+    {NULL, "bus_name", 1},
+    {N_("Role"), "role", 2},
+    {N_("Instance"), "instance_name", 3},
+    {N_("Label"), "label", 4},
+    {N_("Version"), "version", 5},
+    {N_("State"), "state", 6},
+    {N_("Log level"), "log_level", 7},
+    {N_("Listeners"), "listeners", 8, .rows = &listener_desc, .lines = listener_lines_cb},
+    {N_("Parent"), "parent", 9, .rows = &hop_desc, .lines = hop_lines_cb},
+    {N_("Children"), "children", 10, .rows = &hop_desc, .lines = hop_lines_cb},
+    {N_("Chain"), "chain", 11, TFSTCTL_FIELD_CUSTOM, .rows = &link_desc, .cell = chain_cell_cb},
+    {N_("Sessions"), "session_count", 12},
+    {N_("TLS"), "tls_certificates", STATUS_TLS_CERTIFICATES, .rows = &tls_certificate_desc,
+     .lines = tls_certificate_lines_cb},
+    {N_("TLS hops"), "tls_hops", 14, .rows = &tls_hop_desc, .lines = tls_hop_lines_cb},
+};
+static const TfstctlFields status_desc = TFSTCTL_FIELDS(STATUS_ROW, status_fields);
+
+/* value, or an empty array of that type when it is missing or of another. */
+static GVariant *
+array_or_empty(GVariant *value, const char *array_type)
+{
+  if (value != NULL && g_variant_is_of_type(value, G_VARIANT_TYPE(array_type)))
+    return value;
+  return g_variant_new_array(G_VARIANT_TYPE(array_type + 1), NULL, 0);
 }
 
-/* ---- status as JSON */
-
-static void
-json_hops(TfstctlJson *json, const char *key, const GArray *hops)
+static GVariant *
+status_row_new(TfstDbusTfst1Instance *proxy, const char *instance)
 {
-  tfstctl_json_begin_array(json, key);
-  for (guint i = 0; i < hops->len; i++) {
-    const Hop *hop = &g_array_index(hops, Hop, i);
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_string(json, "label", hop->label);
-    tfstctl_json_string(json, "address", hop->address);
-    tfstctl_json_uint(json, "port", hop->port);
-    tfstctl_json_bool(json, "up", hop->up);
-    tfstctl_json_uint(json, "since", hop->since);
-    tfstctl_json_uint(json, "rtt", hop->rtt);
-    tfstctl_json_uint(json, "reconnects", hop->reconnects);
-    tfstctl_json_end_object(json);
-  }
-  tfstctl_json_end_array(json);
+  TfstDbusTfst1Instance *p = proxy;
+  g_autoptr(GVariant) chain = chain_sorted(tfst_dbus_tfst1_instance_get_chain(p));
+
+  /* STATUS_ROW with "@" before each value passed as a GVariant. */
+  return g_variant_ref_sink(g_variant_new(
+      "(ssmsmsmsmsmsu@a(sq)@a" HOP_ROW "@a" HOP_ROW "@a" LINK_ROW "u@a(sssssx)@a(ssssssxb))",
+      instance, g_dbus_proxy_get_name(G_DBUS_PROXY(p)), tfst_dbus_tfst1_instance_get_role(p),
+      tfst_dbus_tfst1_instance_get_instance(p), tfst_dbus_tfst1_instance_get_label(p),
+      tfst_dbus_tfst1_instance_get_version(p), tfst_dbus_tfst1_instance_get_state(p),
+      tfst_dbus_tfst1_instance_get_log_level(p),
+      array_or_empty(tfst_dbus_tfst1_instance_get_listeners(p), "a(sq)"),
+      array_or_empty(tfst_dbus_tfst1_instance_get_parent(p), "a" HOP_ROW),
+      array_or_empty(tfst_dbus_tfst1_instance_get_children(p), "a" HOP_ROW), chain,
+      tfst_dbus_tfst1_instance_get_session_count(p),
+      array_or_empty(tfst_dbus_tfst1_instance_get_tls_certificates(p), "a(sssssx)"),
+      array_or_empty(tfst_dbus_tfst1_instance_get_tls_hops(p), "a(ssssssxb)")));
 }
 
 static void
-json_chain(TfstctlJson *json, const GArray *chain)
+print_status(TfstDbusTfst1Instance *proxy, const char *instance, gboolean json)
 {
-  tfstctl_json_begin_array(json, "chain");
-  for (guint i = 0; i < chain->len; i++) {
-    const ChainLink *link = &g_array_index(chain, ChainLink, i);
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_string(json, "label", link->label);
-    tfstctl_json_int(json, "depth", link->depth);
-    tfstctl_json_end_object(json);
+  g_autoptr(GVariant) row = status_row_new(proxy, instance);
+  g_autoptr(JsonObject) doc = NULL;
+
+  if (!json) {
+    g_print("%s (%s)\n", instance, g_dbus_proxy_get_name(G_DBUS_PROXY(proxy)));
+    tfstctl_fields_print_record(&status_desc, row);
+    return;
   }
-  tfstctl_json_end_array(json);
-}
-
-static void
-json_listeners(TfstctlJson *json, GVariant *value)
-{
-  GVariantIter iter;
-  const char *address;
-  guint16 port;
-
-  tfstctl_json_begin_array(json, "listeners");
-  if (value != NULL && g_variant_is_of_type(value, G_VARIANT_TYPE("a(sq)"))) {
-    g_variant_iter_init(&iter, value);
-    while (g_variant_iter_next(&iter, "(&sq)", &address, &port)) {
-      tfstctl_json_begin_object(json, NULL);
-      tfstctl_json_string(json, "address", address);
-      tfstctl_json_uint(json, "port", port);
-      tfstctl_json_end_object(json);
-    }
-  }
-  tfstctl_json_end_array(json);
-}
-
-static void
-json_tls(TfstctlJson *json, GVariant *certs, GVariant *hops)
-{
-  const char *section, *mode, *labels, *subject, *issuer, *side, *label, *peer, *cipher;
-  GVariantIter iter;
-  gint64 expires;
-  gboolean ktls;
-
-  tfstctl_json_begin_array(json, "tls_certificates");
-  if (certs != NULL && g_variant_is_of_type(certs, G_VARIANT_TYPE("a(sssssx)"))) {
-    g_variant_iter_init(&iter, certs);
-    while (g_variant_iter_next(&iter, "(&s&s&s&s&sx)", &section, &mode, &labels, &subject, &issuer,
-                               &expires)) {
-      tfstctl_json_begin_object(json, NULL);
-      tfstctl_json_string(json, "section", section);
-      tfstctl_json_string(json, "mode", mode);
-      tfstctl_json_string(json, "labels", labels);
-      tfstctl_json_string(json, "subject", subject);
-      tfstctl_json_string(json, "issuer", issuer);
-      tfstctl_json_int(json, "expires", expires);
-      tfstctl_json_end_object(json);
-    }
-  }
-  tfstctl_json_end_array(json);
-  tfstctl_json_begin_array(json, "tls_hops");
-  if (hops != NULL && g_variant_is_of_type(hops, G_VARIANT_TYPE("a(ssssssxb)"))) {
-    g_variant_iter_init(&iter, hops);
-    while (g_variant_iter_next(&iter, "(&s&s&s&s&s&sxb)", &side, &label, &peer, &cipher, &subject,
-                               &issuer, &expires, &ktls)) {
-      tfstctl_json_begin_object(json, NULL);
-      tfstctl_json_string(json, "side", side);
-      tfstctl_json_string(json, "label", label);
-      tfstctl_json_string(json, "peer", peer);
-      tfstctl_json_string(json, "cipher", cipher);
-      tfstctl_json_string(json, "subject", subject);
-      tfstctl_json_string(json, "issuer", issuer);
-      tfstctl_json_int(json, "expires", expires);
-      tfstctl_json_bool(json, "ktls", ktls);
-      tfstctl_json_end_object(json);
-    }
-  }
-  tfstctl_json_end_array(json);
-}
-
-static void
-print_status_json(TfstDbusTfst1Instance *proxy, const char *instance)
-{
-  g_autoptr(GArray) parent = hops_from_variant(tfst_dbus_tfst1_instance_get_parent(proxy));
-  g_autoptr(GArray) children = hops_from_variant(tfst_dbus_tfst1_instance_get_children(proxy));
-  g_autoptr(GArray) chain = chain_from_variant(tfst_dbus_tfst1_instance_get_chain(proxy));
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
-
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  tfstctl_json_string(json, "bus_name", g_dbus_proxy_get_name(G_DBUS_PROXY(proxy)));
-  tfstctl_json_string(json, "role", tfst_dbus_tfst1_instance_get_role(proxy));
-  tfstctl_json_string(json, "instance_name", tfst_dbus_tfst1_instance_get_instance(proxy));
-  tfstctl_json_string(json, "label", tfst_dbus_tfst1_instance_get_label(proxy));
-  tfstctl_json_string(json, "version", tfst_dbus_tfst1_instance_get_version(proxy));
-  tfstctl_json_string(json, "state", tfst_dbus_tfst1_instance_get_state(proxy));
-  tfstctl_json_uint(json, "log_level", tfst_dbus_tfst1_instance_get_log_level(proxy));
-  json_listeners(json, tfst_dbus_tfst1_instance_get_listeners(proxy));
-  json_hops(json, "parent", parent);
-  json_hops(json, "children", children);
-  json_chain(json, chain);
-  tfstctl_json_uint(json, "session_count", tfst_dbus_tfst1_instance_get_session_count(proxy));
-  json_tls(json, tfst_dbus_tfst1_instance_get_tls_certificates(proxy),
-           tfst_dbus_tfst1_instance_get_tls_hops(proxy));
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  doc = tfstctl_fields_json_row(&status_desc, row);
+  tfstctl_output_json_print_object(doc);
 }
 
 /* ---- commands */
@@ -445,49 +374,41 @@ tfstctl_status(int argc, char **argv)
   if (!tfstctl_parse_options(ctx, &argc, &argv, 1, &error) ||
       !pick_instance(&opts, argc, argv, &error))
     return tfstctl_fail(error);
-  bus = tfstctl_bus_new(&opts, &error);
-  if (bus == NULL)
-    return tfstctl_fail(error);
-  proxy = tfstctl_bus_get_instance(bus, opts.instance, &error);
+  proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
   instance = tfstctl_instance_name(proxy);
-  if (opts.json)
-    print_status_json(proxy, instance);
-  else
-    print_status_text(proxy, instance);
+  print_status(proxy, instance, opts.json);
   return TFSTCTL_EXIT_OK;
 }
 
 static void
-print_chain_text(const GArray *chain)
+print_chain_text(GVariant *chain)
 {
-  gint32 top;
+  gint32 top = 0;
 
-  if (chain->len == 0) {
+  if (g_variant_n_children(chain) == 0) {
     g_print(_("The chain is not known yet.\n"));
     return;
   }
-  top = g_array_index(chain, ChainLink, 0).depth;
-  for (guint i = 0; i < chain->len; i++) {
-    const ChainLink *link = &g_array_index(chain, ChainLink, i);
-    g_autofree char *text = link->depth == 0 ? self_label(link->label) : g_strdup(link->label);
-    g_autofree char *indent = g_strnfill((gsize)(link->depth - top) * 2, ' ');
+  g_variant_get_child(chain, 0, "(&si)", NULL, &top);
+  for (gsize i = 0; i < g_variant_n_children(chain); i++) {
+    gint32 depth = 0;
+    g_autofree char *text = link_text(chain, i, &depth);
+    g_autofree char *indent = g_strnfill((gsize)(depth - top) * 2, ' ');
 
     g_print("%s%s\n", indent, text);
   }
 }
 
 static void
-print_chain_json(const GArray *chain, const char *instance)
+print_chain_json(GVariant *chain, const char *instance)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  json_chain(json, chain);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_string_member(json, "instance", instance);
+  json_object_set_array_member(json, "chain", tfstctl_fields_json_rows(&link_desc, chain));
+  tfstctl_output_json_print_object(json);
 }
 
 int
@@ -498,7 +419,7 @@ tfstctl_chain(int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(TfstctlBus) bus = NULL;
   g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
-  g_autoptr(GArray) chain = NULL;
+  g_autoptr(GVariant) chain = NULL;
   g_autofree char *instance = NULL;
 
   ctx = tfstctl_option_context_new(NULL,
@@ -508,14 +429,11 @@ tfstctl_chain(int argc, char **argv)
                                    NULL, &opts, TRUE);
   if (!tfstctl_parse_options(ctx, &argc, &argv, 0, &error))
     return tfstctl_fail(error);
-  bus = tfstctl_bus_new(&opts, &error);
-  if (bus == NULL)
-    return tfstctl_fail(error);
-  proxy = tfstctl_bus_get_instance(bus, opts.instance, &error);
+  proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
   instance = tfstctl_instance_name(proxy);
-  chain = chain_from_variant(tfst_dbus_tfst1_instance_get_chain(proxy));
+  chain = chain_sorted(tfst_dbus_tfst1_instance_get_chain(proxy));
   if (opts.json)
     print_chain_json(chain, instance);
   else

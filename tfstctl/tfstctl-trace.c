@@ -3,8 +3,8 @@
  * define, list, show, pause, resume, delete and export as a pcap file. */
 #include "tfstctl-bus.h"
 #include "tfstctl-format.h"
-#include "tfstctl-json.h"
-#include "tfstctl-table.h"
+#include "tfstctl-fields.h"
+#include "tfstctl-output.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -87,23 +87,15 @@ trace_instance(Trace *t)
 }
 
 /* --json of the commands that change a trace: {"instance", "trace", ...}. */
-static TfstctlJson *
+static JsonObject *
 result_new(Trace *t, const char *name)
 {
-  TfstctlJson *json = tfstctl_json_new();
+  JsonObject *json = json_object_new();
   g_autofree char *instance = trace_instance(t);
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  tfstctl_json_string(json, "trace", name);
+  json_object_set_string_member(json, "instance", instance);
+  tfstctl_output_json_set_text(json, "trace", name);
   return json;
-}
-
-static void
-result_print(TfstctlJson *json)
-{
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
 }
 
 /* ---- define ---- */
@@ -150,84 +142,56 @@ trace_define(int argc, char **argv)
   if (reply == NULL)
     return tfstctl_fail(error);
   if (t.opts.json) {
-    g_autoptr(TfstctlJson) json = result_new(&t, argv[1]);
-    tfstctl_json_string(json, "address", argv[2]);
-    tfstctl_json_uint(json, "port", port);
-    tfstctl_json_uint(json, "size", (guint64)size);
-    tfstctl_json_bool(json, "wrap", wrap);
-    result_print(json);
+    g_autoptr(JsonObject) json = result_new(&t, argv[1]);
+    tfstctl_output_json_set_text(json, "address", argv[2]);
+    json_object_set_int_member(json, "port", port);
+    json_object_set_int_member(json, "size", size);
+    json_object_set_boolean_member(json, "wrap", wrap);
+    tfstctl_output_json_print_object(json);
   }
   return TFSTCTL_EXIT_OK;
 }
 
 /* ---- list ---- */
 
-static void
-list_print_table(GVariant *traces)
-{
-  const char *headers[] = {_("NAME"),    _("REMOTE"), _("SIZE"),   _("USED"),
-                           _("PACKETS"), _("WRAP"),   _("PAUSED"), _("STATUS")};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
-  GVariantIter iter;
-  const char *name, *address, *status;
-  guint16 port;
-  guint32 size, used, packets;
-  gboolean wrap, paused;
+/* One trace of List(). */
+#define TRACE_ROW "(ssquuubbs)"
 
-  if (g_variant_n_children(traces) == 0) {
-    g_print(_("No traces.\n"));
-    return;
-  }
-  for (guint c = 2; c <= 4; c++)
-    tfstctl_table_align_right(table, c);
-  g_variant_iter_init(&iter, traces);
-  while (g_variant_iter_next(&iter, "(&s&squuubb&s)", &name, &address, &port, &size, &used,
-                             &packets, &wrap, &paused, &status)) {
-    tfstctl_table_add(table, name);
-    /* Port 0 is every port of the address. */
-    tfstctl_table_take(table, port != 0 ? tfstctl_format_endpoint(address, port)
-                                        : g_strdup_printf(_("%s (any port)"), address));
-    tfstctl_table_take(table, tfstctl_format_bytes(size));
-    tfstctl_table_take(table, tfstctl_format_bytes(used));
-    tfstctl_table_add_printf(table, "%u", packets);
-    tfstctl_table_add(table, wrap ? _("yes") : _("no"));
-    tfstctl_table_add(table, paused ? _("yes") : _("no"));
-    tfstctl_table_add(table, status);
-  }
-  tfstctl_table_print(table);
+/* Port 0 is every port of the address. */
+static char *
+trace_remote_cell_cb(GVariant *row, const TfstctlField *field)
+{
+  const char *address = NULL;
+  guint16 port = 0;
+
+  g_variant_get_child(row, field->member, "&s", &address);
+  g_variant_get_child(row, field->port, "q", &port);
+  if (port != 0)
+    return tfstctl_format_endpoint(address, port);
+  return g_strdup_printf(_("%s (any port)"), address);
 }
+
+static const TfstctlField trace_fields[] = {
+    {N_("NAME"), "name", 0},
+    {N_("REMOTE"), "address", 1, TFSTCTL_FIELD_CUSTOM, .port = 2, .cell = trace_remote_cell_cb},
+    {NULL, "port", 2},
+    {N_("SIZE"), "size", 3, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("USED"), "used", 4, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("PACKETS"), "packets", 5, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("WRAP"), "wrap", 6, TFSTCTL_FIELD_YES_NO},
+    {N_("PAUSED"), "paused", 7, TFSTCTL_FIELD_YES_NO},
+    {N_("STATUS"), "status", 8},
+};
+static const TfstctlFields trace_desc = TFSTCTL_FIELDS(TRACE_ROW, trace_fields);
 
 static void
 list_print_json(GVariant *traces, const char *instance)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
-  GVariantIter iter;
-  const char *name, *address, *status;
-  guint16 port;
-  guint32 size, used, packets;
-  gboolean wrap, paused;
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  tfstctl_json_begin_array(json, "traces");
-  g_variant_iter_init(&iter, traces);
-  while (g_variant_iter_next(&iter, "(&s&squuubb&s)", &name, &address, &port, &size, &used,
-                             &packets, &wrap, &paused, &status)) {
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_string(json, "name", name);
-    tfstctl_json_string(json, "address", address);
-    tfstctl_json_uint(json, "port", port);
-    tfstctl_json_uint(json, "size", size);
-    tfstctl_json_uint(json, "used", used);
-    tfstctl_json_uint(json, "packets", packets);
-    tfstctl_json_bool(json, "wrap", wrap);
-    tfstctl_json_bool(json, "paused", paused);
-    tfstctl_json_string(json, "status", status);
-    tfstctl_json_end_object(json);
-  }
-  tfstctl_json_end_array(json);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_string_member(json, "instance", instance);
+  json_object_set_array_member(json, "traces", tfstctl_fields_json_rows(&trace_desc, traces));
+  tfstctl_output_json_print_object(json);
 }
 
 static int
@@ -250,119 +214,59 @@ trace_list(int argc, char **argv)
   if (t.opts.json) {
     g_autofree char *instance = trace_instance(&t);
     list_print_json(traces, instance);
+  } else if (g_variant_n_children(traces) == 0) {
+    g_print(_("No traces.\n"));
   } else {
-    list_print_table(traces);
+    tfstctl_fields_print_table(&trace_desc, traces);
   }
   return TFSTCTL_EXIT_OK;
 }
 
 /* ---- show ---- */
 
-typedef struct {
-  guint64 time;
-  const char *src;
-  guint16 sport;
-  const char *dst;
-  guint16 dport;
-  const char *flags;
-  guint32 seq, ack;
-  guint16 window;
-  guint32 length;
-  GVariant *headers;
-} Packet;
-
-static gboolean
-packet_next(GVariantIter *iter, Packet *p)
-{
-  g_clear_pointer(&p->headers, g_variant_unref);
-  return g_variant_iter_next(iter, "(t&sq&sq&suuqu@ay)", &p->time, &p->src, &p->sport, &p->dst,
-                             &p->dport, &p->flags, &p->seq, &p->ack, &p->window, &p->length,
-                             &p->headers);
-}
+/* One packet of Show(). */
+#define PACKET_ROW "(tsqsqsuuquay)"
 
 static char *
-hex(GVariant *bytes)
+packet_time_cell_cb(GVariant *row, const TfstctlField *field)
 {
-  gsize n = 0;
-  const guint8 *b = g_variant_get_fixed_array(bytes, &n, 1);
-  GString *s = g_string_sized_new(n * 2);
+  guint64 usec = 0;
+  g_autoptr(GDateTime) dt = NULL;
+  g_autofree char *seconds = NULL;
 
-  for (gsize i = 0; i < n; i++)
-    g_string_append_printf(s, "%02x", b[i]);
-  return g_string_free(s, FALSE);
-}
-
-static char *
-format_time_us(guint64 usec)
-{
-  g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local((gint64)(usec / G_USEC_PER_SEC));
-  g_autofree char *seconds = dt != NULL ? g_date_time_format(dt, "%H:%M:%S") : NULL;
-
+  g_variant_get_child(row, field->member, "t", &usec);
+  dt = g_date_time_new_from_unix_local((gint64)(usec / G_USEC_PER_SEC));
+  seconds = dt != NULL ? g_date_time_format(dt, "%H:%M:%S") : NULL;
   /* Packets of one connection are microseconds apart. */
   return g_strdup_printf("%s.%06u", seconds != NULL ? seconds : "?",
                          (guint)(usec % G_USEC_PER_SEC));
 }
 
-static void
-show_print_table(GVariant *packets)
-{
-  const char *headers[] = {_("TIME"), _("SOURCE"), _("DESTINATION"), _("FLAGS"),
-                           _("SEQ"),  _("ACK"),    _("WINDOW"),      _("LENGTH")};
-  g_autoptr(TfstctlTable) table = tfstctl_table_new(G_N_ELEMENTS(headers), headers);
-  GVariantIter iter;
-  Packet p = {0};
-
-  if (g_variant_n_children(packets) == 0) {
-    g_print(_("No packets.\n"));
-    return;
-  }
-  for (guint c = 4; c < G_N_ELEMENTS(headers); c++)
-    tfstctl_table_align_right(table, c);
-  g_variant_iter_init(&iter, packets);
-  while (packet_next(&iter, &p)) {
-    tfstctl_table_take(table, format_time_us(p.time));
-    tfstctl_table_take(table, tfstctl_format_endpoint(p.src, p.sport));
-    tfstctl_table_take(table, tfstctl_format_endpoint(p.dst, p.dport));
-    tfstctl_table_add(table, *p.flags != '\0' ? p.flags : "-");
-    tfstctl_table_add_printf(table, "%u", p.seq);
-    tfstctl_table_add_printf(table, "%u", p.ack);
-    tfstctl_table_add_printf(table, "%u", p.window);
-    tfstctl_table_add_printf(table, "%u", p.length);
-  }
-  tfstctl_table_print(table);
-}
+/* --json adds the header bytes (hex), which no table could show. */
+static const TfstctlField packet_fields[] = {
+    {N_("TIME"), "time", 0, TFSTCTL_FIELD_CUSTOM, .cell = packet_time_cell_cb},
+    {N_("SOURCE"), "source", 1, TFSTCTL_FIELD_ENDPOINT, .port = 2},
+    {NULL, "source_port", 2},
+    {N_("DESTINATION"), "destination", 3, TFSTCTL_FIELD_ENDPOINT, .port = 4},
+    {NULL, "destination_port", 4},
+    {N_("FLAGS"), "flags", 5, TFSTCTL_FIELD_DASH},
+    {N_("SEQ"), "seq", 6, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("ACK"), "ack", 7, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("WINDOW"), "window", 8, .flags = TFSTCTL_FIELD_RIGHT},
+    {N_("LENGTH"), "length", 9, .flags = TFSTCTL_FIELD_RIGHT},
+    {NULL, "headers", 10},
+};
+static const TfstctlFields packet_desc = TFSTCTL_FIELDS(PACKET_ROW, packet_fields);
 
 static void
 show_print_json(GVariant *packets, const char *instance, const char *name)
 {
-  g_autoptr(TfstctlJson) json = tfstctl_json_new();
-  GVariantIter iter;
-  Packet p = {0};
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_json_begin_object(json, NULL);
-  tfstctl_json_string(json, "instance", instance);
-  tfstctl_json_string(json, "trace", name);
-  tfstctl_json_begin_array(json, "packets");
-  g_variant_iter_init(&iter, packets);
-  while (packet_next(&iter, &p)) {
-    g_autofree char *headers = hex(p.headers);
-    tfstctl_json_begin_object(json, NULL);
-    tfstctl_json_uint(json, "time", p.time);
-    tfstctl_json_string(json, "source", p.src);
-    tfstctl_json_uint(json, "source_port", p.sport);
-    tfstctl_json_string(json, "destination", p.dst);
-    tfstctl_json_uint(json, "destination_port", p.dport);
-    tfstctl_json_string(json, "flags", p.flags);
-    tfstctl_json_uint(json, "seq", p.seq);
-    tfstctl_json_uint(json, "ack", p.ack);
-    tfstctl_json_uint(json, "window", p.window);
-    tfstctl_json_uint(json, "length", p.length);
-    tfstctl_json_string(json, "headers", headers);
-    tfstctl_json_end_object(json);
-  }
-  tfstctl_json_end_array(json);
-  tfstctl_json_end_object(json);
-  tfstctl_json_print(json);
+  json_object_set_string_member(json, "instance", instance);
+  json_object_set_string_member(json, "trace", name);
+  json_object_set_array_member(json, "packets", tfstctl_fields_json_rows(&packet_desc, packets));
+  tfstctl_output_json_print_object(json);
 }
 
 static int
@@ -386,8 +290,10 @@ trace_show(int argc, char **argv)
   if (t.opts.json) {
     g_autofree char *instance = trace_instance(&t);
     show_print_json(packets, instance, argv[1]);
+  } else if (g_variant_n_children(packets) == 0) {
+    g_print(_("No packets.\n"));
   } else {
-    show_print_table(packets);
+    tfstctl_fields_print_table(&packet_desc, packets);
   }
   return TFSTCTL_EXIT_OK;
 }
@@ -418,9 +324,10 @@ trace_simple(int argc, char **argv, const char *summary, const SimpleCall *call)
   if (reply == NULL)
     return tfstctl_fail(error);
   if (t.opts.json) {
-    g_autoptr(TfstctlJson) json = result_new(&t, argv[1]);
-    tfstctl_json_bool(json, call->json_key, call->pause_argument ? call->paused : TRUE);
-    result_print(json);
+    g_autoptr(JsonObject) json = result_new(&t, argv[1]);
+    json_object_set_boolean_member(json, call->json_key,
+                                   call->pause_argument ? call->paused : TRUE);
+    tfstctl_output_json_print_object(json);
   }
   return TFSTCTL_EXIT_OK;
 }
@@ -492,10 +399,10 @@ trace_export(int argc, char **argv)
     return tfstctl_fail(error);
   g_variant_get(reply, "(u)", &count);
   if (t.opts.json) {
-    g_autoptr(TfstctlJson) json = result_new(&t, argv[1]);
-    tfstctl_json_string(json, "file", argv[2]);
-    tfstctl_json_uint(json, "packets", count);
-    result_print(json);
+    g_autoptr(JsonObject) json = result_new(&t, argv[1]);
+    tfstctl_output_json_set_text(json, "file", argv[2]);
+    json_object_set_int_member(json, "packets", count);
+    tfstctl_output_json_print_object(json);
   } else if (!g_str_equal(argv[2], "-")) {
     g_print(g_dngettext(GETTEXT_PACKAGE, "%u packet written to %s\n", "%u packets written to %s\n",
                         count),

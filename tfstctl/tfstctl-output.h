@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Tables for people through libsmartcols, JSON for scripts through
+ * json-glib.  The libraries do the layout and the syntax; this sets them
+ * up the one way tfstctl prints.  Tables: two spaces between columns, no
+ * colours, never narrowed to the terminal (a script piping the output and
+ * a person reading it see the same lines).  JSON: one document, pretty
+ * printed with two spaces; member names are API and never translated. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <libsmartcols.h>
+
+typedef struct libscols_table TfstctlScolsTable;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstctlScolsTable, scols_unref_table)
+
+/* An empty table; add columns with scols_table_new_column() (the header
+ * translated, SCOLS_FL_RIGHT for numbers) and lines with
+ * scols_table_new_line(). */
+struct libscols_table *tfstctl_output_table_new(void);
+/* Prints the table to stdout without trailing whitespace; the header line
+ * alone when there are no lines (libsmartcols prints nothing then: this
+ * adds an empty line to lay the header out, so print a table once). */
+void tfstctl_output_table_print(struct libscols_table *table);
+
+/* Prints the document and a newline to stdout. */
+void tfstctl_output_json_print(JsonNode *root);
+void tfstctl_output_json_print_object(JsonObject *object);
+void tfstctl_output_json_print_array(JsonArray *array);
+/* A string member from outside D-Bus (argv, /proc), which need not be
+ * UTF-8: invalid bytes are replaced, as JSON must be UTF-8; NULL is null. */
+void tfstctl_output_json_set_text(JsonObject *object, const char *key, const char *text);
