@@ -229,7 +229,7 @@ typedef struct {
 } TfstPeerRecord;
 
 /* errno values 1 ... TFST_ERRNO_SLOTS-1 are Linux's named ones (EHWPOISON,
- * 133, is the last); tfst_errno_is_known() tells which have a name. */
+ * 133, is the last); tfst_counters_errno_is_known() tells which have a name. */
 #define TFST_ERRNO_SLOTS 134
 
 /* Counters since the last ClearStatistics(); only the data-plane thread
@@ -416,18 +416,22 @@ const TfstForwardConf *tfst_engine_forward(TfstEngine *e, const char *name);
 void tfst_engine_update_status(TfstEngine *e);
 void tfst_engine_forwards_accepting(TfstEngine *e, gboolean on);
 
-/* tfst-inspect.c: answers for the control plane, built on this thread */
-void tfst_engine_notify_changed(TfstEngine *e);
-void tfst_engine_notify_handshake(TfstEngine *e, gboolean ok, const char *label,
-                                  const char *reason);
-gboolean tfst_errno_is_known(guint32 err);
-void tfst_stats_session_ended(TfstSession *s, int err, TfstEnd *origin);
-void tfst_stats_session_freed(TfstSession *s);
-void tfst_stats_hop_up(TfstHop *hop);
-void tfst_stats_hop_down(TfstHop *hop);
-void tfst_stats_init(TfstEngine *e);
-void tfst_stats_clear(TfstEngine *e);
-void tfst_stats_free(TfstEngine *e);
+/* tfst-notify.c: change notification to the control plane (a leaf) */
+void tfst_notify_changed(TfstEngine *e);
+void tfst_notify_handshake(TfstEngine *e, gboolean ok, const char *label, const char *reason);
+
+/* tfst-counters.c: counters bumped on the data path (a leaf) */
+gboolean tfst_counters_errno_is_known(guint32 err);
+void tfst_counters_session_ended(TfstSession *s, int err, TfstEnd *origin);
+void tfst_counters_session_freed(TfstSession *s);
+void tfst_counters_hop_up(TfstHop *hop);
+void tfst_counters_hop_down(TfstHop *hop);
+void tfst_counters_init(TfstEngine *e);
+void tfst_counters_clear(TfstEngine *e);
+void tfst_counters_free(TfstEngine *e);
+/* Bytes carried since the instance started, [upcall][to_client]. */
+void tfst_counters_byte_totals(TfstEngine *e, guint64 out[2][2]);
+
 GArray *tfst_router_chain(TfstEngine *e); /* TfstChainItem, sorted */
 
 typedef struct {

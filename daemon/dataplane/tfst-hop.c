@@ -320,7 +320,7 @@ tfst_hop_close(TfstHop *hop, int err, const char *why)
     /* A connect that never succeeded is not a failed handshake. */
     if (hop->connector == NULL || (hop->io_mask & EPOLLIN)) {
       e->stats.handshake_failures++;
-      tfst_engine_notify_handshake(
+      tfst_notify_handshake(
           e, FALSE, strcmp(hop->peer_label, "?") != 0 ? hop->peer_label : hop->peer_desc, why);
     }
   }
@@ -331,7 +331,7 @@ tfst_hop_close(TfstHop *hop, int err, const char *why)
   if (hop->up) {
     hop->up = FALSE;
     tfst_router_hop_down(hop);
-    tfst_stats_hop_down(hop);
+    tfst_counters_hop_down(hop);
   }
   hop->io = sd_event_source_disable_unref(hop->io);
   hop->flush = sd_event_source_disable_unref(hop->flush);
@@ -733,9 +733,9 @@ hop_apply_tell(TfstHop *hop, guint8 type, const guint8 *p, guint32 len)
     tfst_router_on_tell_ok(hop, p, len);
   if (!was_up && !hop->closing) {
     tfst_router_hop_up(hop);
-    tfst_stats_hop_up(hop);
+    tfst_counters_hop_up(hop);
     tfst_engine_update_status(hop->engine);
-    tfst_engine_notify_handshake(hop->engine, TRUE, hop->peer_label, NULL);
+    tfst_notify_handshake(hop->engine, TRUE, hop->peer_label, NULL);
   }
 }
 

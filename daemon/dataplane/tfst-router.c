@@ -76,7 +76,7 @@ router_log_chain(TfstEngine *e)
   g_free(e->chain_text);
   e->chain_text = g_strdup(text->str);
   tfst_log(e->log, LOG_NOTICE, "routingManager: chain known: %s", text->str);
-  tfst_engine_notify_changed(e);
+  tfst_notify_changed(e);
 }
 
 /* Sessions can be carried up only when the chain above reaches an endpoint

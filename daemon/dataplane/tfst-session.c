@@ -102,7 +102,7 @@ session_free(TfstSession *s)
   s->timer = sd_event_source_disable_unref(s->timer);
   g_clear_pointer(&s->forward, g_ref_string_release);
   g_clear_pointer(&s->origin, g_ref_string_release);
-  tfst_stats_session_freed(s);
+  tfst_counters_session_freed(s);
   g_queue_unlink(&e->sessions, &s->link);
   if (e->dispatching) {
     s->dead = TRUE;
@@ -154,7 +154,7 @@ tfst_session_abort(TfstSession *s, int err, TfstEnd *origin)
       tfst_hop_send_u32(end->hop, type, end->id, (guint32)err);
     }
   }
-  tfst_stats_session_ended(s, err, origin);
+  tfst_counters_session_ended(s, err, origin);
   tfst_log_limited(s->engine->log, session_rl(s->engine, TFST_SESSION_LOG_RESET), LOG_INFO,
                    &(TfstLogFields){.session = s->id, .err = err},
                    "session rs=%" G_GUINT64_FORMAT " reset: %s", s->id, g_strerror(err));
@@ -513,7 +513,7 @@ session_opened(TfstSession *s)
   s->state = TFST_SESSION_OPEN;
   s->engine->stats.opened++;
   s->engine->total_opened++;
-  tfst_engine_notify_changed(s->engine);
+  tfst_notify_changed(s->engine);
   session_touch(s);
   session_arm_timer(s);
   for (int i = 0; i < 2; i++)
@@ -932,7 +932,7 @@ on_credit(TfstEnd *end, guint32 v)
 static guint32
 peer_errno(guint32 v, guint32 dflt)
 {
-  return tfst_errno_is_known(v) ? v : dflt;
+  return tfst_counters_errno_is_known(v) ? v : dflt;
 }
 
 void
