@@ -165,3 +165,6 @@ gboolean tfst_parse_timespan_ms(const char *text, guint *out_ms);
 gboolean tfst_parse_bool(const char *text, gboolean *out);
 /* Parses "65536", "64K", "16M" into bytes. */
 gboolean tfst_parse_size(const char *text, guint32 *out);
+
+/* The [Forward] section named `name`, or NULL. */
+const TfstForwardConf *tfst_config_forward(const TfstConfig *config, const char *name);

@@ -218,6 +218,25 @@ struct TfstConnector {
   TfstTlsCreds *tls_resume_creds;
 };
 
+/* What a hop hands to whoever consumes it, installed by the engine
+ * (engine->hop_cb): the hop runs the handshake, PING/PONG and GOAWAY itself
+ * and knows nothing above it. */
+typedef struct {
+  /* Every other frame once the hop is up (the sessions' frames). */
+  void (*frame_cb)(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload);
+  /* TELL and TELL_OK as received, during the handshake and after; WHO
+   * (payload NULL) asks for our own TELL. */
+  void (*tell_cb)(TfstHop *hop, guint8 type, const guint8 *payload, guint32 len);
+  /* The handshake completed (the first TELL or TELL_OK was applied). */
+  void (*up_cb)(TfstHop *hop);
+  /* The hop is closing, its streams still attached: err for their resets. */
+  void (*lost_cb)(TfstHop *hop, int err);
+  /* The hop is gone from engine->hops, down and its socket closed. */
+  void (*down_cb)(TfstHop *hop, gboolean was_up);
+  /* Output drained below TFST_HOP_OUT_LOW: an end that waited may send. */
+  void (*room_cb)(TfstEnd *end);
+} TfstHopCallbacks;
+
 /* A peer that connected to us (Listen=), remembered by label after its hop
  * went away so tools still see it, down, and its reconnects. */
 typedef struct {
@@ -293,6 +312,11 @@ struct TfstEngine {
   sd_event_source *wake;
   sd_event_source *status_timer;
   int exit_status;
+
+  const TfstHopCallbacks *hop_cb;
+  /* The router's verdict: whether forward listeners may accept (a gateway
+   * proxy whose chain is rooted). */
+  void (*accepting_cb)(TfstEngine *e, gboolean on);
 
   GPtrArray *listeners;   /* TfstListener */
   GPtrArray *connectors;  /* TfstConnector */
@@ -379,17 +403,20 @@ const TfstHopConf *tfst_hop_conf(const TfstHop *hop);
  * when the hop uses it. */
 void tfst_hop_send_now(TfstHop *hop, const guint8 *frame, gsize len);
 void tfst_hop_protocol_error(TfstHop *hop, const char *format, ...) G_GNUC_PRINTF(2, 3);
-void tfst_connector_schedule(TfstConnector *c);
 void tfst_hop_arm_ping(TfstHop *hop);
 /* Whether the listener may take one more hop from `peer` (MaxPendingHops=,
  * MaxPendingHopsPerAddress=); logs the refusal when not. */
 gboolean tfst_hop_admit(TfstEngine *e, const TfstHopConf *conf, const TfstSockAddr *peer);
 
+/* tfst-connector.c: opens a hop, reconnecting with backoff */
+void tfst_connector_schedule(TfstConnector *c);
+
 /* tfst-session.c */
 void tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *peer);
-void tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload);
-void tfst_session_hop_lost(TfstHop *hop, int err);
-void tfst_end_unblocked(TfstEnd *end);
+/* The hop callbacks the engine installs for the sessions. */
+void tfst_session_frame_cb(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload);
+void tfst_session_lost_cb(TfstHop *hop, int err);
+void tfst_session_room_cb(TfstEnd *end);
 void tfst_session_abort(TfstSession *s, int err, TfstEnd *origin);
 int tfst_session_dispatch(sd_event_source *src, int fd, guint32 revents, void *userdata);
 
@@ -412,9 +439,7 @@ void tfst_router_free(TfstEngine *e);
  * not use (answer OPEN_FAIL EACCES).  At the endpoint proxy, also learns
  * CLIENT when it is consistent with the hop. */
 gboolean tfst_router_check_open(TfstHop *hop, const TfstOpenMsg *m);
-const TfstForwardConf *tfst_engine_forward(TfstEngine *e, const char *name);
 void tfst_engine_update_status(TfstEngine *e);
-void tfst_engine_forwards_accepting(TfstEngine *e, gboolean on);
 
 /* tfst-notify.c: change notification to the control plane (a leaf) */
 void tfst_notify_changed(TfstEngine *e);

@@ -13,6 +13,9 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+static const TfstHopCallbacks engine_hop_callbacks;
+static void engine_accepting_cb(TfstEngine *e, gboolean on);
+
 static void
 listener_free(TfstListener *l)
 {
@@ -143,6 +146,8 @@ tfst_engine_new_state(TfstConfig *config, TfstLog *log)
 
   e->config = config;
   e->log = log;
+  e->hop_cb = &engine_hop_callbacks;
+  e->accepting_cb = engine_accepting_cb;
   e->wake_fd = -1;
   e->sess_epfd = -1;
   e->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)listener_free);
@@ -272,8 +277,8 @@ listener_io_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
  * rather than reset clients it leaves them in the listen backlog until the
  * hop is back (this is also what lets a socket-activated instance carry the
  * connection that started it). */
-void
-tfst_engine_forwards_accepting(TfstEngine *e, gboolean on)
+static void
+engine_accepting_cb(TfstEngine *e, gboolean on)
 {
   if (e->config->role != TFST_ROLE_GWPROXY)
     return;
@@ -282,17 +287,6 @@ tfst_engine_forwards_accepting(TfstEngine *e, gboolean on)
     if (l->kind == TFST_LISTEN_FORWARD && l->io != NULL)
       sd_event_source_set_enabled(l->io, on ? SD_EVENT_ON : SD_EVENT_OFF);
   }
-}
-
-const TfstForwardConf *
-tfst_engine_forward(TfstEngine *e, const char *name)
-{
-  for (guint i = 0; i < e->config->forwards->len; i++) {
-    const TfstForwardConf *fw = g_ptr_array_index(e->config->forwards, i);
-    if (g_strcmp0(fw->name, name) == 0)
-      return fw;
-  }
-  return NULL;
 }
 
 void
@@ -327,6 +321,54 @@ tfst_engine_update_status(TfstEngine *e)
   e->status_text = g_strdup(s->str);
   (void)sd_notify(0, s->str);
 }
+
+/* ---- the hop callbacks: what a hop's events mean to the rest ---- */
+
+static void
+engine_hop_tell_cb(TfstHop *hop, guint8 type, const guint8 *payload, guint32 len)
+{
+  if (type == TFST_FRAME_WHO)
+    tfst_router_send_tell(hop);
+  else if (type == TFST_FRAME_TELL)
+    tfst_router_on_tell(hop, payload, len);
+  else
+    tfst_router_on_tell_ok(hop, payload, len);
+}
+
+static void
+engine_hop_up_cb(TfstHop *hop)
+{
+  tfst_router_hop_up(hop);
+  tfst_counters_hop_up(hop);
+  tfst_engine_update_status(hop->engine);
+  tfst_notify_handshake(hop->engine, TRUE, hop->peer_label, NULL);
+}
+
+static void
+engine_hop_down_cb(TfstHop *hop, gboolean was_up)
+{
+  if (was_up) {
+    tfst_router_hop_down(hop);
+    tfst_counters_hop_down(hop);
+  }
+  if (hop->connector != NULL) {
+    hop->connector->hop = NULL;
+    tfst_connector_schedule(hop->connector);
+  }
+  /* STATUS= counts hops that are up: thousands of connections that never
+   * finished the handshake must not each walk every hop on the way out. */
+  if (was_up || hop->connector != NULL)
+    tfst_engine_update_status(hop->engine);
+}
+
+static const TfstHopCallbacks engine_hop_callbacks = {
+    .frame_cb = tfst_session_frame_cb,
+    .tell_cb = engine_hop_tell_cb,
+    .up_cb = engine_hop_up_cb,
+    .lost_cb = tfst_session_lost_cb,
+    .down_cb = engine_hop_down_cb,
+    .room_cb = tfst_session_room_cb,
+};
 
 static int
 status_timer_cb(sd_event_source *s, guint64 usec, void *userdata)
@@ -511,7 +553,7 @@ tfst_engine_start(TfstEngine *e, GError **error)
     TfstListener *l = g_ptr_array_index(e->listeners, i);
     sd_event_add_io(e->event, &l->io, l->fd, EPOLLIN, listener_io_cb, l);
   }
-  tfst_engine_forwards_accepting(e, FALSE);
+  engine_accepting_cb(e, FALSE);
   for (guint i = 0; i < e->connectors->len; i++)
     tfst_connector_schedule(g_ptr_array_index(e->connectors, i));
   sd_event_add_io(e->event, &e->wake, e->wake_fd, EPOLLIN, wake_cb, e);

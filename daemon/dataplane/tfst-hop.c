@@ -325,28 +325,17 @@ tfst_hop_close(TfstHop *hop, int err, const char *why)
     }
   }
 
-  tfst_session_hop_lost(hop, err != 0 ? err : ECONNRESET);
+  e->hop_cb->lost_cb(hop, err != 0 ? err : ECONNRESET);
   g_queue_clear(&hop->blocked);
   g_queue_unlink(&e->hops, &hop->link);
-  if (hop->up) {
-    hop->up = FALSE;
-    tfst_router_hop_down(hop);
-    tfst_counters_hop_down(hop);
-  }
+  hop->up = FALSE;
   hop->io = sd_event_source_disable_unref(hop->io);
   hop->flush = sd_event_source_disable_unref(hop->flush);
   hop->timer = sd_event_source_disable_unref(hop->timer);
   hop->drain = sd_event_source_disable_unref(hop->drain);
   close(hop->fd);
   hop->fd = -1;
-  if (hop->connector != NULL) {
-    hop->connector->hop = NULL;
-    tfst_connector_schedule(hop->connector);
-  }
-  /* STATUS= counts hops that are up: thousands of connections that never
-   * finished the handshake must not each walk every hop on the way out. */
-  if (was_up || hop->connector != NULL)
-    tfst_engine_update_status(e);
+  e->hop_cb->down_cb(hop, was_up);
   /* A close from inside the hop's own I/O callback is finished there. */
   if (!hop->dispatching)
     hop_free(hop);
@@ -492,7 +481,7 @@ hop_unblock(TfstHop *hop)
     TfstEnd *end = l->data;
 
     l->data = NULL;
-    tfst_end_unblocked(end);
+    hop->engine->hop_cb->room_cb(end);
   }
 }
 
@@ -695,7 +684,7 @@ hop_on_who(TfstHop *hop)
                 hop->peer_label);
   tfst_hop_send(hop, iam, tfst_frame_encode_iam(iam, sizeof(iam), e->config->label));
   hop->told = TRUE;
-  tfst_router_send_tell(hop);
+  e->hop_cb->tell_cb(hop, TFST_FRAME_WHO, NULL, 0);
 }
 
 static void
@@ -727,16 +716,9 @@ hop_apply_tell(TfstHop *hop, guint8 type, const guint8 *p, guint32 len)
 
   if (!was_up)
     hop_set_up(hop);
-  if (type == TFST_FRAME_TELL)
-    tfst_router_on_tell(hop, p, len);
-  else
-    tfst_router_on_tell_ok(hop, p, len);
-  if (!was_up && !hop->closing) {
-    tfst_router_hop_up(hop);
-    tfst_counters_hop_up(hop);
-    tfst_engine_update_status(hop->engine);
-    tfst_notify_handshake(hop->engine, TRUE, hop->peer_label, NULL);
-  }
+  hop->engine->hop_cb->tell_cb(hop, type, p, len);
+  if (!was_up && !hop->closing)
+    hop->engine->hop_cb->up_cb(hop);
 }
 
 /* ---- label takeover: a newcomer announcing the label of a child that is
@@ -965,7 +947,7 @@ hop_dispatch(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
                                 tfst_frame_type_name(h->type));
         return;
       }
-      tfst_session_on_frame(hop, h, p);
+      hop->engine->hop_cb->frame_cb(hop, h, p);
   }
 }
 
@@ -1290,50 +1272,4 @@ hop_timer_cb(sd_event_source *s, guint64 usec, void *userdata)
              1000ull);
   sd_event_source_set_enabled(s, SD_EVENT_ON);
   return 0;
-}
-
-/* ---- connectors: the side that opens a hop, reconnecting with capped
- * exponential backoff and jitter ---- */
-
-static int
-connector_timer_cb(sd_event_source *s, guint64 usec, void *userdata)
-{
-  TfstConnector *c = userdata;
-  TfstEngine *e = c->engine;
-  int fd;
-
-  fd = tfst_socket_connect(&c->addr, c->conf, &c->next_sport);
-  if (fd < 0) {
-    TfstLogFields f = {.err = -fd};
-    tfst_log_full(e->log, LOG_WARNING, &f, "cannot open hop to %s at %s: %s",
-                  c->direction == TFST_HOP_TO_PARENT ? "parent" : "child",
-                  tfst_addr_format(&c->addr, (char[TFST_ADDR_STRLEN]){0}), g_strerror(-fd));
-    tfst_connector_schedule(c);
-    return 0;
-  }
-  c->hop = tfst_hop_new(e, c->direction, fd, c);
-  return 0;
-}
-
-void
-tfst_connector_schedule(TfstConnector *c)
-{
-  TfstEngine *e = c->engine;
-  guint64 delay_ms;
-
-  if (c->attempts == 0) {
-    delay_ms = c->conf->reconnect_min_ms / 4;
-  } else {
-    guint shift = MIN(c->attempts - 1, 20u);
-    delay_ms = MIN((guint64)c->conf->reconnect_min_ms << shift, (guint64)c->conf->reconnect_max_ms);
-    /* ±20 % jitter so a whole tier restarting does not reconnect in step. */
-    delay_ms = delay_ms * g_random_int_range(80, 121) / 100;
-  }
-  c->attempts++;
-  if (c->timer == NULL)
-    sd_event_add_time_relative(e->event, &c->timer, CLOCK_MONOTONIC, delay_ms * 1000, 0,
-                               connector_timer_cb, c);
-  else
-    sd_event_source_set_time_relative(c->timer, delay_ms * 1000);
-  sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
 }

@@ -85,7 +85,7 @@ router_log_chain(TfstEngine *e)
 static void
 router_update_accepting(TfstEngine *e)
 {
-  tfst_engine_forwards_accepting(e, e->parent != NULL && e->parent_rooted);
+  e->accepting_cb(e, e->parent != NULL && e->parent_rooted);
 }
 
 static void

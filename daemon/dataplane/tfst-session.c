@@ -755,7 +755,7 @@ static void
 session_terminate(TfstSession *s, const TfstOpenMsg *m)
 {
   TfstEngine *e = s->engine;
-  const TfstForwardConf *fw = tfst_engine_forward(e, m->forward);
+  const TfstForwardConf *fw = tfst_config_forward(e->config, m->forward);
   int fd;
 
   if (fw == NULL || fw->has_listen) {
@@ -936,7 +936,7 @@ peer_errno(guint32 v, guint32 dflt)
 }
 
 void
-tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload)
+tfst_session_frame_cb(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload)
 {
   TfstEnd *end;
   guint32 v = 0;
@@ -988,7 +988,7 @@ tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payl
 }
 
 void
-tfst_session_hop_lost(TfstHop *hop, int err)
+tfst_session_lost_cb(TfstHop *hop, int err)
 {
   g_autoptr(GList) ends = g_hash_table_get_values(hop->streams);
 
@@ -1013,7 +1013,7 @@ tfst_session_hop_lost(TfstHop *hop, int err)
 }
 
 void
-tfst_end_unblocked(TfstEnd *end)
+tfst_session_room_cb(TfstEnd *end)
 {
   TfstEnd *p = peer_of(end);
 
