@@ -622,7 +622,7 @@ test_u32_frames(void)
     n = tfst_frame_encode_u32(buf, sizeof(buf), cases[i].type, cases[i].session, cases[i].value);
     g_assert_cmpint(n, ==, TFST_FRAME_HEADER_SIZE + 4);
     p = split_frame(buf, n, cases[i].type, cases[i].session, &h);
-    g_assert_cmpint(tfst_u32_payload_decode(&h, p, &v), ==, TFST_FRAME_OK);
+    g_assert_cmpint(tfst_frame_decode_u32(&h, p, &v), ==, TFST_FRAME_OK);
     g_assert_cmpuint(v, ==, cases[i].value);
   }
   g_assert_cmpint(tfst_frame_encode_u32(buf, sizeof(buf), TFST_FRAME_RST, 3, ECONNREFUSED), ==,
@@ -640,7 +640,7 @@ test_u32_payload_short(void)
     g_autofree guint8 *copy = exact_copy(p, len);
     guint32 v = 77;
 
-    g_assert_cmpint(tfst_u32_payload_decode(&h, copy, &v), ==, TFST_FRAME_E_PAYLOAD);
+    g_assert_cmpint(tfst_frame_decode_u32(&h, copy, &v), ==, TFST_FRAME_E_PAYLOAD);
     g_assert_cmpuint(v, ==, 77);
   }
 }
@@ -661,7 +661,7 @@ test_u64_frames(void)
 
       g_assert_cmpint(n, ==, TFST_FRAME_HEADER_SIZE + 8);
       p = split_frame(buf, n, t, 0, &h);
-      g_assert_cmpuint(tfst_u64_payload_decode(p), ==, values[i]);
+      g_assert_cmpuint(tfst_frame_decode_u64(p), ==, values[i]);
     }
   }
   g_assert_cmpint(tfst_frame_encode_u64(buf, sizeof(buf), TFST_FRAME_PING, values[2]), ==,
@@ -2258,12 +2258,12 @@ fuzz_message(const TfstFrameHeader *h, const guint8 *p)
     case TFST_FRAME_OPEN_FAIL:
     case TFST_FRAME_RST:
     case TFST_FRAME_CREDIT:
-      g_assert_cmpint(tfst_u32_payload_decode(h, p, &v), ==, TFST_FRAME_OK);
+      g_assert_cmpint(tfst_frame_decode_u32(h, p, &v), ==, TFST_FRAME_OK);
       g_assert_true(h->type != TFST_FRAME_CREDIT || v != 0);
       return TFST_FRAME_OK;
     case TFST_FRAME_PING:
     case TFST_FRAME_PONG:
-      (void)tfst_u64_payload_decode(p);
+      (void)tfst_frame_decode_u64(p);
       return TFST_FRAME_OK;
     default:
       return TFST_FRAME_OK;

@@ -39,7 +39,7 @@ test_errno_bounded(void)
     fail_one(&e, (int)(v * 2654435761u)); /* a million values all over the u32 range */
   for (int i = 0; i < 3; i++)
     fail_one(&e, ECONNREFUSED);
-  reply = tfst_engine_get_statistics(&e, NULL, NULL);
+  reply = tfst_inspect_get_statistics(&e, NULL, NULL);
   counters = g_variant_get_child_value(reply, 0);
   by_errno = g_variant_lookup_value(counters, "SessionsFailedByErrno", G_VARIANT_TYPE("a{st}"));
   g_assert_cmpuint(g_variant_n_children(by_errno), <=, TFST_ERRNO_SLOTS);
@@ -70,10 +70,10 @@ test_clear(void)
 
   tfst_counters_init(&e);
   fail_one(&e, ETIMEDOUT);
-  before = tfst_engine_get_statistics(&e, NULL, NULL);
+  before = tfst_inspect_get_statistics(&e, NULL, NULL);
   g_assert_cmpuint(errno_count(before, "ETIMEDOUT"), ==, 1);
   tfst_counters_clear(&e);
-  after = tfst_engine_get_statistics(&e, NULL, NULL);
+  after = tfst_inspect_get_statistics(&e, NULL, NULL);
   g_assert_cmpuint(errno_count(after, "ETIMEDOUT"), ==, 0);
   tfst_counters_free(&e);
 }

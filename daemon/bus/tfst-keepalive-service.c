@@ -85,7 +85,7 @@ do_get_settings(GDBusMethodInvocation *invocation, gpointer data)
 
   if (u == NULL)
     return;
-  tfst_engine_query_async(ks->engine, tfst_engine_get_keepalive, u,
+  tfst_engine_query_async(ks->engine, tfst_sockets_get_keepalive, u,
                           (GDestroyNotify)tfst_keepalive_update_free, tfst_invocation_return_task,
                           invocation);
 }
@@ -126,7 +126,7 @@ do_set_settings(GDBusMethodInvocation *invocation, gpointer data)
 
   if (u == NULL)
     return;
-  tfst_engine_query_async(ks->engine, tfst_engine_set_keepalive, u, NULL, on_set,
+  tfst_engine_query_async(ks->engine, tfst_sockets_set_keepalive, u, NULL, on_set,
                           call_new(ks, invocation, u));
 }
 
@@ -226,7 +226,7 @@ do_audit(GDBusMethodInvocation *invocation, gpointer data)
 {
   TfstKeepaliveService *ks = data;
 
-  tfst_engine_query_async(ks->engine, tfst_engine_describe_sockets, NULL, NULL, on_described,
+  tfst_engine_query_async(ks->engine, tfst_sockets_describe, NULL, NULL, on_described,
                           call_new(ks, invocation, NULL));
 }
 

@@ -66,7 +66,7 @@ on_refresh_due(gpointer data)
   svc->refresh_id = 0;
   svc->dirty = FALSE;
   svc->refreshing = TRUE;
-  tfst_engine_query_async(svc->engine, tfst_engine_snapshot, NULL, NULL, on_snapshot, svc);
+  tfst_engine_query_async(svc->engine, tfst_inspect_snapshot, NULL, NULL, on_snapshot, svc);
   return G_SOURCE_REMOVE;
 }
 
@@ -192,7 +192,7 @@ do_list_sessions(GDBusMethodInvocation *invocation, gpointer data)
   GVariant *filter =
       g_variant_get_child_value(g_dbus_method_invocation_get_parameters(invocation), 0);
 
-  query_for(data, invocation, tfst_engine_list_sessions, filter, (GDestroyNotify)g_variant_unref);
+  query_for(data, invocation, tfst_inspect_list_sessions, filter, (GDestroyNotify)g_variant_unref);
 }
 
 static void
@@ -201,19 +201,19 @@ do_close_session(GDBusMethodInvocation *invocation, gpointer data)
   guint64 id = 0;
 
   g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(t)", &id);
-  query_for(data, invocation, tfst_engine_close_session, g_memdup2(&id, sizeof(id)), g_free);
+  query_for(data, invocation, tfst_inspect_close_session, g_memdup2(&id, sizeof(id)), g_free);
 }
 
 static void
 do_get_statistics(GDBusMethodInvocation *invocation, gpointer data)
 {
-  query_for(data, invocation, tfst_engine_get_statistics, NULL, NULL);
+  query_for(data, invocation, tfst_inspect_get_statistics, NULL, NULL);
 }
 
 static void
 do_clear_statistics(GDBusMethodInvocation *invocation, gpointer data)
 {
-  query_for(data, invocation, tfst_engine_clear_statistics, NULL, NULL);
+  query_for(data, invocation, tfst_inspect_clear_statistics, NULL, NULL);
 }
 
 static void
@@ -314,7 +314,7 @@ on_flow_sample(GObject *source, GAsyncResult *res, gpointer data)
 static void
 flow_sample(TfstFlow *flow)
 {
-  tfst_engine_query_async(flow->svc->engine, tfst_engine_flow_sample, g_strdup(flow->target),
+  tfst_engine_query_async(flow->svc->engine, tfst_inspect_flow_sample, g_strdup(flow->target),
                           g_free, on_flow_sample, flow);
 }
 

@@ -327,7 +327,7 @@ struct TfstEngine {
   GQueue sessions;
   int sess_epfd; /* every session socket; one sd-event source */
   sd_event_source *sess_src;
-  gboolean dispatching; /* inside tfst_session_dispatch() */
+  gboolean dispatching; /* inside tfst_session_dispatch_cb() */
   GQueue graveyard;     /* sessions released during that batch */
   guint64 next_session_id;
   /* tfst-session.c: one window per kind of line a peer can trigger */
@@ -378,7 +378,7 @@ struct TfstEngine {
 /* tfst-engine.c */
 TfstEngine *tfst_engine_new_state(TfstConfig *config, TfstLog *log);
 
-/* tfst-sockopt.c */
+/* tfst-socket.c */
 int tfst_socket_tune(int fd, const TfstKeepaliveConf *ka);
 int tfst_socket_listen(const TfstSockAddr *addr);
 int tfst_socket_connect(const TfstSockAddr *addr, const TfstHopConf *local, guint16 *next_sport);
@@ -418,13 +418,13 @@ void tfst_session_frame_cb(TfstHop *hop, const TfstFrameHeader *h, const guint8 
 void tfst_session_lost_cb(TfstHop *hop, int err);
 void tfst_session_room_cb(TfstEnd *end);
 void tfst_session_abort(TfstSession *s, int err, TfstEnd *origin);
-int tfst_session_dispatch(sd_event_source *src, int fd, guint32 revents, void *userdata);
+int tfst_session_dispatch_cb(sd_event_source *src, int fd, guint32 revents, void *userdata);
 
 /* tfst-router.c */
 void tfst_router_hop_up(TfstHop *hop);
 void tfst_router_hop_down(TfstHop *hop);
-void tfst_router_on_tell(TfstHop *hop, const guint8 *p, guint32 len);
-void tfst_router_on_tell_ok(TfstHop *hop, const guint8 *p, guint32 len);
+/* The hop callback for TELL, TELL_OK and WHO (see TfstHopCallbacks). */
+void tfst_router_tell_cb(TfstHop *hop, guint8 type, const guint8 *payload, guint32 len);
 void tfst_router_send_tell(TfstHop *hop);
 TfstHop *tfst_router_child_for(TfstEngine *e, const char *label);
 const char *tfst_router_downcall_route(TfstEngine *e, const TfstForwardConf *f,
@@ -466,7 +466,7 @@ typedef struct {
 
 /* tfst-sockets.c: applies the keepalive settings of the configuration to
  * every open hop and session socket. */
-void tfst_engine_retune(TfstEngine *e);
+void tfst_sockets_retune(TfstEngine *e);
 
 /* tfst-reload.c */
-void tfst_engine_apply_config(TfstEngine *e, TfstConfig *next);
+void tfst_reload_apply(TfstEngine *e, TfstConfig *next);

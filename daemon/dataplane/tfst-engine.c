@@ -325,17 +325,6 @@ tfst_engine_update_status(TfstEngine *e)
 /* ---- the hop callbacks: what a hop's events mean to the rest ---- */
 
 static void
-engine_hop_tell_cb(TfstHop *hop, guint8 type, const guint8 *payload, guint32 len)
-{
-  if (type == TFST_FRAME_WHO)
-    tfst_router_send_tell(hop);
-  else if (type == TFST_FRAME_TELL)
-    tfst_router_on_tell(hop, payload, len);
-  else
-    tfst_router_on_tell_ok(hop, payload, len);
-}
-
-static void
 engine_hop_up_cb(TfstHop *hop)
 {
   tfst_router_hop_up(hop);
@@ -363,7 +352,7 @@ engine_hop_down_cb(TfstHop *hop, gboolean was_up)
 
 static const TfstHopCallbacks engine_hop_callbacks = {
     .frame_cb = tfst_session_frame_cb,
-    .tell_cb = engine_hop_tell_cb,
+    .tell_cb = tfst_router_tell_cb,
     .up_cb = engine_hop_up_cb,
     .lost_cb = tfst_session_lost_cb,
     .down_cb = engine_hop_down_cb,
@@ -498,7 +487,7 @@ wake_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
         sd_event_exit(e->event, 0);
         return 0;
       case TFST_CMD_RELOAD:
-        tfst_engine_apply_config(e, cmd->config);
+        tfst_reload_apply(e, cmd->config);
         tfst_config_free(cmd->config);
         break;
       case TFST_CMD_QUERY:
@@ -557,7 +546,7 @@ tfst_engine_start(TfstEngine *e, GError **error)
   for (guint i = 0; i < e->connectors->len; i++)
     tfst_connector_schedule(g_ptr_array_index(e->connectors, i));
   sd_event_add_io(e->event, &e->wake, e->wake_fd, EPOLLIN, wake_cb, e);
-  sd_event_add_io(e->event, &e->sess_src, e->sess_epfd, EPOLLIN, tfst_session_dispatch, e);
+  sd_event_add_io(e->event, &e->sess_src, e->sess_epfd, EPOLLIN, tfst_session_dispatch_cb, e);
   sd_event_add_time_relative(e->event, &e->status_timer, CLOCK_MONOTONIC, G_USEC_PER_SEC, 0,
                              status_timer_cb, e);
   tfst_engine_update_status(e);

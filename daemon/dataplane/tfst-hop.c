@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A hop: the one TCP connection between a child and its parent carrying all
- * sessions.  Reads frames, runs the WHO/TELL handshake and PING liveness,
- * batches output, and hands session frames to tfst-session.c. */
+ * sessions.  Reads frames, runs the HELLO/WHO/IAM handshake, PING liveness
+ * and GOAWAY, batches output, and hands everything else to the callbacks
+ * the engine installed (engine->hop_cb): it knows nothing above it. */
 #include "tfst-engine-private.h"
 
 #include <errno.h>
@@ -634,7 +635,7 @@ hop_tls_label_refused(TfstHop *hop, const char *label)
 }
 
 static void
-hop_on_hello(TfstHop *hop, const guint8 *p, guint32 len)
+hop_recv_hello(TfstHop *hop, const guint8 *p, guint32 len)
 {
   TfstHelloMsg m;
   int r;
@@ -670,7 +671,7 @@ hop_on_hello(TfstHop *hop, const guint8 *p, guint32 len)
 }
 
 static void
-hop_on_who(TfstHop *hop)
+hop_recv_who(TfstHop *hop)
 {
   TfstEngine *e = hop->engine;
   TfstLogFields f = {.message_id = TFST_MSGID_HANDSHAKE, .peer_label = hop->peer_label};
@@ -688,7 +689,7 @@ hop_on_who(TfstHop *hop)
 }
 
 static void
-hop_on_iam(TfstHop *hop, const guint8 *p, guint32 len)
+hop_recv_iam(TfstHop *hop, const guint8 *p, guint32 len)
 {
   char label[TFST_LABEL_MAX + 1];
   int r;
@@ -855,7 +856,7 @@ hop_takeover_decide(TfstHop *hop)
 }
 
 static void
-hop_on_tell(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
+hop_recv_tell(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
 {
   if (h->type == TFST_FRAME_TELL && (hop->direction != TFST_HOP_TO_CHILD || !hop->got_iam)) {
     tfst_hop_protocol_error(hop, "unexpected TELL");
@@ -872,9 +873,9 @@ hop_on_tell(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
 }
 
 static void
-hop_on_pong(TfstHop *hop, const guint8 *p)
+hop_recv_pong(TfstHop *hop, const guint8 *p)
 {
-  guint64 sent = tfst_u64_payload_decode(p);
+  guint64 sent = tfst_frame_decode_u64(p);
   gint64 rtt;
 
   if (sent == 0 || sent != hop->ping_sent_us)
@@ -887,7 +888,7 @@ hop_on_pong(TfstHop *hop, const guint8 *p)
 }
 
 static void
-hop_on_goaway(TfstHop *hop, const guint8 *p, guint32 len)
+hop_recv_goaway(TfstHop *hop, const guint8 *p, guint32 len)
 {
   char text[256];
   g_autofree char *why = NULL;
@@ -917,29 +918,29 @@ hop_dispatch(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
   }
   switch (h->type) {
     case TFST_FRAME_HELLO:
-      hop_on_hello(hop, p, h->length);
+      hop_recv_hello(hop, p, h->length);
       break;
     case TFST_FRAME_WHO:
-      hop_on_who(hop);
+      hop_recv_who(hop);
       break;
     case TFST_FRAME_IAM:
-      hop_on_iam(hop, p, h->length);
+      hop_recv_iam(hop, p, h->length);
       break;
     case TFST_FRAME_TELL:
     case TFST_FRAME_TELL_OK:
-      hop_on_tell(hop, h, p);
+      hop_recv_tell(hop, h, p);
       break;
     case TFST_FRAME_PING: {
       guint8 f[TFST_FRAME_HEADER_SIZE + 8];
-      tfst_hop_send(
-          hop, f, tfst_frame_encode_u64(f, sizeof(f), TFST_FRAME_PONG, tfst_u64_payload_decode(p)));
+      tfst_hop_send(hop, f,
+                    tfst_frame_encode_u64(f, sizeof(f), TFST_FRAME_PONG, tfst_frame_decode_u64(p)));
       break;
     }
     case TFST_FRAME_PONG:
-      hop_on_pong(hop, p);
+      hop_recv_pong(hop, p);
       break;
     case TFST_FRAME_GOAWAY:
-      hop_on_goaway(hop, p, h->length);
+      hop_recv_goaway(hop, p, h->length);
       break;
     default:
       if (!hop->up) {

@@ -134,7 +134,7 @@ tls_hops(TfstEngine *e)
 }
 
 GVariant *
-tfst_engine_snapshot(TfstEngine *e, gpointer data, GError **error)
+tfst_inspect_snapshot(TfstEngine *e, gpointer data, GError **error)
 {
   g_autoptr(GArray) chain = tfst_router_chain(e);
   GVariantBuilder listeners, parent, children, labels;
@@ -306,7 +306,7 @@ sessions_too_many(GList *from, const TfstSessionFilter *f, guint listed, GError 
 }
 
 GVariant *
-tfst_engine_list_sessions(TfstEngine *e, gpointer data, GError **error)
+tfst_inspect_list_sessions(TfstEngine *e, gpointer data, GError **error)
 {
   TfstSessionFilter f = {0};
   TfstChainEnds ends;
@@ -334,7 +334,7 @@ tfst_engine_list_sessions(TfstEngine *e, gpointer data, GError **error)
 }
 
 GVariant *
-tfst_engine_close_session(TfstEngine *e, gpointer data, GError **error)
+tfst_inspect_close_session(TfstEngine *e, gpointer data, GError **error)
 {
   guint64 id = *(const guint64 *)data;
 
@@ -375,7 +375,7 @@ failed_by_errno(const TfstCounters *c)
 }
 
 GVariant *
-tfst_engine_get_statistics(TfstEngine *e, gpointer data, GError **error)
+tfst_inspect_get_statistics(TfstEngine *e, gpointer data, GError **error)
 {
   const TfstCounters *c = &e->stats;
   guint64 bytes[2][2];
@@ -405,7 +405,7 @@ tfst_engine_get_statistics(TfstEngine *e, gpointer data, GError **error)
 }
 
 GVariant *
-tfst_engine_clear_statistics(TfstEngine *e, gpointer data, GError **error)
+tfst_inspect_clear_statistics(TfstEngine *e, gpointer data, GError **error)
 {
   tfst_counters_clear(e);
   tfst_log(e->log, LOG_NOTICE, "statistics cleared on request (ClearStatistics)");
@@ -426,7 +426,7 @@ hop_by_label(TfstEngine *e, const char *label)
 }
 
 GVariant *
-tfst_engine_flow_sample(TfstEngine *e, gpointer data, GError **error)
+tfst_inspect_flow_sample(TfstEngine *e, gpointer data, GError **error)
 {
   const char *target = data;
   guint64 id;
