@@ -131,23 +131,10 @@ send_hello(Fixture *f)
   tfst_test_peer_send(&f->peer, b, tfst_frame_encode_hello(b, sizeof(b), TFST_ROLE_GWPROXY, CHILD));
 }
 
-/* HELLO, IAM and a TELL from the child; the hop answers HELLO then WHO. */
 static void
 handshake(Fixture *f)
 {
-  TfstFrameHeader h;
-  TfstTellMsg m;
-  g_autoptr(GByteArray) tell = NULL;
-  guint8 b[128];
-
-  send_hello(f);
-  g_assert_true(tfst_test_peer_expect(&f->peer, f->e->event, TFST_FRAME_WHO, &h, NULL));
-  tfst_test_peer_send(&f->peer, b, tfst_frame_encode_iam(b, sizeof(b), CHILD));
-  tfst_tell_msg_init(&m);
-  g_strlcpy(m.label, CHILD, sizeof(m.label));
-  tell = tfst_frame_encode_tell(TFST_FRAME_TELL, &m);
-  tfst_tell_msg_clear(&m);
-  tfst_test_peer_send(&f->peer, tell->data, tell->len);
+  tfst_test_peer_handshake(&f->peer, f->e->event, CHILD);
 }
 
 static gboolean

@@ -95,22 +95,9 @@ fixture_tear_down(Fixture *f, gconstpointer data)
 static void
 handshake(Fixture *f)
 {
-  TfstChainEntry self = {.depth = 0};
-  g_autoptr(GByteArray) tell = NULL;
   TfstFrameHeader h;
-  TfstTellMsg m;
-  guint8 b[128];
 
-  tfst_test_peer_send(&f->peer, b, tfst_frame_encode_hello(b, sizeof(b), TFST_ROLE_GWPROXY, CHILD));
-  g_assert_true(tfst_test_peer_expect(&f->peer, f->e->event, TFST_FRAME_WHO, &h, NULL));
-  tfst_test_peer_send(&f->peer, b, tfst_frame_encode_iam(b, sizeof(b), CHILD));
-  tfst_tell_msg_init(&m);
-  g_strlcpy(m.label, CHILD, sizeof(m.label));
-  g_strlcpy(self.label, CHILD, sizeof(self.label));
-  g_array_append_val(m.chain, self);
-  tell = tfst_frame_encode_tell(TFST_FRAME_TELL, &m);
-  tfst_tell_msg_clear(&m);
-  tfst_test_peer_send(&f->peer, tell->data, tell->len);
+  tfst_test_peer_handshake(&f->peer, f->e->event, CHILD);
   g_assert_true(tfst_test_peer_expect(&f->peer, f->e->event, TFST_FRAME_TELL_OK, &h, NULL));
   g_assert_true(f->hop->up);
 }

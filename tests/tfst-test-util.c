@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "tfst-test-util.h"
 
+#include "tfst-config.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <glib/gstdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,39 +24,6 @@ tfst_test_put_be32(guint8 *p, guint32 v)
 {
   tfst_test_put_be16(p, v >> 16);
   tfst_test_put_be16(p + 2, v);
-}
-
-char *
-tfst_test_hex(const guint8 *data, gsize n)
-{
-  GString *s = g_string_sized_new(2 * n + 1);
-
-  for (gsize i = 0; i < n; i++)
-    g_string_append_printf(s, "%02x", data[i]);
-  return g_string_free(s, FALSE);
-}
-
-char *
-tfst_test_tmpfile(const char *name, const char *contents)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp("tfst-test-XXXXXX", &error);
-  char *path;
-
-  g_assert_no_error(error);
-  path = g_build_filename(dir, name, NULL);
-  g_file_set_contents(path, contents, -1, &error);
-  g_assert_no_error(error);
-  return path;
-}
-
-void
-tfst_test_tmpfile_remove(const char *path)
-{
-  g_autofree char *dir = g_path_get_dirname(path);
-
-  (void)g_unlink(path);
-  (void)g_rmdir(dir);
 }
 
 gboolean
@@ -179,4 +147,25 @@ gboolean
 tfst_test_peer_wait_eof(TfstTestPeer *peer, sd_event *event)
 {
   return tfst_test_run_until(event, peer_at_eof, peer, PEER_RUNS);
+}
+
+void
+tfst_test_peer_handshake(TfstTestPeer *peer, sd_event *event, const char *label)
+{
+  TfstChainEntry self = {.depth = 0};
+  g_autoptr(GByteArray) tell = NULL;
+  TfstFrameHeader h;
+  TfstTellMsg m;
+  guint8 b[128];
+
+  tfst_test_peer_send(peer, b, tfst_frame_encode_hello(b, sizeof(b), TFST_ROLE_GWPROXY, label));
+  g_assert_true(tfst_test_peer_expect(peer, event, TFST_FRAME_WHO, &h, NULL));
+  tfst_test_peer_send(peer, b, tfst_frame_encode_iam(b, sizeof(b), label));
+  tfst_tell_msg_init(&m);
+  g_strlcpy(m.label, label, sizeof(m.label));
+  g_strlcpy(self.label, label, sizeof(self.label));
+  g_array_append_val(m.chain, self);
+  tell = tfst_frame_encode_tell(TFST_FRAME_TELL, &m);
+  tfst_tell_msg_clear(&m);
+  tfst_test_peer_send(peer, tell->data, tell->len);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Helpers the C unit tests share: big-endian writers, hex, temporary files,
- * and the test's end of a hop (a socketpair) driven through sd-event. */
+/* Helpers the C unit tests share: big-endian writers, and the test's end
+ * of a hop (a socketpair) driven through sd-event. */
 #pragma once
 
 #include "tfst-frame.h"
@@ -10,12 +10,6 @@
 
 void tfst_test_put_be16(guint8 *p, guint16 v);
 void tfst_test_put_be32(guint8 *p, guint32 v);
-/* Lower-case hex of `n` bytes, for messages and comparisons. */
-char *tfst_test_hex(const guint8 *data, gsize n);
-/* A file in a fresh temporary directory holding `contents`; the directory
- * is removed by tfst_test_tmpfile_remove(). */
-char *tfst_test_tmpfile(const char *name, const char *contents);
-void tfst_test_tmpfile_remove(const char *path);
 
 /* Runs `event` (at most `max_runs` iterations of up to 10 ms) until
  * cond(data) holds; returns whether it did.  Never sleeps and asserts. */
@@ -45,3 +39,6 @@ gboolean tfst_test_peer_expect(TfstTestPeer *peer, sd_event *event, guint8 type,
                                GBytes **out_payload);
 /* Runs `event` until the peer has seen EOF (or a reset); FALSE when not. */
 gboolean tfst_test_peer_wait_eof(TfstTestPeer *peer, sd_event *event);
+/* The child's side of a hop's handshake as a gateway proxy named `label`:
+ * HELLO, then (after the WHO) IAM and a TELL naming itself. */
+void tfst_test_peer_handshake(TfstTestPeer *peer, sd_event *event, const char *label);
