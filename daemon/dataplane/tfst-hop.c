@@ -295,37 +295,47 @@ hop_free(TfstHop *hop)
   g_free(hop);
 }
 
+/* The journal line of a closing hop; a handshake that failed is counted
+ * and signalled too. */
+static void
+hop_log_close(TfstHop *hop, int err, const char *why)
+{
+  TfstEngine *e = hop->engine;
+  TfstLogFields f = {.message_id = TFST_MSGID_HOP_LOST, .peer_label = hop->peer_label, .err = err};
+
+  if (hop->up) {
+    tfst_log_limited(e->log, &e->rl_hop_closed, LOG_WARNING, &f, "hop to %s %s (%s) lost: %s",
+                     hop_side(hop), hop->peer_label, hop->peer_desc, why);
+    return;
+  }
+  if (!hop->logged)
+    tfst_log_limited(e->log, &e->rl_hop_closed, LOG_WARNING, &f,
+                     "hop to %s at %s closed before handshake completed: %s", hop_side(hop),
+                     hop->peer_desc, why);
+  /* A connect that never succeeded is not a failed handshake. */
+  if (hop->connector == NULL || (hop->io_mask & EPOLLIN)) {
+    e->stats.handshake_failures++;
+    tfst_notify_handshake(
+        e, FALSE, strcmp(hop->peer_label, "?") != 0 ? hop->peer_label : hop->peer_desc, why);
+  }
+}
+
 /* Tears the hop down at once: every session on it is reset on both sides
- * (a lost hop must never leave a half-open session behind), then the opener
- * schedules a reconnect. */
+ * (lost_cb: a lost hop must never leave a half-open session behind), then
+ * down_cb (where the engine schedules the opener's reconnect). */
 void
 tfst_hop_close(TfstHop *hop, int err, const char *why)
 {
   TfstEngine *e = hop->engine;
-  TfstLogFields f = {.message_id = TFST_MSGID_HOP_LOST, .peer_label = hop->peer_label, .err = err};
   gboolean was_up = hop->up;
 
   if (hop->closing)
     return;
   hop->closing = TRUE;
   hop_pending_done(hop);
-  if (hop->up) {
-    tfst_log_limited(e->log, &e->rl_hop_closed, LOG_WARNING, &f, "hop to %s %s (%s) lost: %s",
-                     hop_side(hop), hop->peer_label, hop->peer_desc, why);
+  hop_log_close(hop, err, why);
+  if (was_up)
     hop_wake_waiters(hop);
-  } else {
-    if (!hop->logged)
-      tfst_log_limited(e->log, &e->rl_hop_closed, LOG_WARNING, &f,
-                       "hop to %s at %s closed before handshake completed: %s", hop_side(hop),
-                       hop->peer_desc, why);
-    /* A connect that never succeeded is not a failed handshake. */
-    if (hop->connector == NULL || (hop->io_mask & EPOLLIN)) {
-      e->stats.handshake_failures++;
-      tfst_notify_handshake(
-          e, FALSE, strcmp(hop->peer_label, "?") != 0 ? hop->peer_label : hop->peer_desc, why);
-    }
-  }
-
   e->hop_cb->lost_cb(hop, err != 0 ? err : ECONNRESET);
   g_queue_clear(&hop->blocked);
   g_queue_unlink(&e->hops, &hop->link);
