@@ -196,6 +196,25 @@ test_fin_both_ways(Fixture *f, gconstpointer data)
   g_byte_array_unref(r.got);
 }
 
+/* A FIN that arrives with the OPEN, before the target connect completed,
+ * is kept and applied once it did: the target sees the end of its input. */
+static void
+test_fin_before_open_ok(Fixture *f, gconstpointer data)
+{
+  TargetRead r = {.f = f, .got = g_byte_array_new()};
+  TfstFrameHeader h;
+
+  handshake(f);
+  send_open(f, 1);
+  tfst_test_peer_send_frame(&f->peer, TFST_FRAME_FIN, 1, NULL, 0);
+  g_assert_true(tfst_test_run_until(f->e->event, target_accepted, f, 300));
+  g_assert_true(tfst_test_peer_expect(&f->peer, f->e->event, TFST_FRAME_OPEN_OK, &h, NULL));
+  g_assert_true(tfst_test_run_until(f->e->event, target_read_some, &r, 300));
+  g_assert_true(r.eof);
+  g_assert_cmpuint(r.got->len, ==, 0);
+  g_byte_array_unref(r.got);
+}
+
 static gboolean
 no_sessions(gpointer data)
 {
@@ -244,6 +263,7 @@ main(int argc, char **argv)
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD("/session/open-and-data", test_open_and_data);
   ADD("/session/fin-both-ways", test_fin_both_ways);
+  ADD("/session/fin-before-open-ok", test_fin_before_open_ok);
   ADD("/session/rst-from-child", test_rst_from_child);
   ADD("/session/child-limit", test_child_limit);
 #undef ADD
