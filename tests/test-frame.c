@@ -8,6 +8,7 @@
  * binary catches any read past the end.
  */
 #include "tfst-frame.h"
+#include "tfst-test-util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,22 +33,6 @@ exact_copy(const guint8 *data, gsize n)
 }
 
 static void
-be16(guint8 *p, guint16 v)
-{
-  p[0] = v >> 8;
-  p[1] = v & 0xff;
-}
-
-static void
-be32(guint8 *p, guint32 v)
-{
-  p[0] = v >> 24;
-  p[1] = (v >> 16) & 0xff;
-  p[2] = (v >> 8) & 0xff;
-  p[3] = v & 0xff;
-}
-
-static void
 ba_bytes(GByteArray *b, const void *v, gsize n)
 {
   if (n > 0)
@@ -65,7 +50,7 @@ ba_u16(GByteArray *b, guint16 v)
 {
   guint8 x[2];
 
-  be16(x, v);
+  tfst_test_put_be16(x, v);
   ba_bytes(b, x, 2);
 }
 
@@ -74,7 +59,7 @@ ba_u32(GByteArray *b, guint32 v)
 {
   guint8 x[4];
 
-  be32(x, v);
+  tfst_test_put_be32(x, v);
   ba_bytes(b, x, 4);
 }
 
@@ -97,7 +82,7 @@ ba_tlv_u32(GByteArray *b, guint8 tag, guint32 v)
 {
   guint8 x[4];
 
-  be32(x, v);
+  tfst_test_put_be32(x, v);
   ba_tlv(b, tag, x, 4);
 }
 
@@ -130,9 +115,9 @@ raw_header(guint8 *b, guint8 version, guint8 type, guint16 flags, guint32 sessio
 {
   b[0] = version;
   b[1] = type;
-  be16(b + 2, flags);
-  be32(b + 4, session);
-  be32(b + 8, length);
+  tfst_test_put_be16(b + 2, flags);
+  tfst_test_put_be32(b + 4, session);
+  tfst_test_put_be32(b + 8, length);
 }
 
 /* A valid label of n characters that uses every character class allowed. */
@@ -582,10 +567,10 @@ test_payload_check_credit(void)
   const guint32 good[] = {1, 2, 65536, 0x7fffffff, 0xffffffff};
   guint8 v[4];
 
-  be32(v, 0);
+  tfst_test_put_be32(v, 0);
   expect_check(TFST_FRAME_CREDIT, 4, v, TFST_FRAME_E_FIELD);
   for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
-    be32(v, good[i]);
+    tfst_test_put_be32(v, good[i]);
     expect_check(TFST_FRAME_CREDIT, 4, v, TFST_FRAME_OK);
   }
 }
@@ -622,7 +607,7 @@ test_u32_frames(void)
     n = tfst_frame_encode_u32(buf, sizeof(buf), cases[i].type, cases[i].session, cases[i].value);
     g_assert_cmpint(n, ==, TFST_FRAME_HEADER_SIZE + 4);
     p = split_frame(buf, n, cases[i].type, cases[i].session, &h);
-    g_assert_cmpint(tfst_u32_payload_decode(&h, p, &v), ==, TFST_FRAME_OK);
+    g_assert_cmpint(tfst_frame_decode_u32(&h, p, &v), ==, TFST_FRAME_OK);
     g_assert_cmpuint(v, ==, cases[i].value);
   }
   g_assert_cmpint(tfst_frame_encode_u32(buf, sizeof(buf), TFST_FRAME_RST, 3, ECONNREFUSED), ==,
@@ -640,7 +625,7 @@ test_u32_payload_short(void)
     g_autofree guint8 *copy = exact_copy(p, len);
     guint32 v = 77;
 
-    g_assert_cmpint(tfst_u32_payload_decode(&h, copy, &v), ==, TFST_FRAME_E_PAYLOAD);
+    g_assert_cmpint(tfst_frame_decode_u32(&h, copy, &v), ==, TFST_FRAME_E_PAYLOAD);
     g_assert_cmpuint(v, ==, 77);
   }
 }
@@ -661,7 +646,7 @@ test_u64_frames(void)
 
       g_assert_cmpint(n, ==, TFST_FRAME_HEADER_SIZE + 8);
       p = split_frame(buf, n, t, 0, &h);
-      g_assert_cmpuint(tfst_u64_payload_decode(p), ==, values[i]);
+      g_assert_cmpuint(tfst_frame_decode_u64(p), ==, values[i]);
     }
   }
   g_assert_cmpint(tfst_frame_encode_u64(buf, sizeof(buf), TFST_FRAME_PING, values[2]), ==,
@@ -1205,11 +1190,11 @@ test_payload_check_open_ok(void)
   guint8 v[4];
 
   for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
-    be32(v, good[i]);
+    tfst_test_put_be32(v, good[i]);
     expect_check(TFST_FRAME_OPEN_OK, 4, v, TFST_FRAME_OK);
   }
   for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
-    be32(v, bad[i]);
+    tfst_test_put_be32(v, bad[i]);
     expect_check(TFST_FRAME_OPEN_OK, 4, v, TFST_FRAME_E_FIELD);
   }
 }
@@ -2258,12 +2243,12 @@ fuzz_message(const TfstFrameHeader *h, const guint8 *p)
     case TFST_FRAME_OPEN_FAIL:
     case TFST_FRAME_RST:
     case TFST_FRAME_CREDIT:
-      g_assert_cmpint(tfst_u32_payload_decode(h, p, &v), ==, TFST_FRAME_OK);
+      g_assert_cmpint(tfst_frame_decode_u32(h, p, &v), ==, TFST_FRAME_OK);
       g_assert_true(h->type != TFST_FRAME_CREDIT || v != 0);
       return TFST_FRAME_OK;
     case TFST_FRAME_PING:
     case TFST_FRAME_PONG:
-      (void)tfst_u64_payload_decode(p);
+      (void)tfst_frame_decode_u64(p);
       return TFST_FRAME_OK;
     default:
       return TFST_FRAME_OK;
@@ -2410,7 +2395,7 @@ rnd_tlvs(guint8 *buf, gsize cap)
   for (guint i = 0; i < count && off + 3 + 60 <= cap; i++) {
     gsize vlen = rnd_tlv_value(buf + off, buf + off + 3);
 
-    be16(buf + off + 1, rnd(0, 16) == 0 ? rnd(0, 65536) : vlen);
+    tfst_test_put_be16(buf + off + 1, rnd(0, 16) == 0 ? rnd(0, 65536) : vlen);
     off += 3 + vlen;
   }
   return off;
@@ -2505,7 +2490,7 @@ mutate(guint8 *buf, gsize len, gsize cap)
     default:
       if (len >= 2) {
         pos = rnd(0, len - 1);
-        be16(buf + pos, rnd(0, 2) == 0 ? 0xffff : rnd(0, 300));
+        tfst_test_put_be16(buf + pos, rnd(0, 2) == 0 ? 0xffff : rnd(0, 300));
       }
       return len;
   }
@@ -2535,7 +2520,7 @@ test_fuzz_mutate(void)
     /* Mostly keep the length honest so that payload damage reaches the
      * message decoders instead of stopping at the header. */
     if (len >= TFST_FRAME_HEADER_SIZE && rnd(0, 4) != 0)
-      be32(buf + 8, len - TFST_FRAME_HEADER_SIZE);
+      tfst_test_put_be32(buf + 8, len - TFST_FRAME_HEADER_SIZE);
     fuzz_frame(buf, len, &st);
     if (len >= TFST_FRAME_HEADER_SIZE)
       fuzz_all_decoders(buf + TFST_FRAME_HEADER_SIZE, len - TFST_FRAME_HEADER_SIZE);

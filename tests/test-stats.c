@@ -23,7 +23,7 @@ fail_one(TfstEngine *e, int err)
 {
   TfstSession s = {.engine = e, .state = TFST_SESSION_OPENING};
 
-  tfst_stats_session_ended(&s, err, NULL);
+  tfst_counters_session_ended(&s, err, NULL);
 }
 
 static void
@@ -34,31 +34,31 @@ test_errno_bounded(void)
   g_autoptr(GVariant) counters = NULL;
   g_autoptr(GVariant) by_errno = NULL;
 
-  tfst_stats_init(&e);
+  tfst_counters_init(&e);
   for (guint32 v = 0; v < 1000000; v++)
     fail_one(&e, (int)(v * 2654435761u)); /* a million values all over the u32 range */
   for (int i = 0; i < 3; i++)
     fail_one(&e, ECONNREFUSED);
-  reply = tfst_engine_get_statistics(&e, NULL, NULL);
+  reply = tfst_inspect_get_statistics(&e, NULL, NULL);
   counters = g_variant_get_child_value(reply, 0);
   by_errno = g_variant_lookup_value(counters, "SessionsFailedByErrno", G_VARIANT_TYPE("a{st}"));
   g_assert_cmpuint(g_variant_n_children(by_errno), <=, TFST_ERRNO_SLOTS);
   g_assert_cmpuint(g_variant_get_size(reply), <, 16 * 1024);
   g_assert_cmpuint(errno_count(reply, "ECONNREFUSED"), >=, 3);
   g_assert_cmpuint(errno_count(reply, "other"), >, 990000);
-  tfst_stats_free(&e);
+  tfst_counters_free(&e);
 }
 
 static void
 test_errno_known(void)
 {
-  g_assert_false(tfst_errno_is_known(0));
-  g_assert_true(tfst_errno_is_known(EPERM));
-  g_assert_true(tfst_errno_is_known(ECONNRESET));
-  g_assert_true(tfst_errno_is_known(EHWPOISON));
-  g_assert_false(tfst_errno_is_known(EHWPOISON + 1));
-  g_assert_false(tfst_errno_is_known(0x80000000u));
-  g_assert_false(tfst_errno_is_known(G_MAXUINT32));
+  g_assert_false(tfst_counters_errno_is_known(0));
+  g_assert_true(tfst_counters_errno_is_known(EPERM));
+  g_assert_true(tfst_counters_errno_is_known(ECONNRESET));
+  g_assert_true(tfst_counters_errno_is_known(EHWPOISON));
+  g_assert_false(tfst_counters_errno_is_known(EHWPOISON + 1));
+  g_assert_false(tfst_counters_errno_is_known(0x80000000u));
+  g_assert_false(tfst_counters_errno_is_known(G_MAXUINT32));
 }
 
 static void
@@ -68,14 +68,14 @@ test_clear(void)
   g_autoptr(GVariant) before = NULL;
   g_autoptr(GVariant) after = NULL;
 
-  tfst_stats_init(&e);
+  tfst_counters_init(&e);
   fail_one(&e, ETIMEDOUT);
-  before = tfst_engine_get_statistics(&e, NULL, NULL);
+  before = tfst_inspect_get_statistics(&e, NULL, NULL);
   g_assert_cmpuint(errno_count(before, "ETIMEDOUT"), ==, 1);
-  tfst_stats_clear(&e);
-  after = tfst_engine_get_statistics(&e, NULL, NULL);
+  tfst_counters_clear(&e);
+  after = tfst_inspect_get_statistics(&e, NULL, NULL);
   g_assert_cmpuint(errno_count(after, "ETIMEDOUT"), ==, 0);
-  tfst_stats_free(&e);
+  tfst_counters_free(&e);
 }
 
 int

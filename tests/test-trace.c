@@ -9,6 +9,7 @@
 #include "tfst-pcap.h"
 #include "tfst-trace-ring.h"
 #include "tfst-trace.h"
+#include "tfst-test-util.h"
 
 #include <arpa/inet.h>
 #include <pcap/pcap.h>
@@ -18,34 +19,18 @@
 
 /* ---- builders ---- */
 
-static void
-be16(guint8 *p, guint16 v)
-{
-  p[0] = v >> 8;
-  p[1] = v & 0xff;
-}
-
-static void
-be32(guint8 *p, guint32 v)
-{
-  p[0] = v >> 24;
-  p[1] = (v >> 16) & 0xff;
-  p[2] = (v >> 8) & 0xff;
-  p[3] = v & 0xff;
-}
-
 /* A TCP header of 20 + options bytes. */
 static void
 put_tcp(guint8 *t, guint16 sport, guint16 dport, guint32 seq, guint32 ack, guint8 flags,
         guint16 window, gsize options)
 {
-  be16(t, sport);
-  be16(t + 2, dport);
-  be32(t + 4, seq);
-  be32(t + 8, ack);
+  tfst_test_put_be16(t, sport);
+  tfst_test_put_be16(t + 2, dport);
+  tfst_test_put_be32(t + 4, seq);
+  tfst_test_put_be32(t + 8, ack);
   t[12] = (guint8)(((20 + options) / 4) << 4);
   t[13] = flags;
-  be16(t + 14, window);
+  tfst_test_put_be16(t + 14, window);
   for (gsize i = 0; i < options; i++)
     t[20 + i] = 1; /* NOP */
 }
@@ -60,7 +45,7 @@ build_ipv4(guint8 *p, const char *src, const char *dst, guint16 sport, guint16 d
 
   memset(p, 0, total);
   p[0] = 0x45;
-  be16(p + 2, (guint16)total);
+  tfst_test_put_be16(p + 2, (guint16)total);
   p[8] = 64;
   p[9] = 6;
   g_assert_cmpint(inet_pton(AF_INET, src, p + 12), ==, 1);
@@ -77,7 +62,7 @@ build_ipv6(guint8 *p, const char *src, const char *dst, guint16 sport, guint16 d
 
   memset(p, 0, total);
   p[0] = 0x60;
-  be16(p + 4, (guint16)(20 + payload));
+  tfst_test_put_be16(p + 4, (guint16)(20 + payload));
   p[6] = 6;
   p[7] = 64;
   g_assert_cmpint(inet_pton(AF_INET6, src, p + 8), ==, 1);
@@ -151,9 +136,9 @@ test_decode_rejects(void)
   p[9] = 17; /* UDP */
   g_assert_false(decode_copy(p, n, &info));
   p[9] = 6;
-  be16(p + 6, 0x0010); /* a later fragment */
+  tfst_test_put_be16(p + 6, 0x0010); /* a later fragment */
   g_assert_false(decode_copy(p, n, &info));
-  be16(p + 6, 0);
+  tfst_test_put_be16(p + 6, 0);
   p[0] = 0x44; /* IHL below 5 */
   g_assert_false(decode_copy(p, n, &info));
   p[0] = 0x45;

@@ -39,7 +39,7 @@ list_sessions_cb(GDBusMethodInvocation *invocation, gpointer data)
   GVariant *filter =
       g_variant_get_child_value(g_dbus_method_invocation_get_parameters(invocation), 0);
 
-  query_for(data, invocation, tfst_engine_list_sessions, filter, (GDestroyNotify)g_variant_unref);
+  query_for(data, invocation, tfst_inspect_list_sessions, filter, (GDestroyNotify)g_variant_unref);
 }
 
 static void
@@ -48,19 +48,19 @@ close_session_cb(GDBusMethodInvocation *invocation, gpointer data)
   guint64 id = 0;
 
   g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(t)", &id);
-  query_for(data, invocation, tfst_engine_close_session, g_memdup2(&id, sizeof(id)), g_free);
+  query_for(data, invocation, tfst_inspect_close_session, g_memdup2(&id, sizeof(id)), g_free);
 }
 
 static void
 get_statistics_cb(GDBusMethodInvocation *invocation, gpointer data)
 {
-  query_for(data, invocation, tfst_engine_get_statistics, NULL, NULL);
+  query_for(data, invocation, tfst_inspect_get_statistics, NULL, NULL);
 }
 
 static void
 clear_statistics_cb(GDBusMethodInvocation *invocation, gpointer data)
 {
-  query_for(data, invocation, tfst_engine_clear_statistics, NULL, NULL);
+  query_for(data, invocation, tfst_inspect_clear_statistics, NULL, NULL);
 }
 
 static void
@@ -161,7 +161,7 @@ flow_sample_cb(GObject *source, GAsyncResult *res, gpointer data)
 static void
 flow_sample(TfstFlow *flow)
 {
-  tfst_engine_query_async(flow->iface->engine, tfst_engine_flow_sample, g_strdup(flow->target),
+  tfst_engine_query_async(flow->iface->engine, tfst_inspect_flow_sample, g_strdup(flow->target),
                           g_free, flow_sample_cb, flow);
 }
 

@@ -47,7 +47,7 @@ refresh_due_cb(gpointer data)
   r->refresh_id = 0;
   r->dirty = FALSE;
   r->refreshing = TRUE;
-  tfst_engine_query_async(r->engine, tfst_engine_snapshot, NULL, NULL, snapshot_cb, r);
+  tfst_engine_query_async(r->engine, tfst_inspect_snapshot, NULL, NULL, snapshot_cb, r);
   return G_SOURCE_REMOVE;
 }
 

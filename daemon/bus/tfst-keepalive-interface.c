@@ -86,7 +86,7 @@ get_settings_cb(GDBusMethodInvocation *invocation, gpointer data)
 
   if (u == NULL)
     return;
-  tfst_engine_query_async(ks->engine, tfst_engine_get_keepalive, u,
+  tfst_engine_query_async(ks->engine, tfst_sockets_get_keepalive, u,
                           (GDestroyNotify)tfst_keepalive_update_free,
                           tfst_invocation_return_task_cb, invocation);
 }
@@ -127,7 +127,7 @@ set_settings_cb(GDBusMethodInvocation *invocation, gpointer data)
 
   if (u == NULL)
     return;
-  tfst_engine_query_async(ks->engine, tfst_engine_set_keepalive, u, NULL, set_done_cb,
+  tfst_engine_query_async(ks->engine, tfst_sockets_set_keepalive, u, NULL, set_done_cb,
                           call_new(ks, invocation, u));
 }
 
@@ -227,7 +227,7 @@ audit_cb(GDBusMethodInvocation *invocation, gpointer data)
 {
   TfstKeepaliveState *ks = data;
 
-  tfst_engine_query_async(ks->engine, tfst_engine_describe_sockets, NULL, NULL, described_cb,
+  tfst_engine_query_async(ks->engine, tfst_sockets_describe, NULL, NULL, described_cb,
                           call_new(ks, invocation, NULL));
 }
 

@@ -1765,3 +1765,15 @@ tfst_config_free(TfstConfig *config)
   g_clear_pointer(&config->warnings, g_ptr_array_unref);
   g_free(config);
 }
+
+/* The [Forward] section named `name`, or NULL. */
+const TfstForwardConf *
+tfst_config_forward(const TfstConfig *config, const char *name)
+{
+  for (guint i = 0; i < config->forwards->len; i++) {
+    const TfstForwardConf *fw = g_ptr_array_index(config->forwards, i);
+    if (g_strcmp0(fw->name, name) == 0)
+      return fw;
+  }
+  return NULL;
+}

@@ -156,9 +156,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstConfig, tfst_config_free)
 
 /* Port of instance N under the ITM rule: Base + (Skip + k) * 4096. */
 guint16 tfst_config_rule_port(const TfstConfig *config, guint k);
-/* Parses "30", "30s", "500ms", "5min", "1h" into milliseconds. */
-gboolean tfst_parse_timespan_ms(const char *text, guint *out_ms);
-/* Parses "yes"/"true"/"on"/"1" and "no"/"false"/"off"/"0". */
-gboolean tfst_parse_bool(const char *text, gboolean *out);
-/* Parses "65536", "64K", "16M" into bytes. */
-gboolean tfst_parse_size(const char *text, guint32 *out);
+
+/* The [Forward] section named `name`, or NULL. */
+const TfstForwardConf *tfst_config_forward(const TfstConfig *config, const char *name);

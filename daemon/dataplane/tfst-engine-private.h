@@ -218,6 +218,25 @@ struct TfstConnector {
   TfstTlsCreds *tls_resume_creds;
 };
 
+/* What a hop hands to whoever consumes it, installed by the engine
+ * (engine->hop_cb): the hop runs the handshake, PING/PONG and GOAWAY itself
+ * and knows nothing above it. */
+typedef struct {
+  /* Every other frame once the hop is up (the sessions' frames). */
+  void (*frame_cb)(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload);
+  /* TELL and TELL_OK as received, during the handshake and after; WHO
+   * (payload NULL) asks for our own TELL. */
+  void (*tell_cb)(TfstHop *hop, guint8 type, const guint8 *payload, guint32 len);
+  /* The handshake completed (the first TELL or TELL_OK was applied). */
+  void (*up_cb)(TfstHop *hop);
+  /* The hop is closing, its streams still attached: err for their resets. */
+  void (*lost_cb)(TfstHop *hop, int err);
+  /* The hop is gone from engine->hops, down and its socket closed. */
+  void (*down_cb)(TfstHop *hop, gboolean was_up);
+  /* Output drained below TFST_HOP_OUT_LOW: an end that waited may send. */
+  void (*room_cb)(TfstEnd *end);
+} TfstHopCallbacks;
+
 /* A peer that connected to us (Listen=), remembered by label after its hop
  * went away so tools still see it, down, and its reconnects. */
 typedef struct {
@@ -229,7 +248,7 @@ typedef struct {
 } TfstPeerRecord;
 
 /* errno values 1 ... TFST_ERRNO_SLOTS-1 are Linux's named ones (EHWPOISON,
- * 133, is the last); tfst_errno_is_known() tells which have a name. */
+ * 133, is the last); tfst_counters_errno_is_known() tells which have a name. */
 #define TFST_ERRNO_SLOTS 134
 
 /* Counters since the last ClearStatistics(); only the data-plane thread
@@ -294,6 +313,11 @@ struct TfstEngine {
   sd_event_source *status_timer;
   int exit_status;
 
+  const TfstHopCallbacks *hop_cb;
+  /* The router's verdict: whether forward listeners may accept (a gateway
+   * proxy whose chain is rooted). */
+  void (*accepting_cb)(TfstEngine *e, gboolean on);
+
   GPtrArray *listeners;   /* TfstListener */
   GPtrArray *connectors;  /* TfstConnector */
   GQueue hops;            /* every TfstHop, up or not */
@@ -303,7 +327,7 @@ struct TfstEngine {
   GQueue sessions;
   int sess_epfd; /* every session socket; one sd-event source */
   sd_event_source *sess_src;
-  gboolean dispatching; /* inside tfst_session_dispatch() */
+  gboolean dispatching; /* inside tfst_session_dispatch_cb() */
   GQueue graveyard;     /* sessions released during that batch */
   guint64 next_session_id;
   /* tfst-session.c: one window per kind of line a peer can trigger */
@@ -354,7 +378,7 @@ struct TfstEngine {
 /* tfst-engine.c */
 TfstEngine *tfst_engine_new_state(TfstConfig *config, TfstLog *log);
 
-/* tfst-sockopt.c */
+/* tfst-socket.c */
 int tfst_socket_tune(int fd, const TfstKeepaliveConf *ka);
 int tfst_socket_listen(const TfstSockAddr *addr);
 int tfst_socket_connect(const TfstSockAddr *addr, const TfstHopConf *local, guint16 *next_sport);
@@ -379,25 +403,28 @@ const TfstHopConf *tfst_hop_conf(const TfstHop *hop);
  * when the hop uses it. */
 void tfst_hop_send_now(TfstHop *hop, const guint8 *frame, gsize len);
 void tfst_hop_protocol_error(TfstHop *hop, const char *format, ...) G_GNUC_PRINTF(2, 3);
-void tfst_connector_schedule(TfstConnector *c);
 void tfst_hop_arm_ping(TfstHop *hop);
 /* Whether the listener may take one more hop from `peer` (MaxPendingHops=,
  * MaxPendingHopsPerAddress=); logs the refusal when not. */
 gboolean tfst_hop_admit(TfstEngine *e, const TfstHopConf *conf, const TfstSockAddr *peer);
 
+/* tfst-connector.c: opens a hop, reconnecting with backoff */
+void tfst_connector_schedule(TfstConnector *c);
+
 /* tfst-session.c */
 void tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *peer);
-void tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload);
-void tfst_session_hop_lost(TfstHop *hop, int err);
-void tfst_end_unblocked(TfstEnd *end);
+/* The hop callbacks the engine installs for the sessions. */
+void tfst_session_frame_cb(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload);
+void tfst_session_lost_cb(TfstHop *hop, int err);
+void tfst_session_room_cb(TfstEnd *end);
 void tfst_session_abort(TfstSession *s, int err, TfstEnd *origin);
-int tfst_session_dispatch(sd_event_source *src, int fd, guint32 revents, void *userdata);
+int tfst_session_dispatch_cb(sd_event_source *src, int fd, guint32 revents, void *userdata);
 
 /* tfst-router.c */
 void tfst_router_hop_up(TfstHop *hop);
 void tfst_router_hop_down(TfstHop *hop);
-void tfst_router_on_tell(TfstHop *hop, const guint8 *p, guint32 len);
-void tfst_router_on_tell_ok(TfstHop *hop, const guint8 *p, guint32 len);
+/* The hop callback for TELL, TELL_OK and WHO (see TfstHopCallbacks). */
+void tfst_router_tell_cb(TfstHop *hop, guint8 type, const guint8 *payload, guint32 len);
 void tfst_router_send_tell(TfstHop *hop);
 TfstHop *tfst_router_child_for(TfstEngine *e, const char *label);
 const char *tfst_router_downcall_route(TfstEngine *e, const TfstForwardConf *f,
@@ -412,22 +439,24 @@ void tfst_router_free(TfstEngine *e);
  * not use (answer OPEN_FAIL EACCES).  At the endpoint proxy, also learns
  * CLIENT when it is consistent with the hop. */
 gboolean tfst_router_check_open(TfstHop *hop, const TfstOpenMsg *m);
-const TfstForwardConf *tfst_engine_forward(TfstEngine *e, const char *name);
 void tfst_engine_update_status(TfstEngine *e);
-void tfst_engine_forwards_accepting(TfstEngine *e, gboolean on);
 
-/* tfst-inspect.c: answers for the control plane, built on this thread */
-void tfst_engine_notify_changed(TfstEngine *e);
-void tfst_engine_notify_handshake(TfstEngine *e, gboolean ok, const char *label,
-                                  const char *reason);
-gboolean tfst_errno_is_known(guint32 err);
-void tfst_stats_session_ended(TfstSession *s, int err, TfstEnd *origin);
-void tfst_stats_session_freed(TfstSession *s);
-void tfst_stats_hop_up(TfstHop *hop);
-void tfst_stats_hop_down(TfstHop *hop);
-void tfst_stats_init(TfstEngine *e);
-void tfst_stats_clear(TfstEngine *e);
-void tfst_stats_free(TfstEngine *e);
+/* tfst-notify.c: change notification to the control plane (a leaf) */
+void tfst_notify_changed(TfstEngine *e);
+void tfst_notify_handshake(TfstEngine *e, gboolean ok, const char *label, const char *reason);
+
+/* tfst-counters.c: counters bumped on the data path (a leaf) */
+gboolean tfst_counters_errno_is_known(guint32 err);
+void tfst_counters_session_ended(TfstSession *s, int err, TfstEnd *origin);
+void tfst_counters_session_freed(TfstSession *s);
+void tfst_counters_hop_up(TfstHop *hop);
+void tfst_counters_hop_down(TfstHop *hop);
+void tfst_counters_init(TfstEngine *e);
+void tfst_counters_clear(TfstEngine *e);
+void tfst_counters_free(TfstEngine *e);
+/* Bytes carried since the instance started, [upcall][to_client]. */
+void tfst_counters_byte_totals(TfstEngine *e, guint64 out[2][2]);
+
 GArray *tfst_router_chain(TfstEngine *e); /* TfstChainItem, sorted */
 
 typedef struct {
@@ -437,7 +466,7 @@ typedef struct {
 
 /* tfst-sockets.c: applies the keepalive settings of the configuration to
  * every open hop and session socket. */
-void tfst_engine_retune(TfstEngine *e);
+void tfst_sockets_retune(TfstEngine *e);
 
 /* tfst-reload.c */
-void tfst_engine_apply_config(TfstEngine *e, TfstConfig *next);
+void tfst_reload_apply(TfstEngine *e, TfstConfig *next);

@@ -13,6 +13,9 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+static const TfstHopCallbacks engine_hop_callbacks;
+static void engine_accepting_cb(TfstEngine *e, gboolean on);
+
 static void
 listener_free(TfstListener *l)
 {
@@ -143,6 +146,8 @@ tfst_engine_new_state(TfstConfig *config, TfstLog *log)
 
   e->config = config;
   e->log = log;
+  e->hop_cb = &engine_hop_callbacks;
+  e->accepting_cb = engine_accepting_cb;
   e->wake_fd = -1;
   e->sess_epfd = -1;
   e->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)listener_free);
@@ -155,7 +160,7 @@ tfst_engine_new_state(TfstConfig *config, TfstLog *log)
   e->pending_by_addr = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   e->rl_protocol = e->rl_hop_closed = e->rl_tls = e->rl_pending = e->rl_accept = e->rl_takeover =
       (TfstRatelimit)TFST_RATELIMIT_INIT(TFST_LOG_PEER_INTERVAL_US, TFST_LOG_PEER_BURST);
-  tfst_stats_init(e);
+  tfst_counters_init(e);
   return e;
 }
 
@@ -272,8 +277,8 @@ listener_io_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
  * rather than reset clients it leaves them in the listen backlog until the
  * hop is back (this is also what lets a socket-activated instance carry the
  * connection that started it). */
-void
-tfst_engine_forwards_accepting(TfstEngine *e, gboolean on)
+static void
+engine_accepting_cb(TfstEngine *e, gboolean on)
 {
   if (e->config->role != TFST_ROLE_GWPROXY)
     return;
@@ -282,17 +287,6 @@ tfst_engine_forwards_accepting(TfstEngine *e, gboolean on)
     if (l->kind == TFST_LISTEN_FORWARD && l->io != NULL)
       sd_event_source_set_enabled(l->io, on ? SD_EVENT_ON : SD_EVENT_OFF);
   }
-}
-
-const TfstForwardConf *
-tfst_engine_forward(TfstEngine *e, const char *name)
-{
-  for (guint i = 0; i < e->config->forwards->len; i++) {
-    const TfstForwardConf *fw = g_ptr_array_index(e->config->forwards, i);
-    if (g_strcmp0(fw->name, name) == 0)
-      return fw;
-  }
-  return NULL;
 }
 
 void
@@ -327,6 +321,43 @@ tfst_engine_update_status(TfstEngine *e)
   e->status_text = g_strdup(s->str);
   (void)sd_notify(0, s->str);
 }
+
+/* ---- the hop callbacks: what a hop's events mean to the rest ---- */
+
+static void
+engine_hop_up_cb(TfstHop *hop)
+{
+  tfst_router_hop_up(hop);
+  tfst_counters_hop_up(hop);
+  tfst_engine_update_status(hop->engine);
+  tfst_notify_handshake(hop->engine, TRUE, hop->peer_label, NULL);
+}
+
+static void
+engine_hop_down_cb(TfstHop *hop, gboolean was_up)
+{
+  if (was_up) {
+    tfst_router_hop_down(hop);
+    tfst_counters_hop_down(hop);
+  }
+  if (hop->connector != NULL) {
+    hop->connector->hop = NULL;
+    tfst_connector_schedule(hop->connector);
+  }
+  /* STATUS= counts hops that are up: thousands of connections that never
+   * finished the handshake must not each walk every hop on the way out. */
+  if (was_up || hop->connector != NULL)
+    tfst_engine_update_status(hop->engine);
+}
+
+static const TfstHopCallbacks engine_hop_callbacks = {
+    .frame_cb = tfst_session_frame_cb,
+    .tell_cb = tfst_router_tell_cb,
+    .up_cb = engine_hop_up_cb,
+    .lost_cb = tfst_session_lost_cb,
+    .down_cb = engine_hop_down_cb,
+    .room_cb = tfst_session_room_cb,
+};
 
 static int
 status_timer_cb(sd_event_source *s, guint64 usec, void *userdata)
@@ -438,96 +469,6 @@ tfst_engine_set_observer(TfstEngine *e, const TfstEngineObserver *observer, gpoi
   e->observer_data = user_data;
 }
 
-/* Not g_main_context_invoke(): it runs the function right here when it can
- * acquire the context, which it can while the main loop is not running
- * yet. */
-static void
-invoke_on_main(GSourceFunc func, gpointer data, GDestroyNotify destroy)
-{
-  GSource *source = g_idle_source_new();
-
-  g_source_set_priority(source, G_PRIORITY_DEFAULT);
-  g_source_set_callback(source, func, data, destroy);
-  g_source_set_static_name(source, "tfst-engine-event");
-  g_source_attach(source, NULL);
-  g_source_unref(source);
-}
-
-static gboolean
-changed_idle(gpointer data)
-{
-  TfstEngine *e = data;
-
-  g_atomic_int_set(&e->changed_pending, 0);
-  e->observer->changed(e->observer_data);
-  return G_SOURCE_REMOVE;
-}
-
-/* Called often (every session open and close): one idle is queued until
- * the control plane has seen it. */
-void
-tfst_engine_notify_changed(TfstEngine *e)
-{
-  if (e->observer == NULL || e->observer->changed == NULL)
-    return;
-  if (g_atomic_int_compare_and_exchange(&e->changed_pending, 0, 1))
-    invoke_on_main(changed_idle, e, NULL);
-}
-
-typedef struct {
-  TfstEngine *engine;
-  gboolean ok;
-  char *label;
-  char *reason;
-} TfstHandshakeEvent;
-
-static void
-handshake_event_free(TfstHandshakeEvent *ev)
-{
-  g_free(ev->label);
-  g_free(ev->reason);
-  g_free(ev);
-}
-
-static gboolean
-handshake_idle(gpointer data)
-{
-  TfstHandshakeEvent *ev = data;
-  TfstEngine *e = ev->engine;
-
-  e->observer->handshake(e->observer_data, ev->ok, ev->label, ev->reason);
-  return G_SOURCE_REMOVE;
-}
-
-void
-tfst_engine_notify_handshake(TfstEngine *e, gboolean ok, const char *label, const char *reason)
-{
-  gint64 now = g_get_monotonic_time();
-  TfstHandshakeEvent *ev;
-
-  if (e->observer == NULL || e->observer->handshake == NULL)
-    return;
-  /* A peer that reconnects in a tight loop must not flood the bus. */
-  if (now - e->handshake_window_us >= G_USEC_PER_SEC) {
-    if (e->handshake_dropped > 0)
-      tfst_log(e->log, LOG_NOTICE, "%u handshake signals were not emitted (rate limit 10/s)",
-               e->handshake_dropped);
-    e->handshake_window_us = now;
-    e->handshake_events = 0;
-    e->handshake_dropped = 0;
-  }
-  if (++e->handshake_events > 10) {
-    e->handshake_dropped++;
-    return;
-  }
-  ev = g_new0(TfstHandshakeEvent, 1);
-  ev->engine = e;
-  ev->ok = ok;
-  ev->label = g_strdup(label);
-  ev->reason = g_strdup(reason);
-  invoke_on_main(handshake_idle, ev, (GDestroyNotify)handshake_event_free);
-}
-
 /* Commands from the control plane arrive here, in the data-plane thread:
  * nothing the loop owns is ever touched from another thread. */
 static int
@@ -546,7 +487,7 @@ wake_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
         sd_event_exit(e->event, 0);
         return 0;
       case TFST_CMD_RELOAD:
-        tfst_engine_apply_config(e, cmd->config);
+        tfst_reload_apply(e, cmd->config);
         tfst_config_free(cmd->config);
         break;
       case TFST_CMD_QUERY:
@@ -601,11 +542,11 @@ tfst_engine_start(TfstEngine *e, GError **error)
     TfstListener *l = g_ptr_array_index(e->listeners, i);
     sd_event_add_io(e->event, &l->io, l->fd, EPOLLIN, listener_io_cb, l);
   }
-  tfst_engine_forwards_accepting(e, FALSE);
+  engine_accepting_cb(e, FALSE);
   for (guint i = 0; i < e->connectors->len; i++)
     tfst_connector_schedule(g_ptr_array_index(e->connectors, i));
   sd_event_add_io(e->event, &e->wake, e->wake_fd, EPOLLIN, wake_cb, e);
-  sd_event_add_io(e->event, &e->sess_src, e->sess_epfd, EPOLLIN, tfst_session_dispatch, e);
+  sd_event_add_io(e->event, &e->sess_src, e->sess_epfd, EPOLLIN, tfst_session_dispatch_cb, e);
   sd_event_add_time_relative(e->event, &e->status_timer, CLOCK_MONOTONIC, G_USEC_PER_SEC, 0,
                              status_timer_cb, e);
   tfst_engine_update_status(e);
@@ -634,7 +575,7 @@ tfst_engine_free(TfstEngine *e)
   g_clear_pointer(&e->learned, g_hash_table_unref);
   g_clear_pointer(&e->peers, g_hash_table_unref);
   g_clear_pointer(&e->pending_by_addr, g_hash_table_unref);
-  tfst_stats_free(e);
+  tfst_counters_free(e);
   g_clear_pointer(&e->activated, g_ptr_array_unref);
   if (e->commands != NULL) {
     TfstCommand *cmd;

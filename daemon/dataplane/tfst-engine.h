@@ -19,7 +19,7 @@ typedef struct TfstEngine TfstEngine;
 /* What the data plane tells the control plane; called on the main context
  * (the thread that runs the GLib main loop), never on the data plane. */
 typedef struct {
-  /* Something in the snapshot (tfst_engine_snapshot) may have changed.
+  /* Something in the snapshot (tfst_inspect_snapshot) may have changed.
    * Coalesced: one call until the control plane asks for a snapshot. */
   void (*changed)(gpointer user_data);
   /* A hop handshake completed (ok) or failed; rate-limited to 10 a second. */
@@ -52,26 +52,26 @@ GVariant *tfst_engine_query_finish(TfstEngine *engine, GAsyncResult *result, GEr
 /* Queries (tfst-inspect.c), for tfst_engine_query_async().  Snapshot:
  * (s state, a(sq) listeners, a(ssqbtuu) parent, a(ssqbtuu) children,
  *  a(si) chain, u sessions, t opened in total, t ended in total). */
-GVariant *tfst_engine_snapshot(TfstEngine *e, gpointer data, GError **error);
+GVariant *tfst_inspect_snapshot(TfstEngine *e, gpointer data, GError **error);
 /* data: the a{sv} filter (a floating or owned GVariant ref) */
-GVariant *tfst_engine_list_sessions(TfstEngine *e, gpointer data, GError **error);
-GVariant *tfst_engine_get_statistics(TfstEngine *e, gpointer data, GError **error);
-GVariant *tfst_engine_clear_statistics(TfstEngine *e, gpointer data, GError **error);
+GVariant *tfst_inspect_list_sessions(TfstEngine *e, gpointer data, GError **error);
+GVariant *tfst_inspect_get_statistics(TfstEngine *e, gpointer data, GError **error);
+GVariant *tfst_inspect_clear_statistics(TfstEngine *e, gpointer data, GError **error);
 /* data: a guint64 * session id */
-GVariant *tfst_engine_close_session(TfstEngine *e, gpointer data, GError **error);
+GVariant *tfst_inspect_close_session(TfstEngine *e, gpointer data, GError **error);
 /* data: the target string; replies (ttt): sent and received so far, and a
  * token that changes when the target is a different object */
-GVariant *tfst_engine_flow_sample(TfstEngine *e, gpointer data, GError **error);
+GVariant *tfst_inspect_flow_sample(TfstEngine *e, gpointer data, GError **error);
 
 /* Keepalive queries (tfst-sockets.c); data: a TfstKeepaliveUpdate.  Get
  * replies (a{sv}); Set merges the changes, retunes every open connection
  * of the scope and replies (a{sv} settings now, as warnings). */
-GVariant *tfst_engine_get_keepalive(TfstEngine *e, gpointer data, GError **error);
-GVariant *tfst_engine_set_keepalive(TfstEngine *e, gpointer data, GError **error);
+GVariant *tfst_sockets_get_keepalive(TfstEngine *e, gpointer data, GError **error);
+GVariant *tfst_sockets_set_keepalive(TfstEngine *e, gpointer data, GError **error);
 /* Every TCP socket of the instance, listeners included:
  * (a(tsstuuuuutt)) of (inode, kind, peer label, session id, TCP_INFO
  * state, probes, retransmits, rtt, rttvar, bytes acked, bytes received). */
-GVariant *tfst_engine_describe_sockets(TfstEngine *e, gpointer data, GError **error);
+GVariant *tfst_sockets_describe(TfstEngine *e, gpointer data, GError **error);
 
 /* Test hook for the watchdog: the data plane stops answering. */
 void tfst_engine_block_for_test(TfstEngine *engine);

@@ -193,7 +193,7 @@ tfst_frame_header_encode(guint8 *buf, guint8 type, guint32 session, guint32 leng
 }
 
 int
-tfst_u32_payload_decode(const TfstFrameHeader *h, const guint8 *p, guint32 *out)
+tfst_frame_decode_u32(const TfstFrameHeader *h, const guint8 *p, guint32 *out)
 {
   if (h->length < 4)
     return TFST_FRAME_E_PAYLOAD;
@@ -202,7 +202,7 @@ tfst_u32_payload_decode(const TfstFrameHeader *h, const guint8 *p, guint32 *out)
 }
 
 guint64
-tfst_u64_payload_decode(const guint8 *p)
+tfst_frame_decode_u64(const guint8 *p)
 {
   return (guint64)get_u32(p) << 32 | get_u32(p + 4);
 }
@@ -622,48 +622,6 @@ tfst_frame_decode_goaway(const guint8 *p, guint32 len, guint32 *out_reason, char
     return r;
   *out_reason = get_u32(p);
   return TFST_FRAME_OK;
-}
-
-void
-tfst_tell_msg_init(TfstTellMsg *m)
-{
-  memset(m, 0, sizeof(*m));
-  m->chain = g_array_new(FALSE, TRUE, sizeof(TfstChainEntry));
-  m->networks = g_array_new(FALSE, TRUE, sizeof(TfstNetworkEntry));
-  m->forwards = g_array_new(FALSE, TRUE, sizeof(TfstForwardEntry));
-}
-
-void
-tfst_tell_msg_clear(TfstTellMsg *m)
-{
-  g_clear_pointer(&m->chain, g_array_unref);
-  g_clear_pointer(&m->networks, g_array_unref);
-  g_clear_pointer(&m->forwards, g_array_unref);
-}
-
-guint
-tfst_tell_msg_entries(const TfstTellMsg *m)
-{
-  return m->chain->len + m->networks->len + m->forwards->len;
-}
-
-/* Each entry is a TLV: 3 bytes of tag and length, then its value. */
-gsize
-tfst_tell_msg_size(const TfstTellMsg *m)
-{
-  gsize n = 0;
-
-  for (guint i = 0; i < m->chain->len; i++)
-    n += 3 + 1 + strlen(g_array_index(m->chain, TfstChainEntry, i).label);
-  for (guint i = 0; i < m->networks->len; i++) {
-    const TfstNetworkEntry *e = &g_array_index(m->networks, TfstNetworkEntry, i);
-    n += 3 + 1 + strlen(e->owner) + 2 + (e->family == AF_INET6 ? 16 : 4);
-  }
-  for (guint i = 0; i < m->forwards->len; i++) {
-    const TfstForwardEntry *e = &g_array_index(m->forwards, TfstForwardEntry, i);
-    n += 3 + 1 + strlen(e->owner) + strlen(e->name);
-  }
-  return n;
 }
 
 GByteArray *

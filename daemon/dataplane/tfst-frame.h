@@ -132,8 +132,8 @@ void tfst_frame_header_encode(guint8 *buf, guint8 type, guint32 session, guint32
 
 /* OPEN's WINDOW and OPEN_OK's window: 1 ... 2^31-1. */
 gboolean tfst_frame_window_is_valid(guint32 window);
-int tfst_u32_payload_decode(const TfstFrameHeader *h, const guint8 *p, guint32 *out);
-guint64 tfst_u64_payload_decode(const guint8 *p);
+int tfst_frame_decode_u32(const TfstFrameHeader *h, const guint8 *p, guint32 *out);
+guint64 tfst_frame_decode_u64(const guint8 *p);
 
 /* Encoders write one whole frame (header included) into buf and return its
  * size, or TFST_FRAME_E_SPACE / TFST_FRAME_E_LABEL. */
@@ -153,6 +153,7 @@ int tfst_frame_decode_tell(const guint8 *p, guint32 len, TfstTellMsg *out);
 int tfst_frame_decode_goaway(const guint8 *p, guint32 len, guint32 *out_reason, char *text,
                              gsize text_cap);
 
+/* tfst-tell-msg.c */
 void tfst_tell_msg_init(TfstTellMsg *m);
 void tfst_tell_msg_clear(TfstTellMsg *m);
 /* Chain, network and forward entries of m: how many, and the payload bytes

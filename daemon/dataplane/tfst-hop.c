@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A hop: the one TCP connection between a child and its parent carrying all
- * sessions.  Reads frames, runs the WHO/TELL handshake and PING liveness,
- * batches output, and hands session frames to tfst-session.c. */
+ * sessions.  Reads frames, runs the HELLO/WHO/IAM handshake, PING liveness
+ * and GOAWAY, batches output, and hands everything else to the callbacks
+ * the engine installed (engine->hop_cb): it knows nothing above it. */
 #include "tfst-engine-private.h"
 
 #include <errno.h>
@@ -294,59 +295,58 @@ hop_free(TfstHop *hop)
   g_free(hop);
 }
 
+/* The journal line of a closing hop; a handshake that failed is counted
+ * and signalled too. */
+static void
+hop_log_close(TfstHop *hop, int err, const char *why)
+{
+  TfstEngine *e = hop->engine;
+  TfstLogFields f = {.message_id = TFST_MSGID_HOP_LOST, .peer_label = hop->peer_label, .err = err};
+
+  if (hop->up) {
+    tfst_log_limited(e->log, &e->rl_hop_closed, LOG_WARNING, &f, "hop to %s %s (%s) lost: %s",
+                     hop_side(hop), hop->peer_label, hop->peer_desc, why);
+    return;
+  }
+  if (!hop->logged)
+    tfst_log_limited(e->log, &e->rl_hop_closed, LOG_WARNING, &f,
+                     "hop to %s at %s closed before handshake completed: %s", hop_side(hop),
+                     hop->peer_desc, why);
+  /* A connect that never succeeded is not a failed handshake. */
+  if (hop->connector == NULL || (hop->io_mask & EPOLLIN)) {
+    e->stats.handshake_failures++;
+    tfst_notify_handshake(
+        e, FALSE, strcmp(hop->peer_label, "?") != 0 ? hop->peer_label : hop->peer_desc, why);
+  }
+}
+
 /* Tears the hop down at once: every session on it is reset on both sides
- * (a lost hop must never leave a half-open session behind), then the opener
- * schedules a reconnect. */
+ * (lost_cb: a lost hop must never leave a half-open session behind), then
+ * down_cb (where the engine schedules the opener's reconnect). */
 void
 tfst_hop_close(TfstHop *hop, int err, const char *why)
 {
   TfstEngine *e = hop->engine;
-  TfstLogFields f = {.message_id = TFST_MSGID_HOP_LOST, .peer_label = hop->peer_label, .err = err};
   gboolean was_up = hop->up;
 
   if (hop->closing)
     return;
   hop->closing = TRUE;
   hop_pending_done(hop);
-  if (hop->up) {
-    tfst_log_limited(e->log, &e->rl_hop_closed, LOG_WARNING, &f, "hop to %s %s (%s) lost: %s",
-                     hop_side(hop), hop->peer_label, hop->peer_desc, why);
+  hop_log_close(hop, err, why);
+  if (was_up)
     hop_wake_waiters(hop);
-  } else {
-    if (!hop->logged)
-      tfst_log_limited(e->log, &e->rl_hop_closed, LOG_WARNING, &f,
-                       "hop to %s at %s closed before handshake completed: %s", hop_side(hop),
-                       hop->peer_desc, why);
-    /* A connect that never succeeded is not a failed handshake. */
-    if (hop->connector == NULL || (hop->io_mask & EPOLLIN)) {
-      e->stats.handshake_failures++;
-      tfst_engine_notify_handshake(
-          e, FALSE, strcmp(hop->peer_label, "?") != 0 ? hop->peer_label : hop->peer_desc, why);
-    }
-  }
-
-  tfst_session_hop_lost(hop, err != 0 ? err : ECONNRESET);
+  e->hop_cb->lost_cb(hop, err != 0 ? err : ECONNRESET);
   g_queue_clear(&hop->blocked);
   g_queue_unlink(&e->hops, &hop->link);
-  if (hop->up) {
-    hop->up = FALSE;
-    tfst_router_hop_down(hop);
-    tfst_stats_hop_down(hop);
-  }
+  hop->up = FALSE;
   hop->io = sd_event_source_disable_unref(hop->io);
   hop->flush = sd_event_source_disable_unref(hop->flush);
   hop->timer = sd_event_source_disable_unref(hop->timer);
   hop->drain = sd_event_source_disable_unref(hop->drain);
   close(hop->fd);
   hop->fd = -1;
-  if (hop->connector != NULL) {
-    hop->connector->hop = NULL;
-    tfst_connector_schedule(hop->connector);
-  }
-  /* STATUS= counts hops that are up: thousands of connections that never
-   * finished the handshake must not each walk every hop on the way out. */
-  if (was_up || hop->connector != NULL)
-    tfst_engine_update_status(e);
+  e->hop_cb->down_cb(hop, was_up);
   /* A close from inside the hop's own I/O callback is finished there. */
   if (!hop->dispatching)
     hop_free(hop);
@@ -492,7 +492,7 @@ hop_unblock(TfstHop *hop)
     TfstEnd *end = l->data;
 
     l->data = NULL;
-    tfst_end_unblocked(end);
+    hop->engine->hop_cb->room_cb(end);
   }
 }
 
@@ -645,7 +645,7 @@ hop_tls_label_refused(TfstHop *hop, const char *label)
 }
 
 static void
-hop_on_hello(TfstHop *hop, const guint8 *p, guint32 len)
+hop_recv_hello(TfstHop *hop, const guint8 *p, guint32 len)
 {
   TfstHelloMsg m;
   int r;
@@ -681,7 +681,7 @@ hop_on_hello(TfstHop *hop, const guint8 *p, guint32 len)
 }
 
 static void
-hop_on_who(TfstHop *hop)
+hop_recv_who(TfstHop *hop)
 {
   TfstEngine *e = hop->engine;
   TfstLogFields f = {.message_id = TFST_MSGID_HANDSHAKE, .peer_label = hop->peer_label};
@@ -695,11 +695,11 @@ hop_on_who(TfstHop *hop)
                 hop->peer_label);
   tfst_hop_send(hop, iam, tfst_frame_encode_iam(iam, sizeof(iam), e->config->label));
   hop->told = TRUE;
-  tfst_router_send_tell(hop);
+  e->hop_cb->tell_cb(hop, TFST_FRAME_WHO, NULL, 0);
 }
 
 static void
-hop_on_iam(TfstHop *hop, const guint8 *p, guint32 len)
+hop_recv_iam(TfstHop *hop, const guint8 *p, guint32 len)
 {
   char label[TFST_LABEL_MAX + 1];
   int r;
@@ -727,16 +727,9 @@ hop_apply_tell(TfstHop *hop, guint8 type, const guint8 *p, guint32 len)
 
   if (!was_up)
     hop_set_up(hop);
-  if (type == TFST_FRAME_TELL)
-    tfst_router_on_tell(hop, p, len);
-  else
-    tfst_router_on_tell_ok(hop, p, len);
-  if (!was_up && !hop->closing) {
-    tfst_router_hop_up(hop);
-    tfst_stats_hop_up(hop);
-    tfst_engine_update_status(hop->engine);
-    tfst_engine_notify_handshake(hop->engine, TRUE, hop->peer_label, NULL);
-  }
+  hop->engine->hop_cb->tell_cb(hop, type, p, len);
+  if (!was_up && !hop->closing)
+    hop->engine->hop_cb->up_cb(hop);
 }
 
 /* ---- label takeover: a newcomer announcing the label of a child that is
@@ -873,7 +866,7 @@ hop_takeover_decide(TfstHop *hop)
 }
 
 static void
-hop_on_tell(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
+hop_recv_tell(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
 {
   if (h->type == TFST_FRAME_TELL && (hop->direction != TFST_HOP_TO_CHILD || !hop->got_iam)) {
     tfst_hop_protocol_error(hop, "unexpected TELL");
@@ -890,9 +883,9 @@ hop_on_tell(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
 }
 
 static void
-hop_on_pong(TfstHop *hop, const guint8 *p)
+hop_recv_pong(TfstHop *hop, const guint8 *p)
 {
-  guint64 sent = tfst_u64_payload_decode(p);
+  guint64 sent = tfst_frame_decode_u64(p);
   gint64 rtt;
 
   if (sent == 0 || sent != hop->ping_sent_us)
@@ -905,7 +898,7 @@ hop_on_pong(TfstHop *hop, const guint8 *p)
 }
 
 static void
-hop_on_goaway(TfstHop *hop, const guint8 *p, guint32 len)
+hop_recv_goaway(TfstHop *hop, const guint8 *p, guint32 len)
 {
   char text[256];
   g_autofree char *why = NULL;
@@ -935,29 +928,29 @@ hop_dispatch(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
   }
   switch (h->type) {
     case TFST_FRAME_HELLO:
-      hop_on_hello(hop, p, h->length);
+      hop_recv_hello(hop, p, h->length);
       break;
     case TFST_FRAME_WHO:
-      hop_on_who(hop);
+      hop_recv_who(hop);
       break;
     case TFST_FRAME_IAM:
-      hop_on_iam(hop, p, h->length);
+      hop_recv_iam(hop, p, h->length);
       break;
     case TFST_FRAME_TELL:
     case TFST_FRAME_TELL_OK:
-      hop_on_tell(hop, h, p);
+      hop_recv_tell(hop, h, p);
       break;
     case TFST_FRAME_PING: {
       guint8 f[TFST_FRAME_HEADER_SIZE + 8];
-      tfst_hop_send(
-          hop, f, tfst_frame_encode_u64(f, sizeof(f), TFST_FRAME_PONG, tfst_u64_payload_decode(p)));
+      tfst_hop_send(hop, f,
+                    tfst_frame_encode_u64(f, sizeof(f), TFST_FRAME_PONG, tfst_frame_decode_u64(p)));
       break;
     }
     case TFST_FRAME_PONG:
-      hop_on_pong(hop, p);
+      hop_recv_pong(hop, p);
       break;
     case TFST_FRAME_GOAWAY:
-      hop_on_goaway(hop, p, h->length);
+      hop_recv_goaway(hop, p, h->length);
       break;
     default:
       if (!hop->up) {
@@ -965,7 +958,7 @@ hop_dispatch(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
                                 tfst_frame_type_name(h->type));
         return;
       }
-      tfst_session_on_frame(hop, h, p);
+      hop->engine->hop_cb->frame_cb(hop, h, p);
   }
 }
 
@@ -1290,50 +1283,4 @@ hop_timer_cb(sd_event_source *s, guint64 usec, void *userdata)
              1000ull);
   sd_event_source_set_enabled(s, SD_EVENT_ON);
   return 0;
-}
-
-/* ---- connectors: the side that opens a hop, reconnecting with capped
- * exponential backoff and jitter ---- */
-
-static int
-connector_timer_cb(sd_event_source *s, guint64 usec, void *userdata)
-{
-  TfstConnector *c = userdata;
-  TfstEngine *e = c->engine;
-  int fd;
-
-  fd = tfst_socket_connect(&c->addr, c->conf, &c->next_sport);
-  if (fd < 0) {
-    TfstLogFields f = {.err = -fd};
-    tfst_log_full(e->log, LOG_WARNING, &f, "cannot open hop to %s at %s: %s",
-                  c->direction == TFST_HOP_TO_PARENT ? "parent" : "child",
-                  tfst_addr_format(&c->addr, (char[TFST_ADDR_STRLEN]){0}), g_strerror(-fd));
-    tfst_connector_schedule(c);
-    return 0;
-  }
-  c->hop = tfst_hop_new(e, c->direction, fd, c);
-  return 0;
-}
-
-void
-tfst_connector_schedule(TfstConnector *c)
-{
-  TfstEngine *e = c->engine;
-  guint64 delay_ms;
-
-  if (c->attempts == 0) {
-    delay_ms = c->conf->reconnect_min_ms / 4;
-  } else {
-    guint shift = MIN(c->attempts - 1, 20u);
-    delay_ms = MIN((guint64)c->conf->reconnect_min_ms << shift, (guint64)c->conf->reconnect_max_ms);
-    /* ±20 % jitter so a whole tier restarting does not reconnect in step. */
-    delay_ms = delay_ms * g_random_int_range(80, 121) / 100;
-  }
-  c->attempts++;
-  if (c->timer == NULL)
-    sd_event_add_time_relative(e->event, &c->timer, CLOCK_MONOTONIC, delay_ms * 1000, 0,
-                               connector_timer_cb, c);
-  else
-    sd_event_source_set_time_relative(c->timer, delay_ms * 1000);
-  sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
 }

@@ -1,180 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* What the control plane may know about the data plane: statistics kept
- * on the data path, and the answers to its queries (snapshot, sessions,
- * counters, data flow), built here on the data-plane thread as GVariants
- * so nothing the loop owns is ever read from another thread. */
+/* What the control plane may know about the data plane: the answers to
+ * its queries (snapshot, sessions, counters, data flow), built here on the data-plane thread as
+ * GVariants so nothing the loop owns is ever read from another thread. */
 #include "tfst-engine-private.h"
 #include "tfst-error.h"
 
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <string.h>
-
-/* ---- statistics ---- */
-
-void
-tfst_stats_init(TfstEngine *e)
-{
-  e->stats.cleared_rt = g_get_real_time();
-}
-
-/* Nothing to free since the errno table became a fixed array; the engine
- * still pairs it with tfst_stats_init(). */
-void
-tfst_stats_free(TfstEngine *e)
-{
-}
-
-/* A value Linux gives a name to.  Anything else a peer sends is a number
- * we have no use for, and each distinct one would cost a table slot here,
- * an interned g_strerror() text and a statistics entry. */
-gboolean
-tfst_errno_is_known(guint32 err)
-{
-  return err > 0 && err < TFST_ERRNO_SLOTS && strerrorname_np((int)err) != NULL;
-}
-
-static void
-count_errno(TfstCounters *c, int err)
-{
-  c->failed_by_errno[tfst_errno_is_known((guint32)err) ? err : 0]++;
-}
-
-/* ETIMEDOUT on a socket means TCP gave up: on unacknowledged data after
- * TCP_USER_TIMEOUT, or on keepalive probes nobody answered.  tcpi_probes
- * (unanswered keepalive probes) is what tells them apart; recent kernels
- * have already cleared tcpi_unacked when the error is seen, so that test
- * only matters on older ones. */
-static gboolean
-died_of_keepalive(int fd)
-{
-  struct tcp_info ti = {0};
-  socklen_t len = sizeof(ti);
-
-  if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
-    return FALSE;
-  return ti.tcpi_unacked == 0 && ti.tcpi_probes > 0;
-}
-
-/* Called before the session's sockets are closed. */
-void
-tfst_stats_session_ended(TfstSession *s, int err, TfstEnd *origin)
-{
-  TfstCounters *c = &s->engine->stats;
-
-  if (s->counted)
-    return;
-  s->counted = TRUE;
-  if (s->state == TFST_SESSION_OPENING) {
-    c->failed++;
-    count_errno(c, err);
-  } else if (err == ETIMEDOUT && origin != NULL && origin->kind == TFST_END_SOCKET) {
-    if (died_of_keepalive(origin->fd))
-      c->keepalive_dead++;
-    else
-      c->retransmit_timeout++;
-  } else {
-    c->reset++;
-  }
-}
-
-static guint64 *
-gone_slot(TfstEngine *e, gboolean upcall, gboolean to_client)
-{
-  return &e->bytes_gone[upcall ? 1 : 0][to_client ? 1 : 0];
-}
-
-void
-tfst_stats_session_freed(TfstSession *s)
-{
-  TfstEngine *e = s->engine;
-
-  *gone_slot(e, s->upcall, FALSE) += s->end[0].bytes_in;
-  *gone_slot(e, s->upcall, TRUE) += s->end[1].bytes_in;
-  if (s->state == TFST_SESSION_OPEN)
-    e->total_ended++;
-  tfst_engine_notify_changed(e);
-}
-
-/* Bytes carried since the instance started, [upcall][to_client]. */
-static void
-byte_totals(TfstEngine *e, guint64 out[2][2])
-{
-  memcpy(out, e->bytes_gone, sizeof(e->bytes_gone));
-  for (GList *l = e->sessions.head; l != NULL; l = l->next) {
-    const TfstSession *s = l->data;
-    out[s->upcall ? 1 : 0][0] += s->end[0].bytes_in;
-    out[s->upcall ? 1 : 0][1] += s->end[1].bytes_in;
-  }
-}
-
-void
-tfst_stats_clear(TfstEngine *e)
-{
-  memset(&e->stats, 0, sizeof(e->stats));
-  byte_totals(e, e->stats.bytes_base);
-  e->stats.cleared_rt = g_get_real_time();
-}
-
-/* Peers that connect to us are remembered by label, within reason: a
- * hostile peer inventing labels must not grow the table without bound. */
-#define TFST_PEER_RECORDS_MAX 1024
-
-static TfstPeerRecord *
-peer_record(TfstEngine *e, const TfstHop *hop, gboolean create)
-{
-  TfstPeerRecord *r = g_hash_table_lookup(e->peers, hop->peer_label);
-
-  if (r == NULL && create && g_hash_table_size(e->peers) < TFST_PEER_RECORDS_MAX) {
-    r = g_new0(TfstPeerRecord, 1);
-    r->direction = hop->direction;
-    g_hash_table_insert(e->peers, g_strdup(hop->peer_label), r);
-  }
-  return r;
-}
-
-void
-tfst_stats_hop_up(TfstHop *hop)
-{
-  TfstEngine *e = hop->engine;
-  TfstConnector *c = hop->connector;
-  TfstPeerRecord *r;
-
-  if (c != NULL) {
-    if (c->was_up) {
-      c->reconnects++;
-      e->stats.hop_reconnects++;
-    }
-    c->was_up = TRUE;
-    c->changed_rt = g_get_real_time();
-    g_strlcpy(c->last_label, hop->peer_label, sizeof(c->last_label));
-  } else if ((r = peer_record(e, hop, TRUE)) != NULL) {
-    if (r->changed_rt != 0) {
-      r->reconnects++;
-      e->stats.hop_reconnects++;
-    }
-    r->up = TRUE;
-    r->addr = hop->peer_addr;
-    r->direction = hop->direction;
-    r->changed_rt = g_get_real_time();
-  }
-  tfst_engine_notify_changed(e);
-}
-
-void
-tfst_stats_hop_down(TfstHop *hop)
-{
-  TfstEngine *e = hop->engine;
-  TfstPeerRecord *r;
-
-  if (hop->connector != NULL)
-    hop->connector->changed_rt = g_get_real_time();
-  else if ((r = peer_record(e, hop, FALSE)) != NULL) {
-    r->up = FALSE;
-    r->changed_rt = g_get_real_time();
-  }
-  tfst_engine_notify_changed(e);
-}
 
 /* ---- snapshot for the properties ---- */
 
@@ -300,7 +133,7 @@ tls_hops(TfstEngine *e)
 }
 
 GVariant *
-tfst_engine_snapshot(TfstEngine *e, gpointer data, GError **error)
+tfst_inspect_snapshot(TfstEngine *e, gpointer data, GError **error)
 {
   g_autoptr(GArray) chain = tfst_router_chain(e);
   GVariantBuilder listeners, parent, children, labels;
@@ -472,7 +305,7 @@ sessions_too_many(GList *from, const TfstSessionFilter *f, guint listed, GError 
 }
 
 GVariant *
-tfst_engine_list_sessions(TfstEngine *e, gpointer data, GError **error)
+tfst_inspect_list_sessions(TfstEngine *e, gpointer data, GError **error)
 {
   TfstSessionFilter f = {0};
   TfstChainEnds ends;
@@ -500,7 +333,7 @@ tfst_engine_list_sessions(TfstEngine *e, gpointer data, GError **error)
 }
 
 GVariant *
-tfst_engine_close_session(TfstEngine *e, gpointer data, GError **error)
+tfst_inspect_close_session(TfstEngine *e, gpointer data, GError **error)
 {
   guint64 id = *(const guint64 *)data;
 
@@ -541,13 +374,13 @@ failed_by_errno(const TfstCounters *c)
 }
 
 GVariant *
-tfst_engine_get_statistics(TfstEngine *e, gpointer data, GError **error)
+tfst_inspect_get_statistics(TfstEngine *e, gpointer data, GError **error)
 {
   const TfstCounters *c = &e->stats;
   guint64 bytes[2][2];
   GVariantBuilder b;
 
-  byte_totals(e, bytes);
+  tfst_counters_byte_totals(e, bytes);
   g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
   add_counter(&b, "SessionsOpened", c->opened);
   add_counter(&b, "SessionsClosed", c->closed);
@@ -571,9 +404,9 @@ tfst_engine_get_statistics(TfstEngine *e, gpointer data, GError **error)
 }
 
 GVariant *
-tfst_engine_clear_statistics(TfstEngine *e, gpointer data, GError **error)
+tfst_inspect_clear_statistics(TfstEngine *e, gpointer data, GError **error)
 {
-  tfst_stats_clear(e);
+  tfst_counters_clear(e);
   tfst_log(e->log, LOG_NOTICE, "statistics cleared on request (ClearStatistics)");
   return g_variant_new("()");
 }
@@ -592,7 +425,7 @@ hop_by_label(TfstEngine *e, const char *label)
 }
 
 GVariant *
-tfst_engine_flow_sample(TfstEngine *e, gpointer data, GError **error)
+tfst_inspect_flow_sample(TfstEngine *e, gpointer data, GError **error)
 {
   const char *target = data;
   guint64 id;
@@ -601,7 +434,7 @@ tfst_engine_flow_sample(TfstEngine *e, gpointer data, GError **error)
 
   if (target[0] == '\0') {
     guint64 b[2][2];
-    byte_totals(e, b);
+    tfst_counters_byte_totals(e, b);
     return g_variant_new("(ttt)", b[0][0] + b[1][0], b[0][1] + b[1][1], (guint64)0);
   }
   /* The token tells the two samples apart from a hop that reconnected. */

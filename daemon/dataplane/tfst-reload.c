@@ -90,7 +90,7 @@ reload_tls(TfstEngine *e, const char *section, TfstHopConf *cur, TfstHopConf *ne
 }
 
 void
-tfst_engine_apply_config(TfstEngine *e, TfstConfig *next)
+tfst_reload_apply(TfstEngine *e, TfstConfig *next)
 {
   TfstConfig *cur = e->config;
   g_autoptr(GPtrArray) restart = g_ptr_array_new_with_free_func(g_free);
@@ -128,7 +128,7 @@ tfst_engine_apply_config(TfstEngine *e, TfstConfig *next)
   g_array_set_size(cur->networks, 0);
   g_array_append_vals(cur->networks, next->networks->data, next->networks->len);
   /* Also undoes what SetSettings changed without PERSIST. */
-  tfst_engine_retune(e);
+  tfst_sockets_retune(e);
   tfst_router_reload_trust(e, next);
   /* Networks and forward targets are part of what we announce upward. */
   tfst_router_announce(e);

@@ -76,7 +76,7 @@ router_log_chain(TfstEngine *e)
   g_free(e->chain_text);
   e->chain_text = g_strdup(text->str);
   tfst_log(e->log, LOG_NOTICE, "routingManager: chain known: %s", text->str);
-  tfst_engine_notify_changed(e);
+  tfst_notify_changed(e);
 }
 
 /* Sessions can be carried up only when the chain above reaches an endpoint
@@ -85,7 +85,7 @@ router_log_chain(TfstEngine *e)
 static void
 router_update_accepting(TfstEngine *e)
 {
-  tfst_engine_forwards_accepting(e, e->parent != NULL && e->parent_rooted);
+  e->accepting_cb(e, e->parent != NULL && e->parent_rooted);
 }
 
 static void
@@ -786,8 +786,8 @@ tell_decode(TfstHop *hop, const guint8 *p, guint32 len, TfstTellMsg *m)
   return r == 0 && strcmp(m->label, hop->peer_label) == 0;
 }
 
-void
-tfst_router_on_tell(TfstHop *hop, const guint8 *p, guint32 len)
+static void
+router_tell_received(TfstHop *hop, const guint8 *p, guint32 len)
 {
   TfstEngine *e = hop->engine;
   TfstLogFields f = {.message_id = TFST_MSGID_HANDSHAKE, .peer_label = hop->peer_label};
@@ -828,8 +828,8 @@ chain_equal(GArray *a, GArray *b)
   return TRUE;
 }
 
-void
-tfst_router_on_tell_ok(TfstHop *hop, const guint8 *p, guint32 len)
+static void
+router_tell_ok_received(TfstHop *hop, const guint8 *p, guint32 len)
 {
   TfstEngine *e = hop->engine;
   TfstTellMsg m;
@@ -859,21 +859,17 @@ tfst_router_on_tell_ok(TfstHop *hop, const guint8 *p, guint32 len)
     schedule_announce(e, FALSE);
 }
 
-/* A child that connects again while we still hold its old hop (one a
- * firewall forgot without telling us) replaces it, or downcalls would keep
- * being routed into the dead connection. */
-static TfstHop *
-stale_child_hop(TfstEngine *e, const TfstHop *hop)
+/* TELL, TELL_OK and WHO (payload NULL: our TELL is due) from a hop: the
+ * routing part of its handshake, and its updates after. */
+void
+tfst_router_tell_cb(TfstHop *hop, guint8 type, const guint8 *payload, guint32 len)
 {
-  if (hop->connector != NULL)
-    return NULL;
-  for (GList *l = e->hops.head; l != NULL; l = l->next) {
-    TfstHop *other = l->data;
-    if (other != hop && other->connector == NULL && other->direction == TFST_HOP_TO_CHILD &&
-        other->up && strcmp(other->peer_label, hop->peer_label) == 0)
-      return other;
-  }
-  return NULL;
+  if (type == TFST_FRAME_WHO)
+    tfst_router_send_tell(hop);
+  else if (type == TFST_FRAME_TELL)
+    router_tell_received(hop, payload, len);
+  else
+    router_tell_ok_received(hop, payload, len);
 }
 
 void
@@ -894,10 +890,6 @@ tfst_router_hop_up(TfstHop *hop)
     router_update_accepting(e);
     /* Children learn whether the chain is now rooted. */
     tell_children(e);
-  } else {
-    TfstHop *old;
-    while ((old = stale_child_hop(e, hop)) != NULL)
-      tfst_hop_close(old, ECONNRESET, "replaced by a new hop from the same child");
   }
   tfst_log_full(e->log, LOG_NOTICE, &f, "hop to %s %s (%s) is up",
                 hop->direction == TFST_HOP_TO_PARENT ? "parent" : "child", hop->peer_label,

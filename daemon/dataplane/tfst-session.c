@@ -61,7 +61,7 @@ session_new(TfstEngine *e)
 }
 
 /* Session sockets live in the engine's own epoll set (see
- * tfst_session_dispatch), registered only while we want an event. */
+ * tfst_session_dispatch_cb), registered only while we want an event. */
 static void
 socket_unregister(TfstEnd *end)
 {
@@ -102,7 +102,7 @@ session_free(TfstSession *s)
   s->timer = sd_event_source_disable_unref(s->timer);
   g_clear_pointer(&s->forward, g_ref_string_release);
   g_clear_pointer(&s->origin, g_ref_string_release);
-  tfst_stats_session_freed(s);
+  tfst_counters_session_freed(s);
   g_queue_unlink(&e->sessions, &s->link);
   if (e->dispatching) {
     s->dead = TRUE;
@@ -154,7 +154,7 @@ tfst_session_abort(TfstSession *s, int err, TfstEnd *origin)
       tfst_hop_send_u32(end->hop, type, end->id, (guint32)err);
     }
   }
-  tfst_stats_session_ended(s, err, origin);
+  tfst_counters_session_ended(s, err, origin);
   tfst_log_limited(s->engine->log, session_rl(s->engine, TFST_SESSION_LOG_RESET), LOG_INFO,
                    &(TfstLogFields){.session = s->id, .err = err},
                    "session rs=%" G_GUINT64_FORMAT " reset: %s", s->id, g_strerror(err));
@@ -513,7 +513,7 @@ session_opened(TfstSession *s)
   s->state = TFST_SESSION_OPEN;
   s->engine->stats.opened++;
   s->engine->total_opened++;
-  tfst_engine_notify_changed(s->engine);
+  tfst_notify_changed(s->engine);
   session_touch(s);
   session_arm_timer(s);
   for (int i = 0; i < 2; i++)
@@ -577,7 +577,7 @@ socket_event(TfstEnd *end, guint32 revents)
  * costs an epoll_wait per event, and with thousands of sockets ready at
  * once (a mass close) that is quadratic. */
 int
-tfst_session_dispatch(sd_event_source *src, int fd, guint32 revents, void *userdata)
+tfst_session_dispatch_cb(sd_event_source *src, int fd, guint32 revents, void *userdata)
 {
   TfstEngine *e = userdata;
   struct epoll_event ev[256];
@@ -755,7 +755,7 @@ static void
 session_terminate(TfstSession *s, const TfstOpenMsg *m)
 {
   TfstEngine *e = s->engine;
-  const TfstForwardConf *fw = tfst_engine_forward(e, m->forward);
+  const TfstForwardConf *fw = tfst_config_forward(e->config, m->forward);
   int fd;
 
   if (fw == NULL || fw->has_listen) {
@@ -783,7 +783,7 @@ session_terminate(TfstSession *s, const TfstOpenMsg *m)
 }
 
 static void
-session_on_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
+session_recv_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
 {
   TfstEngine *e = hop->engine;
   TfstRole role = e->config->role;
@@ -846,7 +846,7 @@ session_on_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
 }
 
 static void
-on_open_ok(TfstEnd *end, guint32 window)
+end_recv_open_ok(TfstEnd *end, guint32 window)
 {
   TfstSession *s = end->session;
 
@@ -863,7 +863,7 @@ on_open_ok(TfstEnd *end, guint32 window)
 }
 
 static void
-on_open_fail(TfstEnd *end, guint32 err)
+end_recv_open_fail(TfstEnd *end, guint32 err)
 {
   TfstSession *s = end->session;
 
@@ -877,7 +877,7 @@ on_open_fail(TfstEnd *end, guint32 err)
 }
 
 static void
-on_data(TfstEnd *end, const guint8 *p, guint32 len)
+end_recv_data(TfstEnd *end, const guint8 *p, guint32 len)
 {
   if (!end->opened || end->in_eof) {
     tfst_hop_protocol_error(end->hop, "DATA on session %u %s", end->id,
@@ -895,7 +895,7 @@ on_data(TfstEnd *end, const guint8 *p, guint32 len)
 }
 
 static void
-on_fin(TfstEnd *end)
+end_recv_fin(TfstEnd *end)
 {
   TfstEnd *p = peer_of(end);
 
@@ -911,7 +911,7 @@ on_fin(TfstEnd *end)
 }
 
 static void
-on_credit(TfstEnd *end, guint32 v)
+end_recv_credit(TfstEnd *end, guint32 v)
 {
   TfstEnd *p = peer_of(end);
 
@@ -932,11 +932,11 @@ on_credit(TfstEnd *end, guint32 v)
 static guint32
 peer_errno(guint32 v, guint32 dflt)
 {
-  return tfst_errno_is_known(v) ? v : dflt;
+  return tfst_counters_errno_is_known(v) ? v : dflt;
 }
 
 void
-tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload)
+tfst_session_frame_cb(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload)
 {
   TfstEnd *end;
   guint32 v = 0;
@@ -948,7 +948,7 @@ tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payl
       tfst_hop_protocol_error(hop, "bad OPEN: %s", tfst_frame_strerror(r));
       return;
     }
-    session_on_open(hop, h->session, &m);
+    session_recv_open(hop, h->session, &m);
     return;
   }
   end = g_hash_table_lookup(hop->streams, GUINT_TO_POINTER(h->session));
@@ -956,7 +956,7 @@ tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payl
   if (end == NULL)
     return;
   if (h->length == 4)
-    (void)tfst_u32_payload_decode(h, payload, &v);
+    (void)tfst_frame_decode_u32(h, payload, &v);
   switch (h->type) {
     case TFST_FRAME_OPEN_OK:
     case TFST_FRAME_OPEN_FAIL:
@@ -966,21 +966,21 @@ tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payl
         return;
       }
       if (h->type == TFST_FRAME_OPEN_OK)
-        on_open_ok(end, v);
+        end_recv_open_ok(end, v);
       else
-        on_open_fail(end, peer_errno(v, ECONNREFUSED));
+        end_recv_open_fail(end, peer_errno(v, ECONNREFUSED));
       break;
     case TFST_FRAME_DATA:
-      on_data(end, payload, h->length);
+      end_recv_data(end, payload, h->length);
       break;
     case TFST_FRAME_FIN:
-      on_fin(end);
+      end_recv_fin(end);
       break;
     case TFST_FRAME_RST:
       tfst_session_abort(end->session, (int)peer_errno(v, ECONNRESET), end);
       break;
     case TFST_FRAME_CREDIT:
-      on_credit(end, v);
+      end_recv_credit(end, v);
       break;
     default:
       tfst_hop_protocol_error(hop, "unexpected %s", tfst_frame_type_name(h->type));
@@ -988,7 +988,7 @@ tfst_session_on_frame(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payl
 }
 
 void
-tfst_session_hop_lost(TfstHop *hop, int err)
+tfst_session_lost_cb(TfstHop *hop, int err)
 {
   g_autoptr(GList) ends = g_hash_table_get_values(hop->streams);
 
@@ -1006,14 +1006,14 @@ tfst_session_hop_lost(TfstHop *hop, int err)
     hop->window_total -= end->window;
     end->hop = NULL;
     if (s->originated && s->state == TFST_SESSION_OPENING)
-      on_open_fail(end, (guint32)err);
+      end_recv_open_fail(end, (guint32)err);
     else
       tfst_session_abort(s, err, end);
   }
 }
 
 void
-tfst_end_unblocked(TfstEnd *end)
+tfst_session_room_cb(TfstEnd *end)
 {
   TfstEnd *p = peer_of(end);
 

@@ -105,7 +105,7 @@ retune(TfstEngine *e, Retune *r)
 }
 
 void
-tfst_engine_retune(TfstEngine *e)
+tfst_sockets_retune(TfstEngine *e)
 {
   Retune r = {.engine = e, .hops = TRUE, .sessions = TRUE};
 
@@ -116,7 +116,7 @@ tfst_engine_retune(TfstEngine *e)
 }
 
 GVariant *
-tfst_engine_get_keepalive(TfstEngine *e, gpointer data, GError **error)
+tfst_sockets_get_keepalive(TfstEngine *e, gpointer data, GError **error)
 {
   const TfstKeepaliveUpdate *u = data;
   const TfstKeepaliveConf *ka = u->hops ? &e->config->keepalive : &e->config->session_keepalive;
@@ -127,7 +127,7 @@ tfst_engine_get_keepalive(TfstEngine *e, gpointer data, GError **error)
 /* Merging here, where the settings live, makes concurrent changes
  * serialize: each one starts from what the previous one left. */
 GVariant *
-tfst_engine_set_keepalive(TfstEngine *e, gpointer data, GError **error)
+tfst_sockets_set_keepalive(TfstEngine *e, gpointer data, GError **error)
 {
   const TfstKeepaliveUpdate *u = data;
   TfstKeepaliveConf *ka = u->hops ? &e->config->keepalive : &e->config->session_keepalive;
@@ -173,7 +173,7 @@ describe_one(int fd, SocketKind kind, const char *peer, guint64 session, gpointe
 }
 
 GVariant *
-tfst_engine_describe_sockets(TfstEngine *e, gpointer data, GError **error)
+tfst_sockets_describe(TfstEngine *e, gpointer data, GError **error)
 {
   GVariantBuilder b;
 

@@ -69,12 +69,12 @@ decode_payload(const TfstFrameHeader *h, const guint8 *p)
     case TFST_FRAME_OPEN_FAIL:
     case TFST_FRAME_RST:
     case TFST_FRAME_CREDIT:
-      if (tfst_u32_payload_decode(h, p, &v) != TFST_FRAME_OK)
+      if (tfst_frame_decode_u32(h, p, &v) != TFST_FRAME_OK)
         abort();
       break;
     case TFST_FRAME_PING:
     case TFST_FRAME_PONG:
-      (void)tfst_u64_payload_decode(p);
+      (void)tfst_frame_decode_u64(p);
       break;
     default:
       decode_tlv_payload(h, p);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the router's TELL handling on a relay, for real:
- * children TELL their subtrees (tfst_router_on_tell), the parent TELL_OKs
- * the chain above (tfst_router_on_tell_ok), children go away
+ * children TELL their subtrees (tfst_router_tell_cb), the parent TELL_OKs
+ * the chain above (tfst_router_tell_cb), children go away
  * (tfst_hop_close), and after each step the frames the relay queued are
  * decoded and checked against what it was told.
  *
@@ -240,7 +240,7 @@ child_tell(TfstHop *hop, const guint8 *p, guint32 len)
     tfst_tell_msg_clear(&m);
   }
   hop->up = TRUE;
-  tfst_router_on_tell(hop, p, len);
+  tfst_router_tell_cb(hop, TFST_FRAME_TELL, p, len);
 }
 
 static void
@@ -252,7 +252,7 @@ step(Relay *r, guint8 sel, const guint8 *p, guint32 len)
   if (hop->closing)
     return;
   if (hop == &r->parent)
-    tfst_router_on_tell_ok(hop, p, len);
+    tfst_router_tell_cb(hop, TFST_FRAME_TELL_OK, p, len);
   else if (sel & 0x80)
     tfst_hop_close(hop, ECONNRESET, "closed by the fuzzer");
   else

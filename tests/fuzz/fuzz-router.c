@@ -65,7 +65,7 @@ fake_clear(FakeEngine *f)
   tfst_engine_free(f->e);
 }
 
-/* A child hop as tfst_router_on_tell() leaves it: up with its TELL stored
+/* A child hop as tfst_router_tell_cb() leaves it: up with its TELL stored
  * when the TELL decoded, closed (not up) when it was a protocol error. */
 static void
 add_child(FakeEngine *f, const guint8 *p, guint32 len)

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The counters the data path bumps (sessions ended and freed, hops up and
+ * down, failures by errno) and the peers remembered by label.  A leaf:
+ * it calls nothing above tfst-notify.c, so hop and session may use it. */
+#include "tfst-engine-private.h"
+
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+void
+tfst_counters_init(TfstEngine *e)
+{
+  e->stats.cleared_rt = g_get_real_time();
+}
+
+/* Nothing to free since the errno table became a fixed array; the engine
+ * still pairs it with tfst_counters_init(). */
+void
+tfst_counters_free(TfstEngine *e)
+{
+}
+
+/* A value Linux gives a name to.  Anything else a peer sends is a number
+ * we have no use for, and each distinct one would cost a table slot here,
+ * an interned g_strerror() text and a statistics entry. */
+gboolean
+tfst_counters_errno_is_known(guint32 err)
+{
+  return err > 0 && err < TFST_ERRNO_SLOTS && strerrorname_np((int)err) != NULL;
+}
+
+static void
+count_errno(TfstCounters *c, int err)
+{
+  c->failed_by_errno[tfst_counters_errno_is_known((guint32)err) ? err : 0]++;
+}
+
+/* ETIMEDOUT on a socket means TCP gave up: on unacknowledged data after
+ * TCP_USER_TIMEOUT, or on keepalive probes nobody answered.  tcpi_probes
+ * (unanswered keepalive probes) is what tells them apart; recent kernels
+ * have already cleared tcpi_unacked when the error is seen, so that test
+ * only matters on older ones. */
+static gboolean
+died_of_keepalive(int fd)
+{
+  struct tcp_info ti = {0};
+  socklen_t len = sizeof(ti);
+
+  if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+    return FALSE;
+  return ti.tcpi_unacked == 0 && ti.tcpi_probes > 0;
+}
+
+/* Called before the session's sockets are closed. */
+void
+tfst_counters_session_ended(TfstSession *s, int err, TfstEnd *origin)
+{
+  TfstCounters *c = &s->engine->stats;
+
+  if (s->counted)
+    return;
+  s->counted = TRUE;
+  if (s->state == TFST_SESSION_OPENING) {
+    c->failed++;
+    count_errno(c, err);
+  } else if (err == ETIMEDOUT && origin != NULL && origin->kind == TFST_END_SOCKET) {
+    if (died_of_keepalive(origin->fd))
+      c->keepalive_dead++;
+    else
+      c->retransmit_timeout++;
+  } else {
+    c->reset++;
+  }
+}
+
+static guint64 *
+gone_slot(TfstEngine *e, gboolean upcall, gboolean to_client)
+{
+  return &e->bytes_gone[upcall ? 1 : 0][to_client ? 1 : 0];
+}
+
+void
+tfst_counters_session_freed(TfstSession *s)
+{
+  TfstEngine *e = s->engine;
+
+  *gone_slot(e, s->upcall, FALSE) += s->end[0].bytes_in;
+  *gone_slot(e, s->upcall, TRUE) += s->end[1].bytes_in;
+  if (s->state == TFST_SESSION_OPEN)
+    e->total_ended++;
+  tfst_notify_changed(e);
+}
+
+/* Bytes carried since the instance started, [upcall][to_client]. */
+void
+tfst_counters_byte_totals(TfstEngine *e, guint64 out[2][2])
+{
+  memcpy(out, e->bytes_gone, sizeof(e->bytes_gone));
+  for (GList *l = e->sessions.head; l != NULL; l = l->next) {
+    const TfstSession *s = l->data;
+    out[s->upcall ? 1 : 0][0] += s->end[0].bytes_in;
+    out[s->upcall ? 1 : 0][1] += s->end[1].bytes_in;
+  }
+}
+
+void
+tfst_counters_clear(TfstEngine *e)
+{
+  memset(&e->stats, 0, sizeof(e->stats));
+  tfst_counters_byte_totals(e, e->stats.bytes_base);
+  e->stats.cleared_rt = g_get_real_time();
+}
+
+/* Peers that connect to us are remembered by label, within reason: a
+ * hostile peer inventing labels must not grow the table without bound. */
+#define TFST_PEER_RECORDS_MAX 1024
+
+static TfstPeerRecord *
+peer_record(TfstEngine *e, const TfstHop *hop, gboolean create)
+{
+  TfstPeerRecord *r = g_hash_table_lookup(e->peers, hop->peer_label);
+
+  if (r == NULL && create && g_hash_table_size(e->peers) < TFST_PEER_RECORDS_MAX) {
+    r = g_new0(TfstPeerRecord, 1);
+    r->direction = hop->direction;
+    g_hash_table_insert(e->peers, g_strdup(hop->peer_label), r);
+  }
+  return r;
+}
+
+void
+tfst_counters_hop_up(TfstHop *hop)
+{
+  TfstEngine *e = hop->engine;
+  TfstConnector *c = hop->connector;
+  TfstPeerRecord *r;
+
+  if (c != NULL) {
+    if (c->was_up) {
+      c->reconnects++;
+      e->stats.hop_reconnects++;
+    }
+    c->was_up = TRUE;
+    c->changed_rt = g_get_real_time();
+    g_strlcpy(c->last_label, hop->peer_label, sizeof(c->last_label));
+  } else if ((r = peer_record(e, hop, TRUE)) != NULL) {
+    if (r->changed_rt != 0) {
+      r->reconnects++;
+      e->stats.hop_reconnects++;
+    }
+    r->up = TRUE;
+    r->addr = hop->peer_addr;
+    r->direction = hop->direction;
+    r->changed_rt = g_get_real_time();
+  }
+  tfst_notify_changed(e);
+}
+
+void
+tfst_counters_hop_down(TfstHop *hop)
+{
+  TfstEngine *e = hop->engine;
+  TfstPeerRecord *r;
+
+  if (hop->connector != NULL)
+    hop->connector->changed_rt = g_get_real_time();
+  else if ((r = peer_record(e, hop, FALSE)) != NULL) {
+    r->up = FALSE;
+    r->changed_rt = g_get_real_time();
+  }
+  tfst_notify_changed(e);
+}

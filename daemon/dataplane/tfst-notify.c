@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Change notification to the control plane: the data-plane thread queues
+ * idles on the main context, where the engine's observer runs.  A leaf:
+ * hop, session, router and counters all tell the control plane through
+ * here without knowing the engine. */
+#include "tfst-engine-private.h"
+
+/* Not g_main_context_invoke(): it runs the function right here when it can
+ * acquire the context, which it can while the main loop is not running
+ * yet. */
+static void
+invoke_on_main(GSourceFunc func, gpointer data, GDestroyNotify destroy)
+{
+  GSource *source = g_idle_source_new();
+
+  g_source_set_priority(source, G_PRIORITY_DEFAULT);
+  g_source_set_callback(source, func, data, destroy);
+  g_source_set_static_name(source, "tfst-engine-event");
+  g_source_attach(source, NULL);
+  g_source_unref(source);
+}
+
+static gboolean
+changed_idle(gpointer data)
+{
+  TfstEngine *e = data;
+
+  g_atomic_int_set(&e->changed_pending, 0);
+  e->observer->changed(e->observer_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Called often (every session open and close): one idle is queued until
+ * the control plane has seen it. */
+void
+tfst_notify_changed(TfstEngine *e)
+{
+  if (e->observer == NULL || e->observer->changed == NULL)
+    return;
+  if (g_atomic_int_compare_and_exchange(&e->changed_pending, 0, 1))
+    invoke_on_main(changed_idle, e, NULL);
+}
+
+typedef struct {
+  TfstEngine *engine;
+  gboolean ok;
+  char *label;
+  char *reason;
+} TfstHandshakeEvent;
+
+static void
+handshake_event_free(TfstHandshakeEvent *ev)
+{
+  g_free(ev->label);
+  g_free(ev->reason);
+  g_free(ev);
+}
+
+static gboolean
+handshake_idle(gpointer data)
+{
+  TfstHandshakeEvent *ev = data;
+  TfstEngine *e = ev->engine;
+
+  e->observer->handshake(e->observer_data, ev->ok, ev->label, ev->reason);
+  return G_SOURCE_REMOVE;
+}
+
+void
+tfst_notify_handshake(TfstEngine *e, gboolean ok, const char *label, const char *reason)
+{
+  gint64 now = g_get_monotonic_time();
+  TfstHandshakeEvent *ev;
+
+  if (e->observer == NULL || e->observer->handshake == NULL)
+    return;
+  /* A peer that reconnects in a tight loop must not flood the bus. */
+  if (now - e->handshake_window_us >= G_USEC_PER_SEC) {
+    if (e->handshake_dropped > 0)
+      tfst_log(e->log, LOG_NOTICE, "%u handshake signals were not emitted (rate limit 10/s)",
+               e->handshake_dropped);
+    e->handshake_window_us = now;
+    e->handshake_events = 0;
+    e->handshake_dropped = 0;
+  }
+  if (++e->handshake_events > 10) {
+    e->handshake_dropped++;
+    return;
+  }
+  ev = g_new0(TfstHandshakeEvent, 1);
+  ev->engine = e;
+  ev->ok = ok;
+  ev->label = g_strdup(label);
+  ev->reason = g_strdup(reason);
+  invoke_on_main(handshake_idle, ev, (GDestroyNotify)handshake_event_free);
+}
