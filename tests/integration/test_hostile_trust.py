@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from tfst_testlib import (SLOW, TfstTestCase, Topology, connect, make_ident_handler, recv_line,
+from tfst_testlib import (CONVERGE_TIMEOUT, SLOW, TfstTestCase, Topology, connect, make_ident_handler, recv_line,
                           wait_until)
 from tfst_testlib.wire import (IAM, OPEN, OPEN_FAIL, PING, PONG, T_CHAIN, T_CLIENT, T_FORWARD,
                                T_LABEL, T_NETWORK, T_ORIGIN, T_WINDOW, TELL, TELL_OK, WHO,
@@ -395,6 +395,10 @@ class TrustTest(TfstTestCase):
                        r"the parent")
         top.d("gw2").start()
         ep.wait_chain(top.expected_chain("ep"))
+        # The relay logs its chain at most once a second (coalesced): wait
+        # for the line that follows gw2's join rather than read the last one.
+        wait_until(lambda: "gw2" in (relay.chain() or {}), CONVERGE_TIMEOUT,
+                   what="the relay's chain line with gw2")
         self.assertEqual(relay.chain()["n26211"], 2)
 
 if __name__ == "__main__":
