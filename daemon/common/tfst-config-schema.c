@@ -183,6 +183,8 @@ tfst_config_schema_set_defaults(TfstConfig *c)
   hop_init(&c->parent);
   hop_init(&c->children);
   c->trust.max_tell_entries = TFST_DEFAULT_MAX_TELL_ENTRIES;
+  c->max_parents = 1;
+  c->failback_delay_ms = TFST_DEFAULT_FAILBACK_DELAY_MS;
   c->keepalive.enabled = TRUE;
   c->keepalive.idle_s = DEFAULT_KEEPIDLE_S;
   c->keepalive.interval_s = DEFAULT_KEEPINTVL_S;

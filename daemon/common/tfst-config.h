@@ -82,6 +82,8 @@ typedef struct {
 } TfstTrustConf;
 
 #define TFST_DEFAULT_MAX_TELL_ENTRIES 1024
+#define TFST_DEFAULT_FAILBACK_DELAY_MS 30000u
+#define TFST_FAILBACK_NEVER            G_MAXUINT
 
 typedef struct {
   TfstRole role;
@@ -95,6 +97,8 @@ typedef struct {
   GArray *networks;             /* TfstNetworkEntry (owner empty): [Instance] Networks= */
 
   TfstHopConf parent;
+  guint max_parents;       /* [Parent] MaxParents=: parent hops a Listen= side accepts */
+  guint failback_delay_ms; /* [Parent] FailbackDelay=, TFST_FAILBACK_NEVER: stay */
   TfstHopConf children;
   TfstTrustConf trust;                 /* [Children]: what each child may claim */
   TfstKeepaliveConf keepalive;         /* [Keepalive]: the hops */

@@ -31,6 +31,8 @@ typedef struct {
 #define TFST_MSGID_TLS_HANDSHAKE "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e0c"
 #define TFST_MSGID_TLS_REFUSED   "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e0d"
 #define TFST_MSGID_TLS_EXPIRY    "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e0e"
+#define TFST_MSGID_FAILOVER      "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e0f"
+#define TFST_MSGID_FAILBACK      "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e10"
 #define TFST_MSGID_TRACE         "9f3b1c52d07e4a8c8b6f2e41a7d5c913"
 #define TFST_MSGID_SPI_CONFLICT  "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e0b"
 

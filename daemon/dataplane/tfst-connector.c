@@ -4,6 +4,7 @@
  * reconnect from its down_cb. */
 #include "tfst-engine-private.h"
 
+#include <string.h>
 #include <systemd/sd-event.h>
 
 static int
@@ -16,12 +17,15 @@ connector_timer_cb(sd_event_source *s, guint64 usec, void *userdata)
   fd = tfst_socket_connect(&c->addr, c->conf, &c->next_sport);
   if (fd < 0) {
     TfstLogFields f = {.err = -fd};
+    g_snprintf(c->last_error, sizeof(c->last_error), "%s: cannot connect: %s",
+               strerrorname_np(-fd) != NULL ? strerrorname_np(-fd) : "error", g_strerror(-fd));
     tfst_log_full(e->log, LOG_WARNING, &f, "cannot open hop to %s at %s: %s",
                   c->direction == TFST_HOP_TO_PARENT ? "parent" : "child",
                   tfst_addr_format(&c->addr, (char[TFST_ADDR_STRLEN]){0}), g_strerror(-fd));
     tfst_connector_schedule(c);
     return 0;
   }
+  c->next_attempt_rt = 0;
   c->hop = tfst_hop_new(e, c->direction, fd, c);
   return 0;
 }
@@ -41,6 +45,7 @@ tfst_connector_schedule(TfstConnector *c)
     delay_ms = delay_ms * g_random_int_range(80, 121) / 100;
   }
   c->attempts++;
+  c->next_attempt_rt = g_get_real_time() + (gint64)delay_ms * 1000;
   if (c->timer == NULL)
     sd_event_add_time_relative(e->event, &c->timer, CLOCK_MONOTONIC, delay_ms * 1000, 0,
                                connector_timer_cb, c);

@@ -49,6 +49,8 @@ typedef struct TfstConnector TfstConnector;
 /* Pending (not yet up) hops gone at once from at least this many: give the
  * memory of the burst back to the system. */
 #define TFST_HOP_TRIM_PEAK 256u
+/* The longest "last error" text kept per hop for the tools. */
+#define TFST_HOP_ERROR_MAX 256
 
 typedef enum {
   TFST_END_SOCKET,
@@ -86,6 +88,10 @@ struct TfstEnd {
   guint64 bytes_out;
 };
 
+/* How often an opening session is opened again on the next parent hop
+ * after the one it was opening on was lost or had no path up. */
+#define TFST_SESSION_OPEN_RETRIES 4
+
 typedef enum {
   TFST_SESSION_OPENING,
   TFST_SESSION_OPEN,
@@ -108,6 +114,7 @@ struct TfstSession {
   gint64 half_closed_us; /* when the first direction ended, 0: not yet */
   gint64 started_us;
   gboolean upcall;  /* the client is at a gateway proxy */
+  guint8 open_retries; /* opened again on another parent hop (session_retry_open) */
   gboolean counted; /* its end is already in the statistics */
   sd_event_source *timer;
   GList link; /* in engine->sessions */
@@ -147,6 +154,9 @@ struct TfstHop {
   GBytes *held_tell;
   gint64 challenge_us; /* 0: no liveness check running on this hop */
   gboolean logged;     /* its closing was already logged */
+  /* Why it closed, "ERRNAME: reason", for the connector's last error and
+   * the failover line. */
+  char close_why[TFST_HOP_ERROR_MAX];
 
   /* TLS=yes: frames go through `tls` once tls_up; never plaintext. */
   gboolean tls_required;
@@ -159,6 +169,13 @@ struct TfstHop {
   gboolean up;
   gint64 up_since_us;
   TfstTellMsg tell; /* a child's subtree as it last told us, what we accepted of it */
+  /* A parent hop: what its last TELL_OK said of the chain above it (labels
+   * and links, the forwards its endpoint proxies serve: empty from a peer
+   * that does not announce them), and whether it is rooted. */
+  TfstTellMsg above;
+  /* A parent hop's place in the order of preference: the connector's index
+   * in [Parent] Connect=, or for an accepted parent the order it came up. */
+  guint preference;
   /* Its last TELL (cut to MaxTellEntries=) when we refused part of it, to
    * check again once another hop releases a label or network; else empty. */
   TfstTellMsg claims;
@@ -207,11 +224,17 @@ struct TfstConnector {
   sd_event_source *timer;
   guint attempts;
   guint16 next_sport;
-  /* For the Parent/Children properties. */
+  guint index; /* its place in Connect=: the order of preference */
+  /* For the Parent/Children/Hops properties. */
   gboolean was_up;
   guint reconnects;
   gint64 changed_rt;                   /* CLOCK_REALTIME of the last up/down */
   char last_label[TFST_LABEL_MAX + 1]; /* the peer's, once a handshake completed */
+  /* Why the last hop or attempt ended ("ECONNREFUSED: Connection refused",
+   * a TLS alert, a handshake refusal), and when the next attempt is due
+   * (CLOCK_REALTIME, 0: none scheduled). */
+  char last_error[TFST_HOP_ERROR_MAX];
+  gint64 next_attempt_rt;
   /* TLS session resumption: the last ticket, valid only with the
    * credentials it was issued under (a reload starts afresh). */
   GBytes *tls_resume;
@@ -245,6 +268,7 @@ typedef struct {
   gboolean up;
   guint reconnects;
   gint64 changed_rt;
+  char last_error[TFST_HOP_ERROR_MAX];
 } TfstPeerRecord;
 
 /* errno values 1 ... TFST_ERRNO_SLOTS-1 are Linux's named ones (EHWPOISON,
@@ -321,8 +345,14 @@ struct TfstEngine {
   GPtrArray *listeners;   /* TfstListener */
   GPtrArray *connectors;  /* TfstConnector */
   GQueue hops;            /* every TfstHop, up or not */
-  TfstHop *parent;        /* the hop toward the parent once up */
-  gboolean parent_rooted; /* the parent's chain reaches an endpoint proxy */
+  /* The parent hop new upcall sessions go to (tfst_router_parent_for()):
+   * the most preferred one that is up and rooted, or after a failover the
+   * one that took over until FailbackDelay= has passed. NULL: none. */
+  TfstHop *active_parent;
+  sd_event_source *failback_timer;
+  gboolean failback_due;        /* the failback timer fired */
+  gboolean parents_ever_active; /* a parent hop was active once: the next change is a switch */
+  guint accepted_parents; /* accepted parent hops so far (their preference) */
 
   GQueue sessions;
   int sess_epfd; /* every session socket; one sd-event source */
@@ -332,7 +362,6 @@ struct TfstEngine {
   guint64 next_session_id;
   /* tfst-session.c: one window per kind of line a peer can trigger */
   TfstRatelimit session_rl[TFST_SESSION_LOG_KINDS];
-  GArray *above;       /* TfstChainEntry from the parent's TELL_OK */
   GHashTable *learned; /* endpoint IP string -> gateway proxy label */
   char *chain_text;    /* last logged chain */
   /* tfst-router.c: TELL up and the chain line go out at most once per
@@ -420,7 +449,24 @@ void tfst_session_room_cb(TfstEnd *end);
 void tfst_session_abort(TfstSession *s, int err, TfstEnd *origin);
 int tfst_session_dispatch_cb(sd_event_source *src, int fd, guint32 revents, void *userdata);
 
+/* tfst-parents.c: which parent hop new upcall sessions go to */
+/* The parent hop a new upcall session for `forward` goes to (NULL: any
+ * forward), or NULL when no parent hop is up and rooted. */
+TfstHop *tfst_parents_for(TfstEngine *e, const char *forward);
+/* Whether any parent hop is up and its chain reaches an endpoint proxy. */
+gboolean tfst_parents_rooted(TfstEngine *e);
+/* A parent hop's part in the choice: "active", "standby" or "down". */
+const char *tfst_parents_role(TfstEngine *e, const TfstHop *hop);
+/* After any change of a parent hop (up, TELL_OK, closing): failover at
+ * once, failback after FailbackDelay=; `why` words a failover. */
+void tfst_parents_update(TfstEngine *e, const char *why);
+void tfst_parents_forget(TfstEngine *e, TfstHop *hop, const char *why);
+void tfst_parents_free(TfstEngine *e);
+
 /* tfst-router.c */
+/* Every link of the chain graph known here, sorted and without duplicates
+ * (TfstLinkEntry); use it before the loop runs again. */
+GArray *tfst_router_links(TfstEngine *e);
 void tfst_router_hop_up(TfstHop *hop);
 void tfst_router_hop_down(TfstHop *hop);
 /* The hop callback for TELL, TELL_OK and WHO (see TfstHopCallbacks). */
@@ -444,6 +490,9 @@ void tfst_engine_update_status(TfstEngine *e);
 /* tfst-notify.c: change notification to the control plane (a leaf) */
 void tfst_notify_changed(TfstEngine *e);
 void tfst_notify_handshake(TfstEngine *e, gboolean ok, const char *label, const char *reason);
+/* kind: "failover" or "failback"; from/to: labels, "" for none. */
+void tfst_notify_parent_switched(TfstEngine *e, const char *kind, const char *from, const char *to,
+                                 const char *reason);
 
 /* tfst-counters.c: counters bumped on the data path (a leaf) */
 gboolean tfst_counters_errno_is_known(guint32 err);

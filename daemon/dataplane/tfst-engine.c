@@ -131,6 +131,7 @@ add_connectors(TfstEngine *e, TfstHopDirection dir, const TfstHopConf *conf)
     c->direction = dir;
     c->conf = conf;
     c->addr = g_array_index(conf->addrs, TfstSockAddr, i);
+    c->index = i;
     c->next_sport = conf->sport_lo;
     g_ptr_array_add(e->connectors, c);
   }
@@ -152,7 +153,6 @@ tfst_engine_new_state(TfstConfig *config, TfstLog *log)
   e->sess_epfd = -1;
   e->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)listener_free);
   e->connectors = g_ptr_array_new_with_free_func((GDestroyNotify)connector_free);
-  e->above = g_array_new(FALSE, TRUE, sizeof(TfstChainEntry));
   e->learned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   tfst_router_init(e);
   e->commands = g_async_queue_new();
@@ -289,6 +289,33 @@ engine_accepting_cb(TfstEngine *e, gboolean on)
   }
 }
 
+/* One parent: as before; several: how many are up and which is active. */
+static void
+status_parents(TfstEngine *e, GString *s)
+{
+  guint up = 0, total = 0;
+
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *hop = l->data;
+    if (hop->direction == TFST_HOP_TO_PARENT && hop->up)
+      up++;
+  }
+  for (guint i = 0; i < e->connectors->len; i++)
+    total += ((TfstConnector *)g_ptr_array_index(e->connectors, i))->direction ==
+             TFST_HOP_TO_PARENT;
+  if (total <= 1 && e->config->max_parents <= 1) {
+    if (e->active_parent != NULL)
+      g_string_append_printf(s, "parent hop up (%s), ", e->active_parent->peer_label);
+    else
+      g_string_append(s, "parent hop down, ");
+    return;
+  }
+  g_string_append_printf(s, "%u of %u parents up", up, MAX(total, e->config->max_parents));
+  if (e->active_parent != NULL)
+    g_string_append_printf(s, " (active %s)", e->active_parent->peer_label);
+  g_string_append(s, ", ");
+}
+
 void
 tfst_engine_update_status(TfstEngine *e)
 {
@@ -302,12 +329,8 @@ tfst_engine_update_status(TfstEngine *e)
   }
   if (e->config->role != TFST_ROLE_GWPROXY)
     g_string_append_printf(s, "%u children up, ", children);
-  if (e->config->role != TFST_ROLE_EPPROXY) {
-    if (e->parent != NULL)
-      g_string_append_printf(s, "parent hop up (%s), ", e->parent->peer_label);
-    else
-      g_string_append(s, "parent hop down, ");
-  }
+  if (e->config->role != TFST_ROLE_EPPROXY)
+    status_parents(e, s);
   g_string_append_printf(s, "%u sessions", e->sessions.length);
   /* The port the rule chose is what an administrator looks for first. */
   for (guint i = 0; i < e->listeners->len; i++) {
@@ -571,7 +594,7 @@ tfst_engine_free(TfstEngine *e)
     (void)tfst_engine_stop(e);
   g_clear_pointer(&e->listeners, g_ptr_array_unref);
   g_clear_pointer(&e->connectors, g_ptr_array_unref);
-  g_clear_pointer(&e->above, g_array_unref);
+  tfst_parents_free(e);
   g_clear_pointer(&e->learned, g_hash_table_unref);
   g_clear_pointer(&e->peers, g_hash_table_unref);
   g_clear_pointer(&e->pending_by_addr, g_hash_table_unref);

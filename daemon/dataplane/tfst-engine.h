@@ -24,6 +24,12 @@ typedef struct {
   void (*changed)(gpointer user_data);
   /* A hop handshake completed (ok) or failed; rate-limited to 10 a second. */
   void (*handshake)(gpointer user_data, gboolean ok, const char *label, const char *reason);
+  /* New upcall sessions moved to another parent hop: kind "failover" (the
+   * active one went down) or "failback" (a more preferred one is back);
+   * from/to are parent labels, "" for none.  Not rate-limited: at most one
+   * per parent hop state change. */
+  void (*parent_switched)(gpointer user_data, const char *kind, const char *from, const char *to,
+                          const char *reason);
 } TfstEngineObserver;
 
 /* Runs on the data-plane thread with everything the loop owns at hand;

@@ -634,6 +634,7 @@ tfst_frame_encode_tell(guint8 type, const TfstTellMsg *m)
 
   g_return_val_if_fail(type == TFST_FRAME_TELL || type == TFST_FRAME_TELL_OK, NULL);
   cap += m->chain->len * (4 + TFST_LABEL_MAX);
+  cap += m->links->len * (4 + 2 * TFST_LABEL_MAX);
   cap += m->networks->len * (4 + TFST_LABEL_MAX + 18);
   cap += m->forwards->len * (4 + 2 * TFST_LABEL_MAX);
   cap += 4; /* ROOTED */
@@ -647,6 +648,10 @@ tfst_frame_encode_tell(guint8 type, const TfstTellMsg *m)
     w_tlv_head(&w, TFST_TLV_CHAIN, 1 + strlen(e->label));
     w_u8(&w, e->depth);
     w_bytes(&w, e->label, strlen(e->label));
+  }
+  for (guint i = 0; i < m->links->len; i++) {
+    const TfstLinkEntry *e = &g_array_index(m->links, TfstLinkEntry, i);
+    w_tlv_owned(&w, TFST_TLV_LINK, e->upper, e->lower, strlen(e->lower));
   }
   for (guint i = 0; i < m->networks->len; i++) {
     const TfstNetworkEntry *e = &g_array_index(m->networks, TfstNetworkEntry, i);
@@ -711,6 +716,7 @@ tfst_frame_decode_tell(const guint8 *p, guint32 len, TfstTellMsg *out)
   out->label[0] = '\0';
   out->rooted = FALSE;
   g_array_set_size(out->chain, 0);
+  g_array_set_size(out->links, 0);
   g_array_set_size(out->networks, 0);
   g_array_set_size(out->forwards, 0);
 
@@ -740,6 +746,12 @@ tfst_frame_decode_tell(const guint8 *p, guint32 len, TfstTellMsg *out)
       r = used < 0 ? used : read_label(v + used, vlen - used, e.name);
       if (r == 0)
         g_array_append_val(out->forwards, e);
+    } else if (tag == TFST_TLV_LINK) {
+      TfstLinkEntry e = {0};
+      int used = read_owner(v, vlen, e.upper);
+      r = used < 0 ? used : read_label(v + used, vlen - used, e.lower);
+      if (r == 0)
+        g_array_append_val(out->links, e);
     }
     if (r < 0)
       return r;

@@ -83,6 +83,7 @@ typedef enum {
   TFST_TLV_WINDOW = 10, /* u32 */
   TFST_TLV_TEXT = 11,   /* free text, GOAWAY reason */
   TFST_TLV_ROOTED = 12, /* TELL_OK: u8 1 when the sender's chain reaches an endpoint proxy */
+  TFST_TLV_LINK = 13,   /* TELL, TELL_OK: upper-label-len u8, upper label, lower label */
 } TfstTlvTag;
 
 typedef struct {
@@ -114,9 +115,18 @@ typedef struct {
 /* TELL (child → parent: itself and everything below) and TELL_OK
  * (parent → child: itself and everything above).  Arrays of the entry types
  * above; owned by the struct, freed with tfst_tell_msg_clear(). */
+/* One edge of the chain graph: `lower` has a hop to its parent `upper`.
+ * Several parents per component make the chain a graph; CHAIN depths alone
+ * cannot say which label hangs below which. */
+typedef struct {
+  char upper[TFST_LABEL_MAX + 1];
+  char lower[TFST_LABEL_MAX + 1];
+} TfstLinkEntry;
+
 typedef struct {
   char label[TFST_LABEL_MAX + 1];
   GArray *chain;    /* TfstChainEntry */
+  GArray *links;    /* TfstLinkEntry */
   GArray *networks; /* TfstNetworkEntry */
   GArray *forwards; /* TfstForwardEntry */
   gboolean rooted;  /* TELL_OK only */
@@ -156,7 +166,7 @@ int tfst_frame_decode_goaway(const guint8 *p, guint32 len, guint32 *out_reason, 
 /* tfst-tell-msg.c */
 void tfst_tell_msg_init(TfstTellMsg *m);
 void tfst_tell_msg_clear(TfstTellMsg *m);
-/* Chain, network and forward entries of m: how many, and the payload bytes
+/* Chain, link, network and forward entries of m: how many, and the payload bytes
  * they take in a TELL or TELL_OK (depths do not change it), so a sender can
  * fit several subtrees in one frame. */
 guint tfst_tell_msg_entries(const TfstTellMsg *m);

@@ -251,6 +251,7 @@ tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c)
   hop->streams = g_hash_table_new(NULL, NULL);
   hop->next_id = dir == TFST_HOP_TO_PARENT ? 1 : 2;
   tfst_tell_msg_init(&hop->tell);
+  tfst_tell_msg_init(&hop->above);
   if (c != NULL)
     hop->peer_addr = c->addr;
   else if (getpeername(fd, &hop->peer_addr.sa, &alen) < 0)
@@ -290,6 +291,7 @@ hop_free(TfstHop *hop)
   g_free(hop->in);
   tfst_buf_clear(&hop->out);
   tfst_tell_msg_clear(&hop->tell);
+  tfst_tell_msg_clear(&hop->above);
   tfst_tell_msg_clear(&hop->claims);
   g_hash_table_unref(hop->streams);
   g_free(hop);
@@ -320,6 +322,16 @@ hop_log_close(TfstHop *hop, int err, const char *why)
   }
 }
 
+/* "ECONNREFUSED: why", or just why when err has no name. */
+static void
+hop_set_close_why(TfstHop *hop, int err, const char *why)
+{
+  const char *name = err > 0 ? strerrorname_np(err) : NULL;
+
+  g_snprintf(hop->close_why, sizeof(hop->close_why), "%s%s%s", name != NULL ? name : "",
+             name != NULL ? ": " : "", why);
+}
+
 /* Tears the hop down at once: every session on it is reset on both sides
  * (lost_cb: a lost hop must never leave a half-open session behind), then
  * down_cb (where the engine schedules the opener's reconnect). */
@@ -332,6 +344,9 @@ tfst_hop_close(TfstHop *hop, int err, const char *why)
   if (hop->closing)
     return;
   hop->closing = TRUE;
+  hop_set_close_why(hop, err, why);
+  if (hop->connector != NULL)
+    g_strlcpy(hop->connector->last_error, hop->close_why, sizeof(hop->connector->last_error));
   hop_pending_done(hop);
   hop_log_close(hop, err, why);
   if (was_up)
@@ -666,6 +681,10 @@ hop_recv_hello(TfstHop *hop, const guint8 *p, guint32 len)
   if (!ok) {
     tfst_hop_protocol_error(hop, "peer %s is a %s, which cannot be our %s", m.label,
                             tfst_role_to_string(m.role), hop_side(hop));
+    return;
+  }
+  if (strcmp(m.label, hop->engine->config->label) == 0) {
+    tfst_hop_protocol_error(hop, "peer announces this instance's own label %s", m.label);
     return;
   }
   if (hop->tls != NULL && !tfst_tls_label_ok(hop->tls, m.label)) {

@@ -15,13 +15,13 @@ static const char *
 engine_state(TfstEngine *e)
 {
   gboolean any_up = FALSE;
-  gboolean missing = e->config->role != TFST_ROLE_EPPROXY && e->parent == NULL;
+  gboolean missing = e->config->role != TFST_ROLE_EPPROXY && e->active_parent == NULL;
 
   for (GList *l = e->hops.head; l != NULL; l = l->next)
     any_up |= ((TfstHop *)l->data)->up;
   for (guint i = 0; i < e->connectors->len; i++) {
     const TfstConnector *c = g_ptr_array_index(e->connectors, i);
-    if (c->direction == TFST_HOP_TO_CHILD && (c->hop == NULL || !c->hop->up))
+    if (c->hop == NULL || !c->hop->up)
       missing = TRUE;
   }
   if (!any_up)

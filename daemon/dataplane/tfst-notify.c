@@ -94,3 +94,50 @@ tfst_notify_handshake(TfstEngine *e, gboolean ok, const char *label, const char 
   ev->reason = g_strdup(reason);
   invoke_on_main(handshake_idle, ev, (GDestroyNotify)handshake_event_free);
 }
+
+typedef struct {
+  TfstEngine *engine;
+  char *kind;
+  char *from;
+  char *to;
+  char *reason;
+} TfstSwitchEvent;
+
+static void
+switch_event_free(TfstSwitchEvent *ev)
+{
+  g_free(ev->kind);
+  g_free(ev->from);
+  g_free(ev->to);
+  g_free(ev->reason);
+  g_free(ev);
+}
+
+static gboolean
+switch_idle(gpointer data)
+{
+  TfstSwitchEvent *ev = data;
+  TfstEngine *e = ev->engine;
+
+  e->observer->parent_switched(e->observer_data, ev->kind, ev->from, ev->to, ev->reason);
+  return G_SOURCE_REMOVE;
+}
+
+/* Not rate-limited: it follows a parent hop's own state changes, which the
+ * reconnect backoff already spaces. */
+void
+tfst_notify_parent_switched(TfstEngine *e, const char *kind, const char *from, const char *to,
+                            const char *reason)
+{
+  TfstSwitchEvent *ev;
+
+  if (e->observer == NULL || e->observer->parent_switched == NULL)
+    return;
+  ev = g_new0(TfstSwitchEvent, 1);
+  ev->engine = e;
+  ev->kind = g_strdup(kind);
+  ev->from = g_strdup(from);
+  ev->to = g_strdup(to);
+  ev->reason = g_strdup(reason);
+  invoke_on_main(switch_idle, ev, (GDestroyNotify)switch_event_free);
+}

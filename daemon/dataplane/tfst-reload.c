@@ -123,6 +123,8 @@ tfst_reload_apply(TfstEngine *e, TfstConfig *next)
   cur->parent.reconnect_max_ms = next->parent.reconnect_max_ms;
   cur->children.reconnect_min_ms = next->children.reconnect_min_ms;
   cur->children.reconnect_max_ms = next->children.reconnect_max_ms;
+  cur->failback_delay_ms = next->failback_delay_ms;
+  cur->max_parents = next->max_parents;
   reload_tls(e, "Parent", &cur->parent, &next->parent);
   reload_tls(e, "Children", &cur->children, &next->children);
   g_array_set_size(cur->networks, 0);

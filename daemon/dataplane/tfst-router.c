@@ -15,12 +15,21 @@
  * per frame. */
 #define TFST_ANNOUNCE_INTERVAL_US G_USEC_PER_SEC
 
+/* A label reached by several paths is listed once, at its nearest depth. */
 static void
-chain_add(GArray *items, int depth, const char *label)
+chain_add(GArray *items, GHashTable *seen, int depth, const char *label)
 {
   TfstChainItem it = {depth, label};
+  gpointer at = g_hash_table_lookup(seen, label);
 
+  if (at != NULL) {
+    TfstChainItem *old = &g_array_index(items, TfstChainItem, GPOINTER_TO_UINT(at) - 1);
+    if (ABS(depth) < ABS(old->depth))
+      old->depth = depth;
+    return;
+  }
   g_array_append_val(items, it);
+  g_hash_table_insert(seen, (gpointer)label, GUINT_TO_POINTER(items->len));
 }
 
 static gint
@@ -40,23 +49,75 @@ GArray *
 tfst_router_chain(TfstEngine *e)
 {
   GArray *items = g_array_new(FALSE, TRUE, sizeof(TfstChainItem));
+  g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
 
-  for (guint i = 0; i < e->above->len; i++) {
-    const TfstChainEntry *c = &g_array_index(e->above, TfstChainEntry, i);
-    chain_add(items, -(int)c->depth - 1, c->label);
-  }
-  chain_add(items, 0, e->config->label);
+  chain_add(items, seen, 0, e->config->label);
   for (GList *l = e->hops.head; l != NULL; l = l->next) {
     TfstHop *hop = l->data;
-    if (hop->direction != TFST_HOP_TO_CHILD || !hop->up)
+    gboolean up = hop->direction == TFST_HOP_TO_PARENT;
+    const GArray *chain = up ? hop->above.chain : hop->tell.chain;
+    if (!hop->up)
       continue;
-    for (guint i = 0; i < hop->tell.chain->len; i++) {
-      const TfstChainEntry *c = &g_array_index(hop->tell.chain, TfstChainEntry, i);
-      chain_add(items, c->depth + 1, c->label);
+    for (guint i = 0; i < chain->len; i++) {
+      const TfstChainEntry *c = &g_array_index(chain, TfstChainEntry, i);
+      chain_add(items, seen, up ? -(int)c->depth - 1 : c->depth + 1, c->label);
     }
   }
   g_array_sort(items, chain_item_cmp);
   return items;
+}
+
+static void
+link_add(GArray *links, GHashTable *seen, const char *upper, const char *lower)
+{
+  TfstLinkEntry l = {0};
+  g_autofree char *key = g_strconcat(upper, "/", lower, NULL);
+
+  if (g_hash_table_contains(seen, key))
+    return;
+  g_strlcpy(l.upper, upper, sizeof(l.upper));
+  g_strlcpy(l.lower, lower, sizeof(l.lower));
+  g_array_append_val(links, l);
+  g_hash_table_add(seen, g_steal_pointer(&key));
+}
+
+static void
+links_add_all(GArray *links, GHashTable *seen, const GArray *from)
+{
+  for (guint i = 0; i < from->len; i++) {
+    const TfstLinkEntry *l = &g_array_index(from, TfstLinkEntry, i);
+    link_add(links, seen, l->upper, l->lower);
+  }
+}
+
+static gint
+link_cmp(gconstpointer a, gconstpointer b)
+{
+  const TfstLinkEntry *x = a, *y = b;
+  int c = strcmp(x->upper, y->upper);
+
+  return c != 0 ? c : strcmp(x->lower, y->lower);
+}
+
+/* The graph: our own hops, the links above from every parent's TELL_OK
+ * and below from every child's TELL. */
+GArray *
+tfst_router_links(TfstEngine *e)
+{
+  GArray *links = g_array_new(FALSE, TRUE, sizeof(TfstLinkEntry));
+  g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  const char *self = e->config->label;
+
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *hop = l->data;
+    gboolean up = hop->direction == TFST_HOP_TO_PARENT;
+    if (!hop->up)
+      continue;
+    link_add(links, seen, up ? hop->peer_label : self, up ? self : hop->peer_label);
+    links_add_all(links, seen, up ? hop->above.links : hop->tell.links);
+  }
+  g_array_sort(links, link_cmp);
+  return links;
 }
 
 static void
@@ -77,15 +138,6 @@ router_log_chain(TfstEngine *e)
   e->chain_text = g_strdup(text->str);
   tfst_log(e->log, LOG_NOTICE, "routingManager: chain known: %s", text->str);
   tfst_notify_changed(e);
-}
-
-/* Sessions can be carried up only when the chain above reaches an endpoint
- * proxy: a parent hop that is up is not enough when the parent's own parent
- * is still missing. */
-static void
-router_update_accepting(TfstEngine *e)
-{
-  e->accepting_cb(e, e->parent != NULL && e->parent_rooted);
 }
 
 static void
@@ -145,6 +197,18 @@ append_one_further(GArray *dst, GArray *src)
   }
 }
 
+/* Our hop to the child, then the links it announced. */
+static void
+append_child_links(TfstEngine *e, TfstTellMsg *m, const TfstHop *child)
+{
+  TfstLinkEntry own = {0};
+
+  g_strlcpy(own.upper, e->config->label, sizeof(own.upper));
+  g_strlcpy(own.lower, child->peer_label, sizeof(own.lower));
+  g_array_append_val(m->links, own);
+  g_array_append_vals(m->links, child->tell.links->data, child->tell.links->len);
+}
+
 typedef struct {
   TfstHop *hop;
   gsize size;
@@ -169,7 +233,7 @@ children_by_size(TfstEngine *e)
     ChildSize cs = {child, 0};
     if (child->direction != TFST_HOP_TO_CHILD || !child->up)
       continue;
-    cs.size = tfst_tell_msg_size(&child->tell);
+    cs.size = tfst_tell_msg_size(&child->tell) + 3 + 1 + 2 * TFST_LABEL_MAX;
     g_array_append_val(kids, cs);
   }
   g_array_sort(kids, child_size_cmp);
@@ -203,6 +267,7 @@ append_children(TfstEngine *e, TfstTellMsg *m, gsize room)
     }
     room -= cs->size;
     append_one_further(m->chain, t->chain);
+    append_child_links(e, m, cs->hop);
     g_array_append_vals(m->networks, t->networks->data, t->networks->len);
     g_array_append_vals(m->forwards, t->forwards->data, t->forwards->len);
   }
@@ -226,7 +291,50 @@ tfst_router_send_tell(TfstHop *hop)
   tfst_tell_msg_clear(&m);
 }
 
-/* Parent → child: ourselves and everything above us. */
+static void
+forward_add(GArray *fw, GHashTable *seen, const TfstForwardEntry *f)
+{
+  if (g_hash_table_contains(seen, f->name))
+    return;
+  g_hash_table_add(seen, (gpointer)f->name);
+  g_array_append_val(fw, *f);
+}
+
+/* What every parent hop that is up knows above it: labels once each at
+ * their nearest depth (one further from the child), the links, and the
+ * forwards their endpoint proxies serve. */
+static void
+append_above(TfstEngine *e, TfstTellMsg *m)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) links = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) fw = g_hash_table_new(g_str_hash, g_str_equal);
+  g_autoptr(GArray) items = g_array_new(FALSE, TRUE, sizeof(TfstChainItem));
+
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *hop = l->data;
+    if (hop->direction != TFST_HOP_TO_PARENT || !hop->up || hop->closing)
+      continue;
+    for (guint i = 0; i < hop->above.chain->len; i++) {
+      const TfstChainEntry *c = &g_array_index(hop->above.chain, TfstChainEntry, i);
+      chain_add(items, seen, c->depth + 1, c->label);
+    }
+    link_add(m->links, links, hop->peer_label, e->config->label);
+    links_add_all(m->links, links, hop->above.links);
+    for (guint i = 0; i < hop->above.forwards->len; i++)
+      forward_add(m->forwards, fw, &g_array_index(hop->above.forwards, TfstForwardEntry, i));
+  }
+  for (guint i = 0; i < items->len; i++) {
+    const TfstChainItem *it = &g_array_index(items, TfstChainItem, i);
+    TfstChainEntry c = {.depth = MIN(it->depth, 255)};
+    g_strlcpy(c.label, it->label, sizeof(c.label));
+    g_array_append_val(m->chain, c);
+  }
+}
+
+/* Parent → child: ourselves and everything above us.  An endpoint proxy
+ * names the forwards it serves, so a child with several parents sends
+ * each session up a path that can take it. */
 static void
 router_send_tell_ok(TfstHop *hop)
 {
@@ -234,8 +342,14 @@ router_send_tell_ok(TfstHop *hop)
   TfstTellMsg m;
 
   tell_msg_start(e, &m);
-  m.rooted = e->config->role == TFST_ROLE_EPPROXY || (e->parent != NULL && e->parent_rooted);
-  append_one_further(m.chain, e->above);
+  if (e->config->role == TFST_ROLE_EPPROXY) {
+    m.rooted = TRUE;
+    add_own_announcements(e, &m);
+    g_array_set_size(m.networks, 0);
+  } else {
+    m.rooted = tfst_parents_rooted(e);
+    append_above(e, &m);
+  }
   send_tell_msg(hop, TFST_FRAME_TELL_OK, &m);
   tfst_tell_msg_clear(&m);
 }
@@ -444,41 +558,73 @@ refuse(Refused *r, const char *what, const char *item, const char *why)
 }
 
 static gboolean
+chain_has(const GArray *chain, const char *label)
+{
+  for (guint i = 0; i < chain->len; i++)
+    if (strcmp(g_array_index(chain, TfstChainEntry, i).label, label) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* This instance, or a label above it through any parent hop. */
+static gboolean
 label_is_above(TfstEngine *e, const char *label)
 {
   if (strcmp(label, e->config->label) == 0)
     return TRUE;
-  for (guint i = 0; i < e->above->len; i++)
-    if (strcmp(g_array_index(e->above, TfstChainEntry, i).label, label) == 0)
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *hop = l->data;
+    if (hop->direction == TFST_HOP_TO_PARENT && hop->up && chain_has(hop->above.chain, label))
       return TRUE;
+  }
   return FALSE;
+}
+
+/* The child hop, other than `hop`, whose peer is `label` itself. */
+static TfstHop *
+direct_child(TfstEngine *e, const TfstHop *hop, const char *label)
+{
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *other = l->data;
+    if (other != hop && other->direction == TFST_HOP_TO_CHILD && other->up &&
+        strcmp(other->peer_label, label) == 0)
+      return other;
+  }
+  return NULL;
 }
 
 static gboolean
 in_subtree(const TfstHop *hop, const char *label)
 {
-  for (guint i = 0; i < hop->tell.chain->len; i++)
-    if (strcmp(g_array_index(hop->tell.chain, TfstChainEntry, i).label, label) == 0)
-      return TRUE;
-  return FALSE;
+  return chain_has(hop->tell.chain, label);
 }
 
-/* Labels that may not appear below `hop`: ours, those above us, and those
- * another live child already announced (first one wins).  Borrowed keys. */
+#define TAKEN_ABOVE  "this instance or one above it"
+#define TAKEN_CHILD  "a direct child of this instance on another hop"
+#define TAKEN_TWICE  "twice in the same TELL"
+
+/* Labels that may not appear below `hop`, with why: ours and those above
+ * us (a loop), and the direct children on other hops (first one wins: a
+ * newcomer cannot capture a child that is up).  A label deeper below
+ * another child may come through this one too: that is a redundant path,
+ * and downcalls keep taking the nearest, oldest one.  Borrowed keys. */
 static GHashTable *
 labels_taken(TfstEngine *e, const TfstHop *hop)
 {
   GHashTable *t = g_hash_table_new(g_str_hash, g_str_equal);
 
-  g_hash_table_add(t, e->config->label);
-  for (guint i = 0; i < e->above->len; i++)
-    g_hash_table_add(t, g_array_index(e->above, TfstChainEntry, i).label);
+  g_hash_table_insert(t, e->config->label, TAKEN_ABOVE);
   for (GList *l = e->hops.head; l != NULL; l = l->next) {
     TfstHop *other = l->data;
-    if (other == hop || other->direction != TFST_HOP_TO_CHILD || !other->up)
+    if (other == hop || !other->up)
       continue;
-    for (guint i = 0; i < other->tell.chain->len; i++)
-      g_hash_table_add(t, g_array_index(other->tell.chain, TfstChainEntry, i).label);
+    if (other->direction == TFST_HOP_TO_CHILD) {
+      g_hash_table_insert(t, other->peer_label, TAKEN_CHILD);
+      continue;
+    }
+    for (guint i = 0; i < other->above.chain->len; i++)
+      g_hash_table_insert(t, g_array_index(other->above.chain, TfstChainEntry, i).label,
+                          TAKEN_ABOVE);
   }
   return t;
 }
@@ -486,24 +632,26 @@ labels_taken(TfstEngine *e, const TfstHop *hop)
 /* The same as labels_taken() for one label, without building the set:
  * cheaper for a TELL of a few entries.  Entries accepted so far from this
  * TELL are already in hop->tell. */
-static gboolean
+static const char *
 label_taken(TfstHop *hop, const char *label)
 {
-  TfstHop *owner;
-
-  if (label_is_above(hop->engine, label) || in_subtree(hop, label))
-    return TRUE;
-  owner = tfst_router_child_for(hop->engine, label);
-  return owner != NULL && owner != hop;
+  if (label_is_above(hop->engine, label))
+    return TAKEN_ABOVE;
+  if (in_subtree(hop, label))
+    return TAKEN_TWICE;
+  return direct_child(hop->engine, hop, label) != NULL ? TAKEN_CHILD : NULL;
 }
 
 static const char *
 chain_entry_refusal(TfstHop *hop, GHashTable *taken, const TfstChainEntry *c)
 {
+  const char *why;
+
   if (c->depth == 0)
     return "depth 0 is the child itself";
-  if (taken != NULL ? g_hash_table_contains(taken, c->label) : label_taken(hop, c->label))
-    return "already in the chain through another hop";
+  why = taken != NULL ? g_hash_table_lookup(taken, c->label) : label_taken(hop, c->label);
+  if (why != NULL)
+    return why;
   if (!allow_glob(hop->engine->config->trust.labels, hop->peer_label, c->label))
     return "not in AllowLabels=";
   return NULL;
@@ -520,7 +668,7 @@ accept_chain(TfstHop *hop, const TfstTellMsg *m, Refused *ref)
 
   if (m->chain->len > TELL_SMALL) {
     taken = labels_taken(hop->engine, hop);
-    g_hash_table_add(taken, hop->peer_label);
+    g_hash_table_insert(taken, hop->peer_label, TAKEN_TWICE);
   }
   for (guint i = 0; i < m->chain->len; i++) {
     const TfstChainEntry *c = &g_array_index(m->chain, TfstChainEntry, i);
@@ -533,7 +681,7 @@ accept_chain(TfstHop *hop, const TfstTellMsg *m, Refused *ref)
     }
     g_array_append_val(hop->tell.chain, *c);
     if (taken != NULL)
-      g_hash_table_add(taken, (gpointer)c->label);
+      g_hash_table_insert(taken, (gpointer)c->label, TAKEN_TWICE);
   }
 }
 
@@ -545,9 +693,12 @@ network_taken(TfstEngine *e, const TfstHop *hop, const TfstNetworkEntry *n)
     TfstHop *other = l->data;
     if (other == hop || other->direction != TFST_HOP_TO_CHILD || !other->up)
       continue;
-    for (guint i = 0; i < other->tell.networks->len; i++)
-      if (network_inside(n, &g_array_index(other->tell.networks, TfstNetworkEntry, i)))
+    for (guint i = 0; i < other->tell.networks->len; i++) {
+      const TfstNetworkEntry *o = &g_array_index(other->tell.networks, TfstNetworkEntry, i);
+      /* The same gateway proxy's network through a second path. */
+      if (strcmp(o->owner, n->owner) != 0 && network_inside(n, o))
         return TRUE;
+    }
   }
   return FALSE;
 }
@@ -581,6 +732,19 @@ accept_networks(TfstHop *hop, const TfstTellMsg *m, Refused *ref)
   }
 }
 
+/* A link must join two labels of the child's accepted subtree. */
+static void
+accept_links(TfstHop *hop, const TfstTellMsg *m, Refused *ref)
+{
+  for (guint i = 0; i < m->links->len; i++) {
+    const TfstLinkEntry *k = &g_array_index(m->links, TfstLinkEntry, i);
+    if (!in_subtree(hop, k->upper) || !in_subtree(hop, k->lower))
+      refuse(ref, "link to", k->lower, "not in the child's subtree");
+    else
+      g_array_append_val(hop->tell.links, *k);
+  }
+}
+
 static void
 accept_forwards(TfstHop *hop, const TfstTellMsg *m, Refused *ref)
 {
@@ -606,6 +770,7 @@ tell_reset(TfstHop *hop)
   g_strlcpy(hop->tell.label, hop->peer_label, sizeof(hop->tell.label));
   g_strlcpy(self.label, hop->peer_label, sizeof(self.label));
   g_array_set_size(hop->tell.chain, 0);
+  g_array_set_size(hop->tell.links, 0);
   g_array_set_size(hop->tell.networks, 0);
   g_array_set_size(hop->tell.forwards, 0);
   g_array_append_val(hop->tell.chain, self);
@@ -681,6 +846,20 @@ keep_owned(GArray *entries, gsize owner_offset, GHashTable *kept)
   g_array_set_size(entries, j);
 }
 
+/* Links between kept labels, while the budget lasts. */
+static void
+keep_links(GArray *links, GHashTable *kept, guint room)
+{
+  guint j = 0;
+
+  for (guint i = 0; i < links->len && j < room; i++) {
+    const TfstLinkEntry *k = &g_array_index(links, TfstLinkEntry, i);
+    if (g_hash_table_contains(kept, k->upper) && g_hash_table_contains(kept, k->lower))
+      g_array_index(links, TfstLinkEntry, j++) = *k;
+  }
+  g_array_set_size(links, j);
+}
+
 /* Cuts m to `max` entries: labels nearest the child first, each with its
  * networks and forwards, so a relay's direct children stay known however
  * large one grandchild's subtree is. */
@@ -705,6 +884,7 @@ tell_truncate(TfstTellMsg *m, guint max)
   }
   keep_owned(m->networks, G_STRUCT_OFFSET(TfstNetworkEntry, owner), kept);
   keep_owned(m->forwards, G_STRUCT_OFFSET(TfstForwardEntry, owner), kept);
+  keep_links(m->links, kept, max - used);
 }
 
 /* Keeps m in hop->claims when part of it was refused, to check it again
@@ -741,6 +921,7 @@ tell_accept(TfstHop *hop, TfstTellMsg *m, gboolean quiet)
     tell_truncate(m, e->config->trust.max_tell_entries);
   }
   accept_chain(hop, m, &ref);
+  accept_links(hop, m, &ref);
   accept_networks(hop, m, &ref);
   accept_forwards(hop, m, &ref);
   if (ref.count > 0 && !quiet)
@@ -828,10 +1009,82 @@ chain_equal(GArray *a, GArray *b)
   return TRUE;
 }
 
+/* Entries of the same size compared byte by byte (labels are NUL padded:
+ * the arrays are zero-filled). */
+static gboolean
+array_equal(GArray *a, GArray *b)
+{
+  return a->len == b->len &&
+         memcmp(a->data, b->data, (gsize)a->len * g_array_get_element_size(a)) == 0;
+}
+
+static gboolean
+above_equal(const TfstTellMsg *a, const TfstTellMsg *b)
+{
+  return a->rooted == b->rooted && chain_equal(a->chain, b->chain) &&
+         array_equal(a->links, b->links) && array_equal(a->forwards, b->forwards);
+}
+
+/* A parent hop whose chain holds this instance's own label would make it
+ * its own ancestor. */
+static gboolean
+tell_ok_loops(TfstHop *hop, const TfstTellMsg *m)
+{
+  TfstEngine *e = hop->engine;
+  TfstLogFields f = {.message_id = TFST_MSGID_PROTOCOL, .peer_label = hop->peer_label};
+
+  if (!chain_has(m->chain, e->config->label))
+    return FALSE;
+  tfst_log_limited(e->log, &e->rl_protocol, LOG_ERR, &f,
+                   "parent %s (%s) announces this instance's own label %s above it: a loop "
+                   "(a component cannot be its own ancestor); closing that hop, the other "
+                   "parents keep working",
+                   hop->peer_label, hop->peer_desc, e->config->label);
+  tfst_hop_close(hop, ELOOP, "loop: this instance's label is above this parent");
+  return TRUE;
+}
+
+/* Accepted parent hops (Listen=): up to MaxParents=.  One that comes back
+ * under the label of another replaces it (a parent that restarted); with
+ * MaxParents=1 a new parent always replaces the old one. */
+static gboolean
+parent_admit(TfstHop *hop)
+{
+  TfstEngine *e = hop->engine;
+  TfstHop *oldest = NULL, *same = NULL;
+  guint count = 0;
+
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *o = l->data;
+    if (o == hop || o->direction != TFST_HOP_TO_PARENT || o->connector != NULL || !o->up ||
+        o->closing)
+      continue;
+    count++;
+    oldest = oldest != NULL ? oldest : o;
+    if (strcmp(o->peer_label, hop->peer_label) == 0)
+      same = o;
+  }
+  if (same == NULL && e->config->max_parents == 1)
+    same = oldest;
+  if (same != NULL) {
+    hop->preference = same->preference;
+    tfst_hop_close(same, ECONNRESET, "replaced by a new parent hop");
+    return TRUE;
+  }
+  if (count < e->config->max_parents) {
+    hop->preference = e->accepted_parents++;
+    return TRUE;
+  }
+  tfst_hop_protocol_error(hop, "parent %s would be parent number %u, more than MaxParents=%u",
+                          hop->peer_label, count + 1, e->config->max_parents);
+  return FALSE;
+}
+
 static void
 router_tell_ok_received(TfstHop *hop, const guint8 *p, guint32 len)
 {
   TfstEngine *e = hop->engine;
+  gboolean first = hop->above.label[0] == '\0';
   TfstTellMsg m;
   gboolean same;
   int r;
@@ -846,17 +1099,23 @@ router_tell_ok_received(TfstHop *hop, const guint8 *p, guint32 len)
       tfst_hop_protocol_error(hop, "TELL_OK from %s on the hop of %s", m.label, hop->peer_label);
     return;
   }
-  same = m.rooted == e->parent_rooted && chain_equal(e->above, m.chain);
-  g_array_set_size(e->above, 0);
-  g_array_append_vals(e->above, m.chain->data, m.chain->len);
-  e->parent_rooted = m.rooted;
-  tfst_tell_msg_clear(&m);
-  /* An unchanged view is not passed down: no fan-out per TELL_OK. */
-  if (!same)
-    tell_children(e);
-  router_update_accepting(e);
-  if (!same)
-    schedule_announce(e, FALSE);
+  g_array_set_size(m.networks, 0);
+  if (tell_ok_loops(hop, &m) || (first && hop->connector == NULL && !parent_admit(hop))) {
+    tfst_tell_msg_clear(&m);
+    return;
+  }
+  same = !first && above_equal(&hop->above, &m);
+  tfst_tell_msg_clear(&hop->above);
+  hop->above = m;
+  if (first && hop->connector != NULL)
+    hop->preference = hop->connector->index;
+  /* An unchanged view is not passed down: no fan-out per TELL_OK.  The
+   * first one is handled when the hop is up (tfst_router_hop_up). */
+  if (same || first)
+    return;
+  tell_children(e);
+  tfst_parents_update(e, "the active parent's chain no longer reaches an endpoint proxy");
+  schedule_announce(e, FALSE);
 }
 
 /* TELL, TELL_OK and WHO (payload NULL: our TELL is due) from a hop: the
@@ -878,22 +1137,15 @@ tfst_router_hop_up(TfstHop *hop)
   TfstEngine *e = hop->engine;
   TfstLogFields f = {.message_id = TFST_MSGID_HANDSHAKE, .peer_label = hop->peer_label};
 
-  if (hop->direction == TFST_HOP_TO_PARENT) {
-    TfstHop *old = e->parent;
-
-    /* A parent hop that replaced another one (Listen= side) wins.  It is
-     * the parent before the old one goes, or the old hop's teardown would
-     * forget the chain and rootedness the new one has just told us. */
-    e->parent = hop;
-    if (old != NULL && old != hop)
-      tfst_hop_close(old, ECONNRESET, "replaced by a new parent hop");
-    router_update_accepting(e);
-    /* Children learn whether the chain is now rooted. */
-    tell_children(e);
-  }
   tfst_log_full(e->log, LOG_NOTICE, &f, "hop to %s %s (%s) is up",
                 hop->direction == TFST_HOP_TO_PARENT ? "parent" : "child", hop->peer_label,
                 hop->peer_desc);
+  if (hop->direction == TFST_HOP_TO_PARENT) {
+    /* Children learn of the new path and whether the chain is rooted. */
+    tell_children(e);
+    tfst_parents_update(e, NULL);
+    schedule_announce(e, FALSE);
+  }
 }
 
 void
@@ -902,13 +1154,9 @@ tfst_router_hop_down(TfstHop *hop)
   TfstEngine *e = hop->engine;
 
   if (hop->direction == TFST_HOP_TO_PARENT) {
-    if (e->parent == hop) {
-      e->parent = NULL;
-      g_array_set_size(e->above, 0);
-      e->parent_rooted = FALSE;
-      tell_children(e);
-      router_update_accepting(e);
-    }
+    tfst_parents_forget(e, hop, hop->close_why);
+    tfst_parents_update(e, hop->close_why);
+    tell_children(e);
     schedule_announce(e, FALSE);
   } else {
     e->recheck_due = TRUE;
@@ -916,20 +1164,30 @@ tfst_router_hop_down(TfstHop *hop)
   }
 }
 
+/* The child hop a downcall for `label` takes: the nearest path (the label
+ * itself before a hop that has it deeper), and among equals the oldest,
+ * so a redundant path is standby until the first one goes. */
 TfstHop *
 tfst_router_child_for(TfstEngine *e, const char *label)
 {
+  TfstHop *best = NULL;
+  guint best_depth = G_MAXUINT;
+
   if (label == NULL || label[0] == '\0')
     return NULL;
   for (GList *l = e->hops.head; l != NULL; l = l->next) {
     TfstHop *hop = l->data;
     if (hop->direction != TFST_HOP_TO_CHILD || !hop->up)
       continue;
-    for (guint i = 0; i < hop->tell.chain->len; i++)
-      if (strcmp(g_array_index(hop->tell.chain, TfstChainEntry, i).label, label) == 0)
-        return hop;
+    for (guint i = 0; i < hop->tell.chain->len; i++) {
+      const TfstChainEntry *c = &g_array_index(hop->tell.chain, TfstChainEntry, i);
+      if (c->depth < best_depth && strcmp(c->label, label) == 0) {
+        best = hop;
+        best_depth = c->depth;
+      }
+    }
   }
-  return NULL;
+  return best;
 }
 
 static char *
@@ -983,7 +1241,8 @@ origin_refusal(TfstHop *hop, const char *origin)
 {
   TfstHop *owner = tfst_router_child_for(hop->engine, origin);
 
-  if (owner != NULL && owner != hop)
+  /* A label below several children (redundant paths) is theirs alike. */
+  if (owner != NULL && owner != hop && !in_subtree(hop, origin))
     return "ORIGIN is in the subtree of another child";
   if (label_is_above(hop->engine, origin))
     return "ORIGIN is this instance or one above it";
@@ -1099,6 +1358,7 @@ claims_from_tell(TfstHop *hop)
   tfst_tell_msg_init(c);
   g_strlcpy(c->label, hop->tell.label, sizeof(c->label));
   g_array_append_vals(c->chain, hop->tell.chain->data, hop->tell.chain->len);
+  g_array_append_vals(c->links, hop->tell.links->data, hop->tell.links->len);
   g_array_append_vals(c->networks, hop->tell.networks->data, hop->tell.networks->len);
   g_array_append_vals(c->forwards, hop->tell.forwards->data, hop->tell.forwards->len);
 }

@@ -710,9 +710,9 @@ tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *
   if (!tfst_socket_original_dst(fd, &dest) && fw->has_destination)
     dest = fw->destination;
   if (e->config->role == TFST_ROLE_GWPROXY) {
-    hop = e->parent;
+    hop = tfst_parents_for(e, fw->name);
     if (hop == NULL)
-      why = g_strdup("parent hop is down");
+      why = g_strdup("no parent hop is up whose chain serves it");
   } else {
     route = tfst_router_downcall_route(e, fw, &dest);
     hop = route != NULL ? tfst_router_child_for(e, route) : NULL;
@@ -814,7 +814,7 @@ session_recv_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
   }
 
   if (role == TFST_ROLE_RELAY) {
-    next = upcall ? e->parent : tfst_router_child_for(e, m->route);
+    next = upcall ? tfst_parents_for(e, m->forward) : tfst_router_child_for(e, m->route);
     if (next == NULL) {
       open_fail(hop, id, upcall ? ENETUNREACH : EHOSTUNREACH);
       return;
@@ -862,10 +862,36 @@ end_recv_open_ok(TfstEnd *end, guint32 window)
   session_opened(s);
 }
 
+static gboolean session_retry_open(TfstEnd *end);
+
+/* ENETUNREACH: the parent has no path up any more (its own parent went
+ * away): the session may still find one through another parent hop. */
+static gboolean
+end_retry_unreachable(TfstEnd *end, guint32 err)
+{
+  TfstHop *hop = end->hop;
+
+  if (err != ENETUNREACH || hop == NULL || hop->direction != TFST_HOP_TO_PARENT ||
+      tfst_parents_for(hop->engine, end->session->forward) == NULL)
+    return FALSE;
+  g_hash_table_remove(hop->streams, GUINT_TO_POINTER(end->id));
+  if (end->blocked_link.data != NULL)
+    g_queue_unlink(&hop->blocked, &end->blocked_link);
+  hop->window_total -= end->window;
+  end->hop = NULL;
+  if (session_retry_open(end))
+    return TRUE;
+  end->hop = NULL;
+  return FALSE;
+}
+
 static void
 end_recv_open_fail(TfstEnd *end, guint32 err)
 {
   TfstSession *s = end->session;
+
+  if (end_retry_unreachable(end, err))
+    return;
 
   if (s->originated) {
     TfstLogFields f = {.message_id = TFST_MSGID_OPEN_FAILED, .session = s->id, .err = (int)err};
@@ -987,6 +1013,31 @@ tfst_session_frame_cb(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payl
   }
 }
 
+/* A session still opening on a parent hop that is lost (OPEN sent, no
+ * answer, so none of the client's bytes went up: they are read only once
+ * the stream is open) is opened again on the next parent hop, invisibly to
+ * the client.  Its ConnectTimeout= keeps running, which bounds the tries. */
+static gboolean
+session_retry_open(TfstEnd *end)
+{
+  TfstSession *s = end->session;
+  TfstHop *next;
+
+  if (s->state != TFST_SESSION_OPENING || end != &s->end[1] || !s->upcall || !end->we_opened ||
+      end->opened || s->open_retries >= TFST_SESSION_OPEN_RETRIES)
+    return FALSE;
+  next = tfst_parents_for(s->engine, s->forward);
+  if (next == NULL)
+    return FALSE;
+  s->open_retries++;
+  memset(end, 0, sizeof(*end));
+  end->session = s;
+  end->fd = -1;
+  stream_attach(end, next, tfst_hop_alloc_id(next), s->engine->config->initial_window);
+  send_open(s, end, NULL);
+  return TRUE;
+}
+
 void
 tfst_session_lost_cb(TfstHop *hop, int err)
 {
@@ -1005,6 +1056,8 @@ tfst_session_lost_cb(TfstHop *hop, int err)
     }
     hop->window_total -= end->window;
     end->hop = NULL;
+    if (hop->direction == TFST_HOP_TO_PARENT && session_retry_open(end))
+      continue;
     if (s->originated && s->state == TFST_SESSION_OPENING)
       end_recv_open_fail(end, (guint32)err);
     else

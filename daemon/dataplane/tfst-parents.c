@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The choice among parent hops: every parent hop is kept up (hot
+ * standby); new upcall sessions go to the active one.  It changes at once
+ * when the active hop goes down or loses its root (failover), and back to
+ * a more preferred hop only after FailbackDelay= (failback).  Running
+ * sessions never move. */
+#include "tfst-engine-private.h"
+
+#include <string.h>
+
+static gboolean
+forward_offered(const TfstHop *hop, const char *forward)
+{
+  const GArray *fw = hop->above.forwards;
+
+  /* A parent that does not announce its forwards (an older peer) may
+   * serve any. */
+  if (forward == NULL || fw == NULL || fw->len == 0)
+    return TRUE;
+  for (guint i = 0; i < fw->len; i++)
+    if (strcmp(g_array_index(fw, TfstForwardEntry, i).name, forward) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Up, not closing, and its chain reaches an endpoint proxy serving
+ * `forward` (NULL: any). */
+static gboolean
+parents_usable(const TfstHop *hop, const char *forward)
+{
+  return hop != NULL && hop->direction == TFST_HOP_TO_PARENT && hop->up && !hop->closing &&
+         hop->above.rooted && forward_offered(hop, forward);
+}
+
+/* The most preferred usable parent hop. */
+static TfstHop *
+parents_best(TfstEngine *e, const char *forward)
+{
+  TfstHop *best = NULL;
+
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *hop = l->data;
+    if (parents_usable(hop, forward) && (best == NULL || hop->preference < best->preference))
+      best = hop;
+  }
+  return best;
+}
+
+TfstHop *
+tfst_parents_for(TfstEngine *e, const char *forward)
+{
+  if (parents_usable(e->active_parent, forward))
+    return e->active_parent;
+  return parents_best(e, forward);
+}
+
+gboolean
+tfst_parents_rooted(TfstEngine *e)
+{
+  return parents_best(e, NULL) != NULL;
+}
+
+const char *
+tfst_parents_role(TfstEngine *e, const TfstHop *hop)
+{
+  if (hop == NULL || !hop->up || hop->closing)
+    return "down";
+  return hop == e->active_parent ? "active" : "standby";
+}
+
+static const char *
+parent_name(const TfstHop *hop)
+{
+  return hop != NULL ? hop->peer_label : "";
+}
+
+static void
+parents_log_switch(TfstEngine *e, const char *kind, TfstHop *from, TfstHop *to, const char *why)
+{
+  TfstLogFields f = {
+      .message_id = g_str_equal(kind, "failover") ? TFST_MSGID_FAILOVER : TFST_MSGID_FAILBACK,
+      .peer_label = to != NULL ? to->peer_label : parent_name(from)};
+
+  if (to != NULL)
+    tfst_log_full(e->log, g_str_equal(kind, "failover") ? LOG_WARNING : LOG_NOTICE, &f,
+                  "%s: new sessions go to parent %s (%s)%s%s: %s", kind, to->peer_label,
+                  to->peer_desc, from != NULL ? " instead of " : "", parent_name(from), why);
+  else
+    tfst_log_full(e->log, LOG_ERR, &f, "%s: no parent hop can take new sessions (%s was active): %s",
+                  kind, parent_name(from), why);
+  tfst_notify_parent_switched(e, kind, parent_name(from), parent_name(to), why);
+}
+
+static void
+parents_set_active(TfstEngine *e, TfstHop *next, const char *kind, const char *why)
+{
+  TfstHop *prev = e->active_parent;
+
+  e->active_parent = next;
+  /* The first parent to come up is no switch, nor is the last one going
+   * while another path is still missing its root. */
+  if (prev != NULL || (next != NULL && e->parents_ever_active))
+    parents_log_switch(e, kind, prev, next, why);
+  if (next != NULL)
+    e->parents_ever_active = TRUE;
+  tfst_notify_changed(e);
+}
+
+static int
+parents_failback_cb(sd_event_source *s G_GNUC_UNUSED, guint64 usec G_GNUC_UNUSED, void *userdata)
+{
+  TfstEngine *e = userdata;
+
+  e->failback_due = TRUE;
+  tfst_parents_update(e, NULL);
+  return 0;
+}
+
+static void
+parents_arm_failback(TfstEngine *e, gint64 at_us)
+{
+  if (e->failback_timer == NULL &&
+      sd_event_add_time(e->event, &e->failback_timer, CLOCK_MONOTONIC, at_us, 0,
+                        parents_failback_cb, e) < 0) {
+    e->failback_timer = NULL;
+    return; /* ENOMEM: the next change of any parent hop decides again */
+  }
+  (void)sd_event_source_set_time(e->failback_timer, at_us);
+  (void)sd_event_source_set_enabled(e->failback_timer, SD_EVENT_ONESHOT);
+}
+
+/* The active hop is usable, but `best` is preferred: it takes over once it
+ * has been up for FailbackDelay=. */
+static void
+parents_consider_failback(TfstEngine *e, TfstHop *best)
+{
+  guint delay = e->config->failback_delay_ms;
+  gint64 at = best->up_since_us + (gint64)delay * 1000;
+  g_autofree char *why = NULL;
+
+  if (delay == TFST_FAILBACK_NEVER)
+    return;
+  if (delay > 0 && g_get_monotonic_time() < at && !e->failback_due) {
+    parents_arm_failback(e, at);
+    return;
+  }
+  why = g_strdup_printf("it is preferred and has been up for %u ms (FailbackDelay=); %s keeps "
+                        "its running sessions",
+                        delay, parent_name(e->active_parent));
+  parents_set_active(e, best, "failback", why);
+}
+
+/* Decides the active parent again after any change of a parent hop
+ * (`why`: what happened, for the failover line). */
+void
+tfst_parents_update(TfstEngine *e, const char *why)
+{
+  TfstHop *best = parents_best(e, NULL);
+  TfstHop *cur = e->active_parent;
+
+  if (!parents_usable(cur, NULL)) {
+    if (best != cur)
+      parents_set_active(e, best, "failover",
+                         why != NULL ? why : "the active parent hop is down or not rooted");
+  } else if (best != NULL && best != cur && best->preference < cur->preference) {
+    parents_consider_failback(e, best);
+  }
+  e->failback_due = FALSE;
+  e->accepting_cb(e, e->active_parent != NULL);
+}
+
+/* A parent hop is going away: it must not stay active for a moment. */
+void
+tfst_parents_forget(TfstEngine *e, TfstHop *hop, const char *why)
+{
+  if (e->active_parent == hop)
+    tfst_parents_update(e, why);
+}
+
+void
+tfst_parents_free(TfstEngine *e)
+{
+  e->failback_timer = sd_event_source_disable_unref(e->failback_timer);
+}
