@@ -81,7 +81,7 @@ typedef struct {
   guint max_tell_entries; /* MaxTellEntries=: per child hop */
 } TfstTrustConf;
 
-#define TFST_DEFAULT_MAX_TELL_ENTRIES 1024
+#define TFST_DEFAULT_MAX_TELL_ENTRIES  1024
 #define TFST_DEFAULT_FAILBACK_DELAY_MS 30000u
 #define TFST_FAILBACK_NEVER            G_MAXUINT
 

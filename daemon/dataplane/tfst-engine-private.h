@@ -113,9 +113,9 @@ struct TfstSession {
   gint64 last_activity_us;
   gint64 half_closed_us; /* when the first direction ended, 0: not yet */
   gint64 started_us;
-  gboolean upcall;  /* the client is at a gateway proxy */
+  gboolean upcall;     /* the client is at a gateway proxy */
   guint8 open_retries; /* opened again on another parent hop (session_retry_open) */
-  gboolean counted; /* its end is already in the statistics */
+  gboolean counted;    /* its end is already in the statistics */
   sd_event_source *timer;
   GList link; /* in engine->sessions */
 };
@@ -342,9 +342,9 @@ struct TfstEngine {
    * proxy whose chain is rooted). */
   void (*accepting_cb)(TfstEngine *e, gboolean on);
 
-  GPtrArray *listeners;   /* TfstListener */
-  GPtrArray *connectors;  /* TfstConnector */
-  GQueue hops;            /* every TfstHop, up or not */
+  GPtrArray *listeners;  /* TfstListener */
+  GPtrArray *connectors; /* TfstConnector */
+  GQueue hops;           /* every TfstHop, up or not */
   /* The parent hop new upcall sessions go to (tfst_router_parent_for()):
    * the most preferred one that is up and rooted, or after a failover the
    * one that took over until FailbackDelay= has passed. NULL: none. */
@@ -352,7 +352,7 @@ struct TfstEngine {
   sd_event_source *failback_timer;
   gboolean failback_due;        /* the failback timer fired */
   gboolean parents_ever_active; /* a parent hop was active once: the next change is a switch */
-  guint accepted_parents; /* accepted parent hops so far (their preference) */
+  guint accepted_parents;       /* accepted parent hops so far (their preference) */
 
   GQueue sessions;
   int sess_epfd; /* every session socket; one sd-event source */

@@ -301,8 +301,8 @@ status_parents(TfstEngine *e, GString *s)
       up++;
   }
   for (guint i = 0; i < e->connectors->len; i++)
-    total += ((TfstConnector *)g_ptr_array_index(e->connectors, i))->direction ==
-             TFST_HOP_TO_PARENT;
+    total +=
+        ((TfstConnector *)g_ptr_array_index(e->connectors, i))->direction == TFST_HOP_TO_PARENT;
   if (total <= 1 && e->config->max_parents <= 1) {
     if (e->active_parent != NULL)
       g_string_append_printf(s, "parent hop up (%s), ", e->active_parent->peer_label);

@@ -77,17 +77,18 @@ parent_name(const TfstHop *hop)
 static void
 parents_log_switch(TfstEngine *e, const char *kind, TfstHop *from, TfstHop *to, const char *why)
 {
-  TfstLogFields f = {
-      .message_id = g_str_equal(kind, "failover") ? TFST_MSGID_FAILOVER : TFST_MSGID_FAILBACK,
-      .peer_label = to != NULL ? to->peer_label : parent_name(from)};
+  TfstLogFields f = {.message_id =
+                         g_str_equal(kind, "failover") ? TFST_MSGID_FAILOVER : TFST_MSGID_FAILBACK,
+                     .peer_label = to != NULL ? to->peer_label : parent_name(from)};
 
   if (to != NULL)
     tfst_log_full(e->log, g_str_equal(kind, "failover") ? LOG_WARNING : LOG_NOTICE, &f,
                   "%s: new sessions go to parent %s (%s)%s%s: %s", kind, to->peer_label,
                   to->peer_desc, from != NULL ? " instead of " : "", parent_name(from), why);
   else
-    tfst_log_full(e->log, LOG_ERR, &f, "%s: no parent hop can take new sessions (%s was active): %s",
-                  kind, parent_name(from), why);
+    tfst_log_full(e->log, LOG_ERR, &f,
+                  "%s: no parent hop can take new sessions (%s was active): %s", kind,
+                  parent_name(from), why);
   tfst_notify_parent_switched(e, kind, parent_name(from), parent_name(to), why);
 }
 
@@ -119,9 +120,8 @@ parents_failback_cb(sd_event_source *s G_GNUC_UNUSED, guint64 usec G_GNUC_UNUSED
 static void
 parents_arm_failback(TfstEngine *e, gint64 at_us)
 {
-  if (e->failback_timer == NULL &&
-      sd_event_add_time(e->event, &e->failback_timer, CLOCK_MONOTONIC, at_us, 0,
-                        parents_failback_cb, e) < 0) {
+  if (e->failback_timer == NULL && sd_event_add_time(e->event, &e->failback_timer, CLOCK_MONOTONIC,
+                                                     at_us, 0, parents_failback_cb, e) < 0) {
     e->failback_timer = NULL;
     return; /* ENOMEM: the next change of any parent hop decides again */
   }

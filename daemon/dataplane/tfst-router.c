@@ -599,9 +599,9 @@ in_subtree(const TfstHop *hop, const char *label)
   return chain_has(hop->tell.chain, label);
 }
 
-#define TAKEN_ABOVE  "this instance or one above it"
-#define TAKEN_CHILD  "a direct child of this instance on another hop"
-#define TAKEN_TWICE  "twice in the same TELL"
+#define TAKEN_ABOVE "this instance or one above it"
+#define TAKEN_CHILD "a direct child of this instance on another hop"
+#define TAKEN_TWICE "twice in the same TELL"
 
 /* Labels that may not appear below `hop`, with why: ours and those above
  * us (a loop), and the direct children on other hops (first one wins: a
