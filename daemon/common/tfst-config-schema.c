@@ -28,6 +28,8 @@ static const char *const hop_keys[] = {"Listen",
                                        "AllowNetworks",
                                        "AllowForwards",
                                        "MaxTellEntries",
+                                       "MaxParents",
+                                       "FailbackDelay",
                                        NULL};
 static const char *const keepalive_keys[] = {"Keepalive",    "Idle",        "Interval",
                                              "Count",        "UserTimeout", "FirewallTimeout",

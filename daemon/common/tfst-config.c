@@ -786,8 +786,7 @@ parse_hop_listen(Loader *l, const char *group, TfstHopConf *hop, GError **error)
 }
 
 static gboolean
-parse_hop_connect(Loader *l, const char *group, gboolean allow_many, TfstHopConf *hop,
-                  GError **error)
+parse_hop_connect(Loader *l, const char *group, TfstHopConf *hop, GError **error)
 {
   const char *v = lookup(l, group, "Connect");
   g_auto(GStrv) tokens = g_strsplit_set(v, " \t;,", -1);
@@ -809,10 +808,6 @@ parse_hop_connect(Loader *l, const char *group, gboolean allow_many, TfstHopConf
   }
   if (hop->addrs->len == 0)
     return conf_error(l, error, group, "Connect", "no address given");
-  if (hop->addrs->len > 1 && !allow_many)
-    return conf_error(l, error, group, "Connect",
-                      "takes a single ADDRESS:PORT here; only [Children] Connect= may list "
-                      "several");
   return TRUE;
 }
 
@@ -954,9 +949,9 @@ parse_hop(Loader *l, const char *group, gboolean default_listen, TfstHopConf *ho
     return conf_error(l, error, group, NULL,
                       "needs Listen=ADDRESS[:PORT] (this side accepts the hop connection) or "
                       "Connect=ADDRESS:PORT (this side opens it)");
-  return parse_hop_connect(l, group, strcmp(group, "Children") == 0, hop, error) &&
-         parse_hop_pending(l, group, hop, error) && parse_local_address(l, group, hop, error) &&
-         parse_source_ports(l, group, hop, error) && parse_reconnect(l, group, hop, error);
+  return parse_hop_connect(l, group, hop, error) && parse_hop_pending(l, group, hop, error) &&
+         parse_local_address(l, group, hop, error) && parse_source_ports(l, group, hop, error) &&
+         parse_reconnect(l, group, hop, error);
 }
 
 /* Which hop sections each role has: the chain is epproxy (root) - relays -
@@ -1233,6 +1228,31 @@ parse_trust(Loader *l, TfstConfig *c, GError **error)
          get_uint(l, "Children", "MaxTellEntries", 1, 1000000, &t->max_tell_entries, error);
 }
 
+/* MaxParents=: how many parents a Listen= side accepts (with Connect=,
+ * every address listed is one); FailbackDelay=: a time span or "never". */
+static gboolean
+parse_redundancy(Loader *l, TfstConfig *c, GError **error)
+{
+  static const char *const keys[] = {"MaxParents", "FailbackDelay"};
+  const char *delay = lookup(l, "Parent", "FailbackDelay");
+
+  for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
+    if (is_set(l, "Children", keys[i]))
+      return conf_error(l, error, "Children", keys[i], "only applies in [Parent]");
+  if (is_set(l, "Parent", "MaxParents") && !c->parent.listen)
+    return conf_error(l, error, "Parent", "MaxParents",
+                      "only applies with Listen=; with Connect= every address listed is a "
+                      "parent");
+  if (!get_uint(l, "Parent", "MaxParents", 1, TFST_MAX_PARENTS, &c->max_parents, error))
+    return FALSE;
+  if (delay != NULL && g_ascii_strcasecmp(delay, "never") == 0) {
+    c->failback_delay_ms = TFST_FAILBACK_NEVER;
+    return TRUE;
+  }
+  return get_timespan(l, "Parent", "FailbackDelay", 0, TFST_FAILBACK_NEVER - 1,
+                      &c->failback_delay_ms, error);
+}
+
 static gboolean
 parse_hops(Loader *l, TfstConfig *c, GError **error)
 {
@@ -1252,7 +1272,8 @@ parse_hops(Loader *l, TfstConfig *c, GError **error)
     return FALSE;
   if (loader_group(l, "Children") != NULL && !parse_hop_tls(l, "Children", &c->children, error))
     return FALSE;
-  return parse_trust(l, c, error) && check_hop_listen_conflict(l, c, error);
+  return parse_trust(l, c, error) && parse_redundancy(l, c, error) &&
+         check_hop_listen_conflict(l, c, error);
 }
 
 /* ---- [Keepalive] [Session] [Ports] ---- */

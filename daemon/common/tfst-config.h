@@ -84,6 +84,7 @@ typedef struct {
 #define TFST_DEFAULT_MAX_TELL_ENTRIES  1024
 #define TFST_DEFAULT_FAILBACK_DELAY_MS 30000u
 #define TFST_FAILBACK_NEVER            G_MAXUINT
+#define TFST_MAX_PARENTS               64
 
 typedef struct {
   TfstRole role;
