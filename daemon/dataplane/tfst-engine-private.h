@@ -49,6 +49,10 @@ typedef struct TfstConnector TfstConnector;
 /* Pending (not yet up) hops gone at once from at least this many: give the
  * memory of the burst back to the system. */
 #define TFST_HOP_TRIM_PEAK 256u
+/* The hop timer paces PINGs and declares a silent peer dead: sd-event's
+ * default slack (250 ms) would add a quarter second to every silent
+ * failover. */
+#define TFST_HOP_TIMER_ACCURACY_US (10 * 1000)
 /* The longest "last error" text kept per hop for the tools. */
 #define TFST_HOP_ERROR_MAX 256
 

@@ -271,7 +271,7 @@ tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c)
   sd_event_add_time_relative(e->event, &hop->timer, CLOCK_MONOTONIC,
                              c != NULL ? e->config->connect_timeout_ms * 1000ull
                                        : hop_handshake_deadline_us(conf),
-                             0, hop_timer_cb, hop);
+                             TFST_HOP_TIMER_ACCURACY_US, hop_timer_cb, hop);
   hop->link.data = hop;
   g_queue_push_tail_link(&e->hops, &hop->link);
   if (conf->tls.enabled)

@@ -46,12 +46,18 @@ parents_best(TfstEngine *e, const char *forward)
   return best;
 }
 
+/* A forward no parent announces still goes up the active path: the
+ * endpoint proxy's OPEN_FAIL (and its journal line) says what is wrong. */
 TfstHop *
 tfst_parents_for(TfstEngine *e, const char *forward)
 {
+  TfstHop *hop;
+
   if (parents_usable(e->active_parent, forward))
     return e->active_parent;
-  return parents_best(e, forward);
+  if ((hop = parents_best(e, forward)) != NULL)
+    return hop;
+  return parents_usable(e->active_parent, NULL) ? e->active_parent : parents_best(e, NULL);
 }
 
 gboolean
