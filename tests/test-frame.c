@@ -1334,6 +1334,16 @@ tell_add_forward(TfstTellMsg *m, const char *owner, const char *name)
 }
 
 static void
+tell_add_link(TfstTellMsg *m, const char *upper, const char *lower)
+{
+  TfstLinkEntry e = {.upper = ""};
+
+  g_strlcpy(e.upper, upper, sizeof(e.upper));
+  g_strlcpy(e.lower, lower, sizeof(e.lower));
+  g_array_append_val(m->links, e);
+}
+
+static void
 tell_fill(TfstTellMsg *m)
 {
   g_autofree char *l63 = make_label(TFST_LABEL_MAX);
@@ -1353,6 +1363,9 @@ tell_fill(TfstTellMsg *m)
   tell_add_forward(m, "gw1", "web");
   tell_add_forward(m, "gw2", "mgmt");
   tell_add_forward(m, l63, l63);
+  tell_add_link(m, "relay1", "gw1");
+  tell_add_link(m, "gw1", "gw3");
+  tell_add_link(m, l63, l63);
 }
 
 static void
@@ -1362,6 +1375,14 @@ assert_tell_equal(const TfstTellMsg *a, const TfstTellMsg *b)
   g_assert_cmpuint(a->chain->len, ==, b->chain->len);
   g_assert_cmpuint(a->networks->len, ==, b->networks->len);
   g_assert_cmpuint(a->forwards->len, ==, b->forwards->len);
+  g_assert_cmpuint(a->links->len, ==, b->links->len);
+  for (guint i = 0; i < a->links->len; i++) {
+    const TfstLinkEntry *x = &g_array_index(a->links, TfstLinkEntry, i);
+    const TfstLinkEntry *y = &g_array_index(b->links, TfstLinkEntry, i);
+
+    g_assert_cmpstr(x->upper, ==, y->upper);
+    g_assert_cmpstr(x->lower, ==, y->lower);
+  }
   for (guint i = 0; i < a->chain->len; i++) {
     const TfstChainEntry *x = &g_array_index(a->chain, TfstChainEntry, i);
     const TfstChainEntry *y = &g_array_index(b->chain, TfstChainEntry, i);
@@ -1650,6 +1671,38 @@ test_tell_forward(void)
     g_autoptr(GByteArray) b = tell_prefix();
 
     ba_tlv_owned(b, TFST_TLV_FORWARD, "gw1", l64, strlen(l64));
+    expect_tell(b, TFST_FRAME_E_LABEL);
+  }
+}
+
+/* LINK is owner-prefixed like FORWARD: the upper label, then the lower. */
+static void
+test_tell_link(void)
+{
+  g_autofree char *l64 = make_label(TFST_LABEL_MAX + 1);
+
+  {
+    g_autoptr(GByteArray) b = tell_prefix();
+
+    ba_tlv(b, TFST_TLV_LINK, "", 0);
+    expect_tell(b, TFST_FRAME_E_FIELD);
+  }
+  {
+    g_autoptr(GByteArray) b = tell_prefix();
+
+    ba_tlv(b, TFST_TLV_LINK, "\5gw1", 4);
+    expect_tell(b, TFST_FRAME_E_FIELD);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS(bad_labels); i++) {
+    g_autoptr(GByteArray) bad_lower = tell_prefix();
+
+    ba_tlv_owned(bad_lower, TFST_TLV_LINK, "relay1", bad_labels[i].bytes, bad_labels[i].len);
+    expect_tell(bad_lower, TFST_FRAME_E_LABEL);
+  }
+  {
+    g_autoptr(GByteArray) b = tell_prefix();
+
+    ba_tlv_owned(b, TFST_TLV_LINK, "relay1", l64, strlen(l64));
     expect_tell(b, TFST_FRAME_E_LABEL);
   }
 }
@@ -2618,6 +2671,7 @@ main(int argc, char **argv)
   g_test_add_func("/tfst/frame/tell-network", test_tell_network);
   g_test_add_func("/tfst/frame/tell-network-owner", test_tell_network_owner);
   g_test_add_func("/tfst/frame/tell-forward", test_tell_forward);
+  g_test_add_func("/tfst/frame/tell-link", test_tell_link);
   g_test_add_func("/tfst/frame/tell-unknown-tlv", test_tell_unknown_tlv);
   g_test_add_func("/tfst/frame/tell-too-big", test_tell_too_big);
   g_test_add_func("/tfst/frame/tell-encode-type", test_tell_encode_type);
