@@ -135,25 +135,40 @@ parents_arm_failback(TfstEngine *e, gint64 at_us)
   (void)sd_event_source_set_enabled(e->failback_timer, SD_EVENT_ONESHOT);
 }
 
-/* The active hop is usable, but `best` is preferred: it takes over once it
- * has been up for FailbackDelay=. */
-static void
-parents_consider_failback(TfstEngine *e, TfstHop *best)
+/* Why `best` takes over now, or NULL when not (yet: the failback timer is
+ * armed for when FailbackDelay= has passed). */
+static char *
+failback_reason(TfstEngine *e, TfstHop *best)
 {
   guint delay = e->config->failback_delay_ms;
   gint64 at = best->up_since_us + (gint64)delay * 1000;
-  g_autofree char *why = NULL;
+  const char *active = parent_name(e->active_parent);
 
+  /* At start the parents come up in any order: one that was never up
+   * before is not coming back from a failure, and takes over at once. */
+  if (best->connector != NULL && !best->connector->was_up)
+    return g_strdup_printf("it is preferred and came up for the first time; %s keeps its "
+                           "running sessions",
+                           active);
   if (delay == TFST_FAILBACK_NEVER)
-    return;
+    return NULL;
   if (delay > 0 && g_get_monotonic_time() < at && !e->failback_due) {
     parents_arm_failback(e, at);
-    return;
+    return NULL;
   }
-  why = g_strdup_printf("it is preferred and has been up for %u ms (FailbackDelay=); %s keeps "
-                        "its running sessions",
-                        delay, parent_name(e->active_parent));
-  parents_set_active(e, best, "failback", why);
+  return g_strdup_printf("it is preferred and has been up for %u ms (FailbackDelay=); %s keeps "
+                         "its running sessions",
+                         delay, active);
+}
+
+/* The active hop is usable, but `best` is preferred. */
+static void
+parents_consider_failback(TfstEngine *e, TfstHop *best)
+{
+  g_autofree char *why = failback_reason(e, best);
+
+  if (why != NULL)
+    parents_set_active(e, best, "failback", why);
 }
 
 /* Decides the active parent again after any change of a parent hop
