@@ -229,6 +229,9 @@ struct TfstConnector {
   guint attempts;
   guint16 next_sport;
   guint index; /* its place in Connect=: the order of preference */
+  /* Its hop was up and rooted once: a parent hop that comes back after
+   * that waits for FailbackDelay= before it takes new sessions again. */
+  gboolean was_usable;
   /* For the Parent/Children/Hops properties. */
   gboolean was_up;
   guint reconnects;
@@ -457,6 +460,9 @@ int tfst_session_dispatch_cb(sd_event_source *src, int fd, guint32 revents, void
 /* The parent hop a new upcall session for `forward` goes to (NULL: any
  * forward), or NULL when no parent hop is up and rooted. */
 TfstHop *tfst_parents_for(TfstEngine *e, const char *forward);
+/* Where a session goes that `failed` could not open: the best other
+ * parent hop, NULL when there is none. */
+TfstHop *tfst_parents_other(TfstEngine *e, const char *forward, const TfstHop *failed);
 /* Whether any parent hop is up and its chain reaches an endpoint proxy. */
 gboolean tfst_parents_rooted(TfstEngine *e);
 /* A parent hop's part in the choice: "active", "standby" or "down". */

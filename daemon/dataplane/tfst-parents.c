@@ -32,18 +32,33 @@ parents_usable(const TfstHop *hop, const char *forward)
          hop->above.rooted && forward_offered(hop, forward);
 }
 
-/* The most preferred usable parent hop. */
+/* The most preferred usable parent hop other than `except`. */
 static TfstHop *
-parents_best(TfstEngine *e, const char *forward)
+parents_best_except(TfstEngine *e, const char *forward, const TfstHop *except)
 {
   TfstHop *best = NULL;
 
   for (GList *l = e->hops.head; l != NULL; l = l->next) {
     TfstHop *hop = l->data;
-    if (parents_usable(hop, forward) && (best == NULL || hop->preference < best->preference))
+    if (hop != except && parents_usable(hop, forward) &&
+        (best == NULL || hop->preference < best->preference))
       best = hop;
   }
   return best;
+}
+
+static TfstHop *
+parents_best(TfstEngine *e, const char *forward)
+{
+  return parents_best_except(e, forward, NULL);
+}
+
+TfstHop *
+tfst_parents_other(TfstEngine *e, const char *forward, const TfstHop *failed)
+{
+  TfstHop *hop = parents_best_except(e, forward, failed);
+
+  return hop != NULL ? hop : parents_best_except(e, NULL, failed);
 }
 
 /* A forward no parent announces still goes up the active path: the
@@ -83,19 +98,35 @@ parent_name(const TfstHop *hop)
 static void
 parents_log_switch(TfstEngine *e, const char *kind, TfstHop *from, TfstHop *to, const char *why)
 {
-  TfstLogFields f = {.message_id =
-                         g_str_equal(kind, "failover") ? TFST_MSGID_FAILOVER : TFST_MSGID_FAILBACK,
+  gboolean over = g_str_equal(kind, "failover");
+  TfstLogFields f = {.message_id = over ? TFST_MSGID_FAILOVER : TFST_MSGID_FAILBACK,
                      .peer_label = to != NULL ? to->peer_label : parent_name(from)};
 
-  if (to != NULL)
-    tfst_log_full(e->log, g_str_equal(kind, "failover") ? LOG_WARNING : LOG_NOTICE, &f,
-                  "%s: new sessions go to parent %s (%s)%s%s: %s", kind, to->peer_label,
-                  to->peer_desc, from != NULL ? " instead of " : "", parent_name(from), why);
-  else
+  if (to == NULL)
     tfst_log_full(e->log, LOG_ERR, &f,
                   "%s: no parent hop can take new sessions (%s was active): %s", kind,
                   parent_name(from), why);
+  else if (from == NULL)
+    tfst_log_full(e->log, LOG_NOTICE, &f,
+                  "%s: new sessions go to parent %s (%s); no parent could take them before", kind,
+                  to->peer_label, to->peer_desc);
+  else
+    tfst_log_full(e->log, over ? LOG_WARNING : LOG_NOTICE, &f,
+                  "%s: new sessions go to parent %s (%s) instead of %s: %s", kind, to->peer_label,
+                  to->peer_desc, from->peer_label, why);
   tfst_notify_parent_switched(e, kind, parent_name(from), parent_name(to), why);
+}
+
+/* Several parents configured: only then is a change of the active one a
+ * failover worth a line (with one, "hop lost" and "hop up" say it all). */
+static gboolean
+parents_redundant(TfstEngine *e)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < e->connectors->len; i++)
+    n += ((TfstConnector *)g_ptr_array_index(e->connectors, i))->direction == TFST_HOP_TO_PARENT;
+  return n > 1 || e->config->max_parents > 1;
 }
 
 static void
@@ -104,9 +135,8 @@ parents_set_active(TfstEngine *e, TfstHop *next, const char *kind, const char *w
   TfstHop *prev = e->active_parent;
 
   e->active_parent = next;
-  /* The first parent to come up is no switch, nor is the last one going
-   * while another path is still missing its root. */
-  if (prev != NULL || (next != NULL && e->parents_ever_active))
+  /* The first parent to come up is no switch. */
+  if (parents_redundant(e) && (prev != NULL || e->parents_ever_active))
     parents_log_switch(e, kind, prev, next, why);
   if (next != NULL)
     e->parents_ever_active = TRUE;
@@ -144,10 +174,11 @@ failback_reason(TfstEngine *e, TfstHop *best)
   gint64 at = best->up_since_us + (gint64)delay * 1000;
   const char *active = parent_name(e->active_parent);
 
-  /* At start the parents come up in any order: one that was never up
-   * before is not coming back from a failure, and takes over at once. */
-  if (best->connector != NULL && !best->connector->was_up)
-    return g_strdup_printf("it is preferred and came up for the first time; %s keeps its "
+  /* At start the parents come up in any order: one that could never take
+   * sessions before is not coming back from a failure, and takes over at
+   * once. */
+  if (best->connector != NULL && !best->connector->was_usable)
+    return g_strdup_printf("it is preferred and can take sessions for the first time; %s keeps its "
                            "running sessions",
                            active);
   if (delay == TFST_FAILBACK_NEVER)
@@ -171,6 +202,16 @@ parents_consider_failback(TfstEngine *e, TfstHop *best)
     parents_set_active(e, best, "failback", why);
 }
 
+static void
+parents_mark_usable(TfstEngine *e)
+{
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *hop = l->data;
+    if (hop->connector != NULL && parents_usable(hop, NULL))
+      hop->connector->was_usable = TRUE;
+  }
+}
+
 /* Decides the active parent again after any change of a parent hop
  * (`why`: what happened, for the failover line). */
 void
@@ -187,6 +228,7 @@ tfst_parents_update(TfstEngine *e, const char *why)
     parents_consider_failback(e, best);
   }
   e->failback_due = FALSE;
+  parents_mark_usable(e);
   e->accepting_cb(e, e->active_parent != NULL);
 }
 

@@ -862,7 +862,7 @@ end_recv_open_ok(TfstEnd *end, guint32 window)
   session_opened(s);
 }
 
-static gboolean session_retry_open(TfstEnd *end);
+static gboolean session_retry_open(TfstEnd *end, const TfstHop *failed);
 
 /* ENETUNREACH: the parent has no path up any more (its own parent went
  * away): the session may still find one through another parent hop. */
@@ -872,14 +872,14 @@ end_retry_unreachable(TfstEnd *end, guint32 err)
   TfstHop *hop = end->hop;
 
   if (err != ENETUNREACH || hop == NULL || hop->direction != TFST_HOP_TO_PARENT ||
-      tfst_parents_for(hop->engine, end->session->forward) == NULL)
+      tfst_parents_other(hop->engine, end->session->forward, hop) == NULL)
     return FALSE;
   g_hash_table_remove(hop->streams, GUINT_TO_POINTER(end->id));
   if (end->blocked_link.data != NULL)
     g_queue_unlink(&hop->blocked, &end->blocked_link);
   hop->window_total -= end->window;
   end->hop = NULL;
-  if (session_retry_open(end))
+  if (session_retry_open(end, hop))
     return TRUE;
   end->hop = NULL;
   return FALSE;
@@ -1018,7 +1018,7 @@ tfst_session_frame_cb(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payl
  * the stream is open) is opened again on the next parent hop, invisibly to
  * the client.  Its ConnectTimeout= keeps running, which bounds the tries. */
 static gboolean
-session_retry_open(TfstEnd *end)
+session_retry_open(TfstEnd *end, const TfstHop *failed)
 {
   TfstSession *s = end->session;
   TfstHop *next;
@@ -1026,7 +1026,7 @@ session_retry_open(TfstEnd *end)
   if (s->state != TFST_SESSION_OPENING || end != &s->end[1] || !s->upcall || !end->we_opened ||
       end->opened || s->open_retries >= TFST_SESSION_OPEN_RETRIES)
     return FALSE;
-  next = tfst_parents_for(s->engine, s->forward);
+  next = tfst_parents_other(s->engine, s->forward, failed);
   if (next == NULL)
     return FALSE;
   s->open_retries++;
@@ -1036,6 +1036,25 @@ session_retry_open(TfstEnd *end)
   stream_attach(end, next, tfst_hop_alloc_id(next), s->engine->config->initial_window);
   send_open(s, end, NULL);
   return TRUE;
+}
+
+/* One stream of a lost hop, already detached from it. */
+static void
+end_lost(TfstHop *hop, TfstEnd *end, int err)
+{
+  TfstSession *s = end->session;
+  gboolean up = hop->direction == TFST_HOP_TO_PARENT;
+
+  if (up && session_retry_open(end, hop))
+    return;
+  /* Not opened yet and no other way up here: the child may have one, and
+   * ENETUNREACH tells it to try (end_retry_unreachable). */
+  if (up && !s->originated && s->upcall && s->state == TFST_SESSION_OPENING)
+    tfst_session_abort(s, ENETUNREACH, end);
+  else if (s->originated && s->state == TFST_SESSION_OPENING)
+    end_recv_open_fail(end, (guint32)err);
+  else
+    tfst_session_abort(s, err, end);
 }
 
 void
@@ -1048,7 +1067,6 @@ tfst_session_lost_cb(TfstHop *hop, int err)
   g_hash_table_remove_all(hop->streams);
   for (GList *l = ends; l != NULL; l = l->next) {
     TfstEnd *end = l->data;
-    TfstSession *s = end->session;
 
     if (end->blocked_link.data != NULL) {
       g_queue_unlink(&hop->blocked, &end->blocked_link);
@@ -1056,12 +1074,7 @@ tfst_session_lost_cb(TfstHop *hop, int err)
     }
     hop->window_total -= end->window;
     end->hop = NULL;
-    if (hop->direction == TFST_HOP_TO_PARENT && session_retry_open(end))
-      continue;
-    if (s->originated && s->state == TFST_SESSION_OPENING)
-      end_recv_open_fail(end, (guint32)err);
-    else
-      tfst_session_abort(s, err, end);
+    end_lost(hop, end, err);
   }
 }
 
