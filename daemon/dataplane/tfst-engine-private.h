@@ -180,6 +180,7 @@ struct TfstHop {
   /* A parent hop's place in the order of preference: the connector's index
    * in [Parent] Connect=, or for an accepted parent the order it came up. */
   guint preference;
+  gint64 usable_since_us; /* a parent hop: up and rooted since, 0: not */
   /* Its last TELL (cut to MaxTellEntries=) when we refused part of it, to
    * check again once another hop releases a label or network; else empty. */
   TfstTellMsg claims;
@@ -357,7 +358,6 @@ struct TfstEngine {
    * one that took over until FailbackDelay= has passed. NULL: none. */
   TfstHop *active_parent;
   sd_event_source *failback_timer;
-  gboolean failback_due;        /* the failback timer fired */
   gboolean parents_ever_active; /* a parent hop was active once: the next change is a switch */
   guint accepted_parents;       /* accepted parent hops so far (their preference) */
 

@@ -148,7 +148,6 @@ parents_failback_cb(sd_event_source *s G_GNUC_UNUSED, guint64 usec G_GNUC_UNUSED
 {
   TfstEngine *e = userdata;
 
-  e->failback_due = TRUE;
   tfst_parents_update(e, NULL);
   return 0;
 }
@@ -171,7 +170,7 @@ static char *
 failback_reason(TfstEngine *e, TfstHop *best)
 {
   guint delay = e->config->failback_delay_ms;
-  gint64 at = best->up_since_us + (gint64)delay * 1000;
+  gint64 at = best->usable_since_us + (gint64)delay * 1000;
   const char *active = parent_name(e->active_parent);
 
   /* At start the parents come up in any order: one that could never take
@@ -183,7 +182,7 @@ failback_reason(TfstEngine *e, TfstHop *best)
                            active);
   if (delay == TFST_FAILBACK_NEVER)
     return NULL;
-  if (delay > 0 && g_get_monotonic_time() < at && !e->failback_due) {
+  if (delay > 0 && g_get_monotonic_time() < at) {
     parents_arm_failback(e, at);
     return NULL;
   }
@@ -202,6 +201,26 @@ parents_consider_failback(TfstEngine *e, TfstHop *best)
     parents_set_active(e, best, "failback", why);
 }
 
+/* Since when each parent hop could take sessions: FailbackDelay= counts
+ * from there, so a hop that stayed up while its own parent was away is
+ * coming back too. */
+static void
+parents_track_usable(TfstEngine *e)
+{
+  gint64 now = g_get_monotonic_time();
+
+  for (GList *l = e->hops.head; l != NULL; l = l->next) {
+    TfstHop *hop = l->data;
+    if (hop->direction != TFST_HOP_TO_PARENT)
+      continue;
+    if (!parents_usable(hop, NULL))
+      hop->usable_since_us = 0;
+    else if (hop->usable_since_us == 0)
+      hop->usable_since_us = now;
+  }
+}
+
+/* After the decision: what could take sessions now is no newcomer later. */
 static void
 parents_mark_usable(TfstEngine *e)
 {
@@ -220,6 +239,7 @@ tfst_parents_update(TfstEngine *e, const char *why)
   TfstHop *best = parents_best(e, NULL);
   TfstHop *cur = e->active_parent;
 
+  parents_track_usable(e);
   if (!parents_usable(cur, NULL)) {
     if (best != cur)
       parents_set_active(e, best, "failover",
@@ -227,7 +247,6 @@ tfst_parents_update(TfstEngine *e, const char *why)
   } else if (best != NULL && best != cur && best->preference < cur->preference) {
     parents_consider_failback(e, best);
   }
-  e->failback_due = FALSE;
   parents_mark_usable(e);
   e->accepting_cb(e, e->active_parent != NULL);
 }
