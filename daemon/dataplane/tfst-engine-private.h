@@ -112,6 +112,7 @@ struct TfstSession {
    * session should not carry two label buffers. */
   char *forward;
   char *origin; /* the proxy that accepted the client */
+  char *route;  /* a downcall: the gateway proxy it goes to; NULL: upcall */
   TfstSockAddr client;
   TfstSockAddr dest;
   gint64 last_activity_us;
@@ -483,6 +484,8 @@ void tfst_router_hop_down(TfstHop *hop);
 void tfst_router_tell_cb(TfstHop *hop, guint8 type, const guint8 *payload, guint32 len);
 void tfst_router_send_tell(TfstHop *hop);
 TfstHop *tfst_router_child_for(TfstEngine *e, const char *label);
+/* The same, other than `except` (a hop a session could not open on). */
+TfstHop *tfst_router_child_except(TfstEngine *e, const char *label, const TfstHop *except);
 const char *tfst_router_downcall_route(TfstEngine *e, const TfstForwardConf *f,
                                        const TfstSockAddr *dest);
 void tfst_router_learn(TfstEngine *e, const TfstSockAddr *client, const char *label);

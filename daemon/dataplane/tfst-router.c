@@ -1170,6 +1170,12 @@ tfst_router_hop_down(TfstHop *hop)
 TfstHop *
 tfst_router_child_for(TfstEngine *e, const char *label)
 {
+  return tfst_router_child_except(e, label, NULL);
+}
+
+TfstHop *
+tfst_router_child_except(TfstEngine *e, const char *label, const TfstHop *except)
+{
   TfstHop *best = NULL;
   guint best_depth = G_MAXUINT;
 
@@ -1177,7 +1183,7 @@ tfst_router_child_for(TfstEngine *e, const char *label)
     return NULL;
   for (GList *l = e->hops.head; l != NULL; l = l->next) {
     TfstHop *hop = l->data;
-    if (hop->direction != TFST_HOP_TO_CHILD || !hop->up)
+    if (hop->direction != TFST_HOP_TO_CHILD || !hop->up || hop->closing || hop == except)
       continue;
     for (guint i = 0; i < hop->tell.chain->len; i++) {
       const TfstChainEntry *c = &g_array_index(hop->tell.chain, TfstChainEntry, i);

@@ -102,6 +102,7 @@ session_free(TfstSession *s)
   s->timer = sd_event_source_disable_unref(s->timer);
   g_clear_pointer(&s->forward, g_ref_string_release);
   g_clear_pointer(&s->origin, g_ref_string_release);
+  g_clear_pointer(&s->route, g_ref_string_release);
   tfst_counters_session_freed(s);
   g_queue_unlink(&e->sessions, &s->link);
   if (e->dispatching) {
@@ -677,8 +678,10 @@ child_over_limit(TfstHop *hop)
 }
 
 static void
-send_open(TfstSession *s, TfstEnd *out_end, const char *route)
+send_open(TfstSession *s, TfstEnd *out_end)
 {
+  const char *route = s->route;
+
   TfstOpenMsg m = {0};
   guint8 f[512];
 
@@ -740,7 +743,8 @@ tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *
   (void)tfst_socket_tune(fd, &e->config->session_keepalive);
   socket_attach(&s->end[0], fd, 0);
   stream_attach(&s->end[1], hop, tfst_hop_alloc_id(hop), e->config->initial_window);
-  send_open(s, &s->end[1], route);
+  s->route = route != NULL ? g_ref_string_new_intern(route) : NULL;
+  send_open(s, &s->end[1]);
   session_arm_timer(s);
 }
 
@@ -830,6 +834,7 @@ session_recv_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
   /* Relays pass ORIGIN on unchanged: the endpoint proxy learns which
    * gateway proxy an endpoint sits behind, not which relay. */
   s->origin = g_ref_string_new_intern(m->origin);
+  s->route = m->route[0] != '\0' ? g_ref_string_new_intern(m->route) : NULL;
   s->client = m->client;
   s->dest = m->dest;
   stream_attach(&s->end[0], hop, id, e->config->initial_window);
@@ -838,7 +843,7 @@ session_recv_open(TfstHop *hop, guint32 id, const TfstOpenMsg *m)
   hop->child_sessions += upcall ? 1 : 0;
   if (next != NULL) {
     stream_attach(&s->end[1], next, tfst_hop_alloc_id(next), e->config->initial_window);
-    send_open(s, &s->end[1], m->route[0] != '\0' ? m->route : NULL);
+    send_open(s, &s->end[1]);
     session_arm_timer(s);
   } else {
     session_terminate(s, m);
@@ -864,25 +869,27 @@ end_recv_open_ok(TfstEnd *end, guint32 window)
 
 static gboolean session_retry_open(TfstEnd *end, const TfstHop *failed);
 
-/* ENETUNREACH: the parent has no path up any more (its own parent went
- * away): the session may still find one through another parent hop. */
+/* ENETUNREACH from a parent: it has no path up any more (its own parent
+ * went away); EHOSTUNREACH from a child: no path down to the gateway
+ * proxy.  The session may still find one through another hop. */
 static gboolean
 end_retry_unreachable(TfstEnd *end, guint32 err)
 {
   TfstHop *hop = end->hop;
+  TfstSession *s = end->session;
+  gboolean up = hop != NULL && hop->direction == TFST_HOP_TO_PARENT;
 
-  if (err != ENETUNREACH || hop == NULL || hop->direction != TFST_HOP_TO_PARENT ||
-      tfst_parents_other(hop->engine, end->session->forward, hop) == NULL)
+  if (hop == NULL || err != (up ? ENETUNREACH : EHOSTUNREACH) ||
+      (up ? tfst_parents_other(hop->engine, s->forward, hop)
+          : tfst_router_child_except(hop->engine, s->route, hop)) == NULL)
     return FALSE;
   g_hash_table_remove(hop->streams, GUINT_TO_POINTER(end->id));
   if (end->blocked_link.data != NULL)
     g_queue_unlink(&hop->blocked, &end->blocked_link);
+  end->blocked_link.data = NULL;
   hop->window_total -= end->window;
   end->hop = NULL;
-  if (session_retry_open(end, hop))
-    return TRUE;
-  end->hop = NULL;
-  return FALSE;
+  return session_retry_open(end, hop);
 }
 
 static void
@@ -1013,20 +1020,23 @@ tfst_session_frame_cb(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payl
   }
 }
 
-/* A session still opening on a parent hop that is lost (OPEN sent, no
- * answer, so none of the client's bytes went up: they are read only once
- * the stream is open) is opened again on the next parent hop, invisibly to
- * the client.  Its ConnectTimeout= keeps running, which bounds the tries. */
+/* A session still opening on a hop that is lost (OPEN sent, no answer, so
+ * none of the client's bytes went on: they are read only once the stream
+ * is open) is opened again on the next path, invisibly to the client: an
+ * upcall on the next parent hop, a downcall on another child hop that
+ * reaches its gateway proxy.  Its ConnectTimeout= keeps running, which
+ * bounds the tries. */
 static gboolean
 session_retry_open(TfstEnd *end, const TfstHop *failed)
 {
   TfstSession *s = end->session;
   TfstHop *next;
 
-  if (s->state != TFST_SESSION_OPENING || end != &s->end[1] || !s->upcall || !end->we_opened ||
-      end->opened || s->open_retries >= TFST_SESSION_OPEN_RETRIES)
+  if (s->state != TFST_SESSION_OPENING || end != &s->end[1] || !end->we_opened || end->opened ||
+      s->open_retries >= TFST_SESSION_OPEN_RETRIES)
     return FALSE;
-  next = tfst_parents_other(s->engine, s->forward, failed);
+  next = s->upcall ? tfst_parents_other(s->engine, s->forward, failed)
+                   : tfst_router_child_except(s->engine, s->route, failed);
   if (next == NULL)
     return FALSE;
   s->open_retries++;
@@ -1034,7 +1044,7 @@ session_retry_open(TfstEnd *end, const TfstHop *failed)
   end->session = s;
   end->fd = -1;
   stream_attach(end, next, tfst_hop_alloc_id(next), s->engine->config->initial_window);
-  send_open(s, end, NULL);
+  send_open(s, end);
   return TRUE;
 }
 
@@ -1043,14 +1053,14 @@ static void
 end_lost(TfstHop *hop, TfstEnd *end, int err)
 {
   TfstSession *s = end->session;
-  gboolean up = hop->direction == TFST_HOP_TO_PARENT;
 
-  if (up && session_retry_open(end, hop))
+  if (session_retry_open(end, hop))
     return;
-  /* Not opened yet and no other way up here: the child may have one, and
-   * ENETUNREACH tells it to try (end_retry_unreachable). */
-  if (up && !s->originated && s->upcall && s->state == TFST_SESSION_OPENING)
-    tfst_session_abort(s, ENETUNREACH, end);
+  /* Not opened yet and no other path here: the side it came from may have
+   * one, and ENETUNREACH / EHOSTUNREACH tell it to try
+   * (end_retry_unreachable). */
+  if (!s->originated && s->state == TFST_SESSION_OPENING && end == &s->end[1])
+    tfst_session_abort(s, s->upcall ? ENETUNREACH : EHOSTUNREACH, end);
   else if (s->originated && s->state == TFST_SESSION_OPENING)
     end_recv_open_fail(end, (guint32)err);
   else
