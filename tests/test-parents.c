@@ -40,6 +40,8 @@ fixture_set_up(Fixture *f, gconstpointer data)
     tfst_tell_msg_init(&h->above);
     h->link.data = h;
     g_queue_push_tail_link(&f->e->hops, &h->link);
+    /* The router lists hops once they are up; usable needs up anyway. */
+    g_ptr_array_add(f->e->parent_hops, h);
     g_ptr_array_add(f->e->connectors, g_memdup2(&f->conn[i], sizeof(f->conn[i])));
   }
 }

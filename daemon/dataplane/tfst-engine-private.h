@@ -358,6 +358,9 @@ struct TfstEngine {
    * the most preferred one that is up and rooted, or after a failover the
    * one that took over until FailbackDelay= has passed. NULL: none. */
   TfstHop *active_parent;
+  /* The parent hops that are up (tfst_router_hop_up/down): the choice and
+   * the checks against labels above walk these, not every hop. */
+  GPtrArray *parent_hops;
   sd_event_source *failback_timer;
   gboolean parents_ever_active; /* a parent hop was active once: the next change is a switch */
   guint accepted_parents;       /* accepted parent hops so far (their preference) */

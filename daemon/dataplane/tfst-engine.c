@@ -153,6 +153,7 @@ tfst_engine_new_state(TfstConfig *config, TfstLog *log)
   e->sess_epfd = -1;
   e->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)listener_free);
   e->connectors = g_ptr_array_new_with_free_func((GDestroyNotify)connector_free);
+  e->parent_hops = g_ptr_array_new();
   e->learned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   tfst_router_init(e);
   e->commands = g_async_queue_new();
@@ -595,6 +596,7 @@ tfst_engine_free(TfstEngine *e)
   g_clear_pointer(&e->listeners, g_ptr_array_unref);
   g_clear_pointer(&e->connectors, g_ptr_array_unref);
   tfst_parents_free(e);
+  g_clear_pointer(&e->parent_hops, g_ptr_array_unref);
   g_clear_pointer(&e->learned, g_hash_table_unref);
   g_clear_pointer(&e->peers, g_hash_table_unref);
   g_clear_pointer(&e->pending_by_addr, g_hash_table_unref);

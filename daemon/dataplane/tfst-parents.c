@@ -38,8 +38,8 @@ parents_best_except(TfstEngine *e, const char *forward, const TfstHop *except)
 {
   TfstHop *best = NULL;
 
-  for (GList *l = e->hops.head; l != NULL; l = l->next) {
-    TfstHop *hop = l->data;
+  for (guint i = 0; i < e->parent_hops->len; i++) {
+    TfstHop *hop = g_ptr_array_index(e->parent_hops, i);
     if (hop != except && parents_usable(hop, forward) &&
         (best == NULL || hop->preference < best->preference))
       best = hop;
@@ -209,8 +209,8 @@ parents_track_usable(TfstEngine *e)
 {
   gint64 now = g_get_monotonic_time();
 
-  for (GList *l = e->hops.head; l != NULL; l = l->next) {
-    TfstHop *hop = l->data;
+  for (guint i = 0; i < e->parent_hops->len; i++) {
+    TfstHop *hop = g_ptr_array_index(e->parent_hops, i);
     if (hop->direction != TFST_HOP_TO_PARENT)
       continue;
     if (!parents_usable(hop, NULL))
@@ -224,8 +224,8 @@ parents_track_usable(TfstEngine *e)
 static void
 parents_mark_usable(TfstEngine *e)
 {
-  for (GList *l = e->hops.head; l != NULL; l = l->next) {
-    TfstHop *hop = l->data;
+  for (guint i = 0; i < e->parent_hops->len; i++) {
+    TfstHop *hop = g_ptr_array_index(e->parent_hops, i);
     if (hop->connector != NULL && parents_usable(hop, NULL))
       hop->connector->was_usable = TRUE;
   }

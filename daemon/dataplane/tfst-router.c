@@ -572,9 +572,9 @@ label_is_above(TfstEngine *e, const char *label)
 {
   if (strcmp(label, e->config->label) == 0)
     return TRUE;
-  for (GList *l = e->hops.head; l != NULL; l = l->next) {
-    TfstHop *hop = l->data;
-    if (hop->direction == TFST_HOP_TO_PARENT && hop->up && chain_has(hop->above.chain, label))
+  for (guint i = 0; i < e->parent_hops->len; i++) {
+    TfstHop *hop = g_ptr_array_index(e->parent_hops, i);
+    if (chain_has(hop->above.chain, label))
       return TRUE;
   }
   return FALSE;
@@ -1054,10 +1054,9 @@ parent_admit(TfstHop *hop)
   TfstHop *oldest = NULL, *same = NULL;
   guint count = 0;
 
-  for (GList *l = e->hops.head; l != NULL; l = l->next) {
-    TfstHop *o = l->data;
-    if (o == hop || o->direction != TFST_HOP_TO_PARENT || o->connector != NULL || !o->up ||
-        o->closing)
+  for (guint i = 0; i < e->parent_hops->len; i++) {
+    TfstHop *o = g_ptr_array_index(e->parent_hops, i);
+    if (o == hop || o->connector != NULL || o->closing)
       continue;
     count++;
     oldest = oldest != NULL ? oldest : o;
@@ -1141,6 +1140,7 @@ tfst_router_hop_up(TfstHop *hop)
                 hop->direction == TFST_HOP_TO_PARENT ? "parent" : "child", hop->peer_label,
                 hop->peer_desc);
   if (hop->direction == TFST_HOP_TO_PARENT) {
+    g_ptr_array_add(e->parent_hops, hop);
     /* Children learn of the new path and whether the chain is rooted. */
     tell_children(e);
     tfst_parents_update(e, NULL);
@@ -1154,6 +1154,7 @@ tfst_router_hop_down(TfstHop *hop)
   TfstEngine *e = hop->engine;
 
   if (hop->direction == TFST_HOP_TO_PARENT) {
+    g_ptr_array_remove(e->parent_hops, hop);
     tfst_parents_forget(e, hop, hop->close_why);
     tfst_parents_update(e, hop->close_why);
     tell_children(e);
