@@ -281,6 +281,8 @@ test_every_key(void)
                                      "Networks=10.1.0.0/16, fd00::/8 192.168.7.9\n"
                                      "[Parent]\n"
                                      "Listen=[::]\n"
+                                     "MaxParents=2\n"
+                                     "FailbackDelay=2min\n"
                                      "[Children]\n"
                                      "Connect=10.0.0.1:6000; 10.0.0.2:6001 10.0.0.3:6002\n"
                                      "LocalAddress=10.0.0.254\n"
@@ -340,6 +342,8 @@ test_every_key(void)
   g_assert_true(c->parent.listen);
   g_assert_true(c->parent.port_from_rule);
   g_assert_cmpstr(fmt(hop_addr(&c->parent, 0)), ==, "[::]:0");
+  g_assert_cmpuint(c->max_parents, ==, 2);
+  g_assert_cmpuint(c->failback_delay_ms, ==, 120000);
 
   g_assert_true(c->children.configured);
   g_assert_false(c->children.listen);
@@ -613,6 +617,67 @@ test_pending_hops(void)
   g_assert_cmpuint(c->parent.max_pending_per_addr, ==, 64);
   g_assert_cmpuint(c->children.max_pending, ==, 100);
   g_assert_cmpuint(c->children.max_pending_per_addr, ==, 7);
+  assert_errors(cases, G_N_ELEMENTS(cases));
+}
+
+/* Several parents: [Parent] Connect= lists them in order of preference,
+ * a Listen= side takes up to MaxParents=, FailbackDelay= says when new
+ * sessions move back to a preferred parent. */
+static void
+test_redundancy(void)
+{
+  const ErrorCase cases[] = {
+      {GW, "[Parent]\nConnect=10.0.0.1:1, 10.0.0.2:1;10.0.0.1:1\n",
+       "t.conf:2: [Parent] Connect=: '10.0.0.1:1' is listed twice"},
+      {GW, "[Parent]\nConnect=[2001:db8::1]:1 [2001:db8:0::1]:1\n",
+       "t.conf:2: [Parent] Connect=: '[2001:db8:0::1]:1' is listed twice"},
+      {RL, "[Parent]\nListen=127.0.0.1:1\nMaxParents=0\n[Children]\nListen=127.0.0.1:2\n",
+       "t.conf:3: [Parent] MaxParents=: '0' is not a whole number in the range 1-64"},
+      {GW, "[Parent]\nListen=127.0.0.1:1\nMaxParents=65\n",
+       "t.conf:3: [Parent] MaxParents=: '65' is not a whole number in the range 1-64"},
+      {GW, "[Parent]\nListen=127.0.0.1:1\nMaxParents=two\n",
+       "t.conf:3: [Parent] MaxParents=: 'two' is not a whole number"},
+      {GW, "[Parent]\nConnect=10.0.0.1:1 10.0.0.2:1\nMaxParents=2\n",
+       "t.conf:3: [Parent] MaxParents=: only applies with Listen=; with Connect= every address "
+       "listed is a parent"},
+      {RL, RL_HOPS "MaxParents=2\n", "t.conf:5: [Children] MaxParents=: only applies in [Parent]"},
+      {EP, "[Children]\nFailbackDelay=1s\n",
+       "t.conf:2: [Children] FailbackDelay=: only applies in [Parent]"},
+      {GW, GW_PARENT "FailbackDelay=soon\n",
+       "t.conf:3: [Parent] FailbackDelay=: 'soon' is neither a time span (examples: 0, 30s, "
+       "5min) nor never"},
+      {GW, GW_PARENT "FailbackDelay=-5s\n", "t.conf:3: [Parent] FailbackDelay=: '-5s'"},
+      {GW, GW_PARENT "FailbackDelay=never ever\n",
+       "t.conf:3: [Parent] FailbackDelay=: 'never ever' is neither a time span"},
+  };
+  g_autoptr(TfstConfig) d = load(GW, GW_PARENT);
+  g_autoptr(TfstConfig) two = load(GW, "[Parent]\nConnect=10.0.0.2:1918, 10.0.0.1:1918\n");
+  g_autoptr(TfstConfig) three = load(GW, "[Parent]\nConnect=[2001:db8::2]:5;10.0.0.9:7 10.0.0.1:6\n"
+                                         "FailbackDelay=never\n");
+  g_autoptr(TfstConfig) now = load(GW, GW_PARENT "FailbackDelay=0\n");
+  g_autoptr(TfstConfig) caps = load(GW, GW_PARENT "FailbackDelay=Never\n");
+  g_autoptr(TfstConfig) listen =
+      load(RL, "[Parent]\nListen=127.0.0.1:1\nMaxParents=64\nFailbackDelay=1min 30s\n"
+               "[Children]\nListen=127.0.0.1:2\n");
+  g_autoptr(TfstConfig) reset = load(GW, GW_PARENT "FailbackDelay=\n");
+
+  /* One parent and 30 s unless configured: today's behaviour. */
+  g_assert_cmpuint(d->max_parents, ==, 1);
+  g_assert_cmpuint(d->failback_delay_ms, ==, 30000);
+  g_assert_cmpuint(reset->failback_delay_ms, ==, 30000);
+  /* The order of the list is the order of preference. */
+  g_assert_cmpuint(two->parent.addrs->len, ==, 2);
+  g_assert_cmpstr(fmt(hop_addr(&two->parent, 0)), ==, "10.0.0.2:1918");
+  g_assert_cmpstr(fmt(hop_addr(&two->parent, 1)), ==, "10.0.0.1:1918");
+  g_assert_cmpuint(three->parent.addrs->len, ==, 3);
+  g_assert_cmpstr(fmt(hop_addr(&three->parent, 0)), ==, "[2001:db8::2]:5");
+  g_assert_cmpstr(fmt(hop_addr(&three->parent, 1)), ==, "10.0.0.9:7");
+  g_assert_cmpstr(fmt(hop_addr(&three->parent, 2)), ==, "10.0.0.1:6");
+  g_assert_cmpuint(three->failback_delay_ms, ==, TFST_FAILBACK_NEVER);
+  g_assert_cmpuint(caps->failback_delay_ms, ==, TFST_FAILBACK_NEVER);
+  g_assert_cmpuint(now->failback_delay_ms, ==, 0);
+  g_assert_cmpuint(listen->max_parents, ==, 64);
+  g_assert_cmpuint(listen->failback_delay_ms, ==, 90000);
   assert_errors(cases, G_N_ELEMENTS(cases));
 }
 
@@ -1343,6 +1408,7 @@ main(int argc, char **argv)
   g_test_add_func("/tfst/config/instance-errors", test_instance_errors);
   g_test_add_func("/tfst/config/hop-errors", test_hop_errors);
   g_test_add_func("/tfst/config/pending-hops", test_pending_hops);
+  g_test_add_func("/tfst/config/redundancy", test_redundancy);
   g_test_add_func("/tfst/config/keepalive-errors", test_keepalive_errors);
   g_test_add_func("/tfst/config/session-errors", test_session_errors);
   g_test_add_func("/tfst/config/ports", test_ports);

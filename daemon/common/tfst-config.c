@@ -1249,6 +1249,10 @@ parse_redundancy(Loader *l, TfstConfig *c, GError **error)
     c->failback_delay_ms = TFST_FAILBACK_NEVER;
     return TRUE;
   }
+  /* The generic time span message would hide that "never" is allowed. */
+  if (delay != NULL && !tfst_parse_timespan_ms(delay, &(guint){0}))
+    return conf_error(l, error, "Parent", "FailbackDelay",
+                      "'%s' is neither a time span (examples: 0, 30s, 5min) nor never", delay);
   return get_timespan(l, "Parent", "FailbackDelay", 0, TFST_FAILBACK_NEVER - 1,
                       &c->failback_delay_ms, error);
 }
