@@ -1462,6 +1462,41 @@ test_tell_golden(void)
   g_assert_cmpmem(frame->data, frame->len, golden, sizeof(golden));
 }
 
+/* The TELL_OK example of docs/protocol.md §9: relay r1 below ep, which
+ * serves the forward web. */
+static void
+test_tell_ok_golden(void)
+{
+  static const guint8 golden[] = {
+      1,  5, 0, 0,   0,   0,   0,   0,   0,   0, 0, 38, /* header */
+      1,  0, 2, 'r', '1',                               /* LABEL */
+      3,  0, 3, 0,   'r', '1',                          /* CHAIN */
+      3,  0, 3, 1,   'e', 'p',                          /* CHAIN */
+      13, 0, 5, 2,   'e', 'p', 'r', '1',                /* LINK */
+      5,  0, 6, 2,   'e', 'p', 'w', 'e', 'b',           /* FORWARD */
+      12, 0, 1, 1,                                      /* ROOTED */
+  };
+  g_auto(TfstTellMsg) m = {0};
+  g_auto(TfstTellMsg) out = {0};
+  g_autoptr(GByteArray) frame = NULL;
+
+  tfst_tell_msg_init(&m);
+  tfst_tell_msg_init(&out);
+  g_strlcpy(m.label, "r1", sizeof(m.label));
+  tell_add_chain(&m, 0, "r1");
+  tell_add_chain(&m, 1, "ep");
+  tell_add_link(&m, "ep", "r1");
+  tell_add_forward(&m, "ep", "web");
+  m.rooted = TRUE;
+  frame = tfst_frame_encode_tell(TFST_FRAME_TELL_OK, &m);
+  g_assert_nonnull(frame);
+  g_assert_cmpmem(frame->data, frame->len, golden, sizeof(golden));
+  g_assert_cmpint(tfst_frame_decode_tell(golden + 12, sizeof(golden) - 12, &out), ==,
+                  TFST_FRAME_OK);
+  assert_tell_equal(&out, &m);
+  g_assert_true(out.rooted);
+}
+
 /* Decoding into a message that already holds entries replaces them. */
 static void
 test_tell_reuse(void)
@@ -2665,6 +2700,7 @@ main(int argc, char **argv)
 
   g_test_add_func("/tfst/frame/tell-roundtrip", test_tell_roundtrip);
   g_test_add_func("/tfst/frame/tell-golden", test_tell_golden);
+  g_test_add_func("/tfst/frame/tell-ok-golden", test_tell_ok_golden);
   g_test_add_func("/tfst/frame/tell-reuse", test_tell_reuse);
   g_test_add_func("/tfst/frame/tell-label", test_tell_label);
   g_test_add_func("/tfst/frame/tell-chain", test_tell_chain);
