@@ -5,8 +5,9 @@ Route= and by the unique owner of a forward name."""
 import socket
 import unittest
 
-from tfst_testlib import (TfstTestCase, Topology, connect, echo_roundtrip, make_ident_handler,
-                          probe_refused, recv_line, recv_until_eof, ss_sockets)
+from tfst_testlib import (SLOW, TfstTestCase, Topology, connect, echo_roundtrip,
+                          make_ident_handler, probe_refused, recv_line, recv_until_eof, ss_sockets,
+                          wait_until)
 
 
 class RoutingTest(TfstTestCase):
@@ -109,6 +110,40 @@ class RoutingTest(TfstTestCase):
         top.wait_converged()
         self.assert_reaches(top.listen_addr("ep", "call2"), "server-gw1")
         self.assert_reaches(top.listen_addr("ep", "call3"), "server-gw2")
+
+    def test_same_networks_standby(self):
+        """Two gwproxies announcing the same network (a pair behind a VRRP
+        address, docs/redundancy.md): the relay keeps the first claim,
+        logs the second as refused, and hands the network to the second
+        once the first is gone, so downcalls follow without a reload."""
+        self.ident_servers()
+        top = self.two_gw_tree({"networks": "127.0.0.2/32"}, {"networks": "127.0.0.2/32"})
+        top.forward("ep", "call2", listen=True, extra="Destination=127.0.0.2:9495")
+        for gw in ("gw1", "gw2"):
+            top.forward(gw, "call2", target=self.srv[gw].addr)
+        top.start()
+        top.wait_converged()
+        relay = top.d("relay1")
+        relay.wait_log(r"entries announced by child gw[12] .*inside a network another child "
+                       r"announced", timeout=10 * SLOW)
+        addr = top.listen_addr("ep", "call2")
+        first = wait_until(lambda: self.reached(addr), 10 * SLOW, what="a downcall by network")
+        self.assert_reaches(addr, first)
+        other = "server-gw2" if first == "server-gw1" else "server-gw1"
+        top.d(first.removeprefix("server-")).kill()
+        wait_until(lambda: self.reached(addr) == other, 10 * SLOW,
+                   what=f"downcalls moving to {other}")
+        self.assert_reaches(addr, other)
+
+    def reached(self, addr):
+        """The server one connection to addr lands at, None if it fails."""
+        s = connect(addr)
+        try:
+            return recv_line(s)
+        except (OSError, AssertionError, socket.timeout):
+            return None
+        finally:
+            s.close()
 
     def test_route_by_networks_original_destination(self):
         """Target=original-destination at the gwproxy connects to the
