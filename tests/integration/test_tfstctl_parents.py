@@ -7,7 +7,10 @@ shows one parent active and one standby, ChainLinks both paths; stopping
 the active relay makes the standby active and ParentSwitched is emitted
 with kind "failover" (and "failback" once the preferred relay is back,
 FailbackDelay=0); tfstctl status and chain, text and --json, show the
-same.  The failover behaviour itself is tested in test_redundancy.py."""
+same.  A child hop the endpoint proxy opens ([Children] Connect=) to a
+gateway proxy that is not running yet shows its failed attempts, the
+last error and when it tries again.  The failover behaviour itself is
+tested in test_redundancy.py."""
 
 import json
 import os
@@ -94,16 +97,16 @@ class ParentsOnTheBusTest(TfstTestCase):
             f.write(text)
         return top, a, b
 
-    def prop(self, name):
+    def prop(self, name, bus_name=GW_NAME):
         r = subprocess.run([BUSCTL, f"--address={self.address}", "--json=short", "get-property",
-                            GW_NAME, OBJECT, IFACE, name], capture_output=True, text=True,
+                            bus_name, OBJECT, IFACE, name], capture_output=True, text=True,
                            env=self.env, timeout=20)
         if r.returncode != 0:
             return None
         return unwrap(json.loads(r.stdout))
 
-    def tfstctl(self, *args):
-        r = subprocess.run([TFSTCTL, "-i", "gwproxy@gw1"] + list(args), capture_output=True, text=True, env=self.env,
+    def tfstctl(self, *args, instance="gwproxy@gw1"):
+        r = subprocess.run([TFSTCTL, "-i", instance] + list(args), capture_output=True, text=True, env=self.env,
                            timeout=20, stdin=subprocess.DEVNULL)
         self.assertEqual(r.returncode, 0, f"tfstctl {args}: {r.stderr}")
         return r.stdout
@@ -231,6 +234,42 @@ class ParentsOnTheBusTest(TfstTestCase):
         self.assertEqual((kind, old, new), ("failback", "relayB", "relayA"), reason)
         self.wait_parents([("relayA", "active", "up"), ("relayB", "standby", "up")],
                           "relayA active again")
+
+    def test_child_hop_opened_here(self):
+        top = Topology(self)
+        top.add("epproxy", "ep", open_children=True)
+        top.add("gwproxy", "gw1", parent="ep")
+        top.create()
+        top.d("ep").start()
+        port = top.node("gw1").parent_port
+        ep = "org.tfst.Tfst1.epproxy_ep"
+
+        def child(want):
+            hops = self.prop("Hops", ep) or []
+            return hops[0] if len(hops) == 1 and want(hops[0]) else None
+        h = wait_until(lambda: child(lambda h: h["state"] == "waiting" and h["attempts"] >= 1),
+                       WAIT, what="ep's child hop waiting after a failed attempt")
+        self.assertEqual((h["direction"], h["label"], h["address"], h["port"], h["role"],
+                          h["connect"]), ("child", "", "127.0.0.1", port, "", True), h)
+        self.assertNotIn("preference", h)
+        self.assertRegex(h["last-error"], r"^ECONNREFUSED: cannot connect: ")
+        self.assertGreater(h["next-attempt"], 0)
+        st = json.loads(self.tfstctl("status", "--json", instance="epproxy@ep"))
+        self.assertEqual([(x["direction"], x["connect"]) for x in st["hops"]], [("child", True)])
+        self.assertRegex(st["hops"][0]["last_error"], r"^ECONNREFUSED: ")
+        text = self.tfstctl("status", instance="epproxy@ep")
+        self.assertNotIn("Parent hops:", text)
+        self.assertRegex(text, r"(?m)^Child hops this instance connects to:\nLABEL\s+ADDRESS\s+"
+                         r"STATE\s+SINCE\s+ATTEMPTS\s+LAST ERROR\s+NEXT ATTEMPT\n"
+                         rf"-\s+127\.0\.0\.1:{port}\s+(waiting|connecting)\s+-\s+\d+\s+"
+                         r"ECONNREFUSED: cannot connect: .*\s\S+$")
+
+        top.d("gw1").start()
+        h = wait_until(lambda: child(lambda h: h["state"] == "up"), WAIT,
+                       what="ep's child hop up")
+        self.assertEqual((h["label"], h["attempts"], h["next-attempt"]), ("gw1", 0, 0), h)
+        # The last error stays: it says what happened before.
+        self.assertRegex(h["last-error"], r"^ECONNREFUSED: ")
 
 
 if __name__ == "__main__":
