@@ -90,9 +90,9 @@ add_record(TfstEngine *e, GArray *views, const char *label, const TfstPeerRecord
   g_array_append_val(views, v);
 }
 
-/* Parents by preference (a live one before a remembered one at the same
- * place); connectors of children in the order of Connect=, then accepted
- * children by label. */
+/* Connectors first, in the order of Connect= (their preference), then
+ * accepted peers: parents by the preference they had, children (all 0)
+ * by label. */
 static gint
 view_cmp(gconstpointer a, gconstpointer b)
 {
@@ -102,13 +102,10 @@ view_cmp(gconstpointer a, gconstpointer b)
     return x->connect ? -1 : 1;
   if (x->preference != y->preference)
     return x->preference < y->preference ? -1 : 1;
-  if ((x->hop != NULL) != (y->hop != NULL))
-    return x->hop != NULL ? -1 : 1;
   return strcmp(x->label, y->label);
 }
 
-/* Every hop in `dir`, sorted (view_cmp); accepted children all share
- * preference 0, so their label orders them. */
+/* Every hop in `dir`, sorted (view_cmp). */
 static GArray *
 collect(TfstEngine *e, TfstHopDirection dir)
 {

@@ -23,7 +23,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from system_bus_conf import open_bus_config  # noqa: E402  (tests/)
-from tfst_testlib import BUILDDIR, CONVERGE_TIMEOUT, SLOW, TfstTestCase, Topology, wait_until
+from tfst_testlib import BUILDDIR, CONVERGE_TIMEOUT, TfstTestCase, Topology, wait_until
 
 DBUS_DAEMON = shutil.which("dbus-daemon")
 BUSCTL = shutil.which("busctl")
@@ -159,7 +159,7 @@ class ParentsOnTheBusTest(TfstTestCase):
         reason), markers skipped."""
         args = None
         while args is None or len(args) < 4:
-            line = lines.get(timeout=WAIT * SLOW).strip()
+            line = lines.get(timeout=WAIT).strip()
             if line.startswith("signal "):
                 args = [] if f"path={OBJECT};" in line else None
             elif args is not None and line.startswith('string "'):
