@@ -2,8 +2,10 @@
 /* tfstctl status and tfstctl chain: the properties of one instance. */
 #include "tfstctl-bus.h"
 #include "tfstctl-fields.h"
-#include "tfstctl-output.h"
 #include "tfstctl-format.h"
+#include "tfstctl-graph.h"
+#include "tfstctl-hops.h"
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 
@@ -22,6 +24,12 @@ static const TfstctlFields hop_desc = TFSTCTL_FIELDS(HOP_ROW, hop_fields);
 
 static const TfstctlField link_fields[] = {{NULL, "label", 0}, {NULL, "depth", 1}};
 static const TfstctlFields link_desc = TFSTCTL_FIELDS(LINK_ROW, link_fields);
+
+/* ChainLinks: lower has a hop to its parent upper. */
+static const TfstctlField edge_fields[] = {{NULL, "upper", 0}, {NULL, "lower", 1}};
+static const TfstctlFields edge_desc = TFSTCTL_FIELDS("(ss)", edge_fields);
+/* The most labels tfstctl chain draws. */
+#define GRAPH_MAX_LINES 2000
 
 static const TfstctlField listener_fields[] = {{NULL, "address", 0}, {NULL, "port", 1}};
 static const TfstctlFields listener_desc = TFSTCTL_FIELDS("(sq)", listener_fields);
@@ -272,7 +280,11 @@ tls_hop_lines_cb(GVariant *row, const TfstctlField *field)
 
 /* The properties of an instance as one row; a string property an instance
  * does not have is null in JSON and empty in the text. */
-#define STATUS_ROW "(ssmsmsmsmsmsua(sq)a" HOP_ROW "a" HOP_ROW "a" LINK_ROW "ua(sssssx)a(ssssssxb))"
+#define STATUS_ROW                                                                                 \
+  "(ssmsmsmsmsmsua(sq)a" HOP_ROW "a" HOP_ROW "a" LINK_ROW                                          \
+  "ua(sssssx)a(ssssssxb)a" TFSTCTL_HOPS_ROW "a(ss))"
+/* The index of the hops in the status row. */
+#define STATUS_HOPS 15
 
 static const TfstctlField status_fields[] = {
     {NULL, "instance", 0},
@@ -291,6 +303,9 @@ static const TfstctlField status_fields[] = {
     {N_("TLS"), "tls_certificates", STATUS_TLS_CERTIFICATES, .rows = &tls_certificate_desc,
      .lines = tls_certificate_lines_cb},
     {N_("TLS hops"), "tls_hops", 14, .rows = &tls_hop_desc, .lines = tls_hop_lines_cb},
+    /* Tables of their own after the record (tfstctl_hops_print_tables). */
+    {NULL, "hops", STATUS_HOPS, .rows = &tfstctl_hops_desc},
+    {NULL, "chain_links", 16, .rows = &edge_desc},
 };
 static const TfstctlFields status_desc = TFSTCTL_FIELDS(STATUS_ROW, status_fields);
 
@@ -308,10 +323,12 @@ status_row_new(TfstDbusTfst1Instance *proxy, const char *instance)
 {
   TfstDbusTfst1Instance *p = proxy;
   g_autoptr(GVariant) chain = chain_sorted(tfst_dbus_tfst1_instance_get_chain(p));
+  g_autoptr(GVariant) hops = tfstctl_hops_rows(tfst_dbus_tfst1_instance_get_hops(p));
 
   /* STATUS_ROW with "@" before each value passed as a GVariant. */
   return g_variant_ref_sink(g_variant_new(
-      "(ssmsmsmsmsmsu@a(sq)@a" HOP_ROW "@a" HOP_ROW "@a" LINK_ROW "u@a(sssssx)@a(ssssssxb))",
+      "(ssmsmsmsmsmsu@a(sq)@a" HOP_ROW "@a" HOP_ROW "@a" LINK_ROW
+      "u@a(sssssx)@a(ssssssxb)@a" TFSTCTL_HOPS_ROW "@a(ss))",
       instance, g_dbus_proxy_get_name(G_DBUS_PROXY(p)), tfst_dbus_tfst1_instance_get_role(p),
       tfst_dbus_tfst1_instance_get_instance(p), tfst_dbus_tfst1_instance_get_label(p),
       tfst_dbus_tfst1_instance_get_version(p), tfst_dbus_tfst1_instance_get_state(p),
@@ -321,7 +338,8 @@ status_row_new(TfstDbusTfst1Instance *proxy, const char *instance)
       array_or_empty(tfst_dbus_tfst1_instance_get_children(p), "a" HOP_ROW), chain,
       tfst_dbus_tfst1_instance_get_session_count(p),
       array_or_empty(tfst_dbus_tfst1_instance_get_tls_certificates(p), "a(sssssx)"),
-      array_or_empty(tfst_dbus_tfst1_instance_get_tls_hops(p), "a(ssssssxb)")));
+      array_or_empty(tfst_dbus_tfst1_instance_get_tls_hops(p), "a(ssssssxb)"), hops,
+      array_or_empty(tfst_dbus_tfst1_instance_get_chain_links(p), "a(ss)")));
 }
 
 static void
@@ -331,8 +349,11 @@ print_status(TfstDbusTfst1Instance *proxy, const char *instance, gboolean json)
   g_autoptr(JsonObject) doc = NULL;
 
   if (!json) {
+    g_autoptr(GVariant) hops = g_variant_get_child_value(row, STATUS_HOPS);
+
     g_print("%s (%s)\n", instance, g_dbus_proxy_get_name(G_DBUS_PROXY(proxy)));
     tfstctl_fields_print_record(&status_desc, row);
+    tfstctl_hops_print_tables(hops);
     return;
   }
   doc = tfstctl_fields_json_row(&status_desc, row);
@@ -382,8 +403,9 @@ tfstctl_status(int argc, char **argv)
   return TFSTCTL_EXIT_OK;
 }
 
+/* The chain by depth, for a graph without links (this instance alone). */
 static void
-print_chain_text(GVariant *chain)
+print_chain_depths(GVariant *chain)
 {
   gint32 top = 0;
 
@@ -401,13 +423,55 @@ print_chain_text(GVariant *chain)
   }
 }
 
+/* What the graph says after a label: this instance, and its parents'
+ * part in the choice of the active one. */
+static GHashTable *
+graph_notes(const char *self, GVariant *hops)
+{
+  GHashTable *notes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+  for (gsize i = 0; i < g_variant_n_children(hops); i++) {
+    const char *direction, *label, *role;
+
+    g_variant_get_child(hops, i, "(&s&s&sq&s&sttuu&stub)", &direction, &label, NULL, NULL, &role,
+                        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    if (!g_str_equal(direction, "parent") || *label == '\0')
+      continue;
+    if (g_str_equal(role, "active"))
+      g_hash_table_insert(notes, g_strdup(label), (gpointer)_("active parent"));
+    else if (g_str_equal(role, "standby"))
+      g_hash_table_insert(notes, g_strdup(label), (gpointer)_("standby parent"));
+  }
+  if (self != NULL)
+    g_hash_table_insert(notes, g_strdup(self), (gpointer)_("this instance"));
+  return notes;
+}
+
 static void
-print_chain_json(GVariant *chain, const char *instance)
+print_chain_text(GVariant *chain, GVariant *links, GVariant *hops, const char *self)
+{
+  g_autoptr(GHashTable) notes = NULL;
+  g_autoptr(GPtrArray) lines = NULL;
+
+  if (g_variant_n_children(links) == 0) {
+    print_chain_depths(chain);
+    return;
+  }
+  notes = graph_notes(self, hops);
+  lines = tfstctl_graph_lines(links, notes, GRAPH_MAX_LINES);
+  for (guint i = 0; i < lines->len; i++)
+    g_print("%s\n", (const char *)g_ptr_array_index(lines, i));
+}
+
+static void
+print_chain_json(GVariant *chain, GVariant *links, GVariant *hops, const char *instance)
 {
   g_autoptr(JsonObject) json = json_object_new();
 
   json_object_set_string_member(json, "instance", instance);
   json_object_set_array_member(json, "chain", tfstctl_fields_json_rows(&link_desc, chain));
+  json_object_set_array_member(json, "links", tfstctl_fields_json_rows(&edge_desc, links));
+  json_object_set_array_member(json, "hops", tfstctl_fields_json_rows(&tfstctl_hops_desc, hops));
   tfstctl_output_json_print_object(json);
 }
 
@@ -419,13 +483,14 @@ tfstctl_chain(int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(TfstctlBus) bus = NULL;
   g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
-  g_autoptr(GVariant) chain = NULL;
+  g_autoptr(GVariant) chain = NULL, hops = NULL, links = NULL;
   g_autofree char *instance = NULL;
 
   ctx = tfstctl_option_context_new(NULL,
                                    _("Show the chain as this instance knows it from the "
                                      "handshakes, from the endpoint proxy down to the gateway "
-                                     "proxies."),
+                                     "proxies: every path, a component with several parents "
+                                     "under each of them."),
                                    NULL, &opts, TRUE);
   if (!tfstctl_parse_options(ctx, &argc, &argv, 0, &error))
     return tfstctl_fail(error);
@@ -434,9 +499,12 @@ tfstctl_chain(int argc, char **argv)
     return tfstctl_fail(error);
   instance = tfstctl_instance_name(proxy);
   chain = chain_sorted(tfst_dbus_tfst1_instance_get_chain(proxy));
+  links =
+      g_variant_ref_sink(array_or_empty(tfst_dbus_tfst1_instance_get_chain_links(proxy), "a(ss)"));
+  hops = tfstctl_hops_rows(tfst_dbus_tfst1_instance_get_hops(proxy));
   if (opts.json)
-    print_chain_json(chain, instance);
+    print_chain_json(chain, links, hops, instance);
   else
-    print_chain_text(chain);
+    print_chain_text(chain, links, hops, tfst_dbus_tfst1_instance_get_label(proxy));
   return TFSTCTL_EXIT_OK;
 }

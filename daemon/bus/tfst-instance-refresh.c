@@ -99,14 +99,15 @@ static void
 apply_snapshot(TfstInstanceRefresh *r, GVariant *snap)
 {
   g_autoptr(GVariant) listeners = NULL, parent = NULL, children = NULL, chain = NULL;
-  g_autoptr(GVariant) tls_certs = NULL, tls_hops = NULL;
+  g_autoptr(GVariant) tls_certs = NULL, tls_hops = NULL, hops = NULL, links = NULL;
   const char *state;
   guint32 sessions;
   guint64 opened, ended;
 
-  g_variant_get(snap, "(&s@a(sq)@a(ssqbtuu)@a(ssqbtuu)@a(si)utt@a(sssssx)@a(ssssssxb))", &state,
-                &listeners, &parent, &children, &chain, &sessions, &opened, &ended, &tls_certs,
-                &tls_hops);
+  g_variant_get(snap,
+                "(&s@a(sq)@a(ssqbtuu)@a(ssqbtuu)@a(si)utt@a(sssssx)@a(ssssssxb)@aa{sv}@a(ss))",
+                &state, &listeners, &parent, &children, &chain, &sessions, &opened, &ended,
+                &tls_certs, &tls_hops, &hops, &links);
   tfst_dbus_tfst1_instance_set_state(r->instance, r->state_override ? r->state_override : state);
   tfst_dbus_tfst1_instance_set_log_level(r->instance, (guint)g_atomic_int_get(&r->log->level));
   tfst_dbus_tfst1_instance_set_listeners(r->instance, listeners);
@@ -116,6 +117,8 @@ apply_snapshot(TfstInstanceRefresh *r, GVariant *snap)
   tfst_dbus_tfst1_instance_set_session_count(r->instance, sessions);
   tfst_dbus_tfst1_instance_set_tls_certificates(r->instance, tls_certs);
   tfst_dbus_tfst1_instance_set_tls_hops(r->instance, tls_hops);
+  tfst_dbus_tfst1_instance_set_hops(r->instance, hops);
+  tfst_dbus_tfst1_instance_set_chain_links(r->instance, links);
   maybe_signal_sessions(r, opened, ended, sessions);
 }
 
@@ -136,9 +139,19 @@ engine_handshake_cb(gpointer data, gboolean ok, const char *label, const char *r
     tfst_dbus_tfst1_instance_emit_handshake_failed(r->instance, label, reason ? reason : "");
 }
 
+static void
+engine_parent_switched_cb(gpointer data, const char *kind, const char *from, const char *to,
+                          const char *reason)
+{
+  TfstInstanceRefresh *r = data;
+
+  tfst_dbus_tfst1_instance_emit_parent_switched(r->instance, kind, from, to, reason);
+}
+
 static const TfstEngineObserver refresh_observer = {
     .changed = engine_changed_cb,
     .handshake = engine_handshake_cb,
+    .parent_switched = engine_parent_switched_cb,
 };
 
 void

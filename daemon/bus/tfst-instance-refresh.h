@@ -3,7 +3,8 @@
  * data plane: installed as the engine's observer, it turns "changed" into
  * engine snapshots (at most four a second, bursts coalesced) applied to the
  * properties, emits SessionsChanged at most once a second, and forwards
- * TLS handshake results as signals.  Main context only. */
+ * TLS handshake results and parent switches as signals.  Main context
+ * only. */
 #pragma once
 
 #include "tfst-dbus-generated.h"

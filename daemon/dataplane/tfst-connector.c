@@ -27,6 +27,7 @@ connector_timer_cb(sd_event_source *s, guint64 usec, void *userdata)
   }
   c->next_attempt_rt = 0;
   c->hop = tfst_hop_new(e, c->direction, fd, c);
+  tfst_notify_changed(e); /* Hops: "connecting" */
   return 0;
 }
 
@@ -52,4 +53,7 @@ tfst_connector_schedule(TfstConnector *c)
   else
     sd_event_source_set_time_relative(c->timer, delay_ms * 1000);
   sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
+  /* Hops shows the attempts, the last error and when the next one is due;
+   * the backoff spaces these, and the control plane coalesces them. */
+  tfst_notify_changed(e);
 }

@@ -152,6 +152,7 @@ tfst_counters_hop_up(TfstHop *hop)
     r->up = TRUE;
     r->addr = hop->peer_addr;
     r->direction = hop->direction;
+    r->preference = hop->preference;
     r->changed_rt = g_get_real_time();
   }
   tfst_notify_changed(e);
@@ -168,6 +169,7 @@ tfst_counters_hop_down(TfstHop *hop)
   else if ((r = peer_record(e, hop, FALSE)) != NULL) {
     r->up = FALSE;
     r->changed_rt = g_get_real_time();
+    g_strlcpy(r->last_error, hop->close_why, sizeof(r->last_error));
   }
   tfst_notify_changed(e);
 }

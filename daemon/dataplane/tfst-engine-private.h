@@ -277,7 +277,8 @@ typedef struct {
   gboolean up;
   guint reconnects;
   gint64 changed_rt;
-  char last_error[TFST_HOP_ERROR_MAX];
+  char last_error[TFST_HOP_ERROR_MAX]; /* why its last hop closed */
+  guint preference;                    /* a parent's, as its hop had it */
 } TfstPeerRecord;
 
 /* errno values 1 ... TFST_ERRNO_SLOTS-1 are Linux's named ones (EHWPOISON,
@@ -459,6 +460,12 @@ void tfst_session_lost_cb(TfstHop *hop, int err);
 void tfst_session_room_cb(TfstEnd *end);
 void tfst_session_abort(TfstSession *s, int err, TfstEnd *origin);
 int tfst_session_dispatch_cb(sd_event_source *src, int fd, guint32 revents, void *userdata);
+
+/* tfst-inspect-hops.c: the hops as the snapshot shows them, parents in
+ * order of preference.  Tuples: the Parent/Children a(ssqbtuu) of one
+ * direction; dicts: the Hops aa{sv}, parents first. */
+GVariant *tfst_inspect_hops_tuples(TfstEngine *e, TfstHopDirection dir);
+GVariant *tfst_inspect_hops_dicts(TfstEngine *e);
 
 /* tfst-parents.c: which parent hop new upcall sessions go to */
 /* The parent hop a new upcall session for `forward` goes to (NULL: any

@@ -57,7 +57,9 @@ GVariant *tfst_engine_query_finish(TfstEngine *engine, GAsyncResult *result, GEr
 
 /* Queries (tfst-inspect.c), for tfst_engine_query_async().  Snapshot:
  * (s state, a(sq) listeners, a(ssqbtuu) parent, a(ssqbtuu) children,
- *  a(si) chain, u sessions, t opened in total, t ended in total). */
+ *  a(si) chain, u sessions, t opened in total, t ended in total,
+ *  a(sssssx) TLS certificates, a(ssssssxb) TLS hops, aa{sv} hops,
+ *  a(ss) chain links), as the Instance properties of those names. */
 GVariant *tfst_inspect_snapshot(TfstEngine *e, gpointer data, GError **error);
 /* data: the a{sv} filter (a floating or owned GVariant ref) */
 GVariant *tfst_inspect_list_sessions(TfstEngine *e, gpointer data, GError **error);

@@ -29,62 +29,19 @@ engine_state(TfstEngine *e)
   return missing ? "degraded" : "running";
 }
 
-static void
-add_hop(GVariantBuilder *b, const char *label, const TfstSockAddr *addr, gboolean up,
-        gint64 since_rt, gint64 rtt_us, guint reconnects)
+/* ChainLinks: (upper, lower) for every edge of the chain graph. */
+static GVariant *
+chain_links(TfstEngine *e)
 {
-  char ip[INET6_ADDRSTRLEN];
+  g_autoptr(GArray) links = tfst_router_links(e);
+  GVariantBuilder b;
 
-  g_variant_builder_add(b, "(ssqbtuu)", label, tfst_addr_format_ip(addr, ip), tfst_addr_port(addr),
-                        up, (guint64)MAX(since_rt, 0), (guint32)MIN(rtt_us, (gint64)G_MAXUINT32),
-                        reconnects);
-}
-
-static gint64
-hop_since_rt(const TfstHop *hop)
-{
-  return g_get_real_time() - (g_get_monotonic_time() - hop->up_since_us);
-}
-
-static void
-add_live_hop(GVariantBuilder *b, TfstHop *hop, guint reconnects)
-{
-  add_hop(b, hop->peer_label, &hop->peer_addr, TRUE, hop_since_rt(hop), hop->srtt_us, reconnects);
-}
-
-/* Connectors are listed up or down; accepted peers while connected, then
- * from their record. */
-static void
-build_hops(TfstEngine *e, TfstHopDirection dir, GVariantBuilder *b)
-{
-  GHashTableIter it;
-  gpointer key, value;
-
-  for (guint i = 0; i < e->connectors->len; i++) {
-    TfstConnector *c = g_ptr_array_index(e->connectors, i);
-    if (c->direction != dir)
-      continue;
-    if (c->hop != NULL && c->hop->up)
-      add_live_hop(b, c->hop, c->reconnects);
-    else
-      add_hop(b, c->last_label, &c->addr, FALSE, c->changed_rt, 0, c->reconnects);
+  g_variant_builder_init(&b, G_VARIANT_TYPE("a(ss)"));
+  for (guint i = 0; i < links->len; i++) {
+    const TfstLinkEntry *l = &g_array_index(links, TfstLinkEntry, i);
+    g_variant_builder_add(&b, "(ss)", l->upper, l->lower);
   }
-  g_hash_table_iter_init(&it, e->peers);
-  while (g_hash_table_iter_next(&it, &key, &value)) {
-    const TfstPeerRecord *r = value;
-    TfstHop *live = NULL;
-    if (r->direction != dir)
-      continue;
-    for (GList *l = e->hops.head; l != NULL && r->up; l = l->next) {
-      TfstHop *hop = l->data;
-      if (hop->connector == NULL && hop->up && g_str_equal(hop->peer_label, key))
-        live = hop;
-    }
-    if (live != NULL)
-      add_live_hop(b, live, r->reconnects);
-    else
-      add_hop(b, key, &r->addr, FALSE, r->changed_rt, 0, r->reconnects);
-  }
+  return g_variant_builder_end(&b);
 }
 
 /* TlsCertificates: what each hop section with TLS=yes presents. */
@@ -132,11 +89,19 @@ tls_hops(TfstEngine *e)
   return g_variant_builder_end(&b);
 }
 
+static GVariant *
+hop_tuples(TfstEngine *e, TfstHopDirection dir, TfstRole without)
+{
+  if (e->config->role == without)
+    return g_variant_new_array(G_VARIANT_TYPE("(ssqbtuu)"), NULL, 0);
+  return tfst_inspect_hops_tuples(e, dir);
+}
+
 GVariant *
 tfst_inspect_snapshot(TfstEngine *e, gpointer data, GError **error)
 {
   g_autoptr(GArray) chain = tfst_router_chain(e);
-  GVariantBuilder listeners, parent, children, labels;
+  GVariantBuilder listeners, labels;
 
   g_variant_builder_init(&listeners, G_VARIANT_TYPE("a(sq)"));
   for (guint i = 0; i < e->listeners->len; i++) {
@@ -145,20 +110,17 @@ tfst_inspect_snapshot(TfstEngine *e, gpointer data, GError **error)
     g_variant_builder_add(&listeners, "(sq)", tfst_addr_format_ip(&l->addr, ip),
                           tfst_addr_port(&l->addr));
   }
-  g_variant_builder_init(&parent, G_VARIANT_TYPE("a(ssqbtuu)"));
-  if (e->config->role != TFST_ROLE_EPPROXY)
-    build_hops(e, TFST_HOP_TO_PARENT, &parent);
-  g_variant_builder_init(&children, G_VARIANT_TYPE("a(ssqbtuu)"));
-  if (e->config->role != TFST_ROLE_GWPROXY)
-    build_hops(e, TFST_HOP_TO_CHILD, &children);
   g_variant_builder_init(&labels, G_VARIANT_TYPE("a(si)"));
   for (guint i = 0; i < chain->len; i++) {
     const TfstChainItem *it = &g_array_index(chain, TfstChainItem, i);
     g_variant_builder_add(&labels, "(si)", it->label, it->depth);
   }
-  return g_variant_new("(sa(sq)a(ssqbtuu)a(ssqbtuu)a(si)utt@a(sssssx)@a(ssssssxb))",
-                       engine_state(e), &listeners, &parent, &children, &labels, e->sessions.length,
-                       e->total_opened, e->total_ended, tls_certificates(e), tls_hops(e));
+  return g_variant_new("(sa(sq)@a(ssqbtuu)@a(ssqbtuu)a(si)utt@a(sssssx)@a(ssssssxb)@aa{sv}@a(ss))",
+                       engine_state(e), &listeners,
+                       hop_tuples(e, TFST_HOP_TO_PARENT, TFST_ROLE_EPPROXY),
+                       hop_tuples(e, TFST_HOP_TO_CHILD, TFST_ROLE_GWPROXY), &labels,
+                       e->sessions.length, e->total_opened, e->total_ended, tls_certificates(e),
+                       tls_hops(e), tfst_inspect_hops_dicts(e), chain_links(e));
 }
 
 /* ---- sessions ---- */

@@ -997,6 +997,15 @@ class TfstctlTest(DbusTestCase):
             out.append(d)
         return out
 
+    @staticmethod
+    def hop_json(hop):
+        """An element of Hops as tfstctl's JSON has it: every key, "_" for
+        "-", 0 for a key the hop does not have (preference of a child);
+        rtt left out."""
+        keys = ("direction", "label", "address", "port", "role", "state", "since", "reconnects",
+                "attempts", "last-error", "next-attempt", "preference", "connect")
+        return {k.replace("-", "_"): hop.get(k, 0) for k in keys}
+
     def test_list_status_chain(self):
         """list, status (-i and positional) and chain: every field equals
         the property read over D-Bus; no instance among several is a usage
@@ -1043,14 +1052,19 @@ class TfstctlTest(DbusTestCase):
                         dict(zip(("side", "label", "peer", "cipher", "subject", "issuer",
                                   "expires", "ktls"), h))
                         for h in p["TlsHops"]],
+                    "hops": [self.hop_json(h) for h in p["Hops"]],
+                    "chain_links": [{"upper": u, "lower": lo} for u, lo in p["ChainLinks"]],
                 }
                 # rtt changes with every PING: compared as a type only.
-                for key in ("parent", "children"):
+                for key in ("parent", "children", "hops"):
                     for h in st.get(key, []):
                         self.assertIsInstance(h.pop("rtt", None), int, f"{key} rtt")
                 self.assertEqual(st, want)
-                self.assertEqual(self.tfstctl_json("chain", "-i", self.INST[label]),
-                                 {"instance": self.INST[label], "chain": want["chain"]})
+                chain = self.tfstctl_json("chain", "-i", self.INST[label])
+                for h in chain.get("hops", []):
+                    self.assertIsInstance(h.pop("rtt", None), int, "chain hops rtt")
+                self.assertEqual(chain, {"instance": self.INST[label], "chain": want["chain"],
+                                         "links": want["chain_links"], "hops": want["hops"]})
         positional = self.tfstctl_json("status", self.INST["relay1"])
         self.assertEqual((positional["instance"], positional["label"]), ("relay@2", "relay1"))
         r = self.tfstctl("status", "--json", rc=2)
