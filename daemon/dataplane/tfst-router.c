@@ -990,7 +990,9 @@ router_tell_received(TfstHop *hop, const guint8 *p, guint32 len)
     router_send_tell_ok(hop);
   }
   /* Our subtree changed: the parent must learn it too.  What it no longer
-   * claims may now go to a child that was refused it. */
+   * claims may now go to a child that was refused it.  A new path to a
+   * known label changes no chain line but the graph (ChainLinks). */
+  tfst_notify_changed(e);
   e->recheck_due = TRUE;
   schedule_announce(e, TRUE);
 }
@@ -1113,6 +1115,7 @@ router_tell_ok_received(TfstHop *hop, const guint8 *p, guint32 len)
   if (same || first)
     return;
   tell_children(e);
+  tfst_notify_changed(e);
   tfst_parents_update(e, "the active parent's chain no longer reaches an endpoint proxy");
   schedule_announce(e, FALSE);
 }

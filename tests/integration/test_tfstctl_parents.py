@@ -182,6 +182,12 @@ class ParentsOnTheBusTest(TfstTestCase):
         wait_until(lambda: self.prop("ChainLinks") == [["ep", "relayA"], ["ep", "relayB"],
                                                        ["relayA", "gw1"], ["relayB", "gw1"]],
                    WAIT, what="gw1 ChainLinks with both paths")
+        # The endpoint proxy sees the graph from above: gw1 through both
+        # relays (a second path to a known label changes no chain line, the
+        # property must follow anyway).
+        wait_until(lambda: self.prop("ChainLinks", "org.tfst.Tfst1.epproxy_ep") ==
+                   [["ep", "relayA"], ["ep", "relayB"], ["relayA", "gw1"], ["relayB", "gw1"]],
+                   WAIT, what="ep ChainLinks with both paths")
 
         st = json.loads(self.tfstctl("status", "--json"))
         self.assertEqual(self.parents(st["hops"]),
