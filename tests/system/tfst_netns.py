@@ -10,8 +10,10 @@ connections toward outside on the hop port) and "outside".
   that the sockets it creates live there;
 - NsDaemon: a tfstd started inside a namespace through `ip netns exec`;
 - FirewallTopology: a TfstTestCase mixin building the three namespaces,
-  their veths and the firewall, with daemons and servers placed in them;
-  everything is removed at cleanup.
+  their veths and the firewall, with daemons and servers placed in them,
+  more hosts in DMZ subnets behind the firewall (add_dmz_host), a cable
+  cut between two addresses (cut_between) and the sockets `ss` shows in a
+  namespace; everything is removed at cleanup.
 """
 
 import ctypes
@@ -25,7 +27,7 @@ import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
-from tfst_testlib import SLOW, Daemon, EchoServer, ThreadedServer  # noqa: E402
+from tfst_testlib import SLOW, Daemon, EchoServer, ThreadedServer, ss_sockets  # noqa: E402
 
 IP = shutil.which("ip") or "/usr/sbin/ip"
 NFT = shutil.which("nft") or "/usr/sbin/nft"
@@ -54,8 +56,10 @@ def run(argv, check=True):
 def in_netns(ns, fn, *args, **kw):
     """Runs fn on a fresh thread that joined network namespace ns and
     returns its result: sockets created there (listeners, clients) belong to
-    ns for good, whichever thread uses them later.  setns() only moves the
-    calling thread, so the test process itself stays where it is."""
+    ns for good, whichever thread uses them later, and so do threads fn
+    starts (a new thread shares its creator's namespaces).  setns() only
+    moves the calling thread, so the test process itself stays where it
+    is."""
     out = {}
 
     def body():
@@ -153,7 +157,9 @@ class FirewallTopology:
 
     def setup_namespaces(self):
         base = f"tfst-t-{os.getpid()}-{next(_ns_counter)}"
+        self._ns_base = base
         self.ns_in, self.ns_dmz, self.ns_out = (f"{base}-in", f"{base}-dmz", f"{base}-out")
+        self._namespaces = [self.ns_in, self.ns_dmz, self.ns_out]
         # Registered before any daemon: cleanups run LIFO, so the daemons
         # (and servers) are gone before their namespaces.
         self.addCleanup(self._delete_namespaces)
@@ -171,10 +177,10 @@ class FirewallTopology:
 
     def _delete_namespaces(self):
         # Deleting a namespace removes the veth ends inside it.
-        for ns in (self.ns_in, self.ns_dmz, self.ns_out):
+        for ns in self._namespaces:
             subprocess.run([IP, "netns", "del", ns], capture_output=True, timeout=CMD_TIMEOUT)
         left = run([IP, "netns", "list"], check=False).stdout
-        stale = [ns for ns in (self.ns_in, self.ns_dmz, self.ns_out) if ns in left.split()]
+        stale = [ns for ns in self._namespaces if ns in left.split()]
         if stale:
             raise AssertionError(f"namespaces left behind: {stale}")
 
@@ -210,6 +216,55 @@ table inet tfstfw {{
 }}
 """
         self.ns_run(self.ns_dmz, NFT, "-f", "-", input=ruleset)
+
+    def add_dmz_host(self, name, subnet, ports):
+        """One more namespace, a host in its own DMZ subnet 10.231.SUBNET.0/24
+        behind the firewall (veth d-NAME there, h0 here; the host is .2, its
+        gateway .1); inside and outside may open connections to it on
+        `ports` (the firewall counts them under "hop: to NAME").  Returns
+        (namespace, host address).  Call after setup_namespaces()."""
+        ns, dev = f"{self._ns_base}-{name}", f"d-{name}"[:15]
+        host, gw = f"10.231.{subnet}.2", f"10.231.{subnet}.1"
+        run([IP, "netns", "add", ns])
+        self._namespaces.append(ns)
+        run([IP, "-n", ns, "link", "set", "lo", "up"])
+        run([IP, "-n", self.ns_dmz, "link", "add", dev, "type", "veth", "peer", "name", "h0",
+             "netns", ns])
+        for where, ifname, addr in ((ns, "h0", host), (self.ns_dmz, dev, gw)):
+            run([IP, "-n", where, "addr", "add", f"{addr}/24", "dev", ifname])
+            run([IP, "-n", where, "link", "set", ifname, "up"])
+        run([IP, "-n", ns, "route", "add", "default", "via", gw])
+        port_set = ", ".join(str(p) for p in ports)
+        self.nft("add", "rule", "inet", "tfstfw", "forward", "oifname", dev, "tcp", "dport",
+                 f"{{ {port_set} }}", "tcp", "flags", "&", "(fin|syn|rst|ack)", "==", "syn", "ct",
+                 "state", "new", "counter", "accept", "comment", f'"hop: to {name}"')
+        return ns, host
+
+    def cut_between(self, a, b, comment="test: cable cut"):
+        """The cable between addresses a and b cut: the firewall drops every
+        packet between them, both ways, silently (no RST, no ICMP), also
+        those of connections already established.  Returns restore(), which
+        takes the rules out again (idempotent; also run at cleanup)."""
+        handles = []
+        for src, dst in ((a, b), (b, a)):
+            out = self.nft("-e", "-a", "insert", "rule", "inet", "tfstfw", "forward", "ip", "saddr",
+                           src, "ip", "daddr", dst, "counter", "drop", "comment", f'"{comment}"')
+            m = re.search(r"# handle (\d+)", out)
+            if m is None:
+                raise AssertionError(f"no rule handle in nft output: {out!r}")
+            handles.append(m.group(1))
+
+        def restore():
+            while handles:
+                self.ns_run(self.ns_dmz, NFT, "delete", "rule", "inet", "tfstfw", "forward",
+                            "handle", handles.pop())
+
+        self.addCleanup(restore)
+        return restore
+
+    def ns_sockets(self, ns, pid=None):
+        """ss_sockets() as seen in namespace ns (ss run from there)."""
+        return in_netns(ns, ss_sockets, pid)
 
     def nft(self, *args):
         return self.ns_run(self.ns_dmz, NFT, *args).stdout
