@@ -649,7 +649,16 @@ test_redundancy(void)
       {GW, GW_PARENT "FailbackDelay=-5s\n", "t.conf:3: [Parent] FailbackDelay=: '-5s'"},
       {GW, GW_PARENT "FailbackDelay=never ever\n",
        "t.conf:3: [Parent] FailbackDelay=: 'never ever' is neither a time span"},
+      {GW, "[Parent]\nConnect=relay/1@10.0.0.1:1\n",
+       "t.conf:2: [Parent] Connect=: 'relay/1@10.0.0.1:1': the label before @ must be 1-63"},
+      {GW, "[Parent]\nConnect=@10.0.0.1:1\n",
+       "t.conf:2: [Parent] Connect=: '@10.0.0.1:1': the label before @"},
+      {GW, "[Parent]\nConnect=r1@10.0.0.1\n", "t.conf:2: [Parent] Connect=: "},
+      {GW, "[Parent]\nConnect=r1@10.0.0.1:1 r2@10.0.0.1:1\n",
+       "t.conf:2: [Parent] Connect=: 'r2@10.0.0.1:1' is listed twice"},
   };
+  g_autoptr(TfstConfig) pinned =
+      load(GW, "[Parent]\nConnect=relayA@10.0.0.1:1918, [2001:db8::1]:5 relayB@[2001:db8::2]:6\n");
   g_autoptr(TfstConfig) d = load(GW, GW_PARENT);
   g_autoptr(TfstConfig) two = load(GW, "[Parent]\nConnect=10.0.0.2:1918, 10.0.0.1:1918\n");
   g_autoptr(TfstConfig) three = load(GW, "[Parent]\nConnect=[2001:db8::2]:5;10.0.0.9:7 10.0.0.1:6\n"
@@ -678,6 +687,12 @@ test_redundancy(void)
   g_assert_cmpuint(now->failback_delay_ms, ==, 0);
   g_assert_cmpuint(listen->max_parents, ==, 64);
   g_assert_cmpuint(listen->failback_delay_ms, ==, 90000);
+  /* LABEL@ pins the label per address; the others take any. */
+  g_assert_cmpuint(pinned->parent.expect_labels->len, ==, 3);
+  g_assert_cmpstr(g_ptr_array_index(pinned->parent.expect_labels, 0), ==, "relayA");
+  g_assert_null(g_ptr_array_index(pinned->parent.expect_labels, 1));
+  g_assert_cmpstr(g_ptr_array_index(pinned->parent.expect_labels, 2), ==, "relayB");
+  g_assert_cmpstr(fmt(hop_addr(&pinned->parent, 2)), ==, "[2001:db8::2]:6");
   assert_errors(cases, G_N_ELEMENTS(cases));
 }
 

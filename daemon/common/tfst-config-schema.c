@@ -154,6 +154,7 @@ static void
 hop_init(TfstHopConf *hop)
 {
   hop->addrs = g_array_new(FALSE, TRUE, sizeof(TfstSockAddr));
+  hop->expect_labels = g_ptr_array_new_with_free_func(g_free);
   hop->reconnect_min_ms = DEFAULT_RECONNECT_MIN_MS;
   hop->reconnect_max_ms = DEFAULT_RECONNECT_MAX_MS;
   hop->handshake_timeout_ms = DEFAULT_HANDSHAKE_MS;

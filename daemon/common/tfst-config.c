@@ -785,6 +785,26 @@ parse_hop_listen(Loader *l, const char *group, TfstHopConf *hop, GError **error)
   return TRUE;
 }
 
+/* One word of Connect=: ADDRESS:PORT, or LABEL@ADDRESS:PORT to pin the
+ * label the peer at that address must announce. */
+static gboolean
+parse_connect_word(Loader *l, const char *group, const char *word, TfstSockAddr *a, char **label,
+                   GError **error)
+{
+  const char *at = strchr(word, '@');
+  g_autoptr(GError) local = NULL;
+
+  *label = at != NULL ? g_strndup(word, at - word) : NULL;
+  if (*label != NULL && !tfst_label_is_valid(*label))
+    return conf_error(l, error, group, "Connect",
+                      "'%s': the label before @ must be 1-63 characters of A-Z, a-z, 0-9, '.', "
+                      "'_' and '-'",
+                      word);
+  if (!tfst_addr_parse(at != NULL ? at + 1 : word, TRUE, a, &local))
+    return conf_error(l, error, group, "Connect", "%s", local->message);
+  return TRUE;
+}
+
 static gboolean
 parse_hop_connect(Loader *l, const char *group, TfstHopConf *hop, GError **error)
 {
@@ -793,18 +813,19 @@ parse_hop_connect(Loader *l, const char *group, TfstHopConf *hop, GError **error
 
   hop->listen = FALSE;
   for (guint i = 0; tokens[i] != NULL; i++) {
-    g_autoptr(GError) local = NULL;
+    g_autofree char *label = NULL;
     TfstSockAddr a;
 
     if (tokens[i][0] == '\0')
       continue;
-    if (!tfst_addr_parse(tokens[i], TRUE, &a, &local))
-      return conf_error(l, error, group, "Connect", "%s", local->message);
+    if (!parse_connect_word(l, group, tokens[i], &a, &label, error))
+      return FALSE;
     for (guint j = 0; j < hop->addrs->len; j++) {
       if (tfst_addr_equal(&g_array_index(hop->addrs, TfstSockAddr, j), &a, TRUE))
         return conf_error(l, error, group, "Connect", "'%s' is listed twice", tokens[i]);
     }
     g_array_append_val(hop->addrs, a);
+    g_ptr_array_add(hop->expect_labels, g_steal_pointer(&label));
   }
   if (hop->addrs->len == 0)
     return conf_error(l, error, group, "Connect", "no address given");
@@ -1768,6 +1789,7 @@ static void
 hop_clear(TfstHopConf *hop)
 {
   g_clear_pointer(&hop->addrs, g_array_unref);
+  g_clear_pointer(&hop->expect_labels, g_ptr_array_unref);
   tfst_tls_conf_clear(&hop->tls);
 }
 

@@ -20,9 +20,12 @@ typedef enum {
 } TfstTargetKind;
 
 typedef struct {
-  gboolean configured;     /* the section exists (epproxy [Children]: always, default Listen) */
-  gboolean listen;         /* TRUE: Listen= (we accept); FALSE: Connect= (we open) */
-  GArray *addrs;           /* TfstSockAddr; Listen: exactly 1, Connect: 1..n */
+  gboolean configured; /* the section exists (epproxy [Children]: always, default Listen) */
+  gboolean listen;     /* TRUE: Listen= (we accept); FALSE: Connect= (we open) */
+  GArray *addrs;       /* TfstSockAddr; Listen: exactly 1, Connect: 1..n */
+  /* Connect=: the label each address must announce (LABEL@ADDRESS:PORT),
+   * NULL where none is given; parallel to addrs. */
+  GPtrArray *expect_labels;
   gboolean port_from_rule; /* Listen= without a port: [Ports] rule decides */
   gboolean have_local;
   TfstSockAddr local; /* LocalAddress= (port 0) */

@@ -231,6 +231,9 @@ struct TfstConnector {
   guint attempts;
   guint16 next_sport;
   guint index; /* its place in Connect=: the order of preference */
+  /* LABEL@ in Connect=: the label the peer must announce (the
+   * configuration's string), NULL: any. */
+  const char *expect_label;
   /* Its hop was up and rooted once: a parent hop that comes back after
    * that waits for FailbackDelay= before it takes new sessions again. */
   gboolean was_usable;

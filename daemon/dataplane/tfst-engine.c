@@ -132,6 +132,7 @@ add_connectors(TfstEngine *e, TfstHopDirection dir, const TfstHopConf *conf)
     c->conf = conf;
     c->addr = g_array_index(conf->addrs, TfstSockAddr, i);
     c->index = i;
+    c->expect_label = g_ptr_array_index(conf->expect_labels, i);
     c->next_sport = conf->sport_lo;
     g_ptr_array_add(e->connectors, c);
   }

@@ -659,12 +659,34 @@ hop_tls_label_refused(TfstHop *hop, const char *label)
   hop_tls_refused(hop, EACCES, why);
 }
 
+/* Why the peer's HELLO cannot be taken (role, label), NULL when it can. */
+static char *
+hop_hello_refusal(TfstHop *hop, const TfstHelloMsg *m)
+{
+  const char *expect = hop->connector != NULL ? hop->connector->expect_label : NULL;
+  gboolean ok;
+
+  if (hop->direction == TFST_HOP_TO_PARENT)
+    ok = m->role == TFST_ROLE_RELAY || m->role == TFST_ROLE_EPPROXY;
+  else
+    ok = m->role == TFST_ROLE_RELAY || m->role == TFST_ROLE_GWPROXY;
+  if (!ok)
+    return g_strdup_printf("peer %s is a %s, which cannot be our %s", m->label,
+                           tfst_role_to_string(m->role), hop_side(hop));
+  if (strcmp(m->label, hop->engine->config->label) == 0)
+    return g_strdup_printf("peer announces this instance's own label %s", m->label);
+  if (expect != NULL && strcmp(m->label, expect) != 0)
+    return g_strdup_printf("peer announces label %s, but Connect= names %s@%s", m->label, expect,
+                           hop->peer_desc);
+  return NULL;
+}
+
 static void
 hop_recv_hello(TfstHop *hop, const guint8 *p, guint32 len)
 {
+  g_autofree char *why = NULL;
   TfstHelloMsg m;
   int r;
-  gboolean ok;
 
   if (hop->got_hello) {
     tfst_hop_protocol_error(hop, "second HELLO");
@@ -674,17 +696,8 @@ hop_recv_hello(TfstHop *hop, const guint8 *p, guint32 len)
     tfst_hop_protocol_error(hop, "bad HELLO: %s", tfst_frame_strerror(r));
     return;
   }
-  if (hop->direction == TFST_HOP_TO_PARENT)
-    ok = m.role == TFST_ROLE_RELAY || m.role == TFST_ROLE_EPPROXY;
-  else
-    ok = m.role == TFST_ROLE_RELAY || m.role == TFST_ROLE_GWPROXY;
-  if (!ok) {
-    tfst_hop_protocol_error(hop, "peer %s is a %s, which cannot be our %s", m.label,
-                            tfst_role_to_string(m.role), hop_side(hop));
-    return;
-  }
-  if (strcmp(m.label, hop->engine->config->label) == 0) {
-    tfst_hop_protocol_error(hop, "peer announces this instance's own label %s", m.label);
+  if ((why = hop_hello_refusal(hop, &m)) != NULL) {
+    tfst_hop_protocol_error(hop, "%s", why);
     return;
   }
   if (hop->tls != NULL && !tfst_tls_label_ok(hop->tls, m.label)) {

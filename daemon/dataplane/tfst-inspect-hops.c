@@ -48,7 +48,10 @@ add_connector(GArray *views, const TfstConnector *c)
       .connect = TRUE,
       .hop = c->hop,
       .connector = c,
-      .label = up ? c->hop->peer_label : c->last_label,
+      .label = up                         ? c->hop->peer_label
+               : c->last_label[0] != '\0' ? c->last_label
+               : c->expect_label != NULL  ? c->expect_label
+                                          : "",
       .addr = up ? &c->hop->peer_addr : &c->addr,
       .state = connector_state(c),
       .since_rt = up ? hop_since_rt(c->hop) : c->changed_rt,

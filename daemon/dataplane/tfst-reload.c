@@ -20,11 +20,22 @@ addrs_equal(GArray *a, GArray *b)
 }
 
 static gboolean
+labels_equal(GPtrArray *a, GPtrArray *b)
+{
+  if (a->len != b->len)
+    return FALSE;
+  for (guint i = 0; i < a->len; i++)
+    if (g_strcmp0(g_ptr_array_index(a, i), g_ptr_array_index(b, i)) != 0)
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
 hop_endpoints_equal(const TfstHopConf *a, const TfstHopConf *b)
 {
   return a->configured == b->configured && a->listen == b->listen &&
          a->port_from_rule == b->port_from_rule && addrs_equal(a->addrs, b->addrs) &&
-         a->have_local == b->have_local &&
+         labels_equal(a->expect_labels, b->expect_labels) && a->have_local == b->have_local &&
          (!a->have_local || tfst_addr_equal(&a->local, &b->local, FALSE)) &&
          a->sport_lo == b->sport_lo && a->sport_hi == b->sport_hi;
 }
