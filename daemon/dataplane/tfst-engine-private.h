@@ -385,11 +385,12 @@ struct TfstEngine {
   gint64 announced_us;
   gboolean tell_parent_due;
   gboolean log_chain_due;
-  gboolean recheck_due;        /* a label or network was released: see hop->claims */
-  TfstRatelimit rl_claim;      /* a child's entry or OPEN refused */
-  TfstRatelimit rl_tell_limit; /* TELL over MaxTellEntries=, subtree left out */
-  TfstRatelimit rl_tell_rx;    /* "TELL command received" */
-  char *status_text;           /* last STATUS= sent */
+  gboolean recheck_due;          /* a label or network was released: see hop->claims */
+  TfstRatelimit rl_claim;        /* a child's entry or OPEN refused */
+  TfstRatelimit rl_tell_limit;   /* TELL over MaxTellEntries=, subtree left out */
+  TfstRatelimit rl_tell_rx;      /* "TELL command received" */
+  TfstRatelimit rl_announce_now; /* a new child's TELL up at once */
+  char *status_text;             /* last STATUS= sent */
 
   TfstCounters stats;
   guint64 bytes_gone[2][2]; /* bytes of freed sessions, [upcall][to_client] */

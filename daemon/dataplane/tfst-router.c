@@ -14,6 +14,8 @@
  * a child that sends TELL after TELL costs one re-announcement, not one
  * per frame. */
 #define TFST_ANNOUNCE_INTERVAL_US G_USEC_PER_SEC
+/* New children announced at once, per second; beyond, coalesced. */
+#define TFST_ANNOUNCE_NOW_BURST 20
 
 /* A label reached by several paths is listed once, at its nearest depth. */
 static void
@@ -446,6 +448,7 @@ tfst_router_init(TfstEngine *e)
   e->rl_claim = rl;
   e->rl_tell_limit = rl;
   e->rl_tell_rx = rl;
+  e->rl_announce_now = (TfstRatelimit)TFST_RATELIMIT_INIT(G_USEC_PER_SEC, TFST_ANNOUNCE_NOW_BURST);
 }
 
 void
@@ -982,6 +985,20 @@ router_tell_received(TfstHop *hop, const guint8 *p, guint32 len)
   tfst_tell_msg_clear(&m);
   if (!ok)
     return;
+  /* Our subtree changed: the parent must learn it too.  What it no longer
+   * claims may now go to a child that was refused it.  A new path to a
+   * known label changes no chain line but the graph (ChainLinks). */
+  tfst_notify_changed(e);
+  e->recheck_due = TRUE;
+  e->tell_parent_due = e->log_chain_due = TRUE;
+  /* A new child is announced up before it hears TELL_OK, so its first
+   * upcalls never overtake the TELL that names it (the parent would refuse
+   * their ORIGIN while another path has the label).  Bounded: a burst of
+   * new hops falls back to the coalesced announcement. */
+  if (first && tfst_ratelimit_pass(&e->rl_announce_now, g_get_monotonic_time(), NULL))
+    announce_flush(e);
+  else
+    announce_kick(e);
   /* Later TELLs change nothing above us: TELL_OK answers only the first,
    * and the children hear of our upward view when it changes. */
   if (first) {
@@ -989,12 +1006,6 @@ router_tell_received(TfstHop *hop, const guint8 *p, guint32 len)
                      "routingManager: TELL command received [l=%s]", hop->peer_label);
     router_send_tell_ok(hop);
   }
-  /* Our subtree changed: the parent must learn it too.  What it no longer
-   * claims may now go to a child that was refused it.  A new path to a
-   * known label changes no chain line but the graph (ChainLinks). */
-  tfst_notify_changed(e);
-  e->recheck_due = TRUE;
-  schedule_announce(e, TRUE);
 }
 
 static gboolean
