@@ -703,6 +703,51 @@ decode_network(const guint8 *v, gsize n, TfstNetworkEntry *e)
   return TFST_FRAME_OK;
 }
 
+/* An owner-prefixed pair of labels: FORWARD (owner, name), LINK (upper,
+ * lower). */
+static int
+decode_label_pair(const guint8 *v, gsize vlen, char *first, char *second)
+{
+  int used = read_owner(v, vlen, first);
+
+  return used < 0 ? used : read_label(v + used, vlen - used, second);
+}
+
+/* One TLV of a TELL or TELL_OK; unknown tags are skipped. */
+static int
+decode_tell_tlv(guint8 tag, const guint8 *v, guint16 vlen, TfstTellMsg *out)
+{
+  int r = TFST_FRAME_OK;
+
+  if (tag == TFST_TLV_LABEL)
+    return read_label(v, vlen, out->label);
+  if (tag == TFST_TLV_ROOTED) {
+    if (vlen != 1 || v[0] > 1)
+      return TFST_FRAME_E_FIELD;
+    out->rooted = v[0] == 1;
+  } else if (tag == TFST_TLV_CHAIN) {
+    TfstChainEntry e = {0};
+    if (vlen < 2)
+      return TFST_FRAME_E_FIELD;
+    e.depth = v[0];
+    if ((r = read_label(v + 1, vlen - 1, e.label)) == 0)
+      g_array_append_val(out->chain, e);
+  } else if (tag == TFST_TLV_NETWORK) {
+    TfstNetworkEntry e = {0};
+    if ((r = decode_network(v, vlen, &e)) == 0)
+      g_array_append_val(out->networks, e);
+  } else if (tag == TFST_TLV_FORWARD) {
+    TfstForwardEntry e = {0};
+    if ((r = decode_label_pair(v, vlen, e.owner, e.name)) == 0)
+      g_array_append_val(out->forwards, e);
+  } else if (tag == TFST_TLV_LINK) {
+    TfstLinkEntry e = {0};
+    if ((r = decode_label_pair(v, vlen, e.upper, e.lower)) == 0)
+      g_array_append_val(out->links, e);
+  }
+  return r;
+}
+
 int
 tfst_frame_decode_tell(const guint8 *p, guint32 len, TfstTellMsg *out)
 {
@@ -719,43 +764,9 @@ tfst_frame_decode_tell(const guint8 *p, guint32 len, TfstTellMsg *out)
   g_array_set_size(out->links, 0);
   g_array_set_size(out->networks, 0);
   g_array_set_size(out->forwards, 0);
-
-  while ((r = tlv_next(&it, &tag, &v, &vlen)) > 0) {
-    if (tag == TFST_TLV_LABEL) {
-      r = read_label(v, vlen, out->label);
-    } else if (tag == TFST_TLV_CHAIN) {
-      TfstChainEntry e = {0};
-      if (vlen < 2)
-        return TFST_FRAME_E_FIELD;
-      e.depth = v[0];
-      r = read_label(v + 1, vlen - 1, e.label);
-      if (r == 0)
-        g_array_append_val(out->chain, e);
-    } else if (tag == TFST_TLV_NETWORK) {
-      TfstNetworkEntry e = {0};
-      r = decode_network(v, vlen, &e);
-      if (r == 0)
-        g_array_append_val(out->networks, e);
-    } else if (tag == TFST_TLV_ROOTED) {
-      if (vlen != 1 || v[0] > 1)
-        return TFST_FRAME_E_FIELD;
-      out->rooted = v[0] == 1;
-    } else if (tag == TFST_TLV_FORWARD) {
-      TfstForwardEntry e = {0};
-      int used = read_owner(v, vlen, e.owner);
-      r = used < 0 ? used : read_label(v + used, vlen - used, e.name);
-      if (r == 0)
-        g_array_append_val(out->forwards, e);
-    } else if (tag == TFST_TLV_LINK) {
-      TfstLinkEntry e = {0};
-      int used = read_owner(v, vlen, e.upper);
-      r = used < 0 ? used : read_label(v + used, vlen - used, e.lower);
-      if (r == 0)
-        g_array_append_val(out->links, e);
-    }
-    if (r < 0)
+  while ((r = tlv_next(&it, &tag, &v, &vlen)) > 0)
+    if ((r = decode_tell_tlv(tag, v, vlen, out)) < 0)
       return r;
-  }
   if (r < 0)
     return r;
   if (out->label[0] == '\0')
