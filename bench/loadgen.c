@@ -26,6 +26,13 @@
  *       Opens COUNT sessions (CONCURRENCY in flight), each verified with a
  *       1-byte echo, prints a "ready" report, then holds them until stdin
  *       reaches EOF and prints a "done" report (sessions lost while held).
+ *   loadgen churn PORT INTERVAL_US MAX_INFLIGHT TIMEOUT_S
+ *       Open loop: starts a new session every INTERVAL_US whatever became of
+ *       the earlier ones (at most MAX_INFLIGHT pending), each a 1-byte echo
+ *       exchange, and prints one line per session as it ends: start and end
+ *       (CLOCK_MONOTONIC seconds, the clock of Python's time.monotonic())
+ *       and the result.  Runs until stdin reaches EOF; sessions still
+ *       pending then are reported as "stuck".  Used by bench/failover.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -41,6 +48,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -822,6 +830,181 @@ mode_idle(int port, int count, int concurrency, double timeout)
   return 0;
 }
 
+/* ------------------------------------------------------------------ churn */
+
+/* A sender that waits for each session before it starts the next would stop
+ * at the first session that hangs, and the gap would measure the client.
+ * Starting on a timer instead keeps probing the proxy while sessions hang. */
+
+enum churn_state { CH_FREE, CH_CONNECTING, CH_WAIT_ECHO };
+
+struct churn_conn {
+  int fd;
+  enum churn_state state;
+  double t_start;
+};
+
+struct churn_ctx {
+  int ep, port, max_inflight, inflight;
+  double timeout;
+  struct churn_conn *conns;
+  struct churn_conn **free; /* the free slots, a stack of max_inflight - inflight */
+  long started, skipped;
+};
+
+static void
+churn_end(struct churn_ctx *x, struct churn_conn *c, const char *result)
+{
+  printf("{\"t0\": %.6f, \"t1\": %.6f, \"r\": \"%s\"}\n", c->t_start, now_s(), result);
+  close(c->fd);
+  c->state = CH_FREE;
+  x->inflight--;
+  x->free[x->max_inflight - x->inflight - 1] = c;
+}
+
+static const char *
+churn_errname(int err)
+{
+  switch (err) {
+    case ECONNREFUSED:
+      return "refused";
+    case ECONNRESET:
+    case EPIPE:
+      return "reset";
+    case ETIMEDOUT:
+      return "timeout";
+    default:
+      return "error";
+  }
+}
+
+static void
+churn_start(struct churn_ctx *x)
+{
+  struct churn_conn *c;
+
+  if (x->inflight == x->max_inflight) {
+    x->skipped++;
+    return;
+  }
+  c = x->free[x->max_inflight - x->inflight - 1];
+  c->t_start = now_s();
+  c->fd = connect_nb(x->port);
+  x->started++;
+  x->inflight++;
+  if (c->fd < 0) {
+    printf("{\"t0\": %.6f, \"t1\": %.6f, \"r\": \"%s\"}\n", c->t_start, now_s(),
+           churn_errname(errno));
+    x->inflight--; /* c is still on top of the free stack */
+    return;
+  }
+  c->state = CH_CONNECTING;
+  ep_ctl(x->ep, EPOLL_CTL_ADD, c->fd, EPOLLOUT, c);
+}
+
+static void
+churn_step(struct churn_ctx *x, struct churn_conn *c)
+{
+  char b = 'c';
+  ssize_t n;
+  int err;
+
+  if (c->state == CH_CONNECTING) {
+    err = socket_error(c->fd);
+    if (err == 0 && write(c->fd, &b, 1) != 1)
+      err = errno;
+    if (err != 0) {
+      churn_end(x, c, churn_errname(err));
+      return;
+    }
+    c->state = CH_WAIT_ECHO;
+    ep_ctl(x->ep, EPOLL_CTL_MOD, c->fd, EPOLLIN, c);
+    return;
+  }
+  n = read(c->fd, &b, 1);
+  if (n == 1)
+    churn_end(x, c, "ok");
+  else if (n == 0)
+    churn_end(x, c, "eof");
+  else if (errno != EAGAIN)
+    churn_end(x, c, churn_errname(errno));
+}
+
+static void
+churn_expire(struct churn_ctx *x, const char *result, double max_age)
+{
+  double now = now_s();
+
+  for (int i = 0; i < x->max_inflight; i++)
+    if (x->conns[i].state != CH_FREE && now - x->conns[i].t_start >= max_age)
+      churn_end(x, &x->conns[i], result);
+}
+
+static int
+churn_timer(long interval_us)
+{
+  int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  struct itimerspec its = {
+      .it_interval = {interval_us / 1000000, (interval_us % 1000000) * 1000},
+      .it_value = {0, 1000},
+  };
+
+  if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0)
+    die("timerfd");
+  return fd;
+}
+
+/* The timer's expirations since the last read; a backlog (the process was
+ * not scheduled) starts a few sessions at once rather than a burst. */
+static void
+churn_tick(struct churn_ctx *x, int tfd)
+{
+  uint64_t ticks = 0;
+
+  if (read(tfd, &ticks, sizeof ticks) != sizeof ticks)
+    return;
+  for (uint64_t i = 0; i < ticks && i < 4; i++)
+    churn_start(x);
+}
+
+static int
+mode_churn(int port, long interval_us, int max_inflight, double timeout)
+{
+  struct epoll_event evs[MAX_EVENTS];
+  struct churn_ctx x = {.port = port, .max_inflight = max_inflight, .timeout = timeout};
+  int tfd = churn_timer(interval_us), tag_timer = 0, tag_stdin = 0, done = 0;
+  double last_expire = now_s();
+
+  x.ep = epoll_create1(EPOLL_CLOEXEC);
+  x.conns = calloc(max_inflight, sizeof *x.conns);
+  x.free = calloc(max_inflight, sizeof *x.free);
+  for (int i = 0; i < max_inflight; i++)
+    x.free[i] = &x.conns[i];
+  ep_ctl(x.ep, EPOLL_CTL_ADD, 0, EPOLLIN, &tag_stdin);
+  ep_ctl(x.ep, EPOLL_CTL_ADD, tfd, EPOLLIN, &tag_timer);
+  while (!done) {
+    int n = epoll_wait(x.ep, evs, MAX_EVENTS, 100);
+
+    for (int i = 0; i < n; i++) {
+      if (evs[i].data.ptr == &tag_stdin)
+        done = 1;
+      else if (evs[i].data.ptr == &tag_timer)
+        churn_tick(&x, tfd);
+      else
+        churn_step(&x, evs[i].data.ptr);
+    }
+    if (now_s() - last_expire >= 0.05) {
+      churn_expire(&x, "timeout", x.timeout);
+      last_expire = now_s();
+    }
+    fflush(stdout);
+  }
+  churn_expire(&x, "stuck", 0);
+  printf("{\"phase\": \"done\", \"started\": %ld, \"skipped\": %ld}\n", x.started, x.skipped);
+  fflush(stdout);
+  return 0;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void
@@ -831,7 +1014,8 @@ usage(void)
                   "       loadgen bulk PORT SESSIONS BYTES up|down TIMEOUT_S\n"
                   "       loadgen rr PORT COUNT SIZE\n"
                   "       loadgen setup PORT PARALLEL SECONDS\n"
-                  "       loadgen idle PORT COUNT CONCURRENCY TIMEOUT_S\n");
+                  "       loadgen idle PORT COUNT CONCURRENCY TIMEOUT_S\n"
+                  "       loadgen churn PORT INTERVAL_US MAX_INFLIGHT TIMEOUT_S\n");
   exit(64);
 }
 
@@ -859,6 +1043,8 @@ main(int argc, char **argv)
     return mode_setup(port, atoi(argv[3]), atof(argv[4]));
   if (strcmp(mode, "idle") == 0 && argc == 6)
     return mode_idle(port, atoi(argv[3]), atoi(argv[4]), atof(argv[5]));
+  if (strcmp(mode, "churn") == 0 && argc == 6)
+    return mode_churn(port, atol(argv[3]), atoi(argv[4]), atof(argv[5]));
   usage();
   return 64;
 }

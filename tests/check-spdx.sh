@@ -11,7 +11,7 @@ tag='SPDX-License-Identifier: GPL-2.0-or-later'
 sources() {
   git ls-files -- '*.c' '*.h' '*.py' '*.sh' '*.js' '*.in' '*.xml' \
     'meson.build' '*/meson.build' 'meson_options.txt' 'tools/*' \
-    '.ci/run' 'bench/run' 'dbus/*.conf' 2>/dev/null ||
+    '.ci/run' 'bench/run' 'bench/failover' 'dbus/*.conf' 2>/dev/null ||
     find daemon tfstctl units dbus polkit tests tools bench .ci -type f \
       \( -name '*.[ch]' -o -name '*.py' -o -name '*.sh' -o -name '*.in' \
          -o -name '*.xml' -o -name meson.build \) | sed 's|^\./||'
