@@ -13,6 +13,9 @@ broken daemon must fail with a message, never hang.
 - topology: Topology and linear_chain(), a chain or tree of daemons with
   their forwards, ports and expected chain views;
 - payload: deterministic streams and their digests;
+- flows: Flow (a long session checked by hash to the end) and Hammer
+  (short sessions one after another, each timed), traffic across a fault;
+- pki: Pki, certificates made with certtool, and tls_section();
 - net: client connections (connect, read exactly / to EOF, xfer, how a
   connection ends);
 - servers: EchoServer, ThreadedServer and their handlers;
@@ -31,6 +34,7 @@ from .daemon import CHAIN_RE, SANITIZER_RE, Daemon, log_dir, parse_chain, read_t
 from .env import (BUILDDIR, CONVERGE_TIMEOUT, IO_TIMEOUT, KIB, MIB, READY_TIMEOUT, SLOW,
                   SRCDIR, STOP_TIMEOUT, TFSTD, asan_small_quarantine_env, raise_nofile,
                   tfstd_sanitized, tfstd_version)
+from .flows import Flow, Hammer
 from .net import (abort, connect, connect_retry, echo_roundtrip, hash_until_eof, probe_refused,
                   recv_exact, recv_line, recv_until_eof, wait_closed, xfer)
 from .payload import sha256, stream_chunks, stream_sha
@@ -50,6 +54,8 @@ __all__ = [
     "tfstd_sanitized", "tfstd_version",
     # wait, ports, payload
     "wait_until", "PortLease", "sha256", "stream_chunks", "stream_sha",
+    # flows
+    "Flow", "Hammer",
     # daemon, topology, case
     "CHAIN_RE", "SANITIZER_RE", "Daemon", "log_dir", "parse_chain", "read_text",
     "Node", "Topology", "linear_chain", "TfstTestCase",

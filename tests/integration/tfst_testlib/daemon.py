@@ -337,6 +337,32 @@ class Daemon:
             raise AssertionError("\n".join(problems) + "\n" + self.log_tail())
         return problems
 
+    # -- sd_notify --
+
+    def status(self):
+        """The last STATUS= the daemon sent ("" before the first)."""
+        for text in reversed(self.notify_messages):
+            for line in reversed(text.split("\n")):
+                if line.startswith("STATUS="):
+                    return line[len("STATUS="):]
+        return ""
+
+    def sessions(self):
+        """The session count of the last STATUS= (None before the first).
+        STATUS= is refreshed at most once a second."""
+        m = re.search(r"(?:^|, )(\d+) sessions", self.status())
+        return int(m.group(1)) if m else None
+
+    def wait_status(self, regex, timeout=None):
+        """Waits for a STATUS= matching regex (re.search); returns the match."""
+        timeout = CONVERGE_TIMEOUT if timeout is None else timeout
+        try:
+            return wait_until(lambda: re.search(regex, self.status()), timeout,
+                              what=f"{self} STATUS= matching {regex!r}")
+        except AssertionError:
+            raise AssertionError(f"{self}: STATUS={self.status()!r} does not match {regex!r} "
+                                 f"after {timeout:.0f}s\n{self.log_tail()}")
+
     # -- logs --
 
     def log(self):

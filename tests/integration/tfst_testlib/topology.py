@@ -2,7 +2,9 @@
 """Topologies of daemons: a tree of nodes (epproxy root, relays, gateway
 proxies) with their forwards, the config each one gets, the ports they
 use, and the chain view each must converge to; linear_chain() for the
-common epproxy -> relays -> gwproxy line."""
+common epproxy -> relays -> gwproxy line.  A node may have several parents
+(redundant parents: [Parent] Connect= lists them in order of preference),
+which makes the tree a graph."""
 
 import time
 
@@ -17,7 +19,8 @@ class Node:
         self.role = role
         self.label = label
         self.instance = instance or label
-        self.parent = parent  # Node or None
+        self.parent = parent  # Node or None: the first (preferred) parent
+        self.parents = [parent] if parent is not None else []  # in order of preference
         self.children = []
         self.forwards = list(forwards)  # list of dicts: name, listen/target/route
         self.extra = extra
@@ -59,10 +62,16 @@ class Topology:
         self.common_extra = common_extra
         self._listen = {}
 
-    def add(self, role, label, parent=None, **kw):
-        p = self.nodes[parent] if isinstance(parent, str) else parent
-        n = Node(role, label, parent=p, **kw)
-        if p is not None:
+    def add(self, role, label, parent=None, parents=None, **kw):
+        """parents: several parents in order of preference (instead of
+        parent), each a label or Node; their hops are opened by this node."""
+        ps = [self.nodes[x] if isinstance(x, str) else x
+              for x in (parents if parents is not None else [parent] if parent else [])]
+        n = Node(role, label, parent=ps[0] if ps else None, **kw)
+        n.parents = ps
+        assert len(ps) <= 1 or not any(x.open_children for x in ps), \
+            "several parents: the child opens the hops (Connect=)"
+        for p in ps:
             p.children.append(n)
         self.nodes[label] = n
         self.order.append(n)
@@ -107,7 +116,8 @@ class Topology:
             if n.parent.open_children:
                 lines.append(f"Listen={self.HOST}:{n.parent_port}")
             else:
-                lines.append(f"Connect={self.HOST}:{n.parent.children_port}")
+                lines.append("Connect=" + " ".join(f"{self.HOST}:{p.children_port}"
+                                                   for p in n.parents))
                 lines += [f"ReconnectMin={rmin}", f"ReconnectMax={rmax}"]
         if n.children:
             lines += ["", "[Children]"]
@@ -169,19 +179,19 @@ class Topology:
         """label -> depth as seen from `label`: ancestors negative, itself 0,
         descendants positive (siblings and cousins are not visible: TELL goes
         up with what is below, TELL_OK down with what is above).  Nodes in
-        `down` (labels) are dead: nothing is known through them."""
+        `down` (labels) are dead: nothing is known through them.  With
+        several parents each label is at its nearest depth."""
         n = self.nodes[label]
         out = {n.label: 0}
-        depth, p = 0, n.parent
-        while p is not None and p.label not in down:
-            depth -= 1
-            out[p.label] = depth
-            p = p.parent
-        stack = [(c, 1) for c in n.children if c.label not in down]
-        while stack:
-            c, d = stack.pop()
-            out[c.label] = d
-            stack += [(cc, d + 1) for cc in c.children if cc.label not in down]
+        for step, related in ((-1, lambda x: x.parents), (1, lambda x: x.children)):
+            level, depth = [n], 0
+            while level:
+                depth += step
+                nxt = [r for x in level for r in related(x)
+                       if r.label not in down and r.label not in out]
+                for r in nxt:
+                    out[r.label] = depth
+                level = nxt
         return out
 
     def wait_converged(self, timeout=None, labels=None, down=()):

@@ -1,0 +1,353 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Redundant parents (issue 14): a gwproxy with [Parent] Connect=relayA
+relayB keeps both hops up, sends new sessions to the active one and
+switches at once when it fails (failover), back after FailbackDelay=
+(failback); running sessions never move.
+
+Under sustained traffic, kill -9 of the active relay resets only its own
+sessions, every new session succeeds (the gap is printed) and a restart
+brings new sessions back to it; a frozen relay is found by the PING
+deadline and comes back as standby; with two endpoint proxies, upcalls
+and downcalls go on through the other chain; start order does not
+matter; a parent that refuses the TLS handshake, one that has this
+instance's own label and one that has it above it are each shown as down
+while the other parent carries the traffic; fds and CLOSE_WAIT are back
+to their baseline after every fault; config errors exit 78 naming the
+file, line and key."""
+
+import os
+import re
+import socket
+import time
+import unittest
+
+from tfst_testlib import (SLOW, Flow, Hammer, TfstTestCase, Topology, connect, echo_roundtrip,
+                          make_ident_handler, recv_line, recv_until_eof, stream_sha, wait_until,
+                          xfer, xfer_handler)
+from tfst_testlib.pki import CERTTOOL, Pki, tls_section
+
+PING = "[Keepalive]\nPingInterval=300ms\nPingTimeout=1s\n"
+FAILOVER = r"failover: new sessions go to parent {to} \(127\.0\.0\.1:\d+\) instead of {frm}: "
+FAILBACK = (r"failback: new sessions go to parent {to} \(127\.0\.0\.1:\d+\) instead of {frm}: "
+            r"it is preferred and has been up for \d+ ms \(FailbackDelay=\)")
+
+
+def parents_up(up, total, active):
+    return rf"^{up} of {total} parents up \(active {active}\), "
+
+
+class RedundancyTest(TfstTestCase):
+    # -- topologies --
+
+    def redundant(self, failback="2s", gw_extra="", ep_target=None, downcall=False):
+        """ep -> {relayA, relayB} -> gw1 (Connect=relayA relayB), an upcall
+        forward 'web' to an echo server (or ep_target), with downcall a
+        forward 'mgmt' from ep to another echo server.  Not yet created."""
+        self.echo = self.echo_server()
+        top = Topology(self)
+        top.add("epproxy", "ep")
+        top.add("relay", "relayA", parent="ep")
+        top.add("relay", "relayB", parent="ep")
+        top.add("gwproxy", "gw1", parents=["relayA", "relayB"],
+                extra=f"[Parent]\nFailbackDelay={failback}\n{gw_extra}")
+        top.forward("ep", "web", target=ep_target or self.echo.addr)
+        top.forward("gw1", "web", listen=True)
+        if downcall:
+            self.mgmt = self.echo_server()
+            top.forward("ep", "mgmt", listen=True)
+            top.forward("gw1", "mgmt", target=self.mgmt.addr)
+        return top
+
+    def two_chains(self):
+        """epA -> relayA and epB -> relayB, both above gw1; an upcall 'web'
+        to each epproxy's own server, a downcall 'mgmt' from epB only."""
+        self.up = {ep: self.server(make_ident_handler(f"server-{ep}")) for ep in ("epA", "epB")}
+        self.down = self.server(make_ident_handler("gw1-mgmt"))
+        top = Topology(self)
+        top.add("epproxy", "epA")
+        top.add("epproxy", "epB")
+        top.add("relay", "relayA", parent="epA")
+        top.add("relay", "relayB", parent="epB")
+        top.add("gwproxy", "gw1", parents=["relayA", "relayB"],
+                extra="[Parent]\nFailbackDelay=0\n")
+        for ep in ("epA", "epB"):
+            top.forward(ep, "web", target=self.up[ep].addr)
+        top.forward("gw1", "web", listen=True)
+        top.forward("epB", "mgmt", listen=True)
+        top.forward("gw1", "mgmt", target=self.down.addr)
+        return top.create()
+
+    # -- helpers --
+
+    def flows(self, top, n, seed):
+        return [Flow(top.listen_addr("gw1", "web"), seed + i).start() for i in range(n)]
+
+    def wait_sessions(self, top, counts):
+        """Each relay's STATUS= shows its session count (refreshed once a
+        second): which relay carries the running sessions."""
+        def now():
+            return {label: top.d(label).sessions() for label in counts}
+        try:
+            self.wait_until(lambda: now() == counts, 10, "relay session counts")
+        except AssertionError:
+            raise AssertionError(f"relay session counts {now()} != {counts}")
+
+    def wait_until(self, pred, timeout, what):
+        return wait_until(pred, timeout * SLOW, interval=0.1, what=what)
+
+    def assert_flows(self, flows, outcome, what):
+        got = [f.stop() if outcome == "ok" else f.outcome for f in flows]
+        self.assertEqual(got, [outcome] * len(flows), f"{what}: {flows}")
+
+    def wait_flows_ended(self, flows, timeout=5):
+        self.wait_until(lambda: all(f.ended() for f in flows), timeout,
+                        f"the flows to end: {flows}")
+
+    def reaches(self, addr, name):
+        """A session to addr lands at the server named name and echoes."""
+        s = connect(addr)
+        try:
+            self.assertEqual(recv_line(s), name, f"session to {addr}")
+            self.assertTrue(echo_roundtrip(s, b"ping\n"))
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_until_eof(s, timeout=10), b"")
+        finally:
+            s.close()
+
+    def start_on_b_then_a(self, top):
+        """ep, relayB and gw1 first (relayB active), then relayA."""
+        top.start(order=["ep", "relayB", "gw1"])
+        top.d("gw1").wait_status(r"^1 of 2 parents up \(active relayB\)")
+
+    # -- failover and failback under traffic --
+
+    def test_kill_and_restart_active_parent(self):
+        top = self.redundant(failback="2s").create()
+        gw, relay_a, relay_b = top.d("gw1"), top.d("relayA"), top.d("relayB")
+        addr = top.listen_addr("gw1", "web")
+        top.start()
+        top.wait_converged()
+        gw.wait_status(parents_up(2, 2, "relayA"))
+        baseline = top.fd_baseline()
+        # Sessions on relayB first: they must never notice what follows.
+        relay_a.stop()
+        gw.wait_status(parents_up(1, 2, "relayB"))
+        flows_b = self.flows(top, 8, 100)
+        failbacks = self.failbacks(gw)
+        relay_a.start()
+        gw.wait_log(FAILBACK.format(to="relayA", frm="relayB"), after=failbacks)
+        flows_a = self.flows(top, 8, 200)
+        self.wait_sessions(top, {"relayA": 8, "relayB": 8})
+
+        hammer = Hammer(addr).start()
+        self.wait_until(lambda: hammer.count() >= 20, 10, "sessions before the kill")
+        relay_a.kill()
+        # From here every new session must succeed (one begun before could
+        # still have got its OPEN_OK through relayA).
+        killed = time.monotonic()
+        rounds_b = [f.rounds for f in flows_b]
+        gw.wait_log(FAILOVER.format(to="relayB", frm="relayA") + "ECONNRESET", timeout=5)
+        self.wait_flows_ended(flows_a)
+        self.wait_until(lambda: len(hammer.since(killed)) >= 50, 20, "sessions after the kill")
+        hammer.stop()
+        after = hammer.since(killed)
+        failed = [a for a in after if not a[2]]
+        gap = hammer.gap(killed)
+        self.assertIsNotNone(gap, f"no new session succeeded after the kill: {after[:5]}")
+        print(f"\nkill -9 of the active parent: first new session done {gap * 1000:.0f} ms "
+              f"after the kill; {len(after)} new sessions, {len(failed)} failed; "
+              f"{len(hammer.attempts) - len(after)} before", flush=True)
+        self.assertEqual(failed, [], "new sessions failed across the kill")
+        self.assert_flows(flows_a, "rst", "sessions through the killed relayA")
+        self.assertEqual([f.outcome for f in flows_b], [None] * 8, f"relayB's flows: {flows_b}")
+        self.wait_until(lambda: all(f.rounds > r for f, r in zip(flows_b, rounds_b)), 5,
+                        f"relayB's flows to go on after the kill: {flows_b}")
+
+        # relayA back: after FailbackDelay= new sessions go to it again.
+        failbacks = self.failbacks(gw)
+        up_since = time.monotonic()
+        relay_a.start()
+        gw.wait_log(FAILBACK.format(to="relayA", frm="relayB"), after=failbacks)
+        self.assertGreaterEqual(time.monotonic() - up_since, 2.0, "failback before FailbackDelay=")
+        flows_a2 = self.flows(top, 4, 300)
+        self.wait_sessions(top, {"relayA": 4, "relayB": 8})
+        self.assert_flows(flows_b + flows_a2, "ok", "sessions across the failback")
+        top.wait_fd_baseline(baseline, what="after kill -9 and restart of relayA")
+
+    def failbacks(self, gw):
+        """How many failback lines gw1's log has so far (wait_log's after=)."""
+        return gw.count_log(r"failback: new sessions go to parent")
+
+    def test_frozen_parent_fails_over_and_comes_back_standby(self):
+        """SIGSTOP of the active relayB (FailbackDelay=never keeps it active
+        with relayA up): failover after the PING deadline, and after SIGCONT
+        relayB is standby."""
+        top = self.redundant(failback="never", gw_extra=PING).create()
+        gw, relay_b = top.d("gw1"), top.d("relayB")
+        self.start_on_b_then_a(top)
+        top.d("relayA").start()
+        top.wait_converged()
+        gw.wait_status(parents_up(2, 2, "relayB"))
+        baseline = top.fd_baseline()
+        on_b = self.flows(top, 2, 400)
+        self.wait_sessions(top, {"relayA": 0, "relayB": 2})
+
+        frozen = time.monotonic()
+        relay_b.freeze()
+        gw.wait_log(FAILOVER.format(to="relayA", frm="relayB"), timeout=10)
+        took = time.monotonic() - frozen
+        print(f"\nSIGSTOP of the active parent: failover after {took * 1000:.0f} ms "
+              f"(PingInterval=300ms, PingTimeout=1s)", flush=True)
+        self.assertGreaterEqual(took, 0.9, "failover before the PING deadline")
+        self.assertLess(took, 4 * SLOW, "failover long after the PING deadline")
+        self.wait_flows_ended(on_b)
+        on_a = self.flows(top, 2, 500)
+        self.assertEqual([f.outcome for f in on_b], ["rst"] * 2, f"flows on relayB: {on_b}")
+
+        relay_b.thaw()
+        gw.wait_log(r"hop to parent relayB \(127\.0\.0\.1:\d+\) is up", after=1)
+        gw.wait_status(parents_up(2, 2, "relayA"))
+        self.wait_sessions(top, {"relayA": 2, "relayB": 0})
+        self.assert_flows(on_a, "ok", "sessions on relayA after the failover")
+        top.wait_fd_baseline(baseline, what="after SIGSTOP/SIGCONT of relayB")
+
+    # -- two chains --
+
+    def test_two_chains_survive_an_endpoint_proxy(self):
+        top = self.two_chains()
+        gw = top.d("gw1")
+        web, mgmt = top.listen_addr("gw1", "web"), top.listen_addr("epB", "mgmt")
+        top.start()
+        top.wait_converged()
+        gw.wait_status(parents_up(2, 2, "relayA"))
+        self.reaches(web, "server-epA")
+        self.reaches(mgmt, "gw1-mgmt")  # through the standby parent
+        baseline = top.fd_baseline()
+
+        top.d("epA").kill()
+        gw.wait_log(FAILOVER.format(to="relayB", frm="relayA"), timeout=10)
+        self.reaches(web, "server-epB")
+        self.reaches(mgmt, "gw1-mgmt")
+        gw.wait_chain({"gw1": 0, "relayA": -1, "relayB": -1, "epB": -2})
+
+        top.d("epA").start()
+        gw.wait_log(FAILBACK.format(to="relayA", frm="relayB"), timeout=10)
+        top.wait_converged()
+        self.reaches(web, "server-epA")
+        self.reaches(mgmt, "gw1-mgmt")
+        top.wait_fd_baseline(baseline, what="after kill -9 and restart of epA")
+
+    # -- start order --
+
+    def check_start_order(self, order):
+        top = self.redundant(failback="0", downcall=True)
+        top.start(order=order, delay=0.3)
+        top.wait_converged()
+        top.d("gw1").wait_status(parents_up(2, 2, "relayA"))
+        for addr in (top.listen_addr("gw1", "web"), top.listen_addr("ep", "mgmt")):
+            s = connect(addr)
+            try:
+                self.assertTrue(echo_roundtrip(s, b"order " + " ".join(order).encode()))
+            finally:
+                s.close()
+
+    def test_start_gw_first(self):
+        self.check_start_order(["gw1", "relayA", "relayB", "ep"])
+
+    def test_start_ep_first(self):
+        self.check_start_order(["ep", "relayB", "relayA", "gw1"])
+
+    # -- parents that cannot be used --
+
+    @unittest.skipIf(CERTTOOL is None, "certtool not installed (Debian package gnutls-bin)")
+    def test_parent_refusing_tls_is_down(self):
+        """relayA accepts only gw9 below it: gw1's hop to it fails in the
+        handshake, relayB carries the traffic."""
+        pki = Pki(os.path.join(self.workdir, "pki"))
+        srv = self.server(xfer_handler)
+        top = self.redundant(failback="0", ep_target=srv.addr)
+        for n in top.order:
+            cert, key = pki.issue(n.label, [n.label])
+            sections = (["Parent"] if n.parents else []) + \
+                (["Children"] if n.role != "gwproxy" else [])
+            n.extra += "".join(f"\n[{sec}]\n" + tls_section(cert, key, pki.ca) for sec in sections)
+            if n.label == "relayA":
+                n.extra += "PeerLabel=gw9\n"
+        top.start()
+        gw = top.d("gw1")
+        gw.wait_log(r"TLS hop to parent at 127\.0\.0\.1:%d refused: TLS alert from the peer"
+                    % top.node("relayA").children_port)
+        top.d("relayA").wait_log(r"TLS hop to child .* refused: TLS: the peer's certificate "
+                                 r"names label gw1, not one PeerLabel= accepts \(gw9\)")
+        gw.wait_status(parents_up(1, 2, "relayB"))
+        top.wait_converged(down=("relayA",), labels=("gw1", "relayB"))
+        baseline = top.fd_baseline()
+        self.xfer_ok(top.listen_addr("gw1", "web"), srv)
+        self.wait_sessions(top, {"relayA": 0, "relayB": 0})
+        top.wait_fd_baseline(baseline, what="after traffic with relayA refusing")
+
+    def xfer_ok(self, addr, srv, size=256 * 1024):
+        for i in range(4):
+            sha, n, _ = xfer(addr, f"t{i}", size, size, 10 + i, 20 + i)
+            self.assertEqual((n, sha), (size, stream_sha(size, 20 + i)))
+            res = srv.result()
+            self.assertEqual((res["n"], res["sha"]), (size, stream_sha(size, 10 + i)))
+
+    def test_parent_with_own_label_or_loop_is_refused(self):
+        """gw1's first parent is another component labelled gw1, its second
+        a relay below that one (gw1 would be above itself); the third,
+        relayB, carries the traffic."""
+        self.echo = self.echo_server()
+        rogue = Topology(self)
+        rogue.add("epproxy", "gw1", instance="rogue")
+        rogue.add("relay", "relayX", parent="gw1")
+        top = Topology(self)
+        top.add("epproxy", "ep")
+        top.add("relay", "relayB", parent="ep")
+        gw1 = top.add("gwproxy", "gw1", parents=["relayB"], extra="[Parent]\nFailbackDelay=0\n")
+        gw1.parents = [rogue.node("gw1"), rogue.node("relayX"), top.node("relayB")]
+        for p in gw1.parents[:2]:
+            p.children.append(gw1)
+        top.forward("ep", "web", target=self.echo.addr)
+        top.forward("gw1", "web", listen=True)
+        rogue.start()
+        top.start()
+        gw = top.d("gw1")
+        # Refused at its HELLO, before the hop has a label ("?").
+        gw.wait_log(r"protocol error from parent \S+ \(127\.0\.0\.1:%d\): peer announces this "
+                    r"instance's own label gw1; resetting hop" % rogue.node("gw1").children_port)
+        gw.wait_log(r"parent relayX \(127\.0\.0\.1:%d\) announces this instance's own label "
+                    r"gw1 above it: a loop" % rogue.node("relayX").children_port)
+        gw.wait_status(parents_up(1, 3, "relayB"))
+        top.wait_converged(labels=("ep", "relayB"))
+        gw.wait_chain({"gw1": 0, "relayB": -1, "ep": -2})
+        baseline = top.fd_baseline()
+        flows = self.flows(top, 4, 600)
+        self.wait_sessions(top, {"relayB": 4})
+        self.assert_flows(flows, "ok", "sessions through relayB")
+        top.wait_fd_baseline(baseline, what="with two refused parents retried")
+
+    # -- configuration errors --
+
+    def test_config_errors_exit_78(self):
+        port1, port2 = self.port(), self.port()
+        cases = (
+            ("Connect", f"Connect=127.0.0.1:{port1} 127.0.0.1:{port2} 127.0.0.1:{port1}",
+             r"listed twice"),
+            ("MaxParents", f"Listen=127.0.0.1:{port1}\nMaxParents=0", r"range 1-64"),
+            ("FailbackDelay", f"Connect=127.0.0.1:{port1}\nFailbackDelay=garbage", r"garbage"),
+        )
+        for key, parent, reason in cases:
+            with self.subTest(key=key):
+                d = self.daemon("gwproxy", f"bad-{key}",
+                                f"[Instance]\nLabel=gw1\n\n[Parent]\n{parent}\n")
+                d.start(wait=False)
+                d.returncode = d.proc.wait(15 * SLOW)
+                self.assertEqual(d.returncode, 78, d.log())
+                line = 5 + parent.count("\n")
+                self.assertRegex(d.log(), re.escape(f"{d.config_path}:{line}") + r".*" +
+                                 re.escape(f"{key}=") + r".*" + reason)
+
+
+if __name__ == "__main__":
+    unittest.main()
