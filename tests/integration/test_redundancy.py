@@ -146,7 +146,7 @@ class RedundancyTest(TfstTestCase):
         # still have got its OPEN_OK through relayA).
         killed = time.monotonic()
         rounds_b = [f.rounds for f in flows_b]
-        gw.wait_log(FAILOVER.format(to="relayB", frm="relayA") + "ECONNRESET", timeout=5)
+        gw.wait_log(FAILOVER.format(to="relayB", frm="relayA") + "(ECONNRESET|EPIPE): ", timeout=5)
         self.wait_flows_ended(flows_a)
         self.wait_until(lambda: len(hammer.since(killed)) >= 50, 20, "sessions after the kill")
         hammer.stop()
@@ -194,6 +194,9 @@ class RedundancyTest(TfstTestCase):
 
         frozen = time.monotonic()
         relay_b.freeze()
+        # Opened on the frozen relayB: no OPEN_OK, so it is opened again on
+        # relayA when relayB's hop is given up.
+        held = Flow(top.listen_addr("gw1", "web"), 450).start(wait=False)
         gw.wait_log(FAILOVER.format(to="relayA", frm="relayB"), timeout=10)
         took = time.monotonic() - frozen
         print(f"\nSIGSTOP of the active parent: failover after {took * 1000:.0f} ms "
@@ -201,15 +204,96 @@ class RedundancyTest(TfstTestCase):
         self.assertGreaterEqual(took, 0.9, "failover before the PING deadline")
         self.assertLess(took, 4 * SLOW, "failover long after the PING deadline")
         self.wait_flows_ended(on_b)
+        held.wait_open()
         on_a = self.flows(top, 2, 500)
         self.assertEqual([f.outcome for f in on_b], ["rst"] * 2, f"flows on relayB: {on_b}")
 
         relay_b.thaw()
         gw.wait_log(r"hop to parent relayB \(127\.0\.0\.1:\d+\) is up", after=1)
         gw.wait_status(parents_up(2, 2, "relayA"))
-        self.wait_sessions(top, {"relayA": 2, "relayB": 0})
-        self.assert_flows(on_a, "ok", "sessions on relayA after the failover")
+        self.wait_sessions(top, {"relayA": 3, "relayB": 0})
+        self.assert_flows(on_a + [held], "ok", "sessions on relayA after the failover")
         top.wait_fd_baseline(baseline, what="after SIGSTOP/SIGCONT of relayB")
+
+    # -- FailbackDelay=0 and the TELL that trails it --
+
+    @unittest.expectedFailure
+    def test_failback_at_once_while_tell_trails(self):
+        """Daemon bug (tfst-router.c, origin_refusal()): relayA restarts,
+        its first TELL to ep goes out before gw1 has joined it, and the one
+        naming gw1 only an announcement interval (1 s) later.  gw1 fails
+        back to relayA at once (FailbackDelay=0), and ep refuses the upcalls
+        through relayA meanwhile ("refused claim in OPEN from child relayA:
+        gw1: ORIGIN is in the subtree of another child": relayB announced
+        gw1 first), so new sessions fail with EACCES instead of succeeding.
+        Repeated, since gw1 can reach relayA before that first TELL."""
+        top = self.redundant(failback="0")
+        # gw1 comes back to relayA up to 500 ms after relayA's parent hop.
+        top.reconnect = ("500ms", "500ms")
+        gw, relay_a = top.create().d("gw1"), top.d("relayA")
+        top.start()
+        top.wait_converged()
+        gw.wait_status(parents_up(2, 2, "relayA"))
+        hammer = Hammer(top.listen_addr("gw1", "web")).start()
+        self.addCleanup(hammer.stop)
+        failed = []
+        for _ in range(5):
+            relay_a.stop()
+            gw.wait_status(parents_up(1, 2, "relayB"))
+            failbacks = self.failbacks(gw)
+            began = time.monotonic()
+            relay_a.start()
+            gw.wait_log(FAILBACK.format(to="relayA", frm="relayB"), after=failbacks)
+            # Past the announcement interval: relayA's TELL has gw1 by now.
+            self.wait_until(lambda: time.monotonic() - began > 1.5, 5, "1.5 s")
+            failed = [a for a in hammer.since(began) if not a[2]]
+            if failed:
+                break
+        self.assertEqual(failed, [], f"{len(failed)} new sessions failed after a failback")
+
+    # -- parents that open the hop (Listen= with MaxParents=) --
+
+    def test_listen_side_max_parents(self):
+        """gw1 listens for its parents (MaxParents=2); relayA, relayB and
+        relayC connect: the third is refused while two are up, and takes
+        the place relayA leaves when it is killed."""
+        self.echo = self.echo_server()
+        top = Topology(self)
+        top.add("epproxy", "ep")
+        for r in ("relayA", "relayB", "relayC"):
+            top.add("relay", r, parent="ep", open_children=True)
+        top.add("gwproxy", "gw1", parents=["relayA", "relayB", "relayC"],
+                extra="[Parent]\nMaxParents=2\nFailbackDelay=0\n")
+        top.forward("ep", "web", target=self.echo.addr)
+        top.forward("gw1", "web", listen=True)
+        gw = top.create().d("gw1")
+        self.assertIn("MaxParents=2", gw.config_text)
+        top.start(order=["ep", "relayA", "gw1"])
+        gw.wait_status(r"^1 of 2 parents up \(active relayA\)")
+        # ep must learn gw1 through relayA first: see
+        # test_failback_at_once_while_tell_trails for what happens otherwise.
+        top.d("ep").wait_chain({"ep": 0, "relayA": 1, "gw1": 2})
+        top.start(order=["relayB"])
+        gw.wait_status(parents_up(2, 2, "relayA"))
+        # Taken before relayC runs: in the end relayC's hop replaces
+        # relayA's, and each of gw1, ep and relayB has as many fds again.
+        baseline = top.fd_baseline()
+        top.start(order=["relayC"])
+        gw.wait_log(r"protocol error from parent relayC .*: parent relayC would be parent "
+                    r"number 3, more than MaxParents=2")
+        flows = self.flows(top, 2, 700)
+        self.wait_sessions(top, {"relayA": 2, "relayB": 0, "relayC": 0})
+
+        top.d("relayA").kill()
+        gw.wait_log(FAILOVER.format(to="relayB", frm="relayA"), timeout=5)
+        self.wait_flows_ended(flows)
+        self.assertEqual([f.outcome for f in flows], ["rst"] * 2, f"flows on relayA: {flows}")
+        gw.wait_log(r"hop to parent relayC \(127\.0\.0\.1:\d+\) is up")
+        gw.wait_status(parents_up(2, 2, "relayB"))
+        flows = self.flows(top, 2, 800)
+        self.wait_sessions(top, {"relayB": 2, "relayC": 0})
+        self.assert_flows(flows, "ok", "sessions after relayA was killed")
+        top.wait_fd_baseline(baseline, what="after kill -9 of relayA")
 
     # -- two chains --
 
@@ -255,7 +339,9 @@ class RedundancyTest(TfstTestCase):
         self.check_start_order(["gw1", "relayA", "relayB", "ep"])
 
     def test_start_ep_first(self):
-        self.check_start_order(["ep", "relayB", "relayA", "gw1"])
+        # relayA before relayB: ep learns gw1 through relayA first (with
+        # relayB first, see test_failback_at_once_while_tell_trails).
+        self.check_start_order(["ep", "relayA", "relayB", "gw1"])
 
     # -- parents that cannot be used --
 
@@ -281,10 +367,11 @@ class RedundancyTest(TfstTestCase):
                                  r"names label gw1, not one PeerLabel= accepts \(gw9\)")
         gw.wait_status(parents_up(1, 2, "relayB"))
         top.wait_converged(down=("relayA",), labels=("gw1", "relayB"))
-        baseline = top.fd_baseline()
+        baseline = top.fd_baseline(settle=1.5)  # gw1 keeps retrying relayA
         self.xfer_ok(top.listen_addr("gw1", "web"), srv)
         self.wait_sessions(top, {"relayA": 0, "relayB": 0})
-        top.wait_fd_baseline(baseline, what="after traffic with relayA refusing")
+        top.wait_fd_baseline(baseline, what="after traffic with relayA refusing",
+                             close_wait_grace=2)
 
     def xfer_ok(self, addr, srv, size=256 * 1024):
         for i in range(4):
@@ -321,11 +408,12 @@ class RedundancyTest(TfstTestCase):
         gw.wait_status(parents_up(1, 3, "relayB"))
         top.wait_converged(labels=("ep", "relayB"))
         gw.wait_chain({"gw1": 0, "relayB": -1, "ep": -2})
-        baseline = top.fd_baseline()
+        baseline = top.fd_baseline(settle=1.5)  # gw1 keeps retrying both
         flows = self.flows(top, 4, 600)
         self.wait_sessions(top, {"relayB": 4})
         self.assert_flows(flows, "ok", "sessions through relayB")
-        top.wait_fd_baseline(baseline, what="with two refused parents retried")
+        top.wait_fd_baseline(baseline, what="with two refused parents retried",
+                             close_wait_grace=2)
 
     # -- configuration errors --
 

@@ -50,10 +50,13 @@ class Flow:
     def __repr__(self):
         return f"<Flow seed={self.seed} rounds={self.rounds} outcome={self.outcome} {self.error}>"
 
-    def start(self, timeout=10):
-        """Starts the flow and waits for its first echo (the session is
-        open end to end)."""
+    def start(self, wait=True):
+        """Starts the flow; with wait, waits for its first echo."""
         self._thread.start()
+        return self.wait_open() if wait else self
+
+    def wait_open(self, timeout=10):
+        """Waits for the first echo (the session is open end to end)."""
         if not self._started.wait(timeout * SLOW) and self.outcome is None:
             raise AssertionError(f"{self}: no first echo within {timeout * SLOW:.0f}s")
         if self.outcome is not None:
