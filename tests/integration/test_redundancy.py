@@ -11,9 +11,11 @@ deadline and comes back as standby; with two endpoint proxies, upcalls
 and downcalls go on through the other chain; start order does not
 matter; a parent that refuses the TLS handshake, one that has this
 instance's own label and one that has it above it are each shown as down
-while the other parent carries the traffic; fds and CLOSE_WAIT are back
-to their baseline after every fault; config errors exit 78 naming the
-file, line and key."""
+while the other parent carries the traffic; a gwproxy that listens for
+its parents takes MaxParents= of them; fds and CLOSE_WAIT are back to
+their baseline after every fault; config errors exit 78 naming the file,
+line and key.  One expected failure reproduces a daemon bug: upcalls
+refused after an immediate failback while the relay's TELL trails."""
 
 import os
 import re
@@ -118,18 +120,25 @@ class RedundancyTest(TfstTestCase):
         """ep, relayB and gw1 first (relayB active), then relayA."""
         top.start(order=["ep", "relayB", "gw1"])
         top.d("gw1").wait_status(r"^1 of 2 parents up \(active relayB\)")
+        top.d("relayA").start()
 
     # -- failover and failback under traffic --
 
     def test_kill_and_restart_active_parent(self):
         top = self.redundant(failback="2s").create()
-        gw, relay_a, relay_b = top.d("gw1"), top.d("relayA"), top.d("relayB")
-        addr = top.listen_addr("gw1", "web")
         top.start()
         top.wait_converged()
-        gw.wait_status(parents_up(2, 2, "relayA"))
+        top.d("gw1").wait_status(parents_up(2, 2, "relayA"))
         baseline = top.fd_baseline()
-        # Sessions on relayB first: they must never notice what follows.
+        flows_b, flows_a = self.flows_on_both(top)
+        self.kill_under_hammer(top, flows_a, flows_b)
+        self.restart_and_fail_back(top, flows_b)
+        top.wait_fd_baseline(baseline, what="after kill -9 and restart of relayA")
+
+    def flows_on_both(self, top):
+        """8 flows on relayB (started while relayA is stopped: they must
+        never notice what follows), then 8 on relayA after the failback."""
+        gw, relay_a = top.d("gw1"), top.d("relayA")
         relay_a.stop()
         gw.wait_status(parents_up(1, 2, "relayB"))
         flows_b = self.flows(top, 8, 100)
@@ -138,19 +147,24 @@ class RedundancyTest(TfstTestCase):
         gw.wait_log(FAILBACK.format(to="relayA", frm="relayB"), after=failbacks)
         flows_a = self.flows(top, 8, 200)
         self.wait_sessions(top, {"relayA": 8, "relayB": 8})
+        return flows_b, flows_a
 
-        hammer = Hammer(addr).start()
+    def kill_under_hammer(self, top, flows_a, flows_b):
+        """kill -9 of relayA while new sessions keep coming: relayA's are
+        reset, relayB's go on, and not one new session fails."""
+        hammer = Hammer(top.listen_addr("gw1", "web")).start()
+        self.addCleanup(hammer.stop)
         self.wait_until(lambda: hammer.count() >= 20, 10, "sessions before the kill")
-        relay_a.kill()
+        top.d("relayA").kill()
         # From here every new session must succeed (one begun before could
         # still have got its OPEN_OK through relayA).
         killed = time.monotonic()
         rounds_b = [f.rounds for f in flows_b]
-        gw.wait_log(FAILOVER.format(to="relayB", frm="relayA") + "(ECONNRESET|EPIPE): ", timeout=5)
+        top.d("gw1").wait_log(FAILOVER.format(to="relayB", frm="relayA") +
+                              "(ECONNRESET|EPIPE): ", timeout=5)
         self.wait_flows_ended(flows_a)
         self.wait_until(lambda: len(hammer.since(killed)) >= 50, 20, "sessions after the kill")
-        hammer.stop()
-        after = hammer.since(killed)
+        after = hammer.stop().since(killed)
         failed = [a for a in after if not a[2]]
         gap = hammer.gap(killed)
         self.assertIsNotNone(gap, f"no new session succeeded after the kill: {after[:5]}")
@@ -163,16 +177,18 @@ class RedundancyTest(TfstTestCase):
         self.wait_until(lambda: all(f.rounds > r for f, r in zip(flows_b, rounds_b)), 5,
                         f"relayB's flows to go on after the kill: {flows_b}")
 
-        # relayA back: after FailbackDelay= new sessions go to it again.
+    def restart_and_fail_back(self, top, flows_b):
+        """relayA back: after FailbackDelay= (2s) new sessions go to it
+        again, and relayB's flows end intact."""
+        gw = top.d("gw1")
         failbacks = self.failbacks(gw)
         up_since = time.monotonic()
-        relay_a.start()
+        top.d("relayA").start()
         gw.wait_log(FAILBACK.format(to="relayA", frm="relayB"), after=failbacks)
         self.assertGreaterEqual(time.monotonic() - up_since, 2.0, "failback before FailbackDelay=")
         flows_a2 = self.flows(top, 4, 300)
         self.wait_sessions(top, {"relayA": 4, "relayB": 8})
         self.assert_flows(flows_b + flows_a2, "ok", "sessions across the failback")
-        top.wait_fd_baseline(baseline, what="after kill -9 and restart of relayA")
 
     def failbacks(self, gw):
         """How many failback lines gw1's log has so far (wait_log's after=)."""
@@ -185,7 +201,6 @@ class RedundancyTest(TfstTestCase):
         top = self.redundant(failback="never", gw_extra=PING).create()
         gw, relay_b = top.d("gw1"), top.d("relayB")
         self.start_on_b_then_a(top)
-        top.d("relayA").start()
         top.wait_converged()
         gw.wait_status(parents_up(2, 2, "relayB"))
         baseline = top.fd_baseline()
