@@ -116,11 +116,16 @@ class RedundancyTest(TfstTestCase):
         finally:
             s.close()
 
-    def start_on_b_then_a(self, top):
-        """ep, relayB and gw1 first (relayB active), then relayA."""
-        top.start(order=["ep", "relayB", "gw1"])
-        top.d("gw1").wait_status(r"^1 of 2 parents up \(active relayB\)")
-        top.d("relayA").start()
+    def make_b_active(self, top):
+        """relayB active, relayA up as standby (FailbackDelay=never): relayA
+        must have failed once, since a preferred parent that never could
+        take sessions before takes over at once."""
+        top.start()
+        gw, relay_a = top.d("gw1"), top.d("relayA")
+        gw.wait_status(parents_up(2, 2, "relayA"))
+        relay_a.stop()
+        gw.wait_status(parents_up(1, 2, "relayB"))
+        relay_a.start()
 
     # -- failover and failback under traffic --
 
@@ -200,7 +205,7 @@ class RedundancyTest(TfstTestCase):
         relayB is standby."""
         top = self.redundant(failback="never", gw_extra=PING).create()
         gw, relay_b = top.d("gw1"), top.d("relayB")
-        self.start_on_b_then_a(top)
+        self.make_b_active(top)
         top.wait_converged()
         gw.wait_status(parents_up(2, 2, "relayB"))
         baseline = top.fd_baseline()
@@ -319,9 +324,9 @@ class RedundancyTest(TfstTestCase):
         top.start()
         top.wait_converged()
         gw.wait_status(parents_up(2, 2, "relayA"))
+        baseline = top.fd_baseline()  # before any session, which may linger a moment
         self.reaches(web, "server-epA")
         self.reaches(mgmt, "gw1-mgmt")  # through the standby parent
-        baseline = top.fd_baseline()
 
         top.d("epA").kill()
         gw.wait_log(FAILOVER.format(to="relayB", frm="relayA"), timeout=10)
