@@ -32,6 +32,9 @@ PING = "[Keepalive]\nPingInterval=300ms\nPingTimeout=1s\n"
 FAILOVER = r"failover: new sessions go to parent {to} \(127\.0\.0\.1:\d+\) instead of {frm}: "
 FAILBACK = (r"failback: new sessions go to parent {to} \(127\.0\.0\.1:\d+\) instead of {frm}: "
             r"it is preferred and has been up for \d+ ms \(FailbackDelay=\)")
+# Counted before a restart, waited for after it (wait_log's after=); not
+# the line of a parent that takes over for the first time.
+FAILBACK_TO_A = FAILBACK.format(to="relayA", frm="relayB")
 
 
 def parents_up(up, total, active):
@@ -147,9 +150,9 @@ class RedundancyTest(TfstTestCase):
         relay_a.stop()
         gw.wait_status(parents_up(1, 2, "relayB"))
         flows_b = self.flows(top, 8, 100)
-        failbacks = self.failbacks(gw)
+        failbacks = gw.count_log(FAILBACK_TO_A)
         relay_a.start()
-        gw.wait_log(FAILBACK.format(to="relayA", frm="relayB"), after=failbacks)
+        gw.wait_log(FAILBACK_TO_A, after=failbacks)
         flows_a = self.flows(top, 8, 200)
         self.wait_sessions(top, {"relayA": 8, "relayB": 8})
         return flows_b, flows_a
@@ -186,18 +189,14 @@ class RedundancyTest(TfstTestCase):
         """relayA back: after FailbackDelay= (2s) new sessions go to it
         again, and relayB's flows end intact."""
         gw = top.d("gw1")
-        failbacks = self.failbacks(gw)
+        failbacks = gw.count_log(FAILBACK_TO_A)
         up_since = time.monotonic()
         top.d("relayA").start()
-        gw.wait_log(FAILBACK.format(to="relayA", frm="relayB"), after=failbacks)
+        gw.wait_log(FAILBACK_TO_A, after=failbacks)
         self.assertGreaterEqual(time.monotonic() - up_since, 2.0, "failback before FailbackDelay=")
         flows_a2 = self.flows(top, 4, 300)
         self.wait_sessions(top, {"relayA": 4, "relayB": 8})
         self.assert_flows(flows_b + flows_a2, "ok", "sessions across the failback")
-
-    def failbacks(self, gw):
-        """How many failback lines gw1's log has so far (wait_log's after=)."""
-        return gw.count_log(r"failback: new sessions go to parent")
 
     def test_frozen_parent_fails_over_and_comes_back_standby(self):
         """SIGSTOP of the active relayB (FailbackDelay=never keeps it active
@@ -260,10 +259,10 @@ class RedundancyTest(TfstTestCase):
         for _ in range(5):
             relay_a.stop()
             gw.wait_status(parents_up(1, 2, "relayB"))
-            failbacks = self.failbacks(gw)
+            failbacks = gw.count_log(FAILBACK_TO_A)
             began = time.monotonic()
             relay_a.start()
-            gw.wait_log(FAILBACK.format(to="relayA", frm="relayB"), after=failbacks)
+            gw.wait_log(FAILBACK_TO_A, after=failbacks)
             # Past the announcement interval: relayA's TELL has gw1 by now.
             self.wait_until(lambda: time.monotonic() - began > 1.5, 5, "1.5 s")
             failed = [a for a in hammer.since(began) if not a[2]]
