@@ -62,23 +62,26 @@ add_connector(GArray *views, const TfstConnector *c)
   g_array_append_val(views, v);
 }
 
-/* The live hop of an accepted peer, if it is up. */
-static const TfstHop *
-accepted_hop(TfstEngine *e, const char *label, TfstHopDirection dir)
+/* The accepted hops that are up in `dir`, by label: one walk over the
+ * hops per snapshot, not one per remembered peer (an endpoint proxy may
+ * have thousands of both). */
+static GHashTable *
+accepted_hops(TfstEngine *e, TfstHopDirection dir)
 {
+  GHashTable *t = g_hash_table_new(g_str_hash, g_str_equal);
+
   for (GList *l = e->hops.head; l != NULL; l = l->next) {
-    const TfstHop *hop = l->data;
-    if (hop->connector == NULL && hop->up && hop->direction == dir &&
-        g_str_equal(hop->peer_label, label))
-      return hop;
+    TfstHop *hop = l->data;
+    if (hop->connector == NULL && hop->up && hop->direction == dir)
+      g_hash_table_insert(t, hop->peer_label, hop);
   }
-  return NULL;
+  return t;
 }
 
 static void
-add_record(TfstEngine *e, GArray *views, const char *label, const TfstPeerRecord *r)
+add_record(GHashTable *live_hops, GArray *views, const char *label, const TfstPeerRecord *r)
 {
-  const TfstHop *live = r->up ? accepted_hop(e, label, r->direction) : NULL;
+  const TfstHop *live = r->up ? g_hash_table_lookup(live_hops, label) : NULL;
   TfstHopView v = {
       .hop = live,
       .record = r,
@@ -113,6 +116,7 @@ static GArray *
 collect(TfstEngine *e, TfstHopDirection dir)
 {
   GArray *views = g_array_new(FALSE, TRUE, sizeof(TfstHopView));
+  g_autoptr(GHashTable) live = accepted_hops(e, dir);
   GHashTableIter it;
   gpointer key, value;
 
@@ -125,7 +129,7 @@ collect(TfstEngine *e, TfstHopDirection dir)
   while (g_hash_table_iter_next(&it, &key, &value)) {
     const TfstPeerRecord *r = value;
     if (r->direction == dir)
-      add_record(e, views, key, r);
+      add_record(live, views, key, r);
   }
   g_array_sort(views, view_cmp);
   return views;
