@@ -23,12 +23,9 @@ otherwise.  Every namespace, veth and process is removed at cleanup, also
 when the case fails.
 """
 
-import hashlib
 import os
 import re
-import socket
 import sys
-import threading
 import time
 import unittest
 
@@ -36,8 +33,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-from tfst_testlib import (IO_TIMEOUT, KIB, SLOW, TfstTestCase, connect,  # noqa: E402
-                          recv_exact, stream_chunks, wait_closed, wait_until)
+from tfst_testlib import SLOW, TfstTestCase, wait_until  # noqa: E402
+from tfst_testlib.flows import Flow, Hammer  # noqa: E402
 
 from tfst_netns import (IN_ADDR, OUT_ADDR, FirewallTopology, environment_problem,  # noqa: E402
                         in_netns)
@@ -55,132 +52,6 @@ FAILBACK = (r"failback: new sessions go to parent {to} \({addr}:{port}\) instead
             rf"it is preferred and has been up for {FAILBACK_DELAY * 1000:.0f} ms "
             r"\(FailbackDelay=\)")
 HOP_UP = r"hop to parent {label} \({addr}:{port}\) is up"
-
-
-def _end_kind(exc):
-    """How a session ended for the client: 'rst', 'eof', 'timeout' or the
-    exception's name."""
-    if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
-        return "rst"
-    if isinstance(exc, EOFError):
-        return "eof"
-    if isinstance(exc, socket.timeout):
-        return "timeout"
-    return type(exc).__name__
-
-
-class Flow:
-    """One long session to the echo target: a chunk of a deterministic
-    stream every `period` seconds, its echo read back, until stop(); then
-    a half-close, EOF, and the digests of what went up and what came back
-    compared.  outcome: None while running, then 'ok', 'mismatch' or how
-    it broke ('rst', 'eof', ...).  Start it from the client's namespace
-    (in_netns): its thread stays there."""
-
-    def __init__(self, addr, seed, chunk=16 * KIB, period=0.02):
-        self.addr, self.seed, self.chunk, self.period = addr, seed, chunk, period
-        self.outcome = self.error = None
-        self.rounds = 0
-        self._stop = threading.Event()
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __repr__(self):
-        return f"<Flow seed={self.seed} rounds={self.rounds} outcome={self.outcome} {self.error}>"
-
-    def start(self):
-        """Returns once the first echo is back (the session is open end to
-        end)."""
-        self._thread.start()
-        self._started.wait(10 * SLOW)
-        if self.rounds == 0:
-            raise AssertionError(f"{self}: no first echo within {10 * SLOW:.0f}s")
-        return self
-
-    def _run(self):
-        up, down = hashlib.sha256(), hashlib.sha256()
-        try:
-            with connect(self.addr) as s:
-                self._pump(s, up, down)
-                s.shutdown(socket.SHUT_WR)
-                kind, _, n = wait_closed(s, IO_TIMEOUT)
-            ok = (kind, n) == ("eof", 0) and up.digest() == down.digest()
-            self._finish("ok" if ok else "mismatch", f"ended by {kind} after {n} more bytes")
-        except (OSError, EOFError) as e:
-            self._finish(_end_kind(e), repr(e))
-
-    def _pump(self, s, up, down):
-        chunks = stream_chunks(1 << 40, self.seed, self.chunk)
-        while not self._stop.is_set():
-            data = next(chunks)
-            s.sendall(data)
-            back = recv_exact(s, len(data))
-            up.update(data)
-            down.update(back)
-            self.rounds += 1
-            self._started.set()
-            self._stop.wait(self.period)
-
-    def _finish(self, outcome, error):
-        self.error = error
-        self.outcome = outcome
-        self._started.set()
-
-    def stop(self):
-        """Ends the flow cleanly; returns its outcome."""
-        self._stop.set()
-        self._thread.join(IO_TIMEOUT)
-        return self.outcome
-
-
-class Hammer:
-    """Threads each opening one short echo session after another (1 KiB
-    there and back, half-close, EOF) until stop().  attempts: (began,
-    ended, ok, what) in monotonic seconds.  Start it from the client's
-    namespace."""
-
-    def __init__(self, addr, threads=3, timeout=15):
-        self.addr, self.timeout = addr, timeout
-        self.attempts = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
-                         for i in range(threads)]
-
-    def start(self):
-        for t in self._threads:
-            t.start()
-        return self
-
-    def _one(self, data):
-        with connect(self.addr, timeout=self.timeout) as s:
-            s.sendall(data)
-            if recv_exact(s, len(data), timeout=self.timeout) != data:
-                return "echo differs"
-            s.shutdown(socket.SHUT_WR)
-            kind, _, n = wait_closed(s, self.timeout * SLOW)
-            return None if (kind, n) == ("eof", 0) else f"ended by {kind} after {n} more bytes"
-
-    def _run(self, i):
-        chunks = stream_chunks(1 << 40, 1000 + i, KIB)
-        while not self._stop.is_set():
-            began = time.monotonic()
-            try:
-                what = self._one(next(chunks))
-            except (OSError, EOFError) as e:
-                what = repr(e)
-            with self._lock:
-                self.attempts.append((began, time.monotonic(), what is None, what))
-
-    def stop(self):
-        self._stop.set()
-        for t in self._threads:
-            t.join(self.timeout * SLOW + 5)
-
-    def since(self, t):
-        """The attempts that began at or after t (and have ended)."""
-        with self._lock:
-            return [a for a in self.attempts if a[0] >= t]
 
 
 # -- sd_notify STATUS= of a daemon --
@@ -271,7 +142,7 @@ class RedundancyNetnsTest(FirewallTopology, TfstTestCase):
     # -- helpers --
 
     def flows(self, n, seed):
-        return [in_netns(self.ns_out, Flow(self.web, seed + i).start) for i in range(n)]
+        return [in_netns(self.ns_out, Flow(self.web, seed + i, period=0.02).start) for i in range(n)]
 
     def wait_relay_sessions(self, d, counts):
         """Each relay's STATUS= shows its session count: which relay
@@ -373,7 +244,7 @@ class RedundancyNetnsTest(FirewallTopology, TfstTestCase):
         """Step 1: the cut, the failover by the PING deadline, new sessions
         all on relayB."""
         gw = d["gw1"]
-        hammer = in_netns(self.ns_out, Hammer(self.web).start)
+        hammer = in_netns(self.ns_out, Hammer(self.web, threads=3).start)
         self.addCleanup(hammer.stop)
         wait_until(lambda: len(hammer.since(0)) >= 20, 10 * SLOW, what="sessions before the cut")
         failover = self.next_line(gw, self.failover_re(
