@@ -17,13 +17,11 @@ import os
 import queue
 import shutil
 import subprocess
-import sys
 import threading
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from system_bus_conf import open_bus_config  # noqa: E402  (tests/)
 from tfst_testlib import BUILDDIR, CONVERGE_TIMEOUT, TfstTestCase, Topology, wait_until
+from tfst_testlib.privbus import start_private_bus
 
 DBUS_DAEMON = shutil.which("dbus-daemon")
 BUSCTL = shutil.which("busctl")
@@ -53,21 +51,7 @@ def unwrap(v):
 class ParentsOnTheBusTest(TfstTestCase):
 
     def private_bus(self):
-        busdir = os.path.join(self.workdir, "bus")
-        os.makedirs(busdir)
-        conf = os.path.join(busdir, "bus.conf")
-        with open(conf, "w") as f:
-            f.write(open_bus_config(busdir))
-        proc = subprocess.Popen([DBUS_DAEMON, f"--config-file={conf}", "--nofork", "--nopidfile"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def stop():
-            proc.terminate()
-            proc.wait(10)
-        self.addCleanup(stop)
-        sock = os.path.join(busdir, "system_bus_socket")
-        wait_until(lambda: os.path.exists(sock), 10, what="private bus socket")
-        return f"unix:path={sock}"
+        return start_private_bus(self)
 
     def setUp(self):
         super().setUp()

@@ -17,14 +17,12 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from system_bus_conf import open_bus_config  # noqa: E402  (tests/)
 from tfst_testlib import (IO_TIMEOUT, KIB, MIB, TfstTestCase, connect, linear_chain, recv_exact,
                           stream_sha, wait_until, xfer, xfer_handler)
+from tfst_testlib.privbus import start_private_bus
 from tfst_testlib.pki import CERTTOOL, Pki, tls_section
 from tfst_testlib.wire import hello
 
@@ -291,21 +289,7 @@ class TlsTest(TfstTestCase):
     # ---- tfstctl status ----
 
     def private_bus(self):
-        busdir = os.path.join(self.workdir, "bus")
-        os.makedirs(busdir)
-        conf = os.path.join(busdir, "bus.conf")
-        with open(conf, "w") as f:
-            f.write(open_bus_config(busdir))
-        proc = subprocess.Popen([DBUS_DAEMON, f"--config-file={conf}", "--nofork", "--nopidfile"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def stop():
-            proc.terminate()
-            proc.wait(10)
-        self.addCleanup(stop)
-        sock = os.path.join(busdir, "system_bus_socket")
-        wait_until(lambda: os.path.exists(sock), 10, what="private bus socket")
-        return f"unix:path={sock}"
+        return start_private_bus(self)
 
     @unittest.skipIf(DBUS_DAEMON is None, "dbus-daemon not installed")
     def test_tfstctl_status(self):

@@ -16,6 +16,7 @@ broken daemon must fail with a message, never hang.
 - flows: Flow (a long session checked by hash to the end) and Hammer
   (short sessions one after another, each timed), traffic across a fault;
 - pki: Pki, certificates made with certtool, and tls_section();
+- privbus: start_private_bus(), a dbus-daemon of the test's own;
 - net: client connections (connect, read exactly / to EOF, xfer, how a
   connection ends);
 - servers: EchoServer, ThreadedServer and their handlers;
