@@ -1028,7 +1028,8 @@ static gboolean
 array_equal(GArray *a, GArray *b)
 {
   return a->len == b->len &&
-         memcmp(a->data, b->data, (gsize)a->len * g_array_get_element_size(a)) == 0;
+         (a->len == 0 ||
+          memcmp(a->data, b->data, (gsize)a->len * g_array_get_element_size(a)) == 0);
 }
 
 static gboolean

@@ -63,6 +63,7 @@ hop_init(Relay *r, TfstHop *hop, TfstHopDirection dir, const char *label)
   hop->told = hop->got_hello = hop->got_iam = TRUE;
   hop->streams = g_hash_table_new(NULL, NULL);
   tfst_tell_msg_init(&hop->tell);
+  tfst_tell_msg_init(&hop->above);
   g_strlcpy(hop->peer_label, label, sizeof(hop->peer_label));
   hop->link.data = hop;
   g_queue_push_tail_link(&r->e->hops, &hop->link);
@@ -75,8 +76,9 @@ relay_init(Relay *r, guint8 mode)
   tfst_log_init(&r->log, "relay", "fuzz", SELF, 0);
   r->e = tfst_engine_new_state(relay_config, &r->log);
   hop_init(r, &r->parent, TFST_HOP_TO_PARENT, "ep");
-  r->e->parent = &r->parent;
-  r->e->parent_rooted = (mode & 4) != 0;
+  r->parent.above.rooted = (mode & 4) != 0;
+  g_ptr_array_add(r->e->parent_hops, &r->parent);
+  r->e->active_parent = r->parent.above.rooted ? &r->parent : NULL;
   r->n_children = 1 + (mode & 3);
   for (guint i = 0; i < r->n_children; i++)
     hop_init(r, &r->children[i], TFST_HOP_TO_CHILD, "");
@@ -86,6 +88,7 @@ static void
 hop_clear(TfstHop *hop)
 {
   tfst_tell_msg_clear(&hop->tell);
+  tfst_tell_msg_clear(&hop->above);
   g_hash_table_unref(hop->streams);
   tfst_buf_clear(&hop->out);
 }
@@ -177,9 +180,9 @@ check_tell_down(Relay *r, const TfstTellMsg *m)
 {
   g_autoptr(GHashTable) allowed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
-  allow_chain(allowed, r->e->above);
+  allow_chain(allowed, r->parent.above.chain);
   check_chain(m->chain, allowed);
-  if (m->rooted != (r->e->parent != NULL && r->e->parent_rooted))
+  if (m->rooted != (r->parent.up && r->parent.above.rooted))
     abort();
 }
 

@@ -30,6 +30,7 @@ typedef struct {
   TfstConfig config;
   TfstHop hops[MAX_CHILDREN];
   guint n_hops;
+  TfstHop parent; /* up when the parent's TELL_OK decoded */
 } FakeEngine;
 
 static gboolean
@@ -62,6 +63,7 @@ fake_clear(FakeEngine *f)
 {
   for (guint i = 0; i < f->n_hops; i++)
     tfst_tell_msg_clear(&f->hops[i].tell);
+  tfst_tell_msg_clear(&f->parent.above);
   tfst_engine_free(f->e);
 }
 
@@ -81,29 +83,47 @@ add_child(FakeEngine *f, const guint8 *p, guint32 len)
   g_queue_push_tail_link(&f->e->hops, &hop->link);
 }
 
+/* The parent hop as the router leaves it after a TELL_OK: up, with what
+ * it said of the chain above, in the list of parent hops. */
 static void
 set_above(FakeEngine *f, const guint8 *p, guint32 len)
 {
-  TfstTellMsg m;
+  TfstHop *hop = &f->parent;
 
-  tfst_tell_msg_init(&m);
-  if (tfst_frame_decode_tell(p, len, &m) == TFST_FRAME_OK) {
-    g_array_append_vals(f->e->above, m.chain->data, m.chain->len);
-    f->e->parent_rooted = m.rooted;
-  }
-  tfst_tell_msg_clear(&m);
+  hop->engine = f->e;
+  hop->direction = TFST_HOP_TO_PARENT;
+  tfst_tell_msg_init(&hop->above);
+  if (tfst_frame_decode_tell(p, len, &hop->above) != TFST_FRAME_OK)
+    return;
+  hop->up = TRUE;
+  g_strlcpy(hop->peer_label, hop->above.label, sizeof(hop->peer_label));
+  hop->link.data = hop;
+  g_queue_push_tail_link(&f->e->hops, &hop->link);
+  g_ptr_array_add(f->e->parent_hops, hop);
 }
 
-/* Sorted by depth then label, and one item per entry known. */
+static void
+labels_add(GHashTable *t, const GArray *chain)
+{
+  for (guint i = 0; i < chain->len; i++)
+    g_hash_table_add(t, (gpointer)g_array_index(chain, TfstChainEntry, i).label);
+}
+
+/* Sorted by depth then label, and one item per label known (a label
+ * reached by several paths once). */
 static GArray *
 checked_chain(FakeEngine *f)
 {
   GArray *items = tfst_router_chain(f->e);
-  guint expect = f->e->above->len + 1;
+  g_autoptr(GHashTable) labels = g_hash_table_new(g_str_hash, g_str_equal);
 
+  g_hash_table_add(labels, f->config.label);
+  if (f->parent.up)
+    labels_add(labels, f->parent.above.chain);
   for (guint i = 0; i < f->n_hops; i++)
-    expect += f->hops[i].up ? f->hops[i].tell.chain->len : 0;
-  if (items->len != expect)
+    if (f->hops[i].up)
+      labels_add(labels, f->hops[i].tell.chain);
+  if (items->len != g_hash_table_size(labels))
     abort();
   for (guint i = 1; i < items->len; i++) {
     const TfstChainItem *a = &g_array_index(items, TfstChainItem, i - 1);
