@@ -54,31 +54,10 @@ FAILBACK = (r"failback: new sessions go to parent {to} \({addr}:{port}\) instead
 HOP_UP = r"hop to parent {label} \({addr}:{port}\) is up"
 
 
-# -- sd_notify STATUS= of a daemon --
-
-def status(d):
-    """The last STATUS= the daemon sent ("" before the first)."""
-    for text in reversed(d.notify_messages):
-        for line in reversed(text.split("\n")):
-            if line.startswith("STATUS="):
-                return line[len("STATUS="):]
-    return ""
-
-
-def sessions(d):
-    """The session count of d's last STATUS= (None before the first)."""
-    m = re.search(r"(?:^|, )(\d+) sessions", status(d))
-    return int(m.group(1)) if m else None
-
-
 def wait_status(d, prefix, timeout=20):
     """Waits until d's STATUS= starts with prefix (refreshed at most once
     a second)."""
-    try:
-        wait_until(lambda: status(d).startswith(prefix), timeout * SLOW, interval=0.1)
-    except AssertionError:
-        raise AssertionError(f"{d}: STATUS={status(d)!r} does not start with {prefix!r} after "
-                             f"{timeout * SLOW:.0f}s\n{d.log_tail()}") from None
+    d.wait_status("^" + re.escape(prefix), timeout * SLOW)
 
 
 class RedundancyNetnsTest(FirewallTopology, TfstTestCase):
@@ -148,7 +127,7 @@ class RedundancyNetnsTest(FirewallTopology, TfstTestCase):
         """Each relay's STATUS= shows its session count: which relay
         carries the running sessions."""
         def now():
-            return {label: sessions(d[label]) for label in counts}
+            return {label: d[label].sessions() for label in counts}
 
         try:
             wait_until(lambda: now() == counts, 10 * SLOW, interval=0.1)
