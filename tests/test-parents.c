@@ -109,7 +109,7 @@ test_failover_and_never(Fixture *f, gconstpointer data)
   g_assert_cmpstr(tfst_parents_role(f->e, &f->hop[0]), ==, "standby");
   /* A closing hop is never chosen. */
   f->hop[1].closing = TRUE;
-  tfst_parents_forget(f->e, &f->hop[1], "test: closing");
+  tfst_parents_update(f->e, "test: closing");
   g_assert_true(f->e->active_parent == &f->hop[0]);
   set_usable(f, 0, FALSE);
   g_assert_null(f->e->active_parent);

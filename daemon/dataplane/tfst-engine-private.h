@@ -485,7 +485,6 @@ const char *tfst_parents_role(TfstEngine *e, const TfstHop *hop);
 /* After any change of a parent hop (up, TELL_OK, closing): failover at
  * once, failback after FailbackDelay=; `why` words a failover. */
 void tfst_parents_update(TfstEngine *e, const char *why);
-void tfst_parents_forget(TfstEngine *e, TfstHop *hop, const char *why);
 void tfst_parents_free(TfstEngine *e);
 
 /* tfst-router.c */

@@ -251,14 +251,6 @@ tfst_parents_update(TfstEngine *e, const char *why)
   e->accepting_cb(e, e->active_parent != NULL);
 }
 
-/* A parent hop is going away: it must not stay active for a moment. */
-void
-tfst_parents_forget(TfstEngine *e, TfstHop *hop, const char *why)
-{
-  if (e->active_parent == hop)
-    tfst_parents_update(e, why);
-}
-
 void
 tfst_parents_free(TfstEngine *e)
 {

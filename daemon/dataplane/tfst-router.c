@@ -1170,7 +1170,6 @@ tfst_router_hop_down(TfstHop *hop)
 
   if (hop->direction == TFST_HOP_TO_PARENT) {
     g_ptr_array_remove(e->parent_hops, hop);
-    tfst_parents_forget(e, hop, hop->close_why);
     tfst_parents_update(e, hop->close_why);
     tell_children(e);
     schedule_announce(e, FALSE);
