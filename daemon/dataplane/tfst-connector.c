@@ -4,7 +4,6 @@
  * reconnect from its down_cb. */
 #include "tfst-engine-private.h"
 
-#include <string.h>
 #include <systemd/sd-event.h>
 
 static int
@@ -17,8 +16,9 @@ connector_timer_cb(sd_event_source *s, guint64 usec, void *userdata)
   fd = tfst_socket_connect(&c->addr, c->conf, &c->next_sport);
   if (fd < 0) {
     TfstLogFields f = {.err = -fd};
-    g_snprintf(c->last_error, sizeof(c->last_error), "%s: cannot connect: %s",
-               strerrorname_np(-fd) != NULL ? strerrorname_np(-fd) : "error", g_strerror(-fd));
+    g_autofree char *why = g_strdup_printf("cannot connect: %s", g_strerror(-fd));
+
+    tfst_hop_error_text(c->last_error, sizeof(c->last_error), -fd, why);
     tfst_log_full(e->log, LOG_WARNING, &f, "cannot open hop to %s at %s: %s",
                   c->direction == TFST_HOP_TO_PARENT ? "parent" : "child",
                   tfst_addr_format(&c->addr, (char[TFST_ADDR_STRLEN]){0}), g_strerror(-fd));

@@ -449,6 +449,9 @@ const TfstHopConf *tfst_hop_conf(const TfstHop *hop);
 void tfst_hop_send_now(TfstHop *hop, const guint8 *frame, gsize len);
 void tfst_hop_protocol_error(TfstHop *hop, const char *format, ...) G_GNUC_PRINTF(2, 3);
 void tfst_hop_arm_ping(TfstHop *hop);
+/* "ECONNREFUSED: why", or just why when err has no name: a hop's close
+ * reason and a connector's last error. */
+void tfst_hop_error_text(char *buf, gsize len, int err, const char *why);
 /* Whether the listener may take one more hop from `peer` (MaxPendingHops=,
  * MaxPendingHopsPerAddress=); logs the refusal when not. */
 gboolean tfst_hop_admit(TfstEngine *e, const TfstHopConf *conf, const TfstSockAddr *peer);

@@ -322,14 +322,12 @@ hop_log_close(TfstHop *hop, int err, const char *why)
   }
 }
 
-/* "ECONNREFUSED: why", or just why when err has no name. */
-static void
-hop_set_close_why(TfstHop *hop, int err, const char *why)
+void
+tfst_hop_error_text(char *buf, gsize len, int err, const char *why)
 {
   const char *name = err > 0 ? strerrorname_np(err) : NULL;
 
-  g_snprintf(hop->close_why, sizeof(hop->close_why), "%s%s%s", name != NULL ? name : "",
-             name != NULL ? ": " : "", why);
+  g_snprintf(buf, len, "%s%s%s", name != NULL ? name : "", name != NULL ? ": " : "", why);
 }
 
 /* Tears the hop down at once: every session on it is reset on both sides
@@ -344,7 +342,7 @@ tfst_hop_close(TfstHop *hop, int err, const char *why)
   if (hop->closing)
     return;
   hop->closing = TRUE;
-  hop_set_close_why(hop, err, why);
+  tfst_hop_error_text(hop->close_why, sizeof(hop->close_why), err, why);
   if (hop->connector != NULL)
     g_strlcpy(hop->connector->last_error, hop->close_why, sizeof(hop->connector->last_error));
   hop_pending_done(hop);
