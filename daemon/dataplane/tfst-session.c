@@ -869,6 +869,30 @@ end_recv_open_ok(TfstEnd *end, guint32 window)
 
 static gboolean session_retry_open(TfstEnd *end, const TfstHop *failed);
 
+/* Where a session that `failed` could not open may go instead: the next
+ * parent hop for an upcall, another path to its gateway proxy for a
+ * downcall; NULL when there is none. */
+static TfstHop *
+session_other_path(TfstSession *s, const TfstHop *failed)
+{
+  return s->upcall ? tfst_parents_other(s->engine, s->forward, failed)
+                   : tfst_router_child_except(s->engine, s->route, failed);
+}
+
+/* Takes a stream end off its hop (the streams table aside), keeping the
+ * session. */
+static void
+stream_detach(TfstEnd *end)
+{
+  TfstHop *hop = end->hop;
+
+  if (end->blocked_link.data != NULL)
+    g_queue_unlink(&hop->blocked, &end->blocked_link);
+  end->blocked_link.data = NULL;
+  hop->window_total -= end->window;
+  end->hop = NULL;
+}
+
 /* ENETUNREACH from a parent: it has no path up any more (its own parent
  * went away); EHOSTUNREACH from a child: no path down to the gateway
  * proxy.  The session may still find one through another hop. */
@@ -876,19 +900,13 @@ static gboolean
 end_retry_unreachable(TfstEnd *end, guint32 err)
 {
   TfstHop *hop = end->hop;
-  TfstSession *s = end->session;
   gboolean up = hop != NULL && hop->direction == TFST_HOP_TO_PARENT;
 
   if (hop == NULL || err != (up ? ENETUNREACH : EHOSTUNREACH) ||
-      (up ? tfst_parents_other(hop->engine, s->forward, hop)
-          : tfst_router_child_except(hop->engine, s->route, hop)) == NULL)
+      session_other_path(end->session, hop) == NULL)
     return FALSE;
   g_hash_table_remove(hop->streams, GUINT_TO_POINTER(end->id));
-  if (end->blocked_link.data != NULL)
-    g_queue_unlink(&hop->blocked, &end->blocked_link);
-  end->blocked_link.data = NULL;
-  hop->window_total -= end->window;
-  end->hop = NULL;
+  stream_detach(end);
   return session_retry_open(end, hop);
 }
 
@@ -1035,9 +1053,7 @@ session_retry_open(TfstEnd *end, const TfstHop *failed)
   if (s->state != TFST_SESSION_OPENING || end != &s->end[1] || !end->we_opened || end->opened ||
       s->open_retries >= TFST_SESSION_OPEN_RETRIES)
     return FALSE;
-  next = s->upcall ? tfst_parents_other(s->engine, s->forward, failed)
-                   : tfst_router_child_except(s->engine, s->route, failed);
-  if (next == NULL)
+  if ((next = session_other_path(s, failed)) == NULL)
     return FALSE;
   s->open_retries++;
   memset(end, 0, sizeof(*end));
@@ -1078,12 +1094,7 @@ tfst_session_lost_cb(TfstHop *hop, int err)
   for (GList *l = ends; l != NULL; l = l->next) {
     TfstEnd *end = l->data;
 
-    if (end->blocked_link.data != NULL) {
-      g_queue_unlink(&hop->blocked, &end->blocked_link);
-      end->blocked_link.data = NULL;
-    }
-    hop->window_total -= end->window;
-    end->hop = NULL;
+    stream_detach(end);
     end_lost(hop, end, err);
   }
 }
