@@ -50,6 +50,52 @@ typedef struct {
   TfstSockAddr destination;
 } TfstForwardConf;
 
+/* [Events NAME] (docs/events.md): syslog, traps and similar events carried
+ * through the chain, spooled at the collecting end (a gateway proxy with
+ * Listen=) and delivered at the far end (an endpoint proxy with Target=). */
+typedef enum {
+  TFST_EVENT_UDP,
+  TFST_EVENT_TCP,
+} TfstEventTransport;
+
+typedef struct {
+  TfstEventTransport transport;
+  TfstSockAddr addr;
+} TfstEventAddr;
+
+typedef enum {
+  TFST_EVENT_FRAMING_OCTET,   /* RFC 6587 octet counting: "LEN SP MSG" */
+  TFST_EVENT_FRAMING_NEWLINE, /* RFC 6587 non-transparent: "MSG LF" */
+} TfstEventFraming;
+
+typedef enum {
+  TFST_SPOOL_FULL_DROP_OLDEST,
+  TFST_SPOOL_FULL_DROP_NEWEST,
+  TFST_SPOOL_FULL_BLOCK,
+} TfstSpoolFull;
+
+/* The largest event: bigger ones are malformed (oversize). */
+#define TFST_EVENT_MAX             (64u * 1024u)
+#define TFST_DEFAULT_SPOOL_SIZE    (256ull * 1024 * 1024)
+#define TFST_SPOOL_SIZE_MIN        (1024ull * 1024)
+#define TFST_DEFAULT_SPOOL_SYNC_MS 100u
+#define TFST_SPOOL_SYNC_ALWAYS     0u
+
+typedef struct {
+  guint64 max_bytes; /* SpoolSize= */
+  guint sync_ms;     /* SpoolSync=, TFST_SPOOL_SYNC_ALWAYS: after every batch read */
+  TfstSpoolFull full;
+} TfstSpoolConf;
+
+typedef struct {
+  char *name;         /* label syntax */
+  GArray *listen;     /* TfstEventAddr, Listen=: empty when none */
+  gboolean has_target;
+  TfstEventAddr target;            /* Target= */
+  TfstEventFraming target_framing; /* TargetFraming=, tcp targets only */
+  TfstSpoolConf spool;
+} TfstEventsConf;
+
 /* Kernel limits of TCP_KEEPIDLE/TCP_KEEPINTVL (MAX_TCP_KEEPIDLE) and
  * TCP_KEEPCNT, and the shortest PING interval we accept. */
 #define TFST_KEEPALIVE_MAX_S      32767
@@ -123,6 +169,7 @@ typedef struct {
   guint16 port_count;
 
   GPtrArray *forwards; /* TfstForwardConf */
+  GPtrArray *events;   /* TfstEventsConf: [Events NAME] */
 
   /* Where the address keys were set, for checks made after loading
    * (tfst-host-addrs.c): see tfst_config_origin(). */
@@ -164,6 +211,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstConfig, tfst_config_free)
 
 /* Port of instance N under the ITM rule: Base + (Skip + k) * 4096. */
 guint16 tfst_config_rule_port(const TfstConfig *config, guint k);
+
+/* The [Events] section named `name`, or NULL. */
+const TfstEventsConf *tfst_config_events(const TfstConfig *config, const char *name);
+/* Where an instance's event spools live: $STATE_DIRECTORY (or
+ * LOCALSTATEDIR/lib/tfst)/<role>@<instance>.spool/<NAME>. */
+char *tfst_config_spool_dir(const TfstConfig *config, const char *name);
 
 /* The [Forward] section named `name`, or NULL. */
 const TfstForwardConf *tfst_config_forward(const TfstConfig *config, const char *name);

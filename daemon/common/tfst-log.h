@@ -33,6 +33,10 @@ typedef struct {
 #define TFST_MSGID_TLS_EXPIRY    "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e0e"
 #define TFST_MSGID_FAILOVER      "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e0f"
 #define TFST_MSGID_FAILBACK      "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e10"
+#define TFST_MSGID_SPOOL_HIGH    "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e11"
+#define TFST_MSGID_EVENTS_DROP   "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e12"
+#define TFST_MSGID_SPOOL_DAMAGED "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e13"
+#define TFST_MSGID_SPOOL_ERROR   "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e14"
 #define TFST_MSGID_TRACE         "9f3b1c52d07e4a8c8b6f2e41a7d5c913"
 #define TFST_MSGID_SPI_CONFLICT  "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e0b"
 

@@ -71,6 +71,16 @@ GVariant *tfst_inspect_close_session(TfstEngine *e, gpointer data, GError **erro
  * token that changes when the target is a different object */
 GVariant *tfst_inspect_flow_sample(TfstEngine *e, gpointer data, GError **error);
 
+/* Event sink queries (tfst-inspect-events.c): GetSinks replies (aa{sv}),
+ * one dictionary per [Events] section or, at a relay, per event stream
+ * passing through, with the keys docs/events.md and
+ * org.tfst.Tfst1.Events.xml list; data NULL.  ClearStatistics replies ();
+ * Flush: data is the sink name (char *, "" for all), replies (u) the
+ * number of sinks it applied to, or fails with G_IO_ERROR_NOT_FOUND. */
+GVariant *tfst_inspect_events(TfstEngine *e, gpointer data, GError **error);
+GVariant *tfst_inspect_events_clear(TfstEngine *e, gpointer data, GError **error);
+GVariant *tfst_inspect_events_flush(TfstEngine *e, gpointer data, GError **error);
+
 /* Keepalive queries (tfst-sockets.c); data: a TfstKeepaliveUpdate.  Get
  * replies (a{sv}); Set merges the changes, retunes every open connection
  * of the scope and replies (a{sv} settings now, as warnings). */

@@ -39,8 +39,12 @@ typedef enum {
   TFST_FRAME_PING = 13,
   TFST_FRAME_PONG = 14,
   TFST_FRAME_GOAWAY = 15,
+  /* Events (docs/events.md): only between peers that both announced
+   * TFST_FEATURE_EVENTS in HELLO; an older peer would refuse the type. */
+  TFST_FRAME_EVENT = 16,     /* child -> parent: a batch of spooled events */
+  TFST_FRAME_EVENT_ACK = 17, /* parent -> child: delivered up to a sequence number */
 } TfstFrameType;
-#define TFST_FRAME_TYPE_LAST TFST_FRAME_GOAWAY
+#define TFST_FRAME_TYPE_LAST TFST_FRAME_EVENT_ACK
 
 /* Decoder results: 0 or one of these negative codes. */
 typedef enum {
@@ -84,14 +88,53 @@ typedef enum {
   TFST_TLV_TEXT = 11,   /* free text, GOAWAY reason */
   TFST_TLV_ROOTED = 12, /* TELL_OK: u8 1 when the sender's chain reaches an endpoint proxy */
   TFST_TLV_LINK = 13,   /* TELL, TELL_OK: upper-label-len u8, upper label, lower label */
+  TFST_TLV_FEATURES = 14, /* HELLO: u32 bit mask of TFST_FEATURE_*; absent: 0 */
 } TfstTlvTag;
+
+/* HELLO FEATURES bits: what the sender understands beyond version 1. */
+#define TFST_FEATURE_EVENTS 0x1u /* EVENT and EVENT_ACK frames */
+#define TFST_FEATURES_OURS  TFST_FEATURE_EVENTS
 
 typedef struct {
   guint8 min_version;
   guint8 max_version;
   guint8 role;
   char label[TFST_LABEL_MAX + 1];
+  guint32 features; /* FEATURES, 0 when absent */
 } TfstHelloMsg;
+
+/* EVENT and EVENT_ACK name the event stream: the collecting end that
+ * spooled the events (origin), the [Events NAME] section, and the spool's
+ * epoch (tfst_spool_epoch()). */
+typedef struct {
+  char origin[TFST_LABEL_MAX + 1];
+  char sink[TFST_LABEL_MAX + 1];
+  guint64 epoch;
+} TfstEventStream;
+
+/* EVENT: base is the lowest sequence number the origin still holds (what
+ * it has not seen acknowledged), first the sequence number of the first
+ * event of the batch; the events follow as (len u32, bytes), at least
+ * one, each 1 ... TFST_EVENT_MAX bytes.  Decoding checks the whole batch;
+ * tfst_frame_event_next() then walks it. */
+typedef struct {
+  TfstEventStream stream;
+  guint64 base;
+  guint64 first;
+  guint32 count;
+  const guint8 *events; /* points into the payload */
+  gsize events_len;
+} TfstEventMsg;
+
+/* EVENT_ACK: every event up to and including `acked` was delivered (0:
+ * none yet); status 0 while the target takes events, else the errno of
+ * why it does not (ENOTCONN, ECONNREFUSED..., ENOENT: no Target= for this
+ * sink there), so the origin can show it and back off. */
+typedef struct {
+  TfstEventStream stream;
+  guint64 acked;
+  guint32 status;
+} TfstEventAckMsg;
 
 typedef struct {
   char forward[TFST_LABEL_MAX + 1];
@@ -155,11 +198,25 @@ gssize tfst_frame_encode_iam(guint8 *buf, gsize cap, const char *label);
 gssize tfst_frame_encode_open(guint8 *buf, gsize cap, guint32 session, const TfstOpenMsg *m);
 gssize tfst_frame_encode_goaway(guint8 *buf, gsize cap, guint32 reason, const char *text);
 GByteArray *tfst_frame_encode_tell(guint8 type, const TfstTellMsg *m);
+gssize tfst_frame_encode_event_ack(guint8 *buf, gsize cap, const TfstEventAckMsg *m);
+/* EVENT is built in place: begin writes the header and stream fields (the
+ * frame's length is fixed by end), add appends one event while it fits in
+ * cap and TFST_FRAME_MAX_PAYLOAD (else TFST_FRAME_E_SPACE, the frame is
+ * unchanged), end returns the frame's size (E_MISSING with no event). */
+gssize tfst_frame_event_begin(guint8 *buf, gsize cap, const TfstEventStream *s, guint64 base,
+                              guint64 first);
+gssize tfst_frame_event_add(guint8 *buf, gsize cap, gsize used, const guint8 *data, gsize len);
+gssize tfst_frame_event_end(guint8 *buf, gsize used);
 
 int tfst_frame_decode_hello(const guint8 *p, guint32 len, TfstHelloMsg *out);
 int tfst_frame_decode_iam(const guint8 *p, guint32 len, char out_label[TFST_LABEL_MAX + 1]);
 int tfst_frame_decode_open(const guint8 *p, guint32 len, TfstOpenMsg *out);
 int tfst_frame_decode_tell(const guint8 *p, guint32 len, TfstTellMsg *out);
+int tfst_frame_decode_event(const guint8 *p, guint32 len, TfstEventMsg *out);
+/* Walks a decoded batch: *off starts at 0; returns FALSE after the last. */
+gboolean tfst_frame_event_next(const TfstEventMsg *m, gsize *off, const guint8 **data,
+                               gsize *len);
+int tfst_frame_decode_event_ack(const guint8 *p, guint32 len, TfstEventAckMsg *out);
 int tfst_frame_decode_goaway(const guint8 *p, guint32 len, guint32 *out_reason, char *text,
                              gsize text_cap);
 
