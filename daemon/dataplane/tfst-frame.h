@@ -44,7 +44,7 @@ typedef enum {
   TFST_FRAME_EVENT = 16,     /* child -> parent: a batch of spooled events */
   TFST_FRAME_EVENT_ACK = 17, /* parent -> child: delivered up to a sequence number */
 } TfstFrameType;
-#define TFST_FRAME_TYPE_LAST TFST_FRAME_EVENT_ACK
+#define TFST_FRAME_TYPE_LAST TFST_FRAME_GOAWAY
 
 /* Decoder results: 0 or one of these negative codes. */
 typedef enum {
