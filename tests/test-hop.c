@@ -128,7 +128,8 @@ send_hello(Fixture *f)
 {
   guint8 b[128];
 
-  tfst_test_peer_send(&f->peer, b, tfst_frame_encode_hello(b, sizeof(b), TFST_ROLE_GWPROXY, CHILD));
+  tfst_test_peer_send(&f->peer, b,
+                      tfst_frame_encode_hello(b, sizeof(b), TFST_ROLE_GWPROXY, CHILD, 0));
 }
 
 static void

@@ -277,7 +277,8 @@ tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c)
   if (conf->tls.enabled)
     hop_tls_start(hop, conf);
 
-  n = tfst_frame_encode_hello(hello, sizeof(hello), e->config->role, e->config->label);
+  n = tfst_frame_encode_hello(hello, sizeof(hello), e->config->role, e->config->label,
+                              TFST_FEATURES_OURS);
   g_assert(n > 0);
   tfst_hop_send(hop, hello, n);
   return hop;
