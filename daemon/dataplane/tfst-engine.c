@@ -382,6 +382,8 @@ static const TfstHopCallbacks engine_hop_callbacks = {
     .lost_cb = tfst_session_lost_cb,
     .down_cb = engine_hop_down_cb,
     .room_cb = tfst_session_room_cb,
+    .event_cb = tfst_events_frame_cb,
+    .hop_room_cb = tfst_events_hop_room_cb,
 };
 
 static int

@@ -1272,6 +1272,19 @@ origin_refusal(TfstHop *hop, const char *origin)
   return NULL;
 }
 
+const char *
+tfst_router_event_origin_refusal(TfstHop *hop, const char *origin)
+{
+  const char *why = origin_refusal(hop, origin);
+
+  /* Unlike an OPEN, an EVENT needs its way back: the ack goes down to the
+   * child whose subtree has ORIGIN, so ORIGIN must be known already (the
+   * origin sends again once the TELL has come). */
+  if (why == NULL && !in_subtree(hop, origin))
+    why = "ORIGIN is not in the subtree the child told";
+  return why;
+}
+
 static void
 log_open_refused(TfstHop *hop, const char *what, const char *why)
 {
