@@ -23,7 +23,10 @@ broken daemon must fail with a message, never hang.
 - ss: sockets of a process as `ss` shows them (CLOSE_WAIT, timers);
 - case: TfstTestCase, the base class (work dir, ports, cleanup);
 - wire: the hop protocol for hostile peers (frames, TLVs, FrameReader),
-  imported as tfst_testlib.wire.
+  imported as tfst_testlib.wire;
+- events: the event sink from outside (numbered messages and their
+  ledger, a syslog collector, a private rsyslogd, logger and snmptrap,
+  GetSinks), imported as tfst_testlib.events.
 
 The names the tests use are re-exported here: `from tfst_testlib import
 TfstTestCase, linear_chain`.  No module here is named test_*.py, so that
