@@ -97,13 +97,13 @@ test_target_lost(void)
 #define WINDOW   64
 
 typedef struct {
-  guint64 acked;   /* what the sender saw acknowledged */
-  guint64 next;    /* what it sends next */
-  guint64 base;    /* what it still holds */
-  guint64 high;    /* the highest it ever sent */
+  guint64 acked; /* what the sender saw acknowledged */
+  guint64 next;  /* what it sends next */
+  guint64 base;  /* what it still holds */
+  guint64 high;  /* the highest it ever sent */
   TfstEventOrder o;
-  GArray *target;  /* sequence numbers written, in order */
-  GArray *queued;  /* taken, not written yet */
+  GArray *target; /* sequence numbers written, in order */
+  GArray *queued; /* taken, not written yet */
 } Sim;
 
 static void
@@ -179,7 +179,8 @@ test_lossy_channel(void)
     g_assert_cmpuint(g_array_index(s.target, guint64, i), ==, seq);
   }
   for (guint i = 1; i < s.target->len; i++)
-    g_assert_cmpuint(g_array_index(s.target, guint64, i), >, g_array_index(s.target, guint64, i - 1));
+    g_assert_cmpuint(g_array_index(s.target, guint64, i), >,
+                     g_array_index(s.target, guint64, i - 1));
   g_array_unref(s.target);
   g_array_unref(s.queued);
 }

@@ -165,8 +165,8 @@ tfst_test_peer_handshake_features(TfstTestPeer *peer, sd_event *event, const cha
   TfstTellMsg m;
   guint8 b[128];
 
-  tfst_test_peer_send(
-      peer, b, tfst_frame_encode_hello(b, sizeof(b), TFST_ROLE_GWPROXY, label, features));
+  tfst_test_peer_send(peer, b,
+                      tfst_frame_encode_hello(b, sizeof(b), TFST_ROLE_GWPROXY, label, features));
   g_assert_true(tfst_test_peer_expect(peer, event, TFST_FRAME_WHO, &h, NULL));
   tfst_test_peer_send(peer, b, tfst_frame_encode_iam(b, sizeof(b), label));
   tfst_tell_msg_init(&m);

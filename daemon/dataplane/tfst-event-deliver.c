@@ -120,7 +120,8 @@ deliver_ack_due(TfstEngine *e, TfstEventDeliverStream *d)
 
   if (d->ack_due)
     return;
-  if (ev->ack_flush == NULL && sd_event_add_defer(e->event, &ev->ack_flush, deliver_flush_cb, e) < 0)
+  if (ev->ack_flush == NULL &&
+      sd_event_add_defer(e->event, &ev->ack_flush, deliver_flush_cb, e) < 0)
     return; /* ENOMEM: the origin sends again after its timeout */
   d->ack_due = TRUE;
   g_queue_push_tail_link(&ev->due, &d->due_link);
@@ -168,8 +169,7 @@ deliver_state_cb(gpointer user_data, TfstEventTargetState state, int err)
 /* The entry goes in before the send: a UDP target reports the write
  * before it returns. */
 static gboolean
-deliver_one(TfstEventSink *s, TfstEventDeliverStream *d, const guint8 *data, gsize len,
-            guint64 seq)
+deliver_one(TfstEventSink *s, TfstEventDeliverStream *d, const guint8 *data, gsize len, guint64 seq)
 {
   TfstEventPending *p = g_new0(TfstEventPending, 1);
   int r;

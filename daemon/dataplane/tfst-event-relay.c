@@ -81,8 +81,8 @@ relay_drop(TfstEngine *e, TfstEventRelayStream *r, TfstEventDrop why, guint32 n)
 }
 
 void
-tfst_event_relay_frame(TfstEngine *e, TfstHop *hop, const TfstFrameHeader *h,
-                       const guint8 *payload, const TfstEventMsg *m)
+tfst_event_relay_frame(TfstEngine *e, TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload,
+                       const TfstEventMsg *m)
 {
   TfstLogFields f = {.message_id = TFST_MSGID_PROTOCOL, .peer_label = hop->peer_label};
   const char *why = tfst_router_event_origin_refusal(hop, m->stream.origin);

@@ -344,7 +344,8 @@ send_sync_timer_cb(sd_event_source *src, guint64 usec G_GNUC_UNUSED, void *userd
 
   if (s->spool != NULL && tfst_spool_dirty(s->spool))
     tfst_spool_sync_start(s->spool);
-  (void)sd_event_source_set_time_relative(src, (ms == TFST_SPOOL_SYNC_ALWAYS ? 1000 : ms) * 1000ull);
+  (void)sd_event_source_set_time_relative(src,
+                                          (ms == TFST_SPOOL_SYNC_ALWAYS ? 1000 : ms) * 1000ull);
   (void)sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
   return 0;
 }
@@ -447,8 +448,8 @@ tfst_event_send_open(TfstEventSink *s, GPtrArray *activated, GError **error)
   s->inflight_len = g_new0(guint32, TFST_EVENTS_WINDOW_EVENTS);
   s->frame = g_malloc(TFST_EVENTS_FRAME_CAP);
   s->event_buf = g_malloc(TFST_EVENT_MAX);
-  s->input = tfst_event_input_new(s->engine->event, s->engine->log, s->conf, activated, &cb, s,
-                                  error);
+  s->input =
+      tfst_event_input_new(s->engine->event, s->engine->log, s->conf, activated, &cb, s, error);
   if (s->input == NULL)
     return FALSE;
   send_add_sources(s);

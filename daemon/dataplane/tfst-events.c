@@ -16,7 +16,8 @@ tfst_events_start(TfstEngine *e, GError **error)
   ev->sinks = g_ptr_array_new();
   ev->streams = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   ev->relays = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-  ev->rl_refused = (TfstRatelimit)TFST_RATELIMIT_INIT(TFST_LOG_PEER_INTERVAL_US, TFST_LOG_PEER_BURST);
+  ev->rl_refused =
+      (TfstRatelimit)TFST_RATELIMIT_INIT(TFST_LOG_PEER_INTERVAL_US, TFST_LOG_PEER_BURST);
   for (guint i = 0; i < e->config->events->len; i++) {
     const TfstEventsConf *conf = g_ptr_array_index(e->config->events, i);
     TfstEventSink *s = tfst_event_sink_new(e, conf);

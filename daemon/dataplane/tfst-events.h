@@ -23,7 +23,7 @@
 #define TFST_EVENTS_RTO_MIN_MS 1000u
 #define TFST_EVENTS_RTO_MAX_MS 8000u
 /* Streams the delivering end (and a relay, for its counters) remembers. */
-#define TFST_EVENTS_MAX_STREAMS 4096u
+#define TFST_EVENTS_MAX_STREAMS    4096u
 #define TFST_EVENTS_SPOOL_RETRY_MS 10000u
 /* The journal says so once the spool is this full, and again after it
  * went below the low mark. */
@@ -142,13 +142,13 @@ typedef struct {
 } TfstEventRelayStream;
 
 struct TfstEvents {
-  GPtrArray *sinks;     /* TfstEventSink */
-  GHashTable *streams;  /* "origin/sink" -> TfstEventDeliverStream */
-  GQueue lru;           /* the same, least recently used first */
-  GQueue due;           /* streams with an EVENT_ACK to send */
+  GPtrArray *sinks;    /* TfstEventSink */
+  GHashTable *streams; /* "origin/sink" -> TfstEventDeliverStream */
+  GQueue lru;          /* the same, least recently used first */
+  GQueue due;          /* streams with an EVENT_ACK to send */
   sd_event_source *ack_flush;
-  GHashTable *relays;   /* "origin/sink" -> TfstEventRelayStream */
-  guint8 *scratch;      /* a relayed frame */
+  GHashTable *relays; /* "origin/sink" -> TfstEventRelayStream */
+  guint8 *scratch;    /* a relayed frame */
   TfstRatelimit rl_refused;
   guint64 unknown_sink; /* EVENTs for a sink with no Target= here */
 };
@@ -194,4 +194,3 @@ void tfst_event_relay_frame(TfstEngine *e, TfstHop *hop, const TfstFrameHeader *
 void tfst_event_relay_ack(TfstEngine *e, const TfstFrameHeader *h, const guint8 *payload,
                           const TfstEventAckMsg *m);
 void tfst_event_relay_clear(TfstEngine *e);
-

@@ -62,7 +62,8 @@ listen_list(const TfstEventsConf *conf)
 
   g_variant_builder_init(&b, G_VARIANT_TYPE("as"));
   for (guint i = 0; i < conf->listen->len; i++) {
-    g_autofree char *a = tfst_event_sink_format_addr(&g_array_index(conf->listen, TfstEventAddr, i));
+    g_autofree char *a =
+        tfst_event_sink_format_addr(&g_array_index(conf->listen, TfstEventAddr, i));
     g_variant_builder_add(&b, "s", a);
   }
   return g_variant_builder_end(&b);
