@@ -72,6 +72,22 @@ odd_dict(void)
   return g_variant_dict_end(&d);
 }
 
+/* A stream a relay passes on: its origin, no spool. */
+static GVariant *
+relay_dict(void)
+{
+  g_auto(GVariantDict) d = G_VARIANT_DICT_INIT(NULL);
+
+  g_variant_dict_insert(&d, "Name", "s", "syslog");
+  g_variant_dict_insert(&d, "Origin", "s", "gw1");
+  g_variant_dict_insert(&d, "Role", "s", "relay");
+  g_variant_dict_insert(&d, "Path", "s", "ep");
+  g_variant_dict_insert(&d, "Received", "t", (guint64)7);
+  g_variant_dict_insert(&d, "Forwarded", "t", (guint64)6);
+  g_variant_dict_insert_value(&d, "Dropped", counts("congested", 1));
+  return g_variant_dict_end(&d);
+}
+
 static GVariant *
 make_rows(void)
 {
@@ -81,6 +97,7 @@ make_rows(void)
   g_variant_builder_add_value(&b, collect_dict());
   g_variant_builder_add_value(&b, deliver_dict());
   g_variant_builder_add_value(&b, odd_dict());
+  g_variant_builder_add_value(&b, relay_dict());
   sinks = g_variant_ref_sink(g_variant_builder_end(&b));
   return tfstctl_sinks_rows(sinks);
 }
@@ -98,12 +115,12 @@ test_rows(void)
   g_autoptr(GVariant) present = NULL;
 
   g_assert_true(g_variant_is_of_type(rows, G_VARIANT_TYPE("a" TFSTCTL_SINKS_ROW)));
-  g_assert_cmpuint(g_variant_n_children(rows), ==, 3);
+  g_assert_cmpuint(g_variant_n_children(rows), ==, 4);
   g_assert_cmpuint(g_variant_n_children(none), ==, 0);
   g_assert_cmpuint(g_variant_n_children(from_other), ==, 0);
   odd = g_variant_get_child_value(rows, 2);
-  received = g_variant_get_child_value(odd, 7);
-  present = g_variant_get_child_value(odd, 22);
+  received = g_variant_get_child_value(odd, 8);
+  present = g_variant_get_child_value(odd, 23);
   /* Received had the wrong type: 0, and absent; Name and Role present. */
   g_assert_cmpuint(g_variant_get_uint64(received), ==, 0);
   g_assert_cmpuint(g_variant_get_uint64(present), ==, 0x3);
@@ -114,12 +131,15 @@ test_select(void)
 {
   g_autoptr(GVariant) rows = make_rows();
   g_autoptr(GVariant) all = tfstctl_sinks_select(rows, NULL);
+  g_autoptr(GVariant) syslog = tfstctl_sinks_select(rows, "syslog");
   g_autoptr(GVariant) traps = tfstctl_sinks_select(rows, "traps");
   g_autoptr(GVariant) nothing = tfstctl_sinks_select(rows, "trap");
   g_autoptr(GVariant) first = NULL;
   const char *name = NULL;
 
-  g_assert_cmpuint(g_variant_n_children(all), ==, 3);
+  g_assert_cmpuint(g_variant_n_children(all), ==, 4);
+  /* The collecting end and a stream relayed through: both named syslog. */
+  g_assert_cmpuint(g_variant_n_children(syslog), ==, 2);
   g_assert_cmpuint(g_variant_n_children(traps), ==, 1);
   g_assert_cmpuint(g_variant_n_children(nothing), ==, 0);
   first = g_variant_get_child_value(traps, 0);
@@ -193,6 +213,13 @@ test_records(void)
                             "  Duplicates:  2\n"
                             "\n"
                             "Sink odd (mirror):\n"
+                            "\n"
+                            "Sink syslog (relayed):\n"
+                            "   Origin:  gw1\n"
+                            "     Path:  ep\n"
+                            " Received:  7\n"
+                            "Forwarded:  6\n"
+                            "  Dropped:  congested: 1\n"
                             "No event sinks ([Events] sections) on this instance.\n");
 }
 
@@ -249,6 +276,17 @@ test_json(void)
                             "  {\n"
                             "    \"name\" : \"odd\",\n"
                             "    \"role\" : \"mirror\"\n"
+                            "  },\n"
+                            "  {\n"
+                            "    \"name\" : \"syslog\",\n"
+                            "    \"role\" : \"relay\",\n"
+                            "    \"origin\" : \"gw1\",\n"
+                            "    \"path\" : \"ep\",\n"
+                            "    \"received\" : 7,\n"
+                            "    \"forwarded\" : 6,\n"
+                            "    \"dropped\" : {\n"
+                            "      \"congested\" : 1\n"
+                            "    }\n"
                             "  }\n"
                             "]\n");
 }

@@ -13,6 +13,7 @@
 enum {
   SINK_NAME,
   SINK_ROLE,
+  SINK_ORIGIN,
   SINK_PATH,
   SINK_LISTEN,
   SINK_TARGET,
@@ -42,11 +43,13 @@ static const struct {
   const char *key;
   const char *type;
 } sink_keys[] = {
-    {"Name", "s"},         {"Role", "s"},        {"Path", "s"},          {"Listen", "as"},
-    {"Target", "s"},       {"TargetState", "s"}, {"TargetError", "s"},   {"Received", "t"},
-    {"Spooled", "t"},      {"Forwarded", "t"},   {"Resent", "t"},        {"Acknowledged", "t"},
-    {"Delivered", "t"},    {"Duplicates", "t"},  {"Dropped", "a{st}"},   {"Malformed", "a{st}"},
-    {"SpoolBytes", "t"},   {"SpoolEvents", "t"}, {"SpoolCapacity", "t"}, {"OldestUnackedAge", "t"},
+    {"Name", "s"},         {"Role", "s"},          {"Origin", "s"},
+    {"Path", "s"},         {"Listen", "as"},       {"Target", "s"},
+    {"TargetState", "s"},  {"TargetError", "s"},   {"Received", "t"},
+    {"Spooled", "t"},      {"Forwarded", "t"},     {"Resent", "t"},
+    {"Acknowledged", "t"}, {"Delivered", "t"},     {"Duplicates", "t"},
+    {"Dropped", "a{st}"},  {"Malformed", "a{st}"}, {"SpoolBytes", "t"},
+    {"SpoolEvents", "t"},  {"SpoolCapacity", "t"}, {"OldestUnackedAge", "t"},
     {"FarEndStatus", "s"}, {"Connections", "u"},
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(sink_keys) == SINK_PRESENT);
@@ -146,6 +149,7 @@ tfstctl_sinks_select(GVariant *rows, const char *name)
 static const TfstctlField json_fields[] = {
     {NULL, "name", SINK_NAME},
     {NULL, "role", SINK_ROLE},
+    {NULL, "origin", SINK_ORIGIN},
     {NULL, "path", SINK_PATH},
     {NULL, "target", SINK_TARGET},
     {NULL, "target_state", SINK_TARGET_STATE},
@@ -427,6 +431,7 @@ spool_lines_cb(GVariant *row, const TfstctlField *field)
   }
 
 static const TfstctlField record_fields[] = {
+    PRESENT(N_("Origin"), SINK_ORIGIN),
     {N_("Listen"), NULL, SINK_LISTEN, .lines = listen_lines_cb},
     PRESENT(N_("Target"), SINK_TARGET),
     PRESENT(N_("Target state"), SINK_TARGET_STATE),

@@ -8,12 +8,12 @@
 
 #include <glib.h>
 
-/* name, role, path, listen, target, target state, target error, received,
+/* name, role, origin (at a relay), path, listen, target, target state, target error, received,
  * spooled, forwarded, resent, acknowledged, delivered, duplicates,
  * dropped, malformed, spool bytes, spool events, spool capacity, oldest
  * unacknowledged age, far end status, connections, and a bit mask of the
  * members the dictionary had (bit n: member n). */
-#define TFSTCTL_SINKS_ROW "(sssassssttttttta{st}a{st}ttttsut)"
+#define TFSTCTL_SINKS_ROW "(ssssassssttttttta{st}a{st}ttttsut)"
 
 /* sinks (aa{sv}, NULL or another type: none) as an array of
  * TFSTCTL_SINKS_ROW in the same order; a missing key or a value of another
