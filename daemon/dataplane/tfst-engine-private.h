@@ -528,9 +528,12 @@ void tfst_router_free(TfstEngine *e);
  * not use (answer OPEN_FAIL EACCES).  At the endpoint proxy, also learns
  * CLIENT when it is consistent with the hop. */
 gboolean tfst_router_check_open(TfstHop *hop, const TfstOpenMsg *m);
-/* Why events from ORIGIN may not come up through `hop` (the OPEN rule, and
- * ORIGIN must be in the subtree the child told us), NULL when they may. */
-const char *tfst_router_event_origin_refusal(TfstHop *hop, const char *origin);
+/* Why ORIGIN may not be claimed in an OPEN or EVENT from `hop`, NULL
+ * when it may. */
+const char *tfst_router_origin_refusal(TfstHop *hop, const char *origin);
+/* Whether ORIGIN is in the subtree `hop` told us: an EVENT needs its way
+ * back (the ack goes down to the child whose subtree has ORIGIN). */
+gboolean tfst_router_event_origin_known(TfstHop *hop, const char *origin);
 void tfst_engine_update_status(TfstEngine *e);
 
 /* tfst-notify.c: change notification to the control plane (a leaf) */

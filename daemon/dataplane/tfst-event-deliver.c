@@ -235,7 +235,7 @@ deliver_refused(TfstEngine *e, TfstHop *hop, const TfstEventMsg *m, const char *
 void
 tfst_event_deliver_frame(TfstEngine *e, TfstHop *hop, const TfstEventMsg *m)
 {
-  const char *why = tfst_router_event_origin_refusal(hop, m->stream.origin);
+  const char *why = tfst_router_origin_refusal(hop, m->stream.origin);
   TfstEventSink *s = tfst_event_sink_find(e, m->stream.sink);
   TfstEventDeliverStream *d;
   gboolean dups = FALSE;
@@ -244,6 +244,10 @@ tfst_event_deliver_frame(TfstEngine *e, TfstHop *hop, const TfstEventMsg *m)
     deliver_refused(e, hop, m, why);
     return;
   }
+  /* Not told yet (a relay's TELL trails by an announcement interval):
+   * the origin sends again. */
+  if (!tfst_router_event_origin_known(hop, m->stream.origin))
+    return;
   if ((d = deliver_stream(e->events, &m->stream)) == NULL) {
     if (s != NULL)
       tfst_event_sink_drop(s, TFST_EVENT_DROP_CONGESTED, m->count);

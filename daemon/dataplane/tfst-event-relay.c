@@ -85,7 +85,7 @@ tfst_event_relay_frame(TfstEngine *e, TfstHop *hop, const TfstFrameHeader *h, co
                        const TfstEventMsg *m)
 {
   TfstLogFields f = {.message_id = TFST_MSGID_PROTOCOL, .peer_label = hop->peer_label};
-  const char *why = tfst_router_event_origin_refusal(hop, m->stream.origin);
+  const char *why = tfst_router_origin_refusal(hop, m->stream.origin);
   TfstHop *up = e->active_parent;
   TfstEventRelayStream *r;
 
@@ -95,6 +95,10 @@ tfst_event_relay_frame(TfstEngine *e, TfstHop *hop, const TfstFrameHeader *h, co
                      hop->peer_desc, m->stream.origin, why);
     return;
   }
+  /* Not told yet (its TELL trails by an announcement interval): the
+   * origin sends again. */
+  if (!tfst_router_event_origin_known(hop, m->stream.origin))
+    return;
   r = relay_stream(e, &m->stream, TRUE);
   r->received += m->count;
   r->last_us = g_get_monotonic_time();

@@ -189,7 +189,7 @@ send_rto_cb(sd_event_source *src G_GNUC_UNUSED, guint64 usec G_GNUC_UNUSED, void
 static void
 send_maybe_resume(TfstEventSink *s)
 {
-  if (s->input_paused && tfst_spool_has_room(s->spool, TFST_EVENT_MAX)) {
+  if (s->input_paused && !s->syncing && tfst_spool_has_room(s->spool, TFST_EVENT_MAX)) {
     s->input_paused = FALSE;
     tfst_event_input_resume(s->input);
   }
@@ -290,6 +290,12 @@ send_event_cb(gpointer user_data, const guint8 *data, gsize len, gboolean from_t
     tfst_event_sink_drop(s, TFST_EVENT_DROP_SPOOL_ERROR, 1);
     return 0;
   }
+  /* SpoolSync=always: a TCP sender's next batch waits until the last one
+   * is on the disk (a datagram cannot wait: it goes in). */
+  if (s->syncing && from_tcp) {
+    s->input_paused = TRUE;
+    return -ENOSPC;
+  }
   r = tfst_spool_append(s->spool, data, len, g_get_real_time(), &seq);
   if (r < 0)
     return send_refused(s, r, from_tcp);
@@ -315,8 +321,10 @@ send_batch_cb(gpointer user_data)
   TfstEventSink *s = user_data;
 
   if (s->spool != NULL && s->conf->spool.sync_ms == TFST_SPOOL_SYNC_ALWAYS &&
-      tfst_spool_dirty(s->spool))
+      tfst_spool_dirty(s->spool)) {
+    s->syncing = TRUE;
     tfst_spool_sync_start(s->spool);
+  }
 }
 
 /* ---- durability: SpoolSync= ---- */
@@ -331,6 +339,10 @@ send_sync_io_cb(sd_event_source *src G_GNUC_UNUSED, int fd G_GNUC_UNUSED,
 
   if (r < 0 && r != -EAGAIN)
     send_log_error(s, -r, "fdatasync");
+  if (r != -EAGAIN) {
+    s->syncing = FALSE;
+    send_maybe_resume(s);
+  }
   return 0;
 }
 

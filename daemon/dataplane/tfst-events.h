@@ -106,6 +106,7 @@ struct TfstEventSink {
   guint rto_ms;
   guint32 far_status;
   gboolean input_paused;
+  gboolean syncing; /* SpoolSync=always: a sync runs, TCP senders wait */
   guint8 *frame;
   guint8 *event_buf;
 

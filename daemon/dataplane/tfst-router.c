@@ -1257,8 +1257,8 @@ client_refusal(TfstHop *hop, const TfstSockAddr *client, const char *origin)
   return NULL;
 }
 
-static const char *
-origin_refusal(TfstHop *hop, const char *origin)
+const char *
+tfst_router_origin_refusal(TfstHop *hop, const char *origin)
 {
   TfstHop *owner = tfst_router_child_for(hop->engine, origin);
 
@@ -1272,17 +1272,10 @@ origin_refusal(TfstHop *hop, const char *origin)
   return NULL;
 }
 
-const char *
-tfst_router_event_origin_refusal(TfstHop *hop, const char *origin)
+gboolean
+tfst_router_event_origin_known(TfstHop *hop, const char *origin)
 {
-  const char *why = origin_refusal(hop, origin);
-
-  /* Unlike an OPEN, an EVENT needs its way back: the ack goes down to the
-   * child whose subtree has ORIGIN, so ORIGIN must be known already (the
-   * origin sends again once the TELL has come). */
-  if (why == NULL && !in_subtree(hop, origin))
-    why = "ORIGIN is not in the subtree the child told";
-  return why;
+  return in_subtree(hop, origin);
 }
 
 static void
@@ -1302,7 +1295,7 @@ gboolean
 tfst_router_check_open(TfstHop *hop, const TfstOpenMsg *m)
 {
   TfstEngine *e = hop->engine;
-  const char *why = origin_refusal(hop, m->origin);
+  const char *why = tfst_router_origin_refusal(hop, m->origin);
   char buf[TFST_ADDR_STRLEN];
 
   if (why != NULL) {
