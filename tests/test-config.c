@@ -196,6 +196,27 @@ test_size(void)
   }
 }
 
+/* SpoolSize= may exceed 4G. */
+static void
+test_size64(void)
+{
+  const char *bad[] = {"", "-1", "64 K", "1.5M", "18446744073709551616", "17179869184G", "16T"};
+  guint64 n = 7;
+
+  g_assert_true(tfst_parse_size64("4G", &n));
+  g_assert_cmpuint(n, ==, 4ull << 30);
+  g_assert_true(tfst_parse_size64("1024GiB", &n));
+  g_assert_cmpuint(n, ==, 1ull << 40);
+  g_assert_true(tfst_parse_size64("1000000000000000000", &n));
+  g_assert_cmpuint(n, ==, G_GUINT64_CONSTANT(1000000000000000000));
+  for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+    n = 7;
+    if (tfst_parse_size64(bad[i], &n))
+      g_error("'%s' accepted", bad[i]);
+    g_assert_cmpuint(n, ==, 7);
+  }
+}
+
 /* ---- defaults and every key ---- */
 
 static void
@@ -871,7 +892,7 @@ test_unknown(void)
       {EP, "[Instance]\nLabel=x\n[Instnace]\nLabel=y\n",
        "t.conf:3: [Instnace]: unknown section (did you mean [Instance]?); the sections are "
        "[Instance], [Parent], [Children], [Keepalive], [SessionKeepalive], [Session], [Ports], "
-       "[Diagnostics] and [Forward NAME]"},
+       "[Diagnostics], [Forward NAME] and [Events NAME]"},
       {EP, "[forward web]\nListen=127.0.0.1:1\n",
        "[forward web]: unknown section (did you mean [Forward NAME]?)"},
       {EP, "[Global]\n", "t.conf:1: [Global]: unknown section; the sections are"},
@@ -950,6 +971,214 @@ test_escapes_and_whitespace(void)
   g_assert_cmpstr(c->label, ==, "ep-1");
   g_assert_cmpuint(c->log_level, ==, 2);
   g_assert_cmpuint(c->idle_timeout_ms, ==, 90000);
+}
+
+/* ---- [Events NAME] ---- */
+
+static const TfstEventsConf *
+events(const TfstConfig *c, guint i)
+{
+  g_assert_cmpuint(i, <, c->events->len);
+  return g_ptr_array_index(c->events, i);
+}
+
+static const TfstEventAddr *
+event_listen(const TfstEventsConf *e, guint i)
+{
+  g_assert_cmpuint(i, <, e->listen->len);
+  return &g_array_index(e->listen, TfstEventAddr, i);
+}
+
+static void
+test_events(void)
+{
+  g_autoptr(TfstConfig) gw = load(GW, GW_PARENT "[Events syslog]\n"
+                                                "Listen=udp:0.0.0.0:514, tcp:[::1]:601\t"
+                                                "udp:[::]:514;tcp:0.0.0.0:514\n"
+                                                "SpoolSize=2G\n"
+                                                "SpoolSync=always\n"
+                                                "SpoolFull=block\n"
+                                                "[Events  traps]\n"
+                                                "Listen=udp:127.0.0.1:162\n");
+  g_autoptr(TfstConfig) ep = load(EP, "[Events syslog]\nTarget=tcp:10.0.0.5:601\n"
+                                      "TargetFraming=newline\n"
+                                      "[Events traps]\nTarget=udp:[fd00::7]:162\n");
+  const TfstEventsConf *e = events(gw, 0);
+
+  g_assert_cmpuint(gw->events->len, ==, 2);
+  g_assert_cmpstr(e->name, ==, "syslog");
+  g_assert_false(e->has_target);
+  g_assert_cmpuint(e->listen->len, ==, 4);
+  g_assert_cmpint(event_listen(e, 0)->transport, ==, TFST_EVENT_UDP);
+  g_assert_cmpstr(fmt(&event_listen(e, 0)->addr), ==, "0.0.0.0:514");
+  g_assert_cmpint(event_listen(e, 1)->transport, ==, TFST_EVENT_TCP);
+  g_assert_cmpstr(fmt(&event_listen(e, 1)->addr), ==, "[::1]:601");
+  g_assert_cmpstr(fmt(&event_listen(e, 2)->addr), ==, "[::]:514");
+  /* the same address and port on udp and tcp are two sockets */
+  g_assert_cmpint(event_listen(e, 3)->transport, ==, TFST_EVENT_TCP);
+  g_assert_cmpstr(fmt(&event_listen(e, 3)->addr), ==, "0.0.0.0:514");
+  g_assert_cmpuint(e->spool.max_bytes, ==, 2ull * 1024 * 1024 * 1024);
+  g_assert_cmpuint(e->spool.sync_ms, ==, TFST_SPOOL_SYNC_ALWAYS);
+  g_assert_cmpint(e->spool.full, ==, TFST_SPOOL_FULL_BLOCK);
+
+  /* defaults; the name is found whatever blanks the header has */
+  e = tfst_config_events(gw, "traps");
+  g_assert_true(e == events(gw, 1));
+  g_assert_cmpuint(e->spool.max_bytes, ==, 256ull * 1024 * 1024);
+  g_assert_cmpuint(e->spool.sync_ms, ==, 100);
+  g_assert_cmpint(e->spool.full, ==, TFST_SPOOL_FULL_DROP_OLDEST);
+  g_assert_null(tfst_config_events(gw, "other"));
+  g_assert_cmpstr(tfst_config_origin(gw, "Events traps", "Listen"), ==, "t.conf:9");
+  g_assert_cmpstr(tfst_config_origin(gw, "Events syslog", "Listen"), ==, "t.conf:4");
+
+  e = tfst_config_events(ep, "syslog");
+  g_assert_true(e->has_target);
+  g_assert_cmpuint(e->listen->len, ==, 0);
+  g_assert_cmpint(e->target.transport, ==, TFST_EVENT_TCP);
+  g_assert_cmpstr(fmt(&e->target.addr), ==, "10.0.0.5:601");
+  g_assert_cmpint(e->target_framing, ==, TFST_EVENT_FRAMING_NEWLINE);
+  e = tfst_config_events(ep, "traps");
+  g_assert_cmpint(e->target.transport, ==, TFST_EVENT_UDP);
+  g_assert_cmpstr(fmt(&e->target.addr), ==, "[fd00::7]:162");
+  g_assert_cmpint(e->target_framing, ==, TFST_EVENT_FRAMING_OCTET);
+  g_assert_cmpstr(tfst_config_origin(ep, "Events traps", "Target"), ==, "t.conf:5");
+  g_assert_cmpuint(load(EP, "")->events->len, ==, 0);
+}
+
+static void
+test_events_values(void)
+{
+  const struct {
+    const char *lines;
+    guint64 size;
+    guint sync_ms;
+    TfstSpoolFull full;
+  } good[] = {
+      {"SpoolSize=1M\n", 1024 * 1024, 100, TFST_SPOOL_FULL_DROP_OLDEST},
+      {"SpoolSize=1048576\nSpoolSync=2s\n", 1024 * 1024, 2000, TFST_SPOOL_FULL_DROP_OLDEST},
+      {"SpoolSize=16G\nSpoolSync=0\n", 16ull << 30, 0, TFST_SPOOL_FULL_DROP_OLDEST},
+      {"SpoolSync=Always\nSpoolFull=drop-newest\n", 256 << 20, 0, TFST_SPOOL_FULL_DROP_NEWEST},
+      {"SpoolSync=1min 30s\nSpoolFull=drop-oldest\n", 256 << 20, 90000,
+       TFST_SPOOL_FULL_DROP_OLDEST},
+      /* an empty value resets the key to its default */
+      {"SpoolSize=\nSpoolSync=\nSpoolFull=\n", 256 << 20, 100, TFST_SPOOL_FULL_DROP_OLDEST},
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS(good); i++) {
+    g_autofree char *text =
+        g_strconcat(GW_PARENT "[Events s]\nListen=udp:127.0.0.1:514\n", good[i].lines, NULL);
+    g_autoptr(TfstConfig) c = load(GW, text);
+
+    g_assert_cmpuint(events(c, 0)->spool.max_bytes, ==, good[i].size);
+    g_assert_cmpuint(events(c, 0)->spool.sync_ms, ==, good[i].sync_ms);
+    g_assert_cmpint(events(c, 0)->spool.full, ==, good[i].full);
+  }
+}
+
+#define GW_EV GW_PARENT "[Events s]\n"
+
+static void
+test_events_errors(void)
+{
+  const ErrorCase cases[] = {
+      {GW, GW_EV "Listen=127.0.0.1:514\n",
+       "t.conf:4: [Events s] Listen=: '127.0.0.1:514' does not start with udp: or tcp:"},
+      {GW, GW_EV "Listen=udp:127.0.0.1:514 sctp:127.0.0.1:514\n",
+       "[Events s] Listen=: 'sctp:127.0.0.1:514' does not start with udp: or tcp:"},
+      {GW, GW_EV "Listen=UDP:127.0.0.1:514\n", "'UDP:127.0.0.1:514' does not start with udp:"},
+      {GW, GW_EV "Listen=udp:127.0.0.1\n",
+       "[Events s] Listen=: 'udp:127.0.0.1': '127.0.0.1': a port is required"},
+      {GW, GW_EV "Listen=tcp:[::1]\n", "[Events s] Listen=: 'tcp:[::1]': '[::1]': a port is"},
+      {GW, GW_EV "Listen=udp:127.0.0.1:0\n", "'udp:127.0.0.1:0': '127.0.0.1:0': port must be"},
+      {GW, GW_EV "Listen=udp:syslog.example:514\n", "not a numeric IPv4 or IPv6 address"},
+      {GW, GW_EV "Listen=udp:\n", "[Events s] Listen=: 'udp:': empty address"},
+      {GW, GW_EV "Listen=,\n", "t.conf:4: [Events s] Listen=: no address given"},
+      {GW, GW_EV "Listen=udp:127.0.0.1:514 udp:127.0.0.1:514\n",
+       "t.conf:4: [Events s] Listen=: udp:127.0.0.1:514 is already used by [Events s] Listen="},
+      {GW, GW_EV "Listen=tcp:[::1]:601\n[Events t]\nListen=tcp:[0::1]:601\n",
+       "t.conf:6: [Events t] Listen=: tcp:[::1]:601 is already used by [Events s] Listen="},
+      {GW,
+       GW_PARENT "[Forward web]\nListen=127.0.0.1:8080\n[Events s]\n"
+                 "Listen=tcp:127.0.0.1:8080\n",
+       "[Events s] Listen=: tcp:127.0.0.1:8080 is already used by [Forward web] Listen="},
+      {GW, "[Parent]\nListen=127.0.0.1:1918\n[Events s]\nListen=tcp:127.0.0.1:1918\n",
+       "[Events s] Listen=: tcp:127.0.0.1:1918 is already used by [Parent] Listen="},
+      {EP, "[Events s]\nListen=udp:127.0.0.1:514\n",
+       "t.conf:2: [Events s] Listen=: only a gwproxy collects events"},
+      {GW, GW_EV "Target=udp:127.0.0.1:514\n",
+       "t.conf:4: [Events s] Target=: only an epproxy delivers events"},
+      {RL, RL_HOPS "[Events s]\nListen=udp:127.0.0.1:514\n",
+       "t.conf:5: [Events s]: a relay needs no [Events] section"},
+      {RL, RL_HOPS "[Events s]\n", "[Events s]: a relay needs no [Events] section"},
+      {GW, GW_EV "SpoolSize=1G\n", "t.conf:3: [Events s]: needs Listen=udp:|tcp:ADDRESS:PORT"},
+      {EP, "[Events s]\nListen=\n", "t.conf:1: [Events s]: needs Listen="},
+      {EP, "[Events s]\nTarget=udp:127.0.0.1\n",
+       "[Events s] Target=: 'udp:127.0.0.1': '127.0.0.1': a port is required"},
+      {EP, "[Events s]\nTarget=127.0.0.1:514\n", "'127.0.0.1:514' does not start with udp:"},
+      {EP, "[Events s]\nTarget=udp:127.0.0.1:514 udp:127.0.0.2:514\n",
+       "[Events s] Target=: 'udp:127.0.0.1:514 udp:127.0.0.2:514': Target= takes a single"},
+      {EP, "[Events s]\nTarget=udp:127.0.0.1:514\nTargetFraming=newline\n",
+       "t.conf:3: [Events s] TargetFraming=: only applies with a tcp: Target="},
+      {EP, "[Events s]\nTarget=tcp:127.0.0.1:514\nTargetFraming=lf\n",
+       "[Events s] TargetFraming=: 'lf' is not octet-counted or newline"},
+      {GW, GW_EV "Listen=udp:127.0.0.1:514\nTargetFraming=newline\n",
+       "[Events s] TargetFraming=: only applies with Target="},
+      {GW, GW_EV "Listen=udp:127.0.0.1:514\nSpoolSize=1023K\n",
+       "t.conf:5: [Events s] SpoolSize=: '1023K' is too small (minimum 1M)"},
+      {GW, GW_EV "Listen=udp:127.0.0.1:514\nSpoolSize=lots\n",
+       "[Events s] SpoolSize=: 'lots' is not a size"},
+      {GW, GW_EV "Listen=udp:127.0.0.1:514\nSpoolSize=-1M\n", "'-1M' is not a size"},
+      {GW, GW_EV "Listen=udp:127.0.0.1:514\nSpoolSize=16T\n", "'16T' is not a size"},
+      {GW, GW_EV "Listen=udp:127.0.0.1:514\nSpoolSize=99999999999G\n",
+       "'99999999999G' is not a size"},
+      {GW, GW_EV "Listen=udp:127.0.0.1:514\nSpoolSync=often\n",
+       "[Events s] SpoolSync=: 'often' is neither a time span (examples: 100ms, 1s) nor always"},
+      {GW, GW_EV "Listen=udp:127.0.0.1:514\nSpoolSync=-1s\n", "'-1s' is neither a time span"},
+      {GW, GW_EV "Listen=udp:127.0.0.1:514\nSpoolFull=drop\n",
+       "[Events s] SpoolFull=: 'drop' is not drop-oldest, drop-newest or block"},
+      {EP, "[Events s]\nTarget=udp:127.0.0.1:514\nSpoolSize=1G\n",
+       "t.conf:3: [Events s] SpoolSize=: only applies with Listen=: the spool is at the "
+       "collecting end"},
+      {EP, "[Events s]\nTarget=udp:127.0.0.1:514\nSpoolSync=always\n",
+       "[Events s] SpoolSync=: only applies with Listen="},
+      {EP, "[Events s]\nTarget=udp:127.0.0.1:514\nSpoolFull=block\n",
+       "[Events s] SpoolFull=: only applies with Listen="},
+      {EP, "[Events]\nTarget=udp:127.0.0.1:514\n",
+       "t.conf:1: [Events]: an event sink needs a name: [Events NAME]"},
+      {EP, "[Events a/b]\nTarget=udp:127.0.0.1:514\n",
+       "[Events a/b]: 'a/b' is not a valid event sink name"},
+      {EP, "[Events s]\nTarget=udp:127.0.0.1:514\n[Events  s]\nTarget=udp:127.0.0.1:515\n",
+       "t.conf:3: [Events  s]: event sink 's' is defined twice"},
+      {EP, "[Events s]\nTarget=udp:127.0.0.1:514\nSpoolsize=1M\n",
+       "t.conf:3: [Events s] Spoolsize=: unknown key (did you mean SpoolSize=?); the keys of "
+       "[Events NAME] are Listen=, Target=, TargetFraming=, SpoolSize=, SpoolSync=, SpoolFull="},
+      {EP, "[Event s]\nTarget=udp:127.0.0.1:514\n",
+       "[Event s]: unknown section (did you mean [Events NAME]?)"},
+  };
+
+  assert_errors(cases, G_N_ELEMENTS(cases));
+}
+
+/* The spool of a sink is below the first StateDirectory=, one directory
+ * per instance and sink. */
+static void
+test_spool_dir(void)
+{
+  g_autoptr(TfstConfig) c = load(GW, GW_PARENT "[Events syslog]\nListen=udp:127.0.0.1:514\n");
+  g_autofree char *dflt = NULL;
+  g_autofree char *set = NULL;
+  g_autofree char *old = g_strdup(g_getenv("STATE_DIRECTORY"));
+
+  g_unsetenv("STATE_DIRECTORY");
+  dflt = tfst_config_spool_dir(c, "syslog");
+  g_setenv("STATE_DIRECTORY", "/run/st/tfst:/run/st/other", TRUE);
+  set = tfst_config_spool_dir(c, "syslog");
+  if (old != NULL)
+    g_setenv("STATE_DIRECTORY", old, TRUE);
+  else
+    g_unsetenv("STATE_DIRECTORY");
+  g_assert_cmpstr(dflt, ==, LOCALSTATEDIR "/lib/tfst/gwproxy@test.spool/syslog");
+  g_assert_cmpstr(set, ==, "/run/st/tfst/gwproxy@test.spool/syslog");
 }
 
 /* ---- files and drop-ins ---- */
@@ -1372,6 +1601,9 @@ test_schema(void)
   g_assert_cmpstr(tfst_config_schema_forward_name("Forward  web"), ==, "web");
   g_assert_null(tfst_config_schema_forward_name("Forwarder"));
   g_assert_null(tfst_config_schema_section("Forwarder"));
+  g_assert_cmpstr(tfst_config_schema_section("Events\tsyslog")->name, ==, "Events NAME");
+  g_assert_cmpstr(tfst_config_schema_events_name("Events\tsyslog"), ==, "syslog");
+  g_assert_null(tfst_config_schema_events_name("EventsX"));
   g_assert_null(tfst_config_schema_section("parent"));
   g_assert_cmpstr(tfst_config_schema_suggest("Conect", parent->keys), ==, "Connect");
   g_assert_null(tfst_config_schema_suggest("Bandwidth", parent->keys));
@@ -1412,6 +1644,7 @@ main(int argc, char **argv)
   g_test_add_func("/tfst/config/default-path", test_default_path);
   g_test_add_func("/tfst/config/timespan", test_timespan);
   g_test_add_func("/tfst/config/size", test_size);
+  g_test_add_func("/tfst/config/size64", test_size64);
   g_test_add_func("/tfst/config/parse-network", test_parse_network);
   g_test_add_func("/tfst/config/schema", test_schema);
   g_test_add_func("/tfst/config/defaults", test_defaults);
@@ -1429,6 +1662,10 @@ main(int argc, char **argv)
   g_test_add_func("/tfst/config/ports", test_ports);
   g_test_add_func("/tfst/config/forward-errors", test_forward_errors);
   g_test_add_func("/tfst/config/trust", test_trust);
+  g_test_add_func("/tfst/config/events", test_events);
+  g_test_add_func("/tfst/config/events-values", test_events_values);
+  g_test_add_func("/tfst/config/events-errors", test_events_errors);
+  g_test_add_func("/tfst/config/spool-dir", test_spool_dir);
   g_test_add_func("/tfst/config/unknown", test_unknown);
   g_test_add_func("/tfst/config/syntax-errors", test_syntax_errors);
   g_test_add_func("/tfst/config/error-line", test_error_line);

@@ -7,6 +7,7 @@
  * exact-size heap copy of their input so that a valgrind or ASan run of this
  * binary catches any read past the end.
  */
+#include "tfst-config.h"
 #include "tfst-frame.h"
 #include "tfst-test-util.h"
 
@@ -276,10 +277,10 @@ static void
 test_type_names(void)
 {
   static const char *const names[] = {
-      NULL,        "HELLO", "WHO", "IAM", "TELL",   "TELL_OK", "OPEN", "OPEN_OK",
-      "OPEN_FAIL", "DATA",  "FIN", "RST", "CREDIT", "PING",    "PONG", "GOAWAY",
+      NULL,   "HELLO", "WHO", "IAM",    "TELL", "TELL_OK", "OPEN",   "OPEN_OK", "OPEN_FAIL",
+      "DATA", "FIN",   "RST", "CREDIT", "PING", "PONG",    "GOAWAY", "EVENT",   "EVENT_ACK",
   };
-  const guint unknown[] = {0, 16, 17, 128, 255};
+  const guint unknown[] = {0, 18, 19, 128, 255};
 
   G_STATIC_ASSERT(G_N_ELEMENTS(names) == TFST_FRAME_TYPE_LAST + 1);
   for (guint t = 1; t <= TFST_FRAME_TYPE_LAST; t++)
@@ -403,7 +404,7 @@ test_header_version(void)
 static void
 test_header_type(void)
 {
-  const guint8 types[] = {0, TFST_FRAME_TYPE_LAST + 1, 17, 0x80, 255};
+  const guint8 types[] = {0, TFST_FRAME_TYPE_LAST + 1, 19, 0x80, 255};
   guint8 b[TFST_FRAME_HEADER_SIZE];
 
   for (guint i = 0; i < G_N_ELEMENTS(types); i++) {
@@ -767,7 +768,7 @@ test_hello_roundtrip(void)
       g_autofree guint8 *p = NULL;
       TfstFrameHeader h;
       TfstHelloMsg m;
-      gssize n = tfst_frame_encode_hello(buf, sizeof(buf), role, labels[i]);
+      gssize n = tfst_frame_encode_hello(buf, sizeof(buf), role, labels[i], 0);
 
       g_assert_cmpint(n, ==, TFST_FRAME_HEADER_SIZE + 6 + 4 + 3 + strlen(labels[i]));
       p = split_frame(buf, n, TFST_FRAME_HELLO, 0, &h);
@@ -778,7 +779,7 @@ test_hello_roundtrip(void)
       g_assert_cmpstr(m.label, ==, labels[i]);
     }
   }
-  g_assert_cmpint(tfst_frame_encode_hello(buf, sizeof(buf), 1, "ep"), ==, sizeof(golden));
+  g_assert_cmpint(tfst_frame_encode_hello(buf, sizeof(buf), 1, "ep", 0), ==, sizeof(golden));
   g_assert_cmpmem(buf, sizeof(golden), golden, sizeof(golden));
 }
 
@@ -982,7 +983,8 @@ test_hello_encode_bad_label(void)
   memset(buf, 0xee, sizeof(buf));
   memcpy(untouched, buf, sizeof(buf));
   for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
-    g_assert_cmpint(tfst_frame_encode_hello(buf, sizeof(buf), 1, bad[i]), ==, TFST_FRAME_E_LABEL);
+    g_assert_cmpint(tfst_frame_encode_hello(buf, sizeof(buf), 1, bad[i], 0), ==,
+                    TFST_FRAME_E_LABEL);
     g_assert_cmpint(tfst_frame_encode_iam(buf, sizeof(buf), bad[i]), ==, TFST_FRAME_E_LABEL);
   }
   g_assert_cmpmem(buf, sizeof(buf), untouched, sizeof(untouched));
@@ -1939,7 +1941,7 @@ typedef gssize (*EncodeFunc)(guint8 *buf, gsize cap);
 static gssize
 enc_hello(guint8 *buf, gsize cap)
 {
-  return tfst_frame_encode_hello(buf, cap, 2, "gw1");
+  return tfst_frame_encode_hello(buf, cap, 2, "gw1", 0);
 }
 
 static gssize
@@ -2075,7 +2077,8 @@ build_corpus_stream(GArray *ends)
   tell_fill(&tell);
   t1 = tfst_frame_encode_tell(TFST_FRAME_TELL, &tell);
   t2 = tfst_frame_encode_tell(TFST_FRAME_TELL_OK, &tell);
-  append_encoded(s, ends, buf, tfst_frame_encode_hello(buf, sizeof(buf), 3, "relay1"));
+  append_encoded(s, ends, buf,
+                 tfst_frame_encode_hello(buf, sizeof(buf), 3, "relay1", TFST_FEATURES_OURS));
   append_encoded(s, ends, buf, tfst_frame_encode_empty(buf, sizeof(buf), TFST_FRAME_WHO, 0));
   append_encoded(s, ends, buf, tfst_frame_encode_iam(buf, sizeof(buf), "relay1"));
   append_encoded(s, ends, t1->data, t1->len);
@@ -2146,6 +2149,8 @@ static const int open_codes[] = {TFST_FRAME_OK, TFST_FRAME_E_FIELD, TFST_FRAME_E
 static const int tell_codes[] = {TFST_FRAME_OK, TFST_FRAME_E_FIELD, TFST_FRAME_E_LABEL,
                                  TFST_FRAME_E_ADDRESS, TFST_FRAME_E_MISSING};
 static const int goaway_codes[] = {TFST_FRAME_OK, TFST_FRAME_E_PAYLOAD, TFST_FRAME_E_FIELD};
+static const int event_codes[] = {TFST_FRAME_OK, TFST_FRAME_E_PAYLOAD, TFST_FRAME_E_FIELD,
+                                  TFST_FRAME_E_LABEL, TFST_FRAME_E_MISSING};
 
 #define assert_status_in(r, set) assert_status_in_(r, set, G_N_ELEMENTS(set), #set)
 
@@ -2183,7 +2188,7 @@ fuzz_hello(const guint8 *p, guint32 len)
   g_assert_true(m.min_version <= TFST_PROTO_VERSION && m.max_version >= TFST_PROTO_VERSION);
   g_assert_true(m.role >= 1 && m.role <= 3);
   g_assert_true(tfst_label_is_valid(m.label));
-  n = tfst_frame_encode_hello(buf, sizeof(buf), m.role, m.label);
+  n = tfst_frame_encode_hello(buf, sizeof(buf), m.role, m.label, m.features);
   g_assert_cmpint(n, >, TFST_FRAME_HEADER_SIZE);
   g_assert_cmpint(
       tfst_frame_decode_hello(buf + TFST_FRAME_HEADER_SIZE, n - TFST_FRAME_HEADER_SIZE, &again), ==,
@@ -2309,6 +2314,53 @@ fuzz_goaway(const guint8 *p, guint32 len)
   return r;
 }
 
+/* An accepted batch walks to its count and re-encodes to the same bytes. */
+static int
+fuzz_event(const guint8 *p, guint32 len)
+{
+  TfstEventMsg m;
+  g_autofree guint8 *buf = NULL;
+  gsize off = 0, elen;
+  const guint8 *data;
+  gssize used;
+  guint n = 0;
+  int r = tfst_frame_decode_event(p, len, &m);
+
+  assert_status_in(r, event_codes);
+  if (r != TFST_FRAME_OK)
+    return r;
+  buf = g_malloc(TFST_FRAME_HEADER_SIZE + len);
+  used = tfst_frame_event_begin(buf, TFST_FRAME_HEADER_SIZE + len, &m.stream, m.base, m.first);
+  while (tfst_frame_event_next(&m, &off, &data, &elen)) {
+    g_assert_true(elen >= 1 && elen <= TFST_EVENT_MAX);
+    used = tfst_frame_event_add(buf, TFST_FRAME_HEADER_SIZE + len, used, data, elen);
+    g_assert_cmpint(used, >, 0);
+    n++;
+  }
+  g_assert_cmpuint(n, ==, m.count);
+  g_assert_cmpint(tfst_frame_event_end(buf, used), ==, TFST_FRAME_HEADER_SIZE + len);
+  g_assert_cmpmem(buf + TFST_FRAME_HEADER_SIZE, len, p, len);
+  return r;
+}
+
+static int
+fuzz_event_ack(const guint8 *p, guint32 len)
+{
+  TfstEventAckMsg m, again;
+  guint8 buf[256];
+  gssize n;
+  int r = tfst_frame_decode_event_ack(p, len, &m);
+
+  assert_status_in(r, event_codes);
+  if (r != TFST_FRAME_OK)
+    return r;
+  n = tfst_frame_encode_event_ack(buf, sizeof(buf), &m);
+  g_assert_cmpint(n, ==, TFST_FRAME_HEADER_SIZE + len);
+  g_assert_cmpint(tfst_frame_decode_event_ack(buf + TFST_FRAME_HEADER_SIZE, len, &again), ==, 0);
+  g_assert_cmpmem(&again, sizeof(again), &m, sizeof(m));
+  return r;
+}
+
 /* Dispatch after a good header and payload shape, as a hop reader would. */
 static int
 fuzz_message(const TfstFrameHeader *h, const guint8 *p)
@@ -2327,6 +2379,10 @@ fuzz_message(const TfstFrameHeader *h, const guint8 *p)
       return fuzz_open(p, h->length);
     case TFST_FRAME_GOAWAY:
       return fuzz_goaway(p, h->length);
+    case TFST_FRAME_EVENT:
+      return fuzz_event(p, h->length);
+    case TFST_FRAME_EVENT_ACK:
+      return fuzz_event_ack(p, h->length);
     case TFST_FRAME_OPEN_OK:
     case TFST_FRAME_OPEN_FAIL:
     case TFST_FRAME_RST:
@@ -2380,6 +2436,8 @@ fuzz_all_decoders(const guint8 *data, gsize len)
   fuzz_open(p, len);
   fuzz_tell(TFST_FRAME_TELL, p, len);
   fuzz_goaway(p, len);
+  fuzz_event(p, len);
+  fuzz_event_ack(p, len);
 }
 
 static guint
@@ -2627,6 +2685,297 @@ test_fuzz_mutate(void)
 /* ---- main ---- */
 
 /* Fixes the g_test_rand seed unless the command line names one. */
+/* ---- HELLO FEATURES, EVENT and EVENT_ACK (docs/protocol.md §5) ---- */
+
+static void
+test_hello_features(void)
+{
+  /* HELLO "ep" role 1 with FEATURES 0x00000001 after ROLE and LABEL. */
+  static const guint8 golden[] = {1, 1, 0, 0, 0, 0, 0, 0, 0,   0,   0,  22, 'T', 'F', 'S', 'T', 1,
+                                  1, 2, 0, 1, 1, 1, 0, 2, 'e', 'p', 14, 0,  4,   0,   0,   0,   1};
+  guint8 buf[128];
+  TfstHelloMsg m;
+  g_autoptr(GByteArray) b = g_byte_array_new();
+  g_autofree guint8 *p = NULL;
+
+  g_assert_cmpint(tfst_frame_encode_hello(buf, sizeof(buf), 1, "ep", TFST_FEATURE_EVENTS), ==,
+                  sizeof(golden));
+  g_assert_cmpmem(buf, sizeof(golden), golden, sizeof(golden));
+  g_assert_cmpint(tfst_frame_decode_hello(buf + 12, sizeof(golden) - 12, &m), ==, TFST_FRAME_OK);
+  g_assert_cmphex(m.features, ==, TFST_FEATURE_EVENTS);
+  /* Unknown bits are kept for the caller to mask. */
+  g_assert_cmpint(tfst_frame_encode_hello(buf, sizeof(buf), 1, "ep", 0xf0000001u), >, 0);
+  g_assert_cmpint(tfst_frame_decode_hello(buf + 12, sizeof(golden) - 12, &m), ==, TFST_FRAME_OK);
+  g_assert_cmphex(m.features, ==, 0xf0000001u);
+  /* Absent: an older peer; the frame is byte for byte the old one. */
+  g_assert_cmpint(tfst_frame_encode_hello(buf, sizeof(buf), 1, "ep", 0), ==, sizeof(golden) - 7);
+  g_assert_cmpint(tfst_frame_decode_hello(buf + 12, sizeof(golden) - 19, &m), ==, TFST_FRAME_OK);
+  g_assert_cmphex(m.features, ==, 0);
+  /* A FEATURES value that is not 4 bytes. */
+  for (guint n = 0; n < 9; n++) {
+    guint8 v[8] = {0};
+    if (n == 4)
+      continue;
+    g_byte_array_set_size(b, 0);
+    ba_bytes(b, "TFST\1\1", 6);
+    ba_tlv(b, TFST_TLV_ROLE, "\2", 1);
+    ba_tlv_str(b, TFST_TLV_LABEL, "gw");
+    ba_tlv(b, TFST_TLV_FEATURES, v, n);
+    g_free(p);
+    p = exact_copy(b->data, b->len);
+    g_assert_cmpint(tfst_frame_decode_hello(p, b->len, &m), ==, TFST_FRAME_E_FIELD);
+  }
+}
+
+static void
+ba_u64(GByteArray *b, guint64 v)
+{
+  ba_u32(b, v >> 32);
+  ba_u32(b, v & 0xffffffffu);
+}
+
+/* origin-len, origin, sink-len, sink, epoch */
+static void
+ba_stream(GByteArray *b, const char *origin, const char *sink, guint64 epoch)
+{
+  ba_u8(b, strlen(origin));
+  ba_bytes(b, origin, strlen(origin));
+  ba_u8(b, strlen(sink));
+  ba_bytes(b, sink, strlen(sink));
+  ba_u64(b, epoch);
+}
+
+static int
+decode_event_copy(const GByteArray *b, TfstEventMsg *m, guint8 **keep)
+{
+  g_free(*keep);
+  *keep = exact_copy(b->data, b->len);
+  return tfst_frame_decode_event(*keep, b->len, m);
+}
+
+static const TfstEventStream test_stream_gw = {"gw1", "syslog", 0x0102030405060708ull};
+
+static void
+test_event_golden(void)
+{
+  static const guint8 golden[] = {
+      1, 16,  0,   0,   0,   0,   0,   0,   0,   0,   0,   41, /* header */
+      3, 'g', 'w', '1', 6,   's', 'y', 's', 'l', 'o', 'g',     /* origin, sink */
+      1, 2,   3,   4,   5,   6,   7,   8,                      /* epoch */
+      0, 0,   0,   0,   0,   0,   0,   5,                      /* base */
+      0, 0,   0,   0,   0,   0,   0,   7,                      /* first */
+      0, 0,   0,   2,   'h', 'i',                              /* event "hi" */
+  };
+  guint8 buf[256];
+  gssize used = tfst_frame_event_begin(buf, sizeof(buf), &test_stream_gw, 5, 7);
+  TfstEventMsg m;
+  gsize off = 0, len;
+  const guint8 *data;
+
+  g_assert_cmpint(used, ==, 12 + 11 + 24);
+  g_assert_cmpint(tfst_frame_event_end(buf, used), ==, TFST_FRAME_E_MISSING);
+  used = tfst_frame_event_add(buf, sizeof(buf), used, (const guint8 *)"hi", 2);
+  g_assert_cmpint(tfst_frame_event_end(buf, used), ==, sizeof(golden));
+  g_assert_cmpmem(buf, sizeof(golden), golden, sizeof(golden));
+  g_assert_cmpint(tfst_frame_decode_event(buf + 12, used - 12, &m), ==, TFST_FRAME_OK);
+  g_assert_cmpstr(m.stream.origin, ==, "gw1");
+  g_assert_cmpstr(m.stream.sink, ==, "syslog");
+  g_assert_cmphex(m.stream.epoch, ==, 0x0102030405060708ull);
+  g_assert_cmpuint(m.base, ==, 5);
+  g_assert_cmpuint(m.first, ==, 7);
+  g_assert_cmpuint(m.count, ==, 1);
+  g_assert_true(tfst_frame_event_next(&m, &off, &data, &len));
+  g_assert_cmpmem(data, len, "hi", 2);
+  g_assert_false(tfst_frame_event_next(&m, &off, &data, &len));
+}
+
+static void
+test_event_batch(void)
+{
+  g_autofree guint8 *buf = g_malloc(TFST_FRAME_HEADER_SIZE + TFST_FRAME_MAX_PAYLOAD + 16);
+  g_autofree guint8 *big = g_malloc(TFST_EVENT_MAX + 1);
+  gsize cap = TFST_FRAME_HEADER_SIZE + TFST_FRAME_MAX_PAYLOAD + 16;
+  gssize used = tfst_frame_event_begin(buf, cap, &test_stream_gw, 1, 1);
+  guint n = 0;
+  TfstEventMsg m;
+  gsize off = 0, len;
+  const guint8 *data;
+
+  memset(big, 'x', TFST_EVENT_MAX + 1);
+  g_assert_cmpint(tfst_frame_event_add(buf, cap, used, big, 0), ==, TFST_FRAME_E_FIELD);
+  g_assert_cmpint(tfst_frame_event_add(buf, cap, used, big, TFST_EVENT_MAX + 1), ==,
+                  TFST_FRAME_E_FIELD);
+  /* Maximum-size events until the payload limit: the one that does not
+   * fit leaves the frame unchanged. */
+  for (;;) {
+    gssize r = tfst_frame_event_add(buf, cap, used, big, TFST_EVENT_MAX);
+    if (r == TFST_FRAME_E_SPACE)
+      break;
+    g_assert_cmpint(r, ==, used + 4 + TFST_EVENT_MAX);
+    used = r;
+    big[0] = 'a' + ++n;
+  }
+  g_assert_cmpuint(n, ==, 3);
+  g_assert_cmpint(tfst_frame_event_end(buf, used), ==, used);
+  g_assert_cmpuint(used - TFST_FRAME_HEADER_SIZE, <=, TFST_FRAME_MAX_PAYLOAD);
+  g_assert_cmpint(tfst_frame_decode_event(buf + 12, used - 12, &m), ==, TFST_FRAME_OK);
+  g_assert_cmpuint(m.count, ==, 3);
+  for (guint i = 0; i < 3; i++) {
+    g_assert_true(tfst_frame_event_next(&m, &off, &data, &len));
+    g_assert_cmpuint(len, ==, TFST_EVENT_MAX);
+    g_assert_cmpint(data[0], ==, i == 0 ? 'x' : 'a' + i);
+  }
+  g_assert_false(tfst_frame_event_next(&m, &off, &data, &len));
+  /* A small buffer: begin and add report the space. */
+  g_assert_cmpint(tfst_frame_event_begin(buf, 40, &test_stream_gw, 1, 1), ==, TFST_FRAME_E_SPACE);
+  used = tfst_frame_event_begin(buf, 52, &test_stream_gw, 1, 1);
+  g_assert_cmpint(tfst_frame_event_add(buf, 52, used, big, 1), ==, used + 5);
+  g_assert_cmpint(tfst_frame_event_add(buf, 52, used, big, 4), ==, TFST_FRAME_E_SPACE);
+}
+
+static void
+test_event_encode_errors(void)
+{
+  guint8 buf[256];
+  TfstEventStream s = test_stream_gw;
+
+  g_assert_cmpint(tfst_frame_event_begin(buf, sizeof(buf), &s, 0, 1), ==, TFST_FRAME_E_FIELD);
+  g_assert_cmpint(tfst_frame_event_begin(buf, sizeof(buf), &s, 5, 4), ==, TFST_FRAME_E_FIELD);
+  s.epoch = 0;
+  g_assert_cmpint(tfst_frame_event_begin(buf, sizeof(buf), &s, 1, 1), ==, TFST_FRAME_E_LABEL);
+  s = test_stream_gw;
+  g_strlcpy(s.origin, "bad label", sizeof(s.origin));
+  g_assert_cmpint(tfst_frame_event_begin(buf, sizeof(buf), &s, 1, 1), ==, TFST_FRAME_E_LABEL);
+  s = test_stream_gw;
+  s.sink[0] = '\0';
+  g_assert_cmpint(tfst_frame_event_begin(buf, sizeof(buf), &s, 1, 1), ==, TFST_FRAME_E_LABEL);
+}
+
+static void
+build_event(GByteArray *b, guint64 epoch, guint64 base, guint64 first)
+{
+  g_byte_array_set_size(b, 0);
+  ba_stream(b, "gw1", "syslog", epoch);
+  ba_u64(b, base);
+  ba_u64(b, first);
+}
+
+static void
+test_event_decode_errors(void)
+{
+  g_autoptr(GByteArray) b = g_byte_array_new();
+  g_autofree guint8 *keep = NULL;
+  TfstEventMsg m;
+
+  build_event(b, 1, 1, 1);
+  g_assert_cmpint(decode_event_copy(b, &m, &keep), ==, TFST_FRAME_E_MISSING); /* no event */
+  ba_u32(b, 0);
+  g_assert_cmpint(decode_event_copy(b, &m, &keep), ==, TFST_FRAME_E_FIELD); /* empty event */
+  build_event(b, 1, 1, 1);
+  ba_u32(b, TFST_EVENT_MAX + 1);
+  g_assert_cmpint(decode_event_copy(b, &m, &keep), ==, TFST_FRAME_E_FIELD); /* oversize */
+  build_event(b, 1, 1, 1);
+  ba_u32(b, 3);
+  ba_bytes(b, "ab", 2);
+  g_assert_cmpint(decode_event_copy(b, &m, &keep), ==, TFST_FRAME_E_PAYLOAD); /* truncated */
+  build_event(b, 1, 1, 1);
+  ba_u32(b, 2);
+  ba_bytes(b, "ab", 2);
+  g_assert_cmpint(decode_event_copy(b, &m, &keep), ==, TFST_FRAME_OK);
+  ba_bytes(b, "\0\0\0", 3);
+  g_assert_cmpint(decode_event_copy(b, &m, &keep), ==, TFST_FRAME_E_PAYLOAD); /* trailing */
+  /* Sequence fields: base 0, first below base, a batch wrapping 2^64. */
+  const guint64 bad[][3] = {{0, 1, 1}, {1, 0, 1}, {1, 5, 4}, {1, 1, G_MAXUINT64}};
+  for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+    build_event(b, bad[i][0], bad[i][1], bad[i][2]);
+    ba_u32(b, 1);
+    ba_u8(b, 'x');
+    g_assert_cmpint(decode_event_copy(b, &m, &keep), ==, TFST_FRAME_E_FIELD);
+  }
+  /* Labels: empty, not a label, length past the end. */
+  g_byte_array_set_size(b, 0);
+  ba_u8(b, 0);
+  ba_bytes(b, "\6syslog", 7);
+  g_assert_cmpint(decode_event_copy(b, &m, &keep), ==, TFST_FRAME_E_LABEL);
+  g_byte_array_set_size(b, 0);
+  ba_bytes(b, "\3g w\6syslog", 11);
+  g_assert_cmpint(decode_event_copy(b, &m, &keep), ==, TFST_FRAME_E_LABEL);
+  g_byte_array_set_size(b, 0);
+  ba_bytes(b, "\3gw1\60sys", 8);
+  g_assert_cmpint(decode_event_copy(b, &m, &keep), ==, TFST_FRAME_E_FIELD);
+  /* Cut anywhere: never accepted, never read past the end. */
+  build_event(b, 1, 1, 1);
+  ba_u32(b, 2);
+  ba_bytes(b, "ab", 2);
+  for (guint cut = 0; cut < b->len; cut++) {
+    g_autoptr(GByteArray) c = g_byte_array_new();
+    ba_bytes(c, b->data, cut);
+    g_assert_cmpint(decode_event_copy(c, &m, &keep), <, 0);
+  }
+}
+
+static void
+test_event_ack(void)
+{
+  static const guint8 golden[] = {
+      1, 17,  0,   0,   0, 0,   0,   0,   0,   0,   0,   31, /* header */
+      3, 'g', 'w', '1', 6, 's', 'y', 's', 'l', 'o', 'g',     /* origin, sink */
+      1, 2,   3,   4,   5, 6,   7,   8,                      /* epoch */
+      0, 0,   0,   1,   0, 0,   0,   2,                      /* acked */
+      0, 0,   0,   111,                                      /* status */
+  };
+  TfstEventAckMsg a = {test_stream_gw, 0x100000002ull, ECONNREFUSED}, m;
+  guint8 buf[256];
+  g_autoptr(GByteArray) b = g_byte_array_new();
+  g_autofree guint8 *p = NULL;
+
+  g_assert_cmpint(tfst_frame_encode_event_ack(buf, sizeof(buf), &a), ==, sizeof(golden));
+  g_assert_cmpmem(buf, sizeof(golden), golden, sizeof(golden));
+  g_assert_cmpint(tfst_frame_decode_event_ack(buf + 12, sizeof(golden) - 12, &m), ==,
+                  TFST_FRAME_OK);
+  g_assert_cmpmem(&m, sizeof(m), &a, sizeof(a));
+  g_assert_cmpint(tfst_frame_encode_event_ack(buf, 20, &a), ==, TFST_FRAME_E_SPACE);
+  a.stream.epoch = 0;
+  g_assert_cmpint(tfst_frame_encode_event_ack(buf, sizeof(buf), &a), ==, TFST_FRAME_E_LABEL);
+  /* Every cut and one byte more; epoch 0. */
+  for (guint cut = 0; cut < sizeof(golden) - 12; cut++) {
+    g_free(p);
+    p = exact_copy(golden + 12, cut);
+    g_assert_cmpint(tfst_frame_decode_event_ack(p, cut, &m), <, 0);
+  }
+  ba_bytes(b, golden + 12, sizeof(golden) - 12);
+  ba_u8(b, 0);
+  g_free(p);
+  p = exact_copy(b->data, b->len);
+  g_assert_cmpint(tfst_frame_decode_event_ack(p, b->len, &m), ==, TFST_FRAME_E_PAYLOAD);
+  g_byte_array_set_size(b, 0);
+  ba_stream(b, "gw1", "syslog", 0);
+  ba_u64(b, 1);
+  ba_u32(b, 0);
+  g_free(p);
+  p = exact_copy(b->data, b->len);
+  g_assert_cmpint(tfst_frame_decode_event_ack(p, b->len, &m), ==, TFST_FRAME_E_FIELD);
+}
+
+static void
+test_payload_check_events(void)
+{
+  guint8 payload[200];
+
+  memset(payload, 0x5a, sizeof(payload));
+  /* EVENT: the smallest is two 1-byte labels, three u64, one 1-byte event. */
+  for (guint32 len = 0; len < 33; len++)
+    expect_check(TFST_FRAME_EVENT, len, len > 0 ? payload : NULL, TFST_FRAME_E_PAYLOAD);
+  expect_check(TFST_FRAME_EVENT, 33, payload, TFST_FRAME_OK);
+  expect_check(TFST_FRAME_EVENT, 200, payload, TFST_FRAME_OK);
+  /* EVENT_ACK: two labels of 1 ... 63 bytes, epoch, acked, status. */
+  for (guint32 len = 0; len < 24; len++)
+    expect_check(TFST_FRAME_EVENT_ACK, len, len > 0 ? payload : NULL, TFST_FRAME_E_PAYLOAD);
+  expect_check(TFST_FRAME_EVENT_ACK, 24, payload, TFST_FRAME_OK);
+  expect_check(TFST_FRAME_EVENT_ACK, 22 + 2 * TFST_LABEL_MAX, payload, TFST_FRAME_OK);
+  expect_check(TFST_FRAME_EVENT_ACK, 23 + 2 * TFST_LABEL_MAX, payload, TFST_FRAME_E_PAYLOAD);
+}
+
 static char **
 add_default_seed(int *argc, char ***argv)
 {
@@ -2720,6 +3069,14 @@ main(int argc, char **argv)
 
   g_test_add_func("/tfst/frame/encode-space", test_encode_space);
   g_test_add_func("/tfst/frame/stream", test_stream);
+
+  g_test_add_func("/tfst/frame/hello-features", test_hello_features);
+  g_test_add_func("/tfst/frame/event-golden", test_event_golden);
+  g_test_add_func("/tfst/frame/event-batch", test_event_batch);
+  g_test_add_func("/tfst/frame/event-encode-errors", test_event_encode_errors);
+  g_test_add_func("/tfst/frame/event-decode-errors", test_event_decode_errors);
+  g_test_add_func("/tfst/frame/event-ack", test_event_ack);
+  g_test_add_func("/tfst/frame/payload-check-events", test_payload_check_events);
   g_test_add_func("/tfst/frame/fuzz-random", test_fuzz_random);
   g_test_add_func("/tfst/frame/fuzz-mutate", test_fuzz_mutate);
   return g_test_run();

@@ -113,6 +113,41 @@ Listen=127.0.0.1:21010
             "ListenStream=127.0.0.1:21010",
         ])
 
+    def test_events_listen(self):
+        """[Events] Listen=: ListenDatagram= for udp:, ListenStream= for tcp:,
+        after the hop and forward listeners; udp: and tcp: may share a port,
+        two tcp: listeners may not."""
+        self.conf("gwproxy@edge.conf", """[Parent]
+Connect=127.0.0.1:21001
+[Forward web]
+Listen=127.0.0.1:21010
+[Events syslog]
+Listen=udp:127.0.0.1:21514 tcp:127.0.0.1:21514 udp:[::1]:21515
+[Events traps]
+Listen=udp:0.0.0.0:21162
+""")
+        self.conf("gwproxy@clash.conf", """[Parent]
+Connect=127.0.0.1:21001
+[Forward web]
+Listen=127.0.0.1:21020
+[Events syslog]
+Listen=tcp:127.0.0.1:21020
+""")
+        err = self.run_generator()
+        self.assertEqual(self.listen_lines("tfst-gwproxy@edge.socket"), [
+            "[Socket]",
+            "ListenStream=127.0.0.1:21010",
+            "ListenDatagram=127.0.0.1:21514",
+            "ListenStream=127.0.0.1:21514",
+            "ListenDatagram=[::1]:21515",
+            "ListenDatagram=0.0.0.0:21162",
+        ])
+        self.assertIn("# [Events traps] Listen=udp:", self.dropin("tfst-gwproxy@edge.socket"))
+        self.assertNotIn("tfst-gwproxy@clash.socket.d", "\n".join(self.outputs()))
+        self.assertRegex(err, r"gwproxy@clash\.conf: .*no ListenStream= for "
+                              r"tfst-gwproxy@clash\.socket: .*\[Events syslog\] Listen=.*"
+                              r"127\.0\.0\.1:21020 .*\[Forward web\] Listen=")
+
     def test_fixed_ports_children_and_parent(self):
         """A relay that listens on both hops: children first, as tfstd."""
         self.conf("relay@dmz.conf", "[Parent]\nListen=10.0.0.1:21001\n"

@@ -20,6 +20,8 @@ typedef struct {
   int lost_err;
   guint downs;
   gboolean down_was_up;
+  guint events;
+  guint8 event_type;
 } Calls;
 
 typedef struct {
@@ -81,7 +83,22 @@ fake_room_cb(TfstEnd *end)
   g_assert_not_reached(); /* no session here blocks */
 }
 
+static void
+fake_event_cb(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload)
+{
+  calls_of(hop)->events++;
+  calls_of(hop)->event_type = h->type;
+}
+
+static void
+fake_hop_room_cb(TfstHop *hop)
+{
+  g_assert_not_reached(); /* nothing here asks for room */
+}
+
 static const TfstHopCallbacks fake_callbacks = {
+    .event_cb = fake_event_cb,
+    .hop_room_cb = fake_hop_room_cb,
     .frame_cb = fake_frame_cb,
     .tell_cb = fake_tell_cb,
     .up_cb = fake_up_cb,
@@ -128,7 +145,8 @@ send_hello(Fixture *f)
 {
   guint8 b[128];
 
-  tfst_test_peer_send(&f->peer, b, tfst_frame_encode_hello(b, sizeof(b), TFST_ROLE_GWPROXY, CHILD));
+  tfst_test_peer_send(&f->peer, b,
+                      tfst_frame_encode_hello(b, sizeof(b), TFST_ROLE_GWPROXY, CHILD, 0));
 }
 
 static void
@@ -241,6 +259,77 @@ test_output_cap(Fixture *f, gconstpointer data)
   g_assert_cmpint(f->calls.lost_err, ==, ENOBUFS);
 }
 
+static gboolean
+got_event(gpointer data)
+{
+  return ((Fixture *)data)->calls.events > 0;
+}
+
+static void
+send_event(Fixture *f, const char *origin)
+{
+  TfstEventStream st = {.epoch = 1};
+  guint8 b[256];
+  gssize n;
+
+  g_strlcpy(st.origin, origin, sizeof(st.origin));
+  g_strlcpy(st.sink, "syslog", sizeof(st.sink));
+  n = tfst_frame_event_begin(b, sizeof(b), &st, 1, 1);
+  n = tfst_frame_event_add(b, sizeof(b), n, (const guint8 *)"<13>hi", 6);
+  tfst_test_peer_send(&f->peer, b, tfst_frame_event_end(b, n));
+}
+
+/* The peer announced events: they reach event_cb, and the hop knows. */
+static void
+test_event_negotiated(Fixture *f, gconstpointer data)
+{
+  handshake(f);
+  g_assert_true(tfst_test_run_until(f->e->event, is_up, f, 200));
+  g_assert_true(tfst_hop_speaks_events(f->hop));
+  send_event(f, CHILD);
+  g_assert_true(tfst_test_run_until(f->e->event, got_event, f, 200));
+  g_assert_cmpuint(f->calls.event_type, ==, TFST_FRAME_EVENT);
+  g_assert_cmpuint(f->calls.frames, ==, 0);
+}
+
+/* An older peer (no FEATURES) sending EVENT anyway is a protocol error. */
+static void
+test_event_not_announced(Fixture *f, gconstpointer data)
+{
+  tfst_test_peer_handshake_features(&f->peer, f->e->event, CHILD, 0);
+  g_assert_true(tfst_test_run_until(f->e->event, is_up, f, 200));
+  g_assert_false(tfst_hop_speaks_events(f->hop));
+  send_event(f, CHILD);
+  g_assert_true(tfst_test_run_until(f->e->event, is_down, f, 200));
+  g_assert_cmpint(f->calls.lost_err, ==, EPROTO);
+  g_assert_cmpuint(f->calls.events, ==, 0);
+}
+
+/* EVENT_ACK travels down only: from a child it is an error. */
+static void
+test_event_ack_from_child(Fixture *f, gconstpointer data)
+{
+  TfstEventAckMsg a = {.stream = {"child1", "syslog", 1}, .acked = 1};
+  guint8 b[256];
+
+  handshake(f);
+  g_assert_true(tfst_test_run_until(f->e->event, is_up, f, 200));
+  tfst_test_peer_send(&f->peer, b, tfst_frame_encode_event_ack(b, sizeof(b), &a));
+  g_assert_true(tfst_test_run_until(f->e->event, is_down, f, 200));
+  g_assert_cmpint(f->calls.lost_err, ==, EPROTO);
+  g_assert_cmpuint(f->calls.events, ==, 0);
+}
+
+static void
+test_event_before_up(Fixture *f, gconstpointer data)
+{
+  send_hello(f);
+  send_event(f, CHILD);
+  g_assert_true(tfst_test_run_until(f->e->event, is_down, f, 200));
+  g_assert_cmpint(f->calls.lost_err, ==, EPROTO);
+  g_assert_cmpuint(f->calls.events, ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -252,6 +341,10 @@ main(int argc, char **argv)
   ADD("/hop/frame-before-handshake", test_frame_before_handshake);
   ADD("/hop/peer-closes", test_peer_closes);
   ADD("/hop/output-cap", test_output_cap);
+  ADD("/hop/event-negotiated", test_event_negotiated);
+  ADD("/hop/event-not-announced", test_event_not_announced);
+  ADD("/hop/event-ack-from-child", test_event_ack_from_child);
+  ADD("/hop/event-before-up", test_event_before_up);
 #undef ADD
   return g_test_run();
 }

@@ -152,13 +152,21 @@ tfst_test_peer_wait_eof(TfstTestPeer *peer, sd_event *event)
 void
 tfst_test_peer_handshake(TfstTestPeer *peer, sd_event *event, const char *label)
 {
+  tfst_test_peer_handshake_features(peer, event, label, TFST_FEATURES_OURS);
+}
+
+void
+tfst_test_peer_handshake_features(TfstTestPeer *peer, sd_event *event, const char *label,
+                                  guint32 features)
+{
   TfstChainEntry self = {.depth = 0};
   g_autoptr(GByteArray) tell = NULL;
   TfstFrameHeader h;
   TfstTellMsg m;
   guint8 b[128];
 
-  tfst_test_peer_send(peer, b, tfst_frame_encode_hello(b, sizeof(b), TFST_ROLE_GWPROXY, label));
+  tfst_test_peer_send(peer, b,
+                      tfst_frame_encode_hello(b, sizeof(b), TFST_ROLE_GWPROXY, label, features));
   g_assert_true(tfst_test_peer_expect(peer, event, TFST_FRAME_WHO, &h, NULL));
   tfst_test_peer_send(peer, b, tfst_frame_encode_iam(b, sizeof(b), label));
   tfst_tell_msg_init(&m);

@@ -42,3 +42,6 @@ gboolean tfst_test_peer_wait_eof(TfstTestPeer *peer, sd_event *event);
 /* The child's side of a hop's handshake as a gateway proxy named `label`:
  * HELLO, then (after the WHO) IAM and a TELL naming itself. */
 void tfst_test_peer_handshake(TfstTestPeer *peer, sd_event *event, const char *label);
+/* The same announcing `features` in HELLO (the one above: TFST_FEATURES_OURS). */
+void tfst_test_peer_handshake_features(TfstTestPeer *peer, sd_event *event, const char *label,
+                                       guint32 features);

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfst-generator: a systemd generator (systemd.generator(7)) that turns the
- * configuration into the socket units' ListenStream=, so that socket
- * activation and the configuration cannot disagree.
+ * configuration into the socket units' ListenStream= and ListenDatagram=,
+ * so that socket activation and the configuration cannot disagree.
  *
  * For every SYSCONFDIR/tfst/<role>@<instance>.conf it loads the file with its
  * drop-ins, exactly as tfstd does, and writes
  *   <normal-dir>/tfst-<role>@<instance>.socket.d/50-tfst-listen.conf
- * with one ListenStream= per listener: the children hop, the parent hop and
- * each forward with Listen=.  A Listen= without a port gets the first port of
- * the [Ports] rule.
+ * with one ListenStream= per listener: the children hop, the parent hop,
+ * each forward with Listen= and each tcp: address of an [Events] Listen=;
+ * a udp: address of [Events] Listen= gets a ListenDatagram=.  A Listen=
+ * without a port gets the first port of the [Ports] rule.
  *
  * [Diagnostics] PacketTrace=yes or IPsec=yes also gets the service
  *   <normal-dir>/tfst-<role>@<instance>.service.d/50-tfst-capabilities.conf
@@ -17,7 +18,8 @@
  * keeps the template's empty capability set.
  *
  * No FileDescriptorName= is written: it names every socket of a unit alike,
- * so tfstd matches the sockets it is handed to its listeners by local address.
+ * so tfstd matches the sockets it is handed to its listeners by local address
+ * and socket type.
  *
  * An invalid configuration gets no drop-in (its socket unit then has no
  * ListenStream= and refuses to start, and tfstd itself exits with 78 naming
@@ -64,7 +66,8 @@ typedef struct {
 } TfstGenerator;
 
 typedef struct {
-  char *what; /* the configuration key, for comments and errors */
+  char *what;        /* the configuration key, for comments and errors */
+  gboolean datagram; /* UDP ([Events] Listen=udp:) */
   TfstSockAddr addr;
 } TfstGenListener;
 
@@ -153,25 +156,48 @@ instance_is_valid(const char *role, const char *instance, char **out_reason)
   return TRUE;
 }
 
+/* A TCP and a UDP socket may share an address and port. */
 static gboolean
-add_listener(GArray *listeners, char *what, const TfstSockAddr *addr, GError **error)
+add_socket(GArray *listeners, char *what, gboolean datagram, const TfstSockAddr *addr,
+           GError **error)
 {
   g_autofree char *owned = what;
-  TfstGenListener l = {NULL, *addr};
+  TfstGenListener l = {NULL, datagram, *addr};
   char buf[TFST_ADDR_STRLEN];
 
   for (guint i = 0; i < listeners->len; i++) {
     const TfstGenListener *other = &g_array_index(listeners, TfstGenListener, i);
 
-    if (tfst_addr_equal(&other->addr, addr, TRUE)) {
+    if (other->datagram == datagram && tfst_addr_equal(&other->addr, addr, TRUE)) {
       g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG,
-                  "%s and %s both listen on %s; give one of them another address or port",
-                  other->what, owned, tfst_addr_format(addr, buf));
+                  "%s and %s both listen on %s%s; give one of them another address or port",
+                  other->what, owned, datagram ? "udp:" : "", tfst_addr_format(addr, buf));
       return FALSE;
     }
   }
   l.what = g_steal_pointer(&owned);
   g_array_append_val(listeners, l);
+  return TRUE;
+}
+
+static gboolean
+add_listener(GArray *listeners, char *what, const TfstSockAddr *addr, GError **error)
+{
+  return add_socket(listeners, what, FALSE, addr, error);
+}
+
+static gboolean
+add_events_listeners(const TfstEventsConf *ev, GArray *listeners, GError **error)
+{
+  for (guint i = 0; i < ev->listen->len; i++) {
+    const TfstEventAddr *a = &g_array_index(ev->listen, TfstEventAddr, i);
+    gboolean udp = a->transport == TFST_EVENT_UDP;
+
+    if (!add_socket(listeners,
+                    g_strdup_printf("[Events %s] Listen=%s", ev->name, udp ? "udp:" : "tcp:"), udp,
+                    &a->addr, error))
+      return FALSE;
+  }
   return TRUE;
 }
 
@@ -218,6 +244,12 @@ collect_listeners(const TfstConfig *c, GError **error)
                       error))
       return NULL;
   }
+  for (guint i = 0; c->events != NULL && i < c->events->len; i++) {
+    const TfstEventsConf *ev = g_ptr_array_index(c->events, i);
+
+    if (ev->listen != NULL && !add_events_listeners(ev, listeners, error))
+      return NULL;
+  }
   return g_steal_pointer(&listeners);
 }
 
@@ -248,7 +280,9 @@ render_dropin(const TfstConfig *c, const char *unit, GArray *listeners)
   for (guint i = 0; i < listeners->len; i++) {
     const TfstGenListener *l = &g_array_index(listeners, TfstGenListener, i);
 
-    g_string_append_printf(s, "# %s\nListenStream=%s\n", l->what, tfst_addr_format(&l->addr, buf));
+    g_string_append_printf(s, "# %s\n%s=%s\n", l->what,
+                           l->datagram ? "ListenDatagram" : "ListenStream",
+                           tfst_addr_format(&l->addr, buf));
   }
   return g_string_free(g_steal_pointer(&s), FALSE);
 }

@@ -41,6 +41,8 @@ static const char *const session_keys[] = {"ConnectTimeout", "CloseTimeout", "Id
 static const char *const ports_keys[] = {"Base", "Skip", "Count", NULL};
 static const char *const diagnostics_keys[] = {"PacketTrace", "IPsec", NULL};
 static const char *const forward_keys[] = {"Listen", "Target", "Route", "Destination", NULL};
+static const char *const events_keys[] = {
+    "Listen", "Target", "TargetFraming", "SpoolSize", "SpoolSync", "SpoolFull", NULL};
 
 static const TfstConfigSection sections[] = {
     {"Instance", instance_keys},
@@ -51,17 +53,20 @@ static const TfstConfigSection sections[] = {
     {"Session", session_keys},
     {"Ports", ports_keys},
     {"Diagnostics", diagnostics_keys},
-    {"Forward NAME", forward_keys},
 };
+static const TfstConfigSection forward_section = {"Forward NAME", forward_keys};
+static const TfstConfigSection events_section = {"Events NAME", events_keys};
 
-const char *
-tfst_config_schema_forward_name(const char *group)
+/* The NAME of "[PREFIX NAME]" (after any blanks), or NULL when group is
+ * another section. */
+static const char *
+named_section(const char *group, const char *prefix)
 {
   const char *p;
 
-  if (!g_str_has_prefix(group, TFST_CONFIG_FORWARD_PREFIX))
+  if (!g_str_has_prefix(group, prefix))
     return NULL;
-  p = group + strlen(TFST_CONFIG_FORWARD_PREFIX);
+  p = group + strlen(prefix);
   if (*p != '\0' && *p != ' ' && *p != '\t')
     return NULL;
   while (*p == ' ' || *p == '\t')
@@ -69,12 +74,26 @@ tfst_config_schema_forward_name(const char *group)
   return p;
 }
 
+const char *
+tfst_config_schema_forward_name(const char *group)
+{
+  return named_section(group, TFST_CONFIG_FORWARD_PREFIX);
+}
+
+const char *
+tfst_config_schema_events_name(const char *group)
+{
+  return named_section(group, TFST_CONFIG_EVENTS_PREFIX);
+}
+
 const TfstConfigSection *
 tfst_config_schema_section(const char *group)
 {
   if (tfst_config_schema_forward_name(group) != NULL)
-    return &sections[G_N_ELEMENTS(sections) - 1];
-  for (gsize i = 0; i < G_N_ELEMENTS(sections) - 1; i++) {
+    return &forward_section;
+  if (tfst_config_schema_events_name(group) != NULL)
+    return &events_section;
+  for (gsize i = 0; i < G_N_ELEMENTS(sections); i++) {
     if (strcmp(group, sections[i].name) == 0)
       return &sections[i];
   }
@@ -126,9 +145,9 @@ tfst_config_schema_suggest(const char *word, const char *const *known)
 const char *
 tfst_config_schema_suggest_section(const char *group)
 {
-  static const char *const names[] = {"Instance",  "Parent",           "Children",
-                                      "Keepalive", "SessionKeepalive", "Session",
-                                      "Ports",     "Forward",          NULL};
+  static const char *const names[] = {"Instance",         "Parent",  "Children", "Keepalive",
+                                      "SessionKeepalive", "Session", "Ports",    "Diagnostics",
+                                      "Forward",          "Events",  NULL};
   g_auto(GStrv) words = g_strsplit(group, " ", 2);
 
   return tfst_config_schema_suggest(words[0] != NULL ? words[0] : "", names);

@@ -43,16 +43,20 @@
 #define MS_PER_S                   1000u
 
 #define TFST_CONFIG_FORWARD_PREFIX "Forward"
+#define TFST_CONFIG_EVENTS_PREFIX  "Events"
 
 typedef struct {
   const char *name; /* as shown to the user: "Parent", "Forward NAME" */
   const char *const *keys;
 } TfstConfigSection;
 
-/* The section group is ("Forward x" is "Forward NAME"), NULL when unknown. */
+/* The section group is ("Forward x" is "Forward NAME", "Events x" is
+ * "Events NAME"), NULL when unknown. */
 const TfstConfigSection *tfst_config_schema_section(const char *group);
 /* The NAME of "[Forward NAME]", or NULL when group is not a forward. */
 const char *tfst_config_schema_forward_name(const char *group);
+/* The NAME of "[Events NAME]", or NULL when group is not an event sink. */
+const char *tfst_config_schema_events_name(const char *group);
 /* A known word close enough to be what a typo meant, or NULL. */
 const char *tfst_config_schema_suggest(const char *word, const char *const *known);
 /* The section name an unknown group was probably meant to be, or NULL. */

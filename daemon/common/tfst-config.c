@@ -31,18 +31,36 @@ tfst_config_default_path(TfstRole role, const char *instance)
 
 /* systemd's StateDirectory=tfst sets $STATE_DIRECTORY; outside systemd
  * the same place is assumed. */
-char *
-tfst_config_persist_dir(TfstRole role, const char *instance)
+static char *
+state_dir(void)
 {
   const char *state = g_getenv("STATE_DIRECTORY");
-  g_autofree char *base = NULL;
 
   /* With several StateDirectory= entries the first one is ours. */
   if (state != NULL && *state != '\0')
-    base = g_strndup(state, strcspn(state, ":"));
-  else
-    base = g_build_filename(LOCALSTATEDIR, "lib", "tfst", NULL);
+    return g_strndup(state, strcspn(state, ":"));
+  return g_build_filename(LOCALSTATEDIR, "lib", "tfst", NULL);
+}
+
+char *
+tfst_config_persist_dir(TfstRole role, const char *instance)
+{
+  g_autofree char *base = state_dir();
+
   return g_strdup_printf("%s/%s@%s.conf.d", base, tfst_role_to_string(role), instance);
+}
+
+/* One directory per instance, so that two instances of one host never
+ * share a spool, and one per sink below it. */
+char *
+tfst_config_spool_dir(const TfstConfig *config, const char *name)
+{
+  g_autofree char *base = state_dir();
+  g_autofree char *inst =
+      g_strdup_printf("%s@%s.spool", tfst_role_to_string(config->role), config->instance);
+
+  g_return_val_if_fail(name != NULL && strchr(name, '/') == NULL, NULL);
+  return g_build_filename(base, inst, name, NULL);
 }
 
 guint16
@@ -68,16 +86,20 @@ format_ms(guint ms, char buf[32])
 }
 
 static const char *
-format_size(guint32 bytes, char buf[32])
+format_size(guint64 bytes, char buf[32])
 {
-  if (bytes != 0 && bytes % (1024 * 1024 * 1024) == 0)
-    g_snprintf(buf, 32, "%uG", bytes / (1024 * 1024 * 1024));
-  else if (bytes != 0 && bytes % (1024 * 1024) == 0)
-    g_snprintf(buf, 32, "%uM", bytes / (1024 * 1024));
-  else if (bytes != 0 && bytes % 1024 == 0)
-    g_snprintf(buf, 32, "%uK", bytes / 1024);
-  else
-    g_snprintf(buf, 32, "%u", bytes);
+  static const struct {
+    guint64 factor;
+    const char *suffix;
+  } units[] = {{1024ull * 1024 * 1024, "G"}, {1024 * 1024, "M"}, {1024, "K"}};
+
+  for (gsize i = 0; i < G_N_ELEMENTS(units); i++) {
+    if (bytes != 0 && bytes % units[i].factor == 0) {
+      g_snprintf(buf, 32, "%" G_GUINT64_FORMAT "%s", bytes / units[i].factor, units[i].suffix);
+      return buf;
+    }
+  }
+  g_snprintf(buf, 32, "%" G_GUINT64_FORMAT, bytes);
   return buf;
 }
 
@@ -677,6 +699,26 @@ get_size(Loader *l, const char *group, const char *key, guint32 min, guint32 max
   if (n > max)
     return conf_error(l, error, group, key, "'%s' is too large (maximum %s)", v,
                       format_size(max, buf));
+  *inout = n;
+  return TRUE;
+}
+
+/* Sizes that may exceed 4G (SpoolSize=). */
+static gboolean
+get_size64(Loader *l, const char *group, const char *key, guint64 min, guint64 *inout,
+           GError **error)
+{
+  const char *v = lookup(l, group, key);
+  char buf[32];
+  guint64 n;
+
+  if (v == NULL)
+    return TRUE;
+  if (!tfst_parse_size64(v, &n))
+    return conf_error(l, error, group, key, "'%s' is not a size (examples: 1048576, 512M, 2G)", v);
+  if (n < min)
+    return conf_error(l, error, group, key, "'%s' is too small (minimum %s)", v,
+                      format_size(min, buf));
   *inout = n;
   return TRUE;
 }
@@ -1583,6 +1625,288 @@ parse_forwards(Loader *l, TfstConfig *c, GError **error)
   return TRUE;
 }
 
+/* ---- [Events NAME] ---- */
+
+static const char *const spool_keys[] = {"SpoolSize", "SpoolSync", "SpoolFull"};
+
+static void
+events_conf_free(TfstEventsConf *e)
+{
+  g_free(e->name);
+  g_clear_pointer(&e->listen, g_array_unref);
+  g_free(e);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstEventsConf, events_conf_free)
+
+static TfstEventsConf *
+events_conf_new(const char *name)
+{
+  TfstEventsConf *e = g_new0(TfstEventsConf, 1);
+
+  e->name = g_strdup(name);
+  e->listen = g_array_new(FALSE, TRUE, sizeof(TfstEventAddr));
+  e->target_framing = TFST_EVENT_FRAMING_OCTET;
+  e->spool.max_bytes = TFST_DEFAULT_SPOOL_SIZE;
+  e->spool.sync_ms = TFST_DEFAULT_SPOOL_SYNC_MS;
+  e->spool.full = TFST_SPOOL_FULL_DROP_OLDEST;
+  return e;
+}
+
+/* "udp:ADDRESS:PORT" or "tcp:ADDRESS:PORT"; NULL, or why not (free it). */
+static char *
+parse_event_addr(const char *word, TfstEventAddr *out)
+{
+  g_autoptr(GError) local = NULL;
+  TfstEventAddr a = {0};
+
+  if (g_str_has_prefix(word, "udp:"))
+    a.transport = TFST_EVENT_UDP;
+  else if (g_str_has_prefix(word, "tcp:"))
+    a.transport = TFST_EVENT_TCP;
+  else
+    return g_strdup_printf("'%s' does not start with udp: or tcp: (examples: udp:0.0.0.0:514, "
+                           "tcp:[::1]:601)",
+                           word);
+  if (!tfst_addr_parse(word + strlen("udp:"), TRUE, &a.addr, &local))
+    return g_strdup_printf("'%s': %s", word, local->message);
+  *out = a;
+  return NULL;
+}
+
+/* "udp:1.2.3.4:514": equal sockets format alike. */
+static char *
+format_event_addr(const TfstEventAddr *a)
+{
+  char buf[TFST_ADDR_STRLEN];
+
+  return g_strdup_printf("%s:%s", a->transport == TFST_EVENT_UDP ? "udp" : "tcp",
+                         tfst_addr_format(&a->addr, buf));
+}
+
+/* Listen= of this or an earlier sink already on the same socket, or a TCP
+ * one on the address of a forward or a hop: bind() would fail later, with
+ * a less helpful message. */
+static char *
+event_listen_conflict(TfstConfig *c, GHashTable *taken, const TfstEventAddr *a)
+{
+  g_autofree char *text = format_event_addr(a);
+  const char *owner = g_hash_table_lookup(taken, text);
+  const TfstHopConf *hops[] = {&c->parent, &c->children};
+  const char *hop_names[] = {"Parent", "Children"};
+
+  if (owner != NULL)
+    return g_strdup_printf("%s is already used by [Events %s] Listen=", text, owner);
+  if (a->transport != TFST_EVENT_TCP)
+    return NULL;
+  for (guint i = 0; i < c->forwards->len; i++) {
+    const TfstForwardConf *f = g_ptr_array_index(c->forwards, i);
+
+    if (f->has_listen && tfst_addr_equal(&f->listen, &a->addr, TRUE))
+      return g_strdup_printf("%s is already used by [Forward %s] Listen=", text, f->name);
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS(hops); i++) {
+    const TfstHopConf *h = hops[i];
+
+    if (h->listen && !h->port_from_rule && h->addrs->len == 1 &&
+        tfst_addr_equal(&g_array_index(h->addrs, TfstSockAddr, 0), &a->addr, TRUE))
+      return g_strdup_printf("%s is already used by [%s] Listen=", text, hop_names[i]);
+  }
+  return NULL;
+}
+
+/* taken: "udp:ADDRESS:PORT" -> name of the sink listening there. */
+static gboolean
+parse_events_listen(Loader *l, TfstConfig *c, const char *group, TfstEventsConf *e,
+                    GHashTable *taken, GError **error)
+{
+  g_auto(GStrv) words = g_strsplit_set(lookup(l, group, "Listen"), " \t;,", -1);
+
+  for (guint i = 0; words[i] != NULL; i++) {
+    g_autofree char *reason = NULL;
+    TfstEventAddr a;
+
+    if (words[i][0] == '\0')
+      continue;
+    reason = parse_event_addr(words[i], &a);
+    if (reason == NULL)
+      reason = event_listen_conflict(c, taken, &a);
+    if (reason != NULL)
+      return conf_error(l, error, group, "Listen", "%s", reason);
+    g_array_append_val(e->listen, a);
+    g_hash_table_insert(taken, format_event_addr(&a), e->name);
+  }
+  if (e->listen->len == 0)
+    return conf_error(l, error, group, "Listen", "no address given");
+  return TRUE;
+}
+
+static gboolean
+parse_events_target(Loader *l, const char *group, TfstEventsConf *e, GError **error)
+{
+  const char *v = lookup(l, group, "Target");
+  g_autofree char *reason = NULL;
+
+  if (strpbrk(v, " \t;,") != NULL)
+    return conf_error(l, error, group, "Target", "'%s': Target= takes a single address", v);
+  reason = parse_event_addr(v, &e->target);
+  if (reason != NULL)
+    return conf_error(l, error, group, "Target", "%s", reason);
+  e->has_target = TRUE;
+  return TRUE;
+}
+
+static gboolean
+parse_events_framing(Loader *l, const char *group, TfstEventsConf *e, GError **error)
+{
+  const char *v = lookup(l, group, "TargetFraming");
+
+  if (v == NULL)
+    return TRUE;
+  if (!e->has_target)
+    return conf_error(l, error, group, "TargetFraming", "only applies with Target=");
+  if (e->target.transport != TFST_EVENT_TCP)
+    return conf_error(l, error, group, "TargetFraming",
+                      "only applies with a tcp: Target=; a udp: target gets one datagram per "
+                      "event");
+  if (strcmp(v, "octet-counted") == 0)
+    e->target_framing = TFST_EVENT_FRAMING_OCTET;
+  else if (strcmp(v, "newline") == 0)
+    e->target_framing = TFST_EVENT_FRAMING_NEWLINE;
+  else
+    return conf_error(l, error, group, "TargetFraming", "'%s' is not octet-counted or newline", v);
+  return TRUE;
+}
+
+/* A time span, or "always": after every batch of events read. */
+static gboolean
+parse_spool_sync(Loader *l, const char *group, TfstSpoolConf *s, GError **error)
+{
+  const char *v = lookup(l, group, "SpoolSync");
+
+  if (v != NULL && g_ascii_strcasecmp(v, "always") == 0) {
+    s->sync_ms = TFST_SPOOL_SYNC_ALWAYS;
+    return TRUE;
+  }
+  /* The generic time span message would hide that "always" is allowed. */
+  if (v != NULL && !tfst_parse_timespan_ms(v, &s->sync_ms))
+    return conf_error(l, error, group, "SpoolSync",
+                      "'%s' is neither a time span (examples: 100ms, 1s) nor always", v);
+  return TRUE;
+}
+
+static gboolean
+parse_spool_full(Loader *l, const char *group, TfstSpoolConf *s, GError **error)
+{
+  static const char *const names[] = {"drop-oldest", "drop-newest", "block"};
+  const char *v = lookup(l, group, "SpoolFull");
+
+  if (v == NULL)
+    return TRUE;
+  for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+    if (strcmp(v, names[i]) == 0) {
+      s->full = (TfstSpoolFull)i;
+      return TRUE;
+    }
+  }
+  return conf_error(l, error, group, "SpoolFull", "'%s' is not drop-oldest, drop-newest or block",
+                    v);
+}
+
+/* The spool is where events are collected: only with Listen=. */
+static gboolean
+parse_events_spool(Loader *l, const char *group, TfstEventsConf *e, GError **error)
+{
+  if (e->listen->len == 0) {
+    for (gsize i = 0; i < G_N_ELEMENTS(spool_keys); i++)
+      if (is_set(l, group, spool_keys[i]))
+        return conf_error(l, error, group, spool_keys[i],
+                          "only applies with Listen=: the spool is at the collecting end");
+    return TRUE;
+  }
+  return get_size64(l, group, "SpoolSize", TFST_SPOOL_SIZE_MIN, &e->spool.max_bytes, error) &&
+         parse_spool_sync(l, group, &e->spool, error) &&
+         parse_spool_full(l, group, &e->spool, error);
+}
+
+/* Events travel up the chain: collected at a gwproxy, delivered at the
+ * epproxy; a relay carries every sink without being told. */
+static gboolean
+check_events_role(Loader *l, const char *group, GError **error)
+{
+  gboolean has_listen = is_set(l, group, "Listen");
+  gboolean has_target = is_set(l, group, "Target");
+
+  if (l->role == TFST_ROLE_RELAY)
+    return conf_error(l, error, group, NULL,
+                      "a relay needs no [Events] section: it carries the events of every sink "
+                      "from its children to its parent; remove this section");
+  if (has_listen && l->role != TFST_ROLE_GWPROXY)
+    return conf_error(l, error, group, "Listen",
+                      "only a gwproxy collects events: they travel up the chain to the epproxy, "
+                      "which delivers them to Target=");
+  if (has_target && l->role != TFST_ROLE_EPPROXY)
+    return conf_error(l, error, group, "Target",
+                      "only an epproxy delivers events: a gwproxy collects them with Listen= "
+                      "and sends them up the chain");
+  if (!has_listen && !has_target)
+    return conf_error(l, error, group, NULL,
+                      "needs Listen=udp:|tcp:ADDRESS:PORT (a gwproxy collects events there) or "
+                      "Target=udp:|tcp:ADDRESS:PORT (an epproxy delivers them there)");
+  return TRUE;
+}
+
+static gboolean
+check_events_name(Loader *l, TfstConfig *c, const char *group, GError **error)
+{
+  const char *name = tfst_config_schema_events_name(group);
+
+  if (*name == '\0')
+    return conf_error(l, error, group, NULL, "an event sink needs a name: [Events NAME]");
+  if (!tfst_label_is_valid(name))
+    return conf_error(l, error, group, NULL,
+                      "'%s' is not a valid event sink name (1-%d characters of A-Z a-z 0-9 . _ -)",
+                      name, TFST_LABEL_MAX);
+  if (tfst_config_events(c, name) != NULL)
+    return conf_error(l, error, group, NULL, "event sink '%s' is defined twice", name);
+  return TRUE;
+}
+
+static TfstEventsConf *
+parse_events_section(Loader *l, TfstConfig *c, const char *group, GHashTable *taken, GError **error)
+{
+  g_autoptr(TfstEventsConf) e = NULL;
+
+  if (!check_events_name(l, c, group, error) || !check_events_role(l, group, error))
+    return NULL;
+  e = events_conf_new(tfst_config_schema_events_name(group));
+  if (is_set(l, group, "Listen") && !parse_events_listen(l, c, group, e, taken, error))
+    return NULL;
+  if (is_set(l, group, "Target") && !parse_events_target(l, group, e, error))
+    return NULL;
+  if (!parse_events_framing(l, group, e, error) || !parse_events_spool(l, group, e, error))
+    return NULL;
+  return g_steal_pointer(&e);
+}
+
+static gboolean
+parse_events(Loader *l, TfstConfig *c, GError **error)
+{
+  g_autoptr(GHashTable) taken = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < l->groups->len; i++) {
+    const ConfGroup *g = g_ptr_array_index(l->groups, i);
+    TfstEventsConf *e;
+
+    if (tfst_config_schema_events_name(g->name) == NULL)
+      continue;
+    e = parse_events_section(l, c, g->name, taken, error);
+    if (e == NULL)
+      return FALSE;
+    g_ptr_array_add(c->events, e);
+  }
+  return TRUE;
+}
+
 /* ---- structure: unknown sections and keys ---- */
 
 static gboolean
@@ -1614,16 +1938,17 @@ check_structure(Loader *l, GError **error)
 
     if (info == NULL) {
       const char *close = tfst_config_schema_suggest_section(g->name);
-      g_autofree char *hint = close != NULL
-                                  ? g_strdup_printf(" (did you mean [%s%s]?)", close,
-                                                    strcmp(close, "Forward") == 0 ? " NAME" : "")
-                                  : g_strdup("");
+      gboolean named = g_strcmp0(close, TFST_CONFIG_FORWARD_PREFIX) == 0 ||
+                       g_strcmp0(close, TFST_CONFIG_EVENTS_PREFIX) == 0;
+      g_autofree char *hint =
+          close != NULL ? g_strdup_printf(" (did you mean [%s%s]?)", close, named ? " NAME" : "")
+                        : g_strdup("");
 
-      return conf_error(
-          l, error, g->name, NULL,
-          "unknown section%s; the sections are [Instance], [Parent], [Children], "
-          "[Keepalive], [SessionKeepalive], [Session], [Ports], [Diagnostics] and [Forward NAME]",
-          hint);
+      return conf_error(l, error, g->name, NULL,
+                        "unknown section%s; the sections are [Instance], [Parent], [Children], "
+                        "[Keepalive], [SessionKeepalive], [Session], [Ports], [Diagnostics], "
+                        "[Forward NAME] and [Events NAME]",
+                        hint);
     }
     if (!check_keys(l, g, info, error))
       return FALSE;
@@ -1642,6 +1967,7 @@ config_new(TfstRole role, const char *instance)
   c->instance = g_strdup(instance);
   tfst_config_schema_set_defaults(c);
   c->forwards = g_ptr_array_new_with_free_func((GDestroyNotify)forward_conf_free);
+  c->events = g_ptr_array_new_with_free_func((GDestroyNotify)events_conf_free);
   c->origins = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   return c;
 }
@@ -1652,9 +1978,25 @@ origin_key(const char *group, const char *key)
   return g_strconcat(group, "\n", key, NULL);
 }
 
+/* A named section as its origin is looked up: "Forward NAME" and "Events
+ * NAME" with one space, whatever blanks the file has. */
+static char *
+origin_group(const char *group)
+{
+  const char *fwd = tfst_config_schema_forward_name(group);
+  const char *events = tfst_config_schema_events_name(group);
+
+  if (fwd != NULL)
+    return g_strconcat(TFST_CONFIG_FORWARD_PREFIX " ", fwd, NULL);
+  if (events != NULL)
+    return g_strconcat(TFST_CONFIG_EVENTS_PREFIX " ", events, NULL);
+  return g_strdup(group);
+}
+
 /* The loader and its file texts are gone after loading; keep the location
  * of the few keys a later check may have to point at: the addresses
- * (tfst-host-addrs.c) and the TLS files (tfst_tls_creds_load). */
+ * (tfst-host-addrs.c, the event sockets) and the TLS files
+ * (tfst_tls_creds_load). */
 static void
 record_origins(Loader *l, TfstConfig *c)
 {
@@ -1664,9 +2006,7 @@ record_origins(Loader *l, TfstConfig *c)
 
   for (guint i = 0; i < l->groups->len; i++) {
     const ConfGroup *g = g_ptr_array_index(l->groups, i);
-    const char *fwd = tfst_config_schema_forward_name(g->name);
-    g_autofree char *group =
-        fwd != NULL ? g_strconcat(TFST_CONFIG_FORWARD_PREFIX " ", fwd, NULL) : g_strdup(g->name);
+    g_autofree char *group = origin_group(g->name);
 
     for (gsize k = 0; k < G_N_ELEMENTS(keys); k++) {
       const ConfValue *v = is_set(l, g->name, keys[k]) ? loader_value(l, g->name, keys[k]) : NULL;
@@ -1689,7 +2029,7 @@ loader_build(Loader *l, const char *instance, GError **error)
 
   if (!check_structure(l, error) || !parse_instance(l, c, error) || !parse_hops(l, c, error) ||
       !parse_keepalive(l, c, error) || !parse_session(l, c, error) || !parse_ports(l, c, error) ||
-      !parse_diagnostics(l, c, error) || !parse_forwards(l, c, error))
+      !parse_diagnostics(l, c, error) || !parse_forwards(l, c, error) || !parse_events(l, c, error))
     return NULL;
   record_origins(l, c);
   if (l->n_warnings > MAX_WARNINGS)
@@ -1808,6 +2148,7 @@ tfst_config_free(TfstConfig *config)
   g_clear_pointer(&config->trust.networks, g_ptr_array_unref);
   g_clear_pointer(&config->trust.forwards, g_ptr_array_unref);
   g_clear_pointer(&config->forwards, g_ptr_array_unref);
+  g_clear_pointer(&config->events, g_ptr_array_unref);
   g_clear_pointer(&config->origins, g_hash_table_unref);
   g_clear_pointer(&config->warnings, g_ptr_array_unref);
   g_free(config);
@@ -1821,6 +2162,18 @@ tfst_config_forward(const TfstConfig *config, const char *name)
     const TfstForwardConf *fw = g_ptr_array_index(config->forwards, i);
     if (g_strcmp0(fw->name, name) == 0)
       return fw;
+  }
+  return NULL;
+}
+
+const TfstEventsConf *
+tfst_config_events(const TfstConfig *config, const char *name)
+{
+  for (guint i = 0; i < config->events->len; i++) {
+    const TfstEventsConf *e = g_ptr_array_index(config->events, i);
+
+    if (g_strcmp0(e->name, name) == 0)
+      return e;
   }
   return NULL;
 }

@@ -88,8 +88,8 @@ typedef struct {
 } TfstSpoolConf;
 
 typedef struct {
-  char *name;         /* label syntax */
-  GArray *listen;     /* TfstEventAddr, Listen=: empty when none */
+  char *name;     /* label syntax */
+  GArray *listen; /* TfstEventAddr, Listen=: empty when none */
   gboolean has_target;
   TfstEventAddr target;            /* Target= */
   TfstEventFraming target_framing; /* TargetFraming=, tcp targets only */

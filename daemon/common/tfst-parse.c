@@ -106,7 +106,7 @@ tfst_parse_timespan_ms(const char *text, guint *out_ms)
 
 /* "65536", "64K", "16M", "1G" (binary multiples, "KiB" also accepted). */
 gboolean
-tfst_parse_size(const char *text, guint32 *out)
+tfst_parse_size64(const char *text, guint64 *out)
 {
   const char *p = text;
   guint64 n, factor;
@@ -115,9 +115,20 @@ tfst_parse_size(const char *text, guint32 *out)
     return FALSE;
   if (!unit_factor(size_units, G_N_ELEMENTS(size_units), p, strlen(p), &factor))
     return FALSE;
-  if (n > G_MAXUINT32 / factor)
+  if (n > G_MAXUINT64 / factor)
     return FALSE;
-  *out = (guint32)(n * factor);
+  *out = n * factor;
+  return TRUE;
+}
+
+gboolean
+tfst_parse_size(const char *text, guint32 *out)
+{
+  guint64 n;
+
+  if (!tfst_parse_size64(text, &n) || n > G_MAXUINT32)
+    return FALSE;
+  *out = (guint32)n;
   return TRUE;
 }
 

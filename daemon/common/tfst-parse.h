@@ -14,6 +14,8 @@ gboolean tfst_parse_timespan_ms(const char *text, guint *out_ms);
 gboolean tfst_parse_bool(const char *text, gboolean *out);
 /* Parses "65536", "64K", "16M" into bytes. */
 gboolean tfst_parse_size(const char *text, guint32 *out);
+/* The same for sizes beyond 4G (SpoolSize=). */
+gboolean tfst_parse_size64(const char *text, guint64 *out);
 /* Parses "10.1.0.0/16", "fd00::/8" or a bare address (one host) into *out
  * (owner empty); on failure *out_reason says why (free it). */
 gboolean tfst_parse_network(const char *text, TfstNetworkEntry *out, char **out_reason);

@@ -15,6 +15,18 @@ activated_fd_free(TfstActivatedFd *a)
   g_free(a);
 }
 
+/* SOCK_STREAM for a listening socket (ListenStream=), SOCK_DGRAM for a
+ * datagram socket (ListenDatagram=, [Events] Listen=udp:), else -1. */
+static int
+socket_type(int fd)
+{
+  if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0)
+    return SOCK_STREAM;
+  if (sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0)
+    return SOCK_DGRAM;
+  return -1;
+}
+
 GPtrArray *
 tfst_activation_take(GError **error)
 {
@@ -36,11 +48,12 @@ tfst_activation_take(GError **error)
     a->fd = SD_LISTEN_FDS_START + i;
     a->name = g_strdup(names != NULL && names[i] != NULL ? names[i] : "unknown");
     g_ptr_array_add(fds, a);
-    if (sd_is_socket(a->fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 ||
-        getsockname(a->fd, &a->addr.sa, &len) < 0 ||
+    a->type = socket_type(a->fd);
+    if (a->type < 0 || getsockname(a->fd, &a->addr.sa, &len) < 0 ||
         (a->addr.sa.sa_family != AF_INET && a->addr.sa.sa_family != AF_INET6)) {
       g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG,
-                  "socket-activated fd %d (%s) is not a listening TCP socket", a->fd, a->name);
+                  "socket-activated fd %d (%s) is neither a listening TCP socket nor a UDP socket",
+                  a->fd, a->name);
       g_strfreev(names);
       return NULL;
     }
@@ -54,18 +67,24 @@ tfst_activation_take(GError **error)
 int
 tfst_activation_claim(GPtrArray *fds, const char *name, const TfstSockAddr *addr)
 {
+  return tfst_activation_claim_type(fds, name, addr, SOCK_STREAM);
+}
+
+int
+tfst_activation_claim_type(GPtrArray *fds, const char *name, const TfstSockAddr *addr, int type)
+{
   if (fds == NULL)
     return -1;
   for (guint i = 0; i < fds->len; i++) {
     TfstActivatedFd *a = g_ptr_array_index(fds, i);
-    if (!a->claimed && g_strcmp0(a->name, name) == 0) {
+    if (!a->claimed && a->type == type && g_strcmp0(a->name, name) == 0) {
       a->claimed = TRUE;
       return a->fd;
     }
   }
   for (guint i = 0; i < fds->len; i++) {
     TfstActivatedFd *a = g_ptr_array_index(fds, i);
-    if (!a->claimed && tfst_addr_equal(&a->addr, addr, TRUE)) {
+    if (!a->claimed && a->type == type && tfst_addr_equal(&a->addr, addr, TRUE)) {
       a->claimed = TRUE;
       return a->fd;
     }
@@ -84,15 +103,16 @@ tfst_activation_check_all_claimed(GPtrArray *fds, const char *config_path, GErro
     TfstActivatedFd *a = g_ptr_array_index(fds, i);
     char buf[TFST_ADDR_STRLEN];
     if (!a->claimed)
-      g_string_append_printf(bad, "%s%s (fd %d, name %s)", bad->len ? ", " : "",
-                             tfst_addr_format(&a->addr, buf), a->fd, a->name);
+      g_string_append_printf(bad, "%s%s%s (fd %d, name %s)", bad->len ? ", " : "",
+                             a->type == SOCK_DGRAM ? "udp:" : "", tfst_addr_format(&a->addr, buf),
+                             a->fd, a->name);
   }
   if (bad->len == 0)
     return TRUE;
   g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG,
               "the socket unit passed %s, which no listener in %s uses: the socket unit and the "
               "configuration disagree; run 'systemctl daemon-reload' so the generator rewrites "
-              "ListenStream=, then restart the socket unit",
+              "ListenStream= and ListenDatagram=, then restart the socket unit",
               bad->str, config_path != NULL ? config_path : "the configuration");
   return FALSE;
 }

@@ -17,6 +17,7 @@ typedef struct TfstHop TfstHop;
 typedef struct TfstSession TfstSession;
 typedef struct TfstEnd TfstEnd;
 typedef struct TfstListener TfstListener;
+typedef struct TfstEvents TfstEvents;
 typedef struct TfstConnector TfstConnector;
 
 /* Userspace output queued on a hop before sessions stop feeding it; the
@@ -169,6 +170,8 @@ struct TfstHop {
   TfstTls *tls;
 
   gboolean got_hello;
+  guint32 peer_features; /* TFST_FEATURE_* the peer announced in HELLO (ours only) */
+  gboolean room_wanted;  /* hop_room_cb once `out` drains (tfst_hop_want_room) */
   gboolean got_iam;
   gboolean told; /* child side: our TELL went out on this hop */
   gboolean up;
@@ -270,6 +273,11 @@ typedef struct {
   void (*down_cb)(TfstHop *hop, gboolean was_up);
   /* Output drained below TFST_HOP_OUT_LOW: an end that waited may send. */
   void (*room_cb)(TfstEnd *end);
+  /* EVENT (from a child) and EVENT_ACK (from a parent) on a hop that is up
+   * and whose peer announced TFST_FEATURE_EVENTS; payload shape checked. */
+  void (*event_cb)(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload);
+  /* The same drain for whoever asked with tfst_hop_want_room() (events). */
+  void (*hop_room_cb)(TfstHop *hop);
 } TfstHopCallbacks;
 
 /* A peer that connected to us (Listen=), remembered by label after its hop
@@ -418,6 +426,8 @@ struct TfstEngine {
   TfstRatelimit rl_pending;
   TfstRatelimit rl_accept;
   TfstRatelimit rl_takeover;
+
+  TfstEvents *events; /* tfst-events.c: [Events] sections, streams passing */
 };
 
 /* tfst-engine.c */
@@ -441,6 +451,10 @@ void tfst_hop_commit_data(TfstHop *hop, guint32 session, gsize payload);
 void tfst_hop_send_data(TfstHop *hop, guint32 session, const guint8 *data, gsize len);
 gboolean tfst_hop_has_room(const TfstHop *hop);
 void tfst_hop_block(TfstHop *hop, TfstEnd *end);
+/* Up, not closing, and the peer announced EVENT/EVENT_ACK in its HELLO. */
+gboolean tfst_hop_speaks_events(const TfstHop *hop);
+/* hop_room_cb(hop) once its output drains below TFST_HOP_OUT_LOW. */
+void tfst_hop_want_room(TfstHop *hop);
 guint32 tfst_hop_alloc_id(TfstHop *hop);
 /* The [Parent] or [Children] settings the hop was made with. */
 const TfstHopConf *tfst_hop_conf(const TfstHop *hop);
@@ -514,6 +528,12 @@ void tfst_router_free(TfstEngine *e);
  * not use (answer OPEN_FAIL EACCES).  At the endpoint proxy, also learns
  * CLIENT when it is consistent with the hop. */
 gboolean tfst_router_check_open(TfstHop *hop, const TfstOpenMsg *m);
+/* Why ORIGIN may not be claimed in an OPEN or EVENT from `hop`, NULL
+ * when it may. */
+const char *tfst_router_origin_refusal(TfstHop *hop, const char *origin);
+/* Whether ORIGIN is in the subtree `hop` told us: an EVENT needs its way
+ * back (the ack goes down to the child whose subtree has ORIGIN). */
+gboolean tfst_router_event_origin_known(TfstHop *hop, const char *origin);
 void tfst_engine_update_status(TfstEngine *e);
 
 /* tfst-notify.c: change notification to the control plane (a leaf) */
@@ -545,6 +565,20 @@ typedef struct {
 /* tfst-sockets.c: applies the keepalive settings of the configuration to
  * every open hop and session socket. */
 void tfst_sockets_retune(TfstEngine *e);
+
+/* tfst-events.c: the event sink (docs/events.md) */
+/* Makes a sink per [Events] section: inputs bound (or taken from
+ * e->activated), spools opened, targets set up; fails only on a Listen=
+ * that cannot be bound. */
+gboolean tfst_events_start(TfstEngine *e, GError **error);
+void tfst_events_free(TfstEngine *e);
+void tfst_events_frame_cb(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload);
+void tfst_events_hop_room_cb(TfstHop *hop);
+void tfst_events_hop_down(TfstHop *hop);
+/* After every decision on e->active_parent (tfst_parents_update). */
+void tfst_events_parents_changed(TfstEngine *e);
+/* Spool keys in place; other changes are added to `restart`. */
+void tfst_events_reload(TfstEngine *e, TfstConfig *next, GPtrArray *restart);
 
 /* tfst-reload.c */
 void tfst_reload_apply(TfstEngine *e, TfstConfig *next);

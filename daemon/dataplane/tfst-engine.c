@@ -172,6 +172,7 @@ tfst_engine_new(TfstConfig *config, TfstLog *log, GError **error)
   g_autoptr(TfstEngine) e = tfst_engine_new_state(config, log);
   const TfstHopConf *hops[] = {&config->children, &config->parent};
   const TfstListenKind kinds[] = {TFST_LISTEN_CHILDREN, TFST_LISTEN_PARENT};
+  int r;
 
   e->activated = tfst_activation_take(error);
   if (e->activated == NULL && error != NULL && *error != NULL)
@@ -193,6 +194,15 @@ tfst_engine_new(TfstConfig *config, TfstLog *log, GError **error)
     if (fw->has_listen && !add_listener(e, TFST_LISTEN_FORWARD, &fw->listen, FALSE, fw, error))
       return NULL;
   }
+  /* The event inputs bind here, with the other listeners, so that a
+   * Listen= that cannot be bound refuses the start; they need the loop
+   * their sources will run on. */
+  if ((r = sd_event_new(&e->event)) < 0) {
+    tfst_error_from_errno(error, -r, "sd_event_new");
+    return NULL;
+  }
+  if (!tfst_events_start(e, error))
+    return NULL;
   if (!tfst_activation_check_all_claimed(e->activated, config->path, error))
     return NULL;
   g_clear_pointer(&e->activated, g_ptr_array_unref);
@@ -282,6 +292,8 @@ listener_io_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
 static void
 engine_accepting_cb(TfstEngine *e, gboolean on)
 {
+  /* Called after every decision on the active parent: events follow it. */
+  tfst_events_parents_changed(e);
   if (e->config->role != TFST_ROLE_GWPROXY)
     return;
   for (guint i = 0; i < e->listeners->len; i++) {
@@ -362,6 +374,7 @@ static void
 engine_hop_down_cb(TfstHop *hop, gboolean was_up)
 {
   if (was_up) {
+    tfst_events_hop_down(hop);
     tfst_router_hop_down(hop);
     tfst_counters_hop_down(hop);
   }
@@ -382,6 +395,8 @@ static const TfstHopCallbacks engine_hop_callbacks = {
     .lost_cb = tfst_session_lost_cb,
     .down_cb = engine_hop_down_cb,
     .room_cb = tfst_session_room_cb,
+    .event_cb = tfst_events_frame_cb,
+    .hop_room_cb = tfst_events_hop_room_cb,
 };
 
 static int
@@ -418,6 +433,7 @@ engine_teardown(TfstEngine *e)
   e->wake = sd_event_source_disable_unref(e->wake);
   e->sess_src = sd_event_source_disable_unref(e->sess_src);
   e->status_timer = sd_event_source_disable_unref(e->status_timer);
+  tfst_events_free(e);
   tfst_router_free(e);
 }
 
@@ -555,7 +571,7 @@ engine_thread(gpointer data)
 gboolean
 tfst_engine_start(TfstEngine *e, GError **error)
 {
-  int r = sd_event_new(&e->event);
+  int r = e->event != NULL ? 0 : sd_event_new(&e->event);
 
   if (r < 0) {
     tfst_error_from_errno(error, -r, "sd_event_new");
@@ -603,6 +619,7 @@ tfst_engine_free(TfstEngine *e)
   g_clear_pointer(&e->pending_by_addr, g_hash_table_unref);
   tfst_counters_free(e);
   g_clear_pointer(&e->activated, g_ptr_array_unref);
+  tfst_events_free(e); /* never started: the loop never ran its sources */
   if (e->commands != NULL) {
     TfstCommand *cmd;
     while ((cmd = g_async_queue_try_pop(e->commands)) != NULL) {

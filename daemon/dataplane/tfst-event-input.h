@@ -16,8 +16,8 @@
 
 typedef struct TfstEventInput TfstEventInput;
 
-#define TFST_EVENT_INPUT_MAX_CONNS         512u
-#define TFST_EVENT_INPUT_MAX_CONNS_PER_IP  64u
+#define TFST_EVENT_INPUT_MAX_CONNS        512u
+#define TFST_EVENT_INPUT_MAX_CONNS_PER_IP 64u
 
 typedef enum {
   TFST_EVENT_MALFORMED_OVERSIZE,  /* above TFST_EVENT_MAX (datagram, count or line) */
@@ -62,5 +62,8 @@ void tfst_event_input_free(TfstEventInput *in);
  * the owner drops and counts what it cannot take). */
 void tfst_event_input_pause(TfstEventInput *in);
 void tfst_event_input_resume(TfstEventInput *in);
+/* The addresses listened on (TfstEventAddr), in Listen= order, with the
+ * port the kernel chose where Listen= said port 0. */
+const GArray *tfst_event_input_addrs(const TfstEventInput *in);
 const TfstEventInputCounters *tfst_event_input_counters(const TfstEventInput *in);
 void tfst_event_input_clear_counters(TfstEventInput *in);

@@ -2,20 +2,38 @@
 /* tfst wire protocol v1 codec; see tfst-frame.h and docs/protocol.md. */
 #include "tfst-frame.h"
 
+#include "tfst-config.h"
+
 #include <string.h>
 
 /* Highest role number v1 defines (TFST_ROLE_RELAY in tfst-config.h). */
 #define HELLO_ROLE_MAX 3
 
+/* EVENT: two one-byte labels, epoch, base, first, one one-byte event.
+ * EVENT_ACK: two labels, epoch, acked, status. */
+#define EVENT_STREAM_FIXED    (1 + 1 + 8)
+#define EVENT_MIN_PAYLOAD     (EVENT_STREAM_FIXED + 2 + 16 + 4 + 1)
+#define EVENT_ACK_MIN_PAYLOAD (EVENT_STREAM_FIXED + 2 + 8 + 4)
+#define EVENT_ACK_MAX_PAYLOAD (EVENT_ACK_MIN_PAYLOAD - 2 + 2 * TFST_LABEL_MAX)
+
 static const char *const frame_type_names[] = {
-    [TFST_FRAME_HELLO] = "HELLO",     [TFST_FRAME_WHO] = "WHO",
-    [TFST_FRAME_IAM] = "IAM",         [TFST_FRAME_TELL] = "TELL",
-    [TFST_FRAME_TELL_OK] = "TELL_OK", [TFST_FRAME_OPEN] = "OPEN",
-    [TFST_FRAME_OPEN_OK] = "OPEN_OK", [TFST_FRAME_OPEN_FAIL] = "OPEN_FAIL",
-    [TFST_FRAME_DATA] = "DATA",       [TFST_FRAME_FIN] = "FIN",
-    [TFST_FRAME_RST] = "RST",         [TFST_FRAME_CREDIT] = "CREDIT",
-    [TFST_FRAME_PING] = "PING",       [TFST_FRAME_PONG] = "PONG",
+    [TFST_FRAME_HELLO] = "HELLO",
+    [TFST_FRAME_WHO] = "WHO",
+    [TFST_FRAME_IAM] = "IAM",
+    [TFST_FRAME_TELL] = "TELL",
+    [TFST_FRAME_TELL_OK] = "TELL_OK",
+    [TFST_FRAME_OPEN] = "OPEN",
+    [TFST_FRAME_OPEN_OK] = "OPEN_OK",
+    [TFST_FRAME_OPEN_FAIL] = "OPEN_FAIL",
+    [TFST_FRAME_DATA] = "DATA",
+    [TFST_FRAME_FIN] = "FIN",
+    [TFST_FRAME_RST] = "RST",
+    [TFST_FRAME_CREDIT] = "CREDIT",
+    [TFST_FRAME_PING] = "PING",
+    [TFST_FRAME_PONG] = "PONG",
     [TFST_FRAME_GOAWAY] = "GOAWAY",
+    [TFST_FRAME_EVENT] = "EVENT",
+    [TFST_FRAME_EVENT_ACK] = "EVENT_ACK",
 };
 
 const char *
@@ -177,6 +195,12 @@ tfst_frame_payload_check(const TfstFrameHeader *h, const guint8 *payload)
     case TFST_FRAME_TELL_OK:
     case TFST_FRAME_OPEN:
       return h->length > 0 ? TFST_FRAME_OK : TFST_FRAME_E_PAYLOAD;
+    case TFST_FRAME_EVENT:
+      return h->length >= EVENT_MIN_PAYLOAD ? TFST_FRAME_OK : TFST_FRAME_E_PAYLOAD;
+    case TFST_FRAME_EVENT_ACK:
+      return h->length >= EVENT_ACK_MIN_PAYLOAD && h->length <= EVENT_ACK_MAX_PAYLOAD
+                 ? TFST_FRAME_OK
+                 : TFST_FRAME_E_PAYLOAD;
     default:
       return TFST_FRAME_E_TYPE;
   }
@@ -421,7 +445,7 @@ tfst_frame_encode_u64(guint8 *buf, gsize cap, guint8 type, guint64 v)
 }
 
 gssize
-tfst_frame_encode_hello(guint8 *buf, gsize cap, guint8 role, const char *label)
+tfst_frame_encode_hello(guint8 *buf, gsize cap, guint8 role, const char *label, guint32 features)
 {
   Writer w;
 
@@ -433,7 +457,32 @@ tfst_frame_encode_hello(guint8 *buf, gsize cap, guint8 role, const char *label)
   w_u8(&w, TFST_PROTO_VERSION);
   w_tlv(&w, TFST_TLV_ROLE, &role, 1);
   w_tlv_str(&w, TFST_TLV_LABEL, label);
+  /* Absent means none: a HELLO without features is byte for byte what a
+   * peer from before FEATURES sends. */
+  if (features != 0)
+    w_tlv_u32(&w, TFST_TLV_FEATURES, features);
   return w_finish(&w, TFST_FRAME_HELLO, 0);
+}
+
+/* One TLV of a HELLO; unknown tags are skipped. */
+static int
+decode_hello_tlv(guint8 tag, const guint8 *v, guint16 vlen, TfstHelloMsg *m)
+{
+  if (tag == TFST_TLV_ROLE) {
+    /* 1 epproxy, 2 gwproxy, 3 relay (TfstRole): anything else would reach
+     * code that switches or indexes on the role. */
+    if (vlen != 1 || v[0] == 0 || v[0] > HELLO_ROLE_MAX)
+      return TFST_FRAME_E_FIELD;
+    m->role = v[0];
+  } else if (tag == TFST_TLV_LABEL) {
+    return read_label(v, vlen, m->label);
+  } else if (tag == TFST_TLV_FEATURES) {
+    /* Bits we do not know are kept: the caller masks what it uses. */
+    if (vlen != 4)
+      return TFST_FRAME_E_FIELD;
+    m->features = get_u32(v);
+  }
+  return TFST_FRAME_OK;
 }
 
 int
@@ -456,18 +505,9 @@ tfst_frame_decode_hello(const guint8 *p, guint32 len, TfstHelloMsg *out)
       m.max_version < TFST_PROTO_VERSION)
     return TFST_FRAME_E_VERSION;
   it = (TlvIter){p + 6, len - 6};
-  while ((r = tlv_next(&it, &tag, &v, &vlen)) > 0) {
-    if (tag == TFST_TLV_ROLE) {
-      /* 1 epproxy, 2 gwproxy, 3 relay (TfstRole): anything else would reach
-       * code that switches or indexes on the role. */
-      if (vlen != 1 || v[0] == 0 || v[0] > HELLO_ROLE_MAX)
-        return TFST_FRAME_E_FIELD;
-      m.role = v[0];
-    } else if (tag == TFST_TLV_LABEL) {
-      if ((r = read_label(v, vlen, m.label)) < 0)
-        return r;
-    }
-  }
+  while ((r = tlv_next(&it, &tag, &v, &vlen)) > 0)
+    if ((r = decode_hello_tlv(tag, v, vlen, &m)) < 0)
+      return r;
   if (r < 0)
     return r;
   if (m.label[0] == '\0' || m.role == 0)
@@ -772,4 +812,202 @@ tfst_frame_decode_tell(const guint8 *p, guint32 len, TfstTellMsg *out)
   if (out->label[0] == '\0')
     return TFST_FRAME_E_MISSING;
   return TFST_FRAME_OK;
+}
+
+/* ---- EVENT and EVENT_ACK: fixed layouts, not TLV (docs/protocol.md §5),
+ * since one event alone may be larger than a TLV value can be ---- */
+
+static inline void
+put_u64(guint8 *p, guint64 v)
+{
+  put_u32(p, v >> 32);
+  put_u32(p + 4, v & 0xffffffffu);
+}
+
+/* origin-len u8, origin, sink-len u8, sink, epoch u64. */
+static void
+w_stream(Writer *w, const TfstEventStream *s)
+{
+  guint8 b[8];
+
+  w_u8(w, (guint8)strlen(s->origin));
+  w_bytes(w, s->origin, strlen(s->origin));
+  w_u8(w, (guint8)strlen(s->sink));
+  w_bytes(w, s->sink, strlen(s->sink));
+  put_u64(b, s->epoch);
+  w_bytes(w, b, 8);
+}
+
+static gboolean
+stream_is_valid(const TfstEventStream *s)
+{
+  return tfst_label_is_valid(s->origin) && tfst_label_is_valid(s->sink) && s->epoch != 0;
+}
+
+/* Reads the stream fields; returns the bytes used or a negative status. */
+static int
+read_stream(const guint8 *p, gsize len, TfstEventStream *out)
+{
+  int r1, r2;
+
+  r1 = read_owner(p, len, out->origin);
+  if (r1 < 0)
+    return r1;
+  r2 = read_owner(p + r1, len - r1, out->sink);
+  if (r2 < 0)
+    return r2;
+  if (len - r1 - r2 < 8)
+    return TFST_FRAME_E_PAYLOAD;
+  out->epoch = tfst_frame_decode_u64(p + r1 + r2);
+  if (out->epoch == 0)
+    return TFST_FRAME_E_FIELD;
+  return r1 + r2 + 8;
+}
+
+gssize
+tfst_frame_encode_event_ack(guint8 *buf, gsize cap, const TfstEventAckMsg *m)
+{
+  Writer w;
+  guint8 b[12];
+
+  if (!stream_is_valid(&m->stream))
+    return TFST_FRAME_E_LABEL;
+  put_u64(b, m->acked);
+  put_u32(b + 8, m->status);
+  w_start(&w, buf, cap);
+  w_stream(&w, &m->stream);
+  w_bytes(&w, b, 12);
+  return w_finish(&w, TFST_FRAME_EVENT_ACK, 0);
+}
+
+int
+tfst_frame_decode_event_ack(const guint8 *p, guint32 len, TfstEventAckMsg *out)
+{
+  TfstEventAckMsg m = {0};
+  int used = read_stream(p, len, &m.stream);
+
+  if (used < 0)
+    return used;
+  if (len - (guint32)used != 12)
+    return TFST_FRAME_E_PAYLOAD;
+  m.acked = tfst_frame_decode_u64(p + used);
+  m.status = get_u32(p + used + 8);
+  *out = m;
+  return TFST_FRAME_OK;
+}
+
+/* Where the events of an EVENT frame begin (header included). */
+static gsize
+event_fixed_size(const guint8 *buf)
+{
+  gsize olen = buf[TFST_FRAME_HEADER_SIZE];
+  gsize slen = buf[TFST_FRAME_HEADER_SIZE + 1 + olen];
+
+  return TFST_FRAME_HEADER_SIZE + 1 + olen + 1 + slen + 24;
+}
+
+gssize
+tfst_frame_event_begin(guint8 *buf, gsize cap, const TfstEventStream *s, guint64 base,
+                       guint64 first)
+{
+  Writer w;
+  guint8 b[16];
+
+  if (!stream_is_valid(s))
+    return TFST_FRAME_E_LABEL;
+  if (base == 0 || first < base)
+    return TFST_FRAME_E_FIELD;
+  put_u64(b, base);
+  put_u64(b + 8, first);
+  w_start(&w, buf, cap);
+  w_stream(&w, s);
+  w_bytes(&w, b, 16);
+  if (w.overflow)
+    return TFST_FRAME_E_SPACE;
+  return (gssize)w.len;
+}
+
+gssize
+tfst_frame_event_add(guint8 *buf, gsize cap, gsize used, const guint8 *data, gsize len)
+{
+  if (len == 0 || len > TFST_EVENT_MAX)
+    return TFST_FRAME_E_FIELD;
+  if (used + 4 + len > cap || used + 4 + len - TFST_FRAME_HEADER_SIZE > TFST_FRAME_MAX_PAYLOAD)
+    return TFST_FRAME_E_SPACE;
+  put_u32(buf + used, (guint32)len);
+  memcpy(buf + used + 4, data, len);
+  return (gssize)(used + 4 + len);
+}
+
+gssize
+tfst_frame_event_end(guint8 *buf, gsize used)
+{
+  if (used <= event_fixed_size(buf))
+    return TFST_FRAME_E_MISSING;
+  tfst_frame_header_encode(buf, TFST_FRAME_EVENT, 0, used - TFST_FRAME_HEADER_SIZE);
+  return (gssize)used;
+}
+
+/* Counts the events of a batch; every one 1 ... TFST_EVENT_MAX bytes and
+ * the last one ending exactly at the payload's end. */
+static int
+count_events(const guint8 *p, gsize len, guint32 *out_count)
+{
+  guint32 count = 0;
+  gsize off = 0;
+
+  while (off < len) {
+    guint32 n;
+    if (len - off < 4)
+      return TFST_FRAME_E_PAYLOAD;
+    n = get_u32(p + off);
+    if (n == 0 || n > TFST_EVENT_MAX)
+      return TFST_FRAME_E_FIELD;
+    if (len - off - 4 < n)
+      return TFST_FRAME_E_PAYLOAD;
+    off += 4 + n;
+    count++;
+  }
+  if (count == 0)
+    return TFST_FRAME_E_MISSING;
+  *out_count = count;
+  return TFST_FRAME_OK;
+}
+
+int
+tfst_frame_decode_event(const guint8 *p, guint32 len, TfstEventMsg *out)
+{
+  TfstEventMsg m = {0};
+  int used = read_stream(p, len, &m.stream);
+  int r;
+
+  if (used < 0)
+    return used;
+  if (len - (guint32)used < 16)
+    return TFST_FRAME_E_PAYLOAD;
+  m.base = tfst_frame_decode_u64(p + used);
+  m.first = tfst_frame_decode_u64(p + used + 8);
+  m.events = p + used + 16;
+  m.events_len = len - (guint32)used - 16;
+  if ((r = count_events(m.events, m.events_len, &m.count)) < 0)
+    return r;
+  /* Sequence numbers start at 1 and the batch cannot wrap them. */
+  if (m.base == 0 || m.first < m.base || m.first > G_MAXUINT64 - m.count)
+    return TFST_FRAME_E_FIELD;
+  *out = m;
+  return TFST_FRAME_OK;
+}
+
+gboolean
+tfst_frame_event_next(const TfstEventMsg *m, gsize *off, const guint8 **data, gsize *len)
+{
+  guint32 n;
+
+  if (*off + 4 > m->events_len)
+    return FALSE;
+  n = get_u32(m->events + *off);
+  *data = m->events + *off + 4;
+  *len = n;
+  *off += 4 + n;
+  return TRUE;
 }

@@ -44,7 +44,7 @@ typedef enum {
   TFST_FRAME_EVENT = 16,     /* child -> parent: a batch of spooled events */
   TFST_FRAME_EVENT_ACK = 17, /* parent -> child: delivered up to a sequence number */
 } TfstFrameType;
-#define TFST_FRAME_TYPE_LAST TFST_FRAME_GOAWAY
+#define TFST_FRAME_TYPE_LAST TFST_FRAME_EVENT_ACK
 
 /* Decoder results: 0 or one of these negative codes. */
 typedef enum {
@@ -77,17 +77,17 @@ typedef struct {
 typedef enum {
   TFST_TLV_LABEL = 1,
   TFST_TLV_ROLE = 2,
-  TFST_TLV_CHAIN = 3,   /* depth u8, label */
-  TFST_TLV_NETWORK = 4, /* owner-label-len u8, owner label, family u8, prefix u8, addr */
-  TFST_TLV_FORWARD = 5, /* name (OPEN) or owner-label-len u8, owner, name (TELL) */
-  TFST_TLV_CLIENT = 6,  /* address */
-  TFST_TLV_DEST = 7,    /* address */
-  TFST_TLV_ORIGIN = 8,  /* label */
-  TFST_TLV_ROUTE = 9,   /* label */
-  TFST_TLV_WINDOW = 10, /* u32 */
-  TFST_TLV_TEXT = 11,   /* free text, GOAWAY reason */
-  TFST_TLV_ROOTED = 12, /* TELL_OK: u8 1 when the sender's chain reaches an endpoint proxy */
-  TFST_TLV_LINK = 13,   /* TELL, TELL_OK: upper-label-len u8, upper label, lower label */
+  TFST_TLV_CHAIN = 3,     /* depth u8, label */
+  TFST_TLV_NETWORK = 4,   /* owner-label-len u8, owner label, family u8, prefix u8, addr */
+  TFST_TLV_FORWARD = 5,   /* name (OPEN) or owner-label-len u8, owner, name (TELL) */
+  TFST_TLV_CLIENT = 6,    /* address */
+  TFST_TLV_DEST = 7,      /* address */
+  TFST_TLV_ORIGIN = 8,    /* label */
+  TFST_TLV_ROUTE = 9,     /* label */
+  TFST_TLV_WINDOW = 10,   /* u32 */
+  TFST_TLV_TEXT = 11,     /* free text, GOAWAY reason */
+  TFST_TLV_ROOTED = 12,   /* TELL_OK: u8 1 when the sender's chain reaches an endpoint proxy */
+  TFST_TLV_LINK = 13,     /* TELL, TELL_OK: upper-label-len u8, upper label, lower label */
   TFST_TLV_FEATURES = 14, /* HELLO: u32 bit mask of TFST_FEATURE_*; absent: 0 */
 } TfstTlvTag;
 
@@ -190,7 +190,8 @@ guint64 tfst_frame_decode_u64(const guint8 *p);
 
 /* Encoders write one whole frame (header included) into buf and return its
  * size, or TFST_FRAME_E_SPACE / TFST_FRAME_E_LABEL. */
-gssize tfst_frame_encode_hello(guint8 *buf, gsize cap, guint8 role, const char *label);
+gssize tfst_frame_encode_hello(guint8 *buf, gsize cap, guint8 role, const char *label,
+                               guint32 features);
 gssize tfst_frame_encode_empty(guint8 *buf, gsize cap, guint8 type, guint32 session);
 gssize tfst_frame_encode_u32(guint8 *buf, gsize cap, guint8 type, guint32 session, guint32 v);
 gssize tfst_frame_encode_u64(guint8 *buf, gsize cap, guint8 type, guint64 v);
@@ -214,8 +215,7 @@ int tfst_frame_decode_open(const guint8 *p, guint32 len, TfstOpenMsg *out);
 int tfst_frame_decode_tell(const guint8 *p, guint32 len, TfstTellMsg *out);
 int tfst_frame_decode_event(const guint8 *p, guint32 len, TfstEventMsg *out);
 /* Walks a decoded batch: *off starts at 0; returns FALSE after the last. */
-gboolean tfst_frame_event_next(const TfstEventMsg *m, gsize *off, const guint8 **data,
-                               gsize *len);
+gboolean tfst_frame_event_next(const TfstEventMsg *m, gsize *off, const guint8 **data, gsize *len);
 int tfst_frame_decode_event_ack(const guint8 *p, guint32 len, TfstEventAckMsg *out);
 int tfst_frame_decode_goaway(const guint8 *p, guint32 len, guint32 *out_reason, char *text,
                              gsize text_cap);

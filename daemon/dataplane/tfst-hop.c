@@ -277,7 +277,8 @@ tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c)
   if (conf->tls.enabled)
     hop_tls_start(hop, conf);
 
-  n = tfst_frame_encode_hello(hello, sizeof(hello), e->config->role, e->config->label);
+  n = tfst_frame_encode_hello(hello, sizeof(hello), e->config->role, e->config->label,
+                              TFST_FEATURES_OURS);
   g_assert(n > 0);
   tfst_hop_send(hop, hello, n);
   return hop;
@@ -469,6 +470,18 @@ tfst_hop_has_room(const TfstHop *hop)
   return hop->up && !hop->closing && tfst_buf_len(&hop->out) < TFST_HOP_OUT_HIGH;
 }
 
+gboolean
+tfst_hop_speaks_events(const TfstHop *hop)
+{
+  return hop->up && !hop->closing && (hop->peer_features & TFST_FEATURE_EVENTS) != 0;
+}
+
+void
+tfst_hop_want_room(TfstHop *hop)
+{
+  hop->room_wanted = TRUE;
+}
+
 void
 tfst_hop_block(TfstHop *hop, TfstEnd *end)
 {
@@ -566,6 +579,10 @@ hop_flush(TfstHop *hop)
   hop_set_io(hop, EPOLLIN | (tfst_buf_len(&hop->out) > 0 ? EPOLLOUT : 0));
   if (tfst_buf_len(&hop->out) < TFST_HOP_OUT_LOW && hop->blocked.length > 0)
     hop_unblock(hop);
+  if (hop->room_wanted && !hop->closing && tfst_buf_len(&hop->out) < TFST_HOP_OUT_LOW) {
+    hop->room_wanted = FALSE;
+    hop->engine->hop_cb->hop_room_cb(hop);
+  }
 }
 
 static gboolean hop_parse(TfstHop *hop);
@@ -703,6 +720,7 @@ hop_recv_hello(TfstHop *hop, const guint8 *p, guint32 len)
     return;
   }
   g_strlcpy(hop->peer_label, m.label, sizeof(hop->peer_label));
+  hop->peer_features = m.features & TFST_FEATURES_OURS;
   hop->got_hello = TRUE;
   if (hop->direction == TFST_HOP_TO_CHILD) {
     guint8 who[TFST_FRAME_HEADER_SIZE];
@@ -942,6 +960,25 @@ hop_recv_goaway(TfstHop *hop, const guint8 *p, guint32 len)
   tfst_hop_close(hop, reason > 0 && reason < 4096 ? (int)reason : ECONNRESET, why);
 }
 
+/* Events flow up (EVENT from a child) and acknowledgements down, and only
+ * on a hop whose peer said it knows them. */
+static void
+hop_recv_event(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
+{
+  TfstHopDirection from = h->type == TFST_FRAME_EVENT ? TFST_HOP_TO_CHILD : TFST_HOP_TO_PARENT;
+
+  if (!(hop->peer_features & TFST_FEATURE_EVENTS)) {
+    tfst_hop_protocol_error(hop, "%s, but the peer did not announce events in HELLO",
+                            tfst_frame_type_name(h->type));
+    return;
+  }
+  if (hop->direction != from) {
+    tfst_hop_protocol_error(hop, "%s from a %s", tfst_frame_type_name(h->type), hop_side(hop));
+    return;
+  }
+  hop->engine->hop_cb->event_cb(hop, h, p);
+}
+
 static void
 hop_dispatch(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
 {
@@ -981,6 +1018,11 @@ hop_dispatch(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
       break;
     case TFST_FRAME_GOAWAY:
       hop_recv_goaway(hop, p, h->length);
+      break;
+    case TFST_FRAME_EVENT:
+    case TFST_FRAME_EVENT_ACK:
+      /* Not before the hop is up: hop_frame_allowed() refused it. */
+      hop_recv_event(hop, h, p);
       break;
     default:
       if (!hop->up) {

@@ -117,6 +117,7 @@ tfst_reload_apply(TfstEngine *e, TfstConfig *next)
       cur->port_count != next->port_count)
     g_ptr_array_add(restart, g_strdup("[Ports]"));
   reload_forwards(cur, next, restart);
+  tfst_events_reload(e, next, restart);
 
   tfst_log_set_level(e->log, next->log_level);
   cur->log_level = next->log_level;

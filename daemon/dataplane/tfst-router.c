@@ -1257,8 +1257,8 @@ client_refusal(TfstHop *hop, const TfstSockAddr *client, const char *origin)
   return NULL;
 }
 
-static const char *
-origin_refusal(TfstHop *hop, const char *origin)
+const char *
+tfst_router_origin_refusal(TfstHop *hop, const char *origin)
 {
   TfstHop *owner = tfst_router_child_for(hop->engine, origin);
 
@@ -1270,6 +1270,12 @@ origin_refusal(TfstHop *hop, const char *origin)
   if (!allow_glob(hop->engine->config->trust.labels, hop->peer_label, origin))
     return "ORIGIN is not in AllowLabels=";
   return NULL;
+}
+
+gboolean
+tfst_router_event_origin_known(TfstHop *hop, const char *origin)
+{
+  return in_subtree(hop, origin);
 }
 
 static void
@@ -1289,7 +1295,7 @@ gboolean
 tfst_router_check_open(TfstHop *hop, const TfstOpenMsg *m)
 {
   TfstEngine *e = hop->engine;
-  const char *why = origin_refusal(hop, m->origin);
+  const char *why = tfst_router_origin_refusal(hop, m->origin);
   char buf[TFST_ADDR_STRLEN];
 
   if (why != NULL) {

@@ -34,10 +34,11 @@ hello_round_trip(const guint8 *p, guint32 len)
 
   if (tfst_frame_decode_hello(p, len, &m) != TFST_FRAME_OK)
     return;
-  q = reencoded_payload(frame, tfst_frame_encode_hello(frame, sizeof(frame), m.role, m.label),
+  q = reencoded_payload(frame,
+                        tfst_frame_encode_hello(frame, sizeof(frame), m.role, m.label, m.features),
                         TFST_FRAME_HELLO, &qlen);
   if (tfst_frame_decode_hello(q, qlen, &again) != TFST_FRAME_OK || again.role != m.role ||
-      strcmp(again.label, m.label) != 0)
+      strcmp(again.label, m.label) != 0 || again.features != m.features)
     abort();
 }
 

@@ -8,7 +8,7 @@ import struct
 import sys
 
 HELLO, WHO, IAM, TELL, TELL_OK, OPEN, OPEN_OK, OPEN_FAIL, DATA, FIN, RST, CREDIT, PING, PONG, \
-    GOAWAY = range(1, 16)
+    GOAWAY, EVENT, EVENT_ACK = range(1, 18)
 LABEL, ROLE, CHAIN, NETWORK, FORWARD, CLIENT, DEST, ORIGIN, ROUTE, WINDOW, TEXT, ROOTED = \
     range(1, 13)
 
@@ -35,6 +35,21 @@ def addr6(a, port):
 
 def hello(role, label):
     return b"TFST\x01\x01" + tlv(ROLE, bytes([role])) + tlv(LABEL, label)
+
+
+def event_stream(origin, sink, epoch):
+    return owned(origin, b"") + owned(sink, b"") + struct.pack(">Q", epoch)
+
+
+def event_payload(origin, sink, epoch, base, first, events):
+    p = event_stream(origin, sink, epoch) + struct.pack(">QQ", base, first)
+    for e in events:
+        p += struct.pack(">I", len(e)) + e
+    return p
+
+
+def event_ack_payload(origin, sink, epoch, acked, status):
+    return event_stream(origin, sink, epoch) + struct.pack(">QI", acked, status)
 
 
 def tell_payload(label, chain, networks=(), forwards=(), rooted=None):
@@ -150,6 +165,14 @@ def seeds():
             "hello-gw": b"\x00" + hello(2, b"gw-1.example_a"),
             "iam": b"\x01" + tlv(LABEL, b"ep"),
             "goaway": b"\x02" + GOAWAY_P,
+        },
+        "fuzz-event": {
+            "event-one": b"\x00" + event_payload(b"gw1", b"syslog", 7, 1, 1, [b"<13>hello"]),
+            "event-batch": b"\x00" + event_payload(b"gw-1.site_a", b"traps", 2**63, 5, 9,
+                                                   [b"a", b"<34>1 2026-12-03T07:00:00Z h a - - - x",
+                                                    b"\x00\xff" * 40]),
+            "ack": b"\x01" + event_ack_payload(b"gw1", b"syslog", 7, 3, 0),
+            "ack-enoent": b"\x01" + event_ack_payload(b"gw1", b"syslog", 7, 0, 2),
         },
         "fuzz-open": {"upcall": OPEN_UP, "downcall": OPEN_DOWN,
                       "minimal": open_payload(b"gw1", 1)},
