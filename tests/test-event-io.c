@@ -872,6 +872,7 @@ static void
 test_target_udp(Fixture *fx, gconstpointer data)
 {
   TfstSockAddr to = loopback("127.0.0.1", 0);
+  g_autofree guint8 *big = g_malloc0(TFST_EVENT_MAX);
 
   fx->server = udp_server(&to);
   target_start(fx, TFST_EVENT_UDP, &to);
@@ -881,8 +882,14 @@ test_target_udp(Fixture *fx, gconstpointer data)
   g_assert_cmpuint(fx->written_token, ==, 1);
   g_assert_cmpint(tfst_event_target_send(fx->t, (const guint8 *)"two\n", 4, 2), ==, 0);
   g_assert_cmpuint(fx->written_token, ==, 2);
+  /* Too large for a datagram: dropped, and the stream goes on. */
+  g_assert_cmpint(tfst_event_target_send(fx->t, big, TFST_EVENT_MAX, 3), ==, 0);
+  g_assert_cmpuint(fx->written_token, ==, 3);
+  g_assert_cmpint(tfst_event_target_send(fx->t, (const guint8 *)"four", 4, 4), ==, 0);
   assert_datagram(fx->server, "<13>one");
   assert_datagram(fx->server, "two\n");
+  assert_datagram(fx->server, "four");
+  g_assert_cmpint(tfst_event_target_state(fx->t), ==, TFST_EVENT_TARGET_UP);
   g_assert_cmpstr(tfst_event_target_last_error(fx->t), ==, "");
 }
 

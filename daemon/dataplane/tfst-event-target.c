@@ -168,6 +168,18 @@ udp_io_cb(sd_event_source *source, int fd, uint32_t revents, void *user_data)
   return 0;
 }
 
+static void
+udp_drop_oversize(TfstEventTarget *t, gsize len)
+{
+  const TfstLogFields fields = {.message_id = TFST_MSGID_EVENTS_DROP, .err = EMSGSIZE};
+  char buf[TFST_ADDR_STRLEN];
+
+  tfst_log_limited(t->log, &t->rl, LOG_WARNING, &fields,
+                   "events %s: an event of %" G_GSIZE_FORMAT " bytes does not fit in a datagram "
+                   "to udp:%s, dropped",
+                   t->name, len, target_text(t, buf));
+}
+
 static int
 udp_send(TfstEventTarget *t, const guint8 *data, gsize len, guint64 token)
 {
@@ -181,10 +193,14 @@ udp_send(TfstEventTarget *t, const guint8 *data, gsize len, guint64 token)
   /* A full socket buffer: the owner tries again later. */
   if (err == EAGAIN || err == ENOBUFS)
     return -ENOBUFS;
-  /* Larger than a datagram can be (65507 bytes over IPv4): this event
-   * cannot go, the next ones can. */
-  if (err == EMSGSIZE)
-    return -EMSGSIZE;
+  /* Larger than a datagram can be (65507 bytes over IPv4, 65527 over
+   * IPv6; a TCP sender may send up to 65536): it can never go, and trying
+   * again would stall every event behind it. */
+  if (err == EMSGSIZE) {
+    udp_drop_oversize(t, len);
+    t->cb.written_cb(t->user_data, token);
+    return 0;
+  }
   target_down(t, err, "sending to the collector failed");
   return -err;
 }
