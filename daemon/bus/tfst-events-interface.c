@@ -55,7 +55,8 @@ flush_return_error(FlushCall *call, const GError *error)
 
   if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
     g_dbus_method_invocation_return_error(invocation, TFST_ERROR, TFST_ERROR_NOT_FOUND,
-                                          "no event sink named “%s” ([Events %s])", shown, shown);
+                                          "no event sink “%s” here (no [Events %s] section)", shown,
+                                          shown);
   else if (error->domain == TFST_ERROR)
     g_dbus_method_invocation_return_gerror(invocation, error);
   else
