@@ -147,6 +147,21 @@ deliver_written_cb(gpointer user_data, guint64 token)
   }
 }
 
+/* Every stream of the sink hears at once that the target takes events
+ * again (status 0), so its origin sends now instead of after its backed
+ * off timeout. */
+static void
+deliver_target_up(TfstEventSink *s)
+{
+  for (GList *l = s->engine->events->lru.head; l != NULL; l = l->next) {
+    TfstEventDeliverStream *d = l->data;
+    if (strcmp(d->sink, s->conf->name) == 0) {
+      d->status = 0;
+      deliver_ack_due(s->engine, d);
+    }
+  }
+}
+
 /* What the target had queued is gone: each stream expects it again, and
  * hears the target's state with its next ack. */
 static void
@@ -156,8 +171,10 @@ deliver_state_cb(gpointer user_data, TfstEventTargetState state, int err)
   TfstEventPending *p;
 
   s->target_err = state == TFST_EVENT_TARGET_UP ? 0 : (guint32)(err != 0 ? err : ENOTCONN);
-  if (state == TFST_EVENT_TARGET_UP)
+  if (state == TFST_EVENT_TARGET_UP) {
+    deliver_target_up(s);
     return;
+  }
   while ((p = g_queue_pop_head(&s->written)) != NULL) {
     p->stream->pending--;
     tfst_event_order_lost(&p->stream->order);

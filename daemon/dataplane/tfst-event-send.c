@@ -199,14 +199,20 @@ void
 tfst_event_send_ack(TfstEventSink *s, const TfstEventAckMsg *m)
 {
   guint64 acked, base;
+  gboolean was_down;
 
   if (s->spool == NULL || m->stream.epoch != tfst_spool_epoch(s->spool))
     return; /* for a spool that is gone */
+  was_down = s->far_status != 0;
   s->far_status = m->status;
   acked = MIN(m->acked, tfst_spool_next_seq(s->spool) - 1);
   base = send_base(s);
-  if (acked < base)
+  if (acked < base) {
+    /* The far end's target is back: what it refused goes again now. */
+    if (was_down && m->status == 0)
+      tfst_event_send_flush(s);
     return;
+  }
   s->c.acknowledged += acked - base + 1;
   s->acked = acked;
   tfst_spool_trim(s->spool, acked);
