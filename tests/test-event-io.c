@@ -511,6 +511,8 @@ test_tcp_held_and_resumed(Fixture *fx, gconstpointer data)
   g_assert_cmpuint(fx->events->len, ==, 0);
   fx->allow = G_MAXUINT;
   tfst_event_input_resume(fx->in);
+  /* Offered again from the loop, not inside the owner's call. */
+  g_assert_cmpuint(fx->events->len, ==, 0);
   wait_events(fx, 4);
   assert_event(fx, 0, "a");
   assert_event(fx, 1, "b");
