@@ -41,7 +41,9 @@ void tfst_event_target_free(TfstEventTarget *t);
  * -ENOTCONN when the target is not up, -errno of a failed send (UDP).
  * An event too large for one UDP datagram (above 65507 bytes over IPv4)
  * is dropped with a journal line and reported written, so that it cannot
- * stall the events behind it. */
+ * stall the events behind it.  No state_cb runs inside this call: a send
+ * that takes the target down (ECONNREFUSED) returns the error, and the
+ * owner hears of the state from the loop afterwards. */
 int tfst_event_target_send(TfstEventTarget *t, const guint8 *data, gsize len, guint64 token);
 TfstEventTargetState tfst_event_target_state(const TfstEventTarget *t);
 /* "ECONNREFUSED: Connection refused" of the last failure, "" when none. */
