@@ -55,8 +55,8 @@ struct TfstEventTarget {
   /* TCP */
   TfstBuf out;
   GArray *tokens;  /* TargetToken, oldest first */
-  guint64 queued;  /* bytes ever queued */
-  guint64 written; /* bytes ever handed to the kernel */
+  guint64 queued;  /* bytes queued since the connection was made */
+  guint64 written; /* of them, bytes the kernel took */
 };
 
 static void target_connect(TfstEventTarget *t);
