@@ -32,6 +32,8 @@ static const TfstctlCommand commands[] = {
     {"trace", N_("Capture the packets exchanged with one peer: define, list, show, export"),
      tfstctl_trace},
     {"spi", N_("List IPsec SAs, check an SPI, find colliding SPIs, IPsec counters"), tfstctl_spi},
+    {"events", N_("Show the event sinks: counters, spool, target; push events now"),
+     tfstctl_events},
 };
 
 static char *

@@ -25,3 +25,4 @@ int tfstctl_close(int argc, char **argv);
 int tfstctl_reload(int argc, char **argv);
 int tfstctl_trace(int argc, char **argv);
 int tfstctl_spi(int argc, char **argv);
+int tfstctl_events(int argc, char **argv);

@@ -60,7 +60,7 @@ def run(*args, env=None):
 
 class HelpTest(unittest.TestCase):
     COMMANDS = ("list", "status", "chain", "sessions", "stats", "dataflow", "log-level",
-                "close", "reload", "ports", "trace", "spi", "keepalive")
+                "close", "reload", "ports", "trace", "spi", "keepalive", "events")
 
     def test_help_lists_every_command(self):
         p = run("--help")
@@ -114,7 +114,8 @@ class HelpTest(unittest.TestCase):
                      ["keepalive"], ["keepalive", "nope"], ["keepalive", "set"],
                      ["keepalive", "set", "Idle=abc"], ["keepalive", "set", "Bogus=1"],
                      ["keepalive", "set", "Idle"], ["keepalive", "show", "--scope=both"],
-                     ["keepalive", "audit", "x"]):
+                     ["keepalive", "audit", "x"],
+                     ["events", "syslog", "traps"], ["events", "--bogus"]):
             p = run(*args)
             self.assertEqual(p.returncode, EXIT_USAGE, f"{args}: {p.stdout} {p.stderr}")
             self.assertTrue(p.stderr.startswith("tfstctl"), f"{args}: {p.stderr}")
