@@ -1042,7 +1042,9 @@ test_events(void)
   g_assert_cmpstr(fmt(&e->target.addr), ==, "[fd00::7]:162");
   g_assert_cmpint(e->target_framing, ==, TFST_EVENT_FRAMING_OCTET);
   g_assert_cmpstr(tfst_config_origin(ep, "Events traps", "Target"), ==, "t.conf:5");
-  g_assert_cmpuint(load(EP, "")->events->len, ==, 0);
+  g_clear_pointer(&ep, tfst_config_free);
+  ep = load(EP, "");
+  g_assert_cmpuint(ep->events->len, ==, 0);
 }
 
 static void

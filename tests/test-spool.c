@@ -244,6 +244,43 @@ test_trim_reopen(Fixture *fx, gconstpointer data)
   g_assert_cmpuint(fx->problems->len, ==, 0);
 }
 
+/* Acknowledged as fast as appended (the usual state): the spool stays
+ * empty and each trim costs little, also deep into a segment. */
+static gint64
+steady_round(Fixture *fx, TfstSpool *s, guint64 from, guint64 n)
+{
+  gint64 t0 = g_get_monotonic_time();
+
+  for (guint64 i = from; i < from + n; i++) {
+    append_events(s, i, 1);
+    assert_events(fx, s, i, 1);
+    tfst_spool_trim(s, i);
+    g_assert_cmpuint(tfst_spool_events(s), ==, 0);
+  }
+  return g_get_monotonic_time() - t0;
+}
+
+static void
+test_steady_state(Fixture *fx, gconstpointer data)
+{
+  g_autoptr(TfstSpool) s = spool_open(fx);
+  gint64 early = steady_round(fx, s, 1, 2000);
+  gint64 late;
+
+  steady_round(fx, s, 2001, 16000);
+  late = steady_round(fx, s, 18001, 2000);
+  g_assert_cmpint(tfst_spool_oldest_rt(s), ==, 0);
+  append_events(s, 20001, 1);
+  g_assert_cmpint(tfst_spool_oldest_rt(s), ==, 20001000);
+  /* a rescan from the start of the segment at every trim would make the
+   * late round ~20 times slower than the early one (all in one segment) */
+  g_assert_cmpuint(count_files(fx, ".seg"), ==, 1);
+  g_test_message("2000 append+read+trim: %" G_GINT64_FORMAT " us early, %" G_GINT64_FORMAT
+                 " us late",
+                 early, late);
+  g_assert_cmpint(late, <, 4 * early + 100000);
+}
+
 /* Small segments: a new file when one is full, whole files deleted once
  * acknowledged, bytes on disk counted. */
 static void
@@ -592,6 +629,34 @@ test_truncated_tail(Fixture *fx, gconstpointer data)
   assert_events(fx, s, 1, 104);
 }
 
+/* The only event is torn: the segment is left empty and is started
+ * afresh under its own name, with a new epoch. */
+static void
+test_torn_only_event(Fixture *fx, gconstpointer data)
+{
+  g_autoptr(TfstSpool) s = spool_open(fx);
+  guint64 epoch = tfst_spool_epoch(s);
+
+  append_events(s, 1, 1);
+  g_clear_pointer(&s, tfst_spool_free);
+  truncate_file(fx, FIRST_SEG, 1);
+  s = spool_open(fx);
+  assert_problem(fx, 0, "truncated record");
+  g_assert_cmpuint(tfst_spool_events(s), ==, 0);
+  g_assert_cmpuint(tfst_spool_next_seq(s), ==, 1);
+  g_assert_cmpuint(tfst_spool_epoch(s), !=, epoch);
+  g_assert_cmpuint(tfst_spool_bytes(s), ==, TFST_SPOOL_FORMAT_HEADER_LEN);
+  g_assert_cmpuint(count_files(fx, ".seg"), ==, 1);
+  epoch = tfst_spool_epoch(s);
+  append_events(s, 1, 2);
+  g_clear_pointer(&s, tfst_spool_free);
+  g_ptr_array_set_size(fx->problems, 0);
+  s = spool_open(fx);
+  g_assert_cmpuint(fx->problems->len, ==, 0);
+  g_assert_cmpuint(tfst_spool_epoch(s), ==, epoch);
+  assert_events(fx, s, 1, 2);
+}
+
 static void
 test_flipped_byte(Fixture *fx, gconstpointer data)
 {
@@ -801,6 +866,7 @@ main(int argc, char **argv)
   g_test_add_func("/tfst/spool/format", test_format);
   ADD("/tfst/spool/append-read", test_append_read);
   ADD("/tfst/spool/trim-reopen", test_trim_reopen);
+  ADD("/tfst/spool/steady-state", test_steady_state);
   ADD("/tfst/spool/segments", test_segments);
   ADD("/tfst/spool/msgsize", test_msgsize);
   ADD("/tfst/spool/full-drop-oldest", test_full_drop_oldest);
@@ -811,6 +877,7 @@ main(int argc, char **argv)
   ADD("/tfst/spool/lock", test_lock);
   ADD("/tfst/spool/unwritable", test_unwritable);
   ADD("/tfst/spool/truncated-tail", test_truncated_tail);
+  ADD("/tfst/spool/torn-only-event", test_torn_only_event);
   ADD("/tfst/spool/flipped-byte", test_flipped_byte);
   ADD("/tfst/spool/bad-length", test_bad_length);
   ADD("/tfst/spool/garbage-file", test_garbage_file);

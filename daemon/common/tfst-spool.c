@@ -271,18 +271,14 @@ cursor_skip(Cursor *c, const Segment *g, guint64 seq)
   return 0;
 }
 
-/* Positions c on seq (held), starting from c itself or from `hint`
- * when one of them is in that segment at or before seq. */
+/* Positions c on seq in segment i, starting from c itself or from
+ * `hint` when one of them is in that segment at or before seq. */
 static int
-cursor_seek(TfstSpool *s, Cursor *c, const Cursor *hint, guint64 seq)
+cursor_seek_in(TfstSpool *s, Cursor *c, const Cursor *hint, guint i, guint64 seq)
 {
-  gint i = seg_find(s, seq);
-  const Segment *g;
+  const Segment *g = seg_at(s, i);
   int ret;
 
-  if (i < 0)
-    return -ENOENT;
-  g = seg_at(s, (guint)i);
   if (cursor_in(c, g) && c->seq <= seq)
     return cursor_skip(c, g, seq);
   if (cursor_in(c, g)) {
@@ -291,11 +287,20 @@ cursor_seek(TfstSpool *s, Cursor *c, const Cursor *hint, guint64 seq)
   } else if ((ret = cursor_open(s, c, g)) < 0) {
     return ret;
   }
-  if (hint != NULL && cursor_in(hint, g) && hint->seq <= seq) {
+  if (hint != NULL && cursor_in(hint, g) && hint->seq <= seq && hint->seq > c->seq) {
     c->seq = hint->seq;
     c->off = hint->off;
   }
   return cursor_skip(c, g, seq);
+}
+
+/* Positions c on seq, which must be held. */
+static int
+cursor_seek(TfstSpool *s, Cursor *c, const Cursor *hint, guint64 seq)
+{
+  gint i = seg_find(s, seq);
+
+  return i < 0 ? -ENOENT : cursor_seek_in(s, c, hint, (guint)i, seq);
 }
 
 /* ---- accessors ---- */
@@ -419,19 +424,24 @@ seg_drop_first(TfstSpool *s)
   g_array_remove_index(s->segs, 0);
 }
 
-/* first_seq moved: the head cursor follows it, for oldest_rt. */
+/* first_seq moved: the head cursor follows it, for oldest_rt.  With
+ * nothing held it waits at the end of the last segment, so that the next
+ * trim goes on from there rather than from the start of the file. */
 static void
 head_follow(TfstSpool *s)
 {
-  gint i = seg_find(s, s->first_seq);
+  gint i = s->first_seq < s->next_seq ? seg_find(s, s->first_seq) : (gint)s->segs->len - 1;
   TfstSpoolFormatRecord r;
 
-  if (i < 0) {
+  if (i < 0 || cursor_seek_in(s, &s->head, NULL, (guint)i, s->first_seq) < 0) {
     cursor_reset(&s->head);
+    if (i >= 0 && s->first_seq < s->next_seq)
+      s->oldest_rt = seg_at(s, (guint)i)->first_rt;
     return;
   }
-  if (cursor_seek(s, &s->head, NULL, s->first_seq) < 0 ||
-      cursor_record(&s->head, seg_at(s, (guint)i), &r) < 0) {
+  if (s->first_seq == s->next_seq)
+    return;
+  if (cursor_record(&s->head, seg_at(s, (guint)i), &r) < 0) {
     /* unreadable now; the segment's first time is an upper bound of the age */
     s->oldest_rt = seg_at(s, (guint)i)->first_rt;
     cursor_reset(&s->head);
@@ -1174,6 +1184,12 @@ replay_finish(Replay *r)
   const Segment *last = seg_last(s);
   char name[SEG_DIGITS + sizeof(SEG_SUFFIX)];
 
+  if (last != NULL && r->damaged && last->next == last->first) {
+    /* an empty last segment has the new one's name: it is rewritten */
+    s->bytes -= last->bytes;
+    g_array_set_size(s->segs, s->segs->len - 1);
+    last = NULL;
+  }
   if (last == NULL || r->damaged) {
     s->epoch = new_epoch();
     return seg_create(s);
