@@ -511,6 +511,8 @@ test_tcp_held_and_resumed(Fixture *fx, gconstpointer data)
   g_assert_cmpuint(fx->events->len, ==, 0);
   fx->allow = G_MAXUINT;
   tfst_event_input_resume(fx->in);
+  /* Offered again from the loop, not inside the owner's call. */
+  g_assert_cmpuint(fx->events->len, ==, 0);
   wait_events(fx, 4);
   assert_event(fx, 0, "a");
   assert_event(fx, 1, "b");
@@ -843,6 +845,12 @@ target_down(Fixture *fx)
 
 /* Bound to `addr`, or to a port of the kernel's choice written there;
  * SO_REUSEADDR lets a second socket join the same port. */
+static gboolean
+told_down(Fixture *fx)
+{
+  return fx->state == TFST_EVENT_TARGET_DOWN;
+}
+
 static int
 udp_server(TfstSockAddr *addr)
 {
@@ -872,6 +880,7 @@ static void
 test_target_udp(Fixture *fx, gconstpointer data)
 {
   TfstSockAddr to = loopback("127.0.0.1", 0);
+  g_autofree guint8 *big = g_malloc0(TFST_EVENT_MAX);
 
   fx->server = udp_server(&to);
   target_start(fx, TFST_EVENT_UDP, &to);
@@ -881,8 +890,14 @@ test_target_udp(Fixture *fx, gconstpointer data)
   g_assert_cmpuint(fx->written_token, ==, 1);
   g_assert_cmpint(tfst_event_target_send(fx->t, (const guint8 *)"two\n", 4, 2), ==, 0);
   g_assert_cmpuint(fx->written_token, ==, 2);
+  /* Too large for a datagram: dropped, and the stream goes on. */
+  g_assert_cmpint(tfst_event_target_send(fx->t, big, TFST_EVENT_MAX, 3), ==, 0);
+  g_assert_cmpuint(fx->written_token, ==, 3);
+  g_assert_cmpint(tfst_event_target_send(fx->t, (const guint8 *)"four", 4, 4), ==, 0);
   assert_datagram(fx->server, "<13>one");
   assert_datagram(fx->server, "two\n");
+  assert_datagram(fx->server, "four");
+  g_assert_cmpint(tfst_event_target_state(fx->t), ==, TFST_EVENT_TARGET_UP);
   g_assert_cmpstr(tfst_event_target_last_error(fx->t), ==, "");
 }
 
@@ -892,6 +907,9 @@ test_target_udp_refused(Fixture *fx, gconstpointer data)
   TfstSockAddr to = loopback("127.0.0.1", 0);
   TfstSockAddr elsewhere = loopback("127.0.0.1", 9);
   int holder = udp_server(&to);
+  guint changes;
+  guint64 token;
+  int r;
 
   /* A socket connected elsewhere holds the port but takes nothing from
    * us: the kernel answers with ICMP port unreachable. */
@@ -908,6 +926,19 @@ test_target_udp_refused(Fixture *fx, gconstpointer data)
   g_assert_cmpint(tfst_event_target_send(fx->t, (const guint8 *)"back", 4, 3), ==, 0);
   assert_datagram(fx->server, "back");
   g_assert_cmpuint(fx->written_token, ==, 3);
+  /* Gone again, found by a send: the send fails, and the owner hears of
+   * the state change from the loop, not from inside its own call. */
+  close(fx->server);
+  fx->server = -1;
+  changes = fx->state_changes;
+  token = 3;
+  while ((r = tfst_event_target_send(fx->t, (const guint8 *)"gone", 4, ++token)) == 0)
+    g_assert_cmpuint(token, <, 100000);
+  g_assert_cmpint(r, ==, -ECONNREFUSED);
+  g_assert_cmpint(tfst_event_target_state(fx->t), ==, TFST_EVENT_TARGET_DOWN);
+  g_assert_cmpuint(fx->state_changes, ==, changes);
+  g_assert_true(wait_for(fx, told_down));
+  g_assert_cmpint(fx->state_err, ==, ECONNREFUSED);
   close(holder);
 }
 

@@ -40,6 +40,7 @@ struct TfstEventInput {
   GArray *addrs;        /* TfstEventAddr, bound */
   GQueue conns;         /* TfstEventConn */
   gboolean paused;
+  sd_event_source *resume; /* held events are retried from the loop */
   TfstEventInputCounters counters;
   TfstRatelimit rl_malformed;
   TfstRatelimit rl_refused;

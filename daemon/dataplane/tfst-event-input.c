@@ -299,6 +299,7 @@ tfst_event_input_free(TfstEventInput *in)
     return;
   while (!g_queue_is_empty(&in->conns))
     tfst_event_conn_free(g_queue_peek_head(&in->conns));
+  sd_event_source_disable_unref(in->resume);
   g_ptr_array_unref(in->sockets);
   g_array_unref(in->addrs);
   g_free(in->udp_buf);
@@ -314,11 +315,26 @@ tfst_event_input_pause(TfstEventInput *in)
   tfst_event_conn_pause_all(in);
 }
 
+static int
+resume_cb(sd_event_source *source, void *user_data)
+{
+  TfstEventInput *in = user_data;
+
+  in->resume = sd_event_source_disable_unref(in->resume);
+  tfst_event_conn_resume_all(in);
+  return 0;
+}
+
+/* From the loop: held events go to the owner's callback, which must not
+ * run inside the owner's own call to resume. */
 void
 tfst_event_input_resume(TfstEventInput *in)
 {
   in->paused = FALSE;
-  tfst_event_conn_resume_all(in);
+  if (in->resume == NULL && sd_event_add_defer(in->event, &in->resume, resume_cb, in) < 0) {
+    in->resume = NULL;
+    tfst_event_conn_resume_all(in);
+  }
 }
 
 const GArray *

@@ -59,7 +59,8 @@ TfstEventInput *tfst_event_input_new(sd_event *event, TfstLog *log, const TfstEv
                                      gpointer user_data, GError **error);
 void tfst_event_input_free(TfstEventInput *in);
 /* Stop and restart reading TCP connections (UDP sockets keep being read:
- * the owner drops and counts what it cannot take). */
+ * the owner drops and counts what it cannot take).  Held events are
+ * offered again from the loop after resume, not inside the call. */
 void tfst_event_input_pause(TfstEventInput *in);
 void tfst_event_input_resume(TfstEventInput *in);
 /* The addresses listened on (TfstEventAddr), in Listen= order, with the

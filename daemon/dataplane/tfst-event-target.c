@@ -44,6 +44,11 @@ struct TfstEventTarget {
   int fd;
   sd_event_source *io;
   sd_event_source *timer; /* the next connect */
+  /* A state change inside tfst_event_target_send() is told to the owner
+   * from the loop, never from inside its own call. */
+  gboolean in_send;
+  sd_event_source *notify;
+  int notify_err;
   guint64 backoff_us;
   char last_error[TFST_HOP_ERROR_MAX];
   TfstRatelimit rl;
@@ -68,12 +73,29 @@ transport_text(const TfstEventTarget *t)
   return t->addr.transport == TFST_EVENT_UDP ? "udp" : "tcp";
 }
 
+static int
+notify_cb(sd_event_source *source, void *user_data)
+{
+  TfstEventTarget *t = user_data;
+
+  t->notify = sd_event_source_disable_unref(t->notify);
+  if (t->cb.state_cb != NULL)
+    t->cb.state_cb(t->user_data, t->state, t->notify_err);
+  return 0;
+}
+
 static void
 set_state(TfstEventTarget *t, TfstEventTargetState state, int err)
 {
   if (t->state == state)
     return;
   t->state = state;
+  if (t->in_send) {
+    t->notify_err = err;
+    if (t->notify == NULL && sd_event_add_defer(t->event, &t->notify, notify_cb, t) < 0)
+      t->notify = NULL;
+    return;
+  }
   if (t->cb.state_cb != NULL)
     t->cb.state_cb(t->user_data, state, err);
 }
@@ -168,6 +190,18 @@ udp_io_cb(sd_event_source *source, int fd, uint32_t revents, void *user_data)
   return 0;
 }
 
+static void
+udp_drop_oversize(TfstEventTarget *t, gsize len)
+{
+  const TfstLogFields fields = {.message_id = TFST_MSGID_EVENTS_DROP, .err = EMSGSIZE};
+  char buf[TFST_ADDR_STRLEN];
+
+  tfst_log_limited(t->log, &t->rl, LOG_WARNING, &fields,
+                   "events %s: an event of %" G_GSIZE_FORMAT " bytes does not fit in a datagram "
+                   "to udp:%s, dropped",
+                   t->name, len, target_text(t, buf));
+}
+
 static int
 udp_send(TfstEventTarget *t, const guint8 *data, gsize len, guint64 token)
 {
@@ -181,10 +215,14 @@ udp_send(TfstEventTarget *t, const guint8 *data, gsize len, guint64 token)
   /* A full socket buffer: the owner tries again later. */
   if (err == EAGAIN || err == ENOBUFS)
     return -ENOBUFS;
-  /* Larger than a datagram can be (65507 bytes over IPv4): this event
-   * cannot go, the next ones can. */
-  if (err == EMSGSIZE)
-    return -EMSGSIZE;
+  /* Larger than a datagram can be (65507 bytes over IPv4, 65527 over
+   * IPv6; a TCP sender may send up to 65536): it can never go, and trying
+   * again would stall every event behind it. */
+  if (err == EMSGSIZE) {
+    udp_drop_oversize(t, len);
+    t->cb.written_cb(t->user_data, token);
+    return 0;
+  }
   target_down(t, err, "sending to the collector failed");
   return -err;
 }
@@ -383,6 +421,7 @@ tfst_event_target_free(TfstEventTarget *t)
     return;
   close_socket(t);
   t->timer = sd_event_source_disable_unref(t->timer);
+  t->notify = sd_event_source_disable_unref(t->notify);
   tfst_buf_clear(&t->out);
   g_array_unref(t->tokens);
   g_free(t->name);
@@ -393,12 +432,17 @@ tfst_event_target_free(TfstEventTarget *t)
 int
 tfst_event_target_send(TfstEventTarget *t, const guint8 *data, gsize len, guint64 token)
 {
+  int r;
+
   g_return_val_if_fail(len > 0 && len <= TFST_EVENT_MAX, -EMSGSIZE);
   if (t->state != TFST_EVENT_TARGET_UP)
     return -ENOTCONN;
-  if (t->addr.transport == TFST_EVENT_UDP)
-    return udp_send(t, data, len, token);
-  return tcp_send(t, data, len, token);
+  if (t->addr.transport == TFST_EVENT_TCP)
+    return tcp_send(t, data, len, token);
+  t->in_send = TRUE;
+  r = udp_send(t, data, len, token);
+  t->in_send = FALSE;
+  return r;
 }
 
 TfstEventTargetState

@@ -38,7 +38,12 @@ TfstEventTarget *tfst_event_target_new(sd_event *event, TfstLog *log, const Tfst
 void tfst_event_target_free(TfstEventTarget *t);
 /* Queues one event.  Returns 0 when queued (written_cb reports `token`
  * later, or before returning for UDP), -ENOBUFS when the queue is full,
- * -ENOTCONN when the target is not up, -errno of a failed send (UDP). */
+ * -ENOTCONN when the target is not up, -errno of a failed send (UDP).
+ * An event too large for one UDP datagram (above 65507 bytes over IPv4)
+ * is dropped with a journal line and reported written, so that it cannot
+ * stall the events behind it.  No state_cb runs inside this call: a send
+ * that takes the target down (ECONNREFUSED) returns the error, and the
+ * owner hears of the state from the loop afterwards. */
 int tfst_event_target_send(TfstEventTarget *t, const guint8 *data, gsize len, guint64 token);
 TfstEventTargetState tfst_event_target_state(const TfstEventTarget *t);
 /* "ECONNREFUSED: Connection refused" of the last failure, "" when none. */
