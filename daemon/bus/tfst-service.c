@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Every interface the instance serves (see tfst-service.h). */
 #include "tfst-service.h"
+#include "tfst-events-interface.h"
 #include "tfst-instance-interface.h"
 #include "tfst-ipsec-interface.h"
 #include "tfst-keepalive-interface.h"
@@ -8,7 +9,7 @@
 
 struct TfstService {
   TfstInstanceInterface *instance;
-  GPtrArray *interfaces; /* GDBusInterfaceSkeleton: Keepalive, Ipsec, Trace */
+  GPtrArray *interfaces; /* GDBusInterfaceSkeleton: Keepalive, Events, Ipsec, Trace */
 };
 
 TfstService *
@@ -22,6 +23,7 @@ tfst_service_new(TfstEngine *engine, const TfstConfig *config, TfstLog *log, Tfs
    * by its skeleton. */
   svc->interfaces = g_ptr_array_new_with_free_func(g_object_unref);
   g_ptr_array_add(svc->interfaces, tfst_keepalive_interface_new(authz, engine, config));
+  g_ptr_array_add(svc->interfaces, tfst_events_interface_new(authz, engine));
   g_ptr_array_add(svc->interfaces, tfst_ipsec_interface_new(authz, log));
   g_ptr_array_add(svc->interfaces, tfst_trace_interface_new(authz, log));
   return svc;

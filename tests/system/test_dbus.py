@@ -43,8 +43,8 @@ sys.path.insert(0, HERE)
 from tfst_testlib import KIB, TFSTD, connect, linear_chain, wait_closed, wait_until  # noqa: E402
 
 from tfst_bus import (E_ACCESS, E_CONFIG, E_INVALID, E_NOTFOUND, EP_INSTANCE,  # noqa: E402
-                      GW_INSTANCE, HOP_FIELDS, IFACE, INSTANCES, IPSEC, KEEPALIVE, LABELS, MANAGE,
-                      OBJ, OBSERVE, PROPS, RELAY_INSTANCE, ROLE_OF_LABEL, SESSION_FIELDS, SETTLE,
+                      EVENTS, GW_INSTANCE, HOP_FIELDS, IFACE, INSTANCES, IPSEC, KEEPALIVE, LABELS,
+                      MANAGE, OBJ, OBSERVE, PROPS, RELAY_INSTANCE, ROLE_OF_LABEL, SESSION_FIELDS, SETTLE,
                       STAT_KEYS_T, TFSTCTL, TRACE, TRACE_ACTION, TUNE, Client, DBusCallError,
                       DbusTestCase, GLib, api_xml_files, bus_name, cmd_handler, now_us, parse_api,
                       signature, sv)
@@ -70,7 +70,7 @@ class ApiTest(DbusTestCase):
         const, every other property emits PropertiesChanged."""
         self.make_chain(wait_names=True)
         api = parse_api(api_xml_files())
-        self.assertEqual(sorted(api), [IFACE, IPSEC, KEEPALIVE, TRACE])
+        self.assertEqual(sorted(api), [EVENTS, IFACE, IPSEC, KEEPALIVE, TRACE])
         for label in ("ep", "relay1", "gw1"):
             with self.subTest(label=label):
                 r = self.bus.run(["busctl", f"--address={self.bus.address}", "--no-pager",
@@ -636,6 +636,7 @@ class ApiTest(DbusTestCase):
             (IPSEC, "Statistics", "", (), "(a{st})"),
             (IPSEC, "FindConflicts", "", (), "(a(usa(sss)))"),
             (TRACE, "List", "", (), "(a(ssquuubbs))"),
+            (EVENTS, "GetSinks", "", (), "(aa{sv})"),
         ]
         for iface, method, sig, args, reply_type in calls:
             with self.subTest(method=f"{iface}.{method}"):
@@ -796,7 +797,7 @@ class PolkitTest(DbusTestCase):
         name = self.names["relay1"]
         self.grant(OBSERVE)
         reads = [(KEEPALIVE, "GetSettings", ["'hops'"]), (KEEPALIVE, "Audit", []),
-                 (IPSEC, "Statistics", []), (TRACE, "List", [])]
+                 (IPSEC, "Statistics", []), (TRACE, "List", []), (EVENTS, "GetSinks", [])]
         for iface, method, args in reads:
             with self.subTest(method=f"{iface}.{method}"):
                 self.gdbus_as(name, method, *args, iface=iface)
@@ -804,7 +805,9 @@ class PolkitTest(DbusTestCase):
                   (TRACE, "Define", ["'t1'", "'127.0.0.1'", "0", "65536", "true"], TRACE_ACTION),
                   (TRACE, "Show", ["'nosuch'"], TRACE_ACTION),
                   (TRACE, "Pause", ["'nosuch'", "true"], TRACE_ACTION),
-                  (TRACE, "Delete", ["'nosuch'"], TRACE_ACTION)]
+                  (TRACE, "Delete", ["'nosuch'"], TRACE_ACTION),
+                  (EVENTS, "ClearStatistics", [], MANAGE),
+                  (EVENTS, "Flush", ["'nosuch'"], MANAGE)]
         for iface, method, args, action in writes:
             with self.subTest(method=f"{iface}.{method}"):
                 self.assertDBusError(E_ACCESS, self.gdbus_as, name, method, *args, iface=iface,

@@ -25,7 +25,7 @@ if _INTEGRATION not in sys.path:
     sys.path.insert(0, _INTEGRATION)
 
 from .api import (BUS_PREFIX, E_ACCESS, E_CONFIG, E_FAILED, E_INVALID, E_NOTFOUND,  # noqa: E402
-                  HOP_FIELDS, IFACE, IPSEC, KEEPALIVE, MANAGE, OBJ, OBSERVE, PROPS,
+                  EVENTS, HOP_FIELDS, IFACE, IPSEC, KEEPALIVE, MANAGE, OBJ, OBSERVE, PROPS,
                   SESSION_FIELDS, STAT_KEYS_T, TRACE, TRACE_ACTION, TUNE, api_xml_files,
                   bus_name, escape_instance, now_us, parse_api, signature)
 from .case import (EP_INSTANCE, GW_INSTANCE, INSTANCES, LABELS, NAME_TIMEOUT,  # noqa: E402
@@ -40,7 +40,7 @@ __all__ = [
     "BUILDDIR", "NOBODY", "NOGROUP", "POLKIT_NAME", "SRCDIR", "Gio", "GLib",
     "PrivateBusMixin", "PrivateSystemBus", "environment_problem", "setpriv_argv",
     # api
-    "BUS_PREFIX", "E_ACCESS", "E_CONFIG", "E_FAILED", "E_INVALID", "E_NOTFOUND", "HOP_FIELDS", "IFACE",
+    "BUS_PREFIX", "E_ACCESS", "E_CONFIG", "E_FAILED", "E_INVALID", "E_NOTFOUND", "EVENTS", "HOP_FIELDS", "IFACE",
     "IPSEC", "KEEPALIVE", "MANAGE", "OBJ", "OBSERVE", "PROPS", "SESSION_FIELDS", "STAT_KEYS_T",
     "TRACE", "TRACE_ACTION", "TUNE", "api_xml_files", "bus_name", "escape_instance", "now_us",
     "parse_api", "signature",

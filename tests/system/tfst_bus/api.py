@@ -17,6 +17,7 @@ IFACE = "org.tfst.Tfst1.Instance"
 KEEPALIVE = "org.tfst.Tfst1.Keepalive"
 IPSEC = "org.tfst.Tfst1.Ipsec"
 TRACE = "org.tfst.Tfst1.Trace"
+EVENTS = "org.tfst.Tfst1.Events"
 PROPS = "org.freedesktop.DBus.Properties"
 
 E_ACCESS = "org.freedesktop.DBus.Error.AccessDenied"
