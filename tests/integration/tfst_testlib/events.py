@@ -577,8 +577,12 @@ def get_sinks(address, daemon, timeout=20):
                         "/org/tfst/Tfst1", "org.tfst.Tfst1.Events", "GetSinks"],
                        capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
+        get_sinks.last_error = r.stderr.strip()
         return None
     return unwrap(json.loads(r.stdout))[0]
+
+
+get_sinks.last_error = ""
 
 
 def bus_call(address, daemon, method, signature="", *args, timeout=20):
