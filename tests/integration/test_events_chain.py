@@ -78,6 +78,20 @@ class EventsChainTest(TfstTestCase):
         self.collector.wait_ids("tcp", range(n), timeout=IO_TIMEOUT * 2)
         self.assert_in_order("tcp")
 
+    def test_reload(self):
+        """Spool keys change in place; a new section waits for a restart
+        and says so; events keep flowing."""
+        gw = self.top.d("gw1")
+        text = gw.config_text.replace(f"[Events {SINK}]", f"[Events {SINK}]\nSpoolSize=2M", 1)
+        text += events_section("traps", listen=[f"udp:{LOCAL}:{self.port()}"])
+        with open(gw.config_path, "w") as f:
+            f.write(text)
+        gw.proc.send_signal(signal.SIGHUP)
+        gw.wait_log(r"need a restart.*\[Events traps\] \(new\)")
+        tcp_send(self.listen, [event_msg("tcp", i) for i in range(300)])
+        self.collector.wait_ids("tcp", range(300))
+        self.assert_in_order("tcp")
+
 
 if __name__ == "__main__":
     unittest.main()
