@@ -11,7 +11,9 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -530,6 +532,53 @@ test_kill(Fixture *fx, gconstpointer data)
   assert_events(fx, s, 51, 5050);
 }
 
+/* A write that fails half way (here: the file size limit, as a full disk
+ * would) leaves no torn record: the next append goes to the same place. */
+static void
+write_failure_child(Fixture *fx)
+{
+  TfstSpool *s = tfst_spool_open(fx->dir, &fx->conf, NULL, NULL);
+  struct rlimit rl = {0};
+  guint8 big[3000];
+  guint64 seq = 0;
+  int ret = 0;
+
+  signal(SIGXFSZ, SIG_IGN);
+  append_events(s, 1, 10);
+  getrlimit(RLIMIT_FSIZE, &rl);
+  rl.rlim_cur = tfst_spool_bytes(s) + 1000; /* the next big record is cut */
+  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &rl), ==, 0);
+  memset(big, 'b', sizeof(big));
+  ret = tfst_spool_append(s, big, sizeof(big), 1, &seq);
+  g_assert_cmpint(ret, <, 0);
+  g_assert_cmpint(ret, !=, -ENOSPC);
+  g_assert_cmpuint(tfst_spool_next_seq(s), ==, 11);
+  rl.rlim_cur = rl.rlim_max;
+  g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &rl), ==, 0);
+  append_events(s, 11, 5);
+  assert_events(fx, s, 1, 15);
+  tfst_spool_free(s);
+  _exit(0);
+}
+
+static void
+test_write_failure(Fixture *fx, gconstpointer data)
+{
+  g_autoptr(TfstSpool) s = NULL;
+  int status = -1;
+  pid_t pid = fork();
+
+  g_assert_cmpint(pid, >=, 0);
+  if (pid == 0)
+    write_failure_child(fx);
+  g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+  g_assert_true(WIFEXITED(status));
+  g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+  s = spool_open(fx);
+  g_assert_cmpuint(fx->problems->len, ==, 0);
+  assert_events(fx, s, 1, 15);
+}
+
 /* Two processes (or two opens) never share a spool. */
 static void
 test_lock(Fixture *fx, gconstpointer data)
@@ -874,6 +923,7 @@ main(int argc, char **argv)
   ADD("/tfst/spool/set-conf", test_set_conf);
   ADD("/tfst/spool/sync", test_sync);
   ADD("/tfst/spool/kill", test_kill);
+  ADD("/tfst/spool/write-failure", test_write_failure);
   ADD("/tfst/spool/lock", test_lock);
   ADD("/tfst/spool/unwritable", test_unwritable);
   ADD("/tfst/spool/truncated-tail", test_truncated_tail);

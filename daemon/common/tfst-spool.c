@@ -10,6 +10,7 @@
  * failover reads again from the head, which trim keeps on first_seq. */
 #include "tfst-spool.h"
 
+#include "tfst-file.h"
 #include "tfst-spool-format.h"
 
 #include <errno.h>
@@ -1141,7 +1142,9 @@ read_acked(TfstSpool *s, guint64 *epoch, guint64 *acked)
   g_auto(GStrv) words = NULL;
   gsize len = 0;
 
-  if (!g_file_get_contents(path, &text, &len, NULL) || len > ACKED_FILE_MAX)
+  /* bounded: a stray large file there costs no memory */
+  text = tfst_file_read(path, ACKED_FILE_MAX, &len, NULL);
+  if (text == NULL)
     return FALSE;
   words = g_strsplit(g_strstrip(text), " ", -1);
   return g_strv_length(words) == 3 && strcmp(words[0], "1") == 0 &&
