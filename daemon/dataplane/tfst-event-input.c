@@ -238,9 +238,11 @@ socket_add(TfstEventInput *in, const TfstEventAddr *a, GError **error)
   s->input = in;
   s->fd = socket_open(in, a, &activated);
   if (s->fd < 0) {
-    tfst_error_from_errno(error, -s->fd, "events %s: cannot bind Listen=%s:%s", in->name,
+    tfst_error_from_errno(error, -s->fd, "cannot bind [Events %s] Listen=%s:%s", in->name,
                           udp ? "udp" : "tcp", tfst_addr_format(&a->addr, buf));
-    if (!udp)
+    /* Who holds a port is looked up among TCP sockets only; a privileged
+     * port or a foreign address reads the same for UDP. */
+    if (!udp || -s->fd != EADDRINUSE)
       tfst_bind_diagnosis_add_to_error(error, &a->addr, -s->fd);
     g_free(s);
     return FALSE;
@@ -248,7 +250,7 @@ socket_add(TfstEventInput *in, const TfstEventAddr *a, GError **error)
   g_ptr_array_add(in->sockets, s);
   r = sd_event_add_io(in->event, &s->io, s->fd, EPOLLIN, udp ? udp_io_cb : accept_cb, s);
   if (r < 0) {
-    tfst_error_from_errno(error, -r, "events %s: cannot watch Listen=%s:%s", in->name,
+    tfst_error_from_errno(error, -r, "cannot watch [Events %s] Listen=%s:%s", in->name,
                           udp ? "udp" : "tcp", tfst_addr_format(&a->addr, buf));
     return FALSE;
   }

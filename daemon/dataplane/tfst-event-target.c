@@ -55,8 +55,8 @@ struct TfstEventTarget {
   /* TCP */
   TfstBuf out;
   GArray *tokens;  /* TargetToken, oldest first */
-  guint64 queued;  /* bytes ever queued */
-  guint64 written; /* bytes ever handed to the kernel */
+  guint64 queued;  /* bytes queued since the connection was made */
+  guint64 written; /* of them, bytes the kernel took */
 };
 
 static void target_connect(TfstEventTarget *t);
@@ -330,7 +330,8 @@ tcp_send(TfstEventTarget *t, const guint8 *data, gsize len, guint64 token)
 
   if (tfst_buf_len(&t->out) > 0 && tfst_buf_len(&t->out) + frame > TFST_EVENT_TARGET_QUEUE)
     return -ENOBUFS;
-  tfst_buf_append(&t->out, head, head_len);
+  if (head_len > 0)
+    tfst_buf_append(&t->out, head, head_len);
   tfst_buf_append(&t->out, data, len);
   if (t->framing == TFST_EVENT_FRAMING_NEWLINE)
     tfst_buf_append(&t->out, "\n", 1);
