@@ -4,15 +4,18 @@
 
   client ──► gwproxy "gw-dmz" ══► relay "relay-fw" ══► epproxy "ep-secure" ──► gateway service
   gateway ──► epproxy downcall listener ══► … ══► gwproxy ──► endpoint service
+  logger ──► gwproxy [Events syslog] (spool) ══► … ══► epproxy ──► syslog collector
 
-Every process is real: tfstd three times, a gateway service and an endpoint
-service in this script, clients on threads.  Ports 24100-24199 on 127.0.0.1.
+Every process is real: tfstd three times, a gateway service, an endpoint
+service and a syslog collector in this script, clients on threads, logger(1)
+sending syslog messages.  Ports 24100-24199 on 127.0.0.1.
 The instances register on a private system bus that only the demo uses, and
 tfstctl shows their chain, sessions and counters while the traffic runs.
 """
 import argparse
 import hashlib
 import os
+import re
 import select
 import shutil
 import signal
@@ -26,7 +29,9 @@ import time
 BASE = 24100
 EP_HOP, RELAY_HOP = BASE + 1, BASE + 2
 UP_LISTEN, DOWN_LISTEN = BASE + 10, BASE + 11
-GATEWAY, ENDPOINT = BASE + 80, BASE + 90
+SYSLOG_LISTEN = BASE + 20  # udp and tcp
+GATEWAY, ENDPOINT, COLLECTOR = BASE + 80, BASE + 90, BASE + 85
+SYSLOG_PER_SECOND = 50
 
 CONFIGS = {
     "epproxy": f"""[Instance]
@@ -37,6 +42,8 @@ Listen=127.0.0.1:{EP_HOP}
 Target=127.0.0.1:{GATEWAY}
 [Forward mgmt]
 Listen=127.0.0.1:{DOWN_LISTEN}
+[Events syslog]
+Target=tcp:127.0.0.1:{COLLECTOR}
 """,
     "relay": f"""[Instance]
 Label=relay-fw
@@ -53,6 +60,9 @@ Connect=127.0.0.1:{RELAY_HOP}
 Listen=127.0.0.1:{UP_LISTEN}
 [Forward mgmt]
 Target=127.0.0.1:{ENDPOINT}
+[Events syslog]
+Listen=udp:127.0.0.1:{SYSLOG_LISTEN} tcp:127.0.0.1:{SYSLOG_LISTEN}
+SpoolSize=16M
 """,
 }
 
@@ -194,6 +204,8 @@ def show_bus(build, bus, when):
     tfstctl(build, bus, "sessions", "-i", f"epproxy@{INSTANCE}", max_lines=SESSION_LINES)
     tfstctl(build, bus, "stats", "-i", f"gwproxy@{INSTANCE}")
     tfstctl(build, bus, "keepalive", "audit", "-i", f"relay@{INSTANCE}")
+    tfstctl(build, bus, "events", "-i", f"gwproxy@{INSTANCE}")
+    tfstctl(build, bus, "events", "-i", f"epproxy@{INSTANCE}")
 
 
 class Stats:
@@ -245,6 +257,68 @@ def endpoint_handler(conn):
         conn.sendall(b"R" * size)
 
 
+class SyslogCollector:
+    """The syslog collector behind the epproxy: RFC 6587 octet-counted
+    events over TCP; counts them and checks the sequence numbers the
+    demo's logger put in them (order kept, none missing)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.seqs = []
+
+    def handler(self, conn):
+        buf = b""
+        with conn:
+            while True:
+                d = conn.recv(65536)
+                if not d:
+                    return
+                buf += d
+                while b" " in buf[:8]:
+                    n, _, rest = buf.partition(b" ")
+                    if len(rest) < int(n):
+                        break
+                    self.take(rest[:int(n)])
+                    buf = rest[int(n):]
+
+    def take(self, event):
+        m = re.search(rb"demo event (\d+)", event)
+        if m:
+            with self.lock:
+                self.seqs.append(int(m.group(1)))
+
+    def received(self):
+        with self.lock:
+            return len(self.seqs)
+
+    def check(self, sent):
+        """'' when events 0 .. sent-1 arrived in order, else what is wrong."""
+        with self.lock:
+            seqs = list(self.seqs)
+        first = list(dict.fromkeys(seqs))
+        if first != sorted(first):
+            return "out of order"
+        missing = sorted(set(range(sent)) - set(seqs))
+        return f"{len(missing)} missing" if missing else ""
+
+
+def syslog_sender(stop, counter):
+    """logger(1) reading lines from a pipe: one RFC 5424 message per line,
+    octet counted over TCP to the gwproxy's [Events syslog] Listen=."""
+    p = subprocess.Popen(["logger", "-n", "127.0.0.1", "-P", str(SYSLOG_LISTEN), "--tcp",
+                          "--octet-count", "--rfc5424", "-t", "demo"],
+                         stdin=subprocess.PIPE, text=True)
+    try:
+        while not stop.is_set():
+            p.stdin.write(f"demo event {counter[0]} from the DMZ\n")
+            p.stdin.flush()
+            counter[0] += 1
+            time.sleep(1 / SYSLOG_PER_SECOND)
+    finally:
+        p.stdin.close()
+        p.wait(timeout=10)
+
+
 def upcall(stats, size):
     data = os.urandom(size)
     with socket.create_connection(("127.0.0.1", UP_LISTEN), timeout=10) as c:
@@ -282,6 +356,8 @@ def start_daemon(build, tmp, role, env):
     with open(path, "w") as f:
         f.write(CONFIGS[role])
     log = open(os.path.join(tmp, f"{role}.log"), "w")
+    # The event spool goes where systemd's StateDirectory= would put it.
+    env = dict(env, STATE_DIRECTORY=os.path.join(tmp, "state"))
     return subprocess.Popen([os.path.join(build, "daemon", "tfstd"), f"--role={role}",
                              f"--instance={INSTANCE}", f"--config={path}"],
                             stderr=log, stdout=log, env=env)
@@ -327,7 +403,9 @@ def main():
 
 def run(args, tmp, bus, stats, stop):
     services_stop = threading.Event()
-    for port, handler in ((GATEWAY, digest_handler), (ENDPOINT, endpoint_handler)):
+    collector = SyslogCollector()
+    for port, handler in ((GATEWAY, digest_handler), (ENDPOINT, endpoint_handler),
+                          (COLLECTOR, collector.handler)):
         threading.Thread(target=serve, args=(port, handler, services_stop), daemon=True).start()
     if bus.address:
         print(f"demo: private system bus {bus.address}")
@@ -345,6 +423,11 @@ def run(args, tmp, bus, stats, stop):
     workers = [threading.Thread(target=client_loop, args=(stats, stop, upcall, 256 * 1024)),
                threading.Thread(target=client_loop, args=(stats, stop, upcall, 4 * 1024 * 1024)),
                threading.Thread(target=client_loop, args=(stats, stop, downcall, 1024 * 1024))]
+    syslog_stop, syslog_sent = threading.Event(), [0]
+    if ok and shutil.which("logger"):
+        workers.append(threading.Thread(target=syslog_sender, args=(syslog_stop, syslog_sent)))
+    else:
+        print("demo: logger (bsdutils) is not installed: no syslog events")
     for w in workers:
         w.start()
     start = last_t = time.time()
@@ -357,7 +440,8 @@ def run(args, tmp, bus, stats, stop):
         with stats.lock:
             up, down, n, err = stats.up_bytes, stats.down_bytes, stats.sessions, stats.errors
         print(f"  {el:5.0f} s  sessions {n:6}  up {up / 1e6:9.1f} MB ({(up - last[0]) / 1e6 / dt:6.1f} MB/s)"
-              f"  down {down / 1e6:9.1f} MB ({(down - last[1]) / 1e6 / dt:6.1f} MB/s)  errors {err}")
+              f"  down {down / 1e6:9.1f} MB ({(down - last[1]) / 1e6 / dt:6.1f} MB/s)  errors {err}"
+              f"  syslog {collector.received()}/{syslog_sent[0]}")
         last, last_t = (up, down), now
         if any(p.poll() is not None for p in procs.values()):
             print("demo: a tfstd process exited; logs in", tmp)
@@ -372,8 +456,14 @@ def run(args, tmp, bus, stats, stop):
             shown = True
             last_t = time.time()
     stop.set()
+    syslog_stop.set()
     for w in workers:
         w.join(timeout=15)
+    # Every syslog message logger sent reaches the collector, in order.
+    deadline = time.time() + 10
+    while collector.check(syslog_sent[0]) and time.time() < deadline:
+        time.sleep(0.1)
+    syslog_problem = collector.check(syslog_sent[0])
     services_stop.set()
     codes = {}
     for role, p in procs.items():
@@ -386,8 +476,11 @@ def run(args, tmp, bus, stats, stop):
             codes[role] = "killed"
     print(f"demo: {stats.sessions} sessions, {stats.up_bytes / 1e6:.1f} MB up, "
           f"{stats.down_bytes / 1e6:.1f} MB down, {stats.errors} errors; "
+          f"{collector.received()} of {syslog_sent[0]} syslog events delivered"
+          f"{', ' + syslog_problem if syslog_problem else ' in order'}; "
           f"tfstd exit codes {codes}; logs in {tmp}")
-    return ok and stats.errors == 0 and stats.sessions > 0 and all(c == 0 for c in codes.values())
+    return (ok and stats.errors == 0 and stats.sessions > 0 and not syslog_problem
+            and all(c == 0 for c in codes.values()))
 
 if __name__ == "__main__":
     main()
