@@ -424,7 +424,7 @@ class SpoolDirTest(EventsCase):
     def test_spool_dir_blocked(self):
         """A file where the spool directory must go: the instance starts,
         says which directory it could not make, drops events (counted) and
-        still carries sessions."""
+        still carries sessions; once the file is gone, the spool opens."""
         echo = self.echo_server()
         top = self.chain("tcp", forward=echo.addr, start=False)
         with open(os.path.join(self.state, "gwproxy@gw1.spool"), "w") as f:
@@ -442,6 +442,12 @@ class SpoolDirTest(EventsCase):
                            "spool-error drops counted")
         self.assertEqual(coll.count(), 0)
         self.assertTrue(echo_roundtrip(self.client(top.listen_addr("gw1", "web")), b"later"))
+        # Out of the way: the spool opens at the next attempt, events flow.
+        os.unlink(os.path.join(self.state, "gwproxy@gw1.spool"))
+        seq = iter(range(1000))
+        wait_until(lambda: udp_send(self.listen, [event_msg("z", next(seq))]) or coll.count(),
+                   IO_TIMEOUT, interval=0.5, what="events once the spool directory could be made")
+        self.assertTrue(os.path.isdir(self.spool_dir()))
 
 
     @unittest.skipIf(os.geteuid() == 0, "root writes into a directory of mode 0500")
