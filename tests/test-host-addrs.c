@@ -220,6 +220,40 @@ test_error_lists_host(void)
   g_assert_no_error(error);
 }
 
+/* An [Events] Listen= address is checked like the hop and forward
+ * listeners: the error names the section and the line. */
+static void
+test_events_listen_checked(void)
+{
+  g_autoptr(TfstConfig) c = gw_config("[Instance]\n"
+                                      "Label=gw\n"
+                                      "[Parent]\n"
+                                      "Connect=127.0.0.1:26801\n"
+                                      "[Events syslog]\n"
+                                      "Listen=udp:127.0.0.1:26802 tcp:" NOT_LOCAL_V4 ":26803\n");
+  g_autoptr(GArray) probe = g_array_new(FALSE, TRUE, sizeof(TfstSockAddr));
+  g_autoptr(TfstHostAddrs) h = NULL;
+  g_autoptr(GError) error = NULL;
+  const TfstEventsConf *ev = tfst_config_events(c, "syslog");
+
+  if (host_can_bind(NOT_LOCAL_V4)) {
+    g_test_skip("this host can bind " NOT_LOCAL_V4);
+    return;
+  }
+  g_assert_nonnull(ev);
+  g_array_append_val(probe, g_array_index(ev->listen, TfstEventAddr, 1).addr);
+  h = load_host(probe, FALSE, FALSE);
+  if (h == NULL) {
+    g_test_skip("cannot read the host's addresses over netlink");
+    return;
+  }
+  g_assert_false(tfst_host_addrs_check_config(h, c, NULL, &error));
+  g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);
+  g_assert_true(g_str_has_prefix(error->message,
+                                 "test.conf:6: [Events syslog] Listen=: " NOT_LOCAL_V4
+                                 " is not an address of this host"));
+}
+
 /* tfst_host_addrs_check() as tfstd calls it, with the location taken from a
  * drop-in: the error points at the file that set the key. */
 static void
@@ -440,6 +474,7 @@ main(int argc, char **argv)
   g_test_add_func("/tfst/host-addrs/loopback-ipv6", test_loopback_ipv6);
   g_test_add_func("/tfst/host-addrs/test-net-not-local", test_test_net_not_local);
   g_test_add_func("/tfst/host-addrs/error-lists-host", test_error_lists_host);
+  g_test_add_func("/tfst/host-addrs/events-listen-checked", test_events_listen_checked);
   g_test_add_func("/tfst/host-addrs/check-names-dropin", test_check_names_dropin);
   g_test_add_func("/tfst/host-addrs/check-local-passes", test_check_local_passes);
   g_test_add_func("/tfst/host-addrs/rules", test_rules);

@@ -246,7 +246,7 @@ tfst_host_addrs_describe(const TfstHostAddrs *h)
 /* ---- the configuration's addresses */
 
 typedef struct {
-  char *group; /* "Parent", "Children", "Forward NAME" */
+  char *group; /* "Parent", "Children", "Forward NAME", "Events NAME" */
   const char *key;
   TfstSockAddr addr;
 } BindSpec;
@@ -276,6 +276,18 @@ add_hop_binds(GArray *binds, const char *group, const TfstHopConf *hop)
     add_bind(binds, group, "LocalAddress", &hop->local);
 }
 
+static void
+add_event_binds(GArray *binds, const TfstConfig *c)
+{
+  for (guint i = 0; c->events != NULL && i < c->events->len; i++) {
+    const TfstEventsConf *ev = g_ptr_array_index(c->events, i);
+    g_autofree char *group = g_strdup_printf("Events %s", ev->name);
+
+    for (guint k = 0; k < ev->listen->len; k++)
+      add_bind(binds, group, "Listen", &g_array_index(ev->listen, TfstEventAddr, k).addr);
+  }
+}
+
 /* Every address the instance binds to, wildcards included. */
 static GArray *
 config_binds(const TfstConfig *c)
@@ -294,6 +306,7 @@ config_binds(const TfstConfig *c)
     group = g_strdup_printf("Forward %s", f->name);
     add_bind(binds, group, "Listen", &f->listen);
   }
+  add_event_binds(binds, c);
   return binds;
 }
 
