@@ -34,7 +34,10 @@ class TfstTestCase(unittest.TestCase):
         self.workdir = tempfile.mkdtemp(prefix="tfst-")
         self.addCleanup(shutil.rmtree, self.workdir, True)
         self._daemons = []
-        self.daemon_env = {}  # extra environment for daemons created from now on
+        # Extra environment for daemons created from now on.  The state
+        # directory (event spools, persisted drop-ins) is the test's own, so
+        # no test writes to the host's /var/lib/tfst.
+        self.daemon_env = {"STATE_DIRECTORY": os.path.join(self.workdir, "state")}
         self.addCleanup(self._stop_daemons)  # runs after the servers close (LIFO)
         self._log_prefix = self.id()
 
