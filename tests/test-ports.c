@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <netinet/tcp.h>
+#include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-login.h>
 #include <unistd.h>
 
 /* Loopback ports this test may listen on; it takes the first free one from
@@ -178,39 +180,13 @@ test_sysctl_load(void)
   g_rmdir(dir);
 }
 
-static void
-test_cgroup_unit(void)
-{
-  const struct {
-    const char *text;
-    const char *unit;
-  } cases[] = {
-      {"0::/system.slice/haproxy.service\n", "haproxy.service"},
-      {"0::/system.slice/foo.service/payload\n", "foo.service"},
-      {"0::/user.slice/user-1000.slice/user@1000.service/app.slice/"
-       "app-gnome-firefox-1234.scope\n",
-       "app-gnome-firefox-1234.scope"},
-      {"0::/init.scope\n", "init.scope"},
-      {"0::/\n", NULL},
-      {"0::/machine.slice/libpod-abc\n", NULL},
-      /* cgroup v1 hybrid: the unified line is empty, name=systemd names the unit */
-      {"12:cpu,cpuacct:/\n1:name=systemd:/system.slice/sshd.service\n0::/\n", "sshd.service"},
-      {"1:name=systemd:/system.slice/a:b.service\n", "a:b.service"},
-      {"", NULL},
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-    g_autofree char *unit = tfst_port_owners_unit_from_cgroup(cases[i].text);
-    g_assert_cmpstr(unit, ==, cases[i].unit);
-  }
-}
-
 typedef struct {
   int fd;
   int fd6; /* -1 when IPv6 loopback is unavailable */
   guint16 port;
   TfstSockAddr addr;
   char *comm;
+  char *unit; /* what sd-login says of this process; NULL outside systemd */
 } Listener;
 
 static int
@@ -253,6 +229,8 @@ listener_setup(Listener *l, gconstpointer data)
   l->fd6 = listen_on("::1", l->port);
   g_assert_true(g_file_get_contents("/proc/self/comm", &comm, NULL, NULL));
   l->comm = g_strdup(g_strchomp(comm));
+  if (sd_pid_get_user_unit(0, &l->unit) < 0)
+    (void)sd_pid_get_unit(0, &l->unit);
 }
 
 static void
@@ -263,6 +241,7 @@ listener_teardown(Listener *l, gconstpointer data)
   if (l->fd6 >= 0)
     close(l->fd6);
   g_free(l->comm);
+  free(l->unit);
 }
 
 static void
@@ -287,6 +266,7 @@ test_owner_self(Listener *l, gconstpointer data)
     g_assert_cmpuint(o->uid, ==, getuid());
     g_assert_cmpuint(o->inode, !=, 0);
     g_assert_false(o->hidden);
+    g_assert_cmpstr(o->unit, ==, l->unit);
     v4 |= o->local.sa.sa_family == AF_INET;
     v6 |= o->local.sa.sa_family == AF_INET6;
   }
@@ -464,7 +444,6 @@ main(int argc, char **argv)
   g_test_add_func("/tfst/ports/range-parse", test_range_parse);
   g_test_add_func("/tfst/ports/list-parse", test_list_parse);
   g_test_add_func("/tfst/ports/sysctl-load", test_sysctl_load);
-  g_test_add_func("/tfst/ports/cgroup-unit", test_cgroup_unit);
   g_test_add("/tfst/ports/owner-self", Listener, NULL, listener_setup, test_owner_self,
              listener_teardown);
   g_test_add("/tfst/ports/owner-lookup-many", Listener, NULL, listener_setup,

@@ -19,7 +19,7 @@ typedef struct {
   pid_t pid;          /* 0: no process visible to us holds the socket */
   gboolean hidden;    /* pid 0 and some processes' fds were unreadable (not root) */
   char *comm;         /* /proc/PID/comm, made printable; NULL when pid is 0 */
-  char *unit;         /* systemd unit from /proc/PID/cgroup, NULL when none */
+  char *unit; /* systemd unit (sd_pid_get_user_unit, else sd_pid_get_unit), NULL when none */
 } TfstPortOwner;
 
 void tfst_port_owner_free(TfstPortOwner *owner);

@@ -5,7 +5,9 @@
 #include "tfst-tcp-sockets.h"
 
 #include <netinet/tcp.h>
+#include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-login.h>
 #include <unistd.h>
 
 #define PROC_SOCKET_LINK_PREFIX "socket:["
@@ -68,57 +70,21 @@ read_comm(pid_t pid)
   return printable(text);
 }
 
+/* sd-login rather than parsing /proc/PID/cgroup ourselves: systemd knows its
+ * cgroup layouts (v1, hybrid, unified) and names the unit as systemctl does.
+ * A process of a user's service manager is named by its user unit
+ * (app-firefox.scope), not by user@1000.service. */
 static char *
 read_unit(pid_t pid)
 {
-  g_autofree char *path = g_strdup_printf("/proc/%d/cgroup", (int)pid);
-  g_autofree char *text = NULL;
-  g_autofree char *unit = NULL;
+  char *unit = NULL;
+  char *text;
 
-  if (!g_file_get_contents(path, &text, NULL, NULL))
+  if (sd_pid_get_user_unit(pid, &unit) < 0 && sd_pid_get_unit(pid, &unit) < 0)
     return NULL;
-  unit = tfst_port_owners_unit_from_cgroup(text);
-  return unit != NULL ? printable(unit) : NULL;
-}
-
-static gboolean
-is_unit_name(const char *component)
-{
-  return g_str_has_suffix(component, ".service") || g_str_has_suffix(component, ".scope") ||
-         g_str_has_suffix(component, ".socket");
-}
-
-static char *
-unit_from_cgroup_path(const char *path)
-{
-  g_auto(GStrv) parts = g_strsplit(path, "/", -1);
-  const char *unit = NULL;
-
-  for (guint i = 0; parts[i] != NULL; i++)
-    if (is_unit_name(parts[i]))
-      unit = parts[i];
-  return g_strdup(unit);
-}
-
-char *
-tfst_port_owners_unit_from_cgroup(const char *text)
-{
-  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-  g_autofree char *unified = NULL;
-  g_autofree char *named = NULL;
-
-  /* hierarchy-ID:controller-list:cgroup-path; the path may contain ':'. */
-  for (guint i = 0; lines[i] != NULL; i++) {
-    g_auto(GStrv) f = g_strsplit(lines[i], ":", 3);
-
-    if (g_strv_length(f) != 3)
-      continue;
-    if (g_str_equal(f[0], "0") && *f[1] == '\0' && unified == NULL)
-      unified = unit_from_cgroup_path(f[2]);
-    else if (g_str_equal(f[1], "name=systemd") && named == NULL)
-      named = unit_from_cgroup_path(f[2]);
-  }
-  return unified != NULL ? g_steal_pointer(&unified) : g_steal_pointer(&named);
+  text = printable(unit);
+  free(unit);
+  return text;
 }
 
 static gboolean

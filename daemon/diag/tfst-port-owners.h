@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Who holds a TCP port: the sockets from inet_diag, the processes from
- * /proc.  Synchronous: call it at startup, from tfstctl or from a GTask
- * thread, never from a main-context callback. */
+ * /proc, their units from sd-login.  Synchronous: call it at startup, from
+ * tfstctl or from a GTask thread, never from a main-context callback. */
 #pragma once
 
 #include "tfst-port-owner.h"
@@ -23,8 +23,3 @@ GPtrArray *tfst_port_owners_lookup(const guint16 *ports, guint n_ports, TfstPort
                                    GError **error) G_GNUC_WARN_UNUSED_RESULT;
 GPtrArray *tfst_port_owners(guint16 port, TfstPortOwnersFlags flags,
                             GError **error) G_GNUC_WARN_UNUSED_RESULT;
-
-/* Systemd unit from the text of /proc/PID/cgroup: the last path component
- * ending in .service, .scope or .socket of the unified (0::) hierarchy, else
- * of name=systemd.  NULL when there is none. */
-char *tfst_port_owners_unit_from_cgroup(const char *text) G_GNUC_WARN_UNUSED_RESULT;
