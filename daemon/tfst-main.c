@@ -289,6 +289,7 @@ main(int argc, char **argv)
   g_autofree char *role_str = NULL;
   g_autofree char *instance = NULL;
   g_autofree char *config_path = NULL;
+  g_autofree char *config_help = NULL;
   gboolean version = FALSE;
   gint block_after_s = 0;
   TfstLog log;
@@ -300,7 +301,7 @@ main(int argc, char **argv)
       {"instance", 0, 0, G_OPTION_ARG_STRING, &instance, N_("Instance name (the unit's %i)"),
        N_("NAME")},
       {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
-       N_("Configuration file (default /etc/tfst/ROLE@INSTANCE.conf)"), N_("FILE")},
+       N_("Configuration file instead of the default (below)"), N_("FILE")},
       {"version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print version and build level"), NULL},
       /* Test hook for the watchdog test; not for administrators. */
       {"test-block-data-plane-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &block_after_s,
@@ -320,6 +321,12 @@ main(int argc, char **argv)
   g_option_context_set_summary(ctx,
                                _("tfst component daemon: endpoint proxy, gateway proxy or relay"));
   g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
+  /* The directory this build reads, not a fixed /etc: a /usr/local build
+   * reads /usr/local/etc/tfst unless configured with --sysconfdir=/etc. */
+  config_help = g_strdup_printf(_("Configuration: %s/tfst/ROLE@INSTANCE.conf, then the drop-ins "
+                                  "in ROLE@INSTANCE.conf.d/.\nSee tfstd(8) and tfst.conf(5)."),
+                                SYSCONFDIR);
+  g_option_context_set_description(ctx, config_help);
   if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
     g_printerr("tfstd: %s\n", error->message);
     return EXIT_FAILURE;

@@ -1,17 +1,19 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # One systemd unit of units/, as systemd would load it:
-#   check-unit.sh UNIT BUILT-UNITS-DIR INSTALLED-TFSTD BUILT-TFSTD GENERATOR MANPAGE
+#   check-unit.sh UNIT BUILT-UNITS-DIR INSTALLED-TFSTD BUILT-TFSTD GENERATOR MANPAGE...
 # - systemd-analyze verify on the instance tfst-ROLE@2.* (verify refuses a
 #   template file itself), with ExecStart= pointing at the built tfstd and the
 #   socket's ListenStream= written by the built tfst-generator from a sample
 #   configuration, as at boot;
 # - for a service, systemd-analyze security --offline=yes: the overall
-#   exposure must be 2.0 or lower.
+#   exposure must be 2.0 or lower;
+# - every man: page of Documentation= is one of the MANPAGEs tfst installs
+#   or one the system has.
 set -u
 unit=$1 installed_tfstd=$3
-units=$(realpath "$2") built_tfstd=$(realpath "$4") generator=$(realpath "$5")
-manpage=$(realpath "$6") || exit 1
+units=$(realpath "$2") built_tfstd=$(realpath "$4") generator=$(realpath "$5") || exit 1
+shift 5
 max_exposure=2.0
 
 command -v systemd-analyze >/dev/null ||
@@ -19,7 +21,7 @@ command -v systemd-analyze >/dev/null ||
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tfst-unit.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
-mkdir "$tmp/units" "$tmp/etc" "$tmp/man" "$tmp/man/man5"
+mkdir "$tmp/units" "$tmp/etc" "$tmp/man"
 
 # Every unit, so that the socket finds its service; instance 2 of each.
 for f in "$units"/tfst-*@.service "$units"/tfst-*@.socket; do
@@ -55,10 +57,14 @@ case "$instance" in
     ;;
 esac
 
-# Documentation=man:tfst.conf(5) must resolve: our page first, then the
+# Documentation=man:tfstd(8) ... must resolve: our pages first, then the
 # system's (the trailing colon).
 if command -v man >/dev/null; then
-  ln -s "$manpage" "$tmp/man/man5/tfst.conf.5"
+  for page in "$@"; do
+    section=${page##*.}
+    mkdir -p "$tmp/man/man$section"
+    ln -s "$(realpath "$page")" "$tmp/man/man$section/" || exit 1
+  done
   export MANPATH="$tmp/man:"
   man_opt=--man=yes
 else

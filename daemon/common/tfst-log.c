@@ -52,8 +52,10 @@ journal_send(const TfstLog *log, int priority, const TfstLogFields *fields, cons
     g_ptr_array_add(items, g_strdup_printf("TFST_PEER_LABEL=%s", fields->peer_label));
   if (fields->session != 0)
     g_ptr_array_add(items, g_strdup_printf("TFST_SESSION=%" G_GUINT64_FORMAT, fields->session));
+  /* The journal's standard field (systemd.journal-fields(7)), so
+   * `journalctl ERRNO=111` finds tfst's refusals beside everyone else's. */
   if (fields->err != 0)
-    g_ptr_array_add(items, g_strdup_printf("TFST_ERRNO=%d", fields->err));
+    g_ptr_array_add(items, g_strdup_printf("ERRNO=%d", fields->err));
   iov = g_new0(struct iovec, items->len);
   for (guint i = 0; i < items->len; i++) {
     iov[i].iov_base = g_ptr_array_index(items, i);

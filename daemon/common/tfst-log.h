@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Logging: structured journal entries (TFST_* fields, MESSAGE_ID) when
- * stderr is connected to journald, one plain line on stderr otherwise.
+/* Logging: structured journal entries (TFST_* fields, MESSAGE_ID, ERRNO)
+ * when stderr is connected to journald, one plain line on stderr otherwise.
+ * docs/systemd.md lists the fields and every message id (lint test
+ * msgid-table), units/tfst.catalog explains each id (journal-catalog).
  * Journal messages are not translated: administrators grep them. */
 #pragma once
 

@@ -3,7 +3,7 @@
 
 A systemd-nspawn container (tfst_nspawn.py) boots Debian bookworm with
 systemd as PID 1, journald and a system bus; tfst is installed in it as a
-package installs it (/usr/libexec/tfstd, the template units and the
+package installs it (/usr/sbin/tfstd, the template units and the
 generator below /usr/lib/systemd, the catalog, the sysusers.d file), and
 /etc/tfst holds a small tree:
 

@@ -15,7 +15,7 @@ distribution package installs it.
 - tfst: the source tree configured with --prefix=/usr --sysconfdir=/etc in
   a cached build directory next to the rootfs (ninja rebuilds only what
   changed), installed with `meson install --destdir`; every installed file
-  is bind-mounted read-only at its real path (/usr/libexec/tfstd,
+  is bind-mounted read-only at its real path (/usr/sbin/tfstd,
   /usr/lib/systemd/system/tfst-*@.*, the generator, the catalog, the
   sysusers.d file).  The build under test (TFST_BUILDDIR) has prefix
   /usr/local and may be sanitized, which a hardened unit and a minimal
