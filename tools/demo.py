@@ -97,7 +97,8 @@ SESSION_LINES = 6   # lines of `tfstctl sessions` shown: the header and a few se
 
 
 class PrivateBus:
-    """dbus-daemon with BUS_CONFIG in its own temporary directory."""
+    """dbus-daemon with BUS_CONFIG in bus/ of the demo's temporary directory:
+    the demo writes nothing anywhere else (tests/system/test_demo.py)."""
 
     def __init__(self, logdir):
         self.proc = None
@@ -107,7 +108,8 @@ class PrivateBus:
         if daemon is None:
             print("demo: dbus-daemon is not installed; running without the bus and tfstctl")
             return
-        self.dir = tempfile.mkdtemp(prefix="tfst-demo-bus-")
+        self.dir = os.path.join(logdir, "bus")
+        os.mkdir(self.dir, 0o700)
         conf = os.path.join(self.dir, "system.conf")
         with open(conf, "w") as f:
             f.write(BUS_CONFIG.format(socket=os.path.join(self.dir, "system_bus_socket")))
