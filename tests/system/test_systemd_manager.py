@@ -13,11 +13,15 @@ generator below /usr/lib/systemd, the catalog, the sysusers.d file), and
                                                        1918 + 2 * 4096 = 10110)
         gwproxy@3  [Parent] Connect=127.0.0.1:10110   (service)
     gwproxy@9  an invalid configuration
+    epproxy@5  [Children] Listen=127.0.0.1:6014       (cannot bind while
+                                                       epproxy@1 runs)
 
 The cases: the generator's ListenStream= and socket activation of relay@2 by
 gwproxy@3's hop, with systemctl status and the structured journal entries;
 reload (SIGHUP) and stop; an invalid configuration failing with 78 and not
-being restarted.
+being restarted; the installed layout (tfstd in /usr/sbin, Documentation=,
+man pages, bus policy, polkit actions, examples); the journal's ERRNO= field
+and the process and unit that hold a port (sd-login).
 
 Needs root, systemd-nspawn, debootstrap (tools/deps); skips with the reason
 otherwise.  The container boots once per test class; it is powered off and
@@ -66,6 +70,12 @@ Connect=127.0.0.1:{RELAY_PORT}
 ReconnectMin=200ms
 ReconnectMax=1s
 """,
+    # epproxy@1's children port: it cannot bind while epproxy@1 runs.
+    "epproxy@5.conf": f"""[Instance]
+Label=ep5
+[Children]
+Listen=127.0.0.1:{EP_PORT}
+""",
     # Line 5: a port that is no port.
     "gwproxy@9.conf": """[Instance]
 Label=gw9
@@ -80,6 +90,7 @@ RELAY_SOCKET = "tfst-relay@2.socket"
 EP = "tfst-epproxy@1.service"
 GW = "tfst-gwproxy@3.service"
 BAD = "tfst-gwproxy@9.service"
+EP_CLASH = "tfst-epproxy@5.service"
 
 
 def _log_dir():
@@ -398,6 +409,60 @@ class SystemdManagerTest(unittest.TestCase):
             "MESSAGE", "")))]
         self.assertEqual(len(starts), 1, self.unit_report(BAD))
 
+    def test_installed_layout(self):
+        """As a package installs it: tfstd on root's PATH in /usr/sbin, its
+        --help naming /etc/tfst; every unit's Documentation= names installed
+        man pages; the bus policy and the polkit actions where dbus-daemon
+        and polkitd read them; the example configurations in the doc dir."""
+        self.assertEqual(self.run_in("sh", "-c", "command -v tfstd").stdout.strip(),
+                         "/usr/sbin/tfstd")
+        self.assertIn("/etc/tfst/ROLE@INSTANCE.conf", self.run_in("tfstd", "--help").stdout)
+        docs = {u: self.show(u, "Documentation")["Documentation"].replace('"', "").split()
+                for u in (RELAY, RELAY_SOCKET)}
+        self.assertIn("man:tfstd(8)", docs[RELAY])
+        self.assertIn("man:tfst-generator(8)", docs[RELAY_SOCKET])
+        for page in set(docs[RELAY] + docs[RELAY_SOCKET]):
+            name, sect = re.fullmatch(r"man:([\w.-]+)\((\d)\)", page).groups()
+            self.run_in("test", "-f", f"/usr/share/man/man{sect}/{name}.{sect}")
+        for f in ("/usr/share/dbus-1/system.d/org.tfst.Tfst1.conf",
+                  "/usr/share/polkit-1/actions/org.tfst.Tfst1.policy",
+                  "/usr/share/doc/tfst/examples/relay@dmz.conf"):
+            self.run_in("test", "-f", f)
+
+    def test_journal_errno_and_port_owner(self):
+        """A refused hop carries the journal's standard ERRNO= field; an
+        instance that cannot bind its port names the process holding it,
+        and tfstd run by root names that process's unit too, as sd-login
+        knows it."""
+        # gwproxy@3's parent is relay@2's socket, which is not started.
+        self.systemctl("start", GW)
+
+        def refused():
+            return [e for e in self.journal(GW) if e.get("ERRNO") == "111"]
+
+        e = self.wait_for(refused, f"an entry of {GW} with ERRNO=111")[0]
+        self.assertNotIn("TFST_ERRNO", e)
+        self.assertEqual(e.get("TFST_ROLE"), "gwproxy", e)
+
+        self.start_epproxy()
+        held = re.compile(rf"port {EP_PORT} is held by pid \d+ \(tfstd\)"
+                          r"(?: of unit ([\w@.:-]+\.service))?")
+        r = self.systemctl("start", EP_CLASH, check=False)
+        self.assertNotEqual(r.returncode, 0, f"{EP_CLASH} started on a port {EP} holds")
+        try:
+            # Under the unit, ProtectProc=invisible hides PID 1's /proc
+            # entry, which sd-login needs to name a unit: the process only.
+            self.wait_for(lambda: held.search(self.journal_text(EP_CLASH)),
+                          f"the bind diagnosis of {EP_CLASH}")
+        finally:
+            self.systemctl("stop", EP_CLASH, check=False)
+        # Root, outside the unit's sandbox: the unit as well.
+        r = self.run_in("/usr/sbin/tfstd", "--role=epproxy", "--instance=5", check=False,
+                        timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        m = held.search(r.stderr)
+        self.assertIsNotNone(m, r.stderr)
+        self.assertEqual(m.group(1), EP, r.stderr)
 
 if __name__ == "__main__":
     unittest.main()
