@@ -1261,6 +1261,50 @@ test_file_load(Fixture *fx, gconstpointer data)
   g_assert_cmpstr(c->label, ==, "r1");
 }
 
+/* The list tfstctl cat prints and the loader reads: main file (also when
+ * missing), drop-ins by name, then the persisted drop-ins; other names and
+ * directories are not configuration files. */
+static void
+test_files_in_order(Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) missing = NULL;
+  g_autoptr(GPtrArray) files = NULL;
+  static const char *const want[] = {
+      "relay@r1.conf",
+      "relay@r1.conf.d/10-a.conf",
+      "relay@r1.conf.d/20-b.conf",
+      "state/relay@r1.conf.d/50-keepalive.conf",
+  };
+  static const TfstConfigFileKind kinds[] = {TFST_CONFIG_FILE_MAIN, TFST_CONFIG_FILE_DROPIN,
+                                             TFST_CONFIG_FILE_DROPIN, TFST_CONFIG_FILE_PERSISTED};
+
+  missing = tfst_config_files(RL, "r1", fx->main, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(missing->len, ==, 1);
+  g_assert_cmpstr(((TfstConfigFile *)missing->pdata[0])->path, ==, fx->main);
+
+  fixture_write(fx, "relay@r1.conf", RL_HOPS);
+  fixture_write(fx, "relay@r1.conf.d/20-b.conf", "");
+  fixture_write(fx, "relay@r1.conf.d/10-a.conf", "");
+  fixture_write(fx, "relay@r1.conf.d/10-a.conf~", "");
+  fixture_write(fx, "relay@r1.conf.d/.hidden.conf", "");
+  fixture_write(fx, "relay@r1.conf.d/dir.conf/x.conf", "");
+  fixture_write(fx, "state/relay@r1.conf.d/50-keepalive.conf", "");
+  files = tfst_config_files(RL, "r1", fx->main, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(files->len, ==, G_N_ELEMENTS(want));
+  for (guint i = 0; i < files->len; i++) {
+    const TfstConfigFile *f = g_ptr_array_index(files, i);
+    g_autofree char *path = g_build_filename(fx->dir, want[i], NULL);
+
+    g_assert_cmpstr(f->path, ==, path);
+    g_assert_cmpint(f->kind, ==, kinds[i]);
+  }
+  g_assert_null(tfst_config_files(RL, "a/b", fx->main, &error));
+  g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);
+}
+
 /* SetSettings(PERSIST) drop-ins are read after those in /etc, and what
  * tfst_keepalive_dropin() writes loads back to the same values. */
 static void
@@ -1676,6 +1720,8 @@ main(int argc, char **argv)
   g_test_add("/tfst/config/file-load", Fixture, NULL, fixture_set_up, test_file_load,
              fixture_tear_down);
   g_test_add("/tfst/config/dropin-order", Fixture, NULL, fixture_set_up, test_dropin_order,
+             fixture_tear_down);
+  g_test_add("/tfst/config/files-in-order", Fixture, NULL, fixture_set_up, test_files_in_order,
              fixture_tear_down);
   g_test_add("/tfst/config/persisted-dropins", Fixture, NULL, fixture_set_up,
              test_persisted_dropins, fixture_tear_down);

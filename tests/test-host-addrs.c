@@ -182,8 +182,19 @@ test_test_net_not_local(void)
   g_assert_cmpint(tfst_host_addrs_classify(h_nonlocal, &a), ==, TFST_BIND_NOT_LOCAL);
 }
 
+static const TfstHostAddrsNote *
+only_note(const GArray *notes)
+{
+  g_assert_cmpuint(notes->len, ==, 1);
+  g_test_message("%s", g_array_index(notes, TfstHostAddrsNote, 0).text);
+  return &g_array_index(notes, TfstHostAddrsNote, 0);
+}
+
+/* Not an error any more (the address may come later, FreeBind): a note
+ * that names the line, lists the host's addresses and says what happens
+ * until the address arrives. */
 static void
-test_error_lists_host(void)
+test_note_lists_host(void)
 {
   g_autoptr(TfstConfig) c = gw_config("[Instance]\n"
                                       "Label=gw\n"
@@ -193,7 +204,9 @@ test_error_lists_host(void)
   g_autoptr(GArray) probe = g_array_new(FALSE, TRUE, sizeof(TfstSockAddr));
   g_autoptr(TfstHostAddrs) h = NULL;
   g_autoptr(TfstHostAddrs) h_nonlocal = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) notes = NULL;
+  g_autoptr(GArray) none = NULL;
+  const TfstHostAddrsNote *n;
 
   if (host_can_bind(NOT_LOCAL_V4)) {
     g_test_skip("this host can bind " NOT_LOCAL_V4);
@@ -206,18 +219,16 @@ test_error_lists_host(void)
     g_test_skip("cannot read the host's addresses over netlink");
     return;
   }
-  g_assert_false(tfst_host_addrs_check_config(h, c, NULL, &error));
-  g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);
-  g_test_message("%s", error->message);
-  g_assert_true(g_str_has_prefix(error->message,
-                                 "test.conf:5: [Parent] LocalAddress=: " NOT_LOCAL_V4
-                                 " is not an address of this host"));
-  g_assert_nonnull(strstr(error->message, "this host has: "));
-  g_assert_nonnull(strstr(error->message, "127.0.0.1 (lo"));
-  g_assert_nonnull(strstr(error->message, "net.ipv4.ip_nonlocal_bind=1"));
-  g_clear_error(&error);
-  g_assert_true(tfst_host_addrs_check_config(h_nonlocal, c, NULL, &error));
-  g_assert_no_error(error);
+  notes = tfst_host_addrs_check_config(h, c, NULL);
+  n = only_note(notes);
+  g_assert_cmpint(n->priority, ==, LOG_NOTICE);
+  g_assert_true(g_str_has_prefix(n->text, "test.conf:5: [Parent] LocalAddress=: " NOT_LOCAL_V4
+                                          " is not an address of this host (yet); hops are "
+                                          "opened from it once it is assigned"));
+  g_assert_nonnull(strstr(n->text, "this host has: "));
+  g_assert_nonnull(strstr(n->text, "127.0.0.1 (lo"));
+  none = tfst_host_addrs_check_config(h_nonlocal, c, NULL);
+  g_assert_cmpuint(none->len, ==, 0);
 }
 
 /* An [Events] Listen= address is checked like the hop and forward
@@ -233,7 +244,7 @@ test_events_listen_checked(void)
                                       "Listen=udp:127.0.0.1:26802 tcp:" NOT_LOCAL_V4 ":26803\n");
   g_autoptr(GArray) probe = g_array_new(FALSE, TRUE, sizeof(TfstSockAddr));
   g_autoptr(TfstHostAddrs) h = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) notes = NULL;
   const TfstEventsConf *ev = tfst_config_events(c, "syslog");
 
   if (host_can_bind(NOT_LOCAL_V4)) {
@@ -247,15 +258,15 @@ test_events_listen_checked(void)
     g_test_skip("cannot read the host's addresses over netlink");
     return;
   }
-  g_assert_false(tfst_host_addrs_check_config(h, c, NULL, &error));
-  g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);
-  g_assert_true(g_str_has_prefix(error->message,
+  notes = tfst_host_addrs_check_config(h, c, NULL);
+  g_assert_true(g_str_has_prefix(only_note(notes)->text,
                                  "test.conf:6: [Events syslog] Listen=: " NOT_LOCAL_V4
-                                 " is not an address of this host"));
+                                 " is not an address of this host (yet); listening with "
+                                 "IP_FREEBIND"));
 }
 
-/* tfst_host_addrs_check() as tfstd calls it, with the location taken from a
- * drop-in: the error points at the file that set the key. */
+/* With the location taken from a drop-in: the note points at the file that
+ * set the key. */
 static void
 test_check_names_dropin(void)
 {
@@ -265,7 +276,11 @@ test_check_names_dropin(void)
   g_autofree char *dropin_dir = g_strconcat(main_path, ".d", NULL);
   g_autofree char *dropin = g_build_filename(dropin_dir, "50-fwd.conf", NULL);
   g_autofree char *expect = NULL;
+  g_autofree char *prefix = NULL;
   g_autoptr(TfstConfig) c = NULL;
+  g_autoptr(GArray) probe = g_array_new(FALSE, TRUE, sizeof(TfstSockAddr));
+  g_autoptr(TfstHostAddrs) h = NULL;
+  g_autoptr(GArray) notes = NULL;
 
   g_assert_no_error(error);
   if (host_can_bind(NOT_LOCAL_V4)) {
@@ -286,18 +301,18 @@ test_check_names_dropin(void)
   g_assert_cmpstr(tfst_config_origin(c, "Parent", "Connect"), ==, expect);
   g_assert_null(tfst_config_origin(c, "Parent", "LocalAddress"));
 
-  if (!tfst_host_addrs_check(c, NULL, &error)) {
-    g_autofree char *prefix = g_strdup_printf(
-        "%s:3: [Forward x] Listen=: " NOT_LOCAL_V4 " is not an address of this host", dropin);
-
-    g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);
-    g_assert_true(g_str_has_prefix(error->message, prefix));
-    g_assert_nonnull(strstr(error->message, "127.0.0.1 (lo"));
-  } else {
-    /* fail open (no netlink) or ip_nonlocal_bind=1 on this host */
-    g_assert_no_error(error);
-    g_test_message("not refused: netlink unavailable or net.ipv4.ip_nonlocal_bind=1");
+  g_array_append_val(probe, tfst_config_forward(c, "x")->listen);
+  h = load_host(probe, FALSE, FALSE);
+  if (h == NULL) {
+    rm_rf(dir);
+    g_test_skip("cannot read the host's addresses over netlink");
+    return;
   }
+  notes = tfst_host_addrs_check_config(h, c, NULL);
+  prefix = g_strdup_printf(
+      "%s:3: [Forward x] Listen=: " NOT_LOCAL_V4 " is not an address of this host (yet)", dropin);
+  g_assert_true(g_str_has_prefix(only_note(notes)->text, prefix));
+  g_assert_nonnull(strstr(only_note(notes)->text, "127.0.0.1 (lo"));
   rm_rf(dir);
 }
 
@@ -313,10 +328,18 @@ test_check_local_passes(void)
                                       "Listen=0.0.0.0:26811\n"
                                       "[Forward c]\n"
                                       "Listen=[::]:26812\n");
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) probe = g_array_new(FALSE, TRUE, sizeof(TfstSockAddr));
+  g_autoptr(TfstHostAddrs) h = NULL;
+  g_autoptr(GArray) notes = NULL;
 
-  g_assert_true(tfst_host_addrs_check(c, NULL, &error));
-  g_assert_no_error(error);
+  g_array_append_val(probe, c->parent.local);
+  h = load_host(probe, FALSE, FALSE);
+  if (h == NULL) {
+    g_test_skip("cannot read the host's addresses over netlink");
+    return;
+  }
+  notes = tfst_host_addrs_check_config(h, c, NULL);
+  g_assert_cmpuint(notes->len, ==, 0);
 }
 
 /* ---- rules, on a hand-built host */
@@ -436,34 +459,31 @@ test_config_messages(void)
                                         "LocalAddress=fd00::6\n");
   g_autoptr(TfstConfig) relay = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) fwd_notes = tfst_host_addrs_check_config(h, fwd, NULL);
+  g_autoptr(GArray) dad_notes = tfst_host_addrs_check_config(h, dad, NULL);
+  g_autoptr(GArray) relay_notes = NULL;
 
-  g_assert_false(tfst_host_addrs_check_config(h, fwd, NULL, &error));
-  g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);
-  g_assert_cmpstr(error->message, ==,
-                  "test.conf:5: [Forward web] Listen=: fd00::7 is not an address of this host, "
-                  "so it cannot be bound; this host has: 127.0.0.1 (lo), ::1 (lo), 10.0.0.5 "
-                  "(eth0), 10.1.0.5 (eth1, down), fd00::5 (eth1, down, tentative), fd00::6 "
-                  "(eth0, duplicate). Add the address to an interface or correct Listen=; for "
-                  "an address that arrives later (a cluster address) set "
-                  "net.ipv6.ip_nonlocal_bind=1");
-  g_clear_error(&error);
+  g_assert_cmpstr(only_note(fwd_notes)->text, ==,
+                  "test.conf:5: [Forward web] Listen=: fd00::7 is not an address of this host "
+                  "(yet); listening with IP_FREEBIND: connections are accepted as soon as it is "
+                  "assigned; this host has: 127.0.0.1 (lo), ::1 (lo), 10.0.0.5 (eth0), 10.1.0.5 "
+                  "(eth1, down), fd00::5 (eth1, down, tentative), fd00::6 (eth0, duplicate)");
+  g_assert_cmpint(only_note(fwd_notes)->priority, ==, LOG_NOTICE);
 
-  g_assert_false(tfst_host_addrs_check_config(h, dad, NULL, &error));
-  g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);
-  g_assert_true(g_str_has_prefix(error->message, "test.conf:3: [Parent] LocalAddress=: fd00::6 "
-                                                 "is on this host, but IPv6 duplicate address "
-                                                 "detection failed"));
-  g_clear_error(&error);
+  g_assert_true(g_str_has_prefix(only_note(dad_notes)->text,
+                                 "test.conf:3: [Parent] LocalAddress=: fd00::6 is on this host, "
+                                 "but IPv6 duplicate address detection failed"));
+  g_assert_cmpint(only_note(dad_notes)->priority, ==, LOG_WARNING);
 
   /* hop listeners; the port may come from the [Ports] rule */
   relay = tfst_config_load_from_data(TFST_ROLE_RELAY, "2",
                                      "[Parent]\nListen=10.1.0.5\n[Children]\nListen=10.0.0.9\n",
                                      "relay.conf", &error);
   g_assert_no_error(error);
-  g_assert_false(tfst_host_addrs_check_config(h, relay, NULL, &error));
-  g_assert_error(error, TFST_ERROR, TFST_ERROR_CONFIG);
-  g_assert_true(g_str_has_prefix(error->message, "relay.conf:4: [Children] Listen=: 10.0.0.9 is "
-                                                 "not an address of this host"));
+  relay_notes = tfst_host_addrs_check_config(h, relay, NULL);
+  g_assert_true(g_str_has_prefix(only_note(relay_notes)->text,
+                                 "relay.conf:4: [Children] Listen=: 10.0.0.9 is not an address "
+                                 "of this host (yet)"));
 }
 
 int
@@ -473,7 +493,7 @@ main(int argc, char **argv)
   g_test_add_func("/tfst/host-addrs/loopback-ipv4", test_loopback_ipv4);
   g_test_add_func("/tfst/host-addrs/loopback-ipv6", test_loopback_ipv6);
   g_test_add_func("/tfst/host-addrs/test-net-not-local", test_test_net_not_local);
-  g_test_add_func("/tfst/host-addrs/error-lists-host", test_error_lists_host);
+  g_test_add_func("/tfst/host-addrs/note-lists-host", test_note_lists_host);
   g_test_add_func("/tfst/host-addrs/events-listen-checked", test_events_listen_checked);
   g_test_add_func("/tfst/host-addrs/check-names-dropin", test_check_names_dropin);
   g_test_add_func("/tfst/host-addrs/check-local-passes", test_check_local_passes);

@@ -23,6 +23,8 @@ int tfstctl_keepalive(int argc, char **argv);
 int tfstctl_log_level(int argc, char **argv);
 int tfstctl_close(int argc, char **argv);
 int tfstctl_reload(int argc, char **argv);
+int tfstctl_check(int argc, char **argv);
+int tfstctl_cat(int argc, char **argv);
 int tfstctl_trace(int argc, char **argv);
 int tfstctl_spi(int argc, char **argv);
 int tfstctl_events(int argc, char **argv);

@@ -581,10 +581,28 @@ compare_names_cb(gconstpointer a, gconstpointer b)
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static void
+config_file_free(TfstConfigFile *f)
+{
+  g_free(f->path);
+  g_free(f);
+}
+
+static void
+add_config_file(GPtrArray *files, char *path, TfstConfigFileKind kind)
+{
+  TfstConfigFile *f = g_new0(TfstConfigFile, 1);
+
+  f->path = path;
+  f->kind = kind;
+  g_ptr_array_add(files, f);
+}
+
 /* DIR/NAME.conf in byte order of NAME; other names are ignored so that
- * editor backups ("x.conf~") and disabled files ("x.conf.off") stay inert. */
+ * editor backups ("x.conf~") and disabled files ("x.conf.off") stay inert.
+ * A missing directory has no drop-ins. */
 static gboolean
-loader_add_dropins(Loader *l, const char *dir_path, GError **error)
+add_dropins(GPtrArray *files, const char *dir_path, TfstConfigFileKind kind, GError **error)
 {
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GError) local = NULL;
@@ -604,14 +622,50 @@ loader_add_dropins(Loader *l, const char *dir_path, GError **error)
   }
   g_ptr_array_sort(names, compare_names_cb);
   for (guint i = 0; i < names->len; i++) {
-    g_autofree char *path = g_build_filename(dir_path, g_ptr_array_index(names, i), NULL);
+    char *path = g_build_filename(dir_path, g_ptr_array_index(names, i), NULL);
 
     if (g_file_test(path, G_FILE_TEST_IS_DIR))
-      continue;
-    if (!loader_add_file(l, path, FALSE, error))
-      return FALSE;
+      g_free(path);
+    else
+      add_config_file(files, path, kind);
   }
   return TRUE;
+}
+
+static gboolean
+check_instance_name(const char *instance, GError **error)
+{
+  if (*instance != '\0' && strchr(instance, '/') == NULL && strcmp(instance, "..") != 0)
+    return TRUE;
+  g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG,
+              "'%s' cannot name a configuration file: the instance name must be non-empty "
+              "and contain no '/'",
+              instance);
+  return FALSE;
+}
+
+GPtrArray *
+tfst_config_files(TfstRole role, const char *instance, const char *path, GError **error)
+{
+  g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func((GDestroyNotify)config_file_free);
+  g_autofree char *dropins = NULL;
+  g_autofree char *persisted = NULL;
+
+  g_return_val_if_fail(tfst_role_is_valid(role), NULL);
+  g_return_val_if_fail(instance != NULL, NULL);
+  /* The persisted drop-ins are found by instance name, also with --config. */
+  if (!check_instance_name(instance, error))
+    return NULL;
+  add_config_file(files, path != NULL ? g_strdup(path) : tfst_config_default_path(role, instance),
+                  TFST_CONFIG_FILE_MAIN);
+  dropins = g_strconcat(((TfstConfigFile *)files->pdata[0])->path, ".d", NULL);
+  /* Settings persisted at run time (SetSettings with PERSIST) come last,
+   * like systemctl set-property's system.control over /etc. */
+  persisted = tfst_config_persist_dir(role, instance);
+  if (!add_dropins(files, dropins, TFST_CONFIG_FILE_DROPIN, error) ||
+      !add_dropins(files, persisted, TFST_CONFIG_FILE_PERSISTED, error))
+    return NULL;
+  return g_steal_pointer(&files);
 }
 
 /* ---- typed values ---- */
@@ -2062,44 +2116,29 @@ tfst_config_set_error(const TfstConfig *config, GError **error, const char *grou
 
 /* Without --config, the instance name becomes part of a path below
  * SYSCONFDIR. */
-static gboolean
-check_instance_name(const char *instance, GError **error)
-{
-  if (*instance != '\0' && strchr(instance, '/') == NULL && strcmp(instance, "..") != 0)
-    return TRUE;
-  g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG,
-              "'%s' cannot name a configuration file: the instance name must be non-empty "
-              "and contain no '/'",
-              instance);
-  return FALSE;
-}
-
 TfstConfig *
 tfst_config_load(TfstRole role, const char *instance, const char *path, GError **error)
 {
   g_auto(Loader) l = {0};
-  g_autofree char *default_path = NULL;
-  g_autofree char *dropins = NULL;
-  g_autofree char *persisted = NULL;
+  g_autoptr(GPtrArray) files = NULL;
   TfstConfig *c;
 
   g_return_val_if_fail(tfst_role_is_valid(role), NULL);
   g_return_val_if_fail(instance != NULL, NULL);
   g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
-  if (path == NULL) {
-    if (!check_instance_name(instance, error))
-      return NULL;
-    default_path = tfst_config_default_path(role, instance);
-  }
-  loader_init(&l, role, path != NULL ? path : default_path);
-  /* Settings persisted at run time (SetSettings with PERSIST) come last,
-   * like systemctl set-property's system.control over /etc. */
-  dropins = g_strconcat(l.main_path, ".d", NULL);
-  persisted = tfst_config_persist_dir(role, instance);
-  if (!loader_add_file(&l, l.main_path, path == NULL, error) ||
-      !loader_add_dropins(&l, dropins, error) || !loader_add_dropins(&l, persisted, error))
+  files = tfst_config_files(role, instance, path, error);
+  if (files == NULL)
     return NULL;
+  loader_init(&l, role, ((TfstConfigFile *)files->pdata[0])->path);
+  for (guint i = 0; i < files->len; i++) {
+    const TfstConfigFile *f = g_ptr_array_index(files, i);
+    /* a missing default file means all defaults; a missing --config does not */
+    gboolean missing_ok = f->kind == TFST_CONFIG_FILE_MAIN && path == NULL;
+
+    if (!loader_add_file(&l, f->path, missing_ok, error))
+      return NULL;
+  }
   c = loader_build(&l, instance, error);
   if (c != NULL)
     c->path = g_strdup(l.main_path);

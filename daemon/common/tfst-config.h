@@ -186,6 +186,27 @@ char *tfst_config_default_path(TfstRole role, const char *instance);
  * those of the main file: $STATE_DIRECTORY/<role>@<instance>.conf.d. */
 char *tfst_config_persist_dir(TfstRole role, const char *instance);
 
+typedef enum {
+  TFST_CONFIG_FILE_MAIN,      /* --config or SYSCONFDIR/tfst/<role>@<instance>.conf */
+  TFST_CONFIG_FILE_DROPIN,    /* <main>.d/NAME.conf */
+  TFST_CONFIG_FILE_PERSISTED, /* tfst_config_persist_dir()/NAME.conf: changes made live */
+} TfstConfigFileKind;
+
+typedef struct {
+  char *path;
+  TfstConfigFileKind kind;
+} TfstConfigFile;
+
+/* The files tfst_config_load() reads for the same arguments, in the order
+ * they apply (a later file overrides single keys of an earlier one): the
+ * main file (listed even when it does not exist), its drop-ins, then the
+ * persisted drop-ins, each directory in byte order of the names.
+ * tfstctl cat prints them, tfstctl check and tfstd --check-config load
+ * them.  NULL and TFST_ERROR_CONFIG when the instance name cannot name a
+ * file or a drop-in directory cannot be read. */
+GPtrArray *tfst_config_files(TfstRole role, const char *instance, const char *path,
+                             GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 /* Loads path (or the default path when NULL) and its drop-ins.  A missing
  * default file is not an error (all defaults apply, which is only valid for
  * roles whose defaults make sense); a missing explicit file is.  Errors are

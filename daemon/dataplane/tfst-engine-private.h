@@ -435,6 +435,10 @@ TfstEngine *tfst_engine_new_state(TfstConfig *config, TfstLog *log);
 
 /* tfst-socket.c */
 int tfst_socket_tune(int fd, const TfstKeepaliveConf *ka);
+/* bind(), and when the address is not on this host (EADDRNOTAVAIL) again
+ * with IP_FREEBIND: 0 or -errno.  Listeners only: a connection from a
+ * missing address fails anyway. */
+int tfst_socket_bind(int fd, const TfstSockAddr *addr);
 int tfst_socket_listen(const TfstSockAddr *addr);
 int tfst_socket_connect(const TfstSockAddr *addr, const TfstHopConf *local, guint16 *next_sport);
 int tfst_socket_error(int fd);

@@ -131,14 +131,15 @@ static int
 udp_open(const TfstSockAddr *addr)
 {
   int fd = socket(addr->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
-  int r;
+  int r = 0;
 
   if (fd < 0)
     return -errno;
-  if ((addr->sa.sa_family == AF_INET6 &&
-       set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, !IN6_IS_ADDR_V4MAPPED(&addr->in6.sin6_addr)) < 0) ||
-      bind(fd, &addr->sa, tfst_addr_len(addr)) < 0) {
-    r = -errno;
+  if (addr->sa.sa_family == AF_INET6)
+    r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, !IN6_IS_ADDR_V4MAPPED(&addr->in6.sin6_addr));
+  /* an address not on this host yet binds with IP_FREEBIND */
+  r = r ?: tfst_socket_bind(fd, addr);
+  if (r < 0) {
     close(fd);
     return r;
   }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
+#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,6 +36,36 @@ tfst_socket_tune(int fd, const TfstKeepaliveConf *ka)
   return r;
 }
 
+/* IP_FREEBIND lets a listener bind an address the host does not have yet
+ * (DHCP, VRRP, an interface that comes up late): it accepts connections as
+ * soon as the address is assigned, as systemd's FreeBind=yes does for
+ * socket-activated listeners.  IPv6 sockets take IPV6_FREEBIND (Linux
+ * 4.15), older kernels honour IP_FREEBIND on them too. */
+static int
+set_freebind(int fd, int family)
+{
+  if (family == AF_INET6 && set_int(fd, IPPROTO_IPV6, IPV6_FREEBIND, 1) == 0)
+    return 0;
+  return set_int(fd, IPPROTO_IP, IP_FREEBIND, 1);
+}
+
+int
+tfst_socket_bind(int fd, const TfstSockAddr *addr)
+{
+  int r;
+
+  if (bind(fd, &addr->sa, tfst_addr_len(addr)) == 0)
+    return 0;
+  /* Only an address that is missing gets IP_FREEBIND: every other error
+   * (a port in use, a privileged port) stays what it is. */
+  if (errno != EADDRNOTAVAIL)
+    return -errno;
+  r = set_freebind(fd, addr->sa.sa_family);
+  if (r < 0)
+    return r;
+  return bind(fd, &addr->sa, tfst_addr_len(addr)) < 0 ? -errno : 0;
+}
+
 int
 tfst_socket_listen(const TfstSockAddr *addr)
 {
@@ -46,11 +77,13 @@ tfst_socket_listen(const TfstSockAddr *addr)
   /* IPv6 listeners take IPv6 only, so that [::] and 0.0.0.0 can both be
    * configured; an IPv4-mapped address (::ffff:a.b.c.d) is IPv4 traffic and
    * binding it on a V6ONLY socket fails with EINVAL. */
-  if (set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1) < 0 ||
-      (addr->sa.sa_family == AF_INET6 &&
-       set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, !IN6_IS_ADDR_V4MAPPED(&addr->in6.sin6_addr)) < 0) ||
-      bind(fd, &addr->sa, tfst_addr_len(addr)) < 0 || listen(fd, 4096) < 0) {
+  r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+  if (r == 0 && addr->sa.sa_family == AF_INET6)
+    r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, !IN6_IS_ADDR_V4MAPPED(&addr->in6.sin6_addr));
+  r = r ?: tfst_socket_bind(fd, addr);
+  if (r == 0 && listen(fd, 4096) < 0)
     r = -errno;
+  if (r < 0) {
     close(fd);
     return r;
   }

@@ -10,7 +10,6 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 
 #define SYSCTL_DIR "/proc/sys/net"
 /* Enough for any host an administrator reads the list of; a router with
@@ -317,44 +316,49 @@ nonlocal_sysctl(const TfstSockAddr *a)
 }
 
 static void
-set_bind_error(const TfstHostAddrs *h, const TfstConfig *c, const BindSpec *b, TfstBindCheck check,
-               GError **error)
+note_clear(TfstHostAddrsNote *n)
+{
+  g_clear_pointer(&n->text, g_free);
+}
+
+/* What happens until the address arrives, by the side that binds it. */
+static const char *
+until_assigned(const BindSpec *b)
+{
+  if (g_str_equal(b->key, "LocalAddress"))
+    return "hops are opened from it once it is assigned (until then every attempt fails with "
+           "\"Cannot assign requested address\")";
+  return "listening with IP_FREEBIND: connections are accepted as soon as it is assigned";
+}
+
+/* Worded like the loader's errors, so the administrator finds the line:
+ * "FILE:LINE: [group] key=: ...", and with the host's addresses, so that a
+ * typo stands out. */
+static void
+add_note(GArray *notes, const TfstHostAddrs *h, const TfstConfig *c, const BindSpec *b,
+         TfstBindCheck check)
 {
   const char *origin = tfst_config_origin(c, b->group, b->key);
   g_autofree char *have = tfst_host_addrs_describe(h);
   g_autoptr(GString) msg = g_string_new(NULL);
+  TfstHostAddrsNote n = {LOG_NOTICE, NULL};
   char ip[INET6_ADDRSTRLEN];
 
   if (origin == NULL)
     origin = c->path;
   if (origin != NULL)
     g_string_append_printf(msg, "%s: ", origin);
-  g_string_append_printf(msg, "[%s] %s=: ", b->group, b->key);
-  if (check == TFST_BIND_DAD_FAILED)
-    g_string_append_printf(msg,
-                           "%s is on this host, but IPv6 duplicate address detection failed for "
-                           "it (another host on the link uses it), so it cannot be bound",
-                           tfst_addr_format_ip(&b->addr, ip));
-  else
-    g_string_append_printf(msg,
-                           "%s is not an address of this host, so it cannot be bound; this host "
-                           "has: %s. Add the address to an interface or correct %s=; for an "
-                           "address that arrives later (a cluster address) set %s=1",
-                           tfst_addr_format_ip(&b->addr, ip), have, b->key,
-                           nonlocal_sysctl(&b->addr));
-  g_set_error_literal(error, TFST_ERROR, TFST_ERROR_CONFIG, msg->str);
-}
-
-static gboolean
-bound_already(const GArray *bound, const TfstSockAddr *a)
-{
-  for (guint i = 0; bound != NULL && i < bound->len; i++) {
-    const TfstSockAddr *s = &g_array_index(bound, TfstSockAddr, i);
-
-    if (tfst_addr_equal(s, a, tfst_addr_port(a) != 0))
-      return TRUE;
+  g_string_append_printf(msg, "[%s] %s=: %s ", b->group, b->key, tfst_addr_format_ip(&b->addr, ip));
+  if (check == TFST_BIND_DAD_FAILED) {
+    n.priority = LOG_WARNING;
+    g_string_append(msg, "is on this host, but IPv6 duplicate address detection failed for it "
+                         "(another host on the link uses it); ");
+  } else {
+    g_string_append(msg, "is not an address of this host (yet); ");
   }
-  return FALSE;
+  g_string_append_printf(msg, "%s; this host has: %s", until_assigned(b), have);
+  n.text = g_string_free(g_steal_pointer(&msg), FALSE);
+  g_array_append_val(notes, n);
 }
 
 static void note(const TfstLog *log, int priority, const char *format, ...) G_GNUC_PRINTF(3, 4);
@@ -373,45 +377,38 @@ note(const TfstLog *log, int priority, const char *format, ...)
   tfst_log(log, priority, "%s", msg);
 }
 
-static gboolean
-check_binds(const TfstHostAddrs *h, const TfstConfig *c, const GArray *binds, const GArray *bound,
-            const TfstLog *log, GError **error)
+static void
+check_bind(const TfstHostAddrs *h, const TfstConfig *c, const BindSpec *b, const TfstLog *log,
+           GArray *notes)
 {
-  for (guint i = 0; i < binds->len; i++) {
-    const BindSpec *b = &g_array_index(binds, BindSpec, i);
-    TfstBindCheck check;
-    char ip[INET6_ADDRSTRLEN];
+  char ip[INET6_ADDRSTRLEN];
+  TfstBindCheck check = tfst_host_addrs_classify(h, &b->addr);
 
-    if (bound_already(bound, &b->addr)) {
-      note(log, LOG_DEBUG, "[%s] %s=%s: bound by systemd (socket activation), not checked",
-           b->group, b->key, tfst_addr_format_ip(&b->addr, ip));
-      continue;
-    }
-    check = tfst_host_addrs_classify(h, &b->addr);
-    switch (check) {
-      case TFST_BIND_WILDCARD:
-      case TFST_BIND_LOCAL:
-        break;
-      case TFST_BIND_NONLOCAL:
-        note(log, LOG_DEBUG, "[%s] %s=%s is not an address of this host; allowed because %s=1",
-             b->group, b->key, tfst_addr_format_ip(&b->addr, ip), nonlocal_sysctl(&b->addr));
-        break;
-      case TFST_BIND_NOT_LOCAL:
-      case TFST_BIND_DAD_FAILED:
-        set_bind_error(h, c, b, check, error);
-        return FALSE;
-    }
+  switch (check) {
+    case TFST_BIND_WILDCARD:
+    case TFST_BIND_LOCAL:
+      break;
+    case TFST_BIND_NONLOCAL:
+      note(log, LOG_DEBUG, "[%s] %s=%s is not an address of this host; allowed because %s=1",
+           b->group, b->key, tfst_addr_format_ip(&b->addr, ip), nonlocal_sysctl(&b->addr));
+      break;
+    case TFST_BIND_NOT_LOCAL:
+    case TFST_BIND_DAD_FAILED:
+      add_note(notes, h, c, b, check);
+      break;
   }
-  return TRUE;
 }
 
-gboolean
-tfst_host_addrs_check_config(const TfstHostAddrs *h, const TfstConfig *config, const TfstLog *log,
-                             GError **error)
+GArray *
+tfst_host_addrs_check_config(const TfstHostAddrs *h, const TfstConfig *config, const TfstLog *log)
 {
   g_autoptr(GArray) binds = config_binds(config);
+  GArray *notes = g_array_new(FALSE, TRUE, sizeof(TfstHostAddrsNote));
 
-  return check_binds(h, config, binds, NULL, log, error);
+  g_array_set_clear_func(notes, (GDestroyNotify)note_clear);
+  for (guint i = 0; i < binds->len; i++)
+    check_bind(h, config, &g_array_index(binds, BindSpec, i), log, notes);
+  return notes;
 }
 
 /* ---- reading the host */
@@ -558,49 +555,35 @@ tfst_host_addrs_load(const GArray *probe, const char *sysctl_dir, GError **error
 
 /* ---- tfstd */
 
-/* The local addresses of the listening sockets systemd handed over; the
- * environment is left for tfst_activation_take(). */
-static GArray *
-activated_addrs(void)
-{
-  GArray *out = g_array_new(FALSE, TRUE, sizeof(TfstSockAddr));
-  int n = sd_listen_fds(0);
-
-  for (int fd = SD_LISTEN_FDS_START; n > 0 && fd < SD_LISTEN_FDS_START + n; fd++) {
-    TfstSockAddr a = {0};
-    socklen_t len = sizeof(a);
-
-    if (getsockname(fd, &a.sa, &len) == 0 &&
-        (a.sa.sa_family == AF_INET || a.sa.sa_family == AF_INET6))
-      g_array_append_val(out, a);
-  }
-  return out;
-}
-
-gboolean
-tfst_host_addrs_check(const TfstConfig *config, const TfstLog *log, GError **error)
+void
+tfst_host_addrs_check(const TfstConfig *config, const TfstLog *log)
 {
   g_autoptr(GArray) binds = config_binds(config);
   g_autoptr(GArray) probe = g_array_new(FALSE, TRUE, sizeof(TfstSockAddr));
-  g_autoptr(GArray) bound = activated_addrs();
   g_autoptr(TfstHostAddrs) h = NULL;
+  g_autoptr(GArray) notes = NULL;
   g_autoptr(GError) local = NULL;
 
   for (guint i = 0; i < binds->len; i++) {
     const BindSpec *b = &g_array_index(binds, BindSpec, i);
 
-    if (!is_wildcard(&b->addr) && !bound_already(bound, &b->addr))
+    if (!is_wildcard(&b->addr))
       g_array_append_val(probe, b->addr);
   }
   if (probe->len == 0)
-    return TRUE;
+    return;
   h = tfst_host_addrs_load(probe, NULL, &local);
   if (h == NULL) {
     note(log, LOG_WARNING,
          "cannot read this host's addresses, so the configured listen and local addresses are "
          "not checked against them: %s",
          local->message);
-    return TRUE;
+    return;
   }
-  return check_binds(h, config, binds, bound, log, error);
+  notes = tfst_host_addrs_check_config(h, config, log);
+  for (guint i = 0; i < notes->len; i++) {
+    const TfstHostAddrsNote *n = &g_array_index(notes, TfstHostAddrsNote, i);
+
+    note(log, n->priority, "%s", n->text);
+  }
 }

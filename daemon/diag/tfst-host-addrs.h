@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The host's own addresses, read from the kernel with libnl-route, and the
- * startup/reload check that every address tfstd binds to is one of them:
+ * startup/reload check whether every address tfstd binds to is one of them:
  * [Parent]/[Children] Listen=, LocalAddress= of a Connect= hop and
- * [Forward NAME] Listen=.  A typo or an address that moved to another host
- * is then refused at once with the list of what the host has, instead of
- * surfacing as EADDRNOTAVAIL on every reconnect.
+ * [Forward NAME] Listen=, [Events NAME] Listen=.  A typo or an address that
+ * moved to another host then shows in the journal at once, next to the
+ * list of what the host has.
  *
  * What counts as "on this host" follows the kernel's bind() rules:
  * - wildcards (0.0.0.0, ::, ::ffff:0.0.0.0) always bind;
@@ -16,6 +16,10 @@
  *   under net.ipv6.ip_nonlocal_bind, as the kernel does for AF_INET6 sockets;
  * - with net.ipv4.ip_nonlocal_bind / net.ipv6.ip_nonlocal_bind = 1 any
  *   address of that family binds, and the check only notes it (debug).
+ *
+ * An address that is not there is a note in the journal, not an error:
+ * it may be assigned later (DHCP, VRRP, a slow interface), and listeners
+ * bind it with IP_FREEBIND so that they serve once it is.
  *
  * The netlink requests are synchronous but local and short (a dump of the
  * interfaces and addresses, one route lookup per unmatched IPv4 address):
@@ -66,15 +70,24 @@ TfstBindCheck tfst_host_addrs_classify(const TfstHostAddrs *h, const TfstSockAdd
  * at most 32 addresses, then "and N more". */
 char *tfst_host_addrs_describe(const TfstHostAddrs *h) G_GNUC_WARN_UNUSED_RESULT;
 
-/* Checks every non-wildcard address `config` binds to against `h`.  On
- * failure TFST_ERROR_CONFIG, worded like the loader's errors:
- * "FILE:LINE: [Parent] LocalAddress=: 192.0.2.7 is not an address of this
- * host; this host has: ...".  log (may be NULL) gets the debug notes. */
-gboolean tfst_host_addrs_check_config(const TfstHostAddrs *h, const TfstConfig *config,
-                                      const TfstLog *log, GError **error);
+typedef struct {
+  int priority; /* LOG_NOTICE: not on this host (yet); LOG_WARNING: IPv6 DAD failed */
+  char *text;
+} TfstHostAddrsNote;
 
-/* tfst_host_addrs_load() + tfst_host_addrs_check_config() for tfstd.  When
- * netlink itself fails the check is skipped with a warning in `log` (fail
- * open: better a bind error later than no proxy at all).  Listeners that
- * systemd already bound (socket activation) are not checked. */
-gboolean tfst_host_addrs_check(const TfstConfig *config, const TfstLog *log, GError **error);
+/* Checks every non-wildcard address `config` binds to against `h`.  An
+ * address that is not on this host is not a configuration error (it may
+ * arrive later: DHCP, VRRP, a slow interface; listeners bind it with
+ * IP_FREEBIND, connectors retry), so the answer is a note per such
+ * address (TfstHostAddrsNote, never NULL, empty when all are local),
+ * worded like the loader's errors: "FILE:LINE: [Parent] LocalAddress=:
+ * 192.0.2.7 is not an address of this host (yet); ...; this host has:
+ * ...".  log (may be NULL) gets the debug notes. */
+GArray *tfst_host_addrs_check_config(const TfstHostAddrs *h, const TfstConfig *config,
+                                     const TfstLog *log) G_GNUC_WARN_UNUSED_RESULT;
+
+/* tfst_host_addrs_load() + tfst_host_addrs_check_config() for tfstd: the
+ * notes go to `log`, once per start or reload.  When netlink itself fails
+ * the check is skipped with a warning in `log`.  Sockets systemd bound are
+ * checked too: the socket unit binds them with FreeBind=yes. */
+void tfst_host_addrs_check(const TfstConfig *config, const TfstLog *log);

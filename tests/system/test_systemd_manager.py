@@ -15,13 +15,17 @@ generator below /usr/lib/systemd, the catalog, the sysusers.d file), and
     gwproxy@9  an invalid configuration
     epproxy@5  [Children] Listen=127.0.0.1:6014       (cannot bind while
                                                        epproxy@1 runs)
+    epproxy@7  [Children] Listen=10.233.0.7:6017      (socket unit; the address
+                                                       is added later)
 
 The cases: the generator's ListenStream= and socket activation of relay@2 by
 gwproxy@3's hop, with systemctl status and the structured journal entries;
 reload (SIGHUP) and stop; an invalid configuration failing with 78 and not
 being restarted; the installed layout (tfstd in /usr/sbin, Documentation=,
 man pages, bus policy, polkit actions, examples); the journal's ERRNO= field
-and the process and unit that hold a port (sd-login).
+and the process and unit that hold a port (sd-login); a socket unit whose
+address is not on the host yet (FreeBind=yes) and an instance that serves
+once it is added.
 
 Needs root, systemd-nspawn, debootstrap (tools/deps); skips with the reason
 otherwise.  The container boots once per test class; it is powered off and
@@ -47,6 +51,8 @@ EP_PORT = 6014
 RELAY_PORT = 1918 + 2 * 4096  # [Ports] Base=1918, Skip = instance 2, no port given
 HANDSHAKE_MSGID = "5a7c7c3ee4e94b5c9c7e2f0a1d3b6e02"  # TFST_MSGID_HANDSHAKE, daemon/common/tfst-log.h
 WAIT = 20
+# Not on the container's interfaces until test_freebind_socket_unit adds it.
+FREEBIND_ADDR, FREEBIND_PORT = "10.233.0.7", 6017
 
 CONFIGS = {
     "epproxy@1.conf": f"""[Instance]
@@ -76,6 +82,12 @@ Label=ep5
 [Children]
 Listen=127.0.0.1:{EP_PORT}
 """,
+    # Its address goes on lo only after it started (test_freebind_socket_unit).
+    "epproxy@7.conf": f"""[Instance]
+Label=ep7
+[Children]
+Listen={FREEBIND_ADDR}:{FREEBIND_PORT}
+""",
     # Line 5: a port that is no port.
     "gwproxy@9.conf": """[Instance]
 Label=gw9
@@ -91,6 +103,8 @@ EP = "tfst-epproxy@1.service"
 GW = "tfst-gwproxy@3.service"
 BAD = "tfst-gwproxy@9.service"
 EP_CLASH = "tfst-epproxy@5.service"
+EP7 = "tfst-epproxy@7.service"
+EP7_SOCKET = "tfst-epproxy@7.socket"
 
 
 def _log_dir():
@@ -463,6 +477,43 @@ class SystemdManagerTest(unittest.TestCase):
         m = held.search(r.stderr)
         self.assertIsNotNone(m, r.stderr)
         self.assertEqual(m.group(1), EP, r.stderr)
+
+    def connects(self, addr, port):
+        r = self.run_in("timeout", "5", "bash", "-c", f"exec 3<>/dev/tcp/{addr}/{port}",
+                        check=False)
+        return r.returncode == 0
+
+    def test_freebind_socket_unit(self):
+        """An address that is not on the host at boot (DHCP, VRRP): the
+        socket unit still listens (FreeBind=yes), the service starts and
+        notes the address once, and a client gets through as soon as the
+        address is added, without a restart."""
+        self.run_in("ip", "addr", "del", f"{FREEBIND_ADDR}/32", "dev", "lo", check=False)
+        r = self.systemctl("start", EP7_SOCKET, check=False)
+        self.assertEqual(r.returncode, 0, f"systemctl start {EP7_SOCKET}: {r.stderr}\n"
+                                          f"{self.unit_report(EP7_SOCKET)}")
+        self.assertEqual(self.show(EP7_SOCKET, "Listen", "FreeBind"),
+                         {"Listen": f"{FREEBIND_ADDR}:{FREEBIND_PORT} (Stream)",
+                          "FreeBind": "yes"})
+        r = self.systemctl("start", EP7, check=False)
+        self.assertEqual(r.returncode, 0, f"systemctl start {EP7}: {r.stderr}\n"
+                                          f"{self.unit_report(EP7)}")
+        pid = self.show(EP7, "MainPID")["MainPID"]
+        note = f"[Children] Listen=: {FREEBIND_ADDR} is not an address of this host (yet)"
+        self.wait_for(lambda: note in self.journal_text(EP7), "the note on the missing address")
+        self.assertFalse(self.connects(FREEBIND_ADDR, FREEBIND_PORT),
+                         "connected to an address the host does not have")
+
+        self.run_in("ip", "addr", "add", f"{FREEBIND_ADDR}/32", "dev", "lo")
+        self.addCleanup(self.run_in, "ip", "addr", "del", f"{FREEBIND_ADDR}/32", "dev", "lo",
+                        check=False)
+        self.wait_for(lambda: self.connects(FREEBIND_ADDR, FREEBIND_PORT),
+                      f"a connection to {FREEBIND_ADDR}:{FREEBIND_PORT}")
+        props = self.show(EP7, "MainPID", "ActiveState", "NRestarts")
+        self.assertEqual(props, {"MainPID": pid, "ActiveState": "active", "NRestarts": "0"},
+                         self.unit_report(EP7))
+        self.assertEqual(self.journal_text(EP7).count(note), 1, self.unit_report(EP7))
+
 
 if __name__ == "__main__":
     unittest.main()
