@@ -2,16 +2,18 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # One systemd unit of units/, as systemd would load it:
 #   check-unit.sh UNIT BUILT-UNITS-DIR INSTALLED-TFSTD BUILT-TFSTD GENERATOR MANPAGE
+#                 INSTALLED-TFSTCTL BUILT-TFSTCTL
 # - systemd-analyze verify on the instance tfst-ROLE@2.* (verify refuses a
-#   template file itself), with ExecStart= pointing at the built tfstd and the
+#   template file itself), with ExecStart= pointing at the built tfstd,
+#   ExecReload= at the built tfstctl and the
 #   socket's ListenStream= written by the built tfst-generator from a sample
 #   configuration, as at boot;
 # - for a service, systemd-analyze security --offline=yes: the overall
 #   exposure must be 2.0 or lower.
 set -u
-unit=$1 installed_tfstd=$3
+unit=$1 installed_tfstd=$3 installed_tfstctl=$7
 units=$(realpath "$2") built_tfstd=$(realpath "$4") generator=$(realpath "$5")
-manpage=$(realpath "$6") || exit 1
+manpage=$(realpath "$6") built_tfstctl=$(realpath "$8") || exit 1
 max_exposure=2.0
 
 command -v systemd-analyze >/dev/null ||
@@ -24,7 +26,8 @@ mkdir "$tmp/units" "$tmp/etc" "$tmp/man" "$tmp/man/man5"
 # Every unit, so that the socket finds its service; instance 2 of each.
 for f in "$units"/tfst-*@.service "$units"/tfst-*@.socket; do
   name=$(basename "$f")
-  sed "s|$installed_tfstd|$built_tfstd|g" "$f" >"$tmp/units/$name" || exit 1
+  sed -e "s|$installed_tfstd|$built_tfstd|g" -e "s|$installed_tfstctl|$built_tfstctl|g" \
+    "$f" >"$tmp/units/$name" || exit 1
   ln -s "$name" "$tmp/units/$(echo "$name" | sed 's/@\./@2./')"
 done
 instance=$(echo "$unit" | sed 's/@\./@2./')

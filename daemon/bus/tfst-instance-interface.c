@@ -212,7 +212,7 @@ instance_skeleton_new(const TfstConfig *config, TfstLog *log)
   tfst_dbus_tfst1_instance_set_label(instance, config->label);
   tfst_dbus_tfst1_instance_set_version(instance, version);
   tfst_dbus_tfst1_instance_set_state(instance, "starting");
-  tfst_dbus_tfst1_instance_set_log_level(instance, (guint)g_atomic_int_get(&log->level));
+  tfst_dbus_tfst1_instance_set_log_level(instance, tfst_log_get_level(log));
   return instance;
 }
 

@@ -49,6 +49,10 @@ from tfst_bus import (E_ACCESS, E_CONFIG, E_INVALID, E_NOTFOUND, EP_INSTANCE,  #
                       DbusTestCase, GLib, api_xml_files, bus_name, cmd_handler, now_us, parse_api,
                       signature, sv)
 
+# systemd's interface for log levels, served on each instance's bus name.
+LOGCONTROL = "org.freedesktop.LogControl1"
+LOGCONTROL_OBJ = "/org/freedesktop/LogControl1"
+
 # "registers again when the bus is back": the brief allows ~35 s.
 BUS_BACK_TIMEOUT = 40
 
@@ -590,6 +594,67 @@ class ApiTest(DbusTestCase):
         wait_until(lambda: self.dbus.get(relay, "LogLevel") == 1, SETTLE,
                    what="LogLevel back to the configured 1 after Reload")
 
+    def lc_get(self, name, prop):
+        return self.dbus.call(name, "Get", "ss", (LOGCONTROL, prop), iface=PROPS,
+                              obj=LOGCONTROL_OBJ)[0]
+
+    def lc_set(self, name, prop, value):
+        return self.dbus.call(name, "Set", "ssv", (LOGCONTROL, prop, GLib.Variant("s", value)),
+                              iface=PROPS, obj=LOGCONTROL_OBJ)
+
+    def test_log_control(self):
+        """org.freedesktop.LogControl1 at /org/freedesktop/LogControl1, as
+        systemctl service-log-level and service-log-target use it: LogLevel
+        takes the syslog names, the Instance's LogLevel (0-3) follows it and
+        SetLogLevel moves it; unknown names are InvalidArgs and change
+        nothing; LogTarget null silences the instance; SyslogIdentifier is
+        read-only; Reload puts the configured level back."""
+        self.make_chain()
+        relay = self.names["relay1"]
+        d = self.d("relay1")
+        self.assertEqual(self.dbus.call(relay, "GetAll", "s", (LOGCONTROL,), iface=PROPS,
+                                        obj=LOGCONTROL_OBJ)[0],
+                         {"LogLevel": "notice", "LogTarget": "auto", "SyslogIdentifier": "tfstd"})
+        self.assertEqual(self.lc_set(relay, "LogLevel", "debug"), ())
+        self.assertEqual(self.lc_get(relay, "LogLevel"), "debug")
+        wait_until(lambda: self.dbus.get(relay, "LogLevel") == 3, SETTLE,
+                   what="Instance.LogLevel 3 after LogLevel=debug")
+        self.assertEqual(self.lc_get(self.names["gw1"], "LogLevel"), "notice", "other instance")
+        # Between the steps of 0-3: warnings without notices shows as 1.
+        self.assertEqual(self.lc_set(relay, "LogLevel", "warning"), ())
+        wait_until(lambda: self.dbus.get(relay, "LogLevel") == 1, SETTLE,
+                   what="Instance.LogLevel 1 after LogLevel=warning")
+        for bad in ("verbose", "7", "DEBUG", ""):
+            with self.subTest(level=bad):
+                self.assertDBusError(E_INVALID, self.lc_set, relay, "LogLevel", bad,
+                                     contains="log level")
+                self.assertEqual(self.lc_get(relay, "LogLevel"), "warning")
+        self.assertEqual(self.dbus.call(relay, "SetLogLevel", "u", (2,)), ())
+        self.assertEqual(self.lc_get(relay, "LogLevel"), "info")
+
+        # Targets: null silences even errors; auto brings the lines back.
+        self.assertDBusError(E_INVALID, self.lc_set, relay, "LogTarget", "kmsg",
+                             contains="log target")
+        self.assertEqual(self.lc_set(relay, "LogTarget", "null"), ())
+        self.assertEqual(self.lc_get(relay, "LogTarget"), "null")
+        quiet_from = len(d.log())
+        console_lines = d.count_log(r"log target now console \(LogControl1\)")
+        self.assertEqual(self.lc_set(relay, "LogLevel", "debug"), ())
+        self.assertEqual(self.lc_set(relay, "LogTarget", "console"), ())
+        d.wait_log(r"log target now console \(LogControl1\)", after=console_lines)
+        self.assertNotIn("log level now", d.log()[quiet_from:], "a line with LogTarget=null")
+        self.assertEqual(self.lc_set(relay, "LogTarget", "auto"), ())
+
+        with self.assertRaises(DBusCallError) as cm:
+            self.lc_set(relay, "SyslogIdentifier", "other")
+        self.assertIn("org.freedesktop.DBus.Error", cm.exception.name or "", cm.exception)
+        self.assertEqual(self.lc_get(relay, "SyslogIdentifier"), "tfstd")
+
+        # "until the next restart or reload"
+        self.assertEqual(self.dbus.call(relay, "Reload"), ())
+        wait_until(lambda: self.lc_get(relay, "LogLevel") == "notice", SETTLE,
+                   what="LogLevel back to the configured notice (1) after Reload")
+
     def test_reload(self):
         """Reload applies a changed file (LogLevel=3); a broken file fails
         with org.tfst.Tfst1.Error.Config naming file, line and key, and the
@@ -787,6 +852,29 @@ class PolkitTest(DbusTestCase):
         # manage does not imply observe.
         self.assertDBusError(E_ACCESS, self.gdbus_as, relay, "ListSessions", "{}",
                              contains=OBSERVE)
+
+    def test_nobody_log_control(self):
+        """As nobody: LogControl1's properties can be read; writing the log
+        level or target needs org.tfst.tfst1.manage (AccessDenied naming
+        it, nothing changes), and works with a rule granting it."""
+        self.make_chain()
+        relay = self.names["relay1"]
+
+        def lc_as(method, *args):
+            return self.gdbus_as(relay, method, LOGCONTROL, *args, iface=PROPS,
+                                 obj=LOGCONTROL_OBJ)
+
+        self.assertEqual(lc_as("Get", "LogLevel"), ("notice",))
+        for prop, value in (("LogLevel", "<'debug'>"), ("LogTarget", "<'null'>")):
+            with self.subTest(prop=prop):
+                self.assertDBusError(E_ACCESS, lc_as, "Set", prop, value, contains=MANAGE)
+        self.assertEqual(lc_as("GetAll")[0]["LogLevel"], "notice")
+        self.assertEqual(lc_as("GetAll")[0]["LogTarget"], "auto")
+        self.grant(MANAGE)
+        self.assertEqual(lc_as("Set", "LogLevel", "<'info'>"), ())
+        self.assertEqual(lc_as("Get", "LogLevel"), ("info",))
+        wait_until(lambda: self.dbus.get(relay, "LogLevel") == 2, SETTLE,
+                   what="Instance.LogLevel 2")
 
     def test_nobody_diagnostics(self):
         """As nobody with observe granted, the diagnostics reads answer; the
