@@ -246,6 +246,12 @@ tfst_instance_interface_refresh(TfstInstanceInterface *iface)
 }
 
 void
+tfst_instance_interface_log_level_changed(TfstInstanceInterface *iface)
+{
+  tfst_dbus_tfst1_instance_set_log_level(iface->instance, tfst_log_get_level(iface->log));
+}
+
+void
 tfst_instance_interface_set_state(TfstInstanceInterface *iface, const char *state)
 {
   tfst_instance_refresh_set_state(iface->refresh, state);

@@ -20,7 +20,7 @@ log_level_changed_cb(gpointer data)
 {
   TfstService *svc = data;
 
-  tfst_instance_interface_refresh(svc->instance);
+  tfst_instance_interface_log_level_changed(svc->instance);
 }
 
 TfstService *

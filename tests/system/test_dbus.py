@@ -612,6 +612,16 @@ class ApiTest(DbusTestCase):
         self.make_chain()
         relay = self.names["relay1"]
         d = self.d("relay1")
+        r = self.bus.run(["busctl", f"--address={self.bus.address}", "--no-pager", "introspect",
+                          relay, LOGCONTROL_OBJ, LOGCONTROL])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        props = {t[0][1:]: t[1:] for t in (line.split() for line in r.stdout.splitlines())
+                 if t and t[0].startswith(".")}
+        self.assertEqual(set(props), {"LogLevel", "LogTarget", "SyslogIdentifier"}, r.stdout)
+        for p in ("LogLevel", "LogTarget"):
+            self.assertEqual(props[p][:2], ["property", "s"], p)
+            self.assertIn("writable", props[p], p)
+        self.assertNotIn("writable", props["SyslogIdentifier"])
         self.assertEqual(self.dbus.call(relay, "GetAll", "s", (LOGCONTROL,), iface=PROPS,
                                         obj=LOGCONTROL_OBJ)[0],
                          {"LogLevel": "notice", "LogTarget": "auto", "SyslogIdentifier": "tfstd"})
@@ -1214,11 +1224,20 @@ class TfstctlTest(DbusTestCase):
         during its interval."""
         self.make_chain()
         relay, gw = self.INST["relay1"], self.INST["gw1"]
+        # 0-3 is an alias of the syslog names, which --json reports.
         self.assertEqual(self.tfstctl_json("log-level", "2", "-i", relay),
-                         {"instance": relay, "log_level": 2})
+                         {"instance": relay, "log_level": "info"})
         self.assertEqual(self.dbus.get(self.names["relay1"], "LogLevel"), 2)
-        self.tfstctl("log-level", "9", "-i", relay, "--json", rc=2)  # InvalidArgs
+        for bad in ("9", "4", "loud", "-1"):
+            self.tfstctl("log-level", bad, "-i", relay, "--json", rc=2)
         self.assertEqual(self.dbus.get(self.names["relay1"], "LogLevel"), 2)
+        self.assertEqual(self.tfstctl_json("log-level", "debug", "-i", relay),
+                         {"instance": relay, "log_level": "debug"})
+        self.assertEqual(self.dbus.get(self.names["relay1"], "LogLevel"), 3)
+        self.assertEqual(self.tfstctl_json("log-level", "-i", relay),
+                         {"instance": relay, "log_level": "debug"})
+        r = self.tfstctl("log-level", "-i", relay)
+        self.assertEqual(r.stdout, "debug\n")
         self.assertEqual(self.tfstctl_json("reload", "-i", relay),
                          {"instance": relay, "reloaded": True})
         wait_until(lambda: self.dbus.get(self.names["relay1"], "LogLevel") == 1, SETTLE,
