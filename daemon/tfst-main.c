@@ -348,7 +348,8 @@ main(int argc, char **argv)
     (void)sd_notifyf(0, "STATUS=invalid configuration: %s", error->message);
     return TFST_EXIT_CONFIG;
   }
-  tfst_log_init(&log, tfst_role_to_string(role), instance, config->label, config->log_level);
+  tfst_log_init(&log, tfst_role_to_string(role), instance, config->label, 0);
+  tfst_log_set_max_priority(&log, config->log_priority);
   log_config_warnings(&log, config);
   /* Before the engine binds: an address that is not on this host would
    * only show up as EADDRNOTAVAIL, on every reconnect. */
