@@ -63,6 +63,15 @@ clear_statistics_cb(GDBusMethodInvocation *invocation, gpointer data)
   query_for(data, invocation, tfst_inspect_clear_statistics, NULL, NULL);
 }
 
+/* Runs on the data-plane thread after the reload command, which the same
+ * queue delivered first: when it answers, the new configuration is in
+ * force, so `systemctl reload` returns only then. */
+static GVariant *
+reload_applied(TfstEngine *engine, gpointer data, GError **error)
+{
+  return g_variant_new("()");
+}
+
 static void
 reload_cb(GDBusMethodInvocation *invocation, gpointer data)
 {
@@ -72,7 +81,7 @@ reload_cb(GDBusMethodInvocation *invocation, gpointer data)
   if (!iface->reload(iface->reload_data, &error))
     g_dbus_method_invocation_return_gerror(invocation, error);
   else
-    g_dbus_method_invocation_return_value(invocation, NULL);
+    query_for(iface, invocation, reload_applied, NULL, NULL);
 }
 
 static void

@@ -679,6 +679,9 @@ class ApiTest(DbusTestCase):
         with open(d.config_path, "w") as f:
             f.write(good.replace("[Instance]\n", "[Instance]\nLogLevel=3\n", 1))
         self.assertEqual(self.dbus.call(relay, "Reload"), ())
+        # Reload answers once the data plane applied the file: the level
+        # (read from the logger itself, no property cache) is already new.
+        self.assertEqual(self.lc_get(relay, "LogLevel"), "debug")
         wait_until(lambda: self.dbus.get(relay, "LogLevel") == 3, SETTLE,
                    what="LogLevel=3 from the reloaded file")
 
