@@ -427,7 +427,14 @@ class SystemdManagerTest(unittest.TestCase):
         on the instance's name.  tfstctl log-level reads the same level,
         and its 0-3 alias sets it."""
         self.start_epproxy()
-        self.assertEqual(self.show(EP, "BusName")["BusName"], "org.tfst.Tfst1.epproxy_1")
+        deps = self.show(EP, "BusName", "Type", "Requires", "BindsTo", "After")
+        self.assertEqual(deps["BusName"], "org.tfst.Tfst1.epproxy_1")
+        # BusName= only says where to look: still Type=notify, and the bus
+        # is no dependency of forwarding (ordering only).
+        self.assertEqual(deps["Type"], "notify")
+        for key in ("Requires", "BindsTo"):
+            self.assertNotIn("dbus", deps[key], f"{key}={deps[key]}")
+        sys.stderr.write(f"{EP}: After={deps['After']}\n")
 
         def level():
             return self.systemctl("service-log-level", EP).stdout.strip()
