@@ -30,6 +30,7 @@ reason otherwise.  Ports 27000-27499.
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -640,6 +641,18 @@ class ApiTest(DbusTestCase):
                                      contains="log level")
                 self.assertEqual(self.lc_get(relay, "LogLevel"), "warning")
         self.assertEqual(self.dbus.call(relay, "SetLogLevel", "u", (2,)), ())
+        self.assertEqual(self.lc_get(relay, "LogLevel"), "info")
+        # SIGUSR1 and SIGUSR2 step along 0-3; the bus shows the result.
+        os.kill(d.pid, signal.SIGUSR1)
+        wait_until(lambda: self.lc_get(relay, "LogLevel") == "debug", SETTLE,
+                   what="SIGUSR1: info -> debug")
+        top = r"^.*log level now debug \(3\)$"
+        seen = d.count_log(top)
+        os.kill(d.pid, signal.SIGUSR1)  # already at the top: stays
+        d.wait_log(top, after=seen)
+        self.assertEqual(self.lc_get(relay, "LogLevel"), "debug")
+        os.kill(d.pid, signal.SIGUSR2)
+        d.wait_log(r"log level now info \(2\)")
         self.assertEqual(self.lc_get(relay, "LogLevel"), "info")
 
         # Targets: null silences even errors; auto brings the lines back.
