@@ -96,7 +96,7 @@ apply(TfstLogcontrolInterface *self, const char *name, const char *value, GError
     priority = tfst_log_priority_from_string(value);
     if (priority < 0) {
       g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-                  "invalid log level “%s”: emerg, alert, crit, err, warning, notice, info or "
+                  "invalid log level '%s': emerg, alert, crit, err, warning, notice, info or "
                   "debug",
                   value);
       return FALSE;
@@ -108,7 +108,7 @@ apply(TfstLogcontrolInterface *self, const char *name, const char *value, GError
   }
   if (!tfst_log_target_from_string(value, &target)) {
     g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-                "invalid log target “%s”: auto, journal, console or null", value);
+                "invalid log target '%s': auto, journal, console or null", value);
     return FALSE;
   }
   tfst_log_set_target(self->log, target);
