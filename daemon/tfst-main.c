@@ -77,25 +77,31 @@ stop_signal_cb(gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* SIGUSR1 raises the log level, SIGUSR2 lowers it (0-3). */
+/* SIGUSR1 raises the log level, SIGUSR2 lowers it, one step of the 0-3
+ * scale.  The bus's properties follow at the next refresh. */
+static void
+log_level_step(TfstDaemon *d, int step)
+{
+  guint level = tfst_log_get_level(d->log);
+
+  tfst_log_set_level(d->log, step > 0 ? MIN(level + 1, 3u) : (level > 0 ? level - 1 : 0));
+  /* At error priority when lowering, so the line is seen at any level. */
+  tfst_log(d->log, step > 0 ? LOG_NOTICE : LOG_ERR, "log level now %s (%u)",
+           tfst_log_priority_to_string(tfst_log_get_max_priority(d->log)),
+           tfst_log_get_level(d->log));
+}
+
 static gboolean
 usr1_cb(gpointer data)
 {
-  TfstDaemon *d = data;
-
-  tfst_log_set_level(d->log, MIN((guint)g_atomic_int_get(&d->log->level) + 1, 3u));
-  tfst_log(d->log, LOG_NOTICE, "log level now %d", g_atomic_int_get(&d->log->level));
+  log_level_step(data, +1);
   return G_SOURCE_CONTINUE;
 }
 
 static gboolean
 usr2_cb(gpointer data)
 {
-  TfstDaemon *d = data;
-  gint level = g_atomic_int_get(&d->log->level);
-
-  tfst_log_set_level(d->log, level > 0 ? (guint)level - 1 : 0);
-  tfst_log(d->log, LOG_ERR, "log level now %d", g_atomic_int_get(&d->log->level));
+  log_level_step(data, -1);
   return G_SOURCE_CONTINUE;
 }
 
@@ -382,7 +388,8 @@ main(int argc, char **argv)
     (void)sd_notifyf(0, "STATUS=invalid configuration: %s", error->message);
     return TFST_EXIT_CONFIG;
   }
-  tfst_log_init(&log, tfst_role_to_string(role), instance, config->label, config->log_level);
+  tfst_log_init(&log, tfst_role_to_string(role), instance, config->label, 0);
+  tfst_log_set_max_priority(&log, config->log_priority);
   log_config_warnings(&log, config);
   /* Before the engine binds: an address that is not on this host (yet)
    * is said once here, not on every bind or reconnect. */

@@ -1,9 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # One systemd unit of units/, as systemd would load it:
-#   check-unit.sh UNIT BUILT-UNITS-DIR INSTALLED-TFSTD BUILT-TFSTD GENERATOR MANPAGE...
+#   check-unit.sh UNIT BUILT-UNITS-DIR INSTALLED-TFSTD BUILT-TFSTD GENERATOR
+#                 INSTALLED-TFSTCTL BUILT-TFSTCTL MANPAGE...
 # - systemd-analyze verify on the instance tfst-ROLE@2.* (verify refuses a
-#   template file itself), with ExecStart= pointing at the built tfstd and the
+#   template file itself), with ExecStart= pointing at the built tfstd,
+#   ExecReload= at the built tfstctl and the
 #   socket's ListenStream= written by the built tfst-generator from a sample
 #   configuration, as at boot;
 # - for a service, systemd-analyze security --offline=yes: the overall
@@ -11,9 +13,10 @@
 # - every man: page of Documentation= is one of the MANPAGEs tfst installs
 #   or one the system has.
 set -u
-unit=$1 installed_tfstd=$3
-units=$(realpath "$2") built_tfstd=$(realpath "$4") generator=$(realpath "$5") || exit 1
-shift 5
+unit=$1 installed_tfstd=$3 installed_tfstctl=$6
+units=$(realpath "$2") built_tfstd=$(realpath "$4") generator=$(realpath "$5")
+built_tfstctl=$(realpath "$7") || exit 1
+shift 7
 max_exposure=2.0
 
 command -v systemd-analyze >/dev/null ||
@@ -26,7 +29,8 @@ mkdir "$tmp/units" "$tmp/etc" "$tmp/man"
 # Every unit, so that the socket finds its service; instance 2 of each.
 for f in "$units"/tfst-*@.service "$units"/tfst-*@.socket; do
   name=$(basename "$f")
-  sed "s|$installed_tfstd|$built_tfstd|g" "$f" >"$tmp/units/$name" || exit 1
+  sed -e "s|$installed_tfstd|$built_tfstd|g" -e "s|$installed_tfstctl|$built_tfstctl|g" \
+    "$f" >"$tmp/units/$name" || exit 1
   ln -s "$name" "$tmp/units/$(echo "$name" | sed 's/@\./@2./')"
 done
 instance=$(echo "$unit" | sed 's/@\./@2./')

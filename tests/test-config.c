@@ -5,6 +5,7 @@
 #include "tfst-error.h"
 #include "tfst-file.h"
 #include "tfst-keepalive.h"
+#include "tfst-log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -228,7 +229,7 @@ test_defaults(void)
   g_assert_cmpstr(c->instance, ==, "test");
   g_assert_null(c->path);
   g_assert_cmpstr(c->label, ==, "epproxy-test");
-  g_assert_cmpuint(c->log_level, ==, 1);
+  g_assert_cmpint(c->log_priority, ==, LOG_NOTICE);
   g_assert_cmpuint(c->max_sessions, ==, 10000);
   /* One child hop may hold half the sessions, and open 5000 a second. */
   g_assert_cmpuint(tfst_config_child_sessions(c), ==, 5000);
@@ -340,7 +341,7 @@ test_every_key(void)
   const TfstForwardConf *f;
 
   g_assert_cmpstr(c->label, ==, "relay1");
-  g_assert_cmpuint(c->log_level, ==, 3);
+  g_assert_cmpint(c->log_priority, ==, LOG_DEBUG);
   g_assert_cmpuint(c->max_sessions, ==, 500);
   g_assert_cmpuint(tfst_config_child_sessions(c), ==, 400);
   g_assert_cmpuint(c->open_rate, ==, 50);
@@ -532,10 +533,11 @@ test_instance_errors(void)
       {EP, "[Instance]\nLabel=has space\n", "t.conf:2: [Instance] Label=: 'has space' is not a"},
       {EP, "[Instance]\nLabel=a/b\n", "[Instance] Label=: 'a/b' is not a valid label"},
       {EP, "[Instance]\nLogLevel=4\n",
-       "t.conf:2: [Instance] LogLevel=: '4' is not a whole "
-       "number in the range 0-3"},
+       "t.conf:2: [Instance] LogLevel=: '4' is not a log level: 0-3, or emerg, alert, crit, err, "
+       "warning, notice, info, debug"},
       {EP, "[Instance]\nLogLevel=-1\n", "[Instance] LogLevel=: '-1'"},
-      {EP, "[Instance]\nLogLevel=debug\n", "[Instance] LogLevel=: 'debug'"},
+      {EP, "[Instance]\nLogLevel=verbose\n", "[Instance] LogLevel=: 'verbose'"},
+      {EP, "[Instance]\nLogLevel=DEBUG\n", "[Instance] LogLevel=: 'DEBUG'"},
       {EP, "[Instance]\nMaxSessions=0\n",
        "[Instance] MaxSessions=: '0' is not a whole number "
        "in the range 1-1000000"},
@@ -555,7 +557,15 @@ test_instance_errors(void)
   };
   g_autoptr(TfstConfig) c = load(EP, "[Instance]\nLogLevel=0\nNetworks=0.0.0.0/0;::/0\n");
 
-  g_assert_cmpuint(c->log_level, ==, 0);
+  g_assert_cmpint(c->log_priority, ==, LOG_ERR);
+  /* The syslog names, as systemctl service-log-level takes them. */
+  for (int prio = LOG_EMERG; prio <= LOG_DEBUG; prio++) {
+    g_autofree char *text =
+        g_strdup_printf("[Instance]\nLogLevel=%s\n", tfst_log_priority_to_string(prio));
+    g_autoptr(TfstConfig) named = load(EP, text);
+
+    g_assert_cmpint(named->log_priority, ==, prio);
+  }
   g_assert_cmpuint(c->networks->len, ==, 2);
   g_assert_cmpuint(g_array_index(c->networks, TfstNetworkEntry, 0).prefix, ==, 0);
   assert_errors(cases, G_N_ELEMENTS(cases));
@@ -969,7 +979,7 @@ test_escapes_and_whitespace(void)
                                      "IdleTimeout = 1min  30s\n");
 
   g_assert_cmpstr(c->label, ==, "ep-1");
-  g_assert_cmpuint(c->log_level, ==, 2);
+  g_assert_cmpint(c->log_priority, ==, LOG_INFO);
   g_assert_cmpuint(c->idle_timeout_ms, ==, 90000);
 }
 
@@ -1370,9 +1380,9 @@ test_dropin_order(Fixture *fx, gconstpointer data)
 
   c = tfst_config_load(RL, "r1", fx->main, &error);
   g_assert_no_error(error);
-  g_assert_cmpstr(c->label, ==, "b");       /* 20-b after 10-a after main */
-  g_assert_cmpuint(c->log_level, ==, 2);    /* only 10-a sets it */
-  g_assert_cmpuint(c->max_sessions, ==, 7); /* only main sets it */
+  g_assert_cmpstr(c->label, ==, "b");             /* 20-b after 10-a after main */
+  g_assert_cmpint(c->log_priority, ==, LOG_INFO); /* only 10-a sets it */
+  g_assert_cmpuint(c->max_sessions, ==, 7);       /* only main sets it */
   g_assert_cmpuint(c->keepalive.count, ==, 9);
   g_assert_cmpuint(c->close_timeout_ms, ==, 3000);
 }
@@ -1390,7 +1400,7 @@ test_dropin_reset(Fixture *fx, gconstpointer data)
                 "[Instance]\nLogLevel=\n[Parent]\nConnect=\nReconnectMin=\nListen=10.9.9.9:1918\n");
   c = tfst_config_load(RL, "r1", fx->main, &error);
   g_assert_no_error(error);
-  g_assert_cmpuint(c->log_level, ==, 1);
+  g_assert_cmpint(c->log_priority, ==, LOG_NOTICE);
   g_assert_true(c->parent.listen);
   g_assert_cmpstr(fmt(hop_addr(&c->parent, 0)), ==, "10.9.9.9:1918");
 }

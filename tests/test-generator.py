@@ -12,6 +12,7 @@ import unittest
 
 GENERATOR = None
 DROPIN = "50-tfst-listen.conf"
+BUS_DROPIN = "50-tfst-busname.conf"
 
 
 class GeneratorTest(unittest.TestCase):
@@ -164,7 +165,8 @@ Listen=tcp:127.0.0.1:21020
         os.mkdir(early)
         os.mkdir(late)
         self.run_generator(early, late)
-        self.assertEqual(self.outputs(), [f"tfst-relay@2.socket.d/{DROPIN}"])
+        self.assertEqual(self.outputs(), [f"tfst-relay@2.service.d/{BUS_DROPIN}",
+                                          f"tfst-relay@2.socket.d/{DROPIN}"])
         self.assertEqual(os.listdir(early) + os.listdir(late), [])
 
     def test_no_listener_no_dropin(self):
@@ -172,7 +174,27 @@ Listen=tcp:127.0.0.1:21020
         self.conf("gwproxy@out.conf", "[Parent]\nConnect=127.0.0.1:21002\n"
                                       "[Forward x]\nTarget=127.0.0.1:21090\n")
         self.assertEqual(self.run_generator(), "")
-        self.assertEqual(self.outputs(), [])
+        self.assertEqual(self.outputs(), [f"tfst-gwproxy@out.service.d/{BUS_DROPIN}"])
+
+    def test_bus_name(self):
+        """Every instance's service names the bus name it owns (BusName=,
+        for systemctl service-log-level): role_instance with every byte
+        outside [A-Za-z0-9] escaped as _XX, as tfstd owns it; also for an
+        invalid configuration, whose name is that of its file."""
+        self.conf("relay@2.conf", "[Parent]\nConnect=127.0.0.1:21001\n")
+        self.conf("gwproxy@dmz-3.conf", "[Parent]\nConnect=127.0.0.1:21001\n")
+        self.conf("epproxy@a.b_c.conf", "[Instance]\nLisen=1\n")
+        err = self.run_generator()
+        self.assertIn("epproxy@a.b_c.conf: invalid configuration", err)
+
+        def lines(unit):
+            with open(os.path.join(self.out, unit + ".d", BUS_DROPIN)) as f:
+                return [l for l in f.read().splitlines() if not l.startswith("#")]
+
+        for unit, name in (("tfst-relay@2.service", "org.tfst.Tfst1.relay_2"),
+                           ("tfst-gwproxy@dmz-3.service", "org.tfst.Tfst1.gwproxy_dmz_2d3"),
+                           ("tfst-epproxy@a.b_c.service", "org.tfst.Tfst1.epproxy_a_2eb_5fc")):
+            self.assertEqual(lines(unit), ["[Service]", f"BusName={name}"], unit)
 
     def test_diagnostics_capabilities(self):
         """[Diagnostics] PacketTrace=/IPsec= give that one service unit
@@ -190,7 +212,9 @@ Listen=tcp:127.0.0.1:21020
         caps = "50-tfst-capabilities.conf"
         self.assertEqual(self.outputs(), sorted([
             f"tfst-gwproxy@i.service.d/{caps}", f"tfst-relay@plain.socket.d/{DROPIN}",
-            f"tfst-relay@t.service.d/{caps}", f"tfst-relay@t.socket.d/{DROPIN}"]))
+            f"tfst-relay@t.service.d/{caps}", f"tfst-relay@t.socket.d/{DROPIN}",
+            f"tfst-gwproxy@i.service.d/{BUS_DROPIN}", f"tfst-relay@plain.service.d/{BUS_DROPIN}",
+            f"tfst-relay@t.service.d/{BUS_DROPIN}"]))
 
         def lines(unit):
             with open(os.path.join(self.out, unit + ".d", caps)) as f:
@@ -258,7 +282,13 @@ TrustedCA={missing}
         self.assertRegex(err, r"relay@a b\.conf: 'a b' cannot be a unit instance name")
         self.assertRegex(err, r"rely@6\.conf: 'rely' is not a role")
         self.assertRegex(err, r"relay@\.conf: the instance name is empty")
-        self.assertEqual(self.outputs(), [f"tfst-relay@2.socket.d/{DROPIN}"])
+        # Socket units only for the valid one; bus names for every name
+        # that can be a unit's.
+        self.assertEqual(self.outputs(), [f"tfst-gwproxy@4.service.d/{BUS_DROPIN}",
+                                          f"tfst-relay@2.service.d/{BUS_DROPIN}",
+                                          f"tfst-relay@2.socket.d/{DROPIN}",
+                                          f"tfst-relay@3.service.d/{BUS_DROPIN}",
+                                          f"tfst-relay@5.service.d/{BUS_DROPIN}"])
 
     def test_other_files_are_ignored(self):
         for name in ("README", "relay@2.conf~", ".relay@2.conf", "relay@2.conf.dpkg-old",

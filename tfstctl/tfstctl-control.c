@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl log-level, close and reload: the methods that change an
  * instance (polkit action org.tfst.tfst1.manage).  Silent on success,
- * unless --json asks for a result document. */
+ * unless --json asks for a result document; log-level without a level
+ * prints it. */
+
+/* systemd's interface for log levels; tfstd serves it next to its own. */
+#define LOGCONTROL_INTERFACE "org.freedesktop.LogControl1"
+#define LOGCONTROL_PATH      "/org/freedesktop/LogControl1"
 #include "tfstctl-bus.h"
 #include "tfstctl-output.h"
+
+#include "tfst-log.h"
 
 #include <glib/gi18n.h>
 
@@ -53,37 +60,93 @@ result_new(TfstDbusTfst1Instance *proxy)
   return json;
 }
 
+/* LEVEL: a syslog name, or 0-3, the configuration's scale, which stands for
+ * err, notice, info and debug.  Written only when valid. */
+static gboolean
+parse_log_level(const char *arg, const char **out_name, GError **error)
+{
+  int priority = tfst_log_priority_from_string(arg);
+  guint64 level;
+
+  if (priority < 0 && g_ascii_string_to_unsigned(arg, 10, 0, 3, &level, NULL))
+    priority = tfst_log_level_to_priority((guint)level);
+  if (priority < 0) {
+    g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
+                _("a log level (emerg, alert, crit, err, warning, notice, info, debug, or 0-3) "
+                  "expected, not “%s”"),
+                arg);
+    return FALSE;
+  }
+  *out_name = tfst_log_priority_to_string(priority);
+  return TRUE;
+}
+
+/* org.freedesktop.LogControl1.LogLevel of the instance, as `systemctl
+ * service-log-level` reads and writes it: value NULL reads it. */
+static GVariant *
+log_control_call(TfstctlBus *bus, TfstDbusTfst1Instance *proxy, const char *value, GError **error)
+{
+  GDBusProxy *p = G_DBUS_PROXY(proxy);
+  GVariant *args = value != NULL ? g_variant_new("(ssv)", LOGCONTROL_INTERFACE, "LogLevel",
+                                                 g_variant_new_string(value))
+                                 : g_variant_new("(ss)", LOGCONTROL_INTERFACE, "LogLevel");
+
+  return g_dbus_connection_call_sync(
+      g_dbus_proxy_get_connection(p), g_dbus_proxy_get_name(p), LOGCONTROL_PATH,
+      "org.freedesktop.DBus.Properties", value != NULL ? "Set" : "Get", args,
+      value != NULL ? G_VARIANT_TYPE_UNIT : G_VARIANT_TYPE("(v)"), tfstctl_bus_call_flags(bus),
+      tfstctl_bus_call_timeout(bus), NULL, error);
+}
+
+/* Without LEVEL prints the level; with LEVEL changes it. */
+static int
+log_level_show_or_set(TfstctlOptions *opts, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstctlBus) bus = NULL;
+  g_autoptr(TfstDbusTfst1Instance) proxy = open_instance(opts, &bus, &error);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) current = NULL;
+
+  if (proxy == NULL)
+    return tfstctl_fail(error);
+  reply = log_control_call(bus, proxy, name, &error);
+  if (reply == NULL)
+    return tfstctl_fail(error);
+  if (name == NULL) {
+    g_variant_get(reply, "(v)", &current);
+    name = g_variant_get_string(current, NULL);
+    if (!opts->json)
+      g_print("%s\n", name);
+  }
+  if (opts->json) {
+    g_autoptr(JsonObject) json = result_new(proxy);
+    json_object_set_string_member(json, "log_level", name);
+    tfstctl_output_json_print_object(json);
+  }
+  return TFSTCTL_EXIT_OK;
+}
+
 int
 tfstctl_log_level(int argc, char **argv)
 {
   g_auto(TfstctlOptions) opts = {0};
   g_autoptr(GOptionContext) ctx = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(TfstctlBus) bus = NULL;
-  g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
-  guint64 level = 0;
+  const char *name = NULL;
 
-  ctx = tfstctl_option_context_new(_("LEVEL"),
-                                   _("Change the log level of an instance until its next restart "
-                                     "or reload: 0 errors only, 1 hop and handshake events, 2 "
-                                     "sessions, 3 protocol detail."),
-                                   NULL, &opts, TRUE);
+  ctx = tfstctl_option_context_new(
+      _("[LEVEL]"),
+      _("Show the log level of an instance, or change it until its next restart or reload.  "
+        "LEVEL is a syslog level, as systemctl service-log-level takes it: emerg, alert, crit, "
+        "err, warning, notice, info or debug; or 0-3 as in the configuration: 0 errors only "
+        "(err), 1 hop and handshake events (notice), 2 sessions (info), 3 protocol detail "
+        "(debug)."),
+      NULL, &opts, TRUE);
   if (!tfstctl_parse_options(ctx, &argc, &argv, 1, &error) ||
-      !parse_number_argument(argc, argv, _("a log level"), G_MAXUINT32, &level, &error))
+      (argc >= 2 && !parse_log_level(argv[1], &name, &error)))
     return tfstctl_fail(error);
-  proxy = open_instance(&opts, &bus, &error);
-  if (proxy == NULL)
-    return tfstctl_fail(error);
-  if (!tfst_dbus_tfst1_instance_call_set_log_level_sync(
-          proxy, (guint)level, tfstctl_bus_call_flags(bus), tfstctl_bus_call_timeout(bus), NULL,
-          &error))
-    return tfstctl_fail(error);
-  if (opts.json) {
-    g_autoptr(JsonObject) json = result_new(proxy);
-    json_object_set_int_member(json, "log_level", level);
-    tfstctl_output_json_print_object(json);
-  }
-  return TFSTCTL_EXIT_OK;
+  return log_level_show_or_set(&opts, name);
 }
 
 int

@@ -25,7 +25,7 @@ static const TfstctlCommand commands[] = {
      tfstctl_dataflow},
     {"keepalive", N_("Show or change keepalive settings live, audit the TCP connections"),
      tfstctl_keepalive},
-    {"log-level", N_("Change the log level of an instance"), tfstctl_log_level},
+    {"log-level", N_("Show or change the log level of an instance"), tfstctl_log_level},
     {"close", N_("Reset a session"), tfstctl_close},
     {"reload", N_("Make an instance read its configuration again"), tfstctl_reload},
     {"check", N_("Check configurations without starting anything"), tfstctl_check},

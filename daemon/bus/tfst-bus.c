@@ -11,6 +11,7 @@ struct TfstBus {
   TfstLog *log;
   TfstAuthz *authz;
   GPtrArray *skeletons;
+  GPtrArray *paths; /* the object path of each skeleton */
   GDBusConnection *connection;
   gulong closed_id;
   guint owner_id;
@@ -142,7 +143,7 @@ bus_export(TfstBus *bus, GError **error)
 {
   for (guint i = 0; i < bus->skeletons->len; i++)
     if (!g_dbus_interface_skeleton_export(g_ptr_array_index(bus->skeletons, i), bus->connection,
-                                          TFST_BUS_OBJECT_PATH, error))
+                                          g_ptr_array_index(bus->paths, i), error))
       return FALSE;
   return TRUE;
 }
@@ -159,8 +160,7 @@ bus_register(TfstBus *bus, GDBusConnection *connection)
   bus->connection = connection;
   bus->closed_id = g_signal_connect(connection, "closed", G_CALLBACK(closed_cb), bus);
   if (!bus_export(bus, &error)) {
-    bus_trouble(bus, LOG_ERR, "cannot export %s on the system bus: %s", TFST_BUS_OBJECT_PATH,
-                error->message);
+    bus_trouble(bus, LOG_ERR, "cannot export the objects on the system bus: %s", error->message);
     bus_settle(bus);
     bus_disconnect(bus);
     bus_schedule_retry(bus);
@@ -213,15 +213,23 @@ tfst_bus_new(const char *bus_name, TfstLog *log, TfstAuthz *authz)
   bus->log = log;
   bus->authz = authz;
   bus->skeletons = g_ptr_array_new_with_free_func(g_object_unref);
+  bus->paths = g_ptr_array_new_with_free_func(g_free);
   bus->cancellable = g_cancellable_new();
   bus->retry_s = TFST_BUS_RETRY_MIN_S;
   return bus;
 }
 
 void
-tfst_bus_add_interface(TfstBus *bus, GDBusInterfaceSkeleton *skeleton)
+tfst_bus_add_interface_at(TfstBus *bus, GDBusInterfaceSkeleton *skeleton, const char *object_path)
 {
   g_ptr_array_add(bus->skeletons, g_object_ref(skeleton));
+  g_ptr_array_add(bus->paths, g_strdup(object_path));
+}
+
+void
+tfst_bus_add_interface(TfstBus *bus, GDBusInterfaceSkeleton *skeleton)
+{
+  tfst_bus_add_interface_at(bus, skeleton, TFST_BUS_OBJECT_PATH);
 }
 
 void
@@ -241,6 +249,7 @@ tfst_bus_free(TfstBus *bus)
     g_source_remove(bus->retry_id);
   bus_disconnect(bus);
   g_ptr_array_unref(bus->skeletons);
+  g_ptr_array_unref(bus->paths);
   g_free(bus->name);
   g_free(bus);
 }

@@ -63,6 +63,15 @@ clear_statistics_cb(GDBusMethodInvocation *invocation, gpointer data)
   query_for(data, invocation, tfst_inspect_clear_statistics, NULL, NULL);
 }
 
+/* Runs on the data-plane thread after the reload command, which the same
+ * queue delivered first: when it answers, the new configuration is in
+ * force, so `systemctl reload` returns only then. */
+static GVariant *
+reload_applied(TfstEngine *engine, gpointer data, GError **error)
+{
+  return g_variant_new("()");
+}
+
 static void
 reload_cb(GDBusMethodInvocation *invocation, gpointer data)
 {
@@ -72,7 +81,7 @@ reload_cb(GDBusMethodInvocation *invocation, gpointer data)
   if (!iface->reload(iface->reload_data, &error))
     g_dbus_method_invocation_return_gerror(invocation, error);
   else
-    g_dbus_method_invocation_return_value(invocation, NULL);
+    query_for(iface, invocation, reload_applied, NULL, NULL);
 }
 
 static void
@@ -212,7 +221,7 @@ instance_skeleton_new(const TfstConfig *config, TfstLog *log)
   tfst_dbus_tfst1_instance_set_label(instance, config->label);
   tfst_dbus_tfst1_instance_set_version(instance, version);
   tfst_dbus_tfst1_instance_set_state(instance, "starting");
-  tfst_dbus_tfst1_instance_set_log_level(instance, (guint)g_atomic_int_get(&log->level));
+  tfst_dbus_tfst1_instance_set_log_level(instance, tfst_log_get_level(log));
   return instance;
 }
 
@@ -243,6 +252,12 @@ void
 tfst_instance_interface_refresh(TfstInstanceInterface *iface)
 {
   tfst_instance_refresh_request(iface->refresh);
+}
+
+void
+tfst_instance_interface_log_level_changed(TfstInstanceInterface *iface)
+{
+  tfst_dbus_tfst1_instance_set_log_level(iface->instance, tfst_log_get_level(iface->log));
 }
 
 void

@@ -26,6 +26,9 @@ TfstInstanceInterface *tfst_instance_interface_new(TfstEngine *engine, const Tfs
 GDBusInterfaceSkeleton *tfst_instance_interface_get_skeleton(TfstInstanceInterface *iface);
 /* Brings the properties up to date from an engine snapshot. */
 void tfst_instance_interface_refresh(TfstInstanceInterface *iface);
+/* The log level changed elsewhere (org.freedesktop.LogControl1): LogLevel
+ * follows at once. */
+void tfst_instance_interface_log_level_changed(TfstInstanceInterface *iface);
 /* "reloading" or "stopping" while that is going on; NULL: from the engine. */
 void tfst_instance_interface_set_state(TfstInstanceInterface *iface, const char *state);
 void tfst_instance_interface_free(TfstInstanceInterface *iface);

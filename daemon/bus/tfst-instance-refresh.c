@@ -109,7 +109,7 @@ apply_snapshot(TfstInstanceRefresh *r, GVariant *snap)
                 &state, &listeners, &parent, &children, &chain, &sessions, &opened, &ended,
                 &tls_certs, &tls_hops, &hops, &links);
   tfst_dbus_tfst1_instance_set_state(r->instance, r->state_override ? r->state_override : state);
-  tfst_dbus_tfst1_instance_set_log_level(r->instance, (guint)g_atomic_int_get(&r->log->level));
+  tfst_dbus_tfst1_instance_set_log_level(r->instance, tfst_log_get_level(r->log));
   tfst_dbus_tfst1_instance_set_listeners(r->instance, listeners);
   tfst_dbus_tfst1_instance_set_parent(r->instance, parent);
   tfst_dbus_tfst1_instance_set_children(r->instance, children);

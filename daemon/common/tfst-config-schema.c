@@ -2,6 +2,7 @@
 /* The schema of a configuration: which sections exist, which keys each
  * accepts, and the value every setting has when no file sets it. */
 #include "tfst-config-schema.h"
+#include "tfst-log.h"
 
 #include <string.h>
 
@@ -198,7 +199,7 @@ void
 tfst_config_schema_set_defaults(TfstConfig *c)
 {
   c->label = default_label(c->role, c->instance);
-  c->log_level = DEFAULT_LOG_LEVEL;
+  c->log_priority = tfst_log_level_to_priority(DEFAULT_LOG_LEVEL);
   c->max_sessions = DEFAULT_MAX_SESSIONS;
   c->open_rate = DEFAULT_OPEN_RATE;
   c->networks = g_array_new(FALSE, TRUE, sizeof(TfstNetworkEntry));

@@ -9,6 +9,7 @@
 #include "tfst-config-schema.h"
 #include "tfst-error.h"
 #include "tfst-file.h"
+#include "tfst-log.h"
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -686,6 +687,28 @@ get_uint(Loader *l, const char *group, const char *key, guint min, guint max, gu
   return TRUE;
 }
 
+/* 0-3 (the original toolbox's scale) or a syslog name, as systemctl
+ * service-log-level takes it. */
+static gboolean
+get_log_level(Loader *l, const char *group, const char *key, int *inout_priority, GError **error)
+{
+  const char *v = lookup(l, group, key);
+  int priority = v != NULL ? tfst_log_priority_from_string(v) : -1;
+  guint64 n;
+
+  if (v == NULL)
+    return TRUE;
+  if (priority < 0 && g_ascii_string_to_unsigned(v, 10, 0, 3, &n, NULL))
+    priority = tfst_log_level_to_priority((guint)n);
+  if (priority < 0)
+    return conf_error(l, error, group, key,
+                      "'%s' is not a log level: 0-3, or emerg, alert, crit, err, warning, notice, "
+                      "info, debug",
+                      v);
+  *inout_priority = priority;
+  return TRUE;
+}
+
 static gboolean
 get_timespan(Loader *l, const char *group, const char *key, guint min_ms, guint max_ms,
              guint *inout_ms, GError **error)
@@ -845,7 +868,7 @@ static gboolean
 parse_instance(Loader *l, TfstConfig *c, GError **error)
 {
   return get_label(l, "Instance", "Label", &c->label, error) &&
-         get_uint(l, "Instance", "LogLevel", 0, 3, &c->log_level, error) &&
+         get_log_level(l, "Instance", "LogLevel", &c->log_priority, error) &&
          get_uint(l, "Instance", "MaxSessions", 1, MAX_MAX_SESSIONS, &c->max_sessions, error) &&
          get_uint(l, "Instance", "MaxSessionsPerChild", 1, MAX_MAX_SESSIONS,
                   &c->max_sessions_per_child, error) &&

@@ -138,9 +138,11 @@ typedef struct {
 typedef struct {
   TfstRole role;
   char *instance;
-  char *path;      /* main file, NULL when built from data */
-  char *label;     /* [Instance] Label=, default "<role>-<instance>" */
-  guint log_level; /* 0-3 */
+  char *path;  /* main file, NULL when built from data */
+  char *label; /* [Instance] Label=, default "<role>-<instance>" */
+  /* LogLevel=: the least important syslog priority logged (LOG_ERR ..
+   * LOG_DEBUG; 0-3 in the file stands for err, notice, info, debug). */
+  int log_priority;
   guint max_sessions;
   guint max_sessions_per_child; /* 0: half of max_sessions (tfst_config_child_sessions) */
   guint open_rate;              /* sessions per second per child hop, 0: no limit */

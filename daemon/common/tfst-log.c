@@ -13,23 +13,107 @@ tfst_log_init(TfstLog *log, const char *role, const char *instance, const char *
   log->instance = instance;
   log->label = label;
   log->journal = g_log_writer_is_journald(fileno(stderr));
+  tfst_log_set_target(log, TFST_LOG_TARGET_AUTO);
   tfst_log_set_level(log, level);
+}
+
+/* Indexed by syslog priority. */
+static const char *const priority_names[] = {"emerg",   "alert",  "crit", "err",
+                                             "warning", "notice", "info", "debug"};
+static const char *const target_names[] = {
+    [TFST_LOG_TARGET_AUTO] = "auto",
+    [TFST_LOG_TARGET_JOURNAL] = "journal",
+    [TFST_LOG_TARGET_CONSOLE] = "console",
+    [TFST_LOG_TARGET_NULL] = "null",
+};
+
+/* LogLevel 0 keeps errors, 1 adds warnings and notices (handshakes, chain
+ * changes), 2 adds per-session info, 3 adds debug. */
+int
+tfst_log_level_to_priority(guint level)
+{
+  static const int max_prio[] = {LOG_ERR, LOG_NOTICE, LOG_INFO, LOG_DEBUG};
+
+  return max_prio[MIN(level, 3u)];
 }
 
 void
 tfst_log_set_level(TfstLog *log, guint level)
 {
-  g_atomic_int_set(&log->level, (gint)MIN(level, 3u));
+  tfst_log_set_max_priority(log, tfst_log_level_to_priority(level));
 }
 
-/* LogLevel 0 keeps errors, 1 adds warnings and notices (handshakes, chain
- * changes), 2 adds per-session info, 3 adds debug. */
+guint
+tfst_log_get_level(const TfstLog *log)
+{
+  int prio = tfst_log_get_max_priority(log);
+
+  if (prio <= LOG_ERR)
+    return 0;
+  return prio <= LOG_NOTICE ? 1 : (guint)(prio - LOG_NOTICE + 1);
+}
+
+void
+tfst_log_set_max_priority(TfstLog *log, int priority)
+{
+  g_atomic_int_set(&log->max_priority, CLAMP(priority, LOG_EMERG, LOG_DEBUG));
+}
+
+int
+tfst_log_get_max_priority(const TfstLog *log)
+{
+  return g_atomic_int_get(&log->max_priority);
+}
+
+int
+tfst_log_priority_from_string(const char *name)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS(priority_names); i++)
+    if (g_strcmp0(name, priority_names[i]) == 0)
+      return (int)i;
+  return -1;
+}
+
+const char *
+tfst_log_priority_to_string(int priority)
+{
+  return priority_names[CLAMP(priority, LOG_EMERG, LOG_DEBUG)];
+}
+
+void
+tfst_log_set_target(TfstLog *log, TfstLogTarget target)
+{
+  g_atomic_int_set(&log->target, (gint)target);
+}
+
+TfstLogTarget
+tfst_log_get_target(const TfstLog *log)
+{
+  return (TfstLogTarget)g_atomic_int_get(&log->target);
+}
+
+gboolean
+tfst_log_target_from_string(const char *name, TfstLogTarget *out_target)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS(target_names); i++)
+    if (g_strcmp0(name, target_names[i]) == 0) {
+      *out_target = (TfstLogTarget)i;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+const char *
+tfst_log_target_to_string(TfstLogTarget target)
+{
+  return target < G_N_ELEMENTS(target_names) ? target_names[target] : "auto";
+}
+
 gboolean
 tfst_log_enabled(const TfstLog *log, int priority)
 {
-  static const int max_prio[] = {LOG_ERR, LOG_NOTICE, LOG_INFO, LOG_DEBUG};
-
-  return priority <= max_prio[g_atomic_int_get(&log->level)];
+  return priority <= tfst_log_get_max_priority(log) &&
+         tfst_log_get_target(log) != TFST_LOG_TARGET_NULL;
 }
 
 /* Only the fields that apply are sent, so `journalctl -o verbose` shows no
@@ -42,7 +126,7 @@ journal_send(const TfstLog *log, int priority, const TfstLogFields *fields, cons
 
   g_ptr_array_add(items, g_strdup_printf("MESSAGE=%s", msg));
   g_ptr_array_add(items, g_strdup_printf("PRIORITY=%d", priority));
-  g_ptr_array_add(items, g_strdup("SYSLOG_IDENTIFIER=tfstd"));
+  g_ptr_array_add(items, g_strdup("SYSLOG_IDENTIFIER=" TFST_LOG_SYSLOG_IDENTIFIER));
   g_ptr_array_add(items, g_strdup_printf("TFST_ROLE=%s", log->role));
   g_ptr_array_add(items, g_strdup_printf("TFST_INSTANCE=%s", log->instance));
   g_ptr_array_add(items, g_strdup_printf("TFST_LABEL=%s", log->label));
@@ -68,10 +152,11 @@ static void
 log_emit(const TfstLog *log, int priority, const TfstLogFields *fields, const char *msg)
 {
   static const TfstLogFields none = {0};
+  TfstLogTarget target = tfst_log_get_target(log);
 
   if (fields == NULL)
     fields = &none;
-  if (log->journal) {
+  if (target == TFST_LOG_TARGET_JOURNAL || (target == TFST_LOG_TARGET_AUTO && log->journal)) {
     journal_send(log, priority, fields, msg);
     return;
   }

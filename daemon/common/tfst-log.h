@@ -11,12 +11,26 @@
 #include <glib.h>
 #include <syslog.h>
 
+/* Where lines go (org.freedesktop.LogControl1's LogTarget). */
+typedef enum {
+  TFST_LOG_TARGET_AUTO,    /* the journal when stderr is connected to it, else stderr */
+  TFST_LOG_TARGET_JOURNAL, /* structured entries, even when stderr is elsewhere */
+  TFST_LOG_TARGET_CONSOLE, /* plain lines on stderr */
+  TFST_LOG_TARGET_NULL,    /* nowhere */
+} TfstLogTarget;
+
+/* The identifier journal entries carry (SYSLOG_IDENTIFIER=). */
+#define TFST_LOG_SYSLOG_IDENTIFIER "tfstd"
+
 typedef struct {
   const char *role;
   const char *instance;
   const char *label;
-  gint level; /* LogLevel 0-3, read and written atomically */
-  gboolean journal;
+  /* The least important syslog priority logged (LOG_ERR..LOG_DEBUG), and
+   * the TfstLogTarget: both read and written atomically, by any thread. */
+  gint max_priority;
+  gint target;
+  gboolean journal; /* stderr is connected to the journal */
 } TfstLog;
 
 /* Message ids: one per notable event kind; the catalog explains each. */
@@ -51,7 +65,27 @@ typedef struct {
 
 void tfst_log_init(TfstLog *log, const char *role, const char *instance, const char *label,
                    guint level);
+/* The configuration's LogLevel= scale, 0-3: 0 errors (err), 1 adds
+ * warnings and notices (notice), 2 per-session lines (info), 3 debug. */
 void tfst_log_set_level(TfstLog *log, guint level);
+/* The syslog priority a 0-3 level stands for (err, notice, info, debug;
+ * above 3: debug). */
+int tfst_log_level_to_priority(guint level);
+/* The 0-3 level that shows at least what is logged now: err and above 0,
+ * warning and notice 1, info 2, debug 3. */
+guint tfst_log_get_level(const TfstLog *log);
+/* The syslog scale (LOG_EMERG..LOG_DEBUG), as systemd's LogLevel. */
+void tfst_log_set_max_priority(TfstLog *log, int priority);
+int tfst_log_get_max_priority(const TfstLog *log);
+/* "emerg" ... "debug", as syslog(3) and systemd name them; -1 when the name
+ * is none of those. */
+int tfst_log_priority_from_string(const char *name);
+const char *tfst_log_priority_to_string(int priority);
+void tfst_log_set_target(TfstLog *log, TfstLogTarget target);
+TfstLogTarget tfst_log_get_target(const TfstLog *log);
+/* "auto", "journal", "console", "null"; FALSE for any other name. */
+gboolean tfst_log_target_from_string(const char *name, TfstLogTarget *out_target);
+const char *tfst_log_target_to_string(TfstLogTarget target);
 gboolean tfst_log_enabled(const TfstLog *log, int priority);
 void tfst_log_full(const TfstLog *log, int priority, const TfstLogFields *fields,
                    const char *format, ...) G_GNUC_PRINTF(4, 5);

@@ -119,8 +119,8 @@ tfst_reload_apply(TfstEngine *e, TfstConfig *next)
   reload_forwards(cur, next, restart);
   tfst_events_reload(e, next, restart);
 
-  tfst_log_set_level(e->log, next->log_level);
-  cur->log_level = next->log_level;
+  tfst_log_set_max_priority(e->log, next->log_priority);
+  cur->log_priority = next->log_priority;
   cur->max_sessions = next->max_sessions;
   cur->max_sessions_per_child = next->max_sessions_per_child;
   cur->open_rate = next->open_rate;

@@ -97,7 +97,8 @@ class HelpTest(unittest.TestCase):
 
     def test_bad_usage_exits_2(self):
         for args in (["no-such-command"], [], ["list", "extra"], ["list", "--no-such-option"],
-                     ["log-level"], ["log-level", "high"], ["close", "x"],
+                     ["log-level", "high"], ["log-level", "4"], ["log-level", "DEBUG"],
+                     ["log-level", "debug", "info"], ["close", "x"],
                      ["dataflow"], ["dataflow", "7", "--interval", "0"],
                      ["dataflow", "7", "--interval", "3601"],
                      ["sessions", "--remote", "not-an-address"],

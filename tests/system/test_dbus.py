@@ -30,6 +30,7 @@ reason otherwise.  Ports 27000-27499.
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -48,6 +49,10 @@ from tfst_bus import (E_ACCESS, E_CONFIG, E_INVALID, E_NOTFOUND, EP_INSTANCE,  #
                       STAT_KEYS_T, TFSTCTL, TRACE, TRACE_ACTION, TUNE, Client, DBusCallError,
                       DbusTestCase, GLib, api_xml_files, bus_name, cmd_handler, now_us, parse_api,
                       signature, sv)
+
+# systemd's interface for log levels, served on each instance's bus name.
+LOGCONTROL = "org.freedesktop.LogControl1"
+LOGCONTROL_OBJ = "/org/freedesktop/LogControl1"
 
 # "registers again when the bus is back": the brief allows ~35 s.
 BUS_BACK_TIMEOUT = 40
@@ -590,6 +595,89 @@ class ApiTest(DbusTestCase):
         wait_until(lambda: self.dbus.get(relay, "LogLevel") == 1, SETTLE,
                    what="LogLevel back to the configured 1 after Reload")
 
+    def lc_get(self, name, prop):
+        return self.dbus.call(name, "Get", "ss", (LOGCONTROL, prop), iface=PROPS,
+                              obj=LOGCONTROL_OBJ)[0]
+
+    def lc_set(self, name, prop, value):
+        return self.dbus.call(name, "Set", "ssv", (LOGCONTROL, prop, GLib.Variant("s", value)),
+                              iface=PROPS, obj=LOGCONTROL_OBJ)
+
+    def test_log_control(self):
+        """org.freedesktop.LogControl1 at /org/freedesktop/LogControl1, as
+        systemctl service-log-level and service-log-target use it: LogLevel
+        takes the syslog names, the Instance's LogLevel (0-3) follows it and
+        SetLogLevel moves it; unknown names are InvalidArgs and change
+        nothing; LogTarget null silences the instance; SyslogIdentifier is
+        read-only; Reload puts the configured level back."""
+        self.make_chain()
+        relay = self.names["relay1"]
+        d = self.d("relay1")
+        r = self.bus.run(["busctl", f"--address={self.bus.address}", "--no-pager", "introspect",
+                          relay, LOGCONTROL_OBJ, LOGCONTROL])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        props = {t[0][1:]: t[1:] for t in (line.split() for line in r.stdout.splitlines())
+                 if t and t[0].startswith(".")}
+        self.assertEqual(set(props), {"LogLevel", "LogTarget", "SyslogIdentifier"}, r.stdout)
+        for p in ("LogLevel", "LogTarget"):
+            self.assertEqual(props[p][:2], ["property", "s"], p)
+            self.assertIn("writable", props[p], p)
+        self.assertNotIn("writable", props["SyslogIdentifier"])
+        self.assertEqual(self.dbus.call(relay, "GetAll", "s", (LOGCONTROL,), iface=PROPS,
+                                        obj=LOGCONTROL_OBJ)[0],
+                         {"LogLevel": "notice", "LogTarget": "auto", "SyslogIdentifier": "tfstd"})
+        self.assertEqual(self.lc_set(relay, "LogLevel", "debug"), ())
+        self.assertEqual(self.lc_get(relay, "LogLevel"), "debug")
+        wait_until(lambda: self.dbus.get(relay, "LogLevel") == 3, SETTLE,
+                   what="Instance.LogLevel 3 after LogLevel=debug")
+        self.assertEqual(self.lc_get(self.names["gw1"], "LogLevel"), "notice", "other instance")
+        # Between the steps of 0-3: warnings without notices shows as 1.
+        self.assertEqual(self.lc_set(relay, "LogLevel", "warning"), ())
+        wait_until(lambda: self.dbus.get(relay, "LogLevel") == 1, SETTLE,
+                   what="Instance.LogLevel 1 after LogLevel=warning")
+        for bad in ("verbose", "7", "DEBUG", ""):
+            with self.subTest(level=bad):
+                self.assertDBusError(E_INVALID, self.lc_set, relay, "LogLevel", bad,
+                                     contains="log level")
+                self.assertEqual(self.lc_get(relay, "LogLevel"), "warning")
+        self.assertEqual(self.dbus.call(relay, "SetLogLevel", "u", (2,)), ())
+        self.assertEqual(self.lc_get(relay, "LogLevel"), "info")
+        # SIGUSR1 and SIGUSR2 step along 0-3; the bus shows the result.
+        os.kill(d.pid, signal.SIGUSR1)
+        wait_until(lambda: self.lc_get(relay, "LogLevel") == "debug", SETTLE,
+                   what="SIGUSR1: info -> debug")
+        top = r"^.*log level now debug \(3\)$"
+        seen = d.count_log(top)
+        os.kill(d.pid, signal.SIGUSR1)  # already at the top: stays
+        d.wait_log(top, after=seen)
+        self.assertEqual(self.lc_get(relay, "LogLevel"), "debug")
+        os.kill(d.pid, signal.SIGUSR2)
+        d.wait_log(r"log level now info \(2\)")
+        self.assertEqual(self.lc_get(relay, "LogLevel"), "info")
+
+        # Targets: null silences even errors; auto brings the lines back.
+        self.assertDBusError(E_INVALID, self.lc_set, relay, "LogTarget", "kmsg",
+                             contains="log target")
+        self.assertEqual(self.lc_set(relay, "LogTarget", "null"), ())
+        self.assertEqual(self.lc_get(relay, "LogTarget"), "null")
+        quiet_from = len(d.log())
+        console_lines = d.count_log(r"log target now console \(LogControl1\)")
+        self.assertEqual(self.lc_set(relay, "LogLevel", "debug"), ())
+        self.assertEqual(self.lc_set(relay, "LogTarget", "console"), ())
+        d.wait_log(r"log target now console \(LogControl1\)", after=console_lines)
+        self.assertNotIn("log level now", d.log()[quiet_from:], "a line with LogTarget=null")
+        self.assertEqual(self.lc_set(relay, "LogTarget", "auto"), ())
+
+        with self.assertRaises(DBusCallError) as cm:
+            self.lc_set(relay, "SyslogIdentifier", "other")
+        self.assertIn("org.freedesktop.DBus.Error", cm.exception.name or "", cm.exception)
+        self.assertEqual(self.lc_get(relay, "SyslogIdentifier"), "tfstd")
+
+        # "until the next restart or reload"
+        self.assertEqual(self.dbus.call(relay, "Reload"), ())
+        wait_until(lambda: self.lc_get(relay, "LogLevel") == "notice", SETTLE,
+                   what="LogLevel back to the configured notice (1) after Reload")
+
     def test_reload(self):
         """Reload applies a changed file (LogLevel=3); a broken file fails
         with org.tfst.Tfst1.Error.Config naming file, line and key, and the
@@ -604,6 +692,9 @@ class ApiTest(DbusTestCase):
         with open(d.config_path, "w") as f:
             f.write(good.replace("[Instance]\n", "[Instance]\nLogLevel=3\n", 1))
         self.assertEqual(self.dbus.call(relay, "Reload"), ())
+        # Reload answers once the data plane applied the file: the level
+        # (read from the logger itself, no property cache) is already new.
+        self.assertEqual(self.lc_get(relay, "LogLevel"), "debug")
         wait_until(lambda: self.dbus.get(relay, "LogLevel") == 3, SETTLE,
                    what="LogLevel=3 from the reloaded file")
 
@@ -787,6 +878,29 @@ class PolkitTest(DbusTestCase):
         # manage does not imply observe.
         self.assertDBusError(E_ACCESS, self.gdbus_as, relay, "ListSessions", "{}",
                              contains=OBSERVE)
+
+    def test_nobody_log_control(self):
+        """As nobody: LogControl1's properties can be read; writing the log
+        level or target needs org.tfst.tfst1.manage (AccessDenied naming
+        it, nothing changes), and works with a rule granting it."""
+        self.make_chain()
+        relay = self.names["relay1"]
+
+        def lc_as(method, *args):
+            return self.gdbus_as(relay, method, LOGCONTROL, *args, iface=PROPS,
+                                 obj=LOGCONTROL_OBJ)
+
+        self.assertEqual(lc_as("Get", "LogLevel"), ("notice",))
+        for prop, value in (("LogLevel", "<'debug'>"), ("LogTarget", "<'null'>")):
+            with self.subTest(prop=prop):
+                self.assertDBusError(E_ACCESS, lc_as, "Set", prop, value, contains=MANAGE)
+        self.assertEqual(lc_as("GetAll")[0]["LogLevel"], "notice")
+        self.assertEqual(lc_as("GetAll")[0]["LogTarget"], "auto")
+        self.grant(MANAGE)
+        self.assertEqual(lc_as("Set", "LogLevel", "<'info'>"), ())
+        self.assertEqual(lc_as("Get", "LogLevel"), ("info",))
+        wait_until(lambda: self.dbus.get(relay, "LogLevel") == 2, SETTLE,
+                   what="Instance.LogLevel 2")
 
     def test_nobody_diagnostics(self):
         """As nobody with observe granted, the diagnostics reads answer; the
@@ -1126,11 +1240,20 @@ class TfstctlTest(DbusTestCase):
         during its interval."""
         self.make_chain()
         relay, gw = self.INST["relay1"], self.INST["gw1"]
+        # 0-3 is an alias of the syslog names, which --json reports.
         self.assertEqual(self.tfstctl_json("log-level", "2", "-i", relay),
-                         {"instance": relay, "log_level": 2})
+                         {"instance": relay, "log_level": "info"})
         self.assertEqual(self.dbus.get(self.names["relay1"], "LogLevel"), 2)
-        self.tfstctl("log-level", "9", "-i", relay, "--json", rc=2)  # InvalidArgs
+        for bad in ("9", "4", "loud", "-1"):
+            self.tfstctl("log-level", bad, "-i", relay, "--json", rc=2)
         self.assertEqual(self.dbus.get(self.names["relay1"], "LogLevel"), 2)
+        self.assertEqual(self.tfstctl_json("log-level", "debug", "-i", relay),
+                         {"instance": relay, "log_level": "debug"})
+        self.assertEqual(self.dbus.get(self.names["relay1"], "LogLevel"), 3)
+        self.assertEqual(self.tfstctl_json("log-level", "-i", relay),
+                         {"instance": relay, "log_level": "debug"})
+        r = self.tfstctl("log-level", "-i", relay)
+        self.assertEqual(r.stdout, "debug\n")
         self.assertEqual(self.tfstctl_json("reload", "-i", relay),
                          {"instance": relay, "reloaded": True})
         wait_until(lambda: self.dbus.get(self.names["relay1"], "LogLevel") == 1, SETTLE,

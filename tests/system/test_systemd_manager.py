@@ -20,10 +20,13 @@ generator below /usr/lib/systemd, the catalog, the sysusers.d file), and
 
 The cases: the generator's ListenStream= and socket activation of relay@2 by
 gwproxy@3's hop, with systemctl status and the structured journal entries;
-reload (SIGHUP) and stop; an invalid configuration failing with 78 and not
-being restarted; the installed layout (tfstd in /usr/sbin, Documentation=,
-man pages, bus policy, polkit actions, examples); the journal's ERRNO= field
-and the process and unit that hold a port (sd-login); a socket unit whose
+reload and stop; `systemctl reload` of a broken configuration failing while
+the instance runs on, SIGHUP still reloading; `systemctl service-log-level`
+and `service-log-target` through org.freedesktop.LogControl1 on the
+instance's BusName=; an invalid configuration failing with 78 and not being
+restarted; the installed layout (tfstd in /usr/sbin, Documentation=, man
+pages, bus policy, polkit actions, examples); the journal's ERRNO= field and
+the process and unit that hold a port (sd-login); a socket unit whose
 address is not on the host yet (FreeBind=yes) and an instance that serves
 once it is added.
 
@@ -361,8 +364,8 @@ class SystemdManagerTest(unittest.TestCase):
         self.assertRegex(cat, r"\n░░ ", f"no catalog text for {HANDSHAKE_MSGID}:\n{cat}")
 
     def test_reload_and_stop(self):
-        """SIGHUP through systemctl reload keeps the same process and logs
-        the reload; stopping the service and the socket together stops it
+        """systemctl reload (ExecReload=tfstctl reload) keeps the same
+        process and logs the reload; stopping the service and the socket together stops it
         cleanly and nothing activates it again."""
         self.start_epproxy()
         self.start_relay_socket()
@@ -397,6 +400,94 @@ class SystemdManagerTest(unittest.TestCase):
             time.sleep(1.5)
             self.assertEqual(self.is_active(RELAY), "inactive")
             self.assertEqual(self.is_active(GW), "active")
+
+    def restore_config(self, name):
+        """Puts CONFIGS[name] back at the end of the case."""
+        self.addCleanup(self.container.write_file, f"/etc/tfst/{name}", CONFIGS[name])
+
+    def test_reload_refused(self):
+        """systemctl reload of a broken configuration fails: tfstctl reload
+        (ExecReload=) gets the refusal from Reload() and exits non-zero; the
+        message names file, line and key in the journal, and the instance
+        runs on, same process, old configuration.  Fixed, the reload
+        succeeds; SIGHUP (systemctl kill -s HUP) still reloads."""
+        self.restore_config("epproxy@1.conf")
+        self.start_epproxy()
+        pid = self.show(EP, "MainPID")["MainPID"]
+        self.container.write_file("/etc/tfst/epproxy@1.conf",
+                                  CONFIGS["epproxy@1.conf"] + "Lisen=1\n")
+        r = self.systemctl("reload", EP, check=False)
+        self.assertNotEqual(r.returncode, 0, f"systemctl reload of a broken configuration "
+                                             f"succeeded\n{self.unit_report(EP)}")
+        where = "/etc/tfst/epproxy@1.conf:5: [Children] Lisen="
+        try:
+            self.wait_for(lambda: f"reload refused, keeping the running configuration: {where}"
+                          in self.journal_text(EP), "the refusal in the journal")
+            # tfstctl's own words, from ExecReload=.
+            self.wait_for(lambda: re.search(r"^tfstctl: .*" + re.escape(where),
+                                            self.journal_text(EP), re.M),
+                          "tfstctl's message in the journal")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{self.unit_report(EP)}") from None
+        props = self.show(EP, "MainPID", "ActiveState", "SubState", "NRestarts")
+        self.assertEqual(props, {"MainPID": pid, "ActiveState": "active", "SubState": "running",
+                                 "NRestarts": "0"}, self.unit_report(EP))
+
+        self.container.write_file("/etc/tfst/epproxy@1.conf", CONFIGS["epproxy@1.conf"])
+        reloaded = self.journal_text(EP).count("configuration reloaded")
+        r = self.systemctl("reload", EP, check=False)
+        self.assertEqual(r.returncode, 0, f"systemctl reload: {r.stderr}\n{self.unit_report(EP)}")
+        self.wait_for(lambda: self.journal_text(EP).count("configuration reloaded") > reloaded,
+                      "'configuration reloaded' after the fixed reload")
+        reloaded += 1
+        self.systemctl("kill", "-s", "HUP", "--kill-who=main", EP)
+        self.wait_for(lambda: self.journal_text(EP).count("configuration reloaded") > reloaded,
+                      "'configuration reloaded' after SIGHUP")
+        self.assertEqual(self.show(EP, "MainPID", "ActiveState"),
+                         {"MainPID": pid, "ActiveState": "active"})
+
+    def test_service_log_level(self):
+        """systemctl service-log-level and service-log-target work: the
+        generator's BusName= leads systemctl to org.freedesktop.LogControl1
+        on the instance's name.  tfstctl log-level reads the same level,
+        and its 0-3 alias sets it."""
+        self.start_epproxy()
+        deps = self.show(EP, "BusName", "Type", "Requires", "BindsTo", "After")
+        self.assertEqual(deps["BusName"], "org.tfst.Tfst1.epproxy_1")
+        # BusName= only says where to look: still Type=notify, and the bus
+        # is no dependency of forwarding (ordering only).
+        self.assertEqual(deps["Type"], "notify")
+        for key in ("Requires", "BindsTo"):
+            self.assertNotIn("dbus", deps[key], f"{key}={deps[key]}")
+        sys.stderr.write(f"{EP}: After={deps['After']}\n")
+
+        def level():
+            return self.systemctl("service-log-level", EP).stdout.strip()
+
+        self.assertEqual(level(), "notice")
+        r = self.systemctl("service-log-level", EP, "debug", check=False)
+        self.assertEqual(r.returncode, 0, f"{r.stderr}\n{self.unit_report(EP)}")
+        self.assertEqual(level(), "debug")
+        self.wait_for(lambda: "log level now debug (3) (LogControl1)" in self.journal_text(EP),
+                      "the change in the journal")
+        self.assertEqual(self.run_in("tfstctl", "log-level", "-i", "epproxy@1").stdout, "debug\n")
+        self.run_in("tfstctl", "log-level", "2", "-i", "epproxy@1")
+        self.assertEqual(level(), "info")
+        r = self.systemctl("service-log-level", EP, "loud", check=False)
+        self.assertNotEqual(r.returncode, 0, "an unknown level was accepted")
+        self.assertEqual(level(), "info")
+
+        self.assertEqual(self.systemctl("service-log-target", EP).stdout.strip(), "auto")
+        self.systemctl("service-log-target", EP, "journal")
+        self.assertEqual(self.systemctl("service-log-target", EP).stdout.strip(), "journal")
+        # The entries still come from the instance, with its fields.
+        self.systemctl("service-log-level", EP, "notice")
+        entries = self.wait_for(
+            lambda: [e for e in self.journal(EP)
+                     if e.get("MESSAGE") == "log level now notice (1) (LogControl1)"],
+            "the journal entry of the last change")
+        self.assertEqual(entries[-1].get("SYSLOG_IDENTIFIER"), "tfstd")
+        self.assertEqual(entries[-1].get("TFST_INSTANCE"), "1")
 
     def test_invalid_config_exit_78(self):
         """An invalid configuration: the start fails, the main process

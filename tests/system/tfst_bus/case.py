@@ -163,11 +163,11 @@ class DbusTestCase(PrivateBusMixin, TfstTestCase):
 
     # -- calls as another user, through gdbus --
 
-    def gdbus_as(self, name, method, *args, iface=IFACE, user="nobody", timeout=15):
+    def gdbus_as(self, name, method, *args, iface=IFACE, user="nobody", timeout=15, obj=OBJ):
         """gdbus call as user; returns the unpacked reply or raises
         DBusCallError."""
         argv = ["gdbus", "call", "--address", self.bus.address, "--dest", name,
-                "--object-path", OBJ, "--timeout", str(int(timeout)), "--method",
+                "--object-path", obj, "--timeout", str(int(timeout)), "--method",
                 f"{iface}.{method}", *args]
         r = self.bus.run(argv, user=user, timeout=timeout + 15)
         if r.returncode == 0:

@@ -42,7 +42,8 @@ class Client:
         except GLib.Error:
             pass
 
-    def call_raw(self, name, method, sig="", args=(), iface=IFACE, timeout=25, fds=None):
+    def call_raw(self, name, method, sig="", args=(), iface=IFACE, timeout=25, fds=None,
+                 obj=OBJ):
         params = GLib.Variant(f"({sig})", tuple(args)) if sig else None
         try:
             if fds is not None:
@@ -53,14 +54,14 @@ class Client:
                     name, OBJ, iface, method, params, None, Gio.DBusCallFlags.NONE,
                     int(timeout * 1000), fdl, None)
                 return r
-            return self.conn.call_sync(name, OBJ, iface, method, params, None,
+            return self.conn.call_sync(name, obj, iface, method, params, None,
                                        Gio.DBusCallFlags.NONE, int(timeout * 1000), None)
         except GLib.Error as e:
             raise _from_gerror(e) from None
 
-    def call(self, name, method, sig="", args=(), iface=IFACE, timeout=25, fds=None):
+    def call(self, name, method, sig="", args=(), iface=IFACE, timeout=25, fds=None, obj=OBJ):
         """The reply's values, unpacked to Python (a tuple)."""
-        return self.call_raw(name, method, sig, args, iface, timeout, fds).unpack()
+        return self.call_raw(name, method, sig, args, iface, timeout, fds, obj).unpack()
 
     def get(self, name, prop, iface=IFACE):
         return self.call(name, "Get", "ss", (iface, prop), iface=PROPS)[0]
