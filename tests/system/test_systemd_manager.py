@@ -265,7 +265,7 @@ class SystemdManagerTest(unittest.TestCase):
         try:
             self.wait_for(lambda: self.is_active(RELAY) == "active", f"{RELAY} active")
             self.wait_for(lambda: self.show(RELAY, "StatusText")["StatusText"].startswith(
-                "1 children up, parent hop up (ep)"), f"{RELAY} STATUS= with its hops up")
+                "1 of 1 child up, parent up (ep)"), f"{RELAY} STATUS= with its hops up")
         except AssertionError as e:
             raise AssertionError(f"{e}\n{self.unit_report(RELAY, GW, EP)}") from None
 
@@ -301,7 +301,7 @@ class SystemdManagerTest(unittest.TestCase):
 
         status = self.systemctl("status", RELAY).stdout
         self.assertRegex(status, r"Active: active \(running\)")
-        self.assertRegex(status, r'Status: "1 children up, parent hop up \(ep\), \d+ sessions; '
+        self.assertRegex(status, r'Status: "1 of 1 child up, parent up \(ep\), \d+ sessions; '
                                  r'listening on port 10110"')
         self.assertIn(f"TriggeredBy: ● {RELAY_SOCKET}", status)
         sys.stderr.write(status)
