@@ -76,8 +76,9 @@ status_count(TfstEngine *e, TfstHopDirection dir)
   return n;
 }
 
-/* "ECONNREFUSED: Connection refused" → "connection refused": the words,
- * as a sentence goes on; the journal has the errno name. */
+/* "ECONNREFUSED: cannot connect: Connection refused" → "connection
+ * refused": the words, as a sentence goes on; the journal and Hops have
+ * the errno name. */
 static void
 append_error(GString *s, const char *error)
 {
@@ -87,6 +88,8 @@ append_error(GString *s, const char *error)
   if (error[0] == 'E' && colon != NULL &&
       strspn(error, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == (gsize)(colon - error))
     error = colon + 2;
+  if (g_str_has_prefix(error, "cannot connect: "))
+    error += strlen("cannot connect: ");
   g_string_append(s, error);
   if (g_ascii_isupper(s->str[start]) && g_ascii_islower(s->str[start + 1]))
     s->str[start] = g_ascii_tolower(s->str[start]);
