@@ -36,6 +36,7 @@ static const TfstctlCommand commands[] = {
     {"spi", N_("List IPsec SAs, check an SPI, find colliding SPIs, IPsec counters"), tfstctl_spi},
     {"events", N_("Show the event sinks: counters, spool, target; push events now"),
      tfstctl_events},
+    {"collect", N_("Write one archive with everything support asks for"), tfstctl_collect},
 };
 
 static char *

@@ -175,6 +175,58 @@ class WhyTest(TfstTestCase):
         self.assertRegex(out, r"^Data flow of the whole instance, every 1 second:\n"
                               r"\d\d:\d\d:\d\d  sent .* \(.*\), received ")
 
+    def test_collect_leaves_out_key_material(self):
+        """The archive has the configuration, each instance's state as
+        JSON, the kernel values and a manifest, and no key material: the
+        PSK file and a private key next to the configuration are named in
+        the manifest only, a line with a secret in a .conf is removed."""
+        self.gw.wait_status(r"^parent up \(ep\)")
+        psk_hex = "00112233445566778899aabbccddeeff"
+        conf = os.path.join(self.workdir, "etc")
+        os.makedirs(os.path.join(conf, "relay@9.conf.d"))
+        with open(os.path.join(conf, "relay@9.conf"), "w") as f:
+            f.write(f"[Parent]\nTLS=yes\nPSKFile={conf}/relay.psk\n")
+        with open(os.path.join(conf, "relay@9.conf.d", "10-mistake.conf"), "w") as f:
+            f.write(f"[Parent]\nPSK={psk_hex}\nHandshakeTimeout=3s\n")
+        with open(os.path.join(conf, "relay.psk"), "w") as f:
+            f.write(f"ep:{psk_hex}\n")
+        with open(os.path.join(conf, "relay.key"), "w") as f:
+            f.write("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n")
+        out = os.path.join(self.workdir, "support.tar.gz")
+        r = subprocess.run([TFSTCTL, "collect", "-o", out, "--config-dir", conf, "--state-dir",
+                            os.path.join(self.workdir, "state")], capture_output=True, text=True,
+                           env=self.env, timeout=120, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        unpacked = os.path.join(self.workdir, "unpacked")
+        os.mkdir(unpacked)
+        subprocess.run(["tar", "-xzf", out, "-C", unpacked], check=True, timeout=60)
+        top = os.path.join(unpacked, "support")
+        files = {}
+        for d, _, names in os.walk(top):
+            for n in names:
+                with open(os.path.join(d, n), "rb") as f:
+                    files[os.path.relpath(os.path.join(d, n), top)] = f.read()
+        for name, data in files.items():
+            self.assertNotIn(psk_hex.encode(), data, name)
+            self.assertNotIn(b"PRIVATE KEY-----", data, name)
+        self.assertIn("config/etc/relay@9.conf", files)
+        self.assertIn(b"HandshakeTimeout=3s", files["config/etc/relay@9.conf.d/10-mistake.conf"])
+        self.assertNotIn("config/etc/relay.psk", files)
+        self.assertNotIn("config/etc/relay.key", files)
+        manifest = files["MANIFEST.txt"].decode()
+        self.assertRegex(manifest, r"(?m)^config/etc/relay\.psk: left out")
+        self.assertRegex(manifest, r"(?m)^config/etc/relay\.key: left out")
+        self.assertRegex(files["version.txt"].decode(), r"^tfstctl \S+ \(build level")
+        self.assertIn(b"net.ipv4.ip_local_port_range", files["kernel/sysctl.txt"])
+        for inst in ("gwproxy@gw1", "epproxy@ep"):
+            status = json.loads(files[f"instances/{inst}/status.json"])
+            self.assertEqual(status["instance"], inst)
+            for name in ("chain", "sessions", "stats", "keepalive", "events"):
+                self.assertIn(f"instances/{inst}/{name}.json", files, sorted(files))
+                json.loads(files[f"instances/{inst}/{name}.json"])
+        gw = json.loads(files["instances/gwproxy@gw1/status.json"])
+        self.assertEqual([h["state"] for h in gw["hops"] if h["direction"] == "parent"], ["up"])
+
     def test_monitor_bad_instance_exits_2(self):
         r = subprocess.run([TFSTCTL, "monitor", "-i", "nonsense"], capture_output=True,
                            text=True, env=self.env, timeout=20, stdin=subprocess.DEVNULL)
