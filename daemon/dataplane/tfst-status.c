@@ -39,13 +39,14 @@ count_connectors(TfstEngine *e, TfstHopDirection dir, TfstStatusCount *n)
 }
 
 /* Peers that connected to us: remembered ones count as expected, so a
- * child that went away makes the instance degraded. */
+ * child that went away makes the instance degraded.  Parents that connect
+ * to us count up to MaxParents=: more than that are never up at once. */
 static void
 count_accepted(TfstEngine *e, TfstHopDirection dir, TfstStatusCount *n)
 {
   GHashTableIter it;
   gpointer value;
-  guint up = 0;
+  guint up = 0, known = 0;
 
   for (GList *l = e->hops.head; l != NULL; l = l->next) {
     const TfstHop *hop = l->data;
@@ -57,13 +58,15 @@ count_accepted(TfstEngine *e, TfstHopDirection dir, TfstStatusCount *n)
     const TfstPeerRecord *r = value;
     if (r->direction != dir)
       continue;
-    n->total++;
+    known++;
     if (!r->up)
       note_down(n, r->last_error);
   }
+  if (dir == TFST_HOP_TO_PARENT)
+    known = MIN(known, MAX(e->config->max_parents, 1u));
+  /* Records are capped too (TFST_PEER_RECORDS_MAX): never "5 of 3". */
   n->up += up;
-  /* Records are capped (TFST_PEER_RECORDS_MAX): never "5 of 3". */
-  n->total = MAX(n->total, n->up);
+  n->total += MAX(known, up);
 }
 
 static TfstStatusCount

@@ -330,6 +330,23 @@ class SystemdManagerTest(unittest.TestCase):
         self.assertIn("routingManager: TELL command received [l=relay2]", self.journal_text(EP))
         self.assertIn("routingManager: WHO command received [l=relay2]", self.journal_text(GW))
 
+        # tfstctl status ends with the relay's journal, as networkctl
+        # status does: tfstd's own lines and systemd's about the unit.
+        text = self.run_in("tfstctl", "status", "-i", "relay@2", "-n", "200").stdout
+        self.assertRegex(text, rf"(?m)^\w{{3}} \d\d \d\d:\d\d:\d\d \S+ tfstd\[{pid}\]: ",
+                         text)
+        self.assertRegex(text, r"(?m) systemd\[1\]: Started ", text)
+        self.assertNotRegex(self.run_in("tfstctl", "status", "-i", "relay@2", "-n", "0").stdout,
+                            r"tfstd\[\d+\]: ")
+        # tfstctl collect takes the same journal into the archive.
+        self.run_in("tfstctl", "collect", "-o", "/tmp/support.tar.gz")
+        journal = self.run_in("tar", "-xzOf", "/tmp/support.tar.gz",
+                              "support/instances/relay@2/journal.txt").stdout
+        self.assertIn("routingManager: ", journal)
+        status = json.loads(self.run_in("tar", "-xzOf", "/tmp/support.tar.gz",
+                                        "support/instances/relay@2/status.json").stdout)
+        self.assertEqual(status["instance"], "relay@2")
+
         # The installed catalog explains the handshake entries.
         cat = self.run_in("journalctl", "--no-pager", "-x", "-o", "short",
                           "MESSAGE_ID=" + HANDSHAKE_MSGID, "_SYSTEMD_UNIT=" + RELAY).stdout
