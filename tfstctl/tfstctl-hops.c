@@ -188,9 +188,22 @@ static const TfstctlField refused_fields[] = {
 };
 static const TfstctlFields refused_desc = TFSTCTL_FIELDS(TFSTCTL_HOPS_ROW, refused_fields);
 
+/* Children that connected to this instance: their state and why their
+ * hop last ended. */
+static const TfstctlField accepted_fields[] = {
+    {N_("LABEL"), NULL, HOP_LABEL, TFSTCTL_FIELD_DASH},
+    {N_("ADDRESS"), NULL, HOP_ADDRESS, TFSTCTL_FIELD_ENDPOINT, .port = HOP_PORT},
+    {N_("STATE"), NULL, HOP_STATE, TFSTCTL_FIELD_CUSTOM, .cell = word_cell_cb},
+    {N_("SINCE"), NULL, HOP_SINCE, TFSTCTL_FIELD_CUSTOM, .cell = time_cell_cb},
+    {N_("RECONNECTS"), NULL, HOP_RECONNECTS, TFSTCTL_FIELD_PLAIN, TFSTCTL_FIELD_RIGHT},
+    {N_("LAST ERROR"), NULL, HOP_LAST_ERROR, TFSTCTL_FIELD_DASH},
+};
+static const TfstctlFields accepted_desc = TFSTCTL_FIELDS(TFSTCTL_HOPS_ROW, accepted_fields);
+
 typedef enum {
   SELECT_ALL,
   SELECT_CONNECT,
+  SELECT_ACCEPTED,
   SELECT_REFUSED,
 } Select;
 
@@ -204,6 +217,8 @@ row_selected(GVariant *row, Select select)
   switch (select) {
     case SELECT_CONNECT:
       return g_variant_get_boolean(connect);
+    case SELECT_ACCEPTED:
+      return !g_variant_get_boolean(connect) && !refused;
     case SELECT_REFUSED:
       return refused;
     case SELECT_ALL:
@@ -243,6 +258,7 @@ tfstctl_hops_print_tables(GVariant *rows)
 {
   g_autoptr(GVariant) parents = rows_select(rows, "parent", SELECT_ALL);
   g_autoptr(GVariant) children = rows_select(rows, "child", SELECT_CONNECT);
+  g_autoptr(GVariant) accepted = rows_select(rows, "child", SELECT_ACCEPTED);
   g_autoptr(GVariant) refused = rows_select(rows, "child", SELECT_REFUSED);
 
   /* TRANSLATORS: the title of the table of the hops to the parents. */
@@ -250,6 +266,9 @@ tfstctl_hops_print_tables(GVariant *rows)
   /* TRANSLATORS: the title of the table of the hops to children that
    * this instance opens itself ([Children] Connect=). */
   print_titled(_("Child hops this instance connects to:"), &child_desc, children);
+  /* TRANSLATORS: the title of the table of the child hops that the
+   * children opened to this instance ([Children] Listen=). */
+  print_titled(_("Child hops that connected to this instance:"), &accepted_desc, accepted);
   /* TRANSLATORS: the title of the table of the peers that connected to
    * the children's listener and whose handshake failed. */
   print_titled(_("Children refused during the handshake:"), &refused_desc, refused);
