@@ -54,6 +54,8 @@ ROOTFS_PACKAGES = [
     "libglib2.0-0", "libnl-3-200", "libnl-route-3-200", "libnl-xfrm-3-200",
     "libnl-idiag-3-200", "libgnutls30", "libpolkit-gobject-1-0", "libsystemd0",
     "libpcap0.8",
+    # tfstctl's (status, collect: ExecReload= uses it too)
+    "libjson-glib-1.0-0", "libsmartcols1",
     # Deliberately nothing more (no procps, no util-linux extras): the units
     # must work with what tfst's package depends on, so a unit that needs
     # another tool shows up here.
