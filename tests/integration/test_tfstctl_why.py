@@ -233,5 +233,53 @@ class WhyTest(TfstTestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
 
 
+@unittest.skipIf(DBUS_DAEMON is None, "dbus-daemon not installed")
+class TlsWhyTest(TfstTestCase):
+    """A gateway proxy whose PSK the endpoint proxy does not accept: the
+    endpoint proxy lists it as refused with the PSK refusal, the gateway
+    proxy's parent hop carries the TLS alert, and so does its STATUS=."""
+
+    def psk_file(self, name, text):
+        path = os.path.join(self.workdir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o600)
+        return path
+
+    def test_tls_refusal_says_why_on_both_sides(self):
+        address = start_private_bus(self)
+        self.daemon_env["DBUS_SYSTEM_BUS_ADDRESS"] = address
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address, LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        env.pop("LANGUAGE", None)
+        good = self.psk_file("psk", "ep:00112233445566778899aabbccddeeff\n"
+                                    "gw1:ffeeddccbbaa99887766554433221100\n")
+        bad = self.psk_file("psk-bad", "ep:00112233445566778899aabbccddeeff\n"
+                                       "gw1:11111111111111111111111111111111\n")
+        top = Topology(self)
+        top.add("epproxy", "ep", extra=f"[Children]\nTLS=yes\nPSKFile={good}\n")
+        top.add("gwproxy", "gw1", parent="ep", extra=f"[Parent]\nTLS=yes\nPSKFile={bad}\n")
+        top.create()
+        top.start()
+
+        def hops(instance):
+            r = subprocess.run([TFSTCTL, "-i", instance, "status", "--json", "-n", "0"],
+                               capture_output=True, text=True, env=env, timeout=60,
+                               stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return json.loads(r.stdout)["hops"]
+        refused = wait_until(lambda: [h for h in hops("epproxy@ep") if h["state"] == "refused"
+                                      and h["last_error"]], WAIT, what="ep: gw1 refused")
+        self.assertRegex(refused[0]["last_error"], r"PSK refused")
+        self.assertEqual((refused[0]["direction"], refused[0]["address"]), ("child", "127.0.0.1"))
+        parent = wait_until(lambda: [h for h in hops("gwproxy@gw1") if h["direction"] == "parent"
+                                     and "TLS alert" in h["last_error"]], WAIT,
+                            what="gw1: the TLS alert as the parent's last error")
+        self.assertNotEqual(parent[0]["state"], "up")
+        self.assertRegex(parent[0]["last_error"], r"^E[A-Z]+: TLS alert from the peer: .*PSK")
+        top.d("gw1").wait_status(r"^parent down \(TLS alert from the peer: .*\), degraded")
+        # No child ever got through: nothing to count as down.
+        self.assertRegex(top.d("ep").status(), r"^no children, ")
+
+
 if __name__ == "__main__":
     unittest.main()
