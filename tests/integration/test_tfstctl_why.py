@@ -37,6 +37,7 @@ class Monitor:
                                   stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
                                   env=tc.env)
         self.lines = queue.Queue()
+        self.errors = []
         self.ready = threading.Event()
         threading.Thread(target=self._read, args=(self.p.stdout, self.lines.put),
                          daemon=True).start()
@@ -51,6 +52,7 @@ class Monitor:
             put(line.rstrip("\n"))
 
     def _stderr(self, line):
+        self.errors.append(line)
         if line.startswith("Monitoring"):
             self.ready.set()
 
@@ -67,7 +69,8 @@ class Monitor:
             try:
                 line = self.lines.get(timeout=deadline)
             except queue.Empty:
-                raise AssertionError(f"tfstctl monitor: no line with {what}; saw {seen}") from None
+                raise AssertionError(f"tfstctl monitor: no line with {what}; saw {seen}; exit "
+                                     f"status {self.p.poll()}, stderr {self.errors}") from None
             seen.append(line)
             if pred(line):
                 return line
