@@ -42,6 +42,8 @@ make_hops(void)
   g_variant_dict_insert(&odd, "colour", "s", "blue");
   g_variant_dict_insert(&odd, "connect", "b", TRUE);
   g_variant_builder_add_value(&b, g_variant_dict_end(&odd));
+  /* A peer refused during its handshake. */
+  g_variant_builder_add_value(&b, hop_dict("child", "evil", "", "refused", FALSE));
   return g_variant_ref_sink(g_variant_builder_end(&b));
 }
 
@@ -59,7 +61,7 @@ test_rows(void)
   guint32 attempts;
 
   g_assert_true(g_variant_is_of_type(rows, G_VARIANT_TYPE("a" TFSTCTL_HOPS_ROW)));
-  g_assert_cmpuint(g_variant_n_children(rows), ==, 5);
+  g_assert_cmpuint(g_variant_n_children(rows), ==, 6);
   g_assert_cmpuint(g_variant_n_children(none), ==, 0);
   g_assert_cmpuint(g_variant_n_children(from_other), ==, 0);
   odd = g_variant_get_child_value(rows, 4);
@@ -72,8 +74,9 @@ test_rows(void)
   g_assert_null(tfstctl_hops_parent_role(rows, "gw1"));
 }
 
-/* Parents, then the children this instance connects to (gw1 connected to
- * it and is left out); values it does not know are shown as they are. */
+/* Parents, the children this instance connects to, those that connected
+ * to it, then those refused during the handshake; values it does not know
+ * are shown as they are. */
 static void
 test_tables(void)
 {
@@ -96,7 +99,13 @@ test_tables(void)
       "LABEL  ADDRESS         STATE       SINCE  ATTEMPTS  LAST ERROR                    NEXT "
       "ATTEMPT\n"
       "gw2    192.0.2.1:1918  connecting  -             3  -                             -\n"
-      "gw3    *:0             probing     -             0  ECONNREFUSED: cannot connect  -\n");
+      "gw3    *:0             probing     -             0  ECONNREFUSED: cannot connect  -\n"
+      "\nChild hops that connected to this instance:\n"
+      "LABEL  ADDRESS         STATE  SINCE  RECONNECTS  LAST ERROR\n"
+      "gw1    192.0.2.1:1918  up     -               0  -\n"
+      "\nChildren refused during the handshake:\n"
+      "LABEL  ADDRESS    LAST  ATTEMPTS  LAST ERROR\n"
+      "evil   192.0.2.1  -            3  -\n");
 }
 
 static void
@@ -109,6 +118,7 @@ test_json(void)
     hops = make_hops();
     rows = tfstctl_hops_rows(hops);
     json = tfstctl_fields_json_rows(&tfstctl_hops_desc, rows);
+    json_array_remove_element(json, 5);
     json_array_remove_element(json, 4);
     json_array_remove_element(json, 3);
     json_array_remove_element(json, 2);

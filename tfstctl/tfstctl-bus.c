@@ -237,8 +237,14 @@ tfstctl_bus_prepare_auth(TfstctlBus *bus)
 
 /* ---- instances */
 
-static char *
-instance_from_bus_name(const char *bus_name)
+GDBusConnection *
+tfstctl_bus_connection(TfstctlBus *bus)
+{
+  return bus->connection;
+}
+
+char *
+tfstctl_bus_instance_from_name(const char *bus_name)
 {
   g_autofree char *role = NULL;
   g_autofree char *instance = NULL;
@@ -246,6 +252,12 @@ instance_from_bus_name(const char *bus_name)
   if (!tfst_bus_name_parse(bus_name, &role, &instance))
     return NULL;
   return g_strdup_printf("%s@%s", role, instance);
+}
+
+static char *
+instance_from_bus_name(const char *bus_name)
+{
+  return tfstctl_bus_instance_from_name(bus_name);
 }
 
 static gboolean

@@ -81,6 +81,10 @@ GDBusProxy *tfstctl_bus_get_interface(TfstctlBus *bus, const char *instance, con
  * TFSTCTL_ERROR_FAILED naming what came instead. */
 GVariant *tfstctl_bus_call(TfstctlBus *bus, GDBusProxy *proxy, const char *method,
                            GVariant *parameters, const char *reply_type, GError **error);
+/* The connection, owned by bus (monitor subscribes to signals on it). */
+GDBusConnection *tfstctl_bus_connection(TfstctlBus *bus);
+/* "ROLE@INSTANCE" of an instance's bus name, NULL for another name. */
+char *tfstctl_bus_instance_from_name(const char *bus_name) G_GNUC_WARN_UNUSED_RESULT;
 /* "ROLE@INSTANCE" of a proxy, from its bus name. */
 char *tfstctl_instance_name(TfstDbusTfst1Instance *proxy);
 

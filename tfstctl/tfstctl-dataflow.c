@@ -94,12 +94,51 @@ print_json(const char *instance, const char *target, guint seconds, guint64 sent
   tfstctl_output_json_print_object(json);
 }
 
+/* --watch: one line per interval, "08:16:20  sent 1.2 MiB (250 KiB/s),
+ * received ..."; JSON: one object per line (JSON lines). */
+static void
+print_watch_line(const char *instance, const char *target, guint seconds, guint64 sent,
+                 guint64 received, gboolean json)
+{
+  gint64 now_us = g_get_real_time();
+  g_autoptr(GDateTime) now = g_date_time_new_from_unix_local(now_us / G_USEC_PER_SEC);
+  g_autofree char *sent_text = NULL, *sent_rate = NULL, *received_text = NULL;
+  g_autofree char *received_rate = NULL, *when = NULL;
+
+  if (json) {
+    g_autoptr(JsonObject) o = json_object_new();
+
+    json_object_set_int_member(o, "time_us", now_us);
+    json_object_set_string_member(o, "instance", instance);
+    json_object_set_string_member(o, "target", target);
+    json_object_set_int_member(o, "seconds", seconds);
+    json_object_set_int_member(o, "sent", sent);
+    json_object_set_int_member(o, "received", received);
+    tfstctl_output_json_print_line(o);
+    return;
+  }
+  when = g_date_time_format(now, "%H:%M:%S");
+  sent_text = tfstctl_format_bytes(sent);
+  sent_rate = tfstctl_format_rate(sent, seconds);
+  received_text = tfstctl_format_bytes(received);
+  received_rate = tfstctl_format_rate(received, seconds);
+  /* TRANSLATORS: one line of dataflow --watch: the time, then amounts
+   * such as "1.2 MiB" and rates such as "250 KiB/s". */
+  g_print(_("%s  sent %s (%s), received %s (%s)\n"), when, sent_text, sent_rate, received_text,
+          received_rate);
+  tfstctl_output_flush();
+}
+
 static gboolean
-check_arguments(int argc, char **argv, gint interval, GError **error)
+check_arguments(int argc, char **argv, gint interval, gint count, GError **error)
 {
   if (argc < 2) {
     g_set_error_literal(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
                         _("dataflow needs a TARGET: a session id, a hop label or “instance”"));
+    return FALSE;
+  }
+  if (count < 0) {
+    g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE, _("--count must be 0 or more"));
     return FALSE;
   }
   if (interval < 1 || interval > MAX_INTERVAL) {
@@ -108,6 +147,35 @@ check_arguments(int argc, char **argv, gint interval, GError **error)
     return FALSE;
   }
   return TRUE;
+}
+
+/* Back to back: each call measures the next interval, so the lines
+ * cover the time without gaps beyond a round trip.  Ends on an error
+ * (the target went away: its exit status) or after `count` lines. */
+static int
+watch_flow(TfstctlBus *bus, TfstDbusTfst1Instance *proxy, const char *instance, const char *target,
+           guint interval, guint count, gboolean json)
+{
+  int timeout = MAX((int)interval * 1000 + REPLY_MARGIN_MS, tfstctl_bus_call_timeout(bus));
+
+  if (!json) {
+    g_autofree char *what = describe_target(target);
+    /* TRANSLATORS: %s is "session 42", "hop LABEL" or "the whole instance". */
+    g_print(g_dngettext(GETTEXT_PACKAGE, "Data flow of %s, every %u second:\n",
+                        "Data flow of %s, every %u seconds:\n", interval),
+            what, interval);
+  }
+  for (guint i = 0; count == 0 || i < count; i++) {
+    g_autoptr(GError) error = NULL;
+    guint64 sent = 0, received = 0;
+
+    if (!tfst_dbus_tfst1_instance_call_data_flow_sync(proxy, target, interval,
+                                                      tfstctl_bus_call_flags(bus), timeout, &sent,
+                                                      &received, NULL, &error))
+      return tfstctl_fail(error);
+    print_watch_line(instance, target, interval, sent, received, json);
+  }
+  return TFSTCTL_EXIT_OK;
 }
 
 int
@@ -124,9 +192,15 @@ tfstctl_dataflow(int argc, char **argv)
   guint64 received = 0;
   gint interval = DEFAULT_INTERVAL;
   int timeout;
+  gboolean watch = FALSE;
+  gint count = 0;
   const GOptionEntry entries[] = {
       {"interval", 0, 0, G_OPTION_ARG_INT, &interval,
        N_("Measure for SECONDS seconds, 1-3600 (default 5)"), N_("SECONDS")},
+      {"watch", 'w', 0, G_OPTION_ARG_NONE, &watch,
+       N_("Measure again and again, one line per interval, until interrupted"), NULL},
+      {"count", 'c', 0, G_OPTION_ARG_INT, &count,
+       N_("With --watch: stop after N intervals (default: never)"), N_("N")},
       {NULL},
   };
 
@@ -136,18 +210,20 @@ tfstctl_dataflow(int argc, char **argv)
                                      "instance (“instance”)."),
                                    entries, &opts, TRUE);
   if (!tfstctl_parse_options(ctx, &argc, &argv, 1, &error) ||
-      !check_arguments(argc, argv, interval, &error))
+      !check_arguments(argc, argv, interval, count, &error))
     return tfstctl_fail(error);
   target = bus_target(argv[1]);
   proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
   timeout = MAX(interval * 1000 + REPLY_MARGIN_MS, tfstctl_bus_call_timeout(bus));
+  instance = tfstctl_instance_name(proxy);
+  if (watch)
+    return watch_flow(bus, proxy, instance, target, (guint)interval, (guint)count, opts.json);
   if (!tfst_dbus_tfst1_instance_call_data_flow_sync(proxy, target, (guint)interval,
                                                     tfstctl_bus_call_flags(bus), timeout, &sent,
                                                     &received, NULL, &error))
     return tfstctl_fail(error);
-  instance = tfstctl_instance_name(proxy);
   if (opts.json)
     print_json(instance, target, (guint)interval, sent, received);
   else

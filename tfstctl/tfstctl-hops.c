@@ -121,9 +121,15 @@ tfstctl_hops_parent_role(GVariant *rows, const char *label)
 /* The words of the role and state values, for people; a value that is
  * not here (a newer tfstd) is shown as it is. */
 static const char *const words[][2] = {
-    {"active", N_("active")},   {"standby", N_("standby")},       {"down", N_("down")},
-    {"up", N_("up")},           {"connecting", N_("connecting")}, {"handshake", N_("handshake")},
+    {"active", N_("active")},
+    {"standby", N_("standby")},
+    {"down", N_("down")},
+    {"up", N_("up")},
+    {"connecting", N_("connecting")},
+    {"handshake", N_("handshake")},
     {"waiting", N_("waiting")},
+    /* TRANSLATORS: a peer that connected but whose handshake failed. */
+    {"refused", N_("refused")},
 };
 
 static char *
@@ -171,10 +177,59 @@ static const TfstctlField child_fields[] = {
 };
 static const TfstctlFields child_desc = TFSTCTL_FIELDS(TFSTCTL_HOPS_ROW, child_fields);
 
-/* The rows in `direction`; only those this instance connects to when
- * connect_only. */
+/* Peers that connected and were refused: where from, when, how often and
+ * why. */
+static const TfstctlField refused_fields[] = {
+    {N_("LABEL"), NULL, HOP_LABEL, TFSTCTL_FIELD_DASH},
+    {N_("ADDRESS"), NULL, HOP_ADDRESS, TFSTCTL_FIELD_PLAIN},
+    {N_("LAST"), NULL, HOP_SINCE, TFSTCTL_FIELD_CUSTOM, .cell = time_cell_cb},
+    {N_("ATTEMPTS"), NULL, HOP_ATTEMPTS, TFSTCTL_FIELD_PLAIN, TFSTCTL_FIELD_RIGHT},
+    {N_("LAST ERROR"), NULL, HOP_LAST_ERROR, TFSTCTL_FIELD_DASH},
+};
+static const TfstctlFields refused_desc = TFSTCTL_FIELDS(TFSTCTL_HOPS_ROW, refused_fields);
+
+/* Children that connected to this instance: their state and why their
+ * hop last ended. */
+static const TfstctlField accepted_fields[] = {
+    {N_("LABEL"), NULL, HOP_LABEL, TFSTCTL_FIELD_DASH},
+    {N_("ADDRESS"), NULL, HOP_ADDRESS, TFSTCTL_FIELD_ENDPOINT, .port = HOP_PORT},
+    {N_("STATE"), NULL, HOP_STATE, TFSTCTL_FIELD_CUSTOM, .cell = word_cell_cb},
+    {N_("SINCE"), NULL, HOP_SINCE, TFSTCTL_FIELD_CUSTOM, .cell = time_cell_cb},
+    {N_("RECONNECTS"), NULL, HOP_RECONNECTS, TFSTCTL_FIELD_PLAIN, TFSTCTL_FIELD_RIGHT},
+    {N_("LAST ERROR"), NULL, HOP_LAST_ERROR, TFSTCTL_FIELD_DASH},
+};
+static const TfstctlFields accepted_desc = TFSTCTL_FIELDS(TFSTCTL_HOPS_ROW, accepted_fields);
+
+typedef enum {
+  SELECT_ALL,
+  SELECT_CONNECT,
+  SELECT_ACCEPTED,
+  SELECT_REFUSED,
+} Select;
+
+static gboolean
+row_selected(GVariant *row, Select select)
+{
+  g_autoptr(GVariant) connect = g_variant_get_child_value(row, HOP_CONNECT);
+  g_autoptr(GVariant) state = g_variant_get_child_value(row, HOP_STATE);
+  gboolean refused = g_str_equal(g_variant_get_string(state, NULL), "refused");
+
+  switch (select) {
+    case SELECT_CONNECT:
+      return g_variant_get_boolean(connect);
+    case SELECT_ACCEPTED:
+      return !g_variant_get_boolean(connect) && !refused;
+    case SELECT_REFUSED:
+      return refused;
+    case SELECT_ALL:
+    default:
+      return TRUE;
+  }
+}
+
+/* The rows in `direction` that `select` takes. */
 static GVariant *
-rows_select(GVariant *rows, const char *direction, gboolean connect_only)
+rows_select(GVariant *rows, const char *direction, Select select)
 {
   GVariantBuilder b;
 
@@ -182,10 +237,8 @@ rows_select(GVariant *rows, const char *direction, gboolean connect_only)
   for (gsize i = 0; i < g_variant_n_children(rows); i++) {
     g_autoptr(GVariant) row = g_variant_get_child_value(rows, i);
     g_autoptr(GVariant) dir = g_variant_get_child_value(row, HOP_DIRECTION);
-    g_autoptr(GVariant) connect = g_variant_get_child_value(row, HOP_CONNECT);
 
-    if (g_str_equal(g_variant_get_string(dir, NULL), direction) &&
-        (!connect_only || g_variant_get_boolean(connect)))
+    if (g_str_equal(g_variant_get_string(dir, NULL), direction) && row_selected(row, select))
       g_variant_builder_add_value(&b, row);
   }
   return g_variant_ref_sink(g_variant_builder_end(&b));
@@ -203,12 +256,20 @@ print_titled(const char *title, const TfstctlFields *desc, GVariant *rows)
 void
 tfstctl_hops_print_tables(GVariant *rows)
 {
-  g_autoptr(GVariant) parents = rows_select(rows, "parent", FALSE);
-  g_autoptr(GVariant) children = rows_select(rows, "child", TRUE);
+  g_autoptr(GVariant) parents = rows_select(rows, "parent", SELECT_ALL);
+  g_autoptr(GVariant) children = rows_select(rows, "child", SELECT_CONNECT);
+  g_autoptr(GVariant) accepted = rows_select(rows, "child", SELECT_ACCEPTED);
+  g_autoptr(GVariant) refused = rows_select(rows, "child", SELECT_REFUSED);
 
   /* TRANSLATORS: the title of the table of the hops to the parents. */
   print_titled(_("Parent hops:"), &parent_desc, parents);
   /* TRANSLATORS: the title of the table of the hops to children that
    * this instance opens itself ([Children] Connect=). */
   print_titled(_("Child hops this instance connects to:"), &child_desc, children);
+  /* TRANSLATORS: the title of the table of the child hops that the
+   * children opened to this instance ([Children] Listen=). */
+  print_titled(_("Child hops that connected to this instance:"), &accepted_desc, accepted);
+  /* TRANSLATORS: the title of the table of the peers that connected to
+   * the children's listener and whose handshake failed. */
+  print_titled(_("Children refused during the handshake:"), &refused_desc, refused);
 }

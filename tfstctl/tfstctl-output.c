@@ -2,6 +2,8 @@
 /* Tables through libsmartcols, JSON through json-glib (see tfstctl-output.h). */
 #include "tfstctl-output.h"
 
+#include <stdio.h>
+
 #define COLUMN_SEPARATOR "  "
 
 struct libscols_table *
@@ -80,6 +82,25 @@ tfstctl_output_json_print_array(JsonArray *array)
   g_autoptr(JsonNode) root = json_node_init_array(json_node_alloc(), array);
 
   tfstctl_output_json_print(root);
+}
+
+void
+tfstctl_output_json_print_line(JsonObject *object)
+{
+  g_autoptr(JsonNode) root = json_node_init_object(json_node_alloc(), object);
+  g_autoptr(JsonGenerator) generator = json_generator_new();
+  g_autofree char *text = NULL;
+
+  json_generator_set_root(generator, root);
+  text = json_generator_to_data(generator, NULL);
+  g_print("%s\n", text);
+  tfstctl_output_flush();
+}
+
+void
+tfstctl_output_flush(void)
+{
+  (void)fflush(stdout);
 }
 
 void

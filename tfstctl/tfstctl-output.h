@@ -27,6 +27,11 @@ void tfstctl_output_table_print(struct libscols_table *table);
 void tfstctl_output_json_print(JsonNode *root);
 void tfstctl_output_json_print_object(JsonObject *object);
 void tfstctl_output_json_print_array(JsonArray *array);
+/* Prints the object on one line (JSON lines, for streams: monitor,
+ * dataflow --watch) and flushes stdout so a reader sees it at once. */
+void tfstctl_output_json_print_line(JsonObject *object);
+/* Flushes stdout: a line of a stream must not wait in a pipe's buffer. */
+void tfstctl_output_flush(void);
 /* A string member from outside D-Bus (argv, /proc), which need not be
  * UTF-8: invalid bytes are replaced, as JSON must be UTF-8; NULL is null. */
 void tfstctl_output_json_set_text(JsonObject *object, const char *key, const char *text);

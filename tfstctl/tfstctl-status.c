@@ -5,6 +5,7 @@
 #include "tfstctl-format.h"
 #include "tfstctl-graph.h"
 #include "tfstctl-hops.h"
+#include "tfstctl-journal.h"
 #include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
@@ -342,8 +343,21 @@ status_row_new(TfstDbusTfst1Instance *proxy, const char *instance)
       array_or_empty(tfst_dbus_tfst1_instance_get_chain_links(p), "a(ss)")));
 }
 
+/* The instance's last journal lines after a blank line, as networkctl
+ * status shows them; nothing when there are none or they cannot be read. */
 static void
-print_status(TfstDbusTfst1Instance *proxy, const char *instance, gboolean json)
+print_journal(const char *instance, guint n)
+{
+  g_autoptr(GPtrArray) lines = tfstctl_journal_lines(instance, n);
+
+  if (lines->len > 0)
+    g_print("\n");
+  for (guint i = 0; i < lines->len; i++)
+    g_print("%s\n", (const char *)g_ptr_array_index(lines, i));
+}
+
+static void
+print_status(TfstDbusTfst1Instance *proxy, const char *instance, gboolean json, guint lines)
 {
   g_autoptr(GVariant) row = status_row_new(proxy, instance);
   g_autoptr(JsonObject) doc = NULL;
@@ -354,6 +368,7 @@ print_status(TfstDbusTfst1Instance *proxy, const char *instance, gboolean json)
     g_print("%s (%s)\n", instance, g_dbus_proxy_get_name(G_DBUS_PROXY(proxy)));
     tfstctl_fields_print_record(&status_desc, row);
     tfstctl_hops_print_tables(hops);
+    print_journal(instance, lines);
     return;
   }
   doc = tfstctl_fields_json_row(&status_desc, row);
@@ -387,19 +402,31 @@ tfstctl_status(int argc, char **argv)
   g_autoptr(TfstctlBus) bus = NULL;
   g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
   g_autofree char *instance = NULL;
+  int lines = 10;
+  const GOptionEntry entries[] = {
+      {"lines", 'n', 0, G_OPTION_ARG_INT, &lines,
+       N_("Show this many of the instance's last journal lines (default 10, 0: none)"), N_("N")},
+      {NULL},
+  };
 
   ctx = tfstctl_option_context_new(_("[INSTANCE]"),
                                    _("Show the state of an instance: identity, listeners, the hops "
-                                     "to its parent and children, the chain and the sessions."),
-                                   NULL, &opts, TRUE);
+                                     "to its parent and children with their last errors, the "
+                                     "chain, the sessions and the last journal lines."),
+                                   entries, &opts, TRUE);
   if (!tfstctl_parse_options(ctx, &argc, &argv, 1, &error) ||
       !pick_instance(&opts, argc, argv, &error))
     return tfstctl_fail(error);
+  if (lines < 0) {
+    g_set_error(&error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE, _("--lines must be 0 or more, not %d"),
+                lines);
+    return tfstctl_fail(error);
+  }
   proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
   instance = tfstctl_instance_name(proxy);
-  print_status(proxy, instance, opts.json);
+  print_status(proxy, instance, opts.json, (guint)lines);
   return TFSTCTL_EXIT_OK;
 }
 

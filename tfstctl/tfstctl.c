@@ -19,6 +19,8 @@ static const TfstctlCommand commands[] = {
     {"list", N_("List the instances on the system bus"), tfstctl_list},
     {"status", N_("Show the state of an instance, its hops and its chain"), tfstctl_status},
     {"chain", N_("Show the chain of labels as an instance knows it"), tfstctl_chain},
+    {"monitor", N_("Print hop, failover, session and state events as they happen"),
+     tfstctl_monitor},
     {"sessions", N_("List the sessions of an instance"), tfstctl_sessions},
     {"stats", N_("Show the counters of an instance, optionally clear them"), tfstctl_stats},
     {"dataflow", N_("Measure the data moving through a session, a hop or an instance"),
@@ -37,6 +39,7 @@ static const TfstctlCommand commands[] = {
     {"spi", N_("List IPsec SAs, check an SPI, find colliding SPIs, IPsec counters"), tfstctl_spi},
     {"events", N_("Show the event sinks: counters, spool, target; push events now"),
      tfstctl_events},
+    {"collect", N_("Write one archive with everything support asks for"), tfstctl_collect},
 };
 
 static char *

@@ -28,3 +28,5 @@ int tfstctl_cat(int argc, char **argv);
 int tfstctl_trace(int argc, char **argv);
 int tfstctl_spi(int argc, char **argv);
 int tfstctl_events(int argc, char **argv);
+int tfstctl_monitor(int argc, char **argv);
+int tfstctl_collect(int argc, char **argv);

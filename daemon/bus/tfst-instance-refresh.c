@@ -148,10 +148,19 @@ engine_parent_switched_cb(gpointer data, const char *kind, const char *from, con
   tfst_dbus_tfst1_instance_emit_parent_switched(r->instance, kind, from, to, reason);
 }
 
+static void
+engine_session_refused_cb(gpointer data, const char *label, const char *limit, const char *reason)
+{
+  TfstInstanceRefresh *r = data;
+
+  tfst_dbus_tfst1_instance_emit_session_refused(r->instance, label, limit, reason);
+}
+
 static const TfstEngineObserver refresh_observer = {
     .changed = engine_changed_cb,
     .handshake = engine_handshake_cb,
     .parent_switched = engine_parent_switched_cb,
+    .session_refused = engine_session_refused_cb,
 };
 
 void

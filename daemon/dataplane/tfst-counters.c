@@ -14,11 +14,10 @@ tfst_counters_init(TfstEngine *e)
   e->stats.cleared_rt = g_get_real_time();
 }
 
-/* Nothing to free since the errno table became a fixed array; the engine
- * still pairs it with tfst_counters_init(). */
 void
 tfst_counters_free(TfstEngine *e)
 {
+  g_queue_clear_full(&e->refusals, g_free);
 }
 
 /* A value Linux gives a name to.  Anything else a peer sends is a number
@@ -129,6 +128,50 @@ peer_record(TfstEngine *e, const TfstHop *hop, gboolean create)
   return r;
 }
 
+static GList *
+refusal_link(TfstEngine *e, const TfstHop *hop)
+{
+  for (GList *l = e->refusals.head; l != NULL; l = l->next) {
+    const TfstRefusal *x = l->data;
+    if (x->direction == hop->direction && tfst_addr_equal(&x->addr, &hop->peer_addr, FALSE))
+      return l;
+  }
+  return NULL;
+}
+
+/* The refusal from hop's address in its direction, moved to the front, or
+ * a new one there (the oldest goes when there are TFST_REFUSALS_MAX). */
+static TfstRefusal *
+refusal_for(TfstEngine *e, const TfstHop *hop)
+{
+  GList *l = refusal_link(e, hop);
+  TfstRefusal *r;
+
+  if (l != NULL) {
+    r = l->data;
+    g_queue_delete_link(&e->refusals, l);
+  } else if (e->refusals.length >= TFST_REFUSALS_MAX) {
+    r = g_queue_pop_tail(&e->refusals);
+    memset(r, 0, sizeof(*r));
+  } else {
+    r = g_new0(TfstRefusal, 1);
+  }
+  g_queue_push_head(&e->refusals, r);
+  return r;
+}
+
+/* A peer that got through is no longer refused. */
+static void
+refusal_forget(TfstEngine *e, const TfstHop *hop)
+{
+  GList *l = refusal_link(e, hop);
+
+  if (l == NULL)
+    return;
+  g_free(l->data);
+  g_queue_delete_link(&e->refusals, l);
+}
+
 void
 tfst_counters_hop_up(TfstHop *hop)
 {
@@ -144,7 +187,10 @@ tfst_counters_hop_up(TfstHop *hop)
     c->was_up = TRUE;
     c->changed_rt = g_get_real_time();
     g_strlcpy(c->last_label, hop->peer_label, sizeof(c->last_label));
-  } else if ((r = peer_record(e, hop, TRUE)) != NULL) {
+  } else {
+    refusal_forget(e, hop);
+  }
+  if (c == NULL && (r = peer_record(e, hop, TRUE)) != NULL) {
     if (r->changed_rt != 0) {
       r->reconnects++;
       e->stats.hop_reconnects++;
@@ -171,5 +217,26 @@ tfst_counters_hop_down(TfstHop *hop)
     r->changed_rt = g_get_real_time();
     g_strlcpy(r->last_error, hop->close_why, sizeof(r->last_error));
   }
+  tfst_notify_changed(e);
+}
+
+void
+tfst_counters_hop_refused(TfstHop *hop)
+{
+  TfstEngine *e = hop->engine;
+  TfstRefusal *r = refusal_for(e, hop);
+  TfstPeerRecord *known;
+
+  r->direction = hop->direction;
+  r->addr = hop->peer_addr;
+  r->attempts++;
+  r->changed_rt = g_get_real_time();
+  g_strlcpy(r->label, strcmp(hop->peer_label, "?") != 0 ? hop->peer_label : "", sizeof(r->label));
+  g_strlcpy(r->last_error, hop->close_why, sizeof(r->last_error));
+  /* A child tools already know (it was up before) says why it is not
+   * back; an unknown label claims no record. */
+  known = r->label[0] != '\0' ? peer_record(e, hop, FALSE) : NULL;
+  if (known != NULL && !known->up && known->direction == hop->direction)
+    g_strlcpy(known->last_error, hop->close_why, sizeof(known->last_error));
   tfst_notify_changed(e);
 }

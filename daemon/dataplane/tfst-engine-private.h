@@ -280,6 +280,14 @@ typedef struct {
   void (*hop_room_cb)(TfstHop *hop);
 } TfstHopCallbacks;
 
+/* Signals a peer can trigger: at most TFST_NOTIFY_PER_SECOND a second,
+ * the rest counted and logged (tfst-notify.c). */
+typedef struct {
+  gint64 window_us;
+  guint events;
+  guint dropped;
+} TfstNotifyLimit;
+
 /* A peer that connected to us (Listen=), remembered by label after its hop
  * went away so tools still see it, down, and its reconnects. */
 typedef struct {
@@ -291,6 +299,21 @@ typedef struct {
   char last_error[TFST_HOP_ERROR_MAX]; /* why its last hop closed */
   guint preference;                    /* a parent's, as its hop had it */
 } TfstPeerRecord;
+
+/* A peer whose hop to us closed before its handshake completed (a TLS
+ * alert, a refused label, a protocol error, a port scan): the last few, by
+ * address, so tools say why a child that tries to connect never shows up. */
+typedef struct {
+  TfstHopDirection direction;
+  TfstSockAddr addr;
+  char label[TFST_LABEL_MAX + 1]; /* the one its HELLO claimed, "" before */
+  guint attempts;                 /* closes from this address in a row */
+  gint64 changed_rt;
+  char last_error[TFST_HOP_ERROR_MAX];
+} TfstRefusal;
+/* Enough for the children an administrator is looking for; a peer trying
+ * many addresses only pushes out the oldest. */
+#define TFST_REFUSALS_MAX 16
 
 /* errno values 1 ... TFST_ERRNO_SLOTS-1 are Linux's named ones (EHWPOISON,
  * 133, is the last); tfst_counters_errno_is_known() tells which have a name. */
@@ -405,14 +428,14 @@ struct TfstEngine {
   guint64 total_opened;     /* never cleared: SessionsChanged deltas */
   guint64 total_ended;
   GHashTable *peers; /* label -> TfstPeerRecord, peers that connected to us */
+  GQueue refusals;   /* TfstRefusal, newest first, at most TFST_REFUSALS_MAX */
 
   /* Control-plane notification (see tfst_engine_set_observer) */
   const TfstEngineObserver *observer;
   gpointer observer_data;
   gint changed_pending; /* atomic: a "changed" call is queued */
-  gint64 handshake_window_us;
-  guint handshake_events;
-  guint handshake_dropped;
+  TfstNotifyLimit handshake_limit;
+  TfstNotifyLimit refused_limit;
 
   /* Hops accepted but not up yet (MaxPendingHops=), by source IP too. */
   guint pending_hops;
@@ -539,11 +562,16 @@ const char *tfst_router_origin_refusal(TfstHop *hop, const char *origin);
  * back (the ack goes down to the child whose subtree has ORIGIN). */
 gboolean tfst_router_event_origin_known(TfstHop *hop, const char *origin);
 void tfst_engine_update_status(TfstEngine *e);
+/* tfst-status.c: the STATUS= sentence (without "STATUS="), newly allocated */
+char *tfst_status_text(TfstEngine *e);
 
 /* tfst-notify.c: change notification to the control plane (a leaf) */
 void tfst_notify_changed(TfstEngine *e);
 void tfst_notify_handshake(TfstEngine *e, gboolean ok, const char *label, const char *reason);
 /* kind: "failover" or "failback"; from/to: labels, "" for none. */
+/* limit: "max-sessions", "max-sessions-per-child" or "open-rate" */
+void tfst_notify_session_refused(TfstEngine *e, const char *label, const char *limit,
+                                 const char *reason);
 void tfst_notify_parent_switched(TfstEngine *e, const char *kind, const char *from, const char *to,
                                  const char *reason);
 
@@ -553,6 +581,8 @@ void tfst_counters_session_ended(TfstSession *s, int err, TfstEnd *origin);
 void tfst_counters_session_freed(TfstSession *s);
 void tfst_counters_hop_up(TfstHop *hop);
 void tfst_counters_hop_down(TfstHop *hop);
+/* An accepted hop closed before its handshake completed. */
+void tfst_counters_hop_refused(TfstHop *hop);
 void tfst_counters_init(TfstEngine *e);
 void tfst_counters_clear(TfstEngine *e);
 void tfst_counters_free(TfstEngine *e);

@@ -303,60 +303,16 @@ engine_accepting_cb(TfstEngine *e, gboolean on)
   }
 }
 
-/* One parent: as before; several: how many are up and which is active. */
-static void
-status_parents(TfstEngine *e, GString *s)
-{
-  guint up = 0, total = 0;
-
-  for (GList *l = e->hops.head; l != NULL; l = l->next) {
-    TfstHop *hop = l->data;
-    if (hop->direction == TFST_HOP_TO_PARENT && hop->up)
-      up++;
-  }
-  for (guint i = 0; i < e->connectors->len; i++)
-    total +=
-        ((TfstConnector *)g_ptr_array_index(e->connectors, i))->direction == TFST_HOP_TO_PARENT;
-  if (total <= 1 && e->config->max_parents <= 1) {
-    if (e->active_parent != NULL)
-      g_string_append_printf(s, "parent hop up (%s), ", e->active_parent->peer_label);
-    else
-      g_string_append(s, "parent hop down, ");
-    return;
-  }
-  g_string_append_printf(s, "%u of %u parents up", up, MAX(total, e->config->max_parents));
-  if (e->active_parent != NULL)
-    g_string_append_printf(s, " (active %s)", e->active_parent->peer_label);
-  g_string_append(s, ", ");
-}
-
 void
 tfst_engine_update_status(TfstEngine *e)
 {
-  g_autoptr(GString) s = g_string_new("STATUS=");
-  guint children = 0;
+  g_autofree char *text = tfst_status_text(e);
 
-  for (GList *l = e->hops.head; l != NULL; l = l->next) {
-    TfstHop *hop = l->data;
-    if (hop->direction == TFST_HOP_TO_CHILD && hop->up)
-      children++;
-  }
-  if (e->config->role != TFST_ROLE_GWPROXY)
-    g_string_append_printf(s, "%u children up, ", children);
-  if (e->config->role != TFST_ROLE_EPPROXY)
-    status_parents(e, s);
-  g_string_append_printf(s, "%u sessions", e->sessions.length);
-  /* The port the rule chose is what an administrator looks for first. */
-  for (guint i = 0; i < e->listeners->len; i++) {
-    const TfstListener *l = g_ptr_array_index(e->listeners, i);
-    g_string_append_printf(s, "%s%u", i == 0 ? "; listening on port " : ", ",
-                           tfst_addr_port(&l->addr));
-  }
-  if (g_strcmp0(s->str, e->status_text) == 0)
+  if (g_strcmp0(text, e->status_text) == 0)
     return;
   g_free(e->status_text);
-  e->status_text = g_strdup(s->str);
-  (void)sd_notify(0, s->str);
+  e->status_text = g_steal_pointer(&text);
+  (void)sd_notifyf(0, "STATUS=%s", e->status_text);
 }
 
 /* ---- the hop callbacks: what a hop's events mean to the rest ---- */
@@ -377,6 +333,8 @@ engine_hop_down_cb(TfstHop *hop, gboolean was_up)
     tfst_events_hop_down(hop);
     tfst_router_hop_down(hop);
     tfst_counters_hop_down(hop);
+  } else if (hop->connector == NULL) {
+    tfst_counters_hop_refused(hop);
   }
   if (hop->connector != NULL) {
     hop->connector->hop = NULL;

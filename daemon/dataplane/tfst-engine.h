@@ -30,6 +30,11 @@ typedef struct {
    * per parent hop state change. */
   void (*parent_switched)(gpointer user_data, const char *kind, const char *from, const char *to,
                           const char *reason);
+  /* A new session was refused by a limit: limit "max-sessions",
+   * "max-sessions-per-child" or "open-rate"; label "" for the instance as
+   * a whole.  Rate-limited to 10 a second. */
+  void (*session_refused)(gpointer user_data, const char *label, const char *limit,
+                          const char *reason);
 } TfstEngineObserver;
 
 /* Runs on the data-plane thread with everything the loop owns at hand;

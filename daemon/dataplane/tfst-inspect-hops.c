@@ -14,6 +14,7 @@ typedef struct {
   const TfstHop *hop;
   const TfstConnector *connector;
   const TfstPeerRecord *record; /* an accepted peer */
+  const TfstRefusal *refusal;   /* an accepted peer that never came up */
   const char *label;
   const TfstSockAddr *addr;
   const char *state;
@@ -96,6 +97,27 @@ add_record(GHashTable *live_hops, GArray *views, const char *label, const TfstPe
   g_array_append_val(views, v);
 }
 
+/* After the peers that came up, as "refused": the label its HELLO
+ * claimed, if it got that far. */
+static void
+add_refusals(TfstEngine *e, GArray *views, TfstHopDirection dir)
+{
+  for (GList *l = e->refusals.head; l != NULL; l = l->next) {
+    const TfstRefusal *r = l->data;
+    TfstHopView v = {
+        .refusal = r,
+        .label = r->label,
+        .addr = &r->addr,
+        .state = "refused",
+        .since_rt = r->changed_rt,
+        .preference = G_MAXUINT,
+    };
+
+    if (r->direction == dir)
+      g_array_append_val(views, v);
+  }
+}
+
 /* Connectors first, in the order of Connect= (their preference), then
  * accepted peers: parents by the preference they had, children (all 0)
  * by label. */
@@ -111,9 +133,10 @@ view_cmp(gconstpointer a, gconstpointer b)
   return strcmp(x->label, y->label);
 }
 
-/* Every hop in `dir`, sorted (view_cmp). */
+/* Every hop in `dir`, sorted (view_cmp), then the refused peers when
+ * with_refusals (Hops only: Parent and Children list peers that came up). */
 static GArray *
-collect(TfstEngine *e, TfstHopDirection dir)
+collect(TfstEngine *e, TfstHopDirection dir, gboolean with_refusals)
 {
   GArray *views = g_array_new(FALSE, TRUE, sizeof(TfstHopView));
   g_autoptr(GHashTable) live = accepted_hops(e, dir);
@@ -132,6 +155,8 @@ collect(TfstEngine *e, TfstHopDirection dir)
       add_record(live, views, key, r);
   }
   g_array_sort(views, view_cmp);
+  if (with_refusals)
+    add_refusals(e, views, dir);
   return views;
 }
 
@@ -144,7 +169,7 @@ view_rtt(const TfstHopView *v)
 GVariant *
 tfst_inspect_hops_tuples(TfstEngine *e, TfstHopDirection dir)
 {
-  g_autoptr(GArray) views = collect(e, dir);
+  g_autoptr(GArray) views = collect(e, dir, FALSE);
   GVariantBuilder b;
 
   g_variant_builder_init(&b, G_VARIANT_TYPE("a(ssqbtuu)"));
@@ -167,6 +192,8 @@ view_failed_attempts(const TfstHopView *v)
 {
   const TfstConnector *c = v->connector;
 
+  if (v->refusal != NULL)
+    return v->refusal->attempts;
   if (c == NULL || c->attempts == 0 || g_str_equal(v->state, "up"))
     return 0;
   return c->attempts - 1;
@@ -177,6 +204,8 @@ view_last_error(const TfstHopView *v)
 {
   if (v->connector != NULL)
     return v->connector->last_error;
+  if (v->refusal != NULL)
+    return v->refusal->last_error;
   return v->record != NULL ? v->record->last_error : "";
 }
 
@@ -210,7 +239,7 @@ view_dict(TfstEngine *e, const TfstHopView *v, TfstHopDirection dir)
 static void
 add_dicts(TfstEngine *e, GVariantBuilder *b, TfstHopDirection dir)
 {
-  g_autoptr(GArray) views = collect(e, dir);
+  g_autoptr(GArray) views = collect(e, dir, TRUE);
 
   for (guint i = 0; i < views->len; i++)
     g_variant_builder_add_value(b, view_dict(e, &g_array_index(views, TfstHopView, i), dir));

@@ -66,33 +66,85 @@ handshake_idle(gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+#define TFST_NOTIFY_PER_SECOND 10
+
+/* Whether one more signal fits into this second; a peer that reconnects
+ * or opens sessions in a tight loop must not flood the bus. */
+static gboolean
+notify_allowed(TfstEngine *e, TfstNotifyLimit *limit, const char *what)
+{
+  gint64 now = g_get_monotonic_time();
+
+  if (now - limit->window_us >= G_USEC_PER_SEC) {
+    if (limit->dropped > 0)
+      tfst_log(e->log, LOG_NOTICE, "%u %s signals were not emitted (rate limit %u/s)",
+               limit->dropped, what, TFST_NOTIFY_PER_SECOND);
+    limit->window_us = now;
+    limit->events = 0;
+    limit->dropped = 0;
+  }
+  if (++limit->events > TFST_NOTIFY_PER_SECOND) {
+    limit->dropped++;
+    return FALSE;
+  }
+  return TRUE;
+}
+
 void
 tfst_notify_handshake(TfstEngine *e, gboolean ok, const char *label, const char *reason)
 {
-  gint64 now = g_get_monotonic_time();
   TfstHandshakeEvent *ev;
 
-  if (e->observer == NULL || e->observer->handshake == NULL)
+  if (e->observer == NULL || e->observer->handshake == NULL ||
+      !notify_allowed(e, &e->handshake_limit, "handshake"))
     return;
-  /* A peer that reconnects in a tight loop must not flood the bus. */
-  if (now - e->handshake_window_us >= G_USEC_PER_SEC) {
-    if (e->handshake_dropped > 0)
-      tfst_log(e->log, LOG_NOTICE, "%u handshake signals were not emitted (rate limit 10/s)",
-               e->handshake_dropped);
-    e->handshake_window_us = now;
-    e->handshake_events = 0;
-    e->handshake_dropped = 0;
-  }
-  if (++e->handshake_events > 10) {
-    e->handshake_dropped++;
-    return;
-  }
   ev = g_new0(TfstHandshakeEvent, 1);
   ev->engine = e;
   ev->ok = ok;
   ev->label = g_strdup(label);
   ev->reason = g_strdup(reason);
   invoke_on_main(handshake_idle, ev, (GDestroyNotify)handshake_event_free);
+}
+
+typedef struct {
+  TfstEngine *engine;
+  char *label;
+  const char *limit; /* static */
+  char *reason;
+} TfstRefusedEvent;
+
+static void
+refused_event_free(TfstRefusedEvent *ev)
+{
+  g_free(ev->label);
+  g_free(ev->reason);
+  g_free(ev);
+}
+
+static gboolean
+refused_idle(gpointer data)
+{
+  TfstRefusedEvent *ev = data;
+  TfstEngine *e = ev->engine;
+
+  e->observer->session_refused(e->observer_data, ev->label, ev->limit, ev->reason);
+  return G_SOURCE_REMOVE;
+}
+
+void
+tfst_notify_session_refused(TfstEngine *e, const char *label, const char *limit, const char *reason)
+{
+  TfstRefusedEvent *ev;
+
+  if (e->observer == NULL || e->observer->session_refused == NULL ||
+      !notify_allowed(e, &e->refused_limit, "session refusal"))
+    return;
+  ev = g_new0(TfstRefusedEvent, 1);
+  ev->engine = e;
+  ev->label = g_strdup(label);
+  ev->limit = limit;
+  ev->reason = g_strdup(reason);
+  invoke_on_main(refused_idle, ev, (GDestroyNotify)refused_event_free);
 }
 
 typedef struct {

@@ -606,6 +606,7 @@ session_limit_reached(TfstEngine *e)
                    &(TfstLogFields){.message_id = TFST_MSGID_MAX_SESSIONS},
                    "maximum of %u sessions reached; refusing new sessions (MaxSessions=)",
                    e->config->max_sessions);
+  tfst_notify_session_refused(e, "", "max-sessions", "maximum of sessions reached (MaxSessions=)");
   return TRUE;
 }
 
@@ -647,6 +648,8 @@ child_share_full(TfstHop *hop)
       "child %s (%s) holds %u sessions; refusing its new sessions "
       "(MaxSessionsPerChild=%u)",
       hop->peer_label, hop->peer_desc, hop->child_sessions, max);
+  tfst_notify_session_refused(e, hop->peer_label, "max-sessions-per-child",
+                              "the child holds its share of the sessions (MaxSessionsPerChild=)");
   return TRUE;
 }
 
@@ -665,6 +668,8 @@ child_too_fast(TfstHop *hop)
       "child %s (%s) opens sessions faster than OpenRate=%u per second; "
       "refusing its new sessions",
       hop->peer_label, hop->peer_desc, e->config->open_rate);
+  tfst_notify_session_refused(e, hop->peer_label, "open-rate",
+                              "the child opens sessions faster than OpenRate=");
   return TRUE;
 }
 

@@ -113,9 +113,9 @@ class RedundancyNetnsTest(FirewallTopology, TfstTestCase):
         return d
 
     def wait_all_up(self, d):
-        wait_status(d["ep"], "2 children up, ")
+        wait_status(d["ep"], "2 of 2 children up, ")
         for relay in ("relayA", "relayB"):
-            wait_status(d[relay], "1 children up, parent hop up (ep), ")
+            wait_status(d[relay], "1 of 1 child up, parent up (ep), ")
         wait_status(d["gw1"], "2 of 2 parents up (active relayA), ")
 
     # -- helpers --

@@ -293,7 +293,7 @@ class SystemdManagerTest(unittest.TestCase):
         try:
             self.wait_for(lambda: self.is_active(RELAY) == "active", f"{RELAY} active")
             self.wait_for(lambda: self.show(RELAY, "StatusText")["StatusText"].startswith(
-                "1 children up, parent hop up (ep)"), f"{RELAY} STATUS= with its hops up")
+                "1 of 1 child up, parent up (ep)"), f"{RELAY} STATUS= with its hops up")
         except AssertionError as e:
             raise AssertionError(f"{e}\n{self.unit_report(RELAY, GW, EP)}") from None
 
@@ -329,7 +329,7 @@ class SystemdManagerTest(unittest.TestCase):
 
         status = self.systemctl("status", RELAY).stdout
         self.assertRegex(status, r"Active: active \(running\)")
-        self.assertRegex(status, r'Status: "1 children up, parent hop up \(ep\), \d+ sessions; '
+        self.assertRegex(status, r'Status: "1 of 1 child up, parent up \(ep\), \d+ sessions; '
                                  r'listening on port 10110"')
         self.assertIn(f"TriggeredBy: ● {RELAY_SOCKET}", status)
         sys.stderr.write(status)
@@ -357,6 +357,23 @@ class SystemdManagerTest(unittest.TestCase):
         # relay's WHO.
         self.assertIn("routingManager: TELL command received [l=relay2]", self.journal_text(EP))
         self.assertIn("routingManager: WHO command received [l=relay2]", self.journal_text(GW))
+
+        # tfstctl status ends with the relay's journal, as networkctl
+        # status does: tfstd's own lines and systemd's about the unit.
+        text = self.run_in("tfstctl", "status", "-i", "relay@2", "-n", "200").stdout
+        self.assertRegex(text, rf"(?m)^\w{{3}} \d\d \d\d:\d\d:\d\d \S+ tfstd\[{pid}\]: ",
+                         text)
+        self.assertRegex(text, r"(?m) systemd\[1\]: Started ", text)
+        self.assertNotRegex(self.run_in("tfstctl", "status", "-i", "relay@2", "-n", "0").stdout,
+                            r"tfstd\[\d+\]: ")
+        # tfstctl collect takes the same journal into the archive.
+        self.run_in("tfstctl", "collect", "-o", "/tmp/support.tar.gz")
+        journal = self.run_in("tar", "-xzOf", "/tmp/support.tar.gz",
+                              "support/instances/relay@2/journal.txt").stdout
+        self.assertIn("routingManager: ", journal)
+        status = json.loads(self.run_in("tar", "-xzOf", "/tmp/support.tar.gz",
+                                        "support/instances/relay@2/status.json").stdout)
+        self.assertEqual(status["instance"], "relay@2")
 
         # The installed catalog explains the handshake entries.
         cat = self.run_in("journalctl", "--no-pager", "-x", "-o", "short",

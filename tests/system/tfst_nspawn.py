@@ -54,7 +54,7 @@ ROOTFS_PACKAGES = [
     "libglib2.0-0", "libnl-3-200", "libnl-route-3-200", "libnl-xfrm-3-200",
     "libnl-idiag-3-200", "libgnutls30", "libpolkit-gobject-1-0", "libsystemd0",
     "libpcap0.8",
-    # tfstctl's (the units' ExecReload= runs it)
+    # tfstctl's (status, collect; the units' ExecReload= runs it)
     "libjson-glib-1.0-0", "libsmartcols1",
     # Deliberately nothing more (no procps, no util-linux extras): the units
     # must work with what tfst's package depends on, so a unit that needs
