@@ -33,6 +33,9 @@ int tfstctl_fail(GError *error);
 typedef struct {
   char *instance; /* -i ROLE@INSTANCE, NULL: the only one on the bus */
   gboolean json;
+  gboolean json_short; /* --json=short */
+  gboolean no_legend;
+  char *output; /* -o COLUMN,... */
   gboolean no_ask_password;
 } TfstctlOptions;
 
@@ -40,7 +43,10 @@ void tfstctl_options_clear(TfstctlOptions *opts);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(TfstctlOptions, tfstctl_options_clear)
 
 /* An option context with the command's entries (may be NULL) followed by
- * --instance (when with_instance), --json and --no-ask-password. */
+ * --instance (when with_instance), --json[=pretty|short|off], --no-legend,
+ * -o/--output (unless the command has an -o of its own) and
+ * --no-ask-password.  Parsing it configures the output
+ * (tfstctl_output_configure()). */
 GOptionContext *tfstctl_option_context_new(const char *parameter_string, const char *summary,
                                            const GOptionEntry *entries, TfstctlOptions *opts,
                                            gboolean with_instance);
@@ -81,6 +87,11 @@ GDBusProxy *tfstctl_bus_get_interface(TfstctlBus *bus, const char *instance, con
  * TFSTCTL_ERROR_FAILED naming what came instead. */
 GVariant *tfstctl_bus_call(TfstctlBus *bus, GDBusProxy *proxy, const char *method,
                            GVariant *parameters, const char *reply_type, GError **error);
+/* Calls `method` of org.freedesktop.systemd1.Manager and returns the
+ * reply, or NULL when systemd cannot answer (not running, a private test
+ * bus, refused): what systemd knows is an extra, never a failure. */
+GVariant *tfstctl_bus_call_systemd(TfstctlBus *bus, const char *method, GVariant *parameters,
+                                   const char *reply_type);
 /* "ROLE@INSTANCE" of a proxy, from its bus name. */
 char *tfstctl_instance_name(TfstDbusTfst1Instance *proxy);
 

@@ -5,6 +5,7 @@
 #include "tfstctl-bus.h"
 #include "tfstctl-format.h"
 #include "tfstctl-output.h"
+#include "tfstctl-values.h"
 
 #include <glib/gi18n.h>
 
@@ -95,19 +96,16 @@ print_json(const char *instance, const char *target, guint seconds, guint64 sent
 }
 
 static gboolean
-check_arguments(int argc, char **argv, gint interval, GError **error)
+check_arguments(int argc, char **argv, const char *interval_text, guint *interval, GError **error)
 {
   if (argc < 2) {
     g_set_error_literal(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
                         _("dataflow needs a TARGET: a session id, a hop label or “instance”"));
     return FALSE;
   }
-  if (interval < 1 || interval > MAX_INTERVAL) {
-    g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
-                _("--interval must be between 1 and %d seconds"), MAX_INTERVAL);
-    return FALSE;
-  }
-  return TRUE;
+  /* "5", "5s", "2min" as in the configuration. */
+  return interval_text == NULL || tfstctl_values_parse_seconds("--interval", interval_text, 1,
+                                                               MAX_INTERVAL, interval, error);
 }
 
 int
@@ -122,11 +120,12 @@ tfstctl_dataflow(int argc, char **argv)
   const char *target;
   guint64 sent = 0;
   guint64 received = 0;
-  gint interval = DEFAULT_INTERVAL;
+  guint interval = DEFAULT_INTERVAL;
+  g_autofree char *interval_text = NULL;
   int timeout;
   const GOptionEntry entries[] = {
-      {"interval", 0, 0, G_OPTION_ARG_INT, &interval,
-       N_("Measure for SECONDS seconds, 1-3600 (default 5)"), N_("SECONDS")},
+      {"interval", 0, 0, G_OPTION_ARG_STRING, &interval_text,
+       N_("Measure for this long, 1s-1h (default 5s)"), N_("TIME")},
       {NULL},
   };
 
@@ -136,14 +135,14 @@ tfstctl_dataflow(int argc, char **argv)
                                      "instance (“instance”)."),
                                    entries, &opts, TRUE);
   if (!tfstctl_parse_options(ctx, &argc, &argv, 1, &error) ||
-      !check_arguments(argc, argv, interval, &error))
+      !check_arguments(argc, argv, interval_text, &interval, &error))
     return tfstctl_fail(error);
   target = bus_target(argv[1]);
   proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
-  timeout = MAX(interval * 1000 + REPLY_MARGIN_MS, tfstctl_bus_call_timeout(bus));
-  if (!tfst_dbus_tfst1_instance_call_data_flow_sync(proxy, target, (guint)interval,
+  timeout = MAX((int)interval * 1000 + REPLY_MARGIN_MS, tfstctl_bus_call_timeout(bus));
+  if (!tfst_dbus_tfst1_instance_call_data_flow_sync(proxy, target, interval,
                                                     tfstctl_bus_call_flags(bus), timeout, &sent,
                                                     &received, NULL, &error))
     return tfstctl_fail(error);

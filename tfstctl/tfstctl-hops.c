@@ -138,14 +138,15 @@ word_cell_cb(GVariant *row, const TfstctlField *field)
   return g_strdup(*text != '\0' ? text : "-");
 }
 
-/* A point in time, "-" for none. */
+/* A point in time relative to now ("3min 12s ago", "in 5s"), "-" for
+ * none: a table cell has no room for the date, and how long ago is what
+ * the reader wants to know. */
 static char *
 time_cell_cb(GVariant *row, const TfstctlField *field)
 {
   g_autoptr(GVariant) value = g_variant_get_child_value(row, field->member);
-  guint64 usec = g_variant_get_uint64(value);
 
-  return usec != 0 ? tfstctl_format_time(usec) : g_strdup("-");
+  return tfstctl_format_time_relative(g_variant_get_uint64(value));
 }
 
 static const TfstctlField parent_fields[] = {

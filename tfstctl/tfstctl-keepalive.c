@@ -142,9 +142,9 @@ print_settings(GVariant *hops, GVariant *sessions)
   const char *name;
   TfstKeepaliveUnit unit;
 
-  scols_table_new_column(table, _("SETTING"), 0, 0);
-  scols_table_new_column(table, _("HOPS"), 0, 0);
-  scols_table_new_column(table, _("SESSIONS"), 0, 0);
+  tfstctl_output_table_new_column(table, N_("SETTING"), 0);
+  tfstctl_output_table_new_column(table, N_("HOPS"), 0);
+  tfstctl_output_table_new_column(table, N_("SESSIONS"), 0);
 
   for (guint i = 0; tfst_keepalive_setting(i, &name, &unit); i++) {
     g_autoptr(GVariant) h = hops ? g_variant_lookup_value(hops, name, NULL) : NULL;

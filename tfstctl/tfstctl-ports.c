@@ -160,9 +160,11 @@ table_new(void)
 
   for (guint i = 0; i < G_N_ELEMENTS(port_states); i++)
     w_state = MAX(w_state, (size_t)g_utf8_strlen(_(port_states[i].label), -1));
-  scols_table_new_column(table, _("PORT"), 5, SCOLS_FL_STRICTWIDTH);
-  scols_table_new_column(table, _("STATE"), (double)w_state, SCOLS_FL_STRICTWIDTH);
-  scols_table_new_column(table, _("HELD BY"), 0, 0);
+  scols_column_set_whint(tfstctl_output_table_new_column(table, N_("PORT"), SCOLS_FL_STRICTWIDTH),
+                         5);
+  scols_column_set_whint(tfstctl_output_table_new_column(table, N_("STATE"), SCOLS_FL_STRICTWIDTH),
+                         (double)w_state);
+  tfstctl_output_table_new_column(table, N_("HELD BY"), 0);
   return table;
 }
 

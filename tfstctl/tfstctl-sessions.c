@@ -3,6 +3,7 @@
 #include "tfstctl-bus.h"
 #include "tfstctl-fields.h"
 #include "tfstctl-output.h"
+#include "tfstctl-values.h"
 
 #include <glib/gi18n.h>
 
@@ -38,11 +39,23 @@ filter_clear(Filter *filter)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Filter, filter_clear)
 
+/* The values tfstctl(1) lists; the instance would just match nothing. */
+static const char *const states[] = {
+    "opening", "open", "half-closed-client", "half-closed-target", "closing", NULL,
+};
+static const char *const directions[] = {"upcall", "downcall", NULL};
+
 /* The a{sv} filter of ListSessions(); only the keys given are set. */
 static GVariant *
 filter_to_variant(const Filter *filter, GError **error)
 {
   g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
+
+  if ((filter->state != NULL &&
+       !tfstctl_values_check_word("--state", filter->state, states, error)) ||
+      (filter->direction != NULL &&
+       !tfstctl_values_check_word("--direction", filter->direction, directions, error)))
+    return NULL;
 
   if (filter->remote != NULL) {
     if (!g_hostname_is_ip_address(filter->remote)) {

@@ -291,8 +291,8 @@ spi_stats(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char *
   } else {
     g_autoptr(TfstctlScolsTable) table = tfstctl_output_table_new();
 
-    scols_table_new_column(table, _("NAME"), 0, 0);
-    scols_table_new_column(table, _("VALUE"), 0, SCOLS_FL_RIGHT);
+    tfstctl_output_table_new_column(table, N_("NAME"), 0);
+    tfstctl_output_table_new_column(table, N_("VALUE"), SCOLS_FL_RIGHT);
     while (g_variant_iter_next(&iter, "{&st}", &name, &value)) {
       struct libscols_line *line = scols_table_new_line(table, NULL);
 

@@ -68,8 +68,8 @@ print_text(GVariant *counters, guint64 cleared)
 
   /* TRANSLATORS: %s is the local time of the last clear. */
   g_print(_("Counters since %s\n"), since);
-  scols_table_new_column(table, _("NAME"), 0, 0);
-  scols_table_new_column(table, _("VALUE"), 0, 0);
+  tfstctl_output_table_new_column(table, N_("NAME"), 0);
+  tfstctl_output_table_new_column(table, N_("VALUE"), 0);
   g_variant_iter_init(&iter, counters);
   while (g_variant_iter_loop(&iter, "{&sv}", &name, &value))
     add_counter_rows(table, name, value);
