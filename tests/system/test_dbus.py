@@ -326,9 +326,14 @@ class ApiTest(DbusTestCase):
         relay_before = self.dbus.stats(self.names["relay1"])
         time.sleep(0.05)
         t0 = now_us()
-        self.assertEqual(self.dbus.call(gw, "ClearStatistics"), ())
+        reset, since, new_clear = self.dbus.call(gw, "ClearStatistics")
         t1 = now_us()
+        # what it reset: the counters as they were, from the clear before
+        self.assertEqual(since, before)
+        self.assertEqual(reset["SessionsOpened"], 3, reset)
+        self.assertEqual(reset["UpcallBytesToTarget"], up, reset)
         c, cleared = self.dbus.stats(gw)
+        self.assertEqual(cleared, new_clear)
         self.assertGreater(cleared, before)
         self.assertGreaterEqual(cleared, t0 - 1_000_000)
         self.assertLessEqual(cleared, t1 + 1_000_000)
@@ -783,7 +788,7 @@ class PolkitTest(DbusTestCase):
         self.grant(MANAGE)
         self.assertEqual(self.gdbus_as(relay, "SetLogLevel", "2"), ())
         self.assertEqual(self.dbus.get(relay, "LogLevel"), 2)
-        self.assertEqual(self.gdbus_as(relay, "ClearStatistics"), ())
+        self.assertEqual(len(self.gdbus_as(relay, "ClearStatistics")), 3)
         # manage does not imply observe.
         self.assertDBusError(E_ACCESS, self.gdbus_as, relay, "ListSessions", "{}",
                              contains=OBSERVE)
@@ -961,6 +966,13 @@ class BusLossTest(DbusTestCase):
 # tfstctl
 
 
+def snake_case(name):
+    """ "SessionsFailedByErrno" -> "sessions_failed_by_errno", as tfstctl
+    writes the counters in JSON."""
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower()
+                   for i, c in enumerate(name))
+
+
 class TfstctlTest(DbusTestCase):
     """tfstctl --json (an option of each command) against the D-Bus values
     read directly.  INSTANCE is written like the unit instance."""
@@ -1108,17 +1120,24 @@ class TfstctlTest(DbusTestCase):
         wait_until(lambda: self.dbus.stats(name)[0]["SessionsClosed"] == 3, SETTLE,
                    what="SessionsClosed == 3")
         counters, cleared = self.dbus.stats(name)
+        snake = {snake_case(k): v for k, v in counters.items()}
         j = self.tfstctl_json("stats", "-i", gw)
-        self.assertEqual(j, {"instance": gw, "cleared": cleared, "counters": counters})
-        self.assertEqual(j["counters"]["UpcallBytesToTarget"], sum(s.up for s in sess))
+        self.assertEqual(j, {"instance": gw, "since_us": cleared, "cleared_us": None,
+                             "counters": snake})
+        self.assertEqual(j["counters"]["upcall_bytes_to_target"], sum(s.up for s in sess))
 
+        # --clear prints what ClearStatistics reset: the same counters (no
+        # traffic since), counted from the same point, and the new clear time
         t0 = now_us()
         j = self.tfstctl_json("stats", "-i", gw, "--clear")
-        self.assertEqual(j, {"instance": gw, "cleared": cleared, "counters": counters},
-                         "stats --clear prints the counters before clearing them")
         after, cleared2 = self.dbus.stats(name)
+        self.assertEqual(j, {"instance": gw, "since_us": cleared, "cleared_us": cleared2,
+                             "counters": snake})
         self.assertGreaterEqual(cleared2, t0 - 1_000_000)
         self.assertEqual({k: after[k] for k in STAT_KEYS_T}, {k: 0 for k in STAT_KEYS_T})
+        r = self.tfstctl("stats", "-i", gw, "--clear")
+        self.assertRegex(r.stdout, r"^Cleared these counters, counted since ")
+        self.assertRegex(r.stdout, r"(?m)^SessionsOpened\s+0$")
 
     def test_control_and_dataflow(self):
         """log-level, reload, close and dataflow --json do what they say,
