@@ -520,3 +520,24 @@ tfstctl_bus_call_systemd(TfstctlBus *bus, const char *method, GVariant *paramete
       "org.freedesktop.systemd1.Manager", method, parameters, G_VARIANT_TYPE(reply_type),
       G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL);
 }
+
+GVariant *
+tfstctl_bus_check_authorization(TfstctlBus *bus, const char *action, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  const char *name = g_dbus_connection_get_unique_name(bus->connection);
+  GVariant *subject = g_variant_new_parsed("('system-bus-name', {'name': <%s>})", name);
+  GVariant *reply = g_dbus_connection_call_sync(
+      bus->connection, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+      "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization",
+      g_variant_new("(@(sa{sv})s@a{ss}us)", subject, action,
+                    g_variant_new_array(G_VARIANT_TYPE("{ss}"), NULL, 0), 0u, ""),
+      G_VARIANT_TYPE("((bba{ss}))"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &local_error);
+
+  if (reply == NULL) {
+    g_dbus_error_strip_remote_error(local_error);
+    g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_FAILED, _("cannot ask polkit about %s: %s"),
+                action, local_error->message);
+  }
+  return reply;
+}

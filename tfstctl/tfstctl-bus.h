@@ -92,6 +92,11 @@ GVariant *tfstctl_bus_call(TfstctlBus *bus, GDBusProxy *proxy, const char *metho
  * bus, refused): what systemd knows is an extra, never a failure. */
 GVariant *tfstctl_bus_call_systemd(TfstctlBus *bus, const char *method, GVariant *parameters,
                                    const char *reply_type);
+/* Asks polkit whether this process's connection to the system bus may do
+ * `action`, never interactively: the (bba{ss}) reply of CheckAuthorization
+ * (authorized, a password would be asked, details), or NULL with an error
+ * when polkit cannot be asked. */
+GVariant *tfstctl_bus_check_authorization(TfstctlBus *bus, const char *action, GError **error);
 /* "ROLE@INSTANCE" of a proxy, from its bus name. */
 char *tfstctl_instance_name(TfstDbusTfst1Instance *proxy);
 

@@ -40,6 +40,8 @@ static const TfstctlCommand commands[] = {
      TRUE},
     {"events", N_("Show the event sinks: counters, spool, target; push events now"), tfstctl_events,
      TRUE},
+    {"permissions", N_("Show which tfst actions the caller is allowed"), tfstctl_permissions,
+     FALSE},
 };
 
 static char *

@@ -26,3 +26,4 @@ int tfstctl_reload(int argc, char **argv);
 int tfstctl_trace(int argc, char **argv);
 int tfstctl_spi(int argc, char **argv);
 int tfstctl_events(int argc, char **argv);
+int tfstctl_permissions(int argc, char **argv);

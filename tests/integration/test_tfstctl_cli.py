@@ -298,6 +298,47 @@ class PrivateBusTest(unittest.TestCase):
         self.assertIn("(epproxy@x-1, relay@2)", p.stderr)
         self.assertIn("--instance", p.stderr)
 
+    def complete(self, *words):
+        """The completions bash offers for the last word of "tfstctl WORDS":
+        an interactive bash (bash -ic) that loaded completions/tfstctl.bash,
+        with the build's tfstctl first on PATH, runs the completion
+        function as bash would for the line and prints COMPREPLY."""
+        if shutil.which("bash") is None:
+            self.skipTest("bash is not installed")
+        rc = os.path.join(self.tmp, "bashrc")
+        with open(rc, "w") as f:
+            f.write(f"source {os.path.join(SRCDIR, 'completions', 'tfstctl.bash')}\n")
+        line = " ".join(("tfstctl",) + words)
+        script = (f"complete -p tfstctl >&2; COMP_WORDS=(tfstctl {' '.join(map(repr, words))}); "
+                  f"COMP_CWORD={len(words)}; COMP_LINE='{line}'; COMP_POINT={len(line)}; "
+                  "_tfstctl; printf '%s\\n' \"${COMPREPLY[@]}\"; "
+                  "compgen -W \"$(_tfstctl_instances)\" -- '' | sort | tr '\\n' ' ' >&2")
+        env = dict(os.environ, **self.env, HOME=self.tmp,
+                   PATH=os.path.dirname(TFSTCTL) + os.pathsep + os.environ.get("PATH", ""))
+        p = subprocess.run(["bash", "--rcfile", rc, "-ic", script], capture_output=True,
+                           text=True, timeout=TIMEOUT, env=env, stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("complete -F _tfstctl tfstctl", p.stderr)
+        return sorted(w for w in p.stdout.splitlines() if w)
+
+    def test_bash_completion(self):
+        self.assertEqual(self.complete("st"), ["stats", "status"])
+        self.assertIn("permissions", self.complete(""))
+        self.assertEqual(self.complete("trace", "ex"), ["export"])
+        self.assertEqual(self.complete("sessions", "--state", "half"),
+                         ["half-closed-client", "half-closed-target"])
+        self.assertEqual(self.complete("--json=s"), ["--json=short"])
+        # options from the command's --help
+        self.assertEqual(self.complete("stats", "--cl"), ["--clear"])
+        self.assertIn("--no-legend", self.complete("sessions", "--no"))
+        # instance names: on the bus, and configured but stopped
+        self.configure("gwproxy@gw1")
+        self.own_names("org.tfst.Tfst1.relay_2", "org.tfst.Tfst1.epproxy_main")
+        self.assertEqual(self.complete("status", "-i", ""),
+                         ["epproxy@main", "gwproxy@gw1", "relay@2"])
+        self.assertEqual(self.complete("-i", "re"), ["relay@2"])
+        self.assertEqual(self.complete("status", "e"), ["epproxy@main"])
+
 
 if __name__ == "__main__":
     unittest.main()

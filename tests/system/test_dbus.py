@@ -37,6 +37,7 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.environ.get("TFST_SRCDIR") or os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
@@ -1208,6 +1209,39 @@ class TfstctlTest(DbusTestCase):
         r = self.tfstctl("log-level", "3", "-i", gw, "--json", user="nobody", rc=4)
         self.assertIn(MANAGE, r.stderr)
         self.assertEqual(self.dbus.get(self.names["gw1"], "LogLevel"), 1)
+
+    def permissions(self, user=None):
+        j = self.tfstctl_json("permissions", user=user)
+        return {p["action"]: p["allowed"] for p in j["permissions"]}
+
+    def test_permissions_and_admin_rule(self):
+        """tfstctl permissions asks polkit as tfstd would: root may do
+        everything; nobody (no session: allow_active does not apply) may
+        not observe and needs a password for the rest until the shipped
+        example rule for tfst-admin grants observe (the rule with the
+        group nobody is in instead, as a test must not add a group to the
+        host): then observe is yes, the rest unchanged, and tfstctl
+        sessions works for nobody."""
+        self.make_chain()
+        actions = (OBSERVE, MANAGE, TUNE, TRACE_ACTION)
+        self.assertEqual(self.permissions(), {a: "yes" for a in actions})
+        # observe: no (allow_any no); the others after a password (auth_admin)
+        self.assertEqual(self.permissions(user="nobody"),
+                         {OBSERVE: "no", MANAGE: "auth", TUNE: "auth", TRACE_ACTION: "auth"})
+        r = self.tfstctl("permissions", user="nobody")
+        self.assertRegex(r.stdout.splitlines()[0], r"^ACTION\s+ALLOWED\s+COMMANDS$")
+        self.assertRegex(r.stdout, rf"(?m)^{re.escape(OBSERVE)}\s+no\s+sessions, stats")
+        with open(os.path.join(SRCDIR, "polkit", "50-tfst-admin.rules")) as f:
+            rule = f.read()
+        self.assertIn('subject.isInGroup("tfst-admin")', rule)
+        path = self.bus.add_rule(rule.replace('"tfst-admin"', '"nogroup"'), settle=0)
+        self.addCleanup(self.bus.remove_rule, path)
+        wait_until(lambda: self.bus.pkcheck(OBSERVE), 10, what="polkitd to load the rule")
+        self.assertEqual(self.permissions(user="nobody"),
+                         {OBSERVE: "yes", MANAGE: "auth", TUNE: "auth", TRACE_ACTION: "auth"})
+        gw = self.INST["gw1"]
+        self.assertEqual(self.tfstctl_json("sessions", "-i", gw, user="nobody"),
+                         {"instance": gw, "sessions": []})
 
 
 if __name__ == "__main__":
