@@ -89,9 +89,9 @@ print_json(const char *instance, const char *target, guint seconds, guint64 sent
 
   json_object_set_string_member(json, "instance", instance);
   json_object_set_string_member(json, "target", target);
-  json_object_set_int_member(json, "seconds", seconds);
-  json_object_set_int_member(json, "sent", sent);
-  json_object_set_int_member(json, "received", received);
+  json_object_set_int_member(json, "interval_us", (gint64)seconds * G_USEC_PER_SEC);
+  json_object_set_int_member(json, "sent_bytes", (gint64)sent);
+  json_object_set_int_member(json, "received_bytes", (gint64)received);
   tfstctl_output_json_print_object(json);
 }
 

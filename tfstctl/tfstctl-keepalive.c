@@ -305,8 +305,8 @@ static const TfstctlField audit_fields[] = {
     {N_("RETRANS"), "retransmits", 9, .flags = TFSTCTL_FIELD_RIGHT},
     {N_("RTT"), "rtt_us", 10, TFSTCTL_FIELD_RTT, TFSTCTL_FIELD_RIGHT},
     {NULL, "rttvar_us", 11},
-    {N_("ACKED"), "bytes_acked", 12, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
-    {N_("RECEIVED"), "bytes_received", 13, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("ACKED"), "acked_bytes", 12, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("RECEIVED"), "received_bytes", 13, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
 };
 static const TfstctlFields audit_desc = TFSTCTL_FIELDS(AUDIT_ROW, audit_fields);
 
@@ -328,12 +328,14 @@ print_audit(GVariant *conns)
             close_wait);
 }
 
+/* An object as every command prints (tfstctl(1), JSON OUTPUT). */
 static void
 json_audit(GVariant *conns)
 {
-  g_autoptr(JsonArray) json = tfstctl_fields_json_rows(&audit_desc, conns);
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_output_json_print_array(json);
+  json_object_set_array_member(json, "connections", tfstctl_fields_json_rows(&audit_desc, conns));
+  tfstctl_output_json_print_object(json);
 }
 
 static int

@@ -15,10 +15,10 @@ static const TfstctlField session_fields[] = {
     {N_("CLIENT"), "client", 3},
     {N_("TARGET"), "target", 4},
     {N_("STATE"), "state", 5},
-    {N_("TO-TARGET"), "bytes_to_target", 6, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
-    {N_("TO-CLIENT"), "bytes_to_client", 7, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
-    {N_("AGE"), "age", 8, TFSTCTL_FIELD_SECONDS, TFSTCTL_FIELD_RIGHT},
-    {N_("IDLE"), "idle", 9, TFSTCTL_FIELD_SECONDS, TFSTCTL_FIELD_RIGHT},
+    {N_("TO-TARGET"), "to_target_bytes", 6, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("TO-CLIENT"), "to_client_bytes", 7, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("AGE"), "age_us", 8, TFSTCTL_FIELD_SECONDS, TFSTCTL_FIELD_RIGHT},
+    {N_("IDLE"), "idle_us", 9, TFSTCTL_FIELD_SECONDS, TFSTCTL_FIELD_RIGHT},
 };
 static const TfstctlFields session_desc = TFSTCTL_FIELDS("(tssssstttt)", session_fields);
 

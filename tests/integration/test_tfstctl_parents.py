@@ -176,7 +176,7 @@ class ParentsOnTheBusTest(TfstTestCase):
         st = json.loads(self.tfstctl("status", "--json"))
         self.assertEqual(self.parents(st["hops"]),
                          [("relayA", "active", "up"), ("relayB", "standby", "up")])
-        self.assertEqual(st["hops"][1]["next_attempt"], 0)
+        self.assertEqual(st["hops"][1]["next_attempt_us"], 0)
         self.assertEqual([(x["upper"], x["lower"]) for x in st["chain_links"]],
                          [("ep", "relayA"), ("ep", "relayB"), ("relayA", "gw1"),
                           ("relayB", "gw1")])

@@ -1003,24 +1003,30 @@ class TfstctlTest(DbusTestCase):
         except ValueError as e:
             self.fail(f"tfstctl {' '.join(args)} --json: not JSON ({e}):\n{r.stdout}")
 
-    @staticmethod
-    def hops_json(hops, rtt=True):
+    # tfstctl's JSON names carry the unit (tfstctl(1), JSON OUTPUT)
+    JSON_UNITS = {"since": "since_us", "rtt": "rtt_us", "next_attempt": "next_attempt_us",
+                  "age": "age_us", "idle": "idle_us", "bytes_to_target": "to_target_bytes",
+                  "bytes_to_client": "to_client_bytes"}
+
+    @classmethod
+    def hops_json(cls, hops, rtt=True):
         out = []
         for h in hops:
-            d = dict(zip(HOP_FIELDS, h))
+            d = {cls.JSON_UNITS.get(k, k): v for k, v in zip(HOP_FIELDS, h)}
             if not rtt:
-                d.pop("rtt")
+                d.pop("rtt_us")
             out.append(d)
         return out
 
-    @staticmethod
-    def hop_json(hop):
+    @classmethod
+    def hop_json(cls, hop):
         """An element of Hops as tfstctl's JSON has it: every key, "_" for
         "-", 0 for a key the hop does not have (preference of a child);
         rtt left out."""
         keys = ("direction", "label", "address", "port", "role", "state", "since", "reconnects",
                 "attempts", "last-error", "next-attempt", "preference", "connect")
-        return {k.replace("-", "_"): hop.get(k, 0) for k in keys}
+        return {cls.JSON_UNITS.get(k.replace("-", "_"), k.replace("-", "_")): hop.get(k, 0)
+                for k in keys}
 
     def test_list_status_chain(self):
         """list, status (-i and positional) and chain: every field equals
@@ -1032,15 +1038,16 @@ class TfstctlTest(DbusTestCase):
                        what=f"{label} running")
             wait_until(lambda: len(self.dbus.get(self.names[label], "Chain")) == 3, SETTLE,
                        what=f"{label} Chain complete")
-        lst = self.tfstctl_json("list")
-        self.assertIsInstance(lst, list)
+        lst = self.tfstctl_json("list")["instances"]
         self.assertEqual([x["instance"] for x in lst], sorted(self.INST.values()))
         for x in lst:
             label = next(k for k, v in self.INST.items() if v == x["instance"])
             p = self.dbus.get_all(self.names[label])
+            # (no systemd on the test bus: no unit state)
             self.assertEqual(x, {"instance": self.INST[label], "role": p["Role"],
                                  "label": p["Label"], "state": p["State"],
-                                 "session_count": p["SessionCount"]})
+                                 "session_count": p["SessionCount"], "unit_state": "",
+                                 "configured": False})
 
         for label in ("ep", "relay1", "gw1"):
             with self.subTest(label=label):
@@ -1074,11 +1081,11 @@ class TfstctlTest(DbusTestCase):
                 # rtt changes with every PING: compared as a type only.
                 for key in ("parent", "children", "hops"):
                     for h in st.get(key, []):
-                        self.assertIsInstance(h.pop("rtt", None), int, f"{key} rtt")
+                        self.assertIsInstance(h.pop("rtt_us", None), int, f"{key} rtt")
                 self.assertEqual(st, want)
                 chain = self.tfstctl_json("chain", "-i", self.INST[label])
                 for h in chain.get("hops", []):
-                    self.assertIsInstance(h.pop("rtt", None), int, "chain hops rtt")
+                    self.assertIsInstance(h.pop("rtt_us", None), int, "chain hops rtt")
                 self.assertEqual(chain, {"instance": self.INST[label], "chain": want["chain"],
                                          "links": want["chain_links"], "hops": want["hops"]})
         positional = self.tfstctl_json("status", self.INST["relay1"])
@@ -1102,14 +1109,15 @@ class TfstctlTest(DbusTestCase):
                 for x in j["sessions"]:
                     d = before[x["id"]]
                     for k in SESSION_FIELDS:
+                        jk = self.JSON_UNITS.get(k, k)
                         if k in ("age", "idle"):
-                            self.assertGreaterEqual(x[k], d[k], k)
-                            self.assertLess(x[k], d[k] + 10_000_000, k)
+                            self.assertGreaterEqual(x[jk], d[k], k)
+                            self.assertLess(x[jk], d[k] + 10_000_000, k)
                         else:
-                            self.assertEqual(x[k], d[k], k)
+                            self.assertEqual(x[jk], d[k], k)
         gw = self.INST["gw1"]
         j = self.tfstctl_json("sessions", "-i", gw, "--remote", "127.0.0.3")
-        self.assertEqual([(x["client"], x["bytes_to_target"], x["bytes_to_client"])
+        self.assertEqual([(x["client"], x["to_target_bytes"], x["to_client_bytes"])
                           for x in j["sessions"]], [(sess[2].client, sess[2].up, sess[2].down)])
         self.assertEqual(self.tfstctl_json("sessions", "-i", gw, "--remote", "127.0.0.9"),
                          {"instance": gw, "sessions": []})
@@ -1172,11 +1180,12 @@ class TfstctlTest(DbusTestCase):
         self.assertLess(time.monotonic() - t0, 1.6, "the push did not fit in the interval")
         out, err = p.communicate(timeout=30)
         self.assertEqual(p.returncode, 0, err)
-        self.assertEqual(json.loads(out), {"instance": gw, "target": str(sid), "seconds": 2,
-                                           "sent": n_up, "received": n_down})
-        j = self.tfstctl_json("dataflow", "instance", "-i", relay, "--interval", "1")
-        self.assertEqual(j, {"instance": relay, "target": "", "seconds": 1, "sent": 0,
-                             "received": 0})
+        self.assertEqual(json.loads(out), {"instance": gw, "target": str(sid),
+                                           "interval_us": 2_000_000, "sent_bytes": n_up,
+                                           "received_bytes": n_down})
+        j = self.tfstctl_json("dataflow", "instance", "-i", relay, "--interval", "1s")
+        self.assertEqual(j, {"instance": relay, "target": "", "interval_us": 1_000_000,
+                             "sent_bytes": 0, "received_bytes": 0})
 
         self.assertEqual(self.tfstctl_json("close", str(sid), "-i", gw),
                          {"instance": gw, "closed": sid})

@@ -364,7 +364,8 @@ class TfstctlKeepaliveTest(KeepaliveTestCase):
         r = self.tfstctl("-i", inst, "keepalive", "set", "Bogus=1", check=False)
         self.assertEqual(r.returncode, 2, r)
         audit = json.loads(self.tfstctl("-i", inst, "--json", "keepalive", "audit").stdout)
-        self.assertEqual(sorted(c["kind"] for c in audit), ["child", "listener", "parent"])
+        self.assertEqual(sorted(c["kind"] for c in audit["connections"]),
+                         ["child", "listener", "parent"])
         text = self.tfstctl("-i", inst, "keepalive", "audit").stdout
         self.assertIn("ESTAB", text)
         self.assertIn("LISTEN", text)
