@@ -171,11 +171,23 @@ tfstctl_option_context_new(const char *parameter_string, const char *summary,
   return ctx;
 }
 
+void
+tfstctl_options_prepare_argv(int argc, char **argv)
+{
+  /* GOption gives an optional argument the next word when it does not
+   * start with "-": "--json status" would be --json=status.  Only the
+   * "--json=MODE" form takes a mode, as with systemd's tools. */
+  for (int i = 1; i < argc && !g_str_equal(argv[i], "--"); i++)
+    if (g_str_equal(argv[i], "--json"))
+      argv[i] = (char *)"--json=pretty";
+}
+
 gboolean
 tfstctl_parse_options(GOptionContext *ctx, int *argc, char ***argv, int max_args, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
 
+  tfstctl_options_prepare_argv(*argc, *argv);
   if (!g_option_context_parse(ctx, argc, argv, &local_error)) {
     g_set_error_literal(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE, local_error->message);
     return FALSE;

@@ -50,6 +50,10 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(TfstctlOptions, tfstctl_options_clear)
 GOptionContext *tfstctl_option_context_new(const char *parameter_string, const char *summary,
                                            const GOptionEntry *entries, TfstctlOptions *opts,
                                            gboolean with_instance);
+/* Rewrites argv in place so the options parse as documented ("--json"
+ * alone is --json=pretty and never takes the next word); the strings are
+ * static or argv's own.  tfstctl_parse_options() calls it. */
+void tfstctl_options_prepare_argv(int argc, char **argv);
 /* Parses argv; a parse error and more than max_args positional arguments
  * after the command name are TFSTCTL_ERROR_USAGE. */
 gboolean tfstctl_parse_options(GOptionContext *ctx, int *argc, char ***argv, int max_args,

@@ -276,6 +276,7 @@ tfstctl_ports(int argc, char **argv)
                                      "whether each is free, reserved or inside the ephemeral "
                                      "range, and which process and unit holds it."),
                                    entries, &opts, FALSE);
+  tfstctl_options_prepare_argv(argc, argv);
   if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
     g_printerr("tfstctl ports: %s\n", error->message);
     return TFSTCTL_EXIT_USAGE;

@@ -142,6 +142,7 @@ main(int argc, char **argv)
   textdomain(GETTEXT_PACKAGE);
 
   ctx = main_context_new(&global, &version);
+  tfstctl_options_prepare_argv(argc, argv);
   if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
     g_printerr("tfstctl: %s\n", error->message);
     return TFSTCTL_EXIT_USAGE;

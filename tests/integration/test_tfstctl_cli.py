@@ -184,9 +184,15 @@ class PrivateBusTest(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertEqual(p.stdout.strip(),
                              "No tfst instance is configured or on the system bus.")
-        p = self.tfstctl("list", "--json")
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(json.loads(p.stdout), {"instances": []})
+        # "--json" never takes the next word as its mode, before or after
+        # the command name
+        for args in (["list", "--json"], ["--json", "list"], ["--json"], ["--json=pretty"],
+                     ["list", "--json", "--no-legend"]):
+            p = self.tfstctl(*args)
+            self.assertEqual(p.returncode, 0, f"{args}: {p.stderr}")
+            self.assertEqual(json.loads(p.stdout), {"instances": []}, args)
+        p = self.tfstctl("--json=off", "list")
+        self.assertEqual(p.stdout.strip(), "No tfst instance is configured or on the system bus.")
 
     def configure(self, *names):
         for name in names:

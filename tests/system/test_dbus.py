@@ -967,6 +967,40 @@ class BusLossTest(DbusTestCase):
 # tfstctl
 
 
+def man_json_keys(path):
+    """The key lists of tfstctl(1), JSON OUTPUT: {command: spec}, where a
+    spec maps each key to None (a value), "*" (an object whose keys are
+    data), "[]" (an array of values) or a spec (an object, or an array of
+    objects, with those keys)."""
+    with open(path) as f:
+        text = f.read()
+    section = text.split(".SH JSON OUTPUT", 1)[1].split("\n.SH ", 1)[0]
+    specs = {}
+    for m in re.finditer(r"^\.TP\n\.B (.+)\n(.+)$", section, re.M):
+        command = m.group(1).replace("\\-", "-")
+        specs[command] = parse_key_spec(m.group(2))
+    return specs
+
+
+def parse_key_spec(line):
+    stack = [{}]
+    keys = 0
+    for m in re.finditer(r"([a-z_]+)(\[\]|\{\*\}|\[|\{)?|([\]}])", line):
+        key, opener, closer = m.groups()
+        if closer:
+            stack.pop()
+        elif opener in ("[]", "{*}"):
+            stack[-1][key] = "[]" if opener == "[]" else "*"
+        elif opener:
+            stack[-1][key] = {}
+            stack.append(stack[-1][key])
+        else:
+            stack[-1][key] = None
+        keys += key is not None
+    assert len(stack) == 1 and keys, f"unbalanced key list: {line}"
+    return stack[0]
+
+
 def snake_case(name):
     """ "SessionsFailedByErrno" -> "sessions_failed_by_errno", as tfstctl
     writes the counters in JSON."""
@@ -1218,6 +1252,57 @@ class TfstctlTest(DbusTestCase):
         r = self.tfstctl("log-level", "3", "-i", gw, "--json", user="nobody", rc=4)
         self.assertIn(MANAGE, r.stderr)
         self.assertEqual(self.dbus.get(self.names["gw1"], "LogLevel"), 1)
+
+    def check_json_keys(self, what, doc, spec, top=True):
+        """Every key of doc is documented (recursively) and snake_case; at
+        the top every documented key is there."""
+        self.assertIsInstance(doc, dict, what)
+        for key, value in doc.items():
+            self.assertRegex(key, r"^[a-z][a-z0-9_]*$", f"{what}: key {key}")
+            self.assertIn(key, spec, f"{what}: key {key} is not in tfstctl(1) JSON OUTPUT")
+            sub = spec[key]
+            if sub == "*":
+                self.assertIsInstance(value, dict, f"{what}.{key}")
+            elif sub == "[]":
+                self.assertIsInstance(value, list, f"{what}.{key}")
+            elif isinstance(sub, dict):
+                for element in (value if isinstance(value, list) else [value]):
+                    self.check_json_keys(f"{what}.{key}", element, sub, top=False)
+        if top:
+            self.assertEqual(sorted(set(spec) - set(doc)), [], f"{what}: documented, missing")
+
+    def test_json_keys_documented(self):
+        """Every command's --json (the ones this chain can run) parses, is
+        one object per line with --json=short, and has exactly the keys
+        tfstctl(1) documents in JSON OUTPUT."""
+        specs = man_json_keys(os.path.join(SRCDIR, "docs", "tfstctl.1"))
+        self.make_chain()
+        s = self.session()
+        s.exchange(5, 6)
+        self.wait_count("gw1", 1)
+        gw = self.INST["gw1"]
+        runs = {
+            "list": ["list"], "status": ["status", "-i", gw], "chain": ["chain", "-i", gw],
+            "sessions": ["sessions", "-i", gw], "stats": ["stats", "-i", gw],
+            "dataflow": ["dataflow", "instance", "-i", gw, "--interval", "1s"],
+            "keepalive show": ["keepalive", "show", "-i", gw],
+            "keepalive audit": ["keepalive", "audit", "-i", gw],
+            "log-level": ["log-level", "1", "-i", gw], "reload": ["reload", "-i", gw],
+            "events": ["events", "-i", gw], "permissions": ["permissions"],
+            "ports": ["ports", "--count", "2"], "trace list": ["trace", "list", "-i", gw],
+        }
+        for command, args in runs.items():
+            with self.subTest(command=command):
+                self.check_json_keys(command, self.tfstctl_json(*args), specs[command])
+                r = self.tfstctl(*args, "--json=short")
+                self.assertEqual(len(r.stdout.splitlines()), 1, r.stdout)
+                self.assertEqual(json.loads(r.stdout).keys(), self.tfstctl_json(*args).keys())
+        # a pattern: one document per instance, each checked the same way
+        r = self.tfstctl("sessions", "-i", "*", "--json=short")
+        docs = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual([d["instance"] for d in docs], sorted(self.INST.values()))
+        for d in docs:
+            self.check_json_keys("sessions -i '*'", d, specs["sessions"])
 
     def permissions(self, user=None):
         j = self.tfstctl_json("permissions", user=user)

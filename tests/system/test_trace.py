@@ -408,11 +408,14 @@ class TraceCtlTest(TraceTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         doc = json.loads(r.stdout)
         self.assertEqual(doc["instance"], f"gwproxy@{GW_INSTANCE}")
-        self.assertEqual({t["name"]: t for t in doc["traces"]}, lst)
+        # tfstctl's JSON names the unit (tfstctl(1), JSON OUTPUT)
+        units = {"size": "size_bytes", "used": "used_bytes"}
+        self.assertEqual({t["name"]: t for t in doc["traces"]},
+                         {n: {units.get(k, k): v for k, v in t.items()} for n, t in lst.items()})
         self.assertEqual(lst["web"]["wrap"], False)
-        self.assertEqual(lst["web"]["size_bytes"], 8192)
+        self.assertEqual(lst["web"]["size"], 8192)
         self.assertEqual(lst["web2"]["wrap"], True)
-        self.assertEqual(lst["web2"]["size_bytes"], 1 << 20)
+        self.assertEqual(lst["web2"]["size"], 1 << 20)
         r = self.tfstctl("trace", "list")
         self.assertEqual(r.returncode, 0, r.stderr)
         rows = {ln.split()[0]: ln.split() for ln in r.stdout.splitlines()[1:]}
