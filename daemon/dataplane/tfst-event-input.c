@@ -161,26 +161,24 @@ accept_retry_cb(sd_event_source *source, uint64_t usec, void *user_data)
 {
   TfstEventSocket *s = user_data;
 
-  s->retry = sd_event_source_disable_unref(s->retry);
   sd_event_source_set_enabled(s->io, SD_EVENT_ON);
   return 0;
 }
 
 /* Out of file descriptors or memory: stop accepting for a moment rather
- * than spin on a listener that stays readable. */
+ * than spin on a listener that stays readable.  The timer exists since the
+ * listener was set up: making one now could need the very file descriptor
+ * (sd-event's timerfd) that is missing. */
 static void
 accept_pause(TfstEventSocket *s, int err)
 {
   TfstEventInput *in = s->input;
-  uint64_t now = 0;
 
   tfst_log_limited(in->log, &in->rl_refused, LOG_WARNING, NULL,
                    "events %s: cannot accept a connection: %s", in->name, g_strerror(err));
   sd_event_source_set_enabled(s->io, SD_EVENT_OFF);
-  (void)sd_event_now(in->event, CLOCK_MONOTONIC, &now);
-  if (sd_event_add_time(in->event, &s->retry, CLOCK_MONOTONIC, now + ACCEPT_PAUSE_US, 0,
-                        accept_retry_cb, s) < 0)
-    sd_event_source_set_enabled(s->io, SD_EVENT_ON);
+  (void)sd_event_source_set_time_relative(s->retry, ACCEPT_PAUSE_US);
+  (void)sd_event_source_set_enabled(s->retry, SD_EVENT_ONESHOT);
 }
 
 static int
@@ -207,6 +205,17 @@ accept_cb(sd_event_source *source, int fd, uint32_t revents, void *user_data)
 }
 
 /* ---- setup -------------------------------------------------------------- */
+
+static int
+accept_add_retry(TfstEventSocket *s)
+{
+  int r = sd_event_add_time_relative(s->input->event, &s->retry, CLOCK_MONOTONIC, ACCEPT_PAUSE_US,
+                                     0, accept_retry_cb, s);
+
+  if (r >= 0)
+    r = sd_event_source_set_enabled(s->retry, SD_EVENT_OFF);
+  return r;
+}
 
 static int
 socket_open(TfstEventInput *in, const TfstEventAddr *a, gboolean *out_activated)
@@ -249,6 +258,8 @@ socket_add(TfstEventInput *in, const TfstEventAddr *a, GError **error)
   }
   g_ptr_array_add(in->sockets, s);
   r = sd_event_add_io(in->event, &s->io, s->fd, EPOLLIN, udp ? udp_io_cb : accept_cb, s);
+  if (r >= 0 && !udp)
+    r = accept_add_retry(s);
   if (r < 0) {
     tfst_error_from_errno(error, -r, "cannot watch [Events %s] Listen=%s:%s", in->name,
                           udp ? "udp" : "tcp", tfst_addr_format(&a->addr, buf));
