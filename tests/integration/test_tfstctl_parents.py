@@ -191,9 +191,9 @@ class ParentsOnTheBusTest(TfstTestCase):
         self.assertEqual(self.tfstctl("chain").splitlines(), [
             "ep",
             "├─ relayA (active parent)",
-            "│  └─ gw1 (this instance, also via relayB)",
+            "│ └─ gw1 (this instance, also via relayB)",
             "└─ relayB (standby parent)",
-            "   └─ gw1 (this instance, also via relayA)",
+            "  └─ gw1 (this instance, also via relayA)",
         ])
 
         signals = self.monitor()
@@ -217,7 +217,7 @@ class ParentsOnTheBusTest(TfstTestCase):
         self.assertEqual([(x["upper"], x["lower"]) for x in ch["links"]],
                          [("ep", "relayB"), ("relayB", "gw1")])
         self.assertEqual(self.tfstctl("chain").splitlines(), [
-            "ep", "└─ relayB (active parent)", "   └─ gw1 (this instance)"])
+            "ep", "└─ relayB (active parent)", "  └─ gw1 (this instance)"])
 
         top.d("relayA").start()
         kind, old, new, reason = self.next_signal(signals)
