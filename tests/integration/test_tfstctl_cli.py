@@ -122,6 +122,27 @@ class HelpTest(unittest.TestCase):
             self.assertTrue(p.stderr.startswith("tfstctl"), f"{args}: {p.stderr}")
 
 
+class HostWideTest(unittest.TestCase):
+    """Commands about the host need no bus and no instance."""
+
+    def test_spi_stats_without_instance(self):
+        # no bus at all: the kernel's counters are read here
+        env = {"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent/tfst-test-bus"}
+        p = run("spi", "stats", "--json", env=env)
+        if not os.path.exists("/proc/net/xfrm_stat"):
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn("cannot read the kernel's IPsec counters", p.stderr)
+            return
+        self.assertEqual(p.returncode, 0, p.stderr)
+        counters = json.loads(p.stdout)["counters"]
+        self.assertIn("XfrmInError", counters)
+        with open("/proc/net/xfrm_stat") as f:
+            names = [line.split()[0] for line in f if line.strip()]
+        self.assertEqual(list(counters), names)
+        p = run("spi", "stats", "--no-legend", "-o", "name", env=env)
+        self.assertEqual(p.stdout.split(), names)
+
+
 class PrivateBusTest(unittest.TestCase):
     """A private dbus-daemon as the system bus, with no tfst instance."""
 
