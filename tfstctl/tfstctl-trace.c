@@ -243,7 +243,7 @@ packet_time_cell_cb(GVariant *row, const TfstctlField *field)
 
 /* --json adds the header bytes (hex), which no table could show. */
 static const TfstctlField packet_fields[] = {
-    {N_("TIME"), "time", 0, TFSTCTL_FIELD_CUSTOM, .cell = packet_time_cell_cb},
+    {N_("TIME"), "time_us", 0, TFSTCTL_FIELD_CUSTOM, .cell = packet_time_cell_cb},
     {N_("SOURCE"), "source", 1, TFSTCTL_FIELD_ENDPOINT, .port = 2},
     {NULL, "source_port", 2},
     {N_("DESTINATION"), "destination", 3, TFSTCTL_FIELD_ENDPOINT, .port = 4},

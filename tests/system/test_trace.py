@@ -431,6 +431,7 @@ class TraceCtlTest(TraceTestCase):
         for j, p in zip(doc["packets"], shown):
             want = dict(p)
             want["headers"] = bytes(p["headers"]).hex()
+            want["time_us"] = want.pop("time")  # the unit in the name
             self.assertEqual(j, want)
         r = self.tfstctl("trace", "show", "web")
         self.assertEqual(r.returncode, 0, r.stderr)
