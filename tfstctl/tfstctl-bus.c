@@ -137,7 +137,7 @@ tfstctl_option_context_new(const char *parameter_string, const char *summary,
   const GOptionEntry instance_entries[] = {
       {"instance", 'i', 0, G_OPTION_ARG_STRING, &opts->instance,
        N_("The instance to talk to, written like the unit instance (default: the only one on the "
-          "bus)"),
+          "bus), or a pattern such as 'relay@*' for each that matches"),
        N_("ROLE@INSTANCE")},
       {NULL},
   };

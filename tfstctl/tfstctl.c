@@ -21,7 +21,8 @@ typedef struct {
 
 /* One row per command, in the order --help lists them. */
 static const TfstctlCommand commands[] = {
-    {"list", N_("List the instances on the system bus"), tfstctl_list, FALSE},
+    {"list", N_("List the instances, running or configured (the default command)"), tfstctl_list,
+     FALSE},
     {"status", N_("Show the state of an instance, its hops and its chain"), tfstctl_status, TRUE},
     {"chain", N_("Show the chain of labels as an instance knows it"), tfstctl_chain, TRUE},
     {"sessions", N_("List the sessions of an instance"), tfstctl_sessions, TRUE},
