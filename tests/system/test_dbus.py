@@ -1297,6 +1297,12 @@ class TfstctlTest(DbusTestCase):
                 r = self.tfstctl(*args, "--json=short")
                 self.assertEqual(len(r.stdout.splitlines()), 1, r.stdout)
                 self.assertEqual(json.loads(r.stdout).keys(), self.tfstctl_json(*args).keys())
+        # the commands that change something, last
+        sid = self.session_id("gw1", s)
+        for command, args in (("keepalive set", ["keepalive", "set", "-i", gw, "Count=4"]),
+                              ("close", ["close", str(sid), "-i", gw])):
+            with self.subTest(command=command):
+                self.check_json_keys(command, self.tfstctl_json(*args), specs[command])
         # a pattern: one document per instance, each checked the same way
         r = self.tfstctl("sessions", "-i", "*", "--json=short")
         docs = [json.loads(line) for line in r.stdout.splitlines()]
