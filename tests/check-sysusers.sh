@@ -12,3 +12,4 @@ systemd-sysusers --root="$tmp" "$1" || { echo "FAIL: systemd-sysusers refused $1
 grep '^tfst:' "$tmp/etc/passwd" "$tmp/etc/group" || { echo "FAIL: no tfst user and group"; exit 1; }
 grep -q '^tfst:[^:]*:[0-9]*:[0-9]*:[^:]*:[^:]*:/usr/sbin/nologin$' "$tmp/etc/passwd" ||
   { echo "FAIL: the tfst user must not have a login shell"; exit 1; }
+grep -q '^tfst-admin:' "$tmp/etc/group" || { echo "FAIL: no tfst-admin group"; exit 1; }

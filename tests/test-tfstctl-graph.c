@@ -50,10 +50,10 @@ test_diamond(void)
   g_assert_cmpstr(text, ==,
                   "ep\n"
                   "|- relayA (active parent)\n"
-                  "|  |- gw1 (this instance, also via relayB)\n"
-                  "|  `- gw2\n"
+                  "| |- gw1 (this instance, also via relayB)\n"
+                  "| `- gw2\n"
                   "`- relayB\n"
-                  "   `- gw1 (this instance, also via relayA)\n");
+                  "  `- gw1 (this instance, also via relayA)\n");
 }
 
 /* Two roots (two endpoint proxies), a label below both. */
@@ -72,10 +72,10 @@ test_two_roots(void)
   g_assert_cmpstr(text, ==,
                   "ep1\n"
                   "`- relay (also via ep2)\n"
-                  "   `- gw\n"
+                  "  `- gw\n"
                   "ep2\n"
                   "`- relay (also via ep1)\n"
-                  "   `- gw\n");
+                  "  `- gw\n");
 }
 
 /* Links a peer should never send: a loop ends where it closes. */
@@ -90,7 +90,7 @@ test_loop(void)
   g_assert_cmpstr(text, ==,
                   "a (also via c)\n"
                   "`- b\n"
-                  "   `- c\n");
+                  "  `- c\n");
 }
 
 /* Layers of two labels, each below both of the layer above: the paths

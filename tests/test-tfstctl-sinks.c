@@ -249,7 +249,7 @@ test_json(void)
                             "    \"acknowledged\" : 980,\n"
                             "    \"spool_bytes\" : 12897485,\n"
                             "    \"spool_events\" : 17,\n"
-                            "    \"spool_capacity\" : 268435456,\n"
+                            "    \"spool_capacity_bytes\" : 268435456,\n"
                             "    \"oldest_unacked_age_us\" : 185000000,\n"
                             "    \"far_end_status\" : \"\",\n"
                             "    \"connections\" : 2,\n"

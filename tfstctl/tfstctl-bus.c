@@ -3,6 +3,7 @@
 #include "tfstctl-bus.h"
 
 #include "tfst-bus-name.h"
+#include "tfstctl-output.h"
 
 #include <errno.h>
 #include <glib-unix.h>
@@ -74,6 +75,57 @@ void
 tfstctl_options_clear(TfstctlOptions *opts)
 {
   g_clear_pointer(&opts->instance, g_free);
+  g_clear_pointer(&opts->output, g_free);
+}
+
+/* --json, --json=pretty, --json=short, --json=off as systemd's tools take it. */
+static gboolean
+json_option_cb(const char *name, const char *value, gpointer data, GError **error)
+{
+  TfstctlOptions *opts = data;
+
+  if (value == NULL || g_str_equal(value, "pretty") || g_str_equal(value, "short")) {
+    opts->json = TRUE;
+    opts->json_short = g_strcmp0(value, "short") == 0;
+  } else if (g_str_equal(value, "off")) {
+    opts->json = FALSE;
+  } else {
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                _("%s takes pretty, short or off, not “%s”"), name, value);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+configure_output_cb(GOptionContext *ctx, GOptionGroup *group, gpointer data, GError **error)
+{
+  TfstctlOptions *opts = data;
+  g_auto(GStrv) columns = opts->output != NULL ? g_strsplit(opts->output, ",", -1) : NULL;
+  TfstctlOutputSettings settings = {opts->json_short, opts->no_legend, columns};
+
+  tfstctl_output_configure(&settings);
+  return TRUE;
+}
+
+/* The command has an -o of its own (collect -o FILE). */
+static gboolean
+has_own_output(const GOptionEntry *entries)
+{
+  for (guint i = 0; entries != NULL && entries[i].long_name != NULL; i++)
+    if (entries[i].short_name == 'o' || g_str_equal(entries[i].long_name, "output"))
+      return TRUE;
+  return FALSE;
+}
+
+static GOptionGroup *
+main_group_new(TfstctlOptions *opts)
+{
+  GOptionGroup *group = g_option_group_new(NULL, NULL, NULL, opts, NULL);
+
+  g_option_group_set_translation_domain(group, GETTEXT_PACKAGE);
+  g_option_group_set_parse_hooks(group, NULL, configure_output_cb);
+  return group;
 }
 
 GOptionContext *
@@ -85,26 +137,49 @@ tfstctl_option_context_new(const char *parameter_string, const char *summary,
   const GOptionEntry instance_entries[] = {
       {"instance", 'i', 0, G_OPTION_ARG_STRING, &opts->instance,
        N_("The instance to talk to, written like the unit instance (default: the only one on the "
-          "bus)"),
+          "bus), or a pattern such as 'relay@*' for each that matches"),
        N_("ROLE@INSTANCE")},
       {NULL},
   };
+  const GOptionEntry output_entries[] = {
+      {"output", 'o', 0, G_OPTION_ARG_STRING, &opts->output,
+       N_("Show these columns of the table, in this order"), N_("COLUMN,…")},
+      {NULL},
+  };
   const GOptionEntry common_entries[] = {
-      {"json", 0, 0, G_OPTION_ARG_NONE, &opts->json, N_("Print one JSON document instead of text"),
-       NULL},
+      {"json", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, (gpointer)json_option_cb,
+       N_("Print JSON instead of text: pretty (the default) or short (one line)"),
+       N_("pretty|short|off")},
+      {"no-legend", 0, 0, G_OPTION_ARG_NONE, &opts->no_legend,
+       N_("Leave out column headers, hints and footers"), NULL},
       {"no-ask-password", 0, 0, G_OPTION_ARG_NONE, &opts->no_ask_password,
        N_("Never ask for a password when an action needs authentication"), NULL},
       {NULL},
   };
 
   g_option_context_set_summary(ctx, summary);
+  /* The group's data is opts, for the callbacks. */
+  g_option_context_set_main_group(ctx, main_group_new(opts));
   /* The entries are copied: the stack arrays may go. */
   if (entries != NULL)
     g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
   if (with_instance)
     g_option_context_add_main_entries(ctx, instance_entries, GETTEXT_PACKAGE);
+  if (!has_own_output(entries))
+    g_option_context_add_main_entries(ctx, output_entries, GETTEXT_PACKAGE);
   g_option_context_add_main_entries(ctx, common_entries, GETTEXT_PACKAGE);
   return ctx;
+}
+
+void
+tfstctl_options_prepare_argv(int argc, char **argv)
+{
+  /* GOption gives an optional argument the next word when it does not
+   * start with "-": "--json status" would be --json=status.  Only the
+   * "--json=MODE" form takes a mode, as with systemd's tools. */
+  for (int i = 1; i < argc && !g_str_equal(argv[i], "--"); i++)
+    if (g_str_equal(argv[i], "--json"))
+      argv[i] = (char *)"--json=pretty";
 }
 
 gboolean
@@ -112,6 +187,7 @@ tfstctl_parse_options(GOptionContext *ctx, int *argc, char ***argv, int max_args
 {
   g_autoptr(GError) local_error = NULL;
 
+  tfstctl_options_prepare_argv(*argc, *argv);
   if (!g_option_context_parse(ctx, argc, argv, &local_error)) {
     g_set_error_literal(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE, local_error->message);
     return FALSE;
@@ -457,4 +533,35 @@ tfstctl_bus_call(TfstctlBus *bus, GDBusProxy *proxy, const char *method, GVarian
     return NULL;
   }
   return g_variant_get_child_value(reply, 0);
+}
+
+GVariant *
+tfstctl_bus_call_systemd(TfstctlBus *bus, const char *method, GVariant *parameters,
+                         const char *reply_type)
+{
+  return g_dbus_connection_call_sync(
+      bus->connection, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+      "org.freedesktop.systemd1.Manager", method, parameters, G_VARIANT_TYPE(reply_type),
+      G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL);
+}
+
+GVariant *
+tfstctl_bus_check_authorization(TfstctlBus *bus, const char *action, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  const char *name = g_dbus_connection_get_unique_name(bus->connection);
+  GVariant *subject = g_variant_new_parsed("('system-bus-name', {'name': <%s>})", name);
+  GVariant *reply = g_dbus_connection_call_sync(
+      bus->connection, "org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
+      "org.freedesktop.PolicyKit1.Authority", "CheckAuthorization",
+      g_variant_new("(@(sa{sv})s@a{ss}us)", subject, action,
+                    g_variant_new_array(G_VARIANT_TYPE("{ss}"), NULL, 0), 0u, ""),
+      G_VARIANT_TYPE("((bba{ss}))"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &local_error);
+
+  if (reply == NULL) {
+    g_dbus_error_strip_remote_error(local_error);
+    g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_FAILED, _("cannot ask polkit about %s: %s"),
+                action, local_error->message);
+  }
+  return reply;
 }

@@ -33,6 +33,9 @@ int tfstctl_fail(GError *error);
 typedef struct {
   char *instance; /* -i ROLE@INSTANCE, NULL: the only one on the bus */
   gboolean json;
+  gboolean json_short; /* --json=short */
+  gboolean no_legend;
+  char *output; /* -o COLUMN,... */
   gboolean no_ask_password;
 } TfstctlOptions;
 
@@ -40,10 +43,17 @@ void tfstctl_options_clear(TfstctlOptions *opts);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(TfstctlOptions, tfstctl_options_clear)
 
 /* An option context with the command's entries (may be NULL) followed by
- * --instance (when with_instance), --json and --no-ask-password. */
+ * --instance (when with_instance), --json[=pretty|short|off], --no-legend,
+ * -o/--output (unless the command has an -o of its own) and
+ * --no-ask-password.  Parsing it configures the output
+ * (tfstctl_output_configure()). */
 GOptionContext *tfstctl_option_context_new(const char *parameter_string, const char *summary,
                                            const GOptionEntry *entries, TfstctlOptions *opts,
                                            gboolean with_instance);
+/* Rewrites argv in place so the options parse as documented ("--json"
+ * alone is --json=pretty and never takes the next word); the strings are
+ * static or argv's own.  tfstctl_parse_options() calls it. */
+void tfstctl_options_prepare_argv(int argc, char **argv);
 /* Parses argv; a parse error and more than max_args positional arguments
  * after the command name are TFSTCTL_ERROR_USAGE. */
 gboolean tfstctl_parse_options(GOptionContext *ctx, int *argc, char ***argv, int max_args,
@@ -85,6 +95,16 @@ GVariant *tfstctl_bus_call(TfstctlBus *bus, GDBusProxy *proxy, const char *metho
 GDBusConnection *tfstctl_bus_connection(TfstctlBus *bus);
 /* "ROLE@INSTANCE" of an instance's bus name, NULL for another name. */
 char *tfstctl_bus_instance_from_name(const char *bus_name) G_GNUC_WARN_UNUSED_RESULT;
+/* Calls `method` of org.freedesktop.systemd1.Manager and returns the
+ * reply, or NULL when systemd cannot answer (not running, a private test
+ * bus, refused): what systemd knows is an extra, never a failure. */
+GVariant *tfstctl_bus_call_systemd(TfstctlBus *bus, const char *method, GVariant *parameters,
+                                   const char *reply_type);
+/* Asks polkit whether this process's connection to the system bus may do
+ * `action`, never interactively: the (bba{ss}) reply of CheckAuthorization
+ * (authorized, a password would be asked, details), or NULL with an error
+ * when polkit cannot be asked. */
+GVariant *tfstctl_bus_check_authorization(TfstctlBus *bus, const char *action, GError **error);
 /* "ROLE@INSTANCE" of a proxy, from its bus name. */
 char *tfstctl_instance_name(TfstDbusTfst1Instance *proxy);
 

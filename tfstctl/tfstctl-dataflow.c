@@ -5,6 +5,7 @@
 #include "tfstctl-bus.h"
 #include "tfstctl-format.h"
 #include "tfstctl-output.h"
+#include "tfstctl-values.h"
 
 #include <glib/gi18n.h>
 
@@ -88,9 +89,9 @@ print_json(const char *instance, const char *target, guint seconds, guint64 sent
 
   json_object_set_string_member(json, "instance", instance);
   json_object_set_string_member(json, "target", target);
-  json_object_set_int_member(json, "seconds", seconds);
-  json_object_set_int_member(json, "sent", sent);
-  json_object_set_int_member(json, "received", received);
+  json_object_set_int_member(json, "interval_us", (gint64)seconds * G_USEC_PER_SEC);
+  json_object_set_int_member(json, "sent_bytes", (gint64)sent);
+  json_object_set_int_member(json, "received_bytes", (gint64)received);
   tfstctl_output_json_print_object(json);
 }
 
@@ -111,9 +112,9 @@ print_watch_line(const char *instance, const char *target, guint seconds, guint6
     json_object_set_int_member(o, "time_us", now_us);
     json_object_set_string_member(o, "instance", instance);
     json_object_set_string_member(o, "target", target);
-    json_object_set_int_member(o, "seconds", seconds);
-    json_object_set_int_member(o, "sent", sent);
-    json_object_set_int_member(o, "received", received);
+    json_object_set_int_member(o, "interval_us", (gint64)seconds * G_USEC_PER_SEC);
+    json_object_set_int_member(o, "sent_bytes", (gint64)sent);
+    json_object_set_int_member(o, "received_bytes", (gint64)received);
     tfstctl_output_json_print_line(o);
     return;
   }
@@ -130,7 +131,8 @@ print_watch_line(const char *instance, const char *target, guint seconds, guint6
 }
 
 static gboolean
-check_arguments(int argc, char **argv, gint interval, gint count, GError **error)
+check_arguments(int argc, char **argv, const char *interval_text, gint count, guint *interval,
+                GError **error)
 {
   if (argc < 2) {
     g_set_error_literal(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
@@ -141,12 +143,9 @@ check_arguments(int argc, char **argv, gint interval, gint count, GError **error
     g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE, _("--count must be 0 or more"));
     return FALSE;
   }
-  if (interval < 1 || interval > MAX_INTERVAL) {
-    g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
-                _("--interval must be between 1 and %d seconds"), MAX_INTERVAL);
-    return FALSE;
-  }
-  return TRUE;
+  /* "5", "5s", "2min" as in the configuration. */
+  return interval_text == NULL || tfstctl_values_parse_seconds("--interval", interval_text, 1,
+                                                               MAX_INTERVAL, interval, error);
 }
 
 /* Back to back: each call measures the next interval, so the lines
@@ -190,13 +189,14 @@ tfstctl_dataflow(int argc, char **argv)
   const char *target;
   guint64 sent = 0;
   guint64 received = 0;
-  gint interval = DEFAULT_INTERVAL;
+  guint interval = DEFAULT_INTERVAL;
+  g_autofree char *interval_text = NULL;
   int timeout;
   gboolean watch = FALSE;
   gint count = 0;
   const GOptionEntry entries[] = {
-      {"interval", 0, 0, G_OPTION_ARG_INT, &interval,
-       N_("Measure for SECONDS seconds, 1-3600 (default 5)"), N_("SECONDS")},
+      {"interval", 0, 0, G_OPTION_ARG_STRING, &interval_text,
+       N_("Measure for this long, 1s-1h (default 5s)"), N_("TIME")},
       {"watch", 'w', 0, G_OPTION_ARG_NONE, &watch,
        N_("Measure again and again, one line per interval, until interrupted"), NULL},
       {"count", 'c', 0, G_OPTION_ARG_INT, &count,
@@ -210,17 +210,17 @@ tfstctl_dataflow(int argc, char **argv)
                                      "instance (“instance”)."),
                                    entries, &opts, TRUE);
   if (!tfstctl_parse_options(ctx, &argc, &argv, 1, &error) ||
-      !check_arguments(argc, argv, interval, count, &error))
+      !check_arguments(argc, argv, interval_text, count, &interval, &error))
     return tfstctl_fail(error);
   target = bus_target(argv[1]);
   proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
-  timeout = MAX(interval * 1000 + REPLY_MARGIN_MS, tfstctl_bus_call_timeout(bus));
+  timeout = MAX((int)interval * 1000 + REPLY_MARGIN_MS, tfstctl_bus_call_timeout(bus));
   instance = tfstctl_instance_name(proxy);
   if (watch)
-    return watch_flow(bus, proxy, instance, target, (guint)interval, (guint)count, opts.json);
-  if (!tfst_dbus_tfst1_instance_call_data_flow_sync(proxy, target, (guint)interval,
+    return watch_flow(bus, proxy, instance, target, interval, (guint)count, opts.json);
+  if (!tfst_dbus_tfst1_instance_call_data_flow_sync(proxy, target, interval,
                                                     tfstctl_bus_call_flags(bus), timeout, &sent,
                                                     &received, NULL, &error))
     return tfstctl_fail(error);

@@ -240,7 +240,7 @@ add_columns(struct libscols_table *table, const TfstctlFields *desc)
     if (f->rows != NULL)
       add_columns(table, f->rows);
     else if (f->header != NULL)
-      scols_table_new_column(table, _(f->header), 0, flags);
+      tfstctl_output_table_new_column(table, f->header, flags);
   }
 }
 

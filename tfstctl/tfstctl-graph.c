@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The chain graph as a tree (see tfstctl-graph.h). */
+/* The chain graph as a tree (see tfstctl-graph.h), laid out by
+ * libsmartcols as lsblk and findmnt draw theirs. */
 #include "tfstctl-graph.h"
+
+#include "tfstctl-output.h"
 
 #include <glib/gi18n.h>
 
@@ -8,11 +11,11 @@ typedef struct {
   GHashTable *below; /* upper -> GPtrArray of lowers (borrowed strings) */
   GHashTable *above; /* lower -> GPtrArray of uppers */
   GHashTable *notes;
-  GHashTable *path; /* the labels from the root to here: a loop stops */
-  GPtrArray *lines;
+  GHashTable *path;             /* the labels from the root to here: a loop stops */
+  struct libscols_table *table; /* one tree column */
+  guint n_lines;
   guint max_lines;
   gboolean left_out;
-  gboolean utf8;
 } TfstctlGraph;
 
 static void
@@ -80,11 +83,10 @@ label_text(TfstctlGraph *g, const char *label, const char *via)
   return g_strdup_printf(_("%s (%s)"), label, both != NULL ? both : note != NULL ? note : also);
 }
 
-static void draw(TfstctlGraph *g, const char *label, const char *via, const char *prefix,
-                 gboolean last);
+static void draw(TfstctlGraph *g, const char *label, const char *via, struct libscols_line *parent);
 
 static void
-draw_below(TfstctlGraph *g, const char *label, const char *prefix)
+draw_below(TfstctlGraph *g, const char *label, struct libscols_line *line)
 {
   GPtrArray *lowers = g_hash_table_lookup(g->below, label);
 
@@ -92,27 +94,69 @@ draw_below(TfstctlGraph *g, const char *label, const char *prefix)
   for (guint i = 0; lowers != NULL && i < lowers->len; i++) {
     const char *lower = g_ptr_array_index(lowers, i);
     if (!g_hash_table_contains(g->path, lower))
-      draw(g, lower, label, prefix, i + 1 == lowers->len);
+      draw(g, lower, label, line);
   }
   g_hash_table_remove(g->path, label);
 }
 
-/* One label under `via` (NULL: a root) and everything below it. */
+/* One label under `via` (NULL: a root, parent NULL) and everything below. */
 static void
-draw(TfstctlGraph *g, const char *label, const char *via, const char *prefix, gboolean last)
+draw(TfstctlGraph *g, const char *label, const char *via, struct libscols_line *parent)
 {
-  const char *branch = g->utf8 ? (last ? "└─ " : "├─ ") : (last ? "`- " : "|- ");
-  const char *stem = g->utf8 ? (last ? "   " : "│  ") : (last ? "   " : "|  ");
-  g_autofree char *text = NULL, *below = NULL;
+  struct libscols_line *line;
 
-  if (g->lines->len >= g->max_lines) {
+  if (g->n_lines >= g->max_lines) {
     g->left_out = TRUE;
     return;
   }
-  text = label_text(g, label, via);
-  g_ptr_array_add(g->lines, g_strconcat(prefix, via != NULL ? branch : "", text, NULL));
-  below = g_strconcat(prefix, via != NULL ? stem : "", NULL);
-  draw_below(g, label, below);
+  line = scols_table_new_line(g->table, parent);
+  scols_line_refer_data(line, 0, label_text(g, label, via));
+  g->n_lines++;
+  draw_below(g, label, line);
+}
+
+/* The tree's branches: a space after each branch (libsmartcols indents
+ * a level by two columns, the width of the vertical line), ASCII when the
+ * locale cannot show the box-drawing characters. */
+static void
+set_symbols(struct libscols_table *table, gboolean utf8)
+{
+  struct libscols_symbols *symbols = scols_new_symbols();
+
+  g_assert(symbols != NULL); /* NULL only without memory */
+  scols_symbols_set_branch(symbols, utf8 ? "├─ " : "|- ");
+  scols_symbols_set_vertical(symbols, utf8 ? "│ " : "| ");
+  scols_symbols_set_right(symbols, utf8 ? "└─ " : "`- ");
+  scols_table_set_symbols(table, symbols);
+  scols_unref_symbols(symbols);
+}
+
+static struct libscols_table *
+tree_table_new(gboolean utf8)
+{
+  struct libscols_table *table = tfstctl_output_table_new();
+
+  scols_table_enable_noheadings(table, TRUE);
+  scols_table_new_column(table, "", 0, SCOLS_FL_TREE);
+  set_symbols(table, utf8);
+  return table;
+}
+
+/* The laid out tree, a string per line without trailing whitespace. */
+static GPtrArray *
+tree_lines(struct libscols_table *table)
+{
+  GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) split = NULL;
+
+  if (scols_table_get_nlines(table) == 0 || scols_print_table_to_string(table, &text) != 0)
+    return lines;
+  split = g_strsplit(text, "\n", -1);
+  for (guint i = 0; split[i] != NULL; i++)
+    if (*g_strchomp(split[i]) != '\0')
+      g_ptr_array_add(lines, g_strdup(split[i]));
+  return lines;
 }
 
 /* The labels that are no one's lower, sorted; when a loop leaves none,
@@ -162,22 +206,24 @@ tfstctl_graph_lines(GVariant *links, GHashTable *notes, guint max_lines)
           g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_ptr_array_unref),
       .notes = notes,
       .path = g_hash_table_new(g_str_hash, g_str_equal),
-      .lines = g_ptr_array_new_with_free_func(g_free),
+      .table = tree_table_new(g_get_charset(NULL)),
       .max_lines = max_lines,
-      .utf8 = g_get_charset(NULL),
   };
   g_autoptr(GPtrArray) tops = NULL;
+  GPtrArray *lines;
 
   if (links != NULL && g_variant_is_of_type(links, G_VARIANT_TYPE("a(ss)")))
     graph_load(&g, links);
   tops = roots(&g);
   for (guint i = 0; i < tops->len; i++)
-    draw(&g, g_ptr_array_index(tops, i), NULL, "", TRUE);
+    draw(&g, g_ptr_array_index(tops, i), NULL, NULL);
+  lines = tree_lines(g.table);
   if (g.left_out)
     /* TRANSLATORS: after the chain drawn as a tree, when it is too big. */
-    g_ptr_array_add(g.lines, g_strdup(_("… (the rest is left out: see --json)")));
+    g_ptr_array_add(lines, g_strdup(_("… (the rest is left out: see --json)")));
+  scols_unref_table(g.table);
   g_hash_table_unref(g.below);
   g_hash_table_unref(g.above);
   g_hash_table_unref(g.path);
-  return g.lines;
+  return lines;
 }

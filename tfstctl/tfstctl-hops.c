@@ -31,12 +31,12 @@ static const TfstctlField json_fields[] = {
     {NULL, "port", HOP_PORT},
     {NULL, "role", HOP_ROLE},
     {NULL, "state", HOP_STATE},
-    {NULL, "since", HOP_SINCE},
-    {NULL, "rtt", HOP_RTT},
+    {NULL, "since_us", HOP_SINCE},
+    {NULL, "rtt_us", HOP_RTT},
     {NULL, "reconnects", HOP_RECONNECTS},
     {NULL, "attempts", HOP_ATTEMPTS},
     {NULL, "last_error", HOP_LAST_ERROR},
-    {NULL, "next_attempt", HOP_NEXT_ATTEMPT},
+    {NULL, "next_attempt_us", HOP_NEXT_ATTEMPT},
     {NULL, "preference", HOP_PREFERENCE},
     {NULL, "connect", HOP_CONNECT},
 };
@@ -144,14 +144,15 @@ word_cell_cb(GVariant *row, const TfstctlField *field)
   return g_strdup(*text != '\0' ? text : "-");
 }
 
-/* A point in time, "-" for none. */
+/* A point in time relative to now ("3min 12s ago", "in 5s"), "-" for
+ * none: a table cell has no room for the date, and how long ago is what
+ * the reader wants to know. */
 static char *
 time_cell_cb(GVariant *row, const TfstctlField *field)
 {
   g_autoptr(GVariant) value = g_variant_get_child_value(row, field->member);
-  guint64 usec = g_variant_get_uint64(value);
 
-  return usec != 0 ? tfstctl_format_time(usec) : g_strdup("-");
+  return tfstctl_format_time_relative(g_variant_get_uint64(value));
 }
 
 static const TfstctlField parent_fields[] = {

@@ -117,6 +117,25 @@ get_settings(GDBusProxy *proxy, TfstctlBus *bus, const char *scope, GError **err
   return tfstctl_bus_call(bus, proxy, "GetSettings", g_variant_new("(s)", scope), "(a{sv})", error);
 }
 
+/* "PingInterval" -> "ping_interval_us", "Count" -> "count". */
+static char *
+json_setting_key(const char *name)
+{
+  GString *key = g_string_new(NULL);
+  const char *known = NULL;
+  TfstKeepaliveUnit unit = TFST_KEEPALIVE_UNIT_COUNT;
+
+  for (const char *p = name; *p != '\0'; p++) {
+    if (g_ascii_isupper(*p) && p != name)
+      g_string_append_c(key, '_');
+    g_string_append_c(key, g_ascii_tolower(*p));
+  }
+  if (find_setting(name, &known, &unit) &&
+      (unit == TFST_KEEPALIVE_UNIT_S || unit == TFST_KEEPALIVE_UNIT_MS))
+    g_string_append(key, "_us");
+  return g_string_free(key, FALSE);
+}
+
 static JsonObject *
 json_settings(GVariant *settings)
 {
@@ -125,12 +144,23 @@ json_settings(GVariant *settings)
   const char *name;
   GVariant *value;
 
+  /* snake_case keys with the unit in the name, times in microseconds as
+   * everywhere in tfstctl's JSON: "Idle" 30 -> "idle_us" 30000000. */
   g_variant_iter_init(&iter, settings);
   while (g_variant_iter_loop(&iter, "{&sv}", &name, &value)) {
+    g_autofree char *key = json_setting_key(name);
+    const char *known = NULL;
+    TfstKeepaliveUnit unit = TFST_KEEPALIVE_UNIT_COUNT;
+    gint64 scale = 1;
+
+    if (find_setting(name, &known, &unit))
+      scale = unit == TFST_KEEPALIVE_UNIT_S    ? G_USEC_PER_SEC
+              : unit == TFST_KEEPALIVE_UNIT_MS ? 1000
+                                               : 1;
     if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
-      json_object_set_boolean_member(json, name, g_variant_get_boolean(value));
+      json_object_set_boolean_member(json, key, g_variant_get_boolean(value));
     else if (g_variant_is_of_type(value, G_VARIANT_TYPE_UINT32))
-      json_object_set_int_member(json, name, g_variant_get_uint32(value));
+      json_object_set_int_member(json, key, (gint64)g_variant_get_uint32(value) * scale);
   }
   return json;
 }
@@ -142,9 +172,9 @@ print_settings(GVariant *hops, GVariant *sessions)
   const char *name;
   TfstKeepaliveUnit unit;
 
-  scols_table_new_column(table, _("SETTING"), 0, 0);
-  scols_table_new_column(table, _("HOPS"), 0, 0);
-  scols_table_new_column(table, _("SESSIONS"), 0, 0);
+  tfstctl_output_table_new_column(table, N_("SETTING"), 0);
+  tfstctl_output_table_new_column(table, N_("HOPS"), 0);
+  tfstctl_output_table_new_column(table, N_("SESSIONS"), 0);
 
   for (guint i = 0; tfst_keepalive_setting(i, &name, &unit); i++) {
     g_autoptr(GVariant) h = hops ? g_variant_lookup_value(hops, name, NULL) : NULL;
@@ -206,6 +236,25 @@ parse_assignments(char **assignments, GError **error)
   return g_variant_ref_sink(g_variant_builder_end(&b));
 }
 
+/* The D-Bus API's flag names in the instance's messages, as the options
+ * of this command that set them: a person typed the option. */
+static const char *const flag_options[][2] = {
+    {"flag ALLOW_FIREWALL_MISMATCH (2)", "--allow-firewall-mismatch"},
+    {"ALLOW_FIREWALL_MISMATCH (2)", "--allow-firewall-mismatch"},
+    {"PERSIST (1)", "--persist"},
+};
+
+static void
+name_options(GError *error)
+{
+  g_autoptr(GString) message = g_string_new(error->message);
+
+  for (guint i = 0; i < G_N_ELEMENTS(flag_options); i++)
+    g_string_replace(message, flag_options[i][0], flag_options[i][1], 0);
+  g_free(error->message);
+  error->message = g_strdup(message->str);
+}
+
 static int
 run_set(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, const char *scope,
         guint flags, GVariant *changes)
@@ -217,8 +266,10 @@ run_set(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, const ch
   warnings = tfstctl_bus_call(
       bus, proxy, "SetSettings",
       g_variant_new("(s@a{sv}u)", scope != NULL ? scope : "hops", changes, flags), "(as)", &error);
-  if (warnings == NULL)
+  if (warnings == NULL) {
+    name_options(error);
     return tfstctl_fail(error);
+  }
   if (opts->json) {
     g_autoptr(JsonObject) json = json_object_new();
     JsonArray *array = json_array_new();
@@ -305,8 +356,8 @@ static const TfstctlField audit_fields[] = {
     {N_("RETRANS"), "retransmits", 9, .flags = TFSTCTL_FIELD_RIGHT},
     {N_("RTT"), "rtt_us", 10, TFSTCTL_FIELD_RTT, TFSTCTL_FIELD_RIGHT},
     {NULL, "rttvar_us", 11},
-    {N_("ACKED"), "bytes_acked", 12, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
-    {N_("RECEIVED"), "bytes_received", 13, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("ACKED"), "acked_bytes", 12, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("RECEIVED"), "received_bytes", 13, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
 };
 static const TfstctlFields audit_desc = TFSTCTL_FIELDS(AUDIT_ROW, audit_fields);
 
@@ -328,12 +379,14 @@ print_audit(GVariant *conns)
             close_wait);
 }
 
+/* An object as every command prints (tfstctl(1), JSON OUTPUT). */
 static void
 json_audit(GVariant *conns)
 {
-  g_autoptr(JsonArray) json = tfstctl_fields_json_rows(&audit_desc, conns);
+  g_autoptr(JsonObject) json = json_object_new();
 
-  tfstctl_output_json_print_array(json);
+  json_object_set_array_member(json, "connections", tfstctl_fields_json_rows(&audit_desc, conns));
+  tfstctl_output_json_print_object(json);
 }
 
 static int

@@ -3,8 +3,10 @@
  * json-glib.  The libraries do the layout and the syntax; this sets them
  * up the one way tfstctl prints.  Tables: two spaces between columns, no
  * colours, never narrowed to the terminal (a script piping the output and
- * a person reading it see the same lines).  JSON: one document, pretty
- * printed with two spaces; member names are API and never translated. */
+ * a person reading it see the same lines), the header line left out with
+ * --no-legend, the columns picked with -o.  JSON: one document, pretty
+ * printed with two spaces or on one line (--json=short); member names are
+ * API and never translated. */
 #pragma once
 
 #include <glib.h>
@@ -14,6 +16,18 @@
 typedef struct libscols_table TfstctlScolsTable;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstctlScolsTable, scols_unref_table)
 
+/* How the command line asked for output.  Set once, from argv, before
+ * anything is printed (STYLE.md: argv results are the one global state). */
+typedef struct {
+  gboolean json_short; /* --json=short: one line per document */
+  gboolean no_legend;  /* --no-legend: no header lines, hints or footers */
+  char **columns;      /* -o: the columns to show in this order; NULL: all */
+} TfstctlOutputSettings;
+
+void tfstctl_output_configure(const TfstctlOutputSettings *settings);
+/* FALSE with --no-legend: leave out header lines, hints and footers. */
+gboolean tfstctl_output_legend(void);
+
 /* An empty table; add columns with scols_table_new_column() (the header
  * translated, SCOLS_FL_RIGHT for numbers) and lines with
  * scols_table_new_line(). */
@@ -22,6 +36,11 @@ struct libscols_table *tfstctl_output_table_new(void);
  * alone when there are no lines (libsmartcols prints nothing then: this
  * adds an empty line to lay the header out, so print a table once). */
 void tfstctl_output_table_print(struct libscols_table *table);
+/* A column whose header is `header` translated; -o matches both the
+ * untranslated header (the column's name in tfstctl(1)) and the shown one,
+ * case does not matter and "-", "_" and " " are the same. */
+struct libscols_column *tfstctl_output_table_new_column(struct libscols_table *table,
+                                                        const char *header, int flags);
 
 /* Prints the document and a newline to stdout. */
 void tfstctl_output_json_print(JsonNode *root);

@@ -2,7 +2,7 @@
 /* tfstctl ports: the ITM rule's ports on this host, whether each is free,
  * and who holds it.  Reads the kernel directly (inet_diag, /proc), so it
  * works with no tfstd running. */
-#include "tfstctl.h"
+#include "tfstctl-bus.h"
 #include "tfstctl-output.h"
 
 #include "tfst-addr.h"
@@ -160,9 +160,11 @@ table_new(void)
 
   for (guint i = 0; i < G_N_ELEMENTS(port_states); i++)
     w_state = MAX(w_state, (size_t)g_utf8_strlen(_(port_states[i].label), -1));
-  scols_table_new_column(table, _("PORT"), 5, SCOLS_FL_STRICTWIDTH);
-  scols_table_new_column(table, _("STATE"), (double)w_state, SCOLS_FL_STRICTWIDTH);
-  scols_table_new_column(table, _("HELD BY"), 0, 0);
+  scols_column_set_whint(tfstctl_output_table_new_column(table, N_("PORT"), SCOLS_FL_STRICTWIDTH),
+                         5);
+  scols_column_set_whint(tfstctl_output_table_new_column(table, N_("STATE"), SCOLS_FL_STRICTWIDTH),
+                         (double)w_state);
+  tfstctl_output_table_new_column(table, N_("HELD BY"), 0);
   return table;
 }
 
@@ -180,7 +182,8 @@ print_table(const GArray *rows, const TfstPortSysctl *sysctl)
     scols_line_refer_data(line, 2, held_by_text(row));
   }
   tfstctl_output_table_print(table);
-  print_hints(rows, sysctl);
+  if (tfstctl_output_legend())
+    print_hints(rows, sysctl);
 }
 
 /* ---- JSON */
@@ -221,14 +224,17 @@ json_row(const PortRow *row)
   return json;
 }
 
+/* An object as every command prints (tfstctl(1), JSON OUTPUT). */
 static void
 print_json(const GArray *rows)
 {
-  g_autoptr(JsonArray) json = json_array_sized_new(rows->len);
+  g_autoptr(JsonObject) json = json_object_new();
+  JsonArray *ports = json_array_sized_new(rows->len);
 
   for (guint i = 0; i < rows->len; i++)
-    json_array_add_object_element(json, json_row(&g_array_index(rows, PortRow, i)));
-  tfstctl_output_json_print_array(json);
+    json_array_add_object_element(ports, json_row(&g_array_index(rows, PortRow, i)));
+  json_object_set_array_member(json, "ports", ports);
+  tfstctl_output_json_print_object(json);
 }
 
 static gboolean
@@ -243,6 +249,7 @@ check_range(const char *option, gint value, gint lo, gint hi)
 int
 tfstctl_ports(int argc, char **argv)
 {
+  g_auto(TfstctlOptions) opts = {0};
   g_autoptr(GOptionContext) ctx = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GArray) ports = NULL;
@@ -252,7 +259,6 @@ tfstctl_ports(int argc, char **argv)
   gint base = DEFAULT_BASE;
   gint skip = 0;
   gint count = 0;
-  gboolean json = FALSE;
   GOptionEntry entries[] = {
       {"base", 0, 0, G_OPTION_ARG_INT, &base, N_("First port of the rule (default 1918)"),
        N_("PORT")},
@@ -260,15 +266,17 @@ tfstctl_ports(int argc, char **argv)
        N_("Start at Base + SKIP × 4096, as [Ports] Skip= (default 0)"), N_("SKIP")},
       {"count", 0, 0, G_OPTION_ARG_INT, &count,
        N_("List at most COUNT ports (default: all up to 65535)"), N_("COUNT")},
-      {"json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print a JSON array instead of a table"), NULL},
       {NULL},
   };
 
-  ctx = g_option_context_new(NULL);
-  g_option_context_set_summary(ctx, _("List the ports Base + (Skip + k) × 4096 of the ITM rule, "
-                                      "whether each is free, reserved or inside the ephemeral "
-                                      "range, and which process and unit holds it."));
-  g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
+  /* The output options every command has; no instance: this reads the
+   * kernel of the host. */
+  ctx = tfstctl_option_context_new(NULL,
+                                   _("List the ports Base + (Skip + k) × 4096 of the ITM rule, "
+                                     "whether each is free, reserved or inside the ephemeral "
+                                     "range, and which process and unit holds it."),
+                                   entries, &opts, FALSE);
+  tfstctl_options_prepare_argv(argc, argv);
   if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
     g_printerr("tfstctl ports: %s\n", error->message);
     return TFSTCTL_EXIT_USAGE;
@@ -300,7 +308,7 @@ tfstctl_ports(int argc, char **argv)
     return EXIT_FAILURE;
   }
   rows = build_rows(ports, owners, sysctl);
-  if (json)
+  if (opts.json)
     print_json(rows);
   else
     print_table(rows, sysctl);

@@ -3,6 +3,7 @@
 #include "tfstctl-bus.h"
 #include "tfstctl-fields.h"
 #include "tfstctl-output.h"
+#include "tfstctl-values.h"
 
 #include <glib/gi18n.h>
 
@@ -14,10 +15,10 @@ static const TfstctlField session_fields[] = {
     {N_("CLIENT"), "client", 3},
     {N_("TARGET"), "target", 4},
     {N_("STATE"), "state", 5},
-    {N_("TO-TARGET"), "bytes_to_target", 6, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
-    {N_("TO-CLIENT"), "bytes_to_client", 7, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
-    {N_("AGE"), "age", 8, TFSTCTL_FIELD_SECONDS, TFSTCTL_FIELD_RIGHT},
-    {N_("IDLE"), "idle", 9, TFSTCTL_FIELD_SECONDS, TFSTCTL_FIELD_RIGHT},
+    {N_("TO-TARGET"), "to_target_bytes", 6, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("TO-CLIENT"), "to_client_bytes", 7, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("AGE"), "age_us", 8, TFSTCTL_FIELD_SECONDS, TFSTCTL_FIELD_RIGHT},
+    {N_("IDLE"), "idle_us", 9, TFSTCTL_FIELD_SECONDS, TFSTCTL_FIELD_RIGHT},
 };
 static const TfstctlFields session_desc = TFSTCTL_FIELDS("(tssssstttt)", session_fields);
 
@@ -38,11 +39,23 @@ filter_clear(Filter *filter)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Filter, filter_clear)
 
+/* The values tfstctl(1) lists; the instance would just match nothing. */
+static const char *const states[] = {
+    "opening", "open", "half-closed-client", "half-closed-target", "closing", NULL,
+};
+static const char *const directions[] = {"upcall", "downcall", NULL};
+
 /* The a{sv} filter of ListSessions(); only the keys given are set. */
 static GVariant *
 filter_to_variant(const Filter *filter, GError **error)
 {
   g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
+
+  if ((filter->state != NULL &&
+       !tfstctl_values_check_word("--state", filter->state, states, error)) ||
+      (filter->direction != NULL &&
+       !tfstctl_values_check_word("--direction", filter->direction, directions, error)))
+    return NULL;
 
   if (filter->remote != NULL) {
     if (!g_hostname_is_ip_address(filter->remote)) {

@@ -163,7 +163,7 @@ static const TfstctlField json_fields[] = {
     {NULL, "duplicates", SINK_DUPLICATES},
     {NULL, "spool_bytes", SINK_SPOOL_BYTES},
     {NULL, "spool_events", SINK_SPOOL_EVENTS},
-    {NULL, "spool_capacity", SINK_SPOOL_CAPACITY},
+    {NULL, "spool_capacity_bytes", SINK_SPOOL_CAPACITY},
     {NULL, "oldest_unacked_age_us", SINK_OLDEST},
     {NULL, "far_end_status", SINK_FAR_END},
     {NULL, "connections", SINK_CONNECTIONS},

@@ -7,9 +7,13 @@
 #include "tfstctl-fields.h"
 #include "tfstctl-output.h"
 
+#include "tfst-xfrm.h"
+
 #include <glib/gi18n.h>
 
 #define IPSEC_INTERFACE "org.tfst.Tfst1.Ipsec"
+/* What tfst-xfrm-kernel.c reads in the instance's namespace. */
+#define XFRM_STAT_PATH "/proc/net/xfrm_stat"
 
 /* args: the n_args arguments after the subcommand's name. */
 typedef int (*SpiCommandFunc)(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts,
@@ -267,18 +271,47 @@ spi_conflicts(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, ch
 
 /* ---- stats */
 
+static int print_stats(GVariant *counters, const TfstctlOptions *opts);
+
 static int
 spi_stats(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char **args, int n_args)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) counters =
       tfstctl_bus_call(bus, proxy, "Statistics", NULL, "(a{st})", &error);
+
+  if (counters == NULL)
+    return tfstctl_fail(error);
+  return print_stats(counters, opts);
+}
+
+/* spi stats without -i: the counters are the kernel's, host-wide; read
+ * them here, as ip xfrm and ipsecstat do, with or without an instance. */
+static int
+spi_stats_here(const TfstctlOptions *opts)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GVariant) counters = NULL;
+
+  if (!g_file_get_contents(XFRM_STAT_PATH, &text, NULL, &error)) {
+    g_prefix_error(&error, _("cannot read the kernel's IPsec counters: "));
+    return tfstctl_fail(error);
+  }
+  counters = tfst_xfrm_parse_stat(text, &error);
+  if (counters == NULL)
+    return tfstctl_fail(error);
+  g_variant_ref_sink(counters);
+  return print_stats(counters, opts);
+}
+
+static int
+print_stats(GVariant *counters, const TfstctlOptions *opts)
+{
   GVariantIter iter;
   const char *name;
   guint64 value;
 
-  if (counters == NULL)
-    return tfstctl_fail(error);
   g_variant_iter_init(&iter, counters);
   if (opts->json) {
     g_autoptr(JsonObject) json = json_object_new();
@@ -291,8 +324,8 @@ spi_stats(GDBusProxy *proxy, TfstctlBus *bus, const TfstctlOptions *opts, char *
   } else {
     g_autoptr(TfstctlScolsTable) table = tfstctl_output_table_new();
 
-    scols_table_new_column(table, _("NAME"), 0, 0);
-    scols_table_new_column(table, _("VALUE"), 0, SCOLS_FL_RIGHT);
+    tfstctl_output_table_new_column(table, N_("NAME"), 0);
+    tfstctl_output_table_new_column(table, N_("VALUE"), SCOLS_FL_RIGHT);
     while (g_variant_iter_next(&iter, "{&st}", &name, &value)) {
       struct libscols_line *line = scols_table_new_line(table, NULL);
 
@@ -352,6 +385,8 @@ tfstctl_spi(int argc, char **argv)
     }
     if (g_strcmp0(argv[1], "check") == 0 && !check_usage(argv + 2, argc - 2, &spi, &error))
       return tfstctl_fail(error);
+    if (spi_commands[i].func == spi_stats && opts.instance == NULL)
+      return spi_stats_here(&opts);
     bus = tfstctl_bus_new(&opts, &error);
     if (bus == NULL)
       return tfstctl_fail(error);

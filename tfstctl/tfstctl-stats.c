@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* tfstctl stats: the counters since the last clear (GetStatistics), and
- * clearing them (ClearStatistics). */
+/* tfstctl stats: the counters since the last clear (GetStatistics), or
+ * with --clear exactly the counters it cleared (ClearStatistics returns
+ * them: reading and clearing are one step in the instance). */
 #include "tfstctl-bus.h"
 #include "tfstctl-fields.h"
 #include "tfstctl-format.h"
@@ -58,18 +59,22 @@ add_counter_rows(struct libscols_table *table, const char *name, GVariant *value
 }
 
 static void
-print_text(GVariant *counters, guint64 cleared)
+print_text(GVariant *counters, guint64 since_usec, gboolean cleared)
 {
   g_autoptr(TfstctlScolsTable) table = tfstctl_output_table_new();
-  g_autofree char *since = tfstctl_format_time(cleared);
+  g_autofree char *since = tfstctl_format_time(since_usec);
   GVariantIter iter;
   const char *name;
   GVariant *value;
 
-  /* TRANSLATORS: %s is the local time of the last clear. */
-  g_print(_("Counters since %s\n"), since);
-  scols_table_new_column(table, _("NAME"), 0, 0);
-  scols_table_new_column(table, _("VALUE"), 0, 0);
+  if (tfstctl_output_legend() && cleared)
+    /* TRANSLATORS: %s is the local time of the previous clear. */
+    g_print(_("Cleared these counters, counted since %s:\n"), since);
+  else if (tfstctl_output_legend())
+    /* TRANSLATORS: %s is the local time of the last clear. */
+    g_print(_("Counters since %s\n"), since);
+  tfstctl_output_table_new_column(table, N_("NAME"), 0);
+  tfstctl_output_table_new_column(table, N_("VALUE"), 0);
   g_variant_iter_init(&iter, counters);
   while (g_variant_iter_loop(&iter, "{&sv}", &name, &value))
     add_counter_rows(table, name, value);
@@ -97,8 +102,25 @@ json_counter(GVariant *value)
   return json_node_init_object(json_node_alloc(), map);
 }
 
+/* "SessionsFailedByErrno" -> "sessions_failed_by_errno", the JSON style of
+ * tfstctl(1); a name already in that style stays as it is. */
+static char *
+snake_case(const char *name)
+{
+  GString *s = g_string_new(NULL);
+
+  for (const char *p = name; *p != '\0'; p++) {
+    if (g_ascii_isupper(*p) && p != name)
+      g_string_append_c(s, '_');
+    g_string_append_c(s, g_ascii_tolower(*p));
+  }
+  return g_string_free(s, FALSE);
+}
+
+/* Byte counters carry the unit in their name: "upcall_bytes_to_target"
+ * already does; the others are counts. */
 static void
-print_json(GVariant *counters, guint64 cleared, const char *instance)
+print_json(GVariant *counters, guint64 since, guint64 cleared, const char *instance)
 {
   g_autoptr(JsonObject) json = json_object_new();
   JsonObject *counters_json = json_object_new();
@@ -107,10 +129,16 @@ print_json(GVariant *counters, guint64 cleared, const char *instance)
   GVariant *value;
 
   json_object_set_string_member(json, "instance", instance);
-  json_object_set_int_member(json, "cleared", (gint64)cleared);
+  json_object_set_int_member(json, "since_us", (gint64)since);
+  if (cleared != 0)
+    json_object_set_int_member(json, "cleared_us", (gint64)cleared);
+  else
+    json_object_set_null_member(json, "cleared_us");
   g_variant_iter_init(&iter, counters);
-  while (g_variant_iter_loop(&iter, "{&sv}", &name, &value))
-    json_object_set_member(counters_json, name, json_counter(value));
+  while (g_variant_iter_loop(&iter, "{&sv}", &name, &value)) {
+    g_autofree char *key = snake_case(name);
+    json_object_set_member(counters_json, key, json_counter(value));
+  }
   json_object_set_object_member(json, "counters", counters_json);
   tfstctl_output_json_print_object(json);
 }
@@ -127,11 +155,13 @@ tfstctl_stats(int argc, char **argv)
   g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
   g_autoptr(GVariant) counters = NULL;
   g_autofree char *instance = NULL;
+  guint64 since = 0;
   guint64 cleared = 0;
   gboolean clear = FALSE;
+  gboolean ok;
   const GOptionEntry entries[] = {
-      {"clear", 0, 0, G_OPTION_ARG_NONE, &clear, N_("Set the counters to zero after printing them"),
-       NULL},
+      {"clear", 0, 0, G_OPTION_ARG_NONE, &clear,
+       N_("Set the counters to zero and print exactly the values that were cleared"), NULL},
       {NULL},
   };
 
@@ -145,20 +175,22 @@ tfstctl_stats(int argc, char **argv)
   proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
-  if (!tfst_dbus_tfst1_instance_call_get_statistics_sync(proxy, tfstctl_bus_call_flags(bus),
-                                                         tfstctl_bus_call_timeout(bus), &counters,
-                                                         &cleared, NULL, &error))
+  if (clear) {
+    tfstctl_bus_prepare_auth(bus);
+    ok = tfst_dbus_tfst1_instance_call_clear_statistics_sync(
+        proxy, tfstctl_bus_call_flags(bus), tfstctl_bus_call_timeout(bus), &counters, &since,
+        &cleared, NULL, &error);
+  } else {
+    ok = tfst_dbus_tfst1_instance_call_get_statistics_sync(proxy, tfstctl_bus_call_flags(bus),
+                                                           tfstctl_bus_call_timeout(bus), &counters,
+                                                           &since, NULL, &error);
+  }
+  if (!ok)
     return tfstctl_fail(error);
   instance = tfstctl_instance_name(proxy);
   if (opts.json)
-    print_json(counters, cleared, instance);
+    print_json(counters, since, cleared, instance);
   else
-    print_text(counters, cleared);
-  if (!clear)
-    return TFSTCTL_EXIT_OK;
-  tfstctl_bus_prepare_auth(bus);
-  if (!tfst_dbus_tfst1_instance_call_clear_statistics_sync(
-          proxy, tfstctl_bus_call_flags(bus), tfstctl_bus_call_timeout(bus), NULL, &error))
-    return tfstctl_fail(error);
+    print_text(counters, since, clear);
   return TFSTCTL_EXIT_OK;
 }

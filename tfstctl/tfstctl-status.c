@@ -18,8 +18,8 @@
 #define STATUS_TLS_CERTIFICATES 13
 
 static const TfstctlField hop_fields[] = {
-    {NULL, "label", 0}, {NULL, "address", 1}, {NULL, "port", 2},       {NULL, "up", 3},
-    {NULL, "since", 4}, {NULL, "rtt", 5},     {NULL, "reconnects", 6},
+    {NULL, "label", 0},    {NULL, "address", 1}, {NULL, "port", 2},       {NULL, "up", 3},
+    {NULL, "since_us", 4}, {NULL, "rtt_us", 5},  {NULL, "reconnects", 6},
 };
 static const TfstctlFields hop_desc = TFSTCTL_FIELDS(HOP_ROW, hop_fields);
 

@@ -5,6 +5,7 @@
 #include "tfstctl-format.h"
 #include "tfstctl-fields.h"
 #include "tfstctl-output.h"
+#include "tfstctl-values.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -106,12 +107,13 @@ trace_define(int argc, char **argv)
   g_auto(Trace) t = {0};
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
-  gint64 size = TRACE_DEFAULT_SIZE;
+  guint64 size = TRACE_DEFAULT_SIZE;
+  g_autofree char *size_text = NULL;
   gboolean wrap = FALSE;
   guint64 port = 0;
   const GOptionEntry entries[] = {
-      {"size", 0, 0, G_OPTION_ARG_INT64, &size,
-       N_("Buffer size in bytes, 4096-67108864 (default 1048576)"), N_("BYTES")},
+      {"size", 0, 0, G_OPTION_ARG_STRING, &size_text,
+       N_("Buffer size, 4K-64M, such as 65536 or 1M (default 1M)"), N_("SIZE")},
       {"wrap", 0, 0, G_OPTION_ARG_NONE, &wrap,
        N_("Overwrite the oldest packets when the buffer is full, instead of stopping"), NULL},
       {NULL},
@@ -128,12 +130,9 @@ trace_define(int argc, char **argv)
     return tfstctl_fail(error);
   }
   /* The instance checks too; a typo should not need the bus to be told. */
-  if (size < 4096 || size > 67108864) {
-    g_autofree char *shown = g_strdup_printf("%" G_GINT64_FORMAT, size);
-    g_set_error(&error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
-                _("the buffer size must be 4096-67108864 bytes, not %s"), shown);
+  if (size_text != NULL &&
+      !tfstctl_values_parse_size("--size", size_text, 4096, 67108864, &size, &error))
     return tfstctl_fail(error);
-  }
   if (!trace_connect(&t, &error))
     return tfstctl_fail(error);
   reply = trace_call(&t, "Define",
@@ -145,7 +144,7 @@ trace_define(int argc, char **argv)
     g_autoptr(JsonObject) json = result_new(&t, argv[1]);
     tfstctl_output_json_set_text(json, "address", argv[2]);
     json_object_set_int_member(json, "port", port);
-    json_object_set_int_member(json, "size", size);
+    json_object_set_int_member(json, "size_bytes", (gint64)size);
     json_object_set_boolean_member(json, "wrap", wrap);
     tfstctl_output_json_print_object(json);
   }
@@ -175,8 +174,8 @@ static const TfstctlField trace_fields[] = {
     {N_("NAME"), "name", 0},
     {N_("REMOTE"), "address", 1, TFSTCTL_FIELD_CUSTOM, .port = 2, .cell = trace_remote_cell_cb},
     {NULL, "port", 2},
-    {N_("SIZE"), "size", 3, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
-    {N_("USED"), "used", 4, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("SIZE"), "size_bytes", 3, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
+    {N_("USED"), "used_bytes", 4, TFSTCTL_FIELD_BYTES, TFSTCTL_FIELD_RIGHT},
     {N_("PACKETS"), "packets", 5, .flags = TFSTCTL_FIELD_RIGHT},
     {N_("WRAP"), "wrap", 6, TFSTCTL_FIELD_YES_NO},
     {N_("PAUSED"), "paused", 7, TFSTCTL_FIELD_YES_NO},
@@ -244,7 +243,7 @@ packet_time_cell_cb(GVariant *row, const TfstctlField *field)
 
 /* --json adds the header bytes (hex), which no table could show. */
 static const TfstctlField packet_fields[] = {
-    {N_("TIME"), "time", 0, TFSTCTL_FIELD_CUSTOM, .cell = packet_time_cell_cb},
+    {N_("TIME"), "time_us", 0, TFSTCTL_FIELD_CUSTOM, .cell = packet_time_cell_cb},
     {N_("SOURCE"), "source", 1, TFSTCTL_FIELD_ENDPOINT, .port = 2},
     {NULL, "source_port", 2},
     {N_("DESTINATION"), "destination", 3, TFSTCTL_FIELD_ENDPOINT, .port = 4},

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tfstctl: command-line client for tfst instances. */
 #include "tfstctl.h"
+#include "tfstctl-bus.h"
+#include "tfstctl-instances.h"
 #include "tfst-version.h"
 
 #include <glib.h>
@@ -12,34 +14,45 @@ typedef struct {
   const char *name;
   const char *summary; /* N_(): translated when shown */
   int (*run)(int argc, char **argv);
+  /* Talks to one instance: -i PATTERN runs it for every instance that
+   * matches.  list, ports, permissions and collect take no instance
+   * (host-wide); monitor, check and cat match -i themselves. */
+  gboolean per_instance;
 } TfstctlCommand;
 
 /* One row per command, in the order --help lists them. */
 static const TfstctlCommand commands[] = {
-    {"list", N_("List the instances on the system bus"), tfstctl_list},
-    {"status", N_("Show the state of an instance, its hops and its chain"), tfstctl_status},
-    {"chain", N_("Show the chain of labels as an instance knows it"), tfstctl_chain},
+    {"list", N_("List the instances, running or configured (the default command)"), tfstctl_list,
+     FALSE},
+    {"status", N_("Show the state of an instance, its hops and its chain"), tfstctl_status, TRUE},
+    {"chain", N_("Show the chain of labels as an instance knows it"), tfstctl_chain, TRUE},
+    /* One stream for every instance -i matches, not one run each. */
     {"monitor", N_("Print hop, failover, session and state events as they happen"),
-     tfstctl_monitor},
-    {"sessions", N_("List the sessions of an instance"), tfstctl_sessions},
-    {"stats", N_("Show the counters of an instance, optionally clear them"), tfstctl_stats},
+     tfstctl_monitor, FALSE},
+    {"sessions", N_("List the sessions of an instance"), tfstctl_sessions, TRUE},
+    {"stats", N_("Show the counters of an instance, optionally clear them"), tfstctl_stats, TRUE},
     {"dataflow", N_("Measure the data moving through a session, a hop or an instance"),
-     tfstctl_dataflow},
+     tfstctl_dataflow, TRUE},
     {"keepalive", N_("Show or change keepalive settings live, audit the TCP connections"),
-     tfstctl_keepalive},
-    {"log-level", N_("Show or change the log level of an instance"), tfstctl_log_level},
-    {"close", N_("Reset a session"), tfstctl_close},
-    {"reload", N_("Make an instance read its configuration again"), tfstctl_reload},
-    {"check", N_("Check configurations without starting anything"), tfstctl_check},
+     tfstctl_keepalive, TRUE},
+    {"log-level", N_("Show or change the log level of an instance"), tfstctl_log_level, TRUE},
+    {"close", N_("Reset a session"), tfstctl_close, TRUE},
+    {"reload", N_("Make an instance read its configuration again"), tfstctl_reload, TRUE},
+    /* check and cat read the configuration, not the bus: they match -i
+     * against the configured instances themselves. */
+    {"check", N_("Check configurations without starting anything"), tfstctl_check, FALSE},
     {"cat", N_("Print every file of an instance's configuration, in the order they apply"),
-     tfstctl_cat},
-    {"ports", N_("List the ports of the ITM rule and who holds them"), tfstctl_ports},
+     tfstctl_cat, FALSE},
+    {"ports", N_("List the ports of the ITM rule and who holds them"), tfstctl_ports, FALSE},
     {"trace", N_("Capture the packets exchanged with one peer: define, list, show, export"),
-     tfstctl_trace},
-    {"spi", N_("List IPsec SAs, check an SPI, find colliding SPIs, IPsec counters"), tfstctl_spi},
-    {"events", N_("Show the event sinks: counters, spool, target; push events now"),
-     tfstctl_events},
-    {"collect", N_("Write one archive with everything support asks for"), tfstctl_collect},
+     tfstctl_trace, TRUE},
+    {"spi", N_("List IPsec SAs, check an SPI, find colliding SPIs, IPsec counters"), tfstctl_spi,
+     TRUE},
+    {"events", N_("Show the event sinks: counters, spool, target; push events now"), tfstctl_events,
+     TRUE},
+    {"collect", N_("Write one archive with everything support asks for"), tfstctl_collect, FALSE},
+    {"permissions", N_("Show which tfst actions the caller is allowed"), tfstctl_permissions,
+     FALSE},
 };
 
 static char *
@@ -66,32 +79,23 @@ find_command(const char *name)
   return NULL;
 }
 
-/* The options of the D-Bus commands may also come before the command
- * name, as with systemctl: "tfstctl --json -i relay@2 status". */
-typedef struct {
-  char *instance;
-  gboolean json;
-  gboolean no_ask_password;
-} GlobalOptions;
-
-static void
-global_options_clear(GlobalOptions *global)
-{
-  g_clear_pointer(&global->instance, g_free);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(GlobalOptions, global_options_clear)
-
-/* The command's argv: its name, the global options given, then the rest.
- * Returns the strings to free; *out_args gets a shallow copy for the
- * command, whose option parser may reorder it. */
+/* The command's argv: its name, the global options given (the options of
+ * the D-Bus commands may also come before the command name, as with
+ * systemctl: "tfstctl --json -i relay@2 status"), then the rest.  Returns
+ * the strings to free; *out_args gets a shallow copy for the command,
+ * whose option parser may reorder it. */
 static GStrv
-command_argv(int argc, char **argv, const GlobalOptions *global, char ***out_args)
+command_argv(int argc, char **argv, const TfstctlOptions *global, char ***out_args)
 {
   GPtrArray *args = g_ptr_array_new();
 
   g_ptr_array_add(args, g_strdup(argv[1]));
   if (global->json)
-    g_ptr_array_add(args, g_strdup("--json"));
+    g_ptr_array_add(args, g_strdup(global->json_short ? "--json=short" : "--json=pretty"));
+  if (global->no_legend)
+    g_ptr_array_add(args, g_strdup("--no-legend"));
+  if (global->output != NULL)
+    g_ptr_array_add(args, g_strconcat("--output=", global->output, NULL));
   if (global->no_ask_password)
     g_ptr_array_add(args, g_strdup("--no-ask-password"));
   if (global->instance != NULL)
@@ -113,43 +117,43 @@ locale_dir(void)
   return dir != NULL && *dir != '\0' ? dir : LOCALEDIR;
 }
 
+static GOptionContext *
+main_context_new(TfstctlOptions *global, gboolean *version)
+{
+  g_autofree char *description = commands_description();
+  const GOptionEntry entries[] = {
+      {"version", 0, 0, G_OPTION_ARG_NONE, version, N_("Print version and build level"), NULL},
+      {NULL},
+  };
+  GOptionContext *ctx = tfstctl_option_context_new(
+      _("[COMMAND [OPTION…]]"), _("Control and inspect tfst instances"), entries, global, TRUE);
+
+  g_option_context_set_description(ctx, description);
+  /* Stop at the command name: what follows are the command's options. */
+  g_option_context_set_strict_posix(ctx, TRUE);
+  return ctx;
+}
+
 int
 main(int argc, char **argv)
 {
   g_autoptr(GOptionContext) ctx = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *description = NULL;
   g_autofree char *prgname = NULL;
   g_auto(GStrv) cmd_strings = NULL;
   g_autofree char **cmd_argv = NULL;
   const TfstctlCommand *cmd;
-  g_auto(GlobalOptions) global = {0};
+  g_auto(TfstctlOptions) global = {0};
   gboolean version = FALSE;
-  GOptionEntry entries[] = {
-      {"version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print version and build level"), NULL},
-      {"instance", 'i', 0, G_OPTION_ARG_STRING, &global.instance,
-       N_("The instance to talk to, written like the unit instance (default: the only one on the "
-          "bus)"),
-       N_("ROLE@INSTANCE")},
-      {"json", 0, 0, G_OPTION_ARG_NONE, &global.json, N_("Print one JSON document instead of text"),
-       NULL},
-      {"no-ask-password", 0, 0, G_OPTION_ARG_NONE, &global.no_ask_password,
-       N_("Never ask for a password when an action needs authentication"), NULL},
-      {NULL},
-  };
+  char *overview[] = {argv[0], (char *)"list", NULL};
 
   setlocale(LC_ALL, "");
   bindtextdomain(GETTEXT_PACKAGE, locale_dir());
   bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
   textdomain(GETTEXT_PACKAGE);
 
-  ctx = g_option_context_new(_("COMMAND [OPTION…]"));
-  g_option_context_set_summary(ctx, _("Control and inspect tfst instances"));
-  description = commands_description();
-  g_option_context_set_description(ctx, description);
-  g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
-  /* Stop at the command name: what follows are the command's options. */
-  g_option_context_set_strict_posix(ctx, TRUE);
+  ctx = main_context_new(&global, &version);
+  tfstctl_options_prepare_argv(argc, argv);
   if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
     g_printerr("tfstctl: %s\n", error->message);
     return TFSTCTL_EXIT_USAGE;
@@ -158,9 +162,10 @@ main(int argc, char **argv)
     g_print("tfstctl %s (build level %s)\n", PACKAGE_VERSION, TFST_BUILD_LEVEL);
     return EXIT_SUCCESS;
   }
+  /* No command: the overview of every instance, as networkctl gives. */
   if (argc < 2) {
-    g_printerr(_("tfstctl: no command given; see --help\n"));
-    return TFSTCTL_EXIT_USAGE;
+    argc = 2;
+    argv = overview;
   }
   cmd = find_command(argv[1]);
   if (cmd == NULL) {
@@ -171,5 +176,7 @@ main(int argc, char **argv)
   prgname = g_strdup_printf("tfstctl %s", cmd->name);
   g_set_prgname(prgname);
   cmd_strings = command_argv(argc, argv, &global, &cmd_argv);
-  return cmd->run((int)g_strv_length(cmd_strings), cmd_argv);
+  if (!cmd->per_instance)
+    return cmd->run((int)g_strv_length(cmd_strings), cmd_argv);
+  return tfstctl_instances_run(cmd->run, (int)g_strv_length(cmd_strings), cmd_argv);
 }

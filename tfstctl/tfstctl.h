@@ -30,3 +30,4 @@ int tfstctl_spi(int argc, char **argv);
 int tfstctl_events(int argc, char **argv);
 int tfstctl_monitor(int argc, char **argv);
 int tfstctl_collect(int argc, char **argv);
+int tfstctl_permissions(int argc, char **argv);

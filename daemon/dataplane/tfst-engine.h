@@ -69,6 +69,8 @@ GVariant *tfst_inspect_snapshot(TfstEngine *e, gpointer data, GError **error);
 /* data: the a{sv} filter (a floating or owned GVariant ref) */
 GVariant *tfst_inspect_list_sessions(TfstEngine *e, gpointer data, GError **error);
 GVariant *tfst_inspect_get_statistics(TfstEngine *e, gpointer data, GError **error);
+/* Replies (a{sv}tt): the counters it set to zero, as GetStatistics had
+ * them, the clear time they counted from, and the new clear time. */
 GVariant *tfst_inspect_clear_statistics(TfstEngine *e, gpointer data, GError **error);
 /* data: a guint64 * session id */
 GVariant *tfst_inspect_close_session(TfstEngine *e, gpointer data, GError **error);

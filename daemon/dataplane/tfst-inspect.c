@@ -365,12 +365,18 @@ tfst_inspect_get_statistics(TfstEngine *e, gpointer data, GError **error)
   return g_variant_new("(a{sv}t)", &b, (guint64)c->cleared_rt);
 }
 
+/* The counters as they were and the clear, in one go on the data-plane
+ * thread: nothing counted between the two is lost to the caller. */
 GVariant *
 tfst_inspect_clear_statistics(TfstEngine *e, gpointer data, GError **error)
 {
+  g_autoptr(GVariant) before = g_variant_ref_sink(tfst_inspect_get_statistics(e, NULL, error));
+  g_autoptr(GVariant) counters = g_variant_get_child_value(before, 0);
+  g_autoptr(GVariant) since = g_variant_get_child_value(before, 1);
+
   tfst_counters_clear(e);
   tfst_log(e->log, LOG_NOTICE, "statistics cleared on request (ClearStatistics)");
-  return g_variant_new("()");
+  return g_variant_new("(@a{sv}@tt)", counters, since, (guint64)e->stats.cleared_rt);
 }
 
 /* ---- data flow: the control plane takes two samples ---- */

@@ -80,8 +80,9 @@ class PortsCommandTest(unittest.TestCase):
         self.assertEqual(order, [10110, 14206, 18302])
 
     def test_json(self):
-        data = json.loads(self.ports("--base", "1918", "--json"))
-        self.assertIsInstance(data, list)
+        doc = json.loads(self.ports("--base", "1918", "--json"))
+        self.assertEqual(list(doc), ["ports"])
+        data = doc["ports"]
         self.assertEqual([e["port"] for e in data], RULE_1918)
         for e in data:
             self.assertIn(e["state"], ("free", "in-use", "reserved", "ephemeral-range"))
@@ -100,7 +101,7 @@ class PortsCommandTest(unittest.TestCase):
             self.assertEqual(state, "in use", out)
             self.assertRegex(held_by, r"\b%d python" % os.getpid(), out)
 
-            data = json.loads(self.ports("--base", str(port), "--count", "1", "--json"))
+            data = json.loads(self.ports("--base", str(port), "--count", "1", "--json"))["ports"]
             self.assertEqual(data[0]["state"], "in-use")
             holders = [h for h in data[0]["held_by"] if h["pid"] == os.getpid()]
             self.assertTrue(holders, data)

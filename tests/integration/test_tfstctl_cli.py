@@ -84,7 +84,7 @@ class HelpTest(unittest.TestCase):
         self.assertRegex(p.stdout, r"(?m)^\s+sessions\s+Die Sitzungen einer Instanz auflisten$")
         p = run("sessions", "--help", env=env)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("Ein JSON-Dokument statt Text ausgeben", p.stdout)
+        self.assertIn("JSON statt Text ausgeben: pretty", p.stdout)
         self.assertIn("--instance=ROLLE@INSTANZ", p.stdout)
         # errors too; the command names stay English
         p = run("no-such-command", env=env)
@@ -96,7 +96,8 @@ class HelpTest(unittest.TestCase):
         self.assertIn("Control and inspect tfst instances", p.stdout)
 
     def test_bad_usage_exits_2(self):
-        for args in (["no-such-command"], [], ["list", "extra"], ["list", "--no-such-option"],
+        for args in (["no-such-command"], ["list", "extra"], ["--json=long", "list"],
+                     ["list", "--json=yes"], ["list", "--no-such-option"],
                      ["log-level", "high"], ["log-level", "4"], ["log-level", "DEBUG"],
                      ["log-level", "debug", "info"], ["close", "x"],
                      ["dataflow"], ["dataflow", "7", "--interval", "0"],
@@ -122,6 +123,27 @@ class HelpTest(unittest.TestCase):
             self.assertTrue(p.stderr.startswith("tfstctl"), f"{args}: {p.stderr}")
 
 
+class HostWideTest(unittest.TestCase):
+    """Commands about the host need no bus and no instance."""
+
+    def test_spi_stats_without_instance(self):
+        # no bus at all: the kernel's counters are read here
+        env = {"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent/tfst-test-bus"}
+        p = run("spi", "stats", "--json", env=env)
+        if not os.path.exists("/proc/net/xfrm_stat"):
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn("cannot read the kernel's IPsec counters", p.stderr)
+            return
+        self.assertEqual(p.returncode, 0, p.stderr)
+        counters = json.loads(p.stdout)["counters"]
+        self.assertIn("XfrmInError", counters)
+        with open("/proc/net/xfrm_stat") as f:
+            names = [line.split()[0] for line in f if line.strip()]
+        self.assertEqual(list(counters), names)
+        p = run("spi", "stats", "--no-legend", "-o", "name", env=env)
+        self.assertEqual(p.stdout.split(), names)
+
+
 class PrivateBusTest(unittest.TestCase):
     """A private dbus-daemon as the system bus, with no tfst instance."""
 
@@ -140,7 +162,10 @@ class PrivateBusTest(unittest.TestCase):
         if not address:
             cls.tearDownClass()
             raise AssertionError("dbus-daemon did not start: " + cls.bus.stderr.read())
-        cls.env = {"DBUS_SYSTEM_BUS_ADDRESS": address}
+        # The configured instances come from here, never from the host's /etc/tfst.
+        cls.confdir = os.path.join(cls.tmp, "conf")
+        os.mkdir(cls.confdir)
+        cls.env = {"DBUS_SYSTEM_BUS_ADDRESS": address, "TFST_CONFIG_DIR": cls.confdir}
 
     @classmethod
     def tearDownClass(cls):
@@ -176,12 +201,85 @@ class PrivateBusTest(unittest.TestCase):
         self.assertEqual(p.stdout.readline().strip(), "owned")
 
     def test_list_empty_bus(self):
-        p = self.tfstctl("list")
+        for args in (["list"], []):
+            p = self.tfstctl(*args)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.strip(),
+                             "No tfst instance is configured or on the system bus.")
+        # "--json" never takes the next word as its mode, before or after
+        # the command name
+        for args in (["list", "--json"], ["--json", "list"], ["--json"], ["--json=pretty"],
+                     ["list", "--json", "--no-legend"]):
+            p = self.tfstctl(*args)
+            self.assertEqual(p.returncode, 0, f"{args}: {p.stderr}")
+            self.assertEqual(json.loads(p.stdout), {"instances": []}, args)
+        p = self.tfstctl("--json=off", "list")
+        self.assertEqual(p.stdout.strip(), "No tfst instance is configured or on the system bus.")
+
+    def configure(self, *names):
+        for name in names:
+            path = os.path.join(self.confdir, name + ".conf")
+            with open(path, "w"):
+                pass
+            self.addCleanup(os.unlink, path)
+
+    def test_overview_lists_configured_and_running(self):
+        """No command: every instance, on the bus or only configured (stopped)."""
+        self.configure("relay@2", "gwproxy@gw1")
+        # not configurations: tfst-generator skips them too
+        self.configure(".hidden@1", "relay", "relay@")
+        self.own_names("org.tfst.Tfst1.relay_2", "org.tfst.Tfst1.epproxy_main")
+        p = self.tfstctl()
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(p.stdout.strip(), "No tfst instance is on the system bus.")
-        p = self.tfstctl("list", "--json")
+        lines = p.stdout.splitlines()
+        self.assertRegex(lines[0], r"^INSTANCE\s+LABEL\s+STATE\s+SESSIONS\s+UNIT$")
+        self.assertEqual([ln.split()[0] for ln in lines[1:]],
+                         ["epproxy@main", "gwproxy@gw1", "relay@2"])
+        self.assertRegex(lines[2], r"^gwproxy@gw1\s+-\s+stopped\s+-\s+-$")
+        p = self.tfstctl("--json=short")
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(json.loads(p.stdout), [])
+        self.assertEqual(len(p.stdout.splitlines()), 1)
+        rows = {r["instance"]: r for r in json.loads(p.stdout)["instances"]}
+        self.assertEqual(rows["gwproxy@gw1"], {
+            "instance": "gwproxy@gw1", "role": "gwproxy", "label": "", "state": "stopped",
+            "session_count": 0, "unit_state": "", "configured": True})
+        self.assertTrue(rows["relay@2"]["configured"])
+        self.assertFalse(rows["epproxy@main"]["configured"])
+        # (the helper owning the names serves no properties: no state)
+        self.assertEqual(rows["epproxy@main"]["state"], "")
+
+    def test_columns_and_legend(self):
+        self.configure("relay@2", "gwproxy@gw1")
+        p = self.tfstctl("list", "-o", "state,Instance", "--no-legend")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual([ln.split() for ln in p.stdout.splitlines()],
+                         [["stopped", "gwproxy@gw1"], ["stopped", "relay@2"]])
+        p = self.tfstctl("--no-legend", "--output=instance")
+        self.assertEqual(p.stdout.splitlines(), ["gwproxy@gw1", "relay@2"])
+        p = self.tfstctl("list", "-o", "instance,bogus")
+        self.assertEqual(p.returncode, EXIT_USAGE, p.stdout)
+        self.assertEqual(p.stdout, "")
+        self.assertIn("no column “bogus”", p.stderr)
+        self.assertIn("INSTANCE, LABEL, STATE, SESSIONS, UNIT", p.stderr)
+
+    def test_instance_patterns(self):
+        self.configure("relay@2", "gwproxy@gw1")
+        p = self.tfstctl("list", "-i", "relay@*", "--no-legend", "-o", "instance")
+        self.assertEqual(p.stdout.splitlines(), ["relay@2"])
+        p = self.tfstctl("status", "-i", "relay@*")
+        self.assertEqual(p.returncode, EXIT_NOT_FOUND, p.stdout)
+        self.assertEqual(p.stderr.strip(),
+                         "tfstctl: no instance on the system bus matches “relay@*”")
+        # every match gets its turn: the helper's names serve no objects, so
+        # each fails on its own, and the block of each is headed by its name
+        self.own_names("org.tfst.Tfst1.relay_2", "org.tfst.Tfst1.relay_3",
+                       "org.tfst.Tfst1.epproxy_main")
+        for args in (["sessions", "-i", "relay@*"], ["--instance=relay@?", "sessions"],
+                     ["sessions", "-irelay@[23]"]):
+            p = self.tfstctl(*args)
+            self.assertNotEqual(p.returncode, 0, p.stdout)
+            self.assertEqual(p.stdout.splitlines(), ["● relay@2", "", "● relay@3"], args)
+            self.assertEqual(len(p.stderr.splitlines()), 2, p.stderr)
 
     def test_no_instance_exits_3(self):
         for cmd in ("status", "chain", "sessions", "stats", "reload"):
@@ -215,17 +313,59 @@ class PrivateBusTest(unittest.TestCase):
                        "org.tfst.Tfst1b.relay_3")
         p = self.tfstctl("list", "--json")
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual([e["instance"] for e in json.loads(p.stdout)],
+        self.assertEqual([e["instance"] for e in json.loads(p.stdout)["instances"]],
                          ["epproxy@x-1", "relay@2"])
         p = self.tfstctl("list")
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertRegex(p.stdout.splitlines()[0], r"^INSTANCE\s+LABEL\s+STATE\s+SESSIONS$")
+        self.assertRegex(p.stdout.splitlines()[0],
+                         r"^INSTANCE\s+LABEL\s+STATE\s+SESSIONS\s+UNIT$")
         self.assertEqual([ln.split()[0] for ln in p.stdout.splitlines()[1:]],
                          ["epproxy@x-1", "relay@2"])
         p = self.tfstctl("status")
         self.assertEqual(p.returncode, EXIT_USAGE, p.stderr)
         self.assertIn("(epproxy@x-1, relay@2)", p.stderr)
         self.assertIn("--instance", p.stderr)
+
+    def complete(self, *words):
+        """The completions bash offers for the last word of "tfstctl WORDS":
+        an interactive bash (bash -ic) that loaded completions/tfstctl.bash,
+        with the build's tfstctl first on PATH, runs the completion
+        function as bash would for the line and prints COMPREPLY."""
+        if shutil.which("bash") is None:
+            self.skipTest("bash is not installed")
+        rc = os.path.join(self.tmp, "bashrc")
+        with open(rc, "w") as f:
+            f.write(f"source {os.path.join(SRCDIR, 'completions', 'tfstctl.bash')}\n")
+        line = " ".join(("tfstctl",) + words)
+        script = (f"complete -p tfstctl >&2; COMP_WORDS=(tfstctl {' '.join(map(repr, words))}); "
+                  f"COMP_CWORD={len(words)}; COMP_LINE='{line}'; COMP_POINT={len(line)}; "
+                  "_tfstctl; printf '%s\\n' \"${COMPREPLY[@]}\"; "
+                  "compgen -W \"$(_tfstctl_instances)\" -- '' | sort | tr '\\n' ' ' >&2")
+        env = dict(os.environ, **self.env, HOME=self.tmp,
+                   PATH=os.path.dirname(TFSTCTL) + os.pathsep + os.environ.get("PATH", ""))
+        p = subprocess.run(["bash", "--rcfile", rc, "-ic", script], capture_output=True,
+                           text=True, timeout=TIMEOUT, env=env, stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("complete -F _tfstctl tfstctl", p.stderr)
+        return sorted(w for w in p.stdout.splitlines() if w)
+
+    def test_bash_completion(self):
+        self.assertEqual(self.complete("st"), ["stats", "status"])
+        self.assertIn("permissions", self.complete(""))
+        self.assertEqual(self.complete("trace", "ex"), ["export"])
+        self.assertEqual(self.complete("sessions", "--state", "half"),
+                         ["half-closed-client", "half-closed-target"])
+        self.assertEqual(self.complete("--json=s"), ["--json=short"])
+        # options from the command's --help
+        self.assertEqual(self.complete("stats", "--cl"), ["--clear"])
+        self.assertIn("--no-legend", self.complete("sessions", "--no"))
+        # instance names: on the bus, and configured but stopped
+        self.configure("gwproxy@gw1")
+        self.own_names("org.tfst.Tfst1.relay_2", "org.tfst.Tfst1.epproxy_main")
+        self.assertEqual(self.complete("status", "-i", ""),
+                         ["epproxy@main", "gwproxy@gw1", "relay@2"])
+        self.assertEqual(self.complete("-i", "re"), ["relay@2"])
+        self.assertEqual(self.complete("status", "e"), ["epproxy@main"])
 
 
 if __name__ == "__main__":

@@ -176,7 +176,7 @@ class ParentsOnTheBusTest(TfstTestCase):
         st = json.loads(self.tfstctl("status", "--json"))
         self.assertEqual(self.parents(st["hops"]),
                          [("relayA", "active", "up"), ("relayB", "standby", "up")])
-        self.assertEqual(st["hops"][1]["next_attempt"], 0)
+        self.assertEqual(st["hops"][1]["next_attempt_us"], 0)
         self.assertEqual([(x["upper"], x["lower"]) for x in st["chain_links"]],
                          [("ep", "relayA"), ("ep", "relayB"), ("relayA", "gw1"),
                           ("relayB", "gw1")])
@@ -191,9 +191,9 @@ class ParentsOnTheBusTest(TfstTestCase):
         self.assertEqual(self.tfstctl("chain").splitlines(), [
             "ep",
             "├─ relayA (active parent)",
-            "│  └─ gw1 (this instance, also via relayB)",
+            "│ └─ gw1 (this instance, also via relayB)",
             "└─ relayB (standby parent)",
-            "   └─ gw1 (this instance, also via relayA)",
+            "  └─ gw1 (this instance, also via relayA)",
         ])
 
         signals = self.monitor()
@@ -217,7 +217,7 @@ class ParentsOnTheBusTest(TfstTestCase):
         self.assertEqual([(x["upper"], x["lower"]) for x in ch["links"]],
                          [("ep", "relayB"), ("relayB", "gw1")])
         self.assertEqual(self.tfstctl("chain").splitlines(), [
-            "ep", "└─ relayB (active parent)", "   └─ gw1 (this instance)"])
+            "ep", "└─ relayB (active parent)", "  └─ gw1 (this instance)"])
 
         top.d("relayA").start()
         kind, old, new, reason = self.next_signal(signals)

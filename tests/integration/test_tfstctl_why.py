@@ -175,8 +175,9 @@ class WhyTest(TfstTestCase):
         lines = [json.loads(l) for l in out.splitlines()]
         self.assertEqual(len(lines), 2, out)
         for l in lines:
-            self.assertEqual((l["instance"], l["target"], l["seconds"]), ("gwproxy@gw1", "", 1))
-            self.assertGreaterEqual(l["sent"], 0)
+            self.assertEqual((l["instance"], l["target"], l["interval_us"]),
+                             ("gwproxy@gw1", "", 1000000))
+            self.assertGreaterEqual(l["sent_bytes"], 0)
         self.assertLess(lines[0]["time_us"], lines[1]["time_us"])
         out = self.tfstctl("dataflow", "--watch", "--count", "1", "--interval", "1", "instance")
         self.assertRegex(out, r"^Data flow of the whole instance, every 1 second:\n"

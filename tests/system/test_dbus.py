@@ -38,6 +38,7 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.environ.get("TFST_SRCDIR") or os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
@@ -331,9 +332,14 @@ class ApiTest(DbusTestCase):
         relay_before = self.dbus.stats(self.names["relay1"])
         time.sleep(0.05)
         t0 = now_us()
-        self.assertEqual(self.dbus.call(gw, "ClearStatistics"), ())
+        reset, since, new_clear = self.dbus.call(gw, "ClearStatistics")
         t1 = now_us()
+        # what it reset: the counters as they were, from the clear before
+        self.assertEqual(since, before)
+        self.assertEqual(reset["SessionsOpened"], 3, reset)
+        self.assertEqual(reset["UpcallBytesToTarget"], up, reset)
         c, cleared = self.dbus.stats(gw)
+        self.assertEqual(cleared, new_clear)
         self.assertGreater(cleared, before)
         self.assertGreaterEqual(cleared, t0 - 1_000_000)
         self.assertLessEqual(cleared, t1 + 1_000_000)
@@ -874,7 +880,7 @@ class PolkitTest(DbusTestCase):
         self.grant(MANAGE)
         self.assertEqual(self.gdbus_as(relay, "SetLogLevel", "2"), ())
         self.assertEqual(self.dbus.get(relay, "LogLevel"), 2)
-        self.assertEqual(self.gdbus_as(relay, "ClearStatistics"), ())
+        self.assertEqual(len(self.gdbus_as(relay, "ClearStatistics")), 3)
         # manage does not imply observe.
         self.assertDBusError(E_ACCESS, self.gdbus_as, relay, "ListSessions", "{}",
                              contains=OBSERVE)
@@ -1075,6 +1081,47 @@ class BusLossTest(DbusTestCase):
 # tfstctl
 
 
+def man_json_keys(path):
+    """The key lists of tfstctl(1), JSON OUTPUT: {command: spec}, where a
+    spec maps each key to None (a value), "*" (an object whose keys are
+    data), "[]" (an array of values) or a spec (an object, or an array of
+    objects, with those keys)."""
+    with open(path) as f:
+        text = f.read()
+    section = text.split(".SH JSON OUTPUT", 1)[1].split("\n.SH ", 1)[0]
+    specs = {}
+    for m in re.finditer(r"^\.TP\n\.B (.+)\n(.+)$", section, re.M):
+        command = m.group(1).replace("\\-", "-")
+        specs[command] = parse_key_spec(m.group(2))
+    return specs
+
+
+def parse_key_spec(line):
+    stack = [{}]
+    keys = 0
+    for m in re.finditer(r"([a-z_]+)(\[\]|\{\*\}|\[|\{)?|([\]}])", line):
+        key, opener, closer = m.groups()
+        if closer:
+            stack.pop()
+        elif opener in ("[]", "{*}"):
+            stack[-1][key] = "[]" if opener == "[]" else "*"
+        elif opener:
+            stack[-1][key] = {}
+            stack.append(stack[-1][key])
+        else:
+            stack[-1][key] = None
+        keys += key is not None
+    assert len(stack) == 1 and keys, f"unbalanced key list: {line}"
+    return stack[0]
+
+
+def snake_case(name):
+    """ "SessionsFailedByErrno" -> "sessions_failed_by_errno", as tfstctl
+    writes the counters in JSON."""
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower()
+                   for i, c in enumerate(name))
+
+
 class TfstctlTest(DbusTestCase):
     """tfstctl --json (an option of each command) against the D-Bus values
     read directly.  INSTANCE is written like the unit instance."""
@@ -1104,24 +1151,30 @@ class TfstctlTest(DbusTestCase):
         except ValueError as e:
             self.fail(f"tfstctl {' '.join(args)} --json: not JSON ({e}):\n{r.stdout}")
 
-    @staticmethod
-    def hops_json(hops, rtt=True):
+    # tfstctl's JSON names carry the unit (tfstctl(1), JSON OUTPUT)
+    JSON_UNITS = {"since": "since_us", "rtt": "rtt_us", "next_attempt": "next_attempt_us",
+                  "age": "age_us", "idle": "idle_us", "bytes_to_target": "to_target_bytes",
+                  "bytes_to_client": "to_client_bytes"}
+
+    @classmethod
+    def hops_json(cls, hops, rtt=True):
         out = []
         for h in hops:
-            d = dict(zip(HOP_FIELDS, h))
+            d = {cls.JSON_UNITS.get(k, k): v for k, v in zip(HOP_FIELDS, h)}
             if not rtt:
-                d.pop("rtt")
+                d.pop("rtt_us")
             out.append(d)
         return out
 
-    @staticmethod
-    def hop_json(hop):
+    @classmethod
+    def hop_json(cls, hop):
         """An element of Hops as tfstctl's JSON has it: every key, "_" for
         "-", 0 for a key the hop does not have (preference of a child);
         rtt left out."""
         keys = ("direction", "label", "address", "port", "role", "state", "since", "reconnects",
                 "attempts", "last-error", "next-attempt", "preference", "connect")
-        return {k.replace("-", "_"): hop.get(k, 0) for k in keys}
+        return {cls.JSON_UNITS.get(k.replace("-", "_"), k.replace("-", "_")): hop.get(k, 0)
+                for k in keys}
 
     def test_list_status_chain(self):
         """list, status (-i and positional) and chain: every field equals
@@ -1133,15 +1186,16 @@ class TfstctlTest(DbusTestCase):
                        what=f"{label} running")
             wait_until(lambda: len(self.dbus.get(self.names[label], "Chain")) == 3, SETTLE,
                        what=f"{label} Chain complete")
-        lst = self.tfstctl_json("list")
-        self.assertIsInstance(lst, list)
+        lst = self.tfstctl_json("list")["instances"]
         self.assertEqual([x["instance"] for x in lst], sorted(self.INST.values()))
         for x in lst:
             label = next(k for k, v in self.INST.items() if v == x["instance"])
             p = self.dbus.get_all(self.names[label])
+            # (no systemd on the test bus: no unit state)
             self.assertEqual(x, {"instance": self.INST[label], "role": p["Role"],
                                  "label": p["Label"], "state": p["State"],
-                                 "session_count": p["SessionCount"]})
+                                 "session_count": p["SessionCount"], "unit_state": "",
+                                 "configured": False})
 
         for label in ("ep", "relay1", "gw1"):
             with self.subTest(label=label):
@@ -1175,11 +1229,11 @@ class TfstctlTest(DbusTestCase):
                 # rtt changes with every PING: compared as a type only.
                 for key in ("parent", "children", "hops"):
                     for h in st.get(key, []):
-                        self.assertIsInstance(h.pop("rtt", None), int, f"{key} rtt")
+                        self.assertIsInstance(h.pop("rtt_us", None), int, f"{key} rtt")
                 self.assertEqual(st, want)
                 chain = self.tfstctl_json("chain", "-i", self.INST[label])
                 for h in chain.get("hops", []):
-                    self.assertIsInstance(h.pop("rtt", None), int, "chain hops rtt")
+                    self.assertIsInstance(h.pop("rtt_us", None), int, "chain hops rtt")
                 self.assertEqual(chain, {"instance": self.INST[label], "chain": want["chain"],
                                          "links": want["chain_links"], "hops": want["hops"]})
         positional = self.tfstctl_json("status", self.INST["relay1"])
@@ -1203,14 +1257,15 @@ class TfstctlTest(DbusTestCase):
                 for x in j["sessions"]:
                     d = before[x["id"]]
                     for k in SESSION_FIELDS:
+                        jk = self.JSON_UNITS.get(k, k)
                         if k in ("age", "idle"):
-                            self.assertGreaterEqual(x[k], d[k], k)
-                            self.assertLess(x[k], d[k] + 10_000_000, k)
+                            self.assertGreaterEqual(x[jk], d[k], k)
+                            self.assertLess(x[jk], d[k] + 10_000_000, k)
                         else:
-                            self.assertEqual(x[k], d[k], k)
+                            self.assertEqual(x[jk], d[k], k)
         gw = self.INST["gw1"]
         j = self.tfstctl_json("sessions", "-i", gw, "--remote", "127.0.0.3")
-        self.assertEqual([(x["client"], x["bytes_to_target"], x["bytes_to_client"])
+        self.assertEqual([(x["client"], x["to_target_bytes"], x["to_client_bytes"])
                           for x in j["sessions"]], [(sess[2].client, sess[2].up, sess[2].down)])
         self.assertEqual(self.tfstctl_json("sessions", "-i", gw, "--remote", "127.0.0.9"),
                          {"instance": gw, "sessions": []})
@@ -1222,17 +1277,24 @@ class TfstctlTest(DbusTestCase):
         wait_until(lambda: self.dbus.stats(name)[0]["SessionsClosed"] == 3, SETTLE,
                    what="SessionsClosed == 3")
         counters, cleared = self.dbus.stats(name)
+        snake = {snake_case(k): v for k, v in counters.items()}
         j = self.tfstctl_json("stats", "-i", gw)
-        self.assertEqual(j, {"instance": gw, "cleared": cleared, "counters": counters})
-        self.assertEqual(j["counters"]["UpcallBytesToTarget"], sum(s.up for s in sess))
+        self.assertEqual(j, {"instance": gw, "since_us": cleared, "cleared_us": None,
+                             "counters": snake})
+        self.assertEqual(j["counters"]["upcall_bytes_to_target"], sum(s.up for s in sess))
 
+        # --clear prints what ClearStatistics reset: the same counters (no
+        # traffic since), counted from the same point, and the new clear time
         t0 = now_us()
         j = self.tfstctl_json("stats", "-i", gw, "--clear")
-        self.assertEqual(j, {"instance": gw, "cleared": cleared, "counters": counters},
-                         "stats --clear prints the counters before clearing them")
         after, cleared2 = self.dbus.stats(name)
+        self.assertEqual(j, {"instance": gw, "since_us": cleared, "cleared_us": cleared2,
+                             "counters": snake})
         self.assertGreaterEqual(cleared2, t0 - 1_000_000)
         self.assertEqual({k: after[k] for k in STAT_KEYS_T}, {k: 0 for k in STAT_KEYS_T})
+        r = self.tfstctl("stats", "-i", gw, "--clear")
+        self.assertRegex(r.stdout, r"^Cleared these counters, counted since ")
+        self.assertRegex(r.stdout, r"(?m)^SessionsOpened\s+0$")
 
     def test_control_and_dataflow(self):
         """log-level, reload, close and dataflow --json do what they say,
@@ -1275,11 +1337,12 @@ class TfstctlTest(DbusTestCase):
         self.assertLess(time.monotonic() - t0, 1.6, "the push did not fit in the interval")
         out, err = p.communicate(timeout=30)
         self.assertEqual(p.returncode, 0, err)
-        self.assertEqual(json.loads(out), {"instance": gw, "target": str(sid), "seconds": 2,
-                                           "sent": n_up, "received": n_down})
-        j = self.tfstctl_json("dataflow", "instance", "-i", relay, "--interval", "1")
-        self.assertEqual(j, {"instance": relay, "target": "", "seconds": 1, "sent": 0,
-                             "received": 0})
+        self.assertEqual(json.loads(out), {"instance": gw, "target": str(sid),
+                                           "interval_us": 2_000_000, "sent_bytes": n_up,
+                                           "received_bytes": n_down})
+        j = self.tfstctl_json("dataflow", "instance", "-i", relay, "--interval", "1s")
+        self.assertEqual(j, {"instance": relay, "target": "", "interval_us": 1_000_000,
+                             "sent_bytes": 0, "received_bytes": 0})
 
         self.assertEqual(self.tfstctl_json("close", str(sid), "-i", gw),
                          {"instance": gw, "closed": sid})
@@ -1312,6 +1375,96 @@ class TfstctlTest(DbusTestCase):
         r = self.tfstctl("log-level", "3", "-i", gw, "--json", user="nobody", rc=4)
         self.assertIn(MANAGE, r.stderr)
         self.assertEqual(self.dbus.get(self.names["gw1"], "LogLevel"), 1)
+
+    def check_json_keys(self, what, doc, spec, top=True):
+        """Every key of doc is documented (recursively) and snake_case; at
+        the top every documented key is there."""
+        self.assertIsInstance(doc, dict, what)
+        for key, value in doc.items():
+            self.assertRegex(key, r"^[a-z][a-z0-9_]*$", f"{what}: key {key}")
+            self.assertIn(key, spec, f"{what}: key {key} is not in tfstctl(1) JSON OUTPUT")
+            sub = spec[key]
+            if sub == "*":
+                self.assertIsInstance(value, dict, f"{what}.{key}")
+            elif sub == "[]":
+                self.assertIsInstance(value, list, f"{what}.{key}")
+            elif isinstance(sub, dict):
+                for element in (value if isinstance(value, list) else [value]):
+                    self.check_json_keys(f"{what}.{key}", element, sub, top=False)
+        if top:
+            self.assertEqual(sorted(set(spec) - set(doc)), [], f"{what}: documented, missing")
+
+    def test_json_keys_documented(self):
+        """Every command's --json (the ones this chain can run) parses, is
+        one object per line with --json=short, and has exactly the keys
+        tfstctl(1) documents in JSON OUTPUT."""
+        specs = man_json_keys(os.path.join(SRCDIR, "docs", "tfstctl.1"))
+        self.make_chain()
+        s = self.session()
+        s.exchange(5, 6)
+        self.wait_count("gw1", 1)
+        gw = self.INST["gw1"]
+        runs = {
+            "list": ["list"], "status": ["status", "-i", gw], "chain": ["chain", "-i", gw],
+            "sessions": ["sessions", "-i", gw], "stats": ["stats", "-i", gw],
+            "dataflow": ["dataflow", "instance", "-i", gw, "--interval", "1s"],
+            "keepalive show": ["keepalive", "show", "-i", gw],
+            "keepalive audit": ["keepalive", "audit", "-i", gw],
+            "log-level": ["log-level", "1", "-i", gw], "reload": ["reload", "-i", gw],
+            "events": ["events", "-i", gw], "permissions": ["permissions"],
+            "ports": ["ports", "--count", "2"], "trace list": ["trace", "list", "-i", gw],
+        }
+        for command, args in runs.items():
+            with self.subTest(command=command):
+                self.check_json_keys(command, self.tfstctl_json(*args), specs[command])
+                r = self.tfstctl(*args, "--json=short")
+                self.assertEqual(len(r.stdout.splitlines()), 1, r.stdout)
+                self.assertEqual(json.loads(r.stdout).keys(), self.tfstctl_json(*args).keys())
+        # the commands that change something, last
+        sid = self.session_id("gw1", s)
+        for command, args in (("keepalive set", ["keepalive", "set", "-i", gw, "Count=4"]),
+                              ("close", ["close", str(sid), "-i", gw])):
+            with self.subTest(command=command):
+                self.check_json_keys(command, self.tfstctl_json(*args), specs[command])
+        # a pattern: one document per instance, each checked the same way
+        r = self.tfstctl("sessions", "-i", "*", "--json=short")
+        docs = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual([d["instance"] for d in docs], sorted(self.INST.values()))
+        for d in docs:
+            self.check_json_keys("sessions -i '*'", d, specs["sessions"])
+
+    def permissions(self, user=None):
+        j = self.tfstctl_json("permissions", user=user)
+        return {p["action"]: p["allowed"] for p in j["permissions"]}
+
+    def test_permissions_and_admin_rule(self):
+        """tfstctl permissions asks polkit as tfstd would: root may do
+        everything; nobody (no session: allow_active does not apply) may
+        not observe and needs a password for the rest until the shipped
+        example rule for tfst-admin grants observe (the rule with the
+        group nobody is in instead, as a test must not add a group to the
+        host): then observe is yes, the rest unchanged, and tfstctl
+        sessions works for nobody."""
+        self.make_chain()
+        actions = (OBSERVE, MANAGE, TUNE, TRACE_ACTION)
+        self.assertEqual(self.permissions(), {a: "yes" for a in actions})
+        # observe: no (allow_any no); the others after a password (auth_admin)
+        self.assertEqual(self.permissions(user="nobody"),
+                         {OBSERVE: "no", MANAGE: "auth", TUNE: "auth", TRACE_ACTION: "auth"})
+        r = self.tfstctl("permissions", user="nobody")
+        self.assertRegex(r.stdout.splitlines()[0], r"^ACTION\s+ALLOWED\s+COMMANDS$")
+        self.assertRegex(r.stdout, rf"(?m)^{re.escape(OBSERVE)}\s+no\s+sessions, stats")
+        with open(os.path.join(SRCDIR, "polkit", "50-tfst-admin.rules")) as f:
+            rule = f.read()
+        self.assertIn('subject.isInGroup("tfst-admin")', rule)
+        path = self.bus.add_rule(rule.replace('"tfst-admin"', '"nogroup"'), settle=0)
+        self.addCleanup(self.bus.remove_rule, path)
+        wait_until(lambda: self.bus.pkcheck(OBSERVE), 10, what="polkitd to load the rule")
+        self.assertEqual(self.permissions(user="nobody"),
+                         {OBSERVE: "yes", MANAGE: "auth", TUNE: "auth", TRACE_ACTION: "auth"})
+        gw = self.INST["gw1"]
+        self.assertEqual(self.tfstctl_json("sessions", "-i", gw, user="nobody"),
+                         {"instance": gw, "sessions": []})
 
 
 if __name__ == "__main__":

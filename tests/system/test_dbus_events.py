@@ -261,7 +261,7 @@ class TfstctlEventsTest(EventsTestCase):
         self.assertEqual(doc["instance"], gw_inst)
         self.assertEqual(len(doc["sinks"]), 1)
         js, bus = doc["sinks"][0], self.sink("gw1")
-        self.assertEqual((js["name"], js["role"], js["listen"], js["spool_capacity"]),
+        self.assertEqual((js["name"], js["role"], js["listen"], js["spool_capacity_bytes"]),
                          (SINK, "collect", [self.listen], SPOOL_DEFAULT))
         self.assertEqual((js["received"], js["acknowledged"], js["dropped"]),
                          (bus["Received"], bus["Acknowledged"], bus["Dropped"]))

@@ -342,8 +342,19 @@ class TfstctlKeepaliveTest(KeepaliveTestCase):
         self.make_chain(extra="[Keepalive]\nIdle=30\nFirewallTimeout=60\nPingInterval=10s\n")
         inst = f"relay@{RELAY_INSTANCE}"
         shown = json.loads(self.tfstctl("-i", inst, "--json", "keepalive", "show").stdout)
-        self.assertEqual(shown["hops"], self.get("relay1", "hops"))
-        self.assertEqual(shown["sessions"], self.get("relay1", "sessions"))
+        # snake_case, times in microseconds (tfstctl(1), JSON OUTPUT)
+        hops = self.get("relay1", "hops")
+        self.assertEqual(shown["hops"], {
+            "keepalive": hops["Keepalive"], "idle_us": hops["Idle"] * 1_000_000,
+            "interval_us": hops["Interval"] * 1_000_000, "count": hops["Count"],
+            "user_timeout_us": hops["UserTimeout"] * 1000,
+            "firewall_timeout_us": hops["FirewallTimeout"] * 1_000_000,
+            "ping_interval_us": hops["PingInterval"] * 1000,
+            "ping_timeout_us": hops["PingTimeout"] * 1000})
+        self.assertEqual(shown["hops"]["idle_us"], 30_000_000)
+        self.assertEqual(set(shown["sessions"]),
+                         {"keepalive", "idle_us", "interval_us", "count", "user_timeout_us",
+                          "firewall_timeout_us"})
         text = self.tfstctl("-i", inst, "keepalive", "show").stdout
         self.assertIn("PingInterval", text)
         self.assertIn("10s", text)
@@ -355,6 +366,9 @@ class TfstctlKeepaliveTest(KeepaliveTestCase):
         r = self.tfstctl("-i", inst, "keepalive", "set", "--scope=sessions", "Idle=90", check=False)
         self.assertEqual(r.returncode, 2, r)
         self.assertIn("FirewallTimeout", r.stderr)
+        # the message names the option, never the D-Bus flag
+        self.assertIn("pass --allow-firewall-mismatch to accept it", r.stderr)
+        self.assertNotIn("ALLOW_FIREWALL_MISMATCH", r.stderr)
         r = self.tfstctl("-i", inst, "keepalive", "set", "--scope=sessions", "Idle=90",
                          "--allow-firewall-mismatch")
         self.assertIn("FirewallTimeout", r.stdout + r.stderr)
@@ -364,7 +378,8 @@ class TfstctlKeepaliveTest(KeepaliveTestCase):
         r = self.tfstctl("-i", inst, "keepalive", "set", "Bogus=1", check=False)
         self.assertEqual(r.returncode, 2, r)
         audit = json.loads(self.tfstctl("-i", inst, "--json", "keepalive", "audit").stdout)
-        self.assertEqual(sorted(c["kind"] for c in audit), ["child", "listener", "parent"])
+        self.assertEqual(sorted(c["kind"] for c in audit["connections"]),
+                         ["child", "listener", "parent"])
         text = self.tfstctl("-i", inst, "keepalive", "audit").stdout
         self.assertIn("ESTAB", text)
         self.assertIn("LISTEN", text)

@@ -408,7 +408,10 @@ class TraceCtlTest(TraceTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         doc = json.loads(r.stdout)
         self.assertEqual(doc["instance"], f"gwproxy@{GW_INSTANCE}")
-        self.assertEqual({t["name"]: t for t in doc["traces"]}, lst)
+        # tfstctl's JSON names the unit (tfstctl(1), JSON OUTPUT)
+        units = {"size": "size_bytes", "used": "used_bytes"}
+        self.assertEqual({t["name"]: t for t in doc["traces"]},
+                         {n: {units.get(k, k): v for k, v in t.items()} for n, t in lst.items()})
         self.assertEqual(lst["web"]["wrap"], False)
         self.assertEqual(lst["web"]["size"], 8192)
         self.assertEqual(lst["web2"]["wrap"], True)
@@ -428,6 +431,7 @@ class TraceCtlTest(TraceTestCase):
         for j, p in zip(doc["packets"], shown):
             want = dict(p)
             want["headers"] = bytes(p["headers"]).hex()
+            want["time_us"] = want.pop("time")  # the unit in the name
             self.assertEqual(j, want)
         r = self.tfstctl("trace", "show", "web")
         self.assertEqual(r.returncode, 0, r.stderr)
