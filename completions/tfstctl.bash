@@ -24,7 +24,7 @@ _tfstctl_words()
         if ((skip)); then skip=0; continue; fi
         case $w in
             -i|--instance|-o|--output|--state|--direction|--forward|--remote|--interval|\
-            --size|--scope|--base|--skip|--count) skip=1 ;;
+            --size|--scope|--base|--skip|--count|-c|-n|--lines|--config-dir|--state-dir) skip=1 ;;
             -*) ;;
             *) printf '%s\n' "$w" ;;
         esac
@@ -34,8 +34,8 @@ _tfstctl_words()
 _tfstctl()
 {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-    local commands="list status chain sessions stats dataflow keepalive log-level close reload
-                    ports trace spi events permissions"
+    local commands="list status chain monitor sessions stats dataflow keepalive log-level close
+                    reload check cat ports trace spi events collect permissions"
     local -a words
     mapfile -t words < <(_tfstctl_words)
 
@@ -49,7 +49,13 @@ _tfstctl()
             mapfile -t COMPREPLY < <(compgen -W "upcall downcall" -- "$cur"); return ;;
         --scope)
             mapfile -t COMPREPLY < <(compgen -W "hops sessions" -- "$cur"); return ;;
-        -o|--output|--remote|--forward|--interval|--size|--base|--skip|--count)
+        --config-dir|--state-dir)
+            mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
+        -o|--output)
+            # collect's archive; the other commands' columns
+            [[ ${words[0]} == collect ]] && mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+            return ;;
+        --remote|--forward|--interval|--size|--base|--skip|--count|-c|-n|--lines)
             return ;;
     esac
     if [[ $cur == --json=* ]]; then
@@ -67,8 +73,10 @@ _tfstctl()
                     export" -- "$cur") ;;
         1:spi) mapfile -t COMPREPLY < <(compgen -W "list check conflicts stats" -- "$cur") ;;
         1:keepalive) mapfile -t COMPREPLY < <(compgen -W "show set audit" -- "$cur") ;;
-        1:status) mapfile -t COMPREPLY < <(compgen -W "$(_tfstctl_instances)" -- "$cur") ;;
-        1:log-level) mapfile -t COMPREPLY < <(compgen -W "0 1 2 3" -- "$cur") ;;
+        1:status|1:cat) mapfile -t COMPREPLY < <(compgen -W "$(_tfstctl_instances)" -- "$cur") ;;
+        1:log-level) mapfile -t COMPREPLY < <(compgen -W "emerg alert crit err warning notice info
+                    debug 0 1 2 3" -- "$cur") ;;
+        *:check) mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
         1:dataflow) mapfile -t COMPREPLY < <(compgen -W "instance" -- "$cur") ;;
         2:trace) [[ ${words[1]} == export ]] && mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
     esac

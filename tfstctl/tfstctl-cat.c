@@ -160,7 +160,12 @@ tfstctl_cat(int argc, char **argv)
   for (guint i = 0; i < names->len; i++)
     if (!cat_instance(g_ptr_array_index(names, i), json, &first, &failed, &error))
       return tfstctl_fail(error);
-  if (json != NULL)
-    tfstctl_output_json_print_array(json);
+  if (json != NULL) {
+    g_autoptr(JsonObject) doc = json_object_new();
+
+    /* One object, as every command prints (tfstctl(1), JSON OUTPUT). */
+    json_object_set_array_member(doc, "files", g_steal_pointer(&json));
+    tfstctl_output_json_print_object(doc);
+  }
   return failed ? TFSTCTL_EXIT_FAILURE : TFSTCTL_EXIT_OK;
 }

@@ -214,7 +214,12 @@ tfstctl_check(int argc, char **argv)
     json = json_array_new();
   for (guint i = 0; i < sets->len; i++)
     status = combine(status, check_one(g_ptr_array_index(sets, i), json));
-  if (json != NULL)
-    tfstctl_output_json_print_array(json);
+  if (json != NULL) {
+    g_autoptr(JsonObject) doc = json_object_new();
+
+    /* One object, as every command prints (tfstctl(1), JSON OUTPUT). */
+    json_object_set_array_member(doc, "instances", g_steal_pointer(&json));
+    tfstctl_output_json_print_object(doc);
+  }
   return status;
 }

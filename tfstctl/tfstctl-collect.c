@@ -10,9 +10,11 @@
  * gathered in a private temporary directory first, so a partial archive
  * is never left behind. */
 #include "tfstctl-bus.h"
+#include "tfstctl-configs.h"
 #include "tfstctl-journal.h"
 
 #include "tfst-bus-name.h"
+#include "tfst-config.h"
 #include "tfst-version.h"
 
 #include <glib/gi18n.h>
@@ -204,12 +206,54 @@ add_config_dir(Collect *c, const char *dir, const char *rel_base, guint depth)
   }
 }
 
+/* The files tfstd reads for one configured instance, in the order they
+ * apply (tfst_config_files(), as tfstctl cat prints them), so support
+ * sees which of the copied files win. */
+static void
+add_config_order(Collect *c, const char *name)
+{
+  static const char *const kind_names[] = {"main", "drop-in", "persisted"};
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) files = NULL;
+  g_autoptr(GString) s = g_string_new(NULL);
+  g_autofree char *instance = NULL;
+  g_autofree char *main_path = NULL;
+  g_autofree char *rel = g_strdup_printf("instances/%s/config-files.txt", name);
+  TfstRole role;
+
+  if (!tfstctl_configs_parse_name(name, &role, &instance, &error))
+    return;
+  main_path =
+      g_strdup_printf("%s/%s@%s.conf", tfstctl_configs_dir(), tfst_role_to_string(role), instance);
+  files = tfst_config_files(role, instance, main_path, &error);
+  if (files == NULL) {
+    note(c, "%s: %s", rel, error->message);
+    return;
+  }
+  for (guint i = 0; i < files->len; i++) {
+    const TfstConfigFile *f = g_ptr_array_index(files, i);
+
+    g_string_append_printf(s, "%s %s\n", kind_names[f->kind], f->path);
+  }
+  add_file(c, rel, s->str, (gssize)s->len);
+}
+
 static void
 collect_configs(Collect *c, const char *config_dir, const char *state_dir)
 {
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) names = NULL;
+
   add_config_dir(c, config_dir, "config/etc", 0);
   /* The drop-ins that persisted live changes override /etc. */
   add_config_dir(c, state_dir, "config/state", 0);
+  names = tfstctl_configs_list(NULL, &error);
+  if (names == NULL) {
+    note(c, "instances/*/config-files.txt: %s", error->message);
+    return;
+  }
+  for (guint i = 0; i < names->len; i++)
+    add_config_order(c, g_ptr_array_index(names, i));
 }
 
 /* tfstctl --json -i INSTANCE ARGS..., as the file rel. */
@@ -452,10 +496,16 @@ tfstctl_collect(int argc, char **argv)
     return tfstctl_fail(error);
   if (output == NULL)
     output = default_output();
+  /* tfst_config_files() and tfstctl_configs_list() read these, as
+   * tfst-generator and tfstd do; set before any thread starts. */
+  if (config_dir != NULL)
+    g_setenv("TFST_CONFIG_DIR", config_dir, TRUE);
+  if (state_dir != NULL)
+    g_setenv("STATE_DIRECTORY", state_dir, TRUE);
   if (!collect_prepare(&c, output, &error))
     return tfstctl_fail(error);
   collect_version(&c);
-  collect_configs(&c, config_dir != NULL ? config_dir : SYSCONFDIR "/tfst",
+  collect_configs(&c, tfstctl_configs_dir(),
                   state_dir != NULL ? state_dir : LOCALSTATEDIR "/lib/tfst");
   bus = tfstctl_bus_new(&opts, &error);
   if (bus != NULL)

@@ -11,13 +11,14 @@
 #include <unistd.h>
 
 /* polkit/org.tfst.Tfst1.policy.in and the commands that need each action
- * (tfstctl(1), AUTHORIZATION). */
+ * (tfstctl(1), AUTHORIZATION).  list, status, chain and monitor read
+ * public properties and signals; check and cat read files only. */
 static const struct {
   const char *action;
   const char *commands;
 } actions[] = {
     {"org.tfst.tfst1.observe",
-     "sessions, stats, dataflow, spi, events, keepalive audit, trace list"},
+     "sessions, stats, dataflow, spi, events, keepalive audit, trace list, collect"},
     {"org.tfst.tfst1.manage", "stats --clear, events --flush/--clear, log-level, close, reload"},
     {"org.tfst.tfst1.tune", "keepalive set"},
     {"org.tfst.tfst1.trace", "trace define/show/export/delete"},

@@ -27,8 +27,8 @@ static const TfstctlCommand commands[] = {
     {"status", N_("Show the state of an instance, its hops and its chain"), tfstctl_status, TRUE},
     {"chain", N_("Show the chain of labels as an instance knows it"), tfstctl_chain, TRUE},
     /* One stream for every instance -i matches, not one run each. */
-    {"monitor", N_("Print hop, failover, session and state events as they happen"),
-     tfstctl_monitor, FALSE},
+    {"monitor", N_("Print hop, failover, session and state events as they happen"), tfstctl_monitor,
+     FALSE},
     {"sessions", N_("List the sessions of an instance"), tfstctl_sessions, TRUE},
     {"stats", N_("Show the counters of an instance, optionally clear them"), tfstctl_stats, TRUE},
     {"dataflow", N_("Measure the data moving through a session, a hop or an instance"),

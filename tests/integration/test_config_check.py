@@ -149,7 +149,7 @@ class ConfigCheckTest(h.TfstTestCase):
         self.main_file("relay@3", "[Parent]\nListen=nowhere\n[Children]\nListen=127.0.0.1\n")
         r = self.tfstctl("--json", "check", "-i", "relay@*")
         self.assertEqual(r.returncode, EXIT_CONFIG, r.stderr)
-        doc = json.loads(r.stdout)
+        doc = json.loads(r.stdout)["instances"]
         self.assertEqual([(d["instance"], d["valid"], d["exit_status"]) for d in doc],
                          [("relay@2", True, 0), ("relay@3", False, EXIT_CONFIG)])
         self.assertTrue(any("[Parent] Listen=" in m for m in doc[1]["messages"]), doc)
@@ -172,7 +172,7 @@ class ConfigCheckTest(h.TfstTestCase):
         tail = r.stdout.split(f"# {p}\n", 1)[1]
         self.assertEqual(tail, "# Changed at run time (--persist): overrides the files above.\n"
                                "[Keepalive]\nIdle=40\n")
-        doc = json.loads(self.tfstctl("--json", "cat", "relay@2").stdout)
+        doc = json.loads(self.tfstctl("--json", "cat", "relay@2").stdout)["files"]
         self.assertEqual([(d["kind"], d["path"]) for d in doc],
                          [("main", main), ("drop-in", d10), ("drop-in", d20), ("persisted", p)])
 

@@ -220,6 +220,10 @@ class WhyTest(TfstTestCase):
         self.assertIn("config/etc/relay@9.conf", files)
         self.assertIn(b"HandshakeTimeout=3s", files["config/etc/relay@9.conf.d/10-mistake.conf"])
         self.assertNotIn("config/etc/relay.psk", files)
+        # which files tfstd reads, in order (tfst_config_files)
+        self.assertEqual(files["instances/relay@9/config-files.txt"].decode(),
+                         f"main {conf}/relay@9.conf\n"
+                         f"drop-in {conf}/relay@9.conf.d/10-mistake.conf\n")
         self.assertNotIn("config/etc/relay.key", files)
         manifest = files["MANIFEST.txt"].decode()
         self.assertRegex(manifest, r"(?m)^config/etc/relay\.psk: left out")

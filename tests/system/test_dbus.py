@@ -33,6 +33,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -1136,16 +1137,16 @@ class TfstctlTest(DbusTestCase):
             cls.tearDownClass()
             raise unittest.SkipTest(f"tfstctl not built: {TFSTCTL}")
 
-    def tfstctl(self, *args, user=None, rc=0):
+    def tfstctl(self, *args, user=None, rc=0, env=None):
         """Runs tfstctl (never interactive) and checks its exit status."""
-        r = self.bus.run([TFSTCTL, *args, "--no-ask-password"], user=user)
+        r = self.bus.run([TFSTCTL, *args, "--no-ask-password"], user=user, env=env)
         if rc is not None:
             self.assertEqual(r.returncode, rc, f"tfstctl {' '.join(args)}: exit {r.returncode}"
                              f"\nstdout: {r.stdout}\nstderr: {r.stderr}")
         return r
 
-    def tfstctl_json(self, *args, user=None):
-        r = self.tfstctl(*args, "--json", user=user)
+    def tfstctl_json(self, *args, user=None, env=None):
+        r = self.tfstctl(*args, "--json", user=user, env=env)
         try:
             return json.loads(r.stdout)
         except ValueError as e:
@@ -1432,6 +1433,19 @@ class TfstctlTest(DbusTestCase):
         self.assertEqual([d["instance"] for d in docs], sorted(self.INST.values()))
         for d in docs:
             self.check_json_keys("sessions -i '*'", d, specs["sessions"])
+        # check and cat read files, not the bus: a configuration of their own
+        with tempfile.TemporaryDirectory() as d:
+            os.mkdir(os.path.join(d, "etc"))
+            os.mkdir(os.path.join(d, "state"))
+            with open(os.path.join(d, "etc", "relay@7.conf"), "w") as f:
+                f.write("[Parent]\nConnect=127.0.0.1:1\n[Children]\nListen=127.0.0.1:2\n")
+            env = {"TFST_CONFIG_DIR": os.path.join(d, "etc"),
+                   "STATE_DIRECTORY": os.path.join(d, "state"), "TFSTD": TFSTD}
+            for command, args in (("check", ["check", "-i", "relay@7"]),
+                                  ("cat", ["cat", "-i", "relay@7"])):
+                with self.subTest(command=command):
+                    self.check_json_keys(command, self.tfstctl_json(*args, env=env),
+                                         specs[command])
 
     def permissions(self, user=None):
         j = self.tfstctl_json("permissions", user=user)
