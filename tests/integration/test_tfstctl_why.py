@@ -156,7 +156,7 @@ class WhyTest(TfstTestCase):
         self.assertEqual((h["direction"], h["address"], h["connect"]), ("child", "127.0.0.1", False))
         self.assertGreaterEqual(h["attempts"], 1)
         self.assertRegex(h["last_error"], r"^E[A-Z]+: ")
-        self.assertGreater(h["since"], 0)
+        self.assertGreater(h["since_us"], 0)
         event = json.loads(mon.wait_line(
             lambda l: json.loads(l)["event"] == "hop_changed"
             and json.loads(l)["data"]["state"] == "refused", "the refused peer"))
