@@ -3,6 +3,7 @@
 #include "tfst-config.h"
 #include "tfst-error.h"
 #include "tfst-host-addrs.h"
+#include "tfst-test-util.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -46,23 +47,6 @@ fake_sysctl(gboolean v4, gboolean v6)
   return dir;
 }
 
-static void
-rm_rf(const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-    g_autofree char *child = g_build_filename(path, name, NULL);
-
-    if (g_file_test(child, G_FILE_TEST_IS_DIR))
-      rm_rf(child);
-    else
-      g_assert_cmpint(g_unlink(child), ==, 0);
-  }
-  g_assert_cmpint(g_rmdir(path), ==, 0);
-}
-
 /* TRUE when this host really has the address (bind() succeeds without
  * ip_nonlocal_bind in the way: IP_FREEBIND is not set). */
 static gboolean
@@ -100,7 +84,7 @@ load_host(const GArray *probe, gboolean nonlocal_v4, gboolean nonlocal_v6)
   g_autofree char *dir = fake_sysctl(nonlocal_v4, nonlocal_v6);
   TfstHostAddrs *h = tfst_host_addrs_load(probe, dir, &error);
 
-  rm_rf(dir);
+  tfst_test_remove_tree(dir);
   if (h == NULL)
     g_test_message("netlink: %s", error->message);
   return h;
@@ -284,7 +268,7 @@ test_check_names_dropin(void)
 
   g_assert_no_error(error);
   if (host_can_bind(NOT_LOCAL_V4)) {
-    rm_rf(dir);
+    tfst_test_remove_tree(dir);
     g_test_skip("this host can bind " NOT_LOCAL_V4);
     return;
   }
@@ -304,7 +288,7 @@ test_check_names_dropin(void)
   g_array_append_val(probe, tfst_config_forward(c, "x")->listen);
   h = load_host(probe, FALSE, FALSE);
   if (h == NULL) {
-    rm_rf(dir);
+    tfst_test_remove_tree(dir);
     g_test_skip("cannot read the host's addresses over netlink");
     return;
   }
@@ -313,7 +297,7 @@ test_check_names_dropin(void)
       "%s:3: [Forward x] Listen=: " NOT_LOCAL_V4 " is not an address of this host (yet)", dropin);
   g_assert_true(g_str_has_prefix(only_note(notes)->text, prefix));
   g_assert_nonnull(strstr(only_note(notes)->text, "127.0.0.1 (lo"));
-  rm_rf(dir);
+  tfst_test_remove_tree(dir);
 }
 
 static void

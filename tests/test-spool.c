@@ -5,6 +5,7 @@
 #include "tfst-config.h"
 #include "tfst-spool-format.h"
 #include "tfst-spool.h"
+#include "tfst-test-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,27 +45,9 @@ fixture_set_up(Fixture *fx, gconstpointer data)
 }
 
 static void
-remove_tree(const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-  const char *name;
-
-  g_chmod(path, 0700);
-  while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-    g_autofree char *child = g_build_filename(path, name, NULL);
-
-    if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-      remove_tree(child);
-    else
-      g_assert_cmpint(g_unlink(child), ==, 0);
-  }
-  g_assert_cmpint(g_rmdir(path), ==, 0);
-}
-
-static void
 fixture_tear_down(Fixture *fx, gconstpointer data)
 {
-  remove_tree(fx->tmp);
+  tfst_test_remove_tree(fx->tmp);
   g_free(fx->tmp);
   g_free(fx->dir);
   g_ptr_array_unref(fx->problems);

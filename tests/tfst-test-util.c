@@ -4,6 +4,7 @@
 #include "tfst-config.h"
 
 #include <errno.h>
+#include <glib/gstdio.h>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +12,25 @@
 #define RUN_USEC     (10 * 1000)
 #define PEER_RUNS    500
 #define PEER_READ_SZ 65536
+
+void
+tfst_test_remove_tree(const char *path)
+{
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+
+  g_chmod(path, 0700);
+  dir = g_dir_open(path, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *child = g_build_filename(path, name, NULL);
+
+    if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+      tfst_test_remove_tree(child);
+    else
+      g_assert_cmpint(g_unlink(child), ==, 0);
+  }
+  g_assert_cmpint(g_rmdir(path), ==, 0);
+}
 
 void
 tfst_test_put_be16(guint8 *p, guint16 v)

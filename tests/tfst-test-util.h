@@ -9,6 +9,10 @@
 #include <systemd/sd-event.h>
 
 void tfst_test_put_be16(guint8 *p, guint16 v);
+/* Removes a test's temporary directory and everything in it (made
+ * writable first: a test may have taken the write bit away); symbolic
+ * links are removed, never followed. Asserts that it all went. */
+void tfst_test_remove_tree(const char *path);
 void tfst_test_put_be32(guint8 *p, guint32 v);
 
 /* Runs `event` (at most `max_runs` iterations of up to 10 ms) until

@@ -19,24 +19,18 @@ typedef struct {
   TfstEventDeliverStream *stream;
 } TfstEventPending;
 
-static void
-deliver_key(char *buf, gsize len, const char *origin, const char *sink)
-{
-  g_snprintf(buf, len, "%s/%s", origin, sink);
-}
-
 /* The least recently used stream with nothing queued and no ack owed. */
 static gboolean
 deliver_forget_one(TfstEvents *ev)
 {
-  char key[2 * TFST_LABEL_MAX + 2];
+  char key[TFST_EVENT_STREAM_KEY_MAX];
 
   for (GList *l = ev->lru.head; l != NULL; l = l->next) {
     TfstEventDeliverStream *d = l->data;
     if (d->pending > 0 || d->ack_due)
       continue;
     g_queue_unlink(&ev->lru, &d->lru_link);
-    deliver_key(key, sizeof(key), d->origin, d->sink);
+    tfst_event_sink_stream_key(key, d->origin, d->sink);
     g_hash_table_remove(ev->streams, key);
     return TRUE;
   }
@@ -46,10 +40,10 @@ deliver_forget_one(TfstEvents *ev)
 static TfstEventDeliverStream *
 deliver_stream(TfstEvents *ev, const TfstEventStream *st)
 {
-  char key[2 * TFST_LABEL_MAX + 2];
+  char key[TFST_EVENT_STREAM_KEY_MAX];
   TfstEventDeliverStream *d;
 
-  deliver_key(key, sizeof(key), st->origin, st->sink);
+  tfst_event_sink_stream_key(key, st->origin, st->sink);
   d = g_hash_table_lookup(ev->streams, key);
   if (d != NULL) {
     g_queue_unlink(&ev->lru, &d->lru_link);

@@ -9,12 +9,6 @@
 
 #include <string.h>
 
-static void
-relay_key(char *buf, gsize len, const char *origin, const char *sink)
-{
-  g_snprintf(buf, len, "%s/%s", origin, sink);
-}
-
 /* The stream longest without an event makes room for a new one. */
 static void
 relay_forget_oldest(GHashTable *relays)
@@ -40,10 +34,10 @@ static TfstEventRelayStream *
 relay_stream(TfstEngine *e, const TfstEventStream *st, gboolean create)
 {
   GHashTable *relays = e->events->relays;
-  char key[2 * TFST_LABEL_MAX + 2];
+  char key[TFST_EVENT_STREAM_KEY_MAX];
   TfstEventRelayStream *r;
 
-  relay_key(key, sizeof(key), st->origin, st->sink);
+  tfst_event_sink_stream_key(key, st->origin, st->sink);
   r = g_hash_table_lookup(relays, key);
   if (r != NULL || !create)
     return r;

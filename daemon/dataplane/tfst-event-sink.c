@@ -36,6 +36,13 @@ tfst_event_sink_malformed_name(TfstEventMalformed why)
   return why < TFST_EVENT_MALFORMED_KINDS ? malformed_names[why] : "unknown";
 }
 
+void
+tfst_event_sink_stream_key(char key[TFST_EVENT_STREAM_KEY_MAX], const char *origin,
+                           const char *sink)
+{
+  g_snprintf(key, TFST_EVENT_STREAM_KEY_MAX, "%s/%s", origin, sink);
+}
+
 TfstEventSink *
 tfst_event_sink_new(TfstEngine *e, const TfstEventsConf *conf)
 {

@@ -154,7 +154,13 @@ struct TfstEvents {
   guint64 unknown_sink; /* EVENTs for a sink with no Target= here */
 };
 
+/* The key of a stream in the delivering end's and the relay's tables:
+ * "origin/sink" (labels cannot hold '/'). */
+#define TFST_EVENT_STREAM_KEY_MAX (2 * TFST_LABEL_MAX + 2)
+
 /* tfst-event-sink.c */
+void tfst_event_sink_stream_key(char key[TFST_EVENT_STREAM_KEY_MAX], const char *origin,
+                                const char *sink);
 TfstEventSink *tfst_event_sink_new(TfstEngine *e, const TfstEventsConf *conf);
 /* The sink of [Events name], NULL: none here. */
 TfstEventSink *tfst_event_sink_find(TfstEngine *e, const char *name);
