@@ -23,7 +23,7 @@ typedef struct {
   const char *pattern; /* -i: an instance name or a glob, NULL for all */
   gboolean json;
   GHashTable *owners; /* unique name -> "ROLE@INSTANCE" */
-  GHashTable *hops;   /* "ROLE@INSTANCE\nhop key" -> "state\nattempts" */
+  GHashTable *hops;   /* "ROLE@INSTANCE\nhop key" -> hop_value() */
   GMainLoop *loop;
 } Monitor;
 
@@ -233,24 +233,34 @@ snake_keys(GVariant *dict)
   return g_variant_builder_end(&b);
 }
 
-/* One hop of a new Hops value: a line when its state changed (or a
- * refused peer tried again); silent when seeding. */
+/* What makes a line: the state, and when it was entered (the property
+ * trails the engine by up to a quarter of a second, so a hop can go
+ * down and up again between two values: its `since` tells); for a
+ * refused peer, each new attempt. */
+static char *
+hop_value(GVariantDict *d)
+{
+  const char *state = dict_str(d, "state");
+  guint64 since = 0;
+  guint32 attempts = 0;
+
+  (void)g_variant_dict_lookup(d, "since", "t", &since);
+  if (g_str_equal(state, "refused"))
+    (void)g_variant_dict_lookup(d, "attempts", "u", &attempts);
+  return g_strdup_printf("%s\n%" G_GUINT64_FORMAT "\n%u", state, since, attempts);
+}
+
+/* One hop of a new Hops value: a line when it changed; silent when
+ * seeding. */
 static void
 hop_seen(Monitor *m, const char *instance, GVariant *hop, gboolean seed)
 {
   g_auto(GVariantDict) d = G_VARIANT_DICT_INIT(hop);
-  const char *state = dict_str(&d, "state");
-  guint32 attempts = 0;
   char *key = hop_key(instance, &d);
-  g_autofree char *value = NULL;
-  const char *before;
+  g_autofree char *value = hop_value(&d);
 
-  (void)g_variant_dict_lookup(&d, "attempts", "u", &attempts);
-  value = g_strdup_printf("%s\n%u", state, attempts);
-  before = g_hash_table_lookup(m->hops, key);
-  if (!seed && g_strcmp0(before, value) != 0 &&
-      (before == NULL || !g_str_has_prefix(before, state) || g_str_equal(state, "refused"))) {
-    g_autofree char *text = hop_text(&d, state);
+  if (!seed && g_strcmp0(g_hash_table_lookup(m->hops, key), value) != 0) {
+    g_autofree char *text = hop_text(&d, dict_str(&d, "state"));
     emit(m, instance, "hop_changed", text, snake_keys(hop));
   }
   g_hash_table_replace(m->hops, key, g_steal_pointer(&value));
