@@ -118,6 +118,10 @@ class WhyTest(TfstTestCase):
         event = json.loads(js.wait_line(
             lambda l: json.loads(l)["event"] == "hop_changed"
             and json.loads(l)["data"]["state"] != "up", "a hop_changed event, not up"))
+        # the keys tfstctl(1) documents in JSON OUTPUT for monitor
+        self.assertEqual(sorted(event), ["data", "event", "instance", "time_us"])
+        for key in event["data"]:
+            self.assertRegex(key, r"^[a-z][a-z0-9_]*$")
         self.assertEqual(event["instance"], "gwproxy@gw1")
         self.assertGreater(event["time_us"], 0)
         self.assertEqual(event["data"]["direction"], "parent")
