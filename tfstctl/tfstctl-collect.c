@@ -505,8 +505,9 @@ tfstctl_collect(int argc, char **argv)
   if (!collect_prepare(&c, output, &error))
     return tfstctl_fail(error);
   collect_version(&c);
-  collect_configs(&c, tfstctl_configs_dir(),
-                  state_dir != NULL ? state_dir : LOCALSTATEDIR "/lib/tfst");
+  g_free(state_dir);
+  state_dir = tfst_config_state_dir();
+  collect_configs(&c, tfstctl_configs_dir(), state_dir);
   bus = tfstctl_bus_new(&opts, &error);
   if (bus != NULL)
     collect_instances(&c, bus);

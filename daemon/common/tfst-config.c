@@ -32,21 +32,21 @@ tfst_config_default_path(TfstRole role, const char *instance)
 
 /* systemd's StateDirectory=tfst sets $STATE_DIRECTORY; outside systemd
  * the same place is assumed. */
-static char *
-state_dir(void)
+char *
+tfst_config_state_dir(void)
 {
   const char *state = g_getenv("STATE_DIRECTORY");
 
   /* With several StateDirectory= entries the first one is ours. */
   if (state != NULL && *state != '\0')
     return g_strndup(state, strcspn(state, ":"));
-  return g_build_filename(LOCALSTATEDIR, "lib", "tfst", NULL);
+  return g_strdup(TFST_STATE_DIR);
 }
 
 char *
 tfst_config_persist_dir(TfstRole role, const char *instance)
 {
-  g_autofree char *base = state_dir();
+  g_autofree char *base = tfst_config_state_dir();
 
   return g_strdup_printf("%s/%s@%s.conf.d", base, tfst_role_to_string(role), instance);
 }
@@ -56,7 +56,7 @@ tfst_config_persist_dir(TfstRole role, const char *instance)
 char *
 tfst_config_spool_dir(const TfstConfig *config, const char *name)
 {
-  g_autofree char *base = state_dir();
+  g_autofree char *base = tfst_config_state_dir();
   g_autofree char *inst =
       g_strdup_printf("%s@%s.spool", tfst_role_to_string(config->role), config->instance);
 
