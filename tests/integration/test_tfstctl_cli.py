@@ -191,7 +191,11 @@ class HelpTest(unittest.TestCase):
                      ["keepalive", "set", "Idle=abc"], ["keepalive", "set", "Bogus=1"],
                      ["keepalive", "set", "Idle"], ["keepalive", "show", "--scope=both"],
                      ["keepalive", "audit", "x"],
-                     ["events", "syslog", "traps"], ["events", "--bogus"]):
+                     ["events", "syslog", "traps"], ["events", "--bogus"],
+                     # session ids are per instance: no pattern
+                     ["close", "-i", "relay@*", "5"], ["-i", "relay@[12]", "close", "5"],
+                     # collect's -o is its archive, a global -o is columns
+                     ["-o", "x", "collect"]):
             p = run(*args)
             self.assertEqual(p.returncode, EXIT_USAGE, f"{args}: {p.stdout} {p.stderr}")
             self.assertTrue(p.stderr.startswith("tfstctl"), f"{args}: {p.stderr}")
