@@ -385,7 +385,8 @@ class CollectAloneTest(unittest.TestCase):
             for marker in (psk_hex.encode(), b"UEVNQk9EWU1BUktFUg", b"PRIVATE KEY",
                            b"NAMED-SECRET-MARKER", b"LINKED-SECRET-MARKER"):
                 self.assertNotIn(marker, data, name)
-        self.assertIn(b"HandshakeTimeout=3s", files["support/config/etc/relay@9.conf.d/20-pem.conf"])
+        self.assertIn(b"HandshakeTimeout=3s",
+                      files["support/config/etc/relay@9.conf.d/20-pem.conf"])
         self.assertIn(b"Listen=[::1]:8080", files["support/config/etc/relay@9.conf"])
         manifest = files["support/MANIFEST.txt"].decode()
         self.assertRegex(manifest, r"(?m)^config/etc/named\.conf: left out")
@@ -393,6 +394,34 @@ class CollectAloneTest(unittest.TestCase):
         self.assertRegex(manifest, r"(?m)^config/state/relay@9\.conf: left out \(a symbolic link")
         self.assertRegex(manifest, r"(?m)^config/etc/relay@9\.conf\.d/10-psk\.conf: 2 line")
         self.assertRegex(manifest, r"(?m)^config/etc/relay@9\.conf\.d/20-pem\.conf: 3 line")
+
+    @unittest.skipIf(DBUS_DAEMON is None, "dbus-daemon not installed")
+    def test_hostile_bus_name_is_no_instance(self):
+        """Whoever may own an org.tfst.Tfst1.* name chooses the instance
+        tfstctl reads from it: relay@../../../../x is no instance, and
+        collect writes nothing outside its directory."""
+        try:
+            import dbus  # dbus-python, to own a name: only this test
+        except ImportError:
+            self.skipTest("dbus-python not installed")
+        self.workdir = self.tmp
+        address = start_private_bus(self)
+        conn = dbus.bus.BusConnection(address)
+        self.addCleanup(conn.close)
+        hostile = "org.tfst.Tfst1.relay_" + "_2e_2e_2f" * 4 + "x"
+        self.assertEqual(conn.request_name(hostile), dbus.bus.REQUEST_NAME_REPLY_PRIMARY_OWNER)
+        self.env["DBUS_SYSTEM_BUS_ADDRESS"] = address
+        self.env["TMPDIR"] = os.path.join(self.tmp, "t", "u")
+        os.makedirs(self.env["TMPDIR"])
+        r = subprocess.run([TFSTCTL, "list", "--json"], capture_output=True, text=True,
+                           env=self.env, timeout=60, stdin=subprocess.DEVNULL)
+        self.assertNotIn("relay@", r.stdout)
+        out = os.path.join(self.tmp, "support.tar.gz")
+        r = self.collect(out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "t", "x")))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "x")))
+        self.assertFalse([n for n in self.unpack(out) if "relay@" in n])
 
 
 if __name__ == "__main__":
