@@ -13,7 +13,9 @@ import queue
 import re
 import shutil
 import socket
+import stat
 import subprocess
+import tempfile
 import threading
 import unittest
 
@@ -295,6 +297,131 @@ class TlsWhyTest(TfstTestCase):
         top.d("gw1").wait_status(r"^parent down \(TLS alert from the peer: .*\), degraded")
         # No child ever got through: nothing to count as down.
         self.assertRegex(top.d("ep").status(), r"^no children, ")
+
+
+class CollectAloneTest(unittest.TestCase):
+    """tfstctl collect without a bus: where the archive goes, who may read
+    it, and what of the configuration it leaves out."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="tfst-collect-test-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.conf = os.path.join(self.tmp, "etc")
+        self.state = os.path.join(self.tmp, "state")
+        os.makedirs(os.path.join(self.conf, "relay@9.conf.d"))
+        os.makedirs(self.state)
+        self.env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8",
+                        DBUS_SYSTEM_BUS_ADDRESS="unix:path=" + os.path.join(self.tmp, "no-bus"))
+        self.env.pop("LANGUAGE", None)
+
+    def collect(self, output, cwd=None):
+        return subprocess.run([TFSTCTL, "collect", "-o", output, "--config-dir", self.conf,
+                               "--state-dir", self.state], capture_output=True, text=True,
+                              env=self.env, timeout=120, stdin=subprocess.DEVNULL,
+                              cwd=cwd or self.tmp, preexec_fn=lambda: os.umask(0o022))
+
+    def unpack(self, archive):
+        unpacked = tempfile.mkdtemp(dir=self.tmp)
+        subprocess.run(["tar", "-xzf", archive, "-C", unpacked], check=True, timeout=60)
+        files = {}
+        for d, _, names in os.walk(unpacked):
+            for n in names:
+                with open(os.path.join(d, n), "rb") as f:
+                    files[os.path.relpath(os.path.join(d, n), unpacked)] = f.read()
+        return files
+
+    def test_archive_is_private_and_local(self):
+        """0600 whatever the umask; a name with a colon is a local file,
+        not a remote archive."""
+        r = self.collect("host:support.tar.gz")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path = os.path.join(self.tmp, "host:support.tar.gz")
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        self.assertIn("host:support/MANIFEST.txt", self.unpack(path))
+
+    def test_output_that_cannot_be_created_fails_cleanly(self):
+        existing = os.path.join(self.tmp, "existing.tar.gz")
+        with open(existing, "w") as f:
+            f.write("keep me")
+        for output in ("/", existing, os.path.join(self.tmp, "no-such-dir", "x.tar.gz")):
+            r = self.collect(output)
+            self.assertEqual(r.returncode, 1, (output, r.stderr))
+            self.assertRegex(r.stderr, r"^tfstctl: Cannot create “.*”: ", output)
+        with open(existing) as f:
+            self.assertEqual(f.read(), "keep me")
+
+    def test_name_without_a_base_gets_the_default_top(self):
+        r = self.collect("..tar.gz")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("tfst-collect/MANIFEST.txt", self.unpack(os.path.join(self.tmp, "..tar.gz")))
+
+    def write(self, rel, text):
+        path = os.path.join(self.conf, rel)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_key_material_is_left_out(self):
+        """PEM bodies, PSK file lines in a .conf, `psk = ` with spaces,
+        files named by Key=/PSKFile= whatever their names, and symbolic
+        links in the state directory."""
+        psk_hex = "00112233445566778899aabbccddeeff"
+        named = self.write("named.conf", "NAMED-SECRET-MARKER\n")
+        psk_conf = self.write("psk.conf", f"ep:{psk_hex}\n")
+        self.write("relay@9.conf",
+                   f"[Parent]\nTLS=yes\nkey = {named}\nPSKFile={psk_conf}\nListen=[::1]:8080\n")
+        self.write("relay@9.conf.d/10-psk.conf", f"# mistake\ngw1:{psk_hex}\nPsk = {psk_hex}\n")
+        self.write("relay@9.conf.d/20-pem.conf", "[Parent]\n-----BEGIN PRIVATE KEY-----\n"
+                   "UEVNQk9EWU1BUktFUg==\n-----END PRIVATE KEY-----\nHandshakeTimeout=3s\n")
+        secret = os.path.join(self.tmp, "root-only")
+        with open(secret, "w") as f:
+            f.write("LINKED-SECRET-MARKER\n")
+        os.symlink(secret, os.path.join(self.state, "relay@9.conf"))
+        out = os.path.join(self.tmp, "support.tar.gz")
+        r = self.collect(out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        files = self.unpack(out)
+        for name, data in files.items():
+            for marker in (psk_hex.encode(), b"UEVNQk9EWU1BUktFUg", b"PRIVATE KEY",
+                           b"NAMED-SECRET-MARKER", b"LINKED-SECRET-MARKER"):
+                self.assertNotIn(marker, data, name)
+        self.assertIn(b"HandshakeTimeout=3s",
+                      files["support/config/etc/relay@9.conf.d/20-pem.conf"])
+        self.assertIn(b"Listen=[::1]:8080", files["support/config/etc/relay@9.conf"])
+        manifest = files["support/MANIFEST.txt"].decode()
+        self.assertRegex(manifest, r"(?m)^config/etc/named\.conf: left out")
+        self.assertRegex(manifest, r"(?m)^config/etc/psk\.conf: left out")
+        self.assertRegex(manifest, r"(?m)^config/state/relay@9\.conf: left out \(a symbolic link")
+        self.assertRegex(manifest, r"(?m)^config/etc/relay@9\.conf\.d/10-psk\.conf: 2 line")
+        self.assertRegex(manifest, r"(?m)^config/etc/relay@9\.conf\.d/20-pem\.conf: 3 line")
+
+    @unittest.skipIf(DBUS_DAEMON is None, "dbus-daemon not installed")
+    def test_hostile_bus_name_is_no_instance(self):
+        """Whoever may own an org.tfst.Tfst1.* name chooses the instance
+        tfstctl reads from it: relay@../../../../x is no instance, and
+        collect writes nothing outside its directory."""
+        try:
+            import dbus  # dbus-python, to own a name: only this test
+        except ImportError:
+            self.skipTest("dbus-python not installed")
+        self.workdir = self.tmp
+        address = start_private_bus(self)
+        conn = dbus.bus.BusConnection(address)
+        self.addCleanup(conn.close)
+        hostile = "org.tfst.Tfst1.relay_" + "_2e_2e_2f" * 4 + "x"
+        self.assertEqual(conn.request_name(hostile), dbus.bus.REQUEST_NAME_REPLY_PRIMARY_OWNER)
+        self.env["DBUS_SYSTEM_BUS_ADDRESS"] = address
+        self.env["TMPDIR"] = os.path.join(self.tmp, "t", "u")
+        os.makedirs(self.env["TMPDIR"])
+        r = subprocess.run([TFSTCTL, "list", "--json"], capture_output=True, text=True,
+                           env=self.env, timeout=60, stdin=subprocess.DEVNULL)
+        self.assertNotIn("relay@", r.stdout)
+        out = os.path.join(self.tmp, "support.tar.gz")
+        r = self.collect(out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "t", "x")))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "x")))
+        self.assertFalse([n for n in self.unpack(out) if "relay@" in n])
 
 
 if __name__ == "__main__":
