@@ -6,6 +6,7 @@
 #include "tfst-config.h"
 
 #include "tfst-addr.h"
+#include "tfst-bus-name.h"
 #include "tfst-config-schema.h"
 #include "tfst-error.h"
 #include "tfst-file.h"
@@ -636,11 +637,13 @@ add_dropins(GPtrArray *files, const char *dir_path, TfstConfigFileKind kind, GEr
 static gboolean
 check_instance_name(const char *instance, GError **error)
 {
-  if (*instance != '\0' && strchr(instance, '/') == NULL && strcmp(instance, "..") != 0)
+  /* The same rule as for the instance in a bus name, so that every
+   * instance that can start is one tfstctl lists. */
+  if (tfst_bus_name_instance_is_valid(instance))
     return TRUE;
   g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG,
-              "'%s' cannot name a configuration file: the instance name must be non-empty "
-              "and contain no '/'",
+              "'%s' cannot name a configuration file: the instance name must be non-empty, not "
+              "'.' or '..', and contain no '/' or control characters",
               instance);
   return FALSE;
 }
