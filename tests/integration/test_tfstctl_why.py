@@ -172,6 +172,33 @@ class WhyTest(TfstTestCase):
         # Not a child that is down: STATUS= still counts one child, up.
         self.assertRegex(self.ep.status(), r"^1 of 1 child up, ")
 
+    def test_unauthenticated_label_leaves_known_child_alone(self):
+        """Without TLS the label in HELLO is only a claim: a peer that
+        breaks the handshake under a known child's label is listed as
+        refused, and the child's own record keeps why it went down."""
+        self.ep.wait_status(r"^1 of 1 child up, ")
+
+        def gw1():
+            hops = json.loads(self.tfstctl("status", "--json", instance="epproxy@ep"))["hops"]
+            return [h for h in hops if h["label"] == "gw1" and h["state"] != "refused"]
+        self.gw.stop()
+        down = wait_until(lambda: [h for h in gw1() if h["state"] == "down"], WAIT,
+                          what="gw1 down at ep")[0]
+        s = connect(("127.0.0.1", self.top.node("ep").children_port))
+        try:
+            s.sendall(hello(b"gw1") + b"\x00" * 64)
+            wait_closed(s, 10)
+        except OSError:
+            pass
+        finally:
+            s.close()
+
+        def refused():
+            hops = json.loads(self.tfstctl("status", "--json", instance="epproxy@ep"))["hops"]
+            return [h for h in hops if h["state"] == "refused"]
+        wait_until(refused, WAIT, what="ep Hops with the refused peer")
+        self.assertEqual(gw1(), [down])
+
     def test_dataflow_watch(self):
         self.gw.wait_status(r"^parent up \(ep\)")
         out = self.tfstctl("dataflow", "--watch", "--count", "2", "--interval", "1", "--json",
