@@ -200,6 +200,24 @@ class WhyTest(TfstTestCase):
         wait_until(refused, WAIT, what="ep Hops with the refused peer")
         self.assertEqual(gw1(), [down])
 
+    def test_stop_with_unfinished_hops_is_clean(self):
+        """Stopping while hops are in their handshake (accepted ones at the
+        endpoint proxy, the gateway proxy's hop to a parent that is gone)
+        exits 0 without a sanitizer report (run with an ASan tfstd): the
+        hops the shutdown closes are not accounted as refused peers."""
+        self.ep.wait_status(r"^1 of 1 child up, ")
+        port = self.top.node("ep").children_port
+        socks = [connect(("127.0.0.1", port)) for _ in range(3)]
+        self.addCleanup(lambda: [s.close() for s in socks])
+        # Accepted in order: the answer to the last one's HELLO (WHO) means
+        # the endpoint proxy holds all three, unfinished.
+        socks[-1].sendall(hello(b"gw1"))
+        socks[-1].settimeout(WAIT)
+        self.assertTrue(socks[-1].recv(64), "no answer to HELLO")
+        self.ep.stop()
+        self.gw.wait_status(r"^parent down")
+        self.gw.stop()
+
     def reload(self, *args, env=None):
         return subprocess.run([TFSTCTL, "reload"] + list(args), capture_output=True, text=True,
                               env=dict(self.env, **(env or {})), timeout=60,
