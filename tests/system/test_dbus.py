@@ -597,6 +597,8 @@ class ApiTest(DbusTestCase):
         self.assertEqual(self.dbus.get(relay, "LogLevel"), 3)
         self.assertEqual(self.dbus.call(relay, "SetLogLevel", "u", (0,)), ())
         self.assertEqual(self.dbus.get(relay, "LogLevel"), 0)
+        # LogLevel 0 does not hide the line that records it.
+        self.d("relay1").wait_log(r"log level now 0 \(SetLogLevel\)$")
         # "until the next restart or reload"
         self.assertEqual(self.dbus.call(relay, "Reload"), ())
         wait_until(lambda: self.dbus.get(relay, "LogLevel") == 1, SETTLE,
