@@ -2,7 +2,8 @@
 """Why is it down: a gateway proxy under an endpoint proxy on a private
 system bus.  STATUS= counts the hops up and says why the parent is down;
 `tfstctl monitor` streams hop changes, text and JSON lines, as they
-happen; a peer that connects to the children's port and breaks the
+happen; `tfstctl reload --signal-fallback` signals an instance that is
+not on the bus; a peer that connects to the children's port and breaks the
 handshake is listed as refused with its error (Hops, `tfstctl status`)
 and STATUS= does not count it as a child; `tfstctl dataflow --watch`
 prints one line per interval."""
@@ -173,6 +174,87 @@ class WhyTest(TfstTestCase):
                                r"\S+\s+127\.0\.0\.1\s+.*\s\d+\s+E[A-Z]+: ")
         # Not a child that is down: STATUS= still counts one child, up.
         self.assertRegex(self.ep.status(), r"^1 of 1 child up, ")
+
+    def test_unauthenticated_label_leaves_known_child_alone(self):
+        """Without TLS the label in HELLO is only a claim: a peer that
+        breaks the handshake under a known child's label is listed as
+        refused, and the child's own record keeps why it went down."""
+        self.ep.wait_status(r"^1 of 1 child up, ")
+
+        def gw1():
+            hops = json.loads(self.tfstctl("status", "--json", instance="epproxy@ep"))["hops"]
+            return [h for h in hops if h["label"] == "gw1" and h["state"] != "refused"]
+        self.gw.stop()
+        down = wait_until(lambda: [h for h in gw1() if h["state"] == "down"], WAIT,
+                          what="gw1 down at ep")[0]
+        s = connect(("127.0.0.1", self.top.node("ep").children_port))
+        try:
+            s.sendall(hello(b"gw1") + b"\x00" * 64)
+            wait_closed(s, 10)
+        except OSError:
+            pass
+        finally:
+            s.close()
+
+        def refused():
+            hops = json.loads(self.tfstctl("status", "--json", instance="epproxy@ep"))["hops"]
+            return [h for h in hops if h["state"] == "refused"]
+        wait_until(refused, WAIT, what="ep Hops with the refused peer")
+        self.assertEqual(gw1(), [down])
+
+    def test_stop_with_unfinished_hops_is_clean(self):
+        """Stopping while hops are in their handshake (accepted ones at the
+        endpoint proxy, the gateway proxy's hop to a parent that is gone)
+        exits 0 without a sanitizer report (run with an ASan tfstd): the
+        hops the shutdown closes are not accounted as refused peers."""
+        self.ep.wait_status(r"^1 of 1 child up, ")
+        port = self.top.node("ep").children_port
+        socks = [connect(("127.0.0.1", port)) for _ in range(3)]
+        self.addCleanup(lambda: [s.close() for s in socks])
+        # Accepted in order: the answer to the last one's HELLO (WHO) means
+        # the endpoint proxy holds all three, unfinished.
+        socks[-1].sendall(hello(b"gw1"))
+        socks[-1].settimeout(WAIT)
+        self.assertTrue(socks[-1].recv(64), "no answer to HELLO")
+        self.ep.stop()
+        self.gw.wait_status(r"^parent down")
+        self.gw.stop()
+
+    def reload(self, *args, env=None):
+        return subprocess.run([TFSTCTL, "reload"] + list(args), capture_output=True, text=True,
+                              env=dict(self.env, **(env or {})), timeout=60,
+                              stdin=subprocess.DEVNULL)
+
+    def test_reload_signal_fallback(self):
+        """`tfstctl reload --signal-fallback` (the units' ExecReload=): an
+        instance that is not on the bus gets SIGHUP at $MAINPID and tfstctl
+        exits 0, saying so; one on the bus still answers, and a refused
+        configuration is still exit status 1."""
+        self.ep.wait_status(r"^1 of 1 child up, ")
+        mainpid = {"MAINPID": str(self.ep.pid)}
+        done = r"configuration reloaded|reload refused"
+        no_bus = {"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=" + os.path.join(self.workdir, "nobus")}
+        for args, env in ((["-i", "epproxy@ep"], no_bus),
+                          (["-i", "epproxy@gone"], {})):  # a bus without the name
+            with self.subTest(args=args, bus=bool(env)):
+                seen = self.ep.count_log(done)
+                r = self.reload("--signal-fallback", *args, env=dict(env, **mainpid))
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertRegex(r.stderr, rf"sent SIGHUP to process {self.ep.pid} instead")
+                self.ep.wait_log(r"configuration reloaded", after=seen)
+                # Without the option, or without $MAINPID: a failure.
+                self.assertNotEqual(self.reload(*args, env=dict(env, **mainpid)).returncode, 0)
+                self.assertNotEqual(self.reload("--signal-fallback", *args, env=env).returncode,
+                                    0)
+        self.assertEqual(self.ep.count_log(done), seen + 1, "only the fallback signalled")
+        with open(self.ep.config_path, "w") as f:
+            f.write(self.ep.config_text + "\n[Children]\nLisen=1\n")
+        r = self.reload("--signal-fallback", "-i", "epproxy@ep", env=mainpid)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("Lisen", r.stderr)
+        self.assertNotIn("SIGHUP", r.stderr)
+        with open(self.ep.config_path, "w") as f:
+            f.write(self.ep.config_text)
 
     def test_dataflow_watch(self):
         self.gw.wait_status(r"^parent up \(ep\)")
