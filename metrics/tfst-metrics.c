@@ -34,7 +34,7 @@ parse_options(Options *opts, int *argc, char ***argv, GError **error)
 {
   const GOptionEntry entries[] = {
       {"listen", 'l', 0, G_OPTION_ARG_STRING, &opts->listen,
-       N_("Address and port to listen on when not socket-activated (default " DEFAULT_LISTEN ")"),
+       N_("Address and port to listen on when not socket-activated (default 127.0.0.1:9918)"),
        N_("ADDRESS:PORT")},
       {"sessions", 0, 0, G_OPTION_ARG_NONE, &opts->sessions,
        N_("Also export one series per session (many series on busy hosts)"), NULL},
