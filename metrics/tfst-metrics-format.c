@@ -10,8 +10,12 @@ static gboolean
 accepts_openmetrics(const char *range)
 {
   g_auto(GStrv) params = g_strsplit(range, ";", -1);
-  g_autofree char *type = g_ascii_strdown(g_strstrip(params[0]), -1);
+  g_autofree char *type = NULL;
 
+  /* g_strsplit() gives no element at all for an empty range (",,"). */
+  if (params[0] == NULL)
+    return FALSE;
+  type = g_ascii_strdown(g_strstrip(params[0]), -1);
   if (!g_str_equal(type, "application/openmetrics-text"))
     return FALSE;
   for (guint i = 1; params[i] != NULL; i++) {
