@@ -2,6 +2,7 @@
 #include "tfst-metrics-render.h"
 
 #include "tfst-metrics-hops.h"
+#include "tfst-metrics-keepalive.h"
 #include "tfst-metrics-sessions.h"
 #include "tfst-metrics-sinks.h"
 #include "tfst-metrics-tls.h"
@@ -228,6 +229,7 @@ tfst_metrics_render(GString *out, const TfstMetricsScrape *scrape, TfstMetricsFo
   tfst_metrics_hops_render(&w, scrape);
   tfst_metrics_tls_render(&w, scrape);
   render_ipsec(&w, scrape);
+  tfst_metrics_keepalive_render(&w, scrape);
   tfst_metrics_sinks_render(&w, scrape);
   if (scrape->sessions)
     tfst_metrics_sessions_render(&w, scrape);

@@ -3,9 +3,10 @@
 
 #include "tfst-bus-name.h"
 
-#define IFACE_INSTANCE "org.tfst.Tfst1.Instance"
-#define IFACE_EVENTS   "org.tfst.Tfst1.Events"
-#define IFACE_IPSEC    "org.tfst.Tfst1.Ipsec"
+#define IFACE_INSTANCE  "org.tfst.Tfst1.Instance"
+#define IFACE_EVENTS    "org.tfst.Tfst1.Events"
+#define IFACE_IPSEC     "org.tfst.Tfst1.Ipsec"
+#define IFACE_KEEPALIVE "org.tfst.Tfst1.Keepalive"
 
 struct _TfstMetricsScraper {
   GDBusConnection *bus;
@@ -44,6 +45,8 @@ instance_free(gpointer data)
   g_clear_pointer(&inst->sinks, g_variant_unref);
   g_clear_pointer(&inst->conflicts, g_variant_unref);
   g_clear_pointer(&inst->sessions, g_variant_unref);
+  g_clear_pointer(&inst->keepalive[0], g_variant_unref);
+  g_clear_pointer(&inst->keepalive[1], g_variant_unref);
   g_free(inst);
 }
 
@@ -156,6 +159,10 @@ scrape_instance(GTask *task, TfstMetricsInstance *inst)
   call_into(task, inst, &inst->sinks, IFACE_EVENTS, "GetSinks", NULL, "(aa{sv})");
   call_into(task, inst, &inst->conflicts, IFACE_IPSEC, "FindConflicts", NULL, "(a(usa(sss)))")
       ->optional = TRUE;
+  call_into(task, inst, &inst->keepalive[0], IFACE_KEEPALIVE, "GetSettings",
+            g_variant_new("(s)", "hops"), "(a{sv})");
+  call_into(task, inst, &inst->keepalive[1], IFACE_KEEPALIVE, "GetSettings",
+            g_variant_new("(s)", "sessions"), "(a{sv})");
   if (run->scraper->sessions)
     call_into(task, inst, &inst->sessions, IFACE_INSTANCE, "ListSessions",
               g_variant_new("(@a{sv})", g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)),

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* One scrape: every tfst instance on the system bus read with a fixed
  * number of calls each (the Instance properties in one GetAll, the
- * statistics, the event sinks, the IPsec conflicts, and ListSessions only
+ * statistics, the event sinks, the IPsec conflicts, the keepalive settings
+ * of hops and sessions, and ListSessions only
  * when per-session series are asked for), all in parallel, bounded by one
  * overall timeout.  What did not answer in time is counted, not waited for. */
 #pragma once
@@ -14,11 +15,12 @@ typedef struct {
   char *role;
   char *label; /* the Label property, "" when the properties did not come */
   /* Replies, NULL where the call failed or did not answer in time. */
-  GVariant *props;     /* a{sv}: org.tfst.Tfst1.Instance */
-  GVariant *stats;     /* (a{sv}t): Instance.GetStatistics */
-  GVariant *sinks;     /* (aa{sv}): Events.GetSinks */
-  GVariant *conflicts; /* (a(usa(sss))): Ipsec.FindConflicts */
-  GVariant *sessions;  /* (a(tssssstttt)): Instance.ListSessions */
+  GVariant *props;        /* a{sv}: org.tfst.Tfst1.Instance */
+  GVariant *stats;        /* (a{sv}t): Instance.GetStatistics */
+  GVariant *sinks;        /* (aa{sv}): Events.GetSinks */
+  GVariant *conflicts;    /* (a(usa(sss))): Ipsec.FindConflicts */
+  GVariant *sessions;     /* (a(tssssstttt)): Instance.ListSessions */
+  GVariant *keepalive[2]; /* (a{sv}): Keepalive.GetSettings "hops", "sessions" */
   /* Calls that failed or timed out.  FindConflicts refused because the
    * instance lacks CAP_NET_ADMIN (the default unit) is not counted: that
    * instance simply has no IPsec view. */

@@ -205,6 +205,8 @@ class ScrapeTest(MetricsTestCase):
         self.assertEqual(pick(s, "tfst_hop_active", label="gw1", peer="relay1"), [1])
         self.assertEqual(len(pick(s, "tfst_build_info")), 1)
         self.assertEqual(pick(s, "tfst_sessions_opened_total", label="gw1"), [3])
+        self.assertEqual(pick(s, "tfst_keepalive_enabled", label="gw1", scope="hops"), [1])
+        self.assertEqual(len(pick(s, "tfst_keepalive_ping_interval_seconds", label="gw1")), 1)
 
     def test_values_match_tfstctl_and_traffic(self):
         """Byte counters equal tfstctl stats --json and the bytes sent."""
@@ -321,7 +323,7 @@ scrape_configs:
     def _rules_loaded(self):
         _, _, body = http("GET", self.prom + "/api/v1/rules")
         groups = json.loads(body)["data"]["groups"]
-        return sum(len(g["rules"]) for g in groups) >= 5 and all(
+        return sum(len(g["rules"]) for g in groups) >= 7 and all(
             r.get("health") == "ok" for g in groups for r in g["rules"])
 
 
