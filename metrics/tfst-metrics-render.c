@@ -15,8 +15,6 @@
 typedef TfstMetricsFormatWriter Writer;
 typedef TfstMetricsFormatLabel Label;
 
-#define INSTANCES TFST_METRICS_FOREACH_INSTANCE
-
 /* GetStatistics keys exported one to one (docs/dbus-api.md has what each
  * counts). */
 static const struct {
@@ -57,8 +55,6 @@ static const struct {
     {"DowncallBytesToClient", "downcall", "client"},
 };
 
-#define first_child tfst_metrics_format_reply_value
-
 static void
 render_meta(Writer *w, const TfstMetricsScrape *scrape)
 {
@@ -79,11 +75,11 @@ render_up(Writer *w, const TfstMetricsScrape *scrape)
 {
   tfst_metrics_format_family(w, "tfst_up", GAUGE,
                              "1 if the instance answered the scrape in time, else 0.");
-  INSTANCES(scrape, inst)
+  TFST_METRICS_FOREACH_INSTANCE(scrape, inst)
   tfst_metrics_format_sample_u64(w, inst, NULL, inst->props != NULL && inst->stats != NULL);
   tfst_metrics_format_family(w, "tfst_scrape_errors", GAUGE,
                              "Bus calls to the instance that failed or timed out in this scrape.");
-  INSTANCES(scrape, inst)
+  TFST_METRICS_FOREACH_INSTANCE(scrape, inst)
   tfst_metrics_format_sample_u64(w, inst, NULL, inst->errors);
 }
 
@@ -91,9 +87,9 @@ static void
 render_instance_info(Writer *w, const TfstMetricsScrape *scrape)
 {
   tfst_metrics_format_family(w, "tfst_instance", INFO, "Version and state of the instance.");
-  INSTANCES(scrape, inst)
+  TFST_METRICS_FOREACH_INSTANCE(scrape, inst)
   {
-    g_autoptr(GVariant) props = first_child(inst->props);
+    g_autoptr(GVariant) props = tfst_metrics_format_reply_value(inst->props);
     const char *version = NULL, *state = NULL;
     Label labels[] = {{"version", NULL}, {"state", NULL}, {NULL, NULL}};
 
@@ -111,9 +107,9 @@ static void
 render_sessions_open(Writer *w, const TfstMetricsScrape *scrape)
 {
   tfst_metrics_format_family(w, "tfst_sessions_open", GAUGE, "Sessions the instance carries now.");
-  INSTANCES(scrape, inst)
+  TFST_METRICS_FOREACH_INSTANCE(scrape, inst)
   {
-    g_autoptr(GVariant) props = first_child(inst->props);
+    g_autoptr(GVariant) props = tfst_metrics_format_reply_value(inst->props);
     guint32 count;
 
     if (props != NULL && g_variant_lookup(props, "SessionCount", "u", &count))
@@ -125,9 +121,9 @@ static void
 render_stat(Writer *w, const TfstMetricsScrape *scrape, guint k)
 {
   tfst_metrics_format_family(w, stat_counters[k].name, COUNTER, stat_counters[k].help);
-  INSTANCES(scrape, inst)
+  TFST_METRICS_FOREACH_INSTANCE(scrape, inst)
   {
-    g_autoptr(GVariant) stats = first_child(inst->stats);
+    g_autoptr(GVariant) stats = tfst_metrics_format_reply_value(inst->stats);
     guint64 value;
 
     if (stats != NULL && g_variant_lookup(stats, stat_counters[k].key, "t", &value))
@@ -140,9 +136,9 @@ render_bytes(Writer *w, const TfstMetricsScrape *scrape)
 {
   tfst_metrics_format_family(w, "tfst_bytes", COUNTER,
                              "Payload bytes by call direction and by the end they were sent to.");
-  INSTANCES(scrape, inst)
+  TFST_METRICS_FOREACH_INSTANCE(scrape, inst)
   {
-    g_autoptr(GVariant) stats = first_child(inst->stats);
+    g_autoptr(GVariant) stats = tfst_metrics_format_reply_value(inst->stats);
 
     for (guint k = 0; stats != NULL && k < G_N_ELEMENTS(byte_counters); k++) {
       Label labels[] = {{"direction", byte_counters[k].direction},
@@ -161,9 +157,9 @@ render_failed_by_errno(Writer *w, const TfstMetricsScrape *scrape)
 {
   tfst_metrics_format_family(w, "tfst_sessions_failed_by_errno", COUNTER,
                              "Sessions that could not be opened, by errno name.");
-  INSTANCES(scrape, inst)
+  TFST_METRICS_FOREACH_INSTANCE(scrape, inst)
   {
-    g_autoptr(GVariant) stats = first_child(inst->stats);
+    g_autoptr(GVariant) stats = tfst_metrics_format_reply_value(inst->stats);
     g_autoptr(GVariant) by_errno = NULL;
     GVariantIter iter;
     const char *name;
@@ -186,7 +182,7 @@ render_cleared(Writer *w, const TfstMetricsScrape *scrape)
 {
   tfst_metrics_format_family(w, "tfst_statistics_cleared_timestamp_seconds", GAUGE,
                              "When the counters were last cleared or the instance started.");
-  INSTANCES(scrape, inst)
+  TFST_METRICS_FOREACH_INSTANCE(scrape, inst)
   {
     guint64 cleared_us;
 
@@ -203,9 +199,9 @@ render_ipsec(Writer *w, const TfstMetricsScrape *scrape)
   tfst_metrics_format_family(w, "tfst_ipsec_spi_conflicts", GAUGE,
                              "Groups of IPsec SAs whose SPIs collide (instances with "
                              "CAP_NET_ADMIN only).");
-  INSTANCES(scrape, inst)
+  TFST_METRICS_FOREACH_INSTANCE(scrape, inst)
   {
-    g_autoptr(GVariant) groups = first_child(inst->conflicts);
+    g_autoptr(GVariant) groups = tfst_metrics_format_reply_value(inst->conflicts);
 
     if (groups != NULL)
       tfst_metrics_format_sample_u64(w, inst, NULL, g_variant_n_children(groups));
