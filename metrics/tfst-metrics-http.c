@@ -23,6 +23,7 @@ struct _TfstMetricsHttp {
   gboolean scraping;
   GPtrArray *waiting; /* Requests suspended until the scrape in progress ends */
   TfstRatelimit bus_log;
+  TfstRatelimit call_log;
 };
 
 /* A request for /metrics, suspended while the scrape runs. */
@@ -98,6 +99,20 @@ unavailable_response(TfstMetricsHttp *http, const GError *error)
 
 static void schedule(TfstMetricsHttp *http);
 
+/* Why an instance is missing from the metrics (no permission to observe,
+ * a hung instance): one journal line a minute at most. */
+static void
+log_call_error(TfstMetricsHttp *http, const TfstMetricsScrape *scrape)
+{
+  guint suppressed = 0;
+
+  if (scrape == NULL || scrape->first_error == NULL ||
+      !tfst_ratelimit_pass(&http->call_log, g_get_monotonic_time(), &suppressed))
+    return;
+  g_warning("A bus call of the scrape failed: %s (%u similar messages suppressed)",
+            scrape->first_error, suppressed);
+}
+
 static void
 scrape_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -108,6 +123,7 @@ scrape_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 
   http->waiting = g_ptr_array_new();
   http->scraping = FALSE;
+  log_call_error(http, scrape);
   for (guint i = 0; i < waiting->len; i++) {
     Request *req = g_ptr_array_index(waiting, i);
 
@@ -242,6 +258,7 @@ tfst_metrics_http_new(const TfstMetricsHttpConfig *config, TfstMetricsScraper *s
   http->scraper = scraper;
   http->waiting = g_ptr_array_new();
   http->bus_log = (TfstRatelimit)TFST_RATELIMIT_INIT(60 * G_USEC_PER_SEC, 1);
+  http->call_log = (TfstRatelimit)TFST_RATELIMIT_INIT(60 * G_USEC_PER_SEC, 1);
   http->daemon = start_daemon(http, config, error);
   if (http->daemon == NULL) {
     if (error != NULL && *error == NULL)

@@ -28,6 +28,7 @@ typedef struct {
   GTask *task;
   TfstMetricsInstance *instance;
   GVariant **slot;
+  const char *method;
   gboolean optional; /* a remote error is no scrape error */
 } CallSlot;
 
@@ -54,6 +55,7 @@ void
 tfst_metrics_scrape_free(TfstMetricsScrape *scrape)
 {
   g_clear_pointer(&scrape->instances, g_ptr_array_unref);
+  g_free(scrape->first_error);
   g_free(scrape);
 }
 
@@ -119,10 +121,14 @@ call_cb(GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   GVariant *reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
 
-  if (reply != NULL)
+  if (reply != NULL) {
     *call->slot = reply;
-  else if (!call->optional || !g_dbus_error_is_remote_error(error))
+  } else if (!call->optional || !g_dbus_error_is_remote_error(error)) {
     call->instance->errors++;
+    if (run->scrape->first_error == NULL)
+      run->scrape->first_error =
+          g_strdup_printf("%s %s: %s", call->instance->name, call->method, error->message);
+  }
   g_free(call);
   if (--run->pending == 0)
     scrape_done(task);
@@ -138,6 +144,7 @@ call_into(GTask *task, TfstMetricsInstance *inst, GVariant **slot, const char *i
   call->task = g_object_ref(task);
   call->instance = inst;
   call->slot = slot;
+  call->method = method;
   run->pending++;
   g_dbus_connection_call(run->scraper->bus, inst->bus_name, TFST_BUS_OBJECT_PATH, iface, method,
                          params, G_VARIANT_TYPE(reply_type), G_DBUS_CALL_FLAGS_NONE,

@@ -32,6 +32,9 @@ typedef struct {
   gint64 started_us;    /* CLOCK_MONOTONIC */
   gint64 finished_us;
   gboolean sessions; /* ListSessions was asked */
+  /* The first call that failed, "ROLE@INSTANCE Method: message", for the
+   * journal (the metrics only count failures); NULL when none did. */
+  char *first_error;
 } TfstMetricsScrape;
 
 void tfst_metrics_scrape_free(TfstMetricsScrape *scrape);

@@ -93,9 +93,10 @@ class MetricsSystemdTest(unittest.TestCase):
                                  f"-u {u} -n 30", check=False).stdout for u in units)
 
     def get(self, path):
-        r = self.sh(HTTP_GET % path, check=False)
-        head, _, body = r.stdout.partition("\r\n\r\n")
-        return head.split("\r\n")[0], body
+        r = self.container.run("bash", "-c", HTTP_GET % path, check=False, timeout=60)
+        # The container's output comes with universal newlines (no \r).
+        head, _, body = r.stdout.replace("\r\n", "\n").partition("\n\n")
+        return head.split("\n")[0], body
 
     def wait_for(self, fn, what, timeout=WAIT):
         deadline = time.monotonic() + timeout
@@ -114,12 +115,26 @@ class MetricsSystemdTest(unittest.TestCase):
         self.assertEqual(self.systemctl("is-active", "tfst-metrics.service",
                                         check=False).stdout.strip(), "inactive")
 
+        last = {}
+
         def scraped():
             status, body = self.get("/metrics")
+            last["scrape"] = f"{status}\n{body}"
             up = re.findall(r'^tfst_hop_up\{instance="relay@2".*peer="ep".*\} 1$', body, re.M)
             return (status, body) if status.endswith(" 200 OK") and up else None
 
-        status, body = self.wait_for(scraped, "a scrape with relay@2's parent hop up")
+        try:
+            status, body = self.wait_for(scraped, "a scrape with relay@2's parent hop up")
+        except AssertionError as e:
+            probe = self.sh(
+                "P='setpriv --reuid=tfst-metrics --regid=tfst-metrics --clear-groups'; "
+                "$P busctl --system call org.tfst.Tfst1.relay_2 /org/tfst/Tfst1 "
+                "org.tfst.Tfst1.Instance GetStatistics 2>&1 | head -c 300; echo; "
+                "$P sh -c 'pkcheck --action-id org.tfst.tfst1.observe --process $$; echo pk=$?' "
+                "2>&1; ls /usr/share/polkit-1/actions; "
+                "journalctl -b --no-pager -n 30 -u polkit -u tfst-relay@2 -u tfst-metrics", check=False).stdout
+            raise AssertionError(f"{e}\nlast scrape: {last.get('scrape')}\n"
+                                 f"{self.report('tfst-relay@2.service')}\n{probe}") from None
         for inst in ("epproxy@1", "relay@2"):
             self.assertRegex(body, rf'(?m)^tfst_up\{{instance="{inst}",[^}}]*\}} 1$')
             self.assertRegex(body, rf'(?m)^tfst_scrape_errors\{{instance="{inst}",[^}}]*\}} 0$')
