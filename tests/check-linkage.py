@@ -7,7 +7,7 @@ generator has no use for libnl either.  Reads the NEEDED entries of the built
 binaries (readelf -d) and fails, naming the library, when a forbidden one
 appears.
 
-Usage: check-linkage.py NAME=PATH...  (NAME: tfst-generator or tfstctl)"""
+Usage: check-linkage.py NAME=PATH...  (NAME: tfst-generator, tfstctl or tfst-metrics)"""
 import re
 import subprocess
 import sys
@@ -16,6 +16,8 @@ FORBIDDEN_ALL = ["libgnutls", "libpolkit-gobject", "libpolkit-agent", "libpcap"]
 FORBIDDEN = {
     "tfst-generator": FORBIDDEN_ALL + ["libnl-"],
     "tfstctl": FORBIDDEN_ALL,
+    # reads the instances over D-Bus only: no libnl, no tfstctl printers
+    "tfst-metrics": FORBIDDEN_ALL + ["libnl-", "libsmartcols", "libjson-glib"],
 }
 
 

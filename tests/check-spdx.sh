@@ -12,7 +12,7 @@ sources() {
   git ls-files -- '*.c' '*.h' '*.py' '*.sh' '*.js' '*.in' '*.xml' \
     'meson.build' '*/meson.build' 'meson_options.txt' 'tools/*' \
     '.ci/run' 'bench/run' 'bench/failover' 'dbus/*.conf' 2>/dev/null ||
-    find daemon tfstctl units dbus polkit tests tools bench .ci -type f \
+    find daemon tfstctl metrics units dbus polkit tests tools bench .ci -type f \
       \( -name '*.[ch]' -o -name '*.py' -o -name '*.sh' -o -name '*.in' \
          -o -name '*.xml' -o -name meson.build \) | sed 's|^\./||'
 }

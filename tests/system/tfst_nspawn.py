@@ -56,6 +56,10 @@ ROOTFS_PACKAGES = [
     "libpcap0.8",
     # tfstctl's (status, collect; the units' ExecReload= runs it)
     "libjson-glib-1.0-0", "libsmartcols1",
+    # tfst-metrics' HTTP server; polkitd (bus-activated) for the rule that
+    # lets its user observe (test_metrics_systemd.py), with libpam-systemd
+    # (default-logind), without which debootstrap cannot configure polkitd
+    "libmicrohttpd12", "polkitd", "libpam-systemd",
     # Deliberately nothing more (no procps, no util-linux extras): the units
     # must work with what tfst's package depends on, so a unit that needs
     # another tool shows up here.
