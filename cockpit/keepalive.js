@@ -10,6 +10,7 @@ import { report } from "./errors.js";
 import { _, el, rtt } from "./util.js";
 
 const PERSIST = 1;
+const ALLOW_FIREWALL_MISMATCH = 2;
 const AUDIT = ["kind", "peer", "session", "local", "remote", "state", "keepalive", "timer",
     "probes", "retransmits", "rtt", "rttvar", "bytes_acked", "bytes_received"];
 
@@ -70,10 +71,12 @@ export class KeepaliveView {
             return el("label", { class: "field" }, el("span", {}, label), input);
         });
         f.persist = el("input", { type: "checkbox", name: "persist" });
+        f.allow = el("input", { type: "checkbox", name: "allow-mismatch" });
         f.node = el("form", { class: "card keepalive-form", id: "keepalive-" + scope, onsubmit: ev => { ev.preventDefault(); this.apply(f) } },
                     el("h2", {}, scope === "hops" ? _("Hops") : _("Sessions")),
                     fields, f.warning,
                     el("label", { class: "field" }, el("span", {}, _("Keep after restart")), f.persist),
+                    el("label", { class: "field" }, el("span", {}, _("Accept a firewall mismatch")), f.allow),
                     el("button", { class: "btn btn-primary", type: "submit" }, _("Apply")),
                     f.alerts);
         return f;
@@ -107,7 +110,7 @@ export class KeepaliveView {
         }
         if (Object.keys(changed).length === 0)
             return;
-        report(f.alerts, call(this.name, KEEPALIVE, "SetSettings", [f.scope, changed, f.persist.checked ? PERSIST : 0]))
+        report(f.alerts, call(this.name, KEEPALIVE, "SetSettings", [f.scope, changed, (f.persist.checked ? PERSIST : 0) | (f.allow.checked ? ALLOW_FIREWALL_MISMATCH : 0)]))
                 .then(([warnings]) => this.load(f).then(() => {
                     if (warnings.length)
                         f.alerts.replaceChildren(el("div", { class: "alert alert-warning" }, warnings.join(" ")));

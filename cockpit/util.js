@@ -15,6 +15,8 @@ export function el(tag, attrs, ...children) {
             e.addEventListener(k.slice(2), v);
         else if (k === "text")
             e.textContent = v;
+        else if (k === "style")
+            Object.assign(e.style, v); // CSSOM: the page's CSP refuses style attributes
         else
             e.setAttribute(k, v === true ? "" : v);
     }

@@ -18,7 +18,7 @@ export class VirtualTable {
         this.selected = null;
         this.key = row => row.id;
         const grid = columns.map(c => c.width || "1fr").join(" ");
-        this.head = el("div", { class: "vt-head vt-row", style: `grid-template-columns: ${grid}` },
+        this.head = el("div", { class: "vt-head vt-row", style: { gridTemplateColumns: grid } },
                        columns.map(c => el("div", {
                            class: c.num ? "vt-cell num" : "vt-cell", role: "columnheader", "data-col": c.id,
                            onclick: () => this.sort(c.id)
@@ -78,7 +78,7 @@ export class VirtualTable {
         return el("div", {
             class: key === this.selected ? "vt-row vt-body selected" : "vt-row vt-body",
             role: "row", "data-key": String(key),
-            style: `top: ${index * ROW_HEIGHT}px; grid-template-columns: ${this.grid}`,
+            style: { top: (index * ROW_HEIGHT) + "px", gridTemplateColumns: this.grid },
             onclick: () => { this.selected = key; this.paint(); this.onSelect(row) }
         }, this.columns.map(c => el("div", { class: c.num ? "vt-cell num" : "vt-cell", "data-col": c.id }, c.render(row))));
     }
