@@ -7,7 +7,7 @@
 
 import { INSTANCE, call, subscribe } from "./bus.js";
 import { Chart } from "./chart.js";
-import { report } from "./errors.js";
+import { isAccessDenied, report } from "./errors.js";
 import { _, bytes, debounce, el, since } from "./util.js";
 
 const INTERVAL = 2; // seconds per throughput point
@@ -70,7 +70,11 @@ export class Statistics {
                     this.fetch();
                     this.measure();
                 })
-                .catch(() => { if (this.alive) window.setTimeout(() => this.measure(), INTERVAL * 1000) });
+                .catch(err => {
+                    // A lost instance or a timeout: try again; no access: stop.
+                    if (this.alive && !isAccessDenied(err))
+                        window.setTimeout(() => this.measure(), INTERVAL * 1000);
+                });
     }
 
     clear() {

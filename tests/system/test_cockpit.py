@@ -21,6 +21,9 @@ them.
 
 import json
 import os
+import shutil
+import socket
+import subprocess
 import sys
 import time
 
@@ -28,9 +31,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-from tfst_testlib import SLOW, wait_until  # noqa: E402
+from tfst_testlib import SLOW, linear_chain, wait_until  # noqa: E402
 
-from tfst_bus import INSTANCES, KEEPALIVE, LABELS, SETTLE, DbusTestCase, sv  # noqa: E402
+from tfst_bus import (EP_INSTANCE, EVENTS, GW_INSTANCE, INSTANCES, KEEPALIVE, LABELS,  # noqa: E402
+                      IPSEC, OBSERVE, RELAY_INSTANCE, SETTLE, TRACE, DbusTestCase, bus_name,
+                      cmd_handler, sv)  # noqa: E402
 import tfst_cockpit  # noqa: E402
 from tfst_cockpit import Browser, CockpitPackage, CockpitWs  # noqa: E402
 
@@ -54,6 +59,8 @@ class CockpitTestCase(DbusTestCase):
 
     def setUp(self):
         super().setUp()
+        if self.USER:
+            os.chmod(self.workdir, 0o755)  # the bridge runs as USER: the page and confdir
         self.make_chain()
         self.artifacts = os.path.join(os.environ.get("TFST_TEST_LOGDIR") or self.workdir,
                                       "cockpit")
@@ -71,6 +78,26 @@ class CockpitTestCase(DbusTestCase):
         self.browser.wait("document.querySelectorAll('#instances tbody tr').length >= 3",
                           "the overview to list the chain's instances")
 
+    def chain_extra(self):
+        """Extra configuration for the chain: {"gw_extra": ..., "ep_extra": ...}."""
+        return {}
+
+    def make_chain(self, wait_names=True):
+        """DbusTestCase's chain, with chain_extra() in the configurations."""
+        self.srv = self.server(cmd_handler)
+        top = linear_chain(self, relays=1, up={"web": self.srv.addr},
+                           ep_instance=EP_INSTANCE, relay_instance=RELAY_INSTANCE,
+                           gw_instance=GW_INSTANCE, **self.chain_extra())
+        self.top = top
+        top.start()
+        top.wait_converged()
+        self.web = top.listen_addr("gw1", "web")
+        self.names = {label: bus_name(role, INSTANCES[role]) for role, label in LABELS.items()}
+        for label in ("ep", "relay1", "gw1"):
+            self.wait_name(label)
+        self.wait_settled()
+        return top
+
     def open_view(self, label, view):
         b = self.browser
         b.go(KEYS[label], view)
@@ -81,7 +108,6 @@ class CockpitTestCase(DbusTestCase):
 
 
 def shutil_chown(path, user):
-    import shutil
     shutil.chown(path, user, "nogroup" if user == "nobody" else user)
 
 
@@ -287,3 +313,195 @@ class KeepaliveTest(CockpitTestCase):
                "the firewall warning for sessions")
         self.assertIn("600", b.text("#keepalive-sessions .fw-warning"))
         self.assertIsNone(b.js("return document.querySelector('#keepalive-hops .fw-warning .alert')"))
+
+
+class TraceTest(CockpitTestCase):
+    def traces(self):
+        raw = self.dbus.call(self.names["ep"], "List", iface=TRACE)[0]
+        return {t[0]: dict(zip(("name", "address", "port", "size", "used", "packets", "wrap",
+                                "paused", "status"), t)) for t in raw}
+
+    def test_define_pause_download(self):
+        """A trace defined on the page captures the target connection;
+        pausing it on the page pauses it in the daemon; its pcap downloads
+        and tshark reads as many packets as List() counts."""
+        b = self.browser
+        self.open_view("ep", "traces")
+        b.fill("#trace-define input[name=name]", "web")
+        b.fill("#trace-define input[name=address]", self.srv.addr[0])
+        b.fill("#trace-define input[name=port]", str(self.srv.addr[1]))
+        b.click("#trace-define button[type=submit]")
+        wait_until(lambda: "web" in self.traces(), UI, what="the trace in List()")
+        s = self.session()
+        s.exchange(2000, 3000)
+        s.finish()
+        wait_until(lambda: self.traces()["web"]["packets"] >= 6, UI, what="packets captured")
+        b.click("#traces-list tr[data-trace=web] button[data-action=pause]")
+        wait_until(lambda: self.traces()["web"]["paused"], UI, what="the trace paused")
+        n = self.traces()["web"]["packets"]
+        b.click("#traces-refresh")
+        b.wait(f"document.querySelector('#traces-list tr[data-trace=web] .packets')?.textContent === '{n}'",
+               f"{n} packets on the page")
+        b.click("#traces-list tr[data-trace=web] button[data-action=show]")
+        b.wait(f"document.querySelectorAll('#packets-table tbody tr').length === {n}", f"{n} packets shown")
+        self.shot("traces")
+        b.click("#traces-list tr[data-trace=web] button[data-action=download]")
+        path = b.wait_download("web.pcap")
+        r = subprocess.run(["tshark", "-r", path, "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.split()
+        self.assertEqual(len(r.stdout.splitlines()), n, r.stdout)
+        self.assertIn(str(self.srv.addr[1]), lines)
+
+
+class EventsTest(CockpitTestCase):
+    def chain_extra(self):
+        self.collector = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(self.collector.close)
+        self.collector.bind(("127.0.0.1", self.port()))
+        self.listen = ("127.0.0.1", self.port())
+        return {"gw_extra": "[Events syslog]\nListen=udp:%s:%d\n" % self.listen,
+                "ep_extra": "[Events syslog]\nTarget=udp:127.0.0.1:%d\n" % self.collector.getsockname()[1]}
+
+    def sink(self, label):
+        return self.dbus.call(self.names[label], "GetSinks", iface=EVENTS)[0][0]
+
+    def test_counters_and_clear(self):
+        """The sink's counters and spool use as GetSinks() has them;
+        Clear counters resets them in the daemon."""
+        b = self.browser
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            for i in range(5):
+                u.sendto(b"<13>Dec  3 10:00:00 host test: event %d" % i, self.listen)
+        wait_until(lambda: self.sink("gw1")["Acknowledged"] == 5, 20 * SLOW, what="5 events acknowledged")
+        self.open_view("gw1", "events")
+        b.wait("document.querySelector('.sink[data-sink=syslog]') !== null", "the sink")
+        b.click("#events-refresh")
+        b.wait("[...document.querySelectorAll('.sink[data-sink=syslog] tr')].some(r => r.textContent === 'Received5')",
+               "Received 5 on the page")
+        self.assertIn("0 events", b.text(".sink[data-sink=syslog] tr[data-counter=spool]"))
+        self.shot("events")
+        b.click("#events-clear")
+        wait_until(lambda: self.sink("gw1")["Received"] == 0, UI, what="the counters cleared")
+        b.wait("[...document.querySelectorAll('.sink[data-sink=syslog] tr')].some(r => r.textContent === 'Received0')",
+               "Received 0 on the page")
+
+
+class UnprivilegedTest(CockpitTestCase):
+    """cockpit-ws and its bridge as nobody, granted observe only: reading
+    works, every change shows the access message and changes nothing."""
+
+    USER = "nobody"
+
+    def denied(self, where):
+        self.browser.wait(f"document.querySelector('{where} [data-denied=\"1\"]') !== null",
+                          f"the access message in {where}")
+        self.assertIn("You need administrative access", self.browser.text(where))
+
+    def test_manage_denied(self):
+        self.grant(OBSERVE)
+        b = self.browser
+        ep = self.names["ep"]
+        s = self.session()
+        s.exchange(10, 10)
+        before, cleared = self.dbus.stats(ep)
+        self.open_view("ep", "statistics")
+        b.wait(f"document.querySelector(\"#counters tr[data-counter='SessionsOpened'] td.num\")"
+               f"?.textContent === '{before['SessionsOpened']}'", "the counters, read with observe")
+        b.click("#stats-clear")
+        self.denied("#statistics")
+        self.shot("access-denied")
+        after, cleared_after = self.dbus.stats(ep)
+        self.assertEqual(cleared_after, cleared)
+        self.assertEqual(after["SessionsOpened"], before["SessionsOpened"])
+
+        hops = self.dbus.call(ep, "GetSettings", "s", ("hops",), iface=KEEPALIVE)[0]
+        self.open_view("ep", "keepalive")
+        b.wait(f"document.querySelector('#keepalive-hops input[name=Idle]').value === '{hops['Idle']}'",
+               "the hop settings")
+        b.fill("#keepalive-hops input[name=Idle]", str(hops["Idle"] + 1))
+        b.click("#keepalive-hops button[type=submit]")
+        self.denied("#keepalive-hops")
+        self.assertEqual(self.dbus.call(ep, "GetSettings", "s", ("hops",), iface=KEEPALIVE)[0], hops)
+
+        self.open_view("gw1", "sessions")
+        sid = self.session_id("gw1", s)
+        b.click(f"#sessions-table .vt-body[data-key='{sid}']")
+        b.click("#session-close")
+        self.denied("#session-detail")
+        self.assertIn(sid, [x["id"] for x in self.dbus.sessions(self.names["gw1"])])
+
+        self.open_view("ep", "traces")
+        b.fill("#trace-define input[name=name]", "denied")
+        b.fill("#trace-define input[name=address]", "127.0.0.1")
+        b.click("#trace-define button[type=submit]")
+        self.denied("#traces")
+        self.assertEqual(self.dbus.call(ep, "List", iface=TRACE)[0], [])
+
+
+IP = shutil.which("ip") or "/usr/sbin/ip"
+
+
+def run(argv, check=True):
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r
+
+
+class IpsecTest(CockpitTestCase):
+    """An epproxy in a network namespace of its own (its SAs are that
+    namespace's, the host's are never touched), next to the chain."""
+
+    def setUp(self):
+        super().setUp()
+        self.ns = f"tfst-cockpit-{os.getpid()}"
+        r = run([IP, "netns", "add", self.ns], check=False)
+        if r.returncode != 0:
+            self.skipTest(f"`ip netns add` does not work here: {r.stderr.strip()}")
+        self.addCleanup(run, [IP, "netns", "del", self.ns], False)
+        run([IP, "-n", self.ns, "link", "set", "lo", "up"])
+        run([IP, "netns", "exec", self.ns, "sysctl", "-qw", "net.core.xfrm_acq_expires=3600"])
+        d = self.daemon("epproxy", "ipsec", f"[Instance]\nLabel=ipsec\n\n[Children]\nListen=127.0.0.1:{self.port()}\n")
+        d.argv_prefix = [IP, "netns", "exec", self.ns]
+        d.start()
+        self.ipsec_name = bus_name("epproxy", "ipsec")
+        self.bus.wait_name(self.ipsec_name, 15 * SLOW, proc=d.proc)
+        for src, dst, proto, spi in (("10.0.0.1", "10.0.0.2", "esp", 0x1000),
+                                     ("10.0.0.1", "10.0.0.2", "ah", 0x1000)):
+            r = run([IP, "-n", self.ns, "xfrm", "state", "allocspi", "src", src, "dst", dst,
+                     "proto", proto, "min", hex(spi), "max", hex(spi)], check=False)
+            if r.returncode != 0:
+                self.skipTest(f"xfrm (`ip xfrm state allocspi`) does not work here: {r.stderr.strip()}")
+
+    def test_spi_conflict(self):
+        """A proposed SPI that collides is reported with every SA that
+        CheckSpi() names; a free one is said to be free; the scan shows
+        the groups FindConflicts() finds."""
+        b = self.browser
+        state = self.dbus.get(self.ipsec_name, "State")
+        b.wait("document.querySelector('#instances tr[data-key=\"epproxy@ipsec\"]')?.dataset.state"
+               f" === {state!r}", "the namespaced instance in the overview")
+        b.go("epproxy@ipsec", "ipsec")
+        b.wait("document.querySelector('section#ipsec') !== null", "the IPsec view")
+        want = self.dbus.call(self.ipsec_name, "CheckSpi", "uss", (0x1000, "10.0.0.2", "esp"), iface=IPSEC)[0]
+        self.assertGreaterEqual(len(want), 1)
+        b.fill("#spi-check input[name=spi]", "0x1000")
+        b.fill("#spi-check input[name=destination]", "10.0.0.2")
+        b.click("#spi-check button[type=submit]")
+        b.wait(f"document.querySelector('#spi-result [data-conflicts]')?.dataset.conflicts === '{len(want)}'",
+               f"{len(want)} conflicts reported")
+        text = b.text("#spi-result")
+        for spi, proto, src, dst, mode, kind in want:
+            self.assertIn(f"{src} → {dst}", text)
+        groups = self.dbus.call(self.ipsec_name, "FindConflicts", iface=IPSEC)[0]
+        b.click("#conflicts-scan")
+        b.wait(f"document.querySelectorAll('#conflicts .conflict-group').length === {len(groups)}",
+               f"{len(groups)} conflict groups")
+        self.shot("ipsec")
+        self.assertEqual(self.dbus.call(self.ipsec_name, "CheckSpi", "uss", (0x4242, "10.0.0.2", "esp"),
+                                        iface=IPSEC)[0], [])
+        b.fill("#spi-check input[name=spi]", "0x4242")
+        b.click("#spi-check button[type=submit]")
+        b.wait("document.querySelector('#spi-result [data-free]') !== null", "SPI 0x4242 free")
