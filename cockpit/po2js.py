@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """po2js.py PO OUT [--manifest]: a Cockpit translation file (po.LANG.js,
-cockpit.locale({...})) from one of the project's po files, with the
-messages that come from cockpit/ only.  With --manifest, only the labels
-of cockpit/manifest.json (po.manifest.LANG.js, which the Cockpit shell
-loads for its menu)."""
+cockpit.locale({...})) from one of the project's po files.  It holds every
+translated message: the page shares many (State, Sessions, up, ...) with
+tfstctl, whose references name tfstctl's files only until the next
+update-po, and the whole catalogue is small.  With --manifest, only the
+labels of cockpit/manifest.json (po.manifest.LANG.js, which the Cockpit
+shell loads for its menu)."""
 
 import ast
 import json
@@ -75,8 +77,7 @@ def main():
     for e in entries:
         if e["msgid"] == "" or "fuzzy" in e["flags"] or not any(e["msgstr"].values()):
             continue
-        wanted = e["msgid"] in MANIFEST_LABELS if manifest else "cockpit/" in e["refs"]
-        if not wanted:
+        if manifest and e["msgid"] not in MANIFEST_LABELS:
             continue
         strs = [e["msgstr"][i] for i in sorted(e["msgstr"])]
         key = e["msgid"] if "msgctxt" not in e else e["msgctxt"] + "\u0004" + e["msgid"]

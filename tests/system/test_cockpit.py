@@ -505,3 +505,21 @@ class IpsecTest(CockpitTestCase):
         b.fill("#spi-check input[name=spi]", "0x4242")
         b.click("#spi-check button[type=submit]")
         b.wait("document.querySelector('#spi-result [data-free]') !== null", "SPI 0x4242 free")
+
+
+class GermanTest(CockpitTestCase):
+    """A browser that asks for German gets the page in German: po.de.js,
+    made from po/de.po at build time, through Cockpit's gettext."""
+
+    LANG = "de-DE"
+
+    def test_translated(self):
+        b = self.browser
+        b.wait("document.querySelector('h1')?.textContent === 'Firewall-Ketten'", "the German title")
+        self.assertIn("systemd nicht erreichbar", b.text("#systemd-unreachable"))
+        self.assertEqual(b.text("#instances tr[data-key='relay@2'] .state"), "Läuft")
+        self.open_view("gw1", "sessions")
+        self.assertEqual(b.text(".tabs a[data-tab=sessions]"), "Sitzungen")
+        b.wait("document.querySelector('#sessions-count')?.textContent === '0 Sitzungen'",
+               "the plural form in German")
+        self.shot("sessions-de")
