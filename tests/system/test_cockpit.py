@@ -82,12 +82,20 @@ class CockpitTestCase(DbusTestCase):
         """Extra configuration for the chain: {"gw_extra": ..., "ep_extra": ...}."""
         return {}
 
+    def target_addr(self):
+        return self.srv.addr
+
+    def patch_config(self, text):
+        return text
+
     def make_chain(self, wait_names=True):
         """DbusTestCase's chain, with chain_extra() in the configurations."""
         self.srv = self.server(cmd_handler)
-        top = linear_chain(self, relays=1, up={"web": self.srv.addr},
+        top = linear_chain(self, relays=1, up={"web": self.target_addr()},
                            ep_instance=EP_INSTANCE, relay_instance=RELAY_INSTANCE,
                            gw_instance=GW_INSTANCE, **self.chain_extra())
+        base_config = top.config
+        top.config = lambda n: self.patch_config(base_config(n))
         self.top = top
         top.start()
         top.wait_converged()
@@ -523,3 +531,100 @@ class GermanTest(CockpitTestCase):
         b.wait("document.querySelector('#sessions-count')?.textContent === '0 Sitzungen'",
                "the plural form in German")
         self.shot("sessions-de")
+
+
+# Holds connections open in a process of its own (RLIMIT_NOFILE is per
+# process): "accept HOST PORT" accepts and keeps every connection, "connect
+# HOST PORT SOURCE N" opens N; each prints "ready N" and holds them until
+# its stdin closes.
+HOLDER = r"""
+import resource, socket, sys, threading
+resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
+kind, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+held = []
+if kind == "accept":
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((host, port))
+    ls.listen(4096)
+    def loop():
+        while True:
+            held.append(ls.accept()[0])
+    threading.Thread(target=loop, daemon=True).start()
+    print("ready 0", flush=True)
+else:
+    for i in range(int(sys.argv[5])):
+        c = socket.socket()
+        c.bind((sys.argv[4], 0))
+        c.connect((host, port))
+        held.append(c)
+    print("ready", len(held), flush=True)
+sys.stdin.read()
+"""
+
+
+class BigTableTest(CockpitTestCase):
+    """10 000 sessions in gw1: the sessions view stays responsive."""
+
+    N = 10000
+
+    def holder(self, *args):
+        p = subprocess.Popen(["/usr/bin/python3", "-c", HOLDER, *map(str, args)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+        def stop():
+            p.stdin.close()
+            p.wait(30)
+            p.stdout.close()
+
+        self.addCleanup(stop)
+        line = p.stdout.readline()
+        self.assertTrue(line.startswith("ready"), line)
+        return p
+
+    def target_addr(self):
+        self.sink = ("127.0.0.1", self.port())
+        self.holder("accept", *self.sink)
+        return self.sink
+
+    def patch_config(self, text):
+        return text.replace("[Instance]\n", f"[Instance]\nMaxSessions={2 * self.N}\n"
+                            f"MaxSessionsPerChild={2 * self.N}\nOpenRate=0\n", 1)
+
+    def test_render_10000(self):
+        """Measures the time from opening the view to 10 000 rows in the
+        table, how long the reply took and how long the table took to
+        draw, and a scroll to the end and a sort; only the rows in view
+        are in the DOM."""
+        b = self.browser
+        self.holder("connect", *self.web, "127.0.0.2", self.N)
+        gw = self.names["gw1"]
+        wait_until(lambda: self.dbus.get(gw, "SessionCount") == self.N, 60 * SLOW,
+                   interval=0.5, what=f"{self.N} sessions at gw1")
+        t = b.js("window.tfstT0 = performance.now(); cockpit.location.go(arguments[0]); return 1",
+                 [KEYS["gw1"], "sessions"])
+        b.wait(f"document.querySelector('#sessions')?.dataset.loaded === '{self.N}'",
+               f"{self.N} sessions in the table", timeout=60 * SLOW)
+        total = b.js("return performance.now() - window.tfstT0")
+        ds = b.js("return Object.assign({}, document.querySelector('#sessions').dataset)")
+        dom_rows = b.js("return document.querySelectorAll('#sessions-table .vt-body').length")
+        self.assertLess(dom_rows, 100, "the table is not virtualised")
+        self.assertIn(f"{self.N} sessions", b.text("#sessions-count"))
+        scroll = b.js("""const v = document.querySelector('#sessions-table .vt-viewport');
+            const t0 = performance.now(); v.scrollTop = v.scrollHeight; v.dispatchEvent(new Event('scroll'));
+            return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() =>
+                r([performance.now() - t0, document.querySelectorAll('#sessions-table .vt-body').length]))));""")
+        last = b.js("return [...document.querySelectorAll('#sessions-table .vt-body')].length > 0 && "
+                    "Math.max(...[...document.querySelectorAll('#sessions-table .vt-body')].map(r => parseFloat(r.style.top)))")
+        self.assertEqual(last, (self.N - 1) * 28, "the last row is not drawn at the end")
+        sort = b.js("const t0 = performance.now(); document.querySelector(\"#sessions-table .vt-head [data-col='to_client']\").click();"
+                    "return performance.now() - t0")
+        self.shot("sessions-10000")
+        report = (f"{self.N} sessions: view opened to table filled {total:.0f} ms "
+                  f"(ListSessions reply {ds['fetchMs']} ms, table drawn in {ds['renderMs']} ms), "
+                  f"scroll to the end {scroll[0]:.0f} ms ({scroll[1]} rows in the DOM), "
+                  f"sort {sort:.0f} ms")
+        sys.stderr.write(report + "\n")
+        with open(os.path.join(self.artifacts, "render-10000.txt"), "w") as f:
+            f.write(report + "\n")
+        self.assertLess(float(ds["renderMs"]), 2000, report)
