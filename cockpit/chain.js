@@ -68,6 +68,10 @@ function hopStateName(s) {
     return names[s] || s;
 }
 
+function hopRoleName(r) {
+    return { active: _("active"), standby: _("standby"), down: _("down") }[r] || r || "";
+}
+
 function hopRow(h) {
     const dir = h.direction === "parent" ? _("parent") : _("child");
     const addr = h.address && h.address.includes(":") ? `[${h.address}]:${h.port}` : `${h.address}:${h.port}`;
@@ -75,7 +79,7 @@ function hopRow(h) {
               el("td", {}, dir),
               el("td", {}, h.label || "—"),
               el("td", {}, addr),
-              el("td", {}, h.role || ""),
+              el("td", {}, hopRoleName(h.role)),
               el("td", {}, el("span", { class: "hop-" + h.state }, hopStateName(h.state))),
               el("td", {}, since(h.since)),
               el("td", { class: "num" }, rtt(h.rtt)),

@@ -29,12 +29,17 @@ export class Chart {
         this.draw();
     }
 
+    // Each series on its own scale (bytes and sessions do not share
+    // one), the newest point at the right edge.
     draw() {
-        const top = Math.max(1, ...this.points.flat());
+        const step = W / (this.max - 1);
+        const tops = this.points.map(pts => Math.max(0, ...pts));
+        this.node.dataset.max = JSON.stringify(tops);
         this.svg.replaceChildren(...this.points.map((pts, i) => {
             const line = document.createElementNS(NS, "polyline");
-            const step = W / (this.max - 1);
-            line.setAttribute("points", pts.map((v, j) => `${(j * step).toFixed(1)},${(H - 4 - (H - 8) * v / top).toFixed(1)}`).join(" "));
+            const top = Math.max(1e-9, tops[i]);
+            const x0 = W - (pts.length - 1) * step;
+            line.setAttribute("points", pts.map((v, j) => `${(x0 + j * step).toFixed(1)},${(H - 4 - (H - 8) * v / top).toFixed(1)}`).join(" "));
             line.setAttribute("class", this.series[i].class);
             return line;
         }));

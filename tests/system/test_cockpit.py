@@ -75,8 +75,10 @@ class CockpitTestCase(DbusTestCase):
         self.ws = CockpitWs(self, self.bus, pkg.share, self.port(), user=self.USER, home=home)
         self.browser = Browser(self, os.path.join(ui, "downloads"), self.artifacts, self.LANG)
         self.browser.open(self.ws.url)
-        self.browser.wait("document.querySelectorAll('#instances tbody tr').length >= 3",
-                          "the overview to list the chain's instances")
+        keys = json.dumps(sorted(KEYS.values()))
+        self.browser.wait(f"{keys}.every(k => document.querySelector(`#instances tr[data-key='${{k}}']`)"
+                          "?.dataset.state === 'running')",
+                          "the overview to list the chain's instances from the bus")
 
     def chain_extra(self):
         """Extra configuration for the chain: {"gw_extra": ..., "ep_extra": ...}."""
@@ -269,7 +271,13 @@ class StatisticsTest(CockpitTestCase):
         self.assertEqual(self.shown_counter("UpcallBytesToClient"), str(counters["UpcallBytesToClient"]))
         b.wait("document.querySelector('#throughput-chart polyline')?.getAttribute('points')"
                ".split(' ').length >= 2", "two throughput points in the chart", timeout=UI + 10)
+        # Traffic while the view is open shows in the throughput series.
+        s = self.session()
+        s.exchange(100000, 2000000)
+        b.wait("JSON.parse(document.querySelector('#throughput-chart').dataset.max || '[0]')[0] > 0",
+               "the traffic in the throughput chart", timeout=UI + 10)
         self.shot("statistics")
+        s.finish()
         b.click("#stats-clear")
         b.wait("document.querySelector(\"#counters tr[data-counter='SessionsOpened'] td.num\")"
                "?.textContent === '0'", "SessionsOpened cleared on the page")

@@ -67,19 +67,16 @@ def environment_problem():
 class CockpitPackage:
     """The page installed into root/share/cockpit/tfst."""
 
-    def __init__(self, root, confdir):
+    def __init__(self, root, confdir, installed=None):
+        """installed: a directory where meson installed the page, to use
+        instead of the source and build trees."""
         self.share = os.path.join(root, "share")
         self.dir = os.path.join(self.share, "cockpit", PACKAGE)
-        os.makedirs(self.dir)
-        src = os.path.join(SRCDIR, "cockpit")
-        for f in os.listdir(src):
-            if f.endswith((".js", ".html", ".css")):
-                shutil.copy(os.path.join(src, f), self.dir)
-        built = os.path.join(BUILDDIR, "cockpit")
-        for f in os.listdir(built):
-            if f.startswith("po.") and f.endswith(".js"):
-                shutil.copy(os.path.join(built, f), self.dir)
-        with open(os.path.join(built, "manifest.json")) as f:
+        if installed:
+            shutil.copytree(installed, self.dir)
+        else:
+            self._copy_from_tree()
+        with open(os.path.join(self.dir, "manifest.json")) as f:
             manifest = json.load(f)
         manifest["config"]["confdir"] = confdir
         with open(os.path.join(self.dir, "manifest.json"), "w") as f:
@@ -88,6 +85,18 @@ class CockpitPackage:
             os.chmod(d, 0o755)
         for f in os.listdir(self.dir):
             os.chmod(os.path.join(self.dir, f), 0o644)
+
+
+    def _copy_from_tree(self):
+        os.makedirs(self.dir)
+        src = os.path.join(SRCDIR, "cockpit")
+        for f in os.listdir(src):
+            if f.endswith((".js", ".html", ".css")):
+                shutil.copy(os.path.join(src, f), self.dir)
+        built = os.path.join(BUILDDIR, "cockpit")
+        for f in os.listdir(built):
+            if (f.startswith("po.") and f.endswith(".js")) or f == "manifest.json":
+                shutil.copy(os.path.join(built, f), self.dir)
 
 
 class CockpitWs:
