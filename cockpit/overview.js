@@ -81,7 +81,7 @@ export class Overview {
         const u = e.unitProxy;
         if (!u)
             return this.systemd.state === "reachable" ? _("not loaded") : "—";
-        return cockpit.format("$0 ($1)", u.ActiveState, u.UnitFileState || "-");
+        return cockpit.format("$0 ($1)", u.ActiveState, this.systemd.fileState(e.unit) || "-");
     }
 
     actions(e) {
@@ -91,7 +91,7 @@ export class Overview {
             ["start", _("Start"), !active],
             ["stop", _("Stop"), active],
             ["restart", _("Restart"), true],
-            ["enable", _("Enable"), !e.unitProxy || e.unitProxy.UnitFileState !== "enabled"],
+            ["enable", _("Enable"), this.systemd.fileState(e.unit) !== "enabled"],
         ];
         return buttons.filter(b => b[2]).map(([action, label]) =>
             el("button", {

@@ -16,6 +16,10 @@ export class Systemd extends EventTarget {
         this.state = "connecting"; // "connecting", "reachable", "unreachable"
         this.error = null;
         this.units = new Map(); // unit name -> cockpit proxy of its Unit interface
+        this.wanted = new Set(); // units asked for before systemd answered
+        // UnitFileState as of the last UnitFilesChanged: systemd sends no
+        // PropertiesChanged for it when a unit is enabled or disabled.
+        this.fileStates = new Map();
         this.client = cockpit.dbus(SD, { bus: "system", superuser: "try" });
     }
 
@@ -29,6 +33,9 @@ export class Systemd extends EventTarget {
                     this.state = "reachable";
                     this.client.subscribe({ interface: MANAGER, member: "UnitNew" },
                                           () => this.refresh());
+                    this.client.subscribe({ interface: MANAGER, member: "UnitFilesChanged" },
+                                          () => this.refreshFileStates());
+                    this.wanted.forEach(u => this.track(u));
                     return this.refresh();
                 })
                 .catch(err => {
@@ -51,7 +58,11 @@ export class Systemd extends EventTarget {
     // A live proxy for unit (loading it, so a configured but stopped
     // instance shows its unit file state too).
     track(unit) {
-        if (this.state !== "reachable" || this.units.has(unit))
+        if (this.state !== "reachable") {
+            this.wanted.add(unit);
+            return;
+        }
+        if (this.units.has(unit))
             return;
         this.units.set(unit, null);
         this.client.call(SD_PATH, MANAGER, "LoadUnit", [unit])
@@ -62,6 +73,23 @@ export class Systemd extends EventTarget {
                     return proxy.wait(() => this.changed());
                 })
                 .catch(() => this.units.delete(unit));
+    }
+
+    refreshFileStates() {
+        for (const unit of this.units.keys()) {
+            this.client.call(SD_PATH, MANAGER, "GetUnitFileState", [unit])
+                    .then(([state]) => {
+                        this.fileStates.set(unit, state);
+                        this.changed();
+                    })
+                    .catch(() => {});
+        }
+    }
+
+    // enabled, disabled, static, ...
+    fileState(unit) {
+        const p = this.unit(unit);
+        return this.fileStates.get(unit) || (p && p.UnitFileState) || "";
     }
 
     unit(unit) {
