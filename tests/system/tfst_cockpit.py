@@ -59,8 +59,14 @@ def environment_problem():
         return "python3-selenium is missing (tools/deps installs it)"
     if shutil.which("tshark") is None:
         return "tshark is missing (tools/deps installs it)"
+    return None
+
+
+def page_missing():
+    """Why the page cannot be tested from this build (configured with
+    -Dcockpit=false: a choice, so the tests skip), else None."""
     if not os.path.exists(os.path.join(BUILDDIR, "cockpit", "manifest.json")):
-        return f"the built page is missing in {BUILDDIR}/cockpit (configured with -Dcockpit=false?)"
+        return f"the build has no Cockpit page ({BUILDDIR}/cockpit; -Dcockpit=false?)"
     return None
 
 
