@@ -165,6 +165,20 @@ class OverviewTest(CockpitTestCase):
         b.wait("document.querySelector('#instances tr[data-key=\"relay@standby\"]')"
                "?.dataset.state === 'stopped'", "the new configuration listed as stopped")
 
+    def test_shell_menu(self):
+        """In Cockpit's shell the page is in the menu as "Firewall chains"
+        (the manifest) and runs in the shell's frame like at /tfst alone."""
+        b = self.browser
+        b.open(f"http://127.0.0.1:{self.ws.port}/tfst")
+        b.wait("[...document.querySelectorAll('nav a')].some(a => a.textContent.trim() === 'Firewall chains')",
+               "the menu entry Firewall chains")
+        b.wait("document.querySelector('iframe[name=\"cockpit1:localhost/tfst\"]') !== null", "the page's frame")
+        b.driver.switch_to.frame(b.driver.find_element("css selector", 'iframe[name="cockpit1:localhost/tfst"]'))
+        b.wait(f"document.querySelectorAll('#instances tbody tr[data-state=running]').length === {len(KEYS)}",
+               "the instances in the shell's frame")
+        b.driver.switch_to.default_content()
+        self.shot("shell")
+
     def test_state_follows_bus(self):
         """An instance that stops leaves the bus: the overview shows it
         stopped (its configuration is still there) without a reload."""
