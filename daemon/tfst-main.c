@@ -312,51 +312,52 @@ check_config(TfstRole role, const char *instance, const char *path)
   return EXIT_SUCCESS;
 }
 
-int
-main(int argc, char **argv)
+/* What the command line says. */
+typedef struct {
+  char *role;
+  char *instance;
+  char *config_path;
+  gboolean version;
+  gboolean check_only;
+  gint block_after_s;
+} TfstArgs;
+
+static void
+args_clear(TfstArgs *a)
 {
-  g_autoptr(GOptionContext) ctx = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(TfstConfig) config = NULL;
-  g_autofree char *role_str = NULL;
-  g_autofree char *instance = NULL;
-  g_autofree char *config_path = NULL;
+  g_clear_pointer(&a->role, g_free);
+  g_clear_pointer(&a->instance, g_free);
+  g_clear_pointer(&a->config_path, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(TfstArgs, args_clear)
+
+static GOptionContext *
+option_context_new(TfstArgs *a)
+{
   g_autofree char *config_help = NULL;
-  gboolean version = FALSE;
-  gboolean check_only = FALSE;
-  gint block_after_s = 0;
-  TfstLog log;
-  TfstRole role;
-  TfstDaemon d = {0};
-  GOptionEntry entries[] = {
-      {"role", 0, 0, G_OPTION_ARG_STRING, &role_str,
-       N_("Component role: epproxy, gwproxy or relay"), N_("ROLE")},
-      {"instance", 0, 0, G_OPTION_ARG_STRING, &instance, N_("Instance name (the unit's %i)"),
+  GOptionContext *ctx = g_option_context_new(NULL);
+  const GOptionEntry entries[] = {
+      {"role", 0, 0, G_OPTION_ARG_STRING, &a->role, N_("Component role: epproxy, gwproxy or relay"),
+       N_("ROLE")},
+      {"instance", 0, 0, G_OPTION_ARG_STRING, &a->instance, N_("Instance name (the unit's %i)"),
        N_("NAME")},
-      {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
+      {"config", 0, 0, G_OPTION_ARG_FILENAME, &a->config_path,
        N_("Configuration file instead of the default (below)"), N_("FILE")},
-      {"check-config", 0, 0, G_OPTION_ARG_NONE, &check_only,
+      {"check-config", 0, 0, G_OPTION_ARG_NONE, &a->check_only,
        N_("Check the configuration (main file, drop-ins, settings persisted at run time) and the "
           "files it names without starting; exit status 0 when valid, 78 when not"),
        NULL},
-      {"version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Print version and build level"), NULL},
+      {"version", 0, 0, G_OPTION_ARG_NONE, &a->version, N_("Print version and build level"), NULL},
       /* Test hook for the watchdog test; not for administrators. */
-      {"test-block-data-plane-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &block_after_s,
+      {"test-block-data-plane-after", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &a->block_after_s,
        NULL, NULL},
       {NULL},
   };
 
-  setlocale(LC_ALL, "");
-  bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
-  bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
-  textdomain(GETTEXT_PACKAGE);
-  /* Writes to a vanished peer return EPIPE; MSG_NOSIGNAL covers send(),
-   * this covers everything else. */
-  signal(SIGPIPE, SIG_IGN);
-
-  ctx = g_option_context_new(NULL);
   g_option_context_set_summary(ctx,
                                _("tfst component daemon: endpoint proxy, gateway proxy or relay"));
+  /* Copied into the context: the entries need not outlive this call. */
   g_option_context_add_main_entries(ctx, entries, GETTEXT_PACKAGE);
   /* The directory this build reads, not a fixed /etc: a /usr/local build
    * reads /usr/local/etc/tfst unless configured with --sysconfdir=/etc. */
@@ -364,22 +365,31 @@ main(int argc, char **argv)
                                   "in ROLE@INSTANCE.conf.d/.\nSee tfstd(8) and tfst.conf(5)."),
                                 SYSCONFDIR);
   g_option_context_set_description(ctx, config_help);
-  if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+  return ctx;
+}
+
+static gboolean
+parse_args(TfstArgs *a, int *argc, char ***argv)
+{
+  g_autoptr(GOptionContext) ctx = option_context_new(a);
+  g_autoptr(GError) error = NULL;
+
+  if (!g_option_context_parse(ctx, argc, argv, &error)) {
     g_printerr("tfstd: %s\n", error->message);
-    return EXIT_FAILURE;
+    return FALSE;
   }
-  if (version) {
-    g_print("tfstd %s (build level %s)\n", PACKAGE_VERSION, TFST_BUILD_LEVEL);
-    return EXIT_SUCCESS;
-  }
-  role = tfst_role_from_string(role_str);
-  if (role == TFST_ROLE_NONE || instance == NULL || *instance == '\0') {
-    g_printerr(_("tfstd: --role=epproxy|gwproxy|relay and --instance=NAME are required\n"));
-    return EXIT_FAILURE;
-  }
-  if (check_only)
-    return check_config(role, instance, config_path);
-  config = config_load(role, instance, config_path, &error);
+  return TRUE;
+}
+
+/* Loads the configuration and runs the instance until it stops. */
+static int
+start(TfstRole role, const char *instance, const char *config_path, guint block_after_s)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TfstConfig) config = config_load(role, instance, config_path, &error);
+  TfstDaemon d = {0};
+  TfstLog log;
+
   if (config == NULL) {
     /* At error priority with the TFST_* fields, so `journalctl -p err`
      * shows why the instance did not start. */
@@ -398,5 +408,35 @@ main(int argc, char **argv)
   d.role = role;
   d.instance = instance;
   d.config_path = config_path;
-  return run(&d, config, block_after_s > 0 ? (guint)block_after_s : 0);
+  return run(&d, config, block_after_s);
+}
+
+int
+main(int argc, char **argv)
+{
+  g_auto(TfstArgs) a = {0};
+  TfstRole role;
+
+  setlocale(LC_ALL, "");
+  bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+  textdomain(GETTEXT_PACKAGE);
+  /* Writes to a vanished peer return EPIPE; MSG_NOSIGNAL covers send(),
+   * this covers everything else. */
+  signal(SIGPIPE, SIG_IGN);
+
+  if (!parse_args(&a, &argc, &argv))
+    return EXIT_FAILURE;
+  if (a.version) {
+    g_print("tfstd %s (build level %s)\n", PACKAGE_VERSION, TFST_BUILD_LEVEL);
+    return EXIT_SUCCESS;
+  }
+  role = tfst_role_from_string(a.role);
+  if (role == TFST_ROLE_NONE || a.instance == NULL || *a.instance == '\0') {
+    g_printerr(_("tfstd: --role=epproxy|gwproxy|relay and --instance=NAME are required\n"));
+    return EXIT_FAILURE;
+  }
+  if (a.check_only)
+    return check_config(role, a.instance, a.config_path);
+  return start(role, a.instance, a.config_path, a.block_after_s > 0 ? (guint)a.block_after_s : 0);
 }

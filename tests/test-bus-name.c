@@ -41,15 +41,32 @@ test_roundtrip(void)
 static void
 test_parse_bad(void)
 {
-  const char *bad[] = {"org.freedesktop.DBus",     "org.tfst.Tfst1.relay",
-                       "org.tfst.Tfst1._2",        "org.tfst.Tfst1.relay_2.x",
-                       "org.tfst.Tfst1.relay_zz_", "org.tfst.Tfst1.relay_a_4"};
+  const char *bad[] = {
+      "org.freedesktop.DBus", "org.tfst.Tfst1.relay", "org.tfst.Tfst1._2",
+      "org.tfst.Tfst1.relay_2.x", "org.tfst.Tfst1.relay_zz_", "org.tfst.Tfst1.relay_a_4",
+      /* instances no configuration file can have: paths
+       * of them would leave tfstctl collect's directory */
+      "org.tfst.Tfst1.relay__2e_2e_2f_2e_2e_2f_2e_2e_2fx", "org.tfst.Tfst1.relay_a_2fb",
+      "org.tfst.Tfst1.relay__2e_2e", "org.tfst.Tfst1.relay__2e", "org.tfst.Tfst1.relay__",
+      "org.tfst.Tfst1.relay_a_0ab", "org.tfst.Tfst1.relay_a_00b"};
 
   for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_autofree char *role = NULL, *inst = NULL;
     g_assert_false(tfst_bus_name_parse(bad[i], &role, &inst));
     g_assert_null(role);
   }
+}
+
+static void
+test_instance_valid(void)
+{
+  const char *good[] = {"2", "a.b", "...", "x y", "über", "-"};
+  const char *bad[] = {"", ".", "..", "a/b", "/", "../x", "a\nb", "a\tb", "\x7f"};
+
+  for (guint i = 0; i < G_N_ELEMENTS(good); i++)
+    g_assert_true(tfst_bus_name_instance_is_valid(good[i]));
+  for (guint i = 0; i < G_N_ELEMENTS(bad); i++)
+    g_assert_false(tfst_bus_name_instance_is_valid(bad[i]));
 }
 
 int
@@ -59,5 +76,6 @@ main(int argc, char **argv)
   g_test_add_func("/bus-name/escape", test_escape);
   g_test_add_func("/bus-name/roundtrip", test_roundtrip);
   g_test_add_func("/bus-name/parse-bad", test_parse_bad);
+  g_test_add_func("/bus-name/instance-valid", test_instance_valid);
   return g_test_run();
 }

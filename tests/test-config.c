@@ -1190,7 +1190,7 @@ test_spool_dir(void)
     g_setenv("STATE_DIRECTORY", old, TRUE);
   else
     g_unsetenv("STATE_DIRECTORY");
-  g_assert_cmpstr(dflt, ==, LOCALSTATEDIR "/lib/tfst/gwproxy@test.spool/syslog");
+  g_assert_cmpstr(dflt, ==, TFST_STATE_DIR "/gwproxy@test.spool/syslog");
   g_assert_cmpstr(set, ==, "/run/st/tfst/gwproxy@test.spool/syslog");
 }
 

@@ -8,6 +8,7 @@
 #include "tfstctl-bus.h"
 #include "tfstctl-configs.h"
 #include "tfstctl-output.h"
+#include "tfstctl-pattern.h"
 
 #include "tfst-config.h"
 #include "tfst-file.h"
@@ -28,7 +29,7 @@ chosen_instances(const TfstctlOptions *opts, int argc, char **argv, GError **err
                         _("name one instance: tfstctl cat -i ROLE@INSTANCE"));
     return NULL;
   }
-  if (strpbrk(name, "*?") == NULL) {
+  if (!tfstctl_pattern_is(name)) {
     names = g_ptr_array_new_with_free_func(g_free);
     g_ptr_array_add(names, g_strdup(name));
     return names;

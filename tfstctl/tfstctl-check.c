@@ -7,6 +7,7 @@
 #include "tfstctl-bus.h"
 #include "tfstctl-configs.h"
 #include "tfstctl-output.h"
+#include "tfstctl-pattern.h"
 
 #include "tfst-config.h"
 
@@ -18,7 +19,8 @@ typedef struct {
   char *name; /* ROLE@INSTANCE */
   TfstRole role;
   char *instance;
-  char *path; /* the main file */
+  char *path;     /* the main file */
+  gboolean given; /* path is a FILE argument, not the configured one */
 } CheckSet;
 
 static void
@@ -50,6 +52,7 @@ add_set(GPtrArray *sets, const char *name, const char *path, GError **error)
   if (!tfstctl_configs_parse_name(name, &s->role, &s->instance, error))
     return FALSE;
   s->name = g_strdup_printf("%s@%s", tfst_role_to_string(s->role), s->instance);
+  s->given = path != NULL;
   s->path =
       path != NULL ? g_strdup(path) : g_strdup_printf("%s/%s.conf", tfstctl_configs_dir(), s->name);
   return TRUE;
@@ -59,7 +62,7 @@ add_set(GPtrArray *sets, const char *name, const char *path, GError **error)
 static gboolean
 add_file_sets(GPtrArray *sets, const char *instance, int argc, char **argv, GError **error)
 {
-  if (instance != NULL && strpbrk(instance, "*?") != NULL) {
+  if (tfstctl_pattern_is(instance)) {
     g_set_error_literal(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
                         _("with FILE arguments, -i names one instance, not a pattern"));
     return FALSE;
@@ -86,7 +89,7 @@ add_configured_sets(GPtrArray *sets, const char *instance, GError **error)
 {
   g_autoptr(GPtrArray) names = NULL;
 
-  if (instance != NULL && strpbrk(instance, "*?") == NULL)
+  if (instance != NULL && !tfstctl_pattern_is(instance))
     return add_set(sets, instance, NULL, error);
   names = tfstctl_configs_list(instance, error);
   if (names == NULL)
@@ -116,12 +119,21 @@ check_result_clear(CheckResult *r)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CheckResult, check_result_clear)
 
+/* A configured instance is checked as it starts, without --config: a
+ * missing main file then means the defaults (drop-ins may still apply).
+ * TFST_CONFIG_DIR is tfstctl's alone: tfstd needs the path then. */
+static gboolean
+needs_config_option(const CheckSet *s)
+{
+  return s->given || !g_str_equal(tfstctl_configs_dir(), SYSCONFDIR "/tfst");
+}
+
 static gboolean
 run_check(const CheckSet *s, CheckResult *r, GError **error)
 {
   g_autofree char *role = g_strconcat("--role=", tfst_role_to_string(s->role), NULL);
   g_autofree char *instance = g_strconcat("--instance=", s->instance, NULL);
-  g_autofree char *config = g_strconcat("--config=", s->path, NULL);
+  g_autofree char *config = needs_config_option(s) ? g_strconcat("--config=", s->path, NULL) : NULL;
   const char *argv[] = {tfstd_path(), "--check-config", role, instance, config, NULL};
   int wait_status = 0;
 
@@ -169,7 +181,7 @@ check_one(const CheckSet *s, JsonArray *json)
   g_autoptr(GError) error = NULL;
 
   if (!run_check(s, &r, &error))
-    return tfstctl_fail(g_steal_pointer(&error));
+    return tfstctl_fail(error);
   if (json != NULL) {
     json_array_add_object_element(json, result_json(s, &r));
   } else {

@@ -2,6 +2,7 @@
 #include "tfstctl-configs.h"
 
 #include "tfstctl-bus.h"
+#include "tfstctl-pattern.h"
 
 #include <glib/gi18n.h>
 #include <string.h>
@@ -80,7 +81,7 @@ tfstctl_configs_list(const char *pattern, GError **error)
   while (dir != NULL && (file = g_dir_read_name(dir)) != NULL) {
     char *name = instance_of_file(dir_path, file);
 
-    if (name != NULL && (pattern == NULL || g_pattern_match_simple(pattern, name)))
+    if (name != NULL && tfstctl_pattern_match(pattern, name))
       g_ptr_array_add(names, name);
     else
       g_free(name);

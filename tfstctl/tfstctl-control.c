@@ -12,7 +12,9 @@
 
 #include "tfst-log.h"
 
+#include <errno.h>
 #include <glib/gi18n.h>
+#include <signal.h>
 
 /* One argument after the command name, as an unsigned number. */
 static gboolean
@@ -181,31 +183,89 @@ tfstctl_close(int argc, char **argv)
   return TFSTCTL_EXIT_OK;
 }
 
+/* Whether the instance never saw the call: no system bus, nobody owns its
+ * name, or the owner went away.  A refusal or a denial is an answer. */
+static gboolean
+not_reached(const GError *error)
+{
+  return g_error_matches(error, TFSTCTL_ERROR, TFSTCTL_ERROR_FAILED) ||
+         g_error_matches(error, TFSTCTL_ERROR, TFSTCTL_ERROR_NOT_FOUND) ||
+         g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+         g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
+         g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED);
+}
+
+/* --signal-fallback: tfstd also reloads on SIGHUP, which needs no bus but
+ * cannot report a refusal (that goes to the journal only).  $MAINPID is
+ * what systemd gives ExecReload=: the unit's own tfstd. */
+static int
+reload_by_signal(TfstctlOptions *opts, GError **why)
+{
+  const char *env = g_getenv("MAINPID");
+  guint64 pid;
+
+  if (env == NULL || !g_ascii_string_to_unsigned(env, 10, 2, G_MAXINT, &pid, NULL))
+    return tfstctl_fail(*why);
+  if (kill((pid_t)pid, SIGHUP) < 0) {
+    g_prefix_error(why, _("SIGHUP to process %s failed (%s), and: "), env, g_strerror(errno));
+    return tfstctl_fail(*why);
+  }
+  g_dbus_error_strip_remote_error(*why);
+  /* TRANSLATORS: the first %s is why the bus could not be used, the second a
+   * process id. */
+  g_printerr(_("tfstctl: %s; sent SIGHUP to process %s instead, the result is in its log\n"),
+             (*why)->message, env);
+  if (opts->json) {
+    g_autoptr(JsonObject) json = json_object_new();
+    json_object_set_string_member(json, "instance", opts->instance);
+    json_object_set_int_member(json, "signalled", (gint64)pid);
+    tfstctl_output_json_print_object(json);
+  }
+  return TFSTCTL_EXIT_OK;
+}
+
+static gboolean
+reload_over_bus(TfstctlOptions *opts, GError **error)
+{
+  g_autoptr(TfstctlBus) bus = NULL;
+  g_autoptr(TfstDbusTfst1Instance) proxy = open_instance(opts, &bus, error);
+
+  if (proxy == NULL ||
+      !tfst_dbus_tfst1_instance_call_reload_sync(proxy, tfstctl_bus_call_flags(bus),
+                                                 tfstctl_bus_call_timeout(bus), NULL, error))
+    return FALSE;
+  if (opts->json) {
+    g_autoptr(JsonObject) json = result_new(proxy);
+    json_object_set_boolean_member(json, "reloaded", TRUE);
+    tfstctl_output_json_print_object(json);
+  }
+  return TRUE;
+}
+
 int
 tfstctl_reload(int argc, char **argv)
 {
   g_auto(TfstctlOptions) opts = {0};
   g_autoptr(GOptionContext) ctx = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(TfstctlBus) bus = NULL;
-  g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
+  gboolean signal_fallback = FALSE;
+  const GOptionEntry entries[] = {
+      {"signal-fallback", 0, 0, G_OPTION_ARG_NONE, &signal_fallback,
+       N_("When the instance is not on the system bus, send SIGHUP to $MAINPID instead (for "
+          "ExecReload=)"),
+       NULL},
+      {NULL},
+  };
 
   ctx = tfstctl_option_context_new(NULL,
                                    _("Make an instance read its configuration again.  An invalid "
                                      "configuration is refused and the running one stays."),
-                                   NULL, &opts, TRUE);
+                                   entries, &opts, TRUE);
   if (!tfstctl_parse_options(ctx, &argc, &argv, 0, &error))
     return tfstctl_fail(error);
-  proxy = open_instance(&opts, &bus, &error);
-  if (proxy == NULL)
-    return tfstctl_fail(error);
-  if (!tfst_dbus_tfst1_instance_call_reload_sync(proxy, tfstctl_bus_call_flags(bus),
-                                                 tfstctl_bus_call_timeout(bus), NULL, &error))
-    return tfstctl_fail(error);
-  if (opts.json) {
-    g_autoptr(JsonObject) json = result_new(proxy);
-    json_object_set_boolean_member(json, "reloaded", TRUE);
-    tfstctl_output_json_print_object(json);
-  }
-  return TFSTCTL_EXIT_OK;
+  if (reload_over_bus(&opts, &error))
+    return TFSTCTL_EXIT_OK;
+  if (signal_fallback && not_reached(error))
+    return reload_by_signal(&opts, &error);
+  return tfstctl_fail(error);
 }

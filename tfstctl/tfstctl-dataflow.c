@@ -177,6 +177,27 @@ watch_flow(TfstctlBus *bus, TfstDbusTfst1Instance *proxy, const char *instance, 
   return TFSTCTL_EXIT_OK;
 }
 
+/* One interval, printed. */
+static int
+measure_once(TfstctlBus *bus, TfstDbusTfst1Instance *proxy, const char *instance,
+             const char *target, guint interval, gboolean json)
+{
+  g_autoptr(GError) error = NULL;
+  int timeout = MAX((int)interval * 1000 + REPLY_MARGIN_MS, tfstctl_bus_call_timeout(bus));
+  guint64 sent = 0;
+  guint64 received = 0;
+
+  if (!tfst_dbus_tfst1_instance_call_data_flow_sync(proxy, target, interval,
+                                                    tfstctl_bus_call_flags(bus), timeout, &sent,
+                                                    &received, NULL, &error))
+    return tfstctl_fail(error);
+  if (json)
+    print_json(instance, target, interval, sent, received);
+  else
+    print_text(target, interval, sent, received);
+  return TFSTCTL_EXIT_OK;
+}
+
 int
 tfstctl_dataflow(int argc, char **argv)
 {
@@ -187,11 +208,8 @@ tfstctl_dataflow(int argc, char **argv)
   g_autoptr(TfstDbusTfst1Instance) proxy = NULL;
   g_autofree char *instance = NULL;
   const char *target;
-  guint64 sent = 0;
-  guint64 received = 0;
   guint interval = DEFAULT_INTERVAL;
   g_autofree char *interval_text = NULL;
-  int timeout;
   gboolean watch = FALSE;
   gint count = 0;
   const GOptionEntry entries[] = {
@@ -216,17 +234,8 @@ tfstctl_dataflow(int argc, char **argv)
   proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
-  timeout = MAX((int)interval * 1000 + REPLY_MARGIN_MS, tfstctl_bus_call_timeout(bus));
   instance = tfstctl_instance_name(proxy);
   if (watch)
     return watch_flow(bus, proxy, instance, target, interval, (guint)count, opts.json);
-  if (!tfst_dbus_tfst1_instance_call_data_flow_sync(proxy, target, interval,
-                                                    tfstctl_bus_call_flags(bus), timeout, &sent,
-                                                    &received, NULL, &error))
-    return tfstctl_fail(error);
-  if (opts.json)
-    print_json(instance, target, (guint)interval, sent, received);
-  else
-    print_text(target, (guint)interval, sent, received);
-  return TFSTCTL_EXIT_OK;
+  return measure_once(bus, proxy, instance, target, interval, opts.json);
 }

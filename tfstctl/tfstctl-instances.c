@@ -3,16 +3,10 @@
 #include "tfstctl-instances.h"
 
 #include "tfstctl-output.h"
+#include "tfstctl-pattern.h"
 
 #include <glib/gi18n.h>
-#include <fnmatch.h>
 #include <string.h>
-
-gboolean
-tfstctl_instances_is_pattern(const char *instance)
-{
-  return instance != NULL && strpbrk(instance, "*?[") != NULL;
-}
 
 /* The value of the last -i/--instance in argv (as GOption takes the last
  * one) and its index; -1 when there is none.  *ret_split says whether the
@@ -49,7 +43,7 @@ matching_instances(const char *pattern, GError **error)
   if (all == NULL)
     return NULL;
   for (guint i = 0; i < all->len; i++)
-    if (fnmatch(pattern, g_ptr_array_index(all, i), 0) == 0)
+    if (tfstctl_pattern_match(pattern, g_ptr_array_index(all, i)))
       g_ptr_array_add(matching, g_strdup(g_ptr_array_index(all, i)));
   if (matching->len == 0) {
     g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_NOT_FOUND,
@@ -97,6 +91,22 @@ wants_json(int argc, char **argv)
 }
 
 int
+tfstctl_instances_run_one(int (*run)(int argc, char **argv), int argc, char **argv)
+{
+  const char *pattern = NULL;
+  gboolean split = FALSE;
+
+  if (find_instance_option(argc, argv, &pattern, &split) >= 0 && tfstctl_pattern_is(pattern)) {
+    /* TRANSLATORS: the command's name, then the pattern given to -i */
+    g_printerr(_("tfstctl: %s takes one instance, not a pattern (“%s”): what it names belongs "
+                 "to one instance\n"),
+               argv[0], pattern);
+    return TFSTCTL_EXIT_USAGE;
+  }
+  return run(argc, argv);
+}
+
+int
 tfstctl_instances_run(int (*run)(int argc, char **argv), int argc, char **argv)
 {
   g_autoptr(GError) error = NULL;
@@ -107,7 +117,7 @@ tfstctl_instances_run(int (*run)(int argc, char **argv), int argc, char **argv)
   int at = find_instance_option(argc, argv, &pattern, &split);
   int status = TFSTCTL_EXIT_OK;
 
-  if (at < 0 || !tfstctl_instances_is_pattern(pattern))
+  if (at < 0 || !tfstctl_pattern_is(pattern))
     return run(argc, argv);
   instances = matching_instances(pattern, &error);
   if (instances == NULL)
@@ -127,43 +137,4 @@ tfstctl_instances_run(int (*run)(int argc, char **argv), int argc, char **argv)
       status = rc;
   }
   return status;
-}
-
-/* "relay@2.conf" -> "relay@2"; NULL for other names (hidden files, the
- * ".conf.d" directories), as tfst-generator skips them. */
-static char *
-configured_name(const char *file)
-{
-  const char *at = strchr(file, '@');
-
-  if (file[0] == '.' || at == NULL || at == file || !g_str_has_suffix(file, ".conf") ||
-      strlen(at + 1) <= strlen(".conf"))
-    return NULL;
-  return g_strndup(file, strlen(file) - strlen(".conf"));
-}
-
-static gint
-compare_strings(gconstpointer a, gconstpointer b)
-{
-  return g_strcmp0(*(const char *const *)a, *(const char *const *)b);
-}
-
-GPtrArray *
-tfstctl_instances_configured(void)
-{
-  const char *dir_path = g_getenv("TFST_CONFIG_DIR");
-  g_autoptr(GDir) dir = NULL;
-  GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
-  const char *file;
-
-  if (dir_path == NULL)
-    dir_path = SYSCONFDIR "/tfst";
-  dir = g_dir_open(dir_path, 0, NULL);
-  while (dir != NULL && (file = g_dir_read_name(dir)) != NULL) {
-    char *name = configured_name(file);
-    if (name != NULL)
-      g_ptr_array_add(names, name);
-  }
-  g_ptr_array_sort(names, compare_strings);
-  return names;
 }

@@ -13,10 +13,6 @@
  * status, or 0; no instance matching is exit status 3. */
 int tfstctl_instances_run(int (*run)(int argc, char **argv), int argc, char **argv);
 
-/* A pattern rather than a name: contains *, ? or [. */
-gboolean tfstctl_instances_is_pattern(const char *instance);
-
-/* The instances configured on this host, sorted "ROLE@INSTANCE" strings:
- * every SYSCONFDIR/tfst/ROLE@INSTANCE.conf (TFST_CONFIG_DIR overrides the
- * directory, as for tfst-generator); an unreadable directory is none. */
-GPtrArray *tfstctl_instances_configured(void);
+/* Runs a command that names something of one instance (close: session ids
+ * are per instance): -i PATTERN is bad usage (exit status 2). */
+int tfstctl_instances_run_one(int (*run)(int argc, char **argv), int argc, char **argv);

@@ -2,8 +2,13 @@
 /* The journal of an instance (see tfstctl-journal.h). */
 #include "tfstctl-journal.h"
 
+#include <pwd.h>
 #include <string.h>
+#include <unistd.h>
 #include <systemd/sd-journal.h>
+
+/* The user of tfst-role@.service (User=, units/tfst.sysusers). */
+#define TFST_USER "tfst"
 
 typedef sd_journal TfstctlJournal;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TfstctlJournal, sd_journal_close)
@@ -18,6 +23,27 @@ field(sd_journal *j, const char *name)
   if (sd_journal_get_data(j, name, &data, &len) < 0 || len < prefix)
     return g_strdup("");
   return g_utf8_make_valid((const char *)data + prefix, (gssize)(len - prefix));
+}
+
+/* The writers whose tfstd entries outside a unit count: the fields
+ * SYSLOG_IDENTIFIER, TFST_ROLE and TFST_INSTANCE are the sender's to
+ * choose, _UID is journald's.  Root, the user the units run tfstd as
+ * (units/tfst-role@.service.in) and whoever runs tfstctl (tfstd started
+ * by hand, as the tests do): nobody else can make entries look like an
+ * instance's. */
+static gboolean
+add_trusted_uids(sd_journal *j)
+{
+  struct passwd *pw = getpwnam(TFST_USER);
+  uid_t uids[] = {0, pw != NULL ? pw->pw_uid : 0, getuid()};
+
+  for (guint i = 0; i < G_N_ELEMENTS(uids); i++) {
+    g_autofree char *m = g_strdup_printf("_UID=%u", (unsigned)uids[i]);
+
+    if (sd_journal_add_match(j, m, 0) < 0)
+      return FALSE;
+  }
+  return TRUE;
 }
 
 /* ROLE@INSTANCE's unit, its tfstd entries outside a unit, and systemd's
@@ -38,8 +64,8 @@ add_matches(sd_journal *j, const char *instance)
   return sd_journal_add_match(j, unit_m, 0) >= 0 && sd_journal_add_disjunction(j) >= 0 &&
          sd_journal_add_match(j, "SYSLOG_IDENTIFIER=tfstd", 0) >= 0 &&
          sd_journal_add_match(j, role_m, 0) >= 0 && sd_journal_add_match(j, inst_m, 0) >= 0 &&
-         sd_journal_add_disjunction(j) >= 0 && sd_journal_add_match(j, "_PID=1", 0) >= 0 &&
-         sd_journal_add_match(j, sd_unit_m, 0) >= 0;
+         add_trusted_uids(j) && sd_journal_add_disjunction(j) >= 0 &&
+         sd_journal_add_match(j, "_PID=1", 0) >= 0 && sd_journal_add_match(j, sd_unit_m, 0) >= 0;
 }
 
 static sd_journal *
@@ -47,7 +73,10 @@ open_instance(const char *instance)
 {
   g_autoptr(TfstctlJournal) j = NULL;
 
-  if (sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY) < 0 || !add_matches(j, instance))
+  /* The system journal only: a user's own journal holds what that user
+   * sent, whatever the fields say. */
+  if (sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY | SD_JOURNAL_SYSTEM) < 0 ||
+      !add_matches(j, instance))
     return NULL;
   return g_steal_pointer(&j);
 }
@@ -80,8 +109,19 @@ entry_line(sd_journal *j, const char *time_format)
   return g_strdup_printf("%s %s", when, text);
 }
 
+static void
+reverse(GPtrArray *a)
+{
+  for (guint i = 0, k = a->len; i + 1 < k; i++, k--) {
+    gpointer t = a->pdata[i];
+
+    a->pdata[i] = a->pdata[k - 1];
+    a->pdata[k - 1] = t;
+  }
+}
+
 /* The last `max` entries from the current position backwards, oldest
- * first. */
+ * first (read newest first, reversed once). */
 static GPtrArray *
 last_entries(sd_journal *j, guint max, guint64 since_usec, const char *time_format)
 {
@@ -92,8 +132,9 @@ last_entries(sd_journal *j, guint max, guint64 since_usec, const char *time_form
 
     if (sd_journal_get_realtime_usec(j, &usec) >= 0 && usec < since_usec)
       break;
-    g_ptr_array_insert(lines, 0, entry_line(j, time_format));
+    g_ptr_array_add(lines, entry_line(j, time_format));
   }
+  reverse(lines);
   return lines;
 }
 

@@ -2,12 +2,13 @@
 /* tfstctl list (and tfstctl without a command): every tfst instance of the
  * host, on the bus or configured, as networkctl lists links. */
 #include "tfstctl-bus.h"
+#include "tfstctl-configs.h"
 #include "tfstctl-fields.h"
 #include "tfstctl-instances.h"
 #include "tfstctl-output.h"
+#include "tfstctl-pattern.h"
 
 #include <glib/gi18n.h>
-#include <fnmatch.h>
 #include <string.h>
 
 /* One instance as listed: (instance, role, label, state, sessions,
@@ -121,7 +122,7 @@ all_names(GHashTable *on_bus, GHashTable *configured, GHashTable *units, const c
     g_hash_table_add(all, (gpointer)name);
   g_hash_table_iter_init(&iter, all);
   while (g_hash_table_iter_next(&iter, (gpointer *)&name, NULL))
-    if (pattern == NULL || fnmatch(pattern, name, 0) == 0)
+    if (tfstctl_pattern_match(pattern, name))
       g_ptr_array_add(names, g_strdup(name));
   g_ptr_array_sort(names, compare_strings);
   return names;
@@ -134,11 +135,13 @@ list_rows_new(TfstctlBus *bus, const GPtrArray *bus_instances, const char *patte
   g_autoptr(GHashTable) units = unit_states_new(bus);
   g_autoptr(GHashTable) on_bus = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GHashTable) configured = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr(GPtrArray) conf_names = tfstctl_instances_configured();
+  /* an unreadable directory: only what the bus and systemd know */
+  g_autoptr(GPtrArray) conf_names = tfstctl_configs_list(NULL, NULL);
   g_autoptr(GPtrArray) names = NULL;
 
   add_names(on_bus, bus_instances);
-  add_names(configured, conf_names);
+  if (conf_names != NULL)
+    add_names(configured, conf_names);
   names = all_names(on_bus, configured, units, pattern);
   for (guint i = 0; i < names->len; i++)
     g_variant_builder_add_value(&builder,

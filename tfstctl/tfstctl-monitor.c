@@ -7,6 +7,7 @@
 #include "tfstctl-bus.h"
 #include "tfstctl-format.h"
 #include "tfstctl-output.h"
+#include "tfstctl-pattern.h"
 
 #include "tfst-bus-name.h"
 
@@ -23,7 +24,7 @@ typedef struct {
   const char *pattern; /* -i: an instance name or a glob, NULL for all */
   gboolean json;
   GHashTable *owners; /* unique name -> "ROLE@INSTANCE" */
-  GHashTable *hops;   /* "ROLE@INSTANCE\nhop key" -> "state\nattempts" */
+  GHashTable *hops;   /* "ROLE@INSTANCE\nhop key" -> hop_value() */
   GMainLoop *loop;
 } Monitor;
 
@@ -233,37 +234,75 @@ snake_keys(GVariant *dict)
   return g_variant_builder_end(&b);
 }
 
-/* One hop of a new Hops value: a line when its state changed (or a
- * refused peer tried again); silent when seeding. */
+/* What makes a line: the state, and when it was entered (the property
+ * trails the engine by up to a quarter of a second, so a hop can go
+ * down and up again between two values: its `since` tells); for a
+ * refused peer, each new attempt. */
+static char *
+hop_value(GVariantDict *d)
+{
+  const char *state = dict_str(d, "state");
+  guint64 since = 0;
+  guint32 attempts = 0;
+
+  (void)g_variant_dict_lookup(d, "since", "t", &since);
+  if (g_str_equal(state, "refused"))
+    (void)g_variant_dict_lookup(d, "attempts", "u", &attempts);
+  return g_strdup_printf("%s\n%" G_GUINT64_FORMAT "\n%u", state, since, attempts);
+}
+
+/* One hop of a new Hops value, into `fresh`: a line when it changed;
+ * silent when seeding. */
 static void
-hop_seen(Monitor *m, const char *instance, GVariant *hop, gboolean seed)
+hop_seen(Monitor *m, const char *instance, GVariant *hop, gboolean seed, GHashTable *fresh)
 {
   g_auto(GVariantDict) d = G_VARIANT_DICT_INIT(hop);
-  const char *state = dict_str(&d, "state");
-  guint32 attempts = 0;
   char *key = hop_key(instance, &d);
-  g_autofree char *value = NULL;
-  const char *before;
+  g_autofree char *value = hop_value(&d);
 
-  (void)g_variant_dict_lookup(&d, "attempts", "u", &attempts);
-  value = g_strdup_printf("%s\n%u", state, attempts);
-  before = g_hash_table_lookup(m->hops, key);
-  if (!seed && g_strcmp0(before, value) != 0 &&
-      (before == NULL || !g_str_has_prefix(before, state) || g_str_equal(state, "refused"))) {
-    g_autofree char *text = hop_text(&d, state);
+  if (!seed && g_strcmp0(g_hash_table_lookup(m->hops, key), value) != 0) {
+    g_autofree char *text = hop_text(&d, dict_str(&d, "state"));
     emit(m, instance, "hop_changed", text, snake_keys(hop));
   }
-  g_hash_table_replace(m->hops, key, g_steal_pointer(&value));
+  g_hash_table_replace(fresh, key, g_steal_pointer(&value));
 }
 
 static void
+forget_hops(Monitor *m, const char *instance)
+{
+  g_autofree char *prefix = g_strconcat(instance, "\n", NULL);
+  GHashTableIter it;
+  gpointer key;
+
+  g_hash_table_iter_init(&it, m->hops);
+  while (g_hash_table_iter_next(&it, &key, NULL))
+    if (g_str_has_prefix(key, prefix))
+      g_hash_table_iter_remove(&it);
+}
+
+/* The instance's hops are then exactly those of the new value: a peer
+ * that dropped out of the list (the refused ones are the last 16
+ * addresses) is forgotten, so a long monitor of a scanned host stays
+ * small. */
+static void
 hops_seen(Monitor *m, const char *instance, GVariant *hops, gboolean seed)
 {
+  g_autoptr(GHashTable) fresh = NULL;
+  GHashTableIter it;
+  gpointer key, value;
+
   if (!g_variant_is_of_type(hops, G_VARIANT_TYPE("aa{sv}")))
     return;
+  fresh = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   for (gsize i = 0; i < g_variant_n_children(hops); i++) {
     g_autoptr(GVariant) hop = g_variant_get_child_value(hops, i);
-    hop_seen(m, instance, hop, seed);
+    hop_seen(m, instance, hop, seed, fresh);
+  }
+  forget_hops(m, instance);
+  g_hash_table_iter_init(&it, fresh);
+  while (g_hash_table_iter_next(&it, &key, &value)) {
+    g_hash_table_iter_steal(&it);
+    g_hash_table_insert(m->hops, key, value);
   }
 }
 
@@ -311,7 +350,7 @@ signal_cb(GDBusConnection *connection, const char *sender, const char *path, con
 static gboolean
 wanted(Monitor *m, const char *instance)
 {
-  return m->pattern == NULL || g_pattern_match_simple(m->pattern, instance);
+  return tfstctl_pattern_match(m->pattern, instance);
 }
 
 /* The Hops an instance has now, so only changes make lines. */
@@ -328,19 +367,6 @@ seed_hops(Monitor *m, const char *owner, const char *instance)
     return;
   g_variant_get(reply, "(v)", &hops);
   hops_seen(m, instance, hops, TRUE);
-}
-
-static void
-forget_hops(Monitor *m, const char *instance)
-{
-  g_autofree char *prefix = g_strconcat(instance, "\n", NULL);
-  GHashTableIter it;
-  gpointer key;
-
-  g_hash_table_iter_init(&it, m->hops);
-  while (g_hash_table_iter_next(&it, &key, NULL))
-    if (g_str_has_prefix(key, prefix))
-      g_hash_table_iter_remove(&it);
 }
 
 static void
@@ -418,7 +444,7 @@ subscribe(Monitor *m)
 static gboolean
 check_pattern(const char *pattern, GError **error)
 {
-  if (pattern == NULL || strpbrk(pattern, "*?") != NULL || strchr(pattern, '@') != NULL)
+  if (pattern == NULL || tfstctl_pattern_is(pattern) || strchr(pattern, '@') != NULL)
     return TRUE;
   g_set_error(error, TFSTCTL_ERROR, TFSTCTL_ERROR_USAGE,
               _("invalid instance “%s”: write ROLE@INSTANCE, for example relay@2, or a glob "

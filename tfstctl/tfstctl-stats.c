@@ -145,6 +145,21 @@ print_json(GVariant *counters, guint64 since, guint64 cleared, const char *insta
 
 /* ---- command */
 
+/* The counters, cleared in the same step with `clear`. */
+static gboolean
+fetch_counters(TfstctlBus *bus, TfstDbusTfst1Instance *proxy, gboolean clear, GVariant **counters,
+               guint64 *since, guint64 *cleared, GError **error)
+{
+  if (!clear)
+    return tfst_dbus_tfst1_instance_call_get_statistics_sync(proxy, tfstctl_bus_call_flags(bus),
+                                                             tfstctl_bus_call_timeout(bus),
+                                                             counters, since, NULL, error);
+  tfstctl_bus_prepare_auth(bus);
+  return tfst_dbus_tfst1_instance_call_clear_statistics_sync(proxy, tfstctl_bus_call_flags(bus),
+                                                             tfstctl_bus_call_timeout(bus),
+                                                             counters, since, cleared, NULL, error);
+}
+
 int
 tfstctl_stats(int argc, char **argv)
 {
@@ -158,7 +173,6 @@ tfstctl_stats(int argc, char **argv)
   guint64 since = 0;
   guint64 cleared = 0;
   gboolean clear = FALSE;
-  gboolean ok;
   const GOptionEntry entries[] = {
       {"clear", 0, 0, G_OPTION_ARG_NONE, &clear,
        N_("Set the counters to zero and print exactly the values that were cleared"), NULL},
@@ -175,17 +189,7 @@ tfstctl_stats(int argc, char **argv)
   proxy = tfstctl_bus_open_instance(&opts, &bus, &error);
   if (proxy == NULL)
     return tfstctl_fail(error);
-  if (clear) {
-    tfstctl_bus_prepare_auth(bus);
-    ok = tfst_dbus_tfst1_instance_call_clear_statistics_sync(
-        proxy, tfstctl_bus_call_flags(bus), tfstctl_bus_call_timeout(bus), &counters, &since,
-        &cleared, NULL, &error);
-  } else {
-    ok = tfst_dbus_tfst1_instance_call_get_statistics_sync(proxy, tfstctl_bus_call_flags(bus),
-                                                           tfstctl_bus_call_timeout(bus), &counters,
-                                                           &since, NULL, &error);
-  }
-  if (!ok)
+  if (!fetch_counters(bus, proxy, clear, &counters, &since, &cleared, &error))
     return tfstctl_fail(error);
   instance = tfstctl_instance_name(proxy);
   if (opts.json)

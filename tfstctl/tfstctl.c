@@ -10,49 +10,59 @@
 #include <locale.h>
 #include <stdlib.h>
 
+typedef enum {
+  /* list, ports, permissions and collect take no instance (host-wide);
+   * monitor, check and cat match -i themselves. */
+  SCOPE_HOST,
+  /* Talks to one instance: -i PATTERN runs it for every one that matches. */
+  SCOPE_EACH,
+  /* Names something of one instance (a session id): no pattern. */
+  SCOPE_ONE,
+} TfstctlScope;
+
 typedef struct {
   const char *name;
   const char *summary; /* N_(): translated when shown */
   int (*run)(int argc, char **argv);
-  /* Talks to one instance: -i PATTERN runs it for every instance that
-   * matches.  list, ports, permissions and collect take no instance
-   * (host-wide); monitor, check and cat match -i themselves. */
-  gboolean per_instance;
+  TfstctlScope scope;
 } TfstctlCommand;
 
 /* One row per command, in the order --help lists them. */
 static const TfstctlCommand commands[] = {
     {"list", N_("List the instances, running or configured (the default command)"), tfstctl_list,
-     FALSE},
-    {"status", N_("Show the state of an instance, its hops and its chain"), tfstctl_status, TRUE},
-    {"chain", N_("Show the chain of labels as an instance knows it"), tfstctl_chain, TRUE},
+     SCOPE_HOST},
+    {"status", N_("Show the state of an instance, its hops and its chain"), tfstctl_status,
+     SCOPE_EACH},
+    {"chain", N_("Show the chain of labels as an instance knows it"), tfstctl_chain, SCOPE_EACH},
     /* One stream for every instance -i matches, not one run each. */
     {"monitor", N_("Print hop, failover, session and state events as they happen"), tfstctl_monitor,
-     FALSE},
-    {"sessions", N_("List the sessions of an instance"), tfstctl_sessions, TRUE},
-    {"stats", N_("Show the counters of an instance, optionally clear them"), tfstctl_stats, TRUE},
+     SCOPE_HOST},
+    {"sessions", N_("List the sessions of an instance"), tfstctl_sessions, SCOPE_EACH},
+    {"stats", N_("Show the counters of an instance, optionally clear them"), tfstctl_stats,
+     SCOPE_EACH},
     {"dataflow", N_("Measure the data moving through a session, a hop or an instance"),
-     tfstctl_dataflow, TRUE},
+     tfstctl_dataflow, SCOPE_EACH},
     {"keepalive", N_("Show or change keepalive settings live, audit the TCP connections"),
-     tfstctl_keepalive, TRUE},
-    {"log-level", N_("Show or change the log level of an instance"), tfstctl_log_level, TRUE},
-    {"close", N_("Reset a session"), tfstctl_close, TRUE},
-    {"reload", N_("Make an instance read its configuration again"), tfstctl_reload, TRUE},
+     tfstctl_keepalive, SCOPE_EACH},
+    {"log-level", N_("Show or change the log level of an instance"), tfstctl_log_level, SCOPE_EACH},
+    {"close", N_("Reset a session"), tfstctl_close, SCOPE_ONE},
+    {"reload", N_("Make an instance read its configuration again"), tfstctl_reload, SCOPE_EACH},
     /* check and cat read the configuration, not the bus: they match -i
      * against the configured instances themselves. */
-    {"check", N_("Check configurations without starting anything"), tfstctl_check, FALSE},
+    {"check", N_("Check configurations without starting anything"), tfstctl_check, SCOPE_HOST},
     {"cat", N_("Print every file of an instance's configuration, in the order they apply"),
-     tfstctl_cat, FALSE},
-    {"ports", N_("List the ports of the ITM rule and who holds them"), tfstctl_ports, FALSE},
+     tfstctl_cat, SCOPE_HOST},
+    {"ports", N_("List the ports of the ITM rule and who holds them"), tfstctl_ports, SCOPE_HOST},
     {"trace", N_("Capture the packets exchanged with one peer: define, list, show, export"),
-     tfstctl_trace, TRUE},
+     tfstctl_trace, SCOPE_EACH},
     {"spi", N_("List IPsec SAs, check an SPI, find colliding SPIs, IPsec counters"), tfstctl_spi,
-     TRUE},
+     SCOPE_EACH},
     {"events", N_("Show the event sinks: counters, spool, target; push events now"), tfstctl_events,
-     TRUE},
-    {"collect", N_("Write one archive with everything support asks for"), tfstctl_collect, FALSE},
+     SCOPE_EACH},
+    {"collect", N_("Write one archive with everything support asks for"), tfstctl_collect,
+     SCOPE_HOST},
     {"permissions", N_("Show which tfst actions the caller is allowed"), tfstctl_permissions,
-     FALSE},
+     SCOPE_HOST},
 };
 
 static char *
@@ -117,6 +127,43 @@ locale_dir(void)
   return dir != NULL && *dir != '\0' ? dir : LOCALEDIR;
 }
 
+static void
+setup_locale(void)
+{
+  setlocale(LC_ALL, "");
+  bindtextdomain(GETTEXT_PACKAGE, locale_dir());
+  bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+  textdomain(GETTEXT_PACKAGE);
+}
+
+/* Runs the command with its argv (see command_argv()). */
+static int
+dispatch(const TfstctlCommand *cmd, int argc, char **argv, const TfstctlOptions *global)
+{
+  g_autofree char *prgname = NULL;
+  g_auto(GStrv) cmd_strings = NULL;
+  g_autofree char **cmd_argv = NULL;
+  int cmd_argc;
+
+  /* collect's own -o is its archive: a global -o (columns) before it
+   * would become the file name. */
+  if (global->output != NULL && g_str_equal(cmd->name, "collect")) {
+    g_printerr(_("tfstctl: -o before “collect” names table columns, which collect has none "
+                 "of; give the archive as “tfstctl collect -o FILE”\n"));
+    return TFSTCTL_EXIT_USAGE;
+  }
+  /* "Usage: tfstctl ports [OPTION…]" in the command's --help */
+  prgname = g_strdup_printf("tfstctl %s", cmd->name);
+  g_set_prgname(prgname);
+  cmd_strings = command_argv(argc, argv, global, &cmd_argv);
+  cmd_argc = (int)g_strv_length(cmd_strings);
+  if (cmd->scope == SCOPE_ONE)
+    return tfstctl_instances_run_one(cmd->run, cmd_argc, cmd_argv);
+  if (cmd->scope == SCOPE_EACH)
+    return tfstctl_instances_run(cmd->run, cmd_argc, cmd_argv);
+  return cmd->run(cmd_argc, cmd_argv);
+}
+
 static GOptionContext *
 main_context_new(TfstctlOptions *global, gboolean *version)
 {
@@ -139,19 +186,12 @@ main(int argc, char **argv)
 {
   g_autoptr(GOptionContext) ctx = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *prgname = NULL;
-  g_auto(GStrv) cmd_strings = NULL;
-  g_autofree char **cmd_argv = NULL;
   const TfstctlCommand *cmd;
   g_auto(TfstctlOptions) global = {0};
   gboolean version = FALSE;
   char *overview[] = {argv[0], (char *)"list", NULL};
 
-  setlocale(LC_ALL, "");
-  bindtextdomain(GETTEXT_PACKAGE, locale_dir());
-  bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
-  textdomain(GETTEXT_PACKAGE);
-
+  setup_locale();
   ctx = main_context_new(&global, &version);
   tfstctl_options_prepare_argv(argc, argv);
   if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
@@ -172,11 +212,5 @@ main(int argc, char **argv)
     g_printerr(_("tfstctl: unknown command “%s”; see --help\n"), argv[1]);
     return TFSTCTL_EXIT_USAGE;
   }
-  /* "Usage: tfstctl ports [OPTION…]" in the command's --help */
-  prgname = g_strdup_printf("tfstctl %s", cmd->name);
-  g_set_prgname(prgname);
-  cmd_strings = command_argv(argc, argv, &global, &cmd_argv);
-  if (!cmd->per_instance)
-    return cmd->run((int)g_strv_length(cmd_strings), cmd_argv);
-  return tfstctl_instances_run(cmd->run, (int)g_strv_length(cmd_strings), cmd_argv);
+  return dispatch(cmd, argc, argv, &global);
 }

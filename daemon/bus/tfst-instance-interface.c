@@ -97,7 +97,9 @@ set_log_level_cb(GDBusMethodInvocation *invocation, gpointer data)
     return;
   }
   tfst_log_set_level(iface->log, level);
-  tfst_log(iface->log, LOG_NOTICE, "log level now %u (SetLogLevel)", level);
+  /* Passes at any level: LogLevel 0 must not hide the line recording it. */
+  tfst_log_change(iface->log, tfst_log_get_target(iface->log), "log level now %u (SetLogLevel)",
+                  level);
   tfst_dbus_tfst1_instance_set_log_level(iface->instance, level);
   g_dbus_method_invocation_return_value(invocation, NULL);
 }

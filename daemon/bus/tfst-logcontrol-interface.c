@@ -84,36 +84,53 @@ emit_changed(TfstLogcontrolInterface *self, const char *name)
                                         PROPERTIES_INTERFACE, "PropertiesChanged", args, NULL);
 }
 
-/* The value was checked for its type by GDBus; here for its meaning.
- * Written only when valid. */
+/* The lines recording a change pass whatever the level, and reach the
+ * journal even when the change switches logging off: SIGUSR2 logs at
+ * LOG_ERR for the same reason.  Otherwise a caller could silence the
+ * daemon without leaving a trace. */
 static gboolean
-apply(TfstLogcontrolInterface *self, const char *name, const char *value, GError **error)
+apply_level(TfstLogcontrolInterface *self, const char *value, GError **error)
 {
-  TfstLogTarget target;
-  int priority;
+  int priority = tfst_log_priority_from_string(value);
 
-  if (g_str_equal(name, PROPERTY_LOG_LEVEL)) {
-    priority = tfst_log_priority_from_string(value);
-    if (priority < 0) {
-      g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
-                  "invalid log level '%s': emerg, alert, crit, err, warning, notice, info or "
-                  "debug",
-                  value);
-      return FALSE;
-    }
-    tfst_log_set_max_priority(self->log, priority);
-    tfst_log(self->log, LOG_NOTICE, "log level now %s (%u) (LogControl1)", value,
-             tfst_log_get_level(self->log));
-    return TRUE;
+  if (priority < 0) {
+    g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
+                "invalid log level '%s': emerg, alert, crit, err, warning, notice, info or debug",
+                value);
+    return FALSE;
   }
+  tfst_log_set_max_priority(self->log, priority);
+  tfst_log_change(self->log, tfst_log_get_target(self->log), "log level now %s (%u) (LogControl1)",
+                  value, tfst_log_get_level(self->log));
+  return TRUE;
+}
+
+static gboolean
+apply_target(TfstLogcontrolInterface *self, const char *value, GError **error)
+{
+  TfstLogTarget before = tfst_log_get_target(self->log);
+  TfstLogTarget target;
+
   if (!tfst_log_target_from_string(value, &target)) {
     g_set_error(error, TFST_ERROR, TFST_ERROR_INVALID_ARGS,
                 "invalid log target '%s': auto, journal, console or null", value);
     return FALSE;
   }
+  /* Where it was going: whoever reads the logs reads them there. */
+  tfst_log_change(self->log, before != TFST_LOG_TARGET_NULL ? before : target,
+                  "log target now %s (LogControl1)", value);
   tfst_log_set_target(self->log, target);
-  tfst_log(self->log, LOG_NOTICE, "log target now %s (LogControl1)", value);
   return TRUE;
+}
+
+/* The value was checked for its type by GDBus; here for its meaning.
+ * Written only when valid. */
+static gboolean
+apply(TfstLogcontrolInterface *self, const char *name, const char *value, GError **error)
+{
+  if (g_str_equal(name, PROPERTY_LOG_LEVEL))
+    return apply_level(self, value, error);
+  return apply_target(self, value, error);
 }
 
 /* Runs once polkit said yes: Set(s interface, s name, v value). */

@@ -6,6 +6,7 @@
 #include "tfst-config.h"
 
 #include "tfst-addr.h"
+#include "tfst-bus-name.h"
 #include "tfst-config-schema.h"
 #include "tfst-error.h"
 #include "tfst-file.h"
@@ -32,21 +33,21 @@ tfst_config_default_path(TfstRole role, const char *instance)
 
 /* systemd's StateDirectory=tfst sets $STATE_DIRECTORY; outside systemd
  * the same place is assumed. */
-static char *
-state_dir(void)
+char *
+tfst_config_state_dir(void)
 {
   const char *state = g_getenv("STATE_DIRECTORY");
 
   /* With several StateDirectory= entries the first one is ours. */
   if (state != NULL && *state != '\0')
     return g_strndup(state, strcspn(state, ":"));
-  return g_build_filename(LOCALSTATEDIR, "lib", "tfst", NULL);
+  return g_strdup(TFST_STATE_DIR);
 }
 
 char *
 tfst_config_persist_dir(TfstRole role, const char *instance)
 {
-  g_autofree char *base = state_dir();
+  g_autofree char *base = tfst_config_state_dir();
 
   return g_strdup_printf("%s/%s@%s.conf.d", base, tfst_role_to_string(role), instance);
 }
@@ -56,7 +57,7 @@ tfst_config_persist_dir(TfstRole role, const char *instance)
 char *
 tfst_config_spool_dir(const TfstConfig *config, const char *name)
 {
-  g_autofree char *base = state_dir();
+  g_autofree char *base = tfst_config_state_dir();
   g_autofree char *inst =
       g_strdup_printf("%s@%s.spool", tfst_role_to_string(config->role), config->instance);
 
@@ -636,11 +637,13 @@ add_dropins(GPtrArray *files, const char *dir_path, TfstConfigFileKind kind, GEr
 static gboolean
 check_instance_name(const char *instance, GError **error)
 {
-  if (*instance != '\0' && strchr(instance, '/') == NULL && strcmp(instance, "..") != 0)
+  /* The same rule as for the instance in a bus name, so that every
+   * instance that can start is one tfstctl lists. */
+  if (tfst_bus_name_instance_is_valid(instance))
     return TRUE;
   g_set_error(error, TFST_ERROR, TFST_ERROR_CONFIG,
-              "'%s' cannot name a configuration file: the instance name must be non-empty "
-              "and contain no '/'",
+              "'%s' cannot name a configuration file: the instance name must be non-empty, not "
+              "'.' or '..', and contain no '/' or control characters",
               instance);
   return FALSE;
 }

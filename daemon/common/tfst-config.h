@@ -186,6 +186,9 @@ char *tfst_config_default_path(TfstRole role, const char *instance);
 
 /* Where settings changed at run time are persisted as drop-ins, read after
  * those of the main file: $STATE_DIRECTORY/<role>@<instance>.conf.d. */
+/* $STATE_DIRECTORY's first entry, else TFST_STATE_DIR (/var/lib/tfst,
+ * where the units' StateDirectory= is). */
+char *tfst_config_state_dir(void);
 char *tfst_config_persist_dir(TfstRole role, const char *instance);
 
 typedef enum {
@@ -238,7 +241,7 @@ guint16 tfst_config_rule_port(const TfstConfig *config, guint k);
 /* The [Events] section named `name`, or NULL. */
 const TfstEventsConf *tfst_config_events(const TfstConfig *config, const char *name);
 /* Where an instance's event spools live: $STATE_DIRECTORY (or
- * LOCALSTATEDIR/lib/tfst)/<role>@<instance>.spool/<NAME>. */
+ * TFST_STATE_DIR, /var/lib/tfst)/<role>@<instance>.spool/<NAME>. */
 char *tfst_config_spool_dir(const TfstConfig *config, const char *name);
 
 /* The [Forward] section named `name`, or NULL. */

@@ -149,11 +149,13 @@ journal_send(const TfstLog *log, int priority, const TfstLogFields *fields, cons
 }
 
 static void
-log_emit(const TfstLog *log, int priority, const TfstLogFields *fields, const char *msg)
+log_emit_to(const TfstLog *log, TfstLogTarget target, int priority, const TfstLogFields *fields,
+            const char *msg)
 {
   static const TfstLogFields none = {0};
-  TfstLogTarget target = tfst_log_get_target(log);
 
+  if (target == TFST_LOG_TARGET_NULL)
+    return;
   if (fields == NULL)
     fields = &none;
   if (target == TFST_LOG_TARGET_JOURNAL || (target == TFST_LOG_TARGET_AUTO && log->journal)) {
@@ -168,6 +170,24 @@ log_emit(const TfstLog *log, int priority, const TfstLogFields *fields, const ch
                                             names[priority & 7], msg);
     fputs(line, stderr);
   }
+}
+
+static void
+log_emit(const TfstLog *log, int priority, const TfstLogFields *fields, const char *msg)
+{
+  log_emit_to(log, tfst_log_get_target(log), priority, fields, msg);
+}
+
+void
+tfst_log_change(const TfstLog *log, TfstLogTarget target, const char *format, ...)
+{
+  g_autofree char *msg = NULL;
+  va_list ap;
+
+  va_start(ap, format);
+  msg = g_strdup_vprintf(format, ap);
+  va_end(ap);
+  log_emit_to(log, target, LOG_NOTICE, NULL, msg);
 }
 
 void

@@ -87,6 +87,11 @@ TfstLogTarget tfst_log_get_target(const TfstLog *log);
 gboolean tfst_log_target_from_string(const char *name, TfstLogTarget *out_target);
 const char *tfst_log_target_to_string(TfstLogTarget target);
 gboolean tfst_log_enabled(const TfstLog *log, int priority);
+/* A line recording a change to the logging itself: it passes whatever the
+ * level, and goes to `target` (TFST_LOG_TARGET_NULL: nowhere), so that
+ * switching the logging off is itself on record. */
+void tfst_log_change(const TfstLog *log, TfstLogTarget target, const char *format, ...)
+    G_GNUC_PRINTF(3, 4);
 void tfst_log_full(const TfstLog *log, int priority, const TfstLogFields *fields,
                    const char *format, ...) G_GNUC_PRINTF(4, 5);
 

@@ -220,6 +220,14 @@ tfst_counters_hop_down(TfstHop *hop)
   tfst_notify_changed(e);
 }
 
+/* The peer's label was checked against its certificate or PSK identity:
+ * hop_recv_hello() takes a label over TLS only once it has. */
+static gboolean
+label_authenticated(const TfstHop *hop)
+{
+  return hop->tls != NULL && hop->tls_up;
+}
+
 void
 tfst_counters_hop_refused(TfstHop *hop)
 {
@@ -234,8 +242,10 @@ tfst_counters_hop_refused(TfstHop *hop)
   g_strlcpy(r->label, strcmp(hop->peer_label, "?") != 0 ? hop->peer_label : "", sizeof(r->label));
   g_strlcpy(r->last_error, hop->close_why, sizeof(r->last_error));
   /* A child tools already know (it was up before) says why it is not
-   * back; an unknown label claims no record. */
-  known = r->label[0] != '\0' ? peer_record(e, hop, FALSE) : NULL;
+   * back; an unknown label claims no record, and neither does a label
+   * nobody vouched for: without TLS anyone who reaches the listener could
+   * rewrite what Hops and STATUS= say about a known child. */
+  known = r->label[0] != '\0' && label_authenticated(hop) ? peer_record(e, hop, FALSE) : NULL;
   if (known != NULL && !known->up && known->direction == hop->direction)
     g_strlcpy(known->last_error, hop->close_why, sizeof(known->last_error));
   tfst_notify_changed(e);

@@ -380,6 +380,9 @@ struct TfstEngine {
   sd_event_source *wake;
   sd_event_source *status_timer;
   int exit_status;
+  /* engine_teardown() runs: the hops it closes are neither refused peers
+   * nor failed handshakes, and nobody is left to notify. */
+  gboolean stopping;
 
   const TfstHopCallbacks *hop_cb;
   /* The router's verdict: whether forward listeners may accept (a gateway

@@ -332,10 +332,14 @@ engine_hop_down_cb(TfstHop *hop, gboolean was_up)
   if (was_up) {
     tfst_events_hop_down(hop);
     tfst_router_hop_down(hop);
-    tfst_counters_hop_down(hop);
-  } else if (hop->connector == NULL) {
-    tfst_counters_hop_refused(hop);
   }
+  /* At shutdown nobody reads Hops or STATUS= any more. */
+  if (hop->engine->stopping)
+    return;
+  if (was_up)
+    tfst_counters_hop_down(hop);
+  else if (hop->connector == NULL)
+    tfst_counters_hop_refused(hop);
   if (hop->connector != NULL) {
     hop->connector->hop = NULL;
     tfst_connector_schedule(hop->connector);
@@ -376,6 +380,7 @@ engine_teardown(TfstEngine *e)
   guint8 f[128];
   gssize n = tfst_frame_encode_goaway(f, sizeof(f), 0, "shutting down");
 
+  e->stopping = TRUE;
   while (e->hops.head != NULL) {
     TfstHop *hop = e->hops.head->data;
     /* Best effort: tell the peer this is an orderly stop, not a failure. */

@@ -315,8 +315,9 @@ hop_log_close(TfstHop *hop, int err, const char *why)
     tfst_log_limited(e->log, &e->rl_hop_closed, LOG_WARNING, &f,
                      "hop to %s at %s closed before handshake completed: %s", hop_side(hop),
                      hop->peer_desc, why);
-  /* A connect that never succeeded is not a failed handshake. */
-  if (hop->connector == NULL || (hop->io_mask & EPOLLIN)) {
+  /* A connect that never succeeded is not a failed handshake, nor is a
+   * handshake cut short by our own shutdown. */
+  if (!e->stopping && (hop->connector == NULL || (hop->io_mask & EPOLLIN))) {
     e->stats.handshake_failures++;
     tfst_notify_handshake(
         e, FALSE, strcmp(hop->peer_label, "?") != 0 ? hop->peer_label : hop->peer_desc, why);

@@ -80,10 +80,10 @@ cause_text(const TfstSockAddr *addr, int err, const TfstPortSysctl *sysctl)
       colon = strrchr(ip, ':');
       if (colon != NULL)
         *colon = '\0';
-      return g_strdup_printf("port %u: address %s not on this host (see ip -br address; "
-                             "net.ipv4.ip_nonlocal_bind=1 allows binding it before it is "
-                             "configured)",
-                             port, ip);
+      /* Listeners bind with IP_FREEBIND, which covers what
+       * ip_nonlocal_bind would: the address itself is refused. */
+      return g_strdup_printf("port %u: address %s is not on this host (see ip -br address)", port,
+                             ip);
     default:
       return g_strdup_printf("port %u: %s", port, g_strerror(err));
   }

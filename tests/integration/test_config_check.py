@@ -116,6 +116,23 @@ class ConfigCheckTest(h.TfstTestCase):
         self.assertIn("relay@2: the configuration is valid", r.stdout)
         self.assertIn(f"{bad}:3: [Parent] MaxSessions=", r.stderr)
 
+    def test_check_pattern(self):
+        """-i takes the same patterns as every command (fnmatch: [...]
+        too); a pattern matching nothing is "not found"."""
+        self.main_file("relay@2", self.relay_conf())
+        self.main_file("relay@3", "[Parent]\nConnect=127.0.0.1:1\nMaxSessions=0\n")
+        r = self.tfstctl("check", "-i", "relay@[2]")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("relay@2: the configuration is valid", r.stdout)
+        self.assertNotIn("relay@3", r.stdout + r.stderr)
+        r = self.tfstctl("check", "-i", "relay@[3-9]")
+        self.assertEqual(r.returncode, EXIT_CONFIG, r.stdout)
+        r = self.tfstctl("cat", "-i", "relay@[2]")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("relay@2.conf", r.stdout)
+        r = self.tfstctl("check", "-i", "gwproxy@[xy]")
+        self.assertEqual(r.returncode, EXIT_NOT_FOUND, r.stdout)
+
     def test_check_persisted_dropin_named(self):
         """A persisted drop-in is part of the set: its error names it."""
         self.main_file("relay@2", self.relay_conf())

@@ -50,6 +50,80 @@ NAME_OWNER = textwrap.dedent("""\
 """)
 
 
+# complete_zsh(): an interactive zsh ("zsh -f -i") on a pseudo-terminal
+# (zsh/zpty), driven by a non-interactive zsh.  Its prompt is <PROMPT>:
+# zle prints it once it reads the terminal itself (before, the terminal is
+# in canonical mode, and the line discipline would eat keys such as ^R).
+# The driver has it source ZSH_RC ($1), types the line ($2) with TAB and
+# then ^X r, and waits for the <DONE> that ^X r has the shell print.  Typed
+# text is echoed, so markers are written split in two where they are
+# typed.  The driver polls for each marker in what the shell wrote after
+# the one before, for at most 20 s (a blocking "zpty -r" could wait
+# forever), and shows what it saw when one is missing.
+ZSH_DRIVER = textwrap.dedent("""\
+    zmodload zsh/zpty zsh/datetime zsh/zselect || exit 1
+    buf=
+    expect() {
+        local chunk
+        local -F end=$(( EPOCHREALTIME + 20 ))
+        while [[ $buf != *$1* ]]; do
+            if (( EPOCHREALTIME > end )); then
+                print -ru2 -- "no $1 from zsh, which wrote: ${(q+)buf}"
+                return 1
+            fi
+            if zpty -rt z chunk; then
+                buf+=$chunk
+            else
+                zselect -t 2
+            fi
+        done
+        buf=${buf#*$1}
+    }
+    export PS1='<PROMPT>'
+    zpty z zsh -f -i || exit 1
+    expect '<PROMPT>' || exit 1
+    zpty -w z ". ${(q)1}"
+    expect '<READY>' && expect '<PROMPT>' || exit 1
+    zpty -w -n z "$2"$'\\t\\C-xr'
+    expect '<DONE>' || exit 1
+    zpty -d z
+""")
+
+# The interactive zsh's setup: the real completion system (compinit, its
+# dump in $HOME, which the calls of a test share) with completions/ first
+# on fpath.  TAB runs _main_complete, as complete-word does, writes how
+# many matches there are and has zle insert every match into the line
+# (compstate[insert]=all, as the _all_matches completer does) instead of
+# listing them.  ^X r writes the words of the line from the completed one
+# on, unquoted, one a line, the line itself and which file _tfstctl was
+# loaded from.  Errors of the completion functions go to a file.
+ZSH_RC = textwrap.dedent("""\
+    RPS1='' PS2=''
+    fpath=($TFST_ZTEST_COMPDIR $fpath)
+    autoload -U compinit && compinit -u
+    print -r -- "$_comps[tfstctl]" >| $TFST_ZTEST_OUT/comps
+    tfst_ztest_complete() {
+        _main_complete
+        print -r -- $compstate[nmatches] >| $TFST_ZTEST_OUT/nmatches
+        compstate[list]=''
+        compstate[insert]=all
+    }
+    zle -C tfst-ztest-complete complete-word tfst_ztest_complete
+    bindkey '^I' tfst-ztest-complete
+    tfst_ztest_report() {
+        print -rl -- "${(@Q)${(z)BUFFER}[TFST_ZTEST_INDEX,-1]}" >| $TFST_ZTEST_OUT/words
+        print -r -- "$BUFFER" >| $TFST_ZTEST_OUT/buffer
+        print -r -- "$functions_source[_tfstctl]" >| $TFST_ZTEST_OUT/source
+        BUFFER="print -r -- '<DO''NE>'"
+        zle .accept-line
+    }
+    zle -N tfst_ztest_report
+    bindkey '^Xr' tfst_ztest_report
+    exec 2>>| $TFST_ZTEST_OUT/stderr
+    print -r -- '<READY>'
+""")
+
+
 def run(*args, env=None):
     e = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8")
     e.pop("LANGUAGE", None)
@@ -117,7 +191,11 @@ class HelpTest(unittest.TestCase):
                      ["keepalive", "set", "Idle=abc"], ["keepalive", "set", "Bogus=1"],
                      ["keepalive", "set", "Idle"], ["keepalive", "show", "--scope=both"],
                      ["keepalive", "audit", "x"],
-                     ["events", "syslog", "traps"], ["events", "--bogus"]):
+                     ["events", "syslog", "traps"], ["events", "--bogus"],
+                     # session ids are per instance: no pattern
+                     ["close", "-i", "relay@*", "5"], ["-i", "relay@[12]", "close", "5"],
+                     # collect's -o is its archive, a global -o is columns
+                     ["-o", "x", "collect"]):
             p = run(*args)
             self.assertEqual(p.returncode, EXIT_USAGE, f"{args}: {p.stdout} {p.stderr}")
             self.assertTrue(p.stderr.startswith("tfstctl"), f"{args}: {p.stderr}")
@@ -366,6 +444,76 @@ class PrivateBusTest(unittest.TestCase):
                          ["epproxy@main", "gwproxy@gw1", "relay@2"])
         self.assertEqual(self.complete("-i", "re"), ["relay@2"])
         self.assertEqual(self.complete("status", "e"), ["epproxy@main"])
+
+    def complete_zsh(self, *words):
+        """The completions zsh offers for the last word of "tfstctl WORDS":
+        an interactive zsh on a pseudo-terminal (ZSH_DRIVER, ZSH_RC) whose
+        real completion system loaded completions/_tfstctl, with the
+        build's tfstctl first on PATH, completes the typed line with TAB
+        and reports every match; self.zsh_line is the line after it."""
+        if shutil.which("zsh") is None:
+            self.skipTest("zsh is not installed (tools/deps installs it)")
+        out = tempfile.mkdtemp(prefix="zsh-", dir=self.tmp)
+        rc = os.path.join(out, "zshrc")
+        with open(rc, "w") as f:
+            f.write(ZSH_RC)
+        line = " ".join(("tfstctl",) + words)
+        env = dict(os.environ, **self.env, HOME=self.tmp, TERM="vt100", LC_ALL="C.UTF-8",
+                   TFST_ZTEST_COMPDIR=os.path.join(SRCDIR, "completions"),
+                   TFST_ZTEST_OUT=out, TFST_ZTEST_INDEX=str(len(words) + 1),
+                   PATH=os.path.dirname(TFSTCTL) + os.pathsep + os.environ.get("PATH", ""))
+        env.pop("LANGUAGE", None)
+        p = subprocess.run(["zsh", "-f", "-c", ZSH_DRIVER, "zsh", rc, line],
+                           capture_output=True, text=True, timeout=TIMEOUT, env=env,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+        def read(name):
+            with open(os.path.join(out, name)) as f:
+                return f.read()
+        self.assertEqual(read("stderr"), "", line)
+        self.assertEqual(read("comps").strip(), "_tfstctl")
+        self.assertEqual(read("source").strip(),
+                         os.path.join(SRCDIR, "completions", "_tfstctl"))
+        self.zsh_line = read("buffer").rstrip("\n")
+        n = int(read("nmatches"))
+        matches = [w for w in read("words").splitlines() if w] if n else []
+        self.assertEqual(len(matches), n, f"{line}: {matches}")
+        return sorted(matches)
+
+    def test_zsh_completion(self):
+        self.assertEqual(self.complete_zsh("st"), ["stats", "status"])
+        self.assertIn("permissions", self.complete_zsh(""))
+        self.assertEqual(self.complete_zsh("trace", "ex"), ["export"])
+        self.assertEqual(self.complete_zsh("sessions", "--state", "half"),
+                         ["half-closed-client", "half-closed-target"])
+        self.assertEqual(self.complete_zsh("--json=s"), ["--json=short"])
+        # options from the command's --help
+        self.assertEqual(self.complete_zsh("stats", "--cl"), ["--clear"])
+        self.assertIn("--no-legend", self.complete_zsh("sessions", "--no"))
+        # the value of an option is no command
+        self.assertEqual(self.complete_zsh("--state-dir", "/tmp", "st"), ["stats", "status"])
+        self.assertEqual(self.complete_zsh("keepalive", "show", "--scope", ""),
+                         ["hops", "sessions"])
+        self.assertEqual(self.complete_zsh("dataflow", "--interval", ""), [])
+        # "--name=VALUE" as "--name VALUE"; "--name=" gets no space after it
+        self.assertEqual(self.complete_zsh("sessions", "--state=half-closed-c"),
+                         ["--state=half-closed-client"])
+        self.assertEqual(self.complete_zsh("sessions", "--sta"), ["--state="])
+        self.assertEqual(self.zsh_line, "tfstctl sessions --state=")
+        self.assertEqual(self.complete_zsh("sessions", "--no-l"), ["--no-legend"])
+        self.assertEqual(self.zsh_line, "tfstctl sessions --no-legend ")
+        self.assertEqual(self.complete_zsh("sessions", "--direction=", "--json", "--rem"),
+                         ["--remote="])
+        # instance names: on the bus, and configured but stopped
+        self.configure("gwproxy@gw1")
+        self.own_names("org.tfst.Tfst1.relay_2", "org.tfst.Tfst1.epproxy_main")
+        self.assertEqual(self.complete_zsh("status", "-i", ""),
+                         ["epproxy@main", "gwproxy@gw1", "relay@2"])
+        self.assertEqual(self.complete_zsh("-i", "re"), ["relay@2"])
+        self.assertEqual(self.complete_zsh("status", "e"), ["epproxy@main"])
+        self.assertEqual(self.complete_zsh("--instance=g"), ["--instance=gwproxy@gw1"])
+        self.assertEqual(self.complete_zsh("-i", "relay@2", "se"), ["sessions"])
 
 
 if __name__ == "__main__":

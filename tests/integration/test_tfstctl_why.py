@@ -2,7 +2,8 @@
 """Why is it down: a gateway proxy under an endpoint proxy on a private
 system bus.  STATUS= counts the hops up and says why the parent is down;
 `tfstctl monitor` streams hop changes, text and JSON lines, as they
-happen; a peer that connects to the children's port and breaks the
+happen; `tfstctl reload --signal-fallback` signals an instance that is
+not on the bus; a peer that connects to the children's port and breaks the
 handshake is listed as refused with its error (Hops, `tfstctl status`)
 and STATUS= does not count it as a child; `tfstctl dataflow --watch`
 prints one line per interval."""
@@ -13,7 +14,9 @@ import queue
 import re
 import shutil
 import socket
+import stat
 import subprocess
+import tempfile
 import threading
 import unittest
 
@@ -118,6 +121,10 @@ class WhyTest(TfstTestCase):
         event = json.loads(js.wait_line(
             lambda l: json.loads(l)["event"] == "hop_changed"
             and json.loads(l)["data"]["state"] != "up", "a hop_changed event, not up"))
+        # the keys tfstctl(1) documents in JSON OUTPUT for monitor
+        self.assertEqual(sorted(event), ["data", "event", "instance", "time_us"])
+        for key in event["data"]:
+            self.assertRegex(key, r"^[a-z][a-z0-9_]*$")
         self.assertEqual(event["instance"], "gwproxy@gw1")
         self.assertGreater(event["time_us"], 0)
         self.assertEqual(event["data"]["direction"], "parent")
@@ -167,6 +174,87 @@ class WhyTest(TfstTestCase):
                                r"\S+\s+127\.0\.0\.1\s+.*\s\d+\s+E[A-Z]+: ")
         # Not a child that is down: STATUS= still counts one child, up.
         self.assertRegex(self.ep.status(), r"^1 of 1 child up, ")
+
+    def test_unauthenticated_label_leaves_known_child_alone(self):
+        """Without TLS the label in HELLO is only a claim: a peer that
+        breaks the handshake under a known child's label is listed as
+        refused, and the child's own record keeps why it went down."""
+        self.ep.wait_status(r"^1 of 1 child up, ")
+
+        def gw1():
+            hops = json.loads(self.tfstctl("status", "--json", instance="epproxy@ep"))["hops"]
+            return [h for h in hops if h["label"] == "gw1" and h["state"] != "refused"]
+        self.gw.stop()
+        down = wait_until(lambda: [h for h in gw1() if h["state"] == "down"], WAIT,
+                          what="gw1 down at ep")[0]
+        s = connect(("127.0.0.1", self.top.node("ep").children_port))
+        try:
+            s.sendall(hello(b"gw1") + b"\x00" * 64)
+            wait_closed(s, 10)
+        except OSError:
+            pass
+        finally:
+            s.close()
+
+        def refused():
+            hops = json.loads(self.tfstctl("status", "--json", instance="epproxy@ep"))["hops"]
+            return [h for h in hops if h["state"] == "refused"]
+        wait_until(refused, WAIT, what="ep Hops with the refused peer")
+        self.assertEqual(gw1(), [down])
+
+    def test_stop_with_unfinished_hops_is_clean(self):
+        """Stopping while hops are in their handshake (accepted ones at the
+        endpoint proxy, the gateway proxy's hop to a parent that is gone)
+        exits 0 without a sanitizer report (run with an ASan tfstd): the
+        hops the shutdown closes are not accounted as refused peers."""
+        self.ep.wait_status(r"^1 of 1 child up, ")
+        port = self.top.node("ep").children_port
+        socks = [connect(("127.0.0.1", port)) for _ in range(3)]
+        self.addCleanup(lambda: [s.close() for s in socks])
+        # Accepted in order: the answer to the last one's HELLO (WHO) means
+        # the endpoint proxy holds all three, unfinished.
+        socks[-1].sendall(hello(b"gw1"))
+        socks[-1].settimeout(WAIT)
+        self.assertTrue(socks[-1].recv(64), "no answer to HELLO")
+        self.ep.stop()
+        self.gw.wait_status(r"^parent down")
+        self.gw.stop()
+
+    def reload(self, *args, env=None):
+        return subprocess.run([TFSTCTL, "reload"] + list(args), capture_output=True, text=True,
+                              env=dict(self.env, **(env or {})), timeout=60,
+                              stdin=subprocess.DEVNULL)
+
+    def test_reload_signal_fallback(self):
+        """`tfstctl reload --signal-fallback` (the units' ExecReload=): an
+        instance that is not on the bus gets SIGHUP at $MAINPID and tfstctl
+        exits 0, saying so; one on the bus still answers, and a refused
+        configuration is still exit status 1."""
+        self.ep.wait_status(r"^1 of 1 child up, ")
+        mainpid = {"MAINPID": str(self.ep.pid)}
+        done = r"configuration reloaded|reload refused"
+        no_bus = {"DBUS_SYSTEM_BUS_ADDRESS": "unix:path=" + os.path.join(self.workdir, "nobus")}
+        for args, env in ((["-i", "epproxy@ep"], no_bus),
+                          (["-i", "epproxy@gone"], {})):  # a bus without the name
+            with self.subTest(args=args, bus=bool(env)):
+                seen = self.ep.count_log(done)
+                r = self.reload("--signal-fallback", *args, env=dict(env, **mainpid))
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertRegex(r.stderr, rf"sent SIGHUP to process {self.ep.pid} instead")
+                self.ep.wait_log(r"configuration reloaded", after=seen)
+                # Without the option, or without $MAINPID: a failure.
+                self.assertNotEqual(self.reload(*args, env=dict(env, **mainpid)).returncode, 0)
+                self.assertNotEqual(self.reload("--signal-fallback", *args, env=env).returncode,
+                                    0)
+        self.assertEqual(self.ep.count_log(done), seen + 1, "only the fallback signalled")
+        with open(self.ep.config_path, "w") as f:
+            f.write(self.ep.config_text + "\n[Children]\nLisen=1\n")
+        r = self.reload("--signal-fallback", "-i", "epproxy@ep", env=mainpid)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("Lisen", r.stderr)
+        self.assertNotIn("SIGHUP", r.stderr)
+        with open(self.ep.config_path, "w") as f:
+            f.write(self.ep.config_text)
 
     def test_dataflow_watch(self):
         self.gw.wait_status(r"^parent up \(ep\)")
@@ -291,6 +379,137 @@ class TlsWhyTest(TfstTestCase):
         top.d("gw1").wait_status(r"^parent down \(TLS alert from the peer: .*\), degraded")
         # No child ever got through: nothing to count as down.
         self.assertRegex(top.d("ep").status(), r"^no children, ")
+
+
+class CollectAloneTest(unittest.TestCase):
+    """tfstctl collect without a bus: where the archive goes, who may read
+    it, and what of the configuration it leaves out."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="tfst-collect-test-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.conf = os.path.join(self.tmp, "etc")
+        self.state = os.path.join(self.tmp, "state")
+        os.makedirs(os.path.join(self.conf, "relay@9.conf.d"))
+        os.makedirs(self.state)
+        self.env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8",
+                        DBUS_SYSTEM_BUS_ADDRESS="unix:path=" + os.path.join(self.tmp, "no-bus"))
+        self.env.pop("LANGUAGE", None)
+
+    def collect(self, output, cwd=None):
+        return subprocess.run([TFSTCTL, "collect", "-o", output, "--config-dir", self.conf,
+                               "--state-dir", self.state], capture_output=True, text=True,
+                              env=self.env, timeout=120, stdin=subprocess.DEVNULL,
+                              cwd=cwd or self.tmp, preexec_fn=lambda: os.umask(0o022))
+
+    def unpack(self, archive):
+        unpacked = tempfile.mkdtemp(dir=self.tmp)
+        subprocess.run(["tar", "-xzf", archive, "-C", unpacked], check=True, timeout=60)
+        files = {}
+        for d, _, names in os.walk(unpacked):
+            for n in names:
+                with open(os.path.join(d, n), "rb") as f:
+                    files[os.path.relpath(os.path.join(d, n), unpacked)] = f.read()
+        return files
+
+    def test_archive_is_private_and_local(self):
+        """0600 whatever the umask; a name with a colon is a local file,
+        not a remote archive."""
+        r = self.collect("host:support.tar.gz")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path = os.path.join(self.tmp, "host:support.tar.gz")
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        self.assertIn("host:support/MANIFEST.txt", self.unpack(path))
+
+    def test_output_that_cannot_be_created_fails_cleanly(self):
+        existing = os.path.join(self.tmp, "existing.tar.gz")
+        with open(existing, "w") as f:
+            f.write("keep me")
+        for output in ("/", existing, os.path.join(self.tmp, "no-such-dir", "x.tar.gz")):
+            r = self.collect(output)
+            self.assertEqual(r.returncode, 1, (output, r.stderr))
+            self.assertRegex(r.stderr, r"^tfstctl: Cannot create “.*”: ", output)
+        with open(existing) as f:
+            self.assertEqual(f.read(), "keep me")
+
+    def test_name_without_a_base_gets_the_default_top(self):
+        r = self.collect("..tar.gz")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("tfst-collect/MANIFEST.txt", self.unpack(os.path.join(self.tmp, "..tar.gz")))
+
+    def write(self, rel, text):
+        path = os.path.join(self.conf, rel)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_key_material_is_left_out(self):
+        """PEM bodies, PSK file lines in a .conf, `psk = ` with spaces,
+        files named by Key=/PSKFile= whatever their names, and symbolic
+        links in the state directory."""
+        psk_hex = "00112233445566778899aabbccddeeff"
+        named = self.write("named.conf", "NAMED-SECRET-MARKER\n")
+        psk_conf = self.write("psk.conf", f"ep:{psk_hex}\n")
+        self.write("relay@9.conf",
+                   f"[Parent]\nTLS=yes\nkey = {named}\nPSKFile={psk_conf}\nListen=[::1]:8080\n")
+        self.write("relay@9.conf.d/10-psk.conf", f"# mistake\ngw1:{psk_hex}\nPsk = {psk_hex}\n")
+        self.write("relay@9.conf.d/20-pem.conf", "[Parent]\n-----BEGIN PRIVATE KEY-----\n"
+                   "UEVNQk9EWU1BUktFUg==\n-----END PRIVATE KEY-----\nHandshakeTimeout=3s\n")
+        secret = os.path.join(self.tmp, "root-only")
+        with open(secret, "w") as f:
+            f.write("LINKED-SECRET-MARKER\n")
+        os.symlink(secret, os.path.join(self.state, "relay@9.conf"))
+        out = os.path.join(self.tmp, "support.tar.gz")
+        r = self.collect(out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        files = self.unpack(out)
+        for name, data in files.items():
+            for marker in (psk_hex.encode(), b"UEVNQk9EWU1BUktFUg", b"PRIVATE KEY",
+                           b"NAMED-SECRET-MARKER", b"LINKED-SECRET-MARKER"):
+                self.assertNotIn(marker, data, name)
+        self.assertIn(b"HandshakeTimeout=3s",
+                      files["support/config/etc/relay@9.conf.d/20-pem.conf"])
+        self.assertIn(b"Listen=[::1]:8080", files["support/config/etc/relay@9.conf"])
+        manifest = files["support/MANIFEST.txt"].decode()
+        self.assertRegex(manifest, r"(?m)^config/etc/named\.conf: left out")
+        self.assertRegex(manifest, r"(?m)^config/etc/psk\.conf: left out")
+        self.assertRegex(manifest, r"(?m)^config/state/relay@9\.conf: left out \(a symbolic link")
+        self.assertRegex(manifest, r"(?m)^config/etc/relay@9\.conf\.d/10-psk\.conf: 2 line")
+        self.assertRegex(manifest, r"(?m)^config/etc/relay@9\.conf\.d/20-pem\.conf: 3 line")
+
+    @unittest.skipIf(DBUS_DAEMON is None, "dbus-daemon not installed")
+    def test_hostile_bus_name_is_no_instance(self):
+        """Whoever may own an org.tfst.Tfst1.* name chooses the instance
+        tfstctl reads from it: relay@../../../../x is no instance, and
+        collect writes nothing outside its directory."""
+        try:
+            from gi.repository import Gio, GLib  # python3-gi (tools/deps), to own a name
+        except ImportError:
+            self.skipTest("python3-gi is not installed")
+        self.workdir = self.tmp
+        address = start_private_bus(self)
+        conn = Gio.DBusConnection.new_for_address_sync(
+            address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        self.addCleanup(conn.close_sync, None)
+        hostile = "org.tfst.Tfst1.relay_" + "_2e_2e_2f" * 4 + "x"
+        reply = conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "RequestName",
+                               GLib.Variant("(su)", (hostile, 4)), GLib.VariantType("(u)"),
+                               Gio.DBusCallFlags.NONE, -1, None)
+        self.assertEqual(reply.unpack(), (1,))  # DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER
+        self.env["DBUS_SYSTEM_BUS_ADDRESS"] = address
+        self.env["TMPDIR"] = os.path.join(self.tmp, "t", "u")
+        os.makedirs(self.env["TMPDIR"])
+        r = subprocess.run([TFSTCTL, "list", "--json"], capture_output=True, text=True,
+                           env=self.env, timeout=60, stdin=subprocess.DEVNULL)
+        self.assertNotIn("relay@", r.stdout)
+        out = os.path.join(self.tmp, "support.tar.gz")
+        r = self.collect(out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "t", "x")))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "x")))
+        self.assertFalse([n for n in self.unpack(out) if "relay@" in n])
 
 
 if __name__ == "__main__":

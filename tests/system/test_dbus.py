@@ -597,6 +597,8 @@ class ApiTest(DbusTestCase):
         self.assertEqual(self.dbus.get(relay, "LogLevel"), 3)
         self.assertEqual(self.dbus.call(relay, "SetLogLevel", "u", (0,)), ())
         self.assertEqual(self.dbus.get(relay, "LogLevel"), 0)
+        # LogLevel 0 does not hide the line that records it.
+        self.d("relay1").wait_log(r"log level now 0 \(SetLogLevel\)$")
         # "until the next restart or reload"
         self.assertEqual(self.dbus.call(relay, "Reload"), ())
         wait_until(lambda: self.dbus.get(relay, "LogLevel") == 1, SETTLE,
@@ -615,7 +617,8 @@ class ApiTest(DbusTestCase):
         systemctl service-log-level and service-log-target use it: LogLevel
         takes the syslog names, the Instance's LogLevel (0-3) follows it and
         SetLogLevel moves it; unknown names are InvalidArgs and change
-        nothing; LogTarget null silences the instance; SyslogIdentifier is
+        nothing; LogTarget null silences the instance, but not the line that
+        records it, nor does LogLevel=err hide its own line; SyslogIdentifier is
         read-only; Reload puts the configured level back."""
         self.make_chain()
         relay = self.names["relay1"]
@@ -665,7 +668,12 @@ class ApiTest(DbusTestCase):
         # Targets: null silences even errors; auto brings the lines back.
         self.assertDBusError(E_INVALID, self.lc_set, relay, "LogTarget", "kmsg",
                              contains="log target")
+        # The lines recording a change pass whatever the level, and the
+        # switch to null is recorded where the lines went until then.
+        self.assertEqual(self.lc_set(relay, "LogLevel", "err"), ())
+        d.wait_log(r"log level now err \(0\) \(LogControl1\)$")
         self.assertEqual(self.lc_set(relay, "LogTarget", "null"), ())
+        d.wait_log(r"log target now null \(LogControl1\)$")
         self.assertEqual(self.lc_get(relay, "LogTarget"), "null")
         quiet_from = len(d.log())
         console_lines = d.count_log(r"log target now console \(LogControl1\)")
