@@ -123,4 +123,23 @@ class Page {
     }
 }
 
-cockpit.transport.wait(() => new Page().start());
+// The calls use superuser "try": when the user turns administrative
+// access on or off in Cockpit's top bar, the page starts again so that
+// every channel is opened anew with the new privileges (as Cockpit's own
+// pages do with superuser.reload_page_on_change()).
+function reloadOnSuperuserChange() {
+    const proxy = cockpit.dbus(null, { bus: "internal" }).proxy("cockpit.Superuser", "/superuser");
+    let current = null;
+    proxy.addEventListener("changed", () => {
+        if (proxy.Current === "init")
+            return;
+        if (current !== null && proxy.Current !== current)
+            window.location.reload();
+        current = proxy.Current;
+    });
+}
+
+cockpit.transport.wait(() => {
+    reloadOnSuperuserChange();
+    new Page().start();
+});
