@@ -222,6 +222,25 @@ class ChainTest(CockpitTestCase):
         self.shot("chain")
 
 
+    def test_hop_down_live(self):
+        """The endpoint proxy stops: relay1's view follows Hops through
+        PropertiesChanged (no reload) to the state D-Bus has."""
+        b = self.browser
+        self.open_view("relay1", "chain")
+        b.wait("document.querySelector('#hops tr[data-peer=ep]')?.dataset.state === 'up'", "ep up")
+        self.d("ep").stop()
+        name = self.names["relay1"]
+        wait_until(lambda: next(h for h in self.dbus.get(name, "Hops")
+                                if h["direction"] == "parent")["state"] != "up", SETTLE,
+                   what="relay1's parent hop down on D-Bus")
+        b.wait("document.querySelector('#hops tr[data-peer=ep]')?.dataset.state !== 'up'",
+               "the parent hop shown down")
+        wait_until(lambda: b.js("return document.querySelector('#hops tr[data-peer=ep]').dataset.state")
+                   == next(h for h in self.dbus.get(name, "Hops") if h["direction"] == "parent")["state"],
+                   UI, interval=0.2, what="the page's hop state to agree with D-Bus")
+        self.assertNotEqual(b.text("#hops tr[data-peer=ep] td.error-text"), "")
+
+
 class RedundantChainTest(CockpitTestCase):
     """ep -> {relayA, relayB} -> gw1: gw1 has two parents."""
 
