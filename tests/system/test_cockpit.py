@@ -14,9 +14,10 @@ configuration directory (the test's work dir, through the manifest's
 confdir).  Each view leaves a screenshot in the artifacts directory
 (tfst_cockpit.py; tools/cockpit-screenshots copies them to docs/cockpit/).
 
-Serial, root only (skips otherwise); a missing cockpit-ws, chromium,
-chromium-driver, python3-selenium or tshark fails: tools/deps installs
-them.
+Serial, root only (skips otherwise); a missing cockpit-ws, cockpit-bridge,
+cockpit-system, chromium, chromium-driver, python3-selenium or tshark
+fails: tools/deps installs them.  A build configured with -Dcockpit=false
+skips.
 """
 
 import json

@@ -20,10 +20,11 @@ TFST_COCKPIT_SCREENSHOTS=DIR they are copied to DIR as well
 (tools/cockpit-screenshots uses it for docs/cockpit/).
 
 environment_problem() names what is missing: Debian's cockpit-ws,
-cockpit-bridge, chromium, chromium-driver, python3-selenium and tshark
-(tools/deps installs them).
+cockpit-bridge, cockpit-system, chromium, chromium-driver, python3-selenium
+and tshark (tools/deps installs them).
 """
 
+import glob
 import json
 import os
 import shutil
@@ -53,6 +54,8 @@ def environment_problem():
     if not os.path.exists("/usr/share/cockpit/base1/cockpit.js") and \
             not os.path.exists("/usr/share/cockpit/base1/cockpit.js.gz"):
         return "cockpit.js (/usr/share/cockpit/base1, cockpit-bridge) is missing"
+    if not glob.glob("/usr/share/cockpit/shell/index.html*"):
+        return "Cockpit's shell (/usr/share/cockpit/shell, cockpit-system) is missing"
     try:
         import selenium  # noqa: F401
     except ImportError:
