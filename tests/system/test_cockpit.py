@@ -455,6 +455,7 @@ class TraceTest(CockpitTestCase):
                f"{n} packets on the page")
         b.click("#traces-list tr[data-trace=web] button[data-action=show]")
         b.wait(f"document.querySelectorAll('#packets-table tbody tr').length === {n}", f"{n} packets shown")
+        self.assertEqual(b.js("return document.querySelector('#packets-count').dataset.count"), str(n))
         self.shot("traces")
         b.click("#traces-list tr[data-trace=web] button[data-action=download]")
         path = b.wait_download("web.pcap")
