@@ -39,7 +39,7 @@ from tfst_bus import (EP_INSTANCE, EVENTS, GW_INSTANCE, INSTANCES, KEEPALIVE, LA
                       IPSEC, OBSERVE, RELAY_INSTANCE, SETTLE, TRACE, DbusTestCase, bus_name,
                       cmd_handler, sv)  # noqa: E402
 import tfst_cockpit  # noqa: E402
-from tfst_cockpit import Browser, CockpitPackage, CockpitWs  # noqa: E402
+from tfst_cockpit import Browser, CockpitPackage, CockpitWs, private_home_env  # noqa: E402
 
 UI = tfst_cockpit.UI_TIMEOUT
 KEYS = {label: f"{role}@{INSTANCES[role]}" for role, label in LABELS.items()}
@@ -460,7 +460,8 @@ class TraceTest(CockpitTestCase):
         b.click("#traces-list tr[data-trace=web] button[data-action=download]")
         path = b.wait_download("web.pcap")
         r = subprocess.run(["tshark", "-r", path, "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport"],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60,
+                           env=private_home_env(os.path.join(self.workdir, "tshark-home")))
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.split()
         self.assertEqual(len(r.stdout.splitlines()), n, r.stdout)
