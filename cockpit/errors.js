@@ -6,9 +6,13 @@
 import { _, el } from "./util.js";
 
 export const ACCESS_DENIED = "org.freedesktop.DBus.Error.AccessDenied";
+// What systemd (through polkit) answers a user without administrative
+// access instead of AccessDenied.
+export const INTERACTIVE_AUTH = "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired";
 
 export function isAccessDenied(err) {
-    return err && (err.name === ACCESS_DENIED || err.problem === "access-denied" ||
+    return err && (err.name === ACCESS_DENIED || err.name === INTERACTIVE_AUTH ||
+                   err.problem === "access-denied" ||
                    err.problem === "not-authorized");
 }
 

@@ -3,7 +3,7 @@
 // colliding SPIs, and a notification for every ConflictDetected signal
 // of any instance on the host.
 
-import { IPSEC, call, subscribe } from "./bus.js";
+import { IPSEC, call, client, subscribe } from "./bus.js";
 import { report } from "./errors.js";
 import { _, el } from "./util.js";
 
@@ -67,14 +67,40 @@ export class IpsecView {
 }
 
 // A notification for every ConflictDetected of every instance, whichever
-// view is shown.
+// view is shown.  An instance that restarts comes back with a new client
+// (bus.js drops the old one when its name goes), so a subscription is
+// kept with the client it was made on and made again on a new one; names
+// that are gone lose theirs.
+function drop(s) {
+    try {
+        s.sub.remove();
+    } catch (e) {
+        // its client is closed already
+    }
+}
+
 export function watchConflicts(instances, toast) {
-    const subs = new Map();
+    const subs = new Map(); // bus name -> {c, sub}
     instances.addEventListener("changed", () => {
+        const live = new Set();
         for (const e of instances.list()) {
-            if (e.busName && !subs.has(e.busName)) {
-                subs.set(e.busName, subscribe(e.busName, IPSEC, "ConflictDetected", ([spi, proto, src, dst, kind]) =>
-                    toast(cockpit.format(_("$0: SPI conflict: $1 $2 $3 → $4, $5"), e.key, hex(spi), proto, src, dst, kindName(kind)))));
+            if (!e.busName)
+                continue;
+            live.add(e.busName);
+            const c = client(e.busName);
+            const s = subs.get(e.busName);
+            if (s && s.c === c)
+                continue;
+            if (s)
+                drop(s);
+            subs.set(e.busName, { c, sub: subscribe(e.busName, IPSEC, "ConflictDetected", ([spi, proto, src, dst, kind]) =>
+                toast(cockpit.format(_("$0: SPI conflict: $1 $2 $3 → $4, $5"), e.key, hex(spi), proto, src, dst, kindName(kind)),
+                      "warning", `${e.key} ${spi}`)) });
+        }
+        for (const [name, s] of subs) {
+            if (!live.has(name)) {
+                drop(s);
+                subs.delete(name);
             }
         }
     });

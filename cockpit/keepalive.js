@@ -3,11 +3,14 @@
 // SetSettings (tune), the firewall-timeout warning where keepalive would
 // come too late for the firewalls on the path, and the audit of every TCP
 // connection from the kernel.  The interface has no signals: the settings
-// are read when the view opens and after each change, the audit on request.
+// are read when the view opens and after each change, the audit only when
+// asked for (with 10 000 sessions it is 20 000 connections), shown in a
+// virtualised table with the count per kind.
 
 import { KEEPALIVE, call } from "./bus.js";
 import { report } from "./errors.js";
 import { _, el, rtt } from "./util.js";
+import { VirtualTable } from "./vtable.js";
 
 const PERSIST = 1;
 const ALLOW_FIREWALL_MISMATCH = 2;
@@ -48,19 +51,28 @@ export class KeepaliveView {
         this.name = entry.busName;
         this.forms = ["hops", "sessions"].map(scope => this.form(scope));
         this.auditAlerts = el("div", {});
-        this.audit = el("tbody");
+        this.auditCounts = el("p", { class: "muted", id: "audit-counts" });
+        this.audit = new VirtualTable("audit", [
+            { id: "kind", title: _("Kind"), render: c => c.kind, width: "5em" },
+            { id: "peer", title: _("Peer"), render: c => c.peer },
+            { id: "session", title: _("Session"), render: c => c.session ? String(c.session) : "", sort: c => c.session, num: true, width: "6em" },
+            { id: "local", title: _("Local"), render: c => c.local, width: "1.3fr" },
+            { id: "remote", title: _("Remote"), render: c => c.remote, width: "1.3fr" },
+            { id: "state", title: _("State"), render: c => c.state },
+            { id: "keepalive", title: _("Keepalive"), render: c => c.keepalive ? _("on") : _("off"), width: "6em" },
+            { id: "timer", title: _("Timer"), render: c => c.timer ? cockpit.format(_("$0 ms"), c.timer) : "—", sort: c => c.timer, num: true },
+            { id: "probes", title: _("Probes"), render: c => String(c.probes), sort: c => c.probes, num: true, width: "5em" },
+            { id: "retransmits", title: _("Retransmits"), render: c => String(c.retransmits), sort: c => c.retransmits, num: true },
+            { id: "rtt", title: _("RTT"), render: c => rtt(c.rtt), sort: c => c.rtt, num: true },
+        ], () => {});
+        this.audit.key = c => c.index;
         this.node = el("section", { id: "keepalive", class: "view" },
                        el("div", { class: "columns" }, this.forms.map(f => f.node)),
                        el("h2", {}, _("Audit")),
                        el("div", { class: "toolbar" },
                           el("button", { class: "btn btn-secondary", id: "audit-run", onclick: () => this.runAudit() }, _("Audit connections"))),
-                       this.auditAlerts,
-                       el("table", { class: "table", id: "audit" },
-                          el("thead", {}, el("tr", {}, [_("Kind"), _("Peer"), _("Session"), _("Local"), _("Remote"), _("State"),
-                              _("Keepalive"), _("Timer"), _("Probes"), _("Retransmits"), _("RTT")].map(h => el("th", {}, h)))),
-                          this.audit));
+                       this.auditAlerts, this.auditCounts, this.audit.node);
         this.forms.forEach(f => this.load(f));
-        this.runAudit();
     }
 
     form(scope) {
@@ -120,17 +132,15 @@ export class KeepaliveView {
 
     runAudit() {
         report(this.auditAlerts, call(this.name, KEEPALIVE, "Audit", []))
-                .then(([conns]) => this.audit.replaceChildren(...conns.map(c => auditRow(Object.fromEntries(AUDIT.map((k, i) => [k, c[i]]))))))
+                .then(([conns]) => {
+                    const rows = conns.map((c, index) => ({ index, ...Object.fromEntries(AUDIT.map((k, i) => [k, c[i]])) }));
+                    const counts = new Map();
+                    rows.forEach(r => counts.set(r.kind, (counts.get(r.kind) || 0) + 1));
+                    this.auditCounts.replaceChildren(rows.length === 0
+                        ? _("No connections.")
+                        : [...counts].map(([k, n]) => cockpit.format("$0: $1", k, n)).join(", "));
+                    this.audit.setRows(rows);
+                })
                 .catch(() => {});
     }
-}
-
-function auditRow(c) {
-    return el("tr", { "data-kind": c.kind },
-              el("td", {}, c.kind), el("td", {}, c.peer), el("td", { class: "num" }, c.session ? String(c.session) : ""),
-              el("td", {}, c.local), el("td", {}, c.remote), el("td", {}, c.state),
-              el("td", {}, c.keepalive ? _("on") : _("off")),
-              el("td", { class: "num" }, c.timer ? cockpit.format(_("$0 ms"), c.timer) : "—"),
-              el("td", { class: "num" }, String(c.probes)), el("td", { class: "num" }, String(c.retransmits)),
-              el("td", { class: "num" }, rtt(c.rtt)));
 }

@@ -29,11 +29,37 @@ function confdir() {
     return (m && m.config && m.config.confdir) || "/etc/tfst";
 }
 
-export function toast(text, kind) {
-    const t = el("div", { class: "alert alert-" + (kind || "warning") + " toast", role: "status" },
-                 el("span", {}, text),
-                 el("button", { class: "btn-close", "aria-label": _("Close"), onclick: ev => ev.target.parentNode.remove() }, "×"));
-    document.getElementById("toasts").append(t);
+// At most TOAST_MAX notifications are shown, the oldest going first; one
+// with the same key as a shown one (a conflict repeating up to ten times
+// a second) counts up on that one instead of adding another.  Each goes
+// away by itself TOAST_MS after its last repeat.
+const TOAST_MAX = 5;
+const TOAST_MS = 15000;
+
+export function toast(text, kind, key) {
+    const box = document.getElementById("toasts");
+    let t = key ? [...box.children].find(c => c.dataset.key === key) : null;
+    if (t) {
+        const n = Number(t.dataset.count) + 1;
+        t.dataset.count = String(n);
+        t.querySelector(".toast-text").textContent = text;
+        t.querySelector(".toast-count").textContent = cockpit.format("×$0", n);
+        clearTimeout(t.timer);
+        box.append(t);
+    } else {
+        t = el("div", { class: "alert alert-" + (kind || "warning") + " toast", role: "status", "data-count": "1" },
+               el("span", { class: "toast-text" }, text),
+               el("span", { class: "toast-count badge" }),
+               el("button", { class: "btn-close", "aria-label": _("Close"), onclick: () => { clearTimeout(t.timer); t.remove() } }, "×"));
+        if (key)
+            t.dataset.key = key;
+        box.append(t);
+        while (box.children.length > TOAST_MAX) {
+            clearTimeout(box.firstElementChild.timer);
+            box.firstElementChild.remove();
+        }
+    }
+    t.timer = setTimeout(() => t.remove(), TOAST_MS);
 }
 
 class Page {

@@ -9,6 +9,7 @@ const SD = "org.freedesktop.systemd1";
 const SD_PATH = "/org/freedesktop/systemd1";
 const MANAGER = "org.freedesktop.systemd1.Manager";
 const UNIT = "org.freedesktop.systemd1.Unit";
+const TFST_UNIT_RE = /^tfst-(epproxy|relay|gwproxy)@.+\.service$/;
 
 export class Systemd extends EventTarget {
     constructor() {
@@ -31,8 +32,13 @@ export class Systemd extends EventTarget {
         this.client.call(SD_PATH, MANAGER, "Subscribe", [])
                 .then(() => {
                     this.state = "reachable";
+                    // systemd announces every unit loaded on the host;
+                    // only tfst's are looked up and drawn again.
                     this.client.subscribe({ interface: MANAGER, member: "UnitNew" },
-                                          () => this.refresh());
+                                          (path, iface, sig, [id]) => {
+                                              if (TFST_UNIT_RE.test(id))
+                                                  this.refresh();
+                                          });
                     this.client.subscribe({ interface: MANAGER, member: "UnitFilesChanged" },
                                           () => this.refreshFileStates());
                     this.wanted.forEach(u => this.track(u));

@@ -9,6 +9,7 @@ import { report } from "./errors.js";
 import { pcapBlob } from "./pcap.js";
 import { _, bytes, el } from "./util.js";
 
+const SHOWN = 500; // the packets Show draws at most: the latest
 const LIST = ["name", "address", "port", "size", "used", "packets", "wrap", "paused", "status"];
 
 export class TracesView {
@@ -73,26 +74,37 @@ export class TracesView {
                      btn("delete", _("Delete"), () => this.act(call(this.name, TRACE, "Delete", [t.name])))));
     }
 
+    // A trace can hold hundreds of thousands of packets: the table has
+    // the latest SHOWN of them, and the heading says how many there are
+    // (the pcap download has them all).
     show(name) {
         report(this.alerts, call(this.name, TRACE, "Show", [name]))
                 .then(([packets]) => this.packets.replaceChildren(
                     el("h3", {}, cockpit.format(_("Packets of $0"), name)),
+                    el("p", { class: "muted", id: "packets-count", "data-count": String(packets.length) },
+                       packets.length > SHOWN
+                           ? cockpit.format(_("$0 packets; the latest $1 are shown."), packets.length, SHOWN)
+                           : cockpit.format(cockpit.ngettext("$0 packet", "$0 packets", packets.length), packets.length)),
                     el("table", { class: "table", id: "packets-table" },
                        el("thead", {}, el("tr", {}, [_("Time"), _("Source"), _("Destination"), _("Flags"), _("Length")].map(h => el("th", {}, h)))),
-                       el("tbody", {}, packets.map(p => el("tr", {},
-                                                            el("td", {}, new Date(p[0] / 1000).toISOString()),
-                                                            el("td", {}, `${p[1]} ${p[2]}`), el("td", {}, `${p[3]} ${p[4]}`),
-                                                            el("td", {}, p[5]), el("td", { class: "num" }, String(p[9]))))))))
+                       el("tbody", {}, packets.slice(-SHOWN).map(p => el("tr", {},
+                                                                          el("td", {}, new Date(p[0] / 1000).toISOString()),
+                                                                          el("td", {}, `${p[1]} ${p[2]}`), el("td", {}, `${p[3]} ${p[4]}`),
+                                                                          el("td", {}, p[5]), el("td", { class: "num" }, String(p[9]))))))))
                 .catch(() => {});
     }
 
+    // The blob URL is let go once the browser has had time to start
+    // saving it, so repeated downloads do not keep every pcap in memory.
     download(name) {
         report(this.alerts, call(this.name, TRACE, "Show", [name]))
                 .then(([packets]) => {
-                    const a = el("a", { href: URL.createObjectURL(pcapBlob(packets)), download: name + ".pcap" });
+                    const url = URL.createObjectURL(pcapBlob(packets));
+                    const a = el("a", { href: url, download: name + ".pcap" });
                     document.body.append(a);
                     a.click();
                     a.remove();
+                    window.setTimeout(() => URL.revokeObjectURL(url), 30000);
                 })
                 .catch(() => {});
     }

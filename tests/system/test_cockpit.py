@@ -39,7 +39,7 @@ from tfst_bus import (EP_INSTANCE, EVENTS, GW_INSTANCE, INSTANCES, KEEPALIVE, LA
                       IPSEC, OBSERVE, RELAY_INSTANCE, SETTLE, TRACE, DbusTestCase, bus_name,
                       cmd_handler, sv)  # noqa: E402
 import tfst_cockpit  # noqa: E402
-from tfst_cockpit import Browser, CockpitPackage, CockpitWs  # noqa: E402
+from tfst_cockpit import Browser, CockpitPackage, CockpitWs, private_home_env  # noqa: E402
 
 UI = tfst_cockpit.UI_TIMEOUT
 KEYS = {label: f"{role}@{INSTANCES[role]}" for role, label in LABELS.items()}
@@ -393,10 +393,11 @@ class KeepaliveTest(CockpitTestCase):
         hops = self.settings("relay1")
         b.wait(f"document.querySelector('#keepalive-hops input[name=Idle]').value === '{hops['Idle']}'",
                "the hop settings")
+        sessions = self.settings("relay1", "sessions")
         b.fill("#keepalive-hops input[name=Idle]", "77")
         b.click("#keepalive-hops button[type=submit]")
         wait_until(lambda: self.settings("relay1")["Idle"] == 77, UI, what="Idle 77 in the daemon")
-        self.assertEqual(self.settings("relay1", "sessions"), self.settings("relay1", "sessions"))
+        self.assertEqual(self.settings("relay1", "sessions"), sessions)
         b.fill("#keepalive-sessions input[name=FirewallTimeout]", "30")
         b.fill("#keepalive-sessions input[name=Idle]", "60")
         before = self.settings("relay1", "sessions")
@@ -404,8 +405,11 @@ class KeepaliveTest(CockpitTestCase):
         b.wait("document.querySelector('#keepalive-sessions .alert-danger') !== null",
                "the refusal on the page")
         self.assertEqual(self.settings("relay1", "sessions"), before)
+        self.assertEqual(b.js("return document.querySelectorAll('#audit .vt-body').length"), 0,
+                         "no audit before it is asked for")
         kinds = sorted(c[0] for c in self.dbus.call(self.names["relay1"], "Audit", iface=KEEPALIVE)[0])
-        b.wait("JSON.stringify([...document.querySelectorAll('#audit tbody tr')].map(r => r.dataset.kind).sort())"
+        b.click("#audit-run")
+        b.wait("JSON.stringify([...document.querySelectorAll('#audit .vt-body [data-col=kind]')].map(r => r.textContent).sort())"
                f" === {json.dumps(json.dumps(kinds, separators=(',', ':')))}", f"the audit rows {kinds}")
         self.shot("keepalive")
 
@@ -451,11 +455,13 @@ class TraceTest(CockpitTestCase):
                f"{n} packets on the page")
         b.click("#traces-list tr[data-trace=web] button[data-action=show]")
         b.wait(f"document.querySelectorAll('#packets-table tbody tr').length === {n}", f"{n} packets shown")
+        self.assertEqual(b.js("return document.querySelector('#packets-count').dataset.count"), str(n))
         self.shot("traces")
         b.click("#traces-list tr[data-trace=web] button[data-action=download]")
         path = b.wait_download("web.pcap")
         r = subprocess.run(["tshark", "-r", path, "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport"],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60,
+                           env=private_home_env(os.path.join(self.workdir, "tshark-home")))
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.split()
         self.assertEqual(len(r.stdout.splitlines()), n, r.stdout)

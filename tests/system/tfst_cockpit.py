@@ -157,6 +157,20 @@ class CockpitWs:
         self.log.close()
 
 
+def private_home_env(home):
+    """os.environ with HOME and the XDG config, cache and data dirs in
+    home (made here), so the tools a test runs (chromedriver, Chromium,
+    tshark) write their ~/.pki, ~/.cache, ~/.config there and not in the
+    real home of the user running the tests."""
+    env = dict(os.environ)
+    env["HOME"] = home
+    for var, sub in (("XDG_CONFIG_HOME", ".config"), ("XDG_CACHE_HOME", ".cache"),
+                     ("XDG_DATA_HOME", ".local/share")):
+        env[var] = os.path.join(home, sub)
+        os.makedirs(env[var], exist_ok=True)
+    return env
+
+
 class Browser:
     """Headless Chromium on one page of the package."""
 
@@ -175,7 +189,8 @@ class Browser:
             o.add_argument(a)
         o.add_experimental_option("prefs", {"intl.accept_languages": lang,
                                             "download.default_directory": downloads})
-        self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=o)
+        env = private_home_env(os.path.join(os.path.dirname(downloads), "browser-home"))
+        self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER, env=env), options=o)
         tc.addCleanup(self.driver.quit)
         self.driver.execute_cdp_cmd("Browser.setDownloadBehavior",
                                     {"behavior": "allow", "downloadPath": downloads})
