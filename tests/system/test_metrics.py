@@ -27,6 +27,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import urllib.error
@@ -487,7 +488,31 @@ class BadInputTest(MetricsTestCase):
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.addCleanup(listener.close)
         listener.bind(path)
-        listener.listen(16)  # accepted by the kernel, never read
+        listener.listen(16)
+        held = []
+
+        def serve():  # authenticates every client, then never answers Hello
+            while True:
+                try:
+                    c, _ = listener.accept()
+                except OSError:
+                    return
+                held.append(c)
+                buf = b""
+                while b"BEGIN\r\n" not in buf:
+                    data = c.recv(4096)
+                    if not data:
+                        break
+                    buf += data
+                    if b"AUTH" in buf and b"OK " not in buf:
+                        c.sendall(b"OK 0123456789abcdef0123456789abcdef\r\n")
+                        buf += b"OK "
+                    if b"NEGOTIATE_UNIX_FD\r\n" in buf and b"AGREE" not in buf:
+                        c.sendall(b"AGREE_UNIX_FD\r\n")
+                        buf += b"AGREE"
+
+        threading.Thread(target=serve, daemon=True).start()
+        self.addCleanup(lambda: [c.close() for c in held])
         url = self.start_exporter(user="root", bus_address=f"unix:path={path}")
         for _ in range(2):
             t = time.monotonic()
