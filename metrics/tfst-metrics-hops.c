@@ -4,20 +4,63 @@
 typedef void (*HopFn)(TfstMetricsFormatWriter *w, const TfstMetricsInstance *inst,
                       const TfstMetricsFormatLabel *labels, GVariant *hop);
 
-/* The peer label of a hop: its label, or ADDRESS:PORT until a handshake
- * has told it. */
+/* ADDRESS:PORT of a hop: with it in the labels two hops never give the
+ * same series, also when they share a label (a child that reconnected, the
+ * same Label= configured twice). */
 static char *
-hop_peer(GVariant *hop)
+hop_address(GVariant *hop)
 {
-  const char *label = "", *address = "";
+  const char *address = "";
   guint16 port = 0;
 
-  g_variant_lookup(hop, "label", "&s", &label);
-  if (*label != '\0')
-    return g_strdup(label);
   g_variant_lookup(hop, "address", "&s", &address);
   g_variant_lookup(hop, "port", "q", &port);
   return g_strdup_printf("%s:%u", address, port);
+}
+
+/* The peer label of a hop: its label, or ADDRESS:PORT until a handshake
+ * has told it. */
+static const char *
+hop_peer(GVariant *hop, const char *address)
+{
+  const char *label = "";
+
+  g_variant_lookup(hop, "label", "&s", &label);
+  return *label != '\0' ? label : address;
+}
+
+static gboolean
+hop_is(GVariant *hop, const char *state)
+{
+  const char *s = "";
+
+  g_variant_lookup(hop, "state", "&s", &s);
+  return g_str_equal(s, state);
+}
+
+/* A hop that is not up while another one with its peer and direction is:
+ * the entry of a child before it reconnected, which would keep TfstHopDown
+ * firing for a peer that is connected. */
+static gboolean
+superseded(GVariant *hops, GVariant *hop, const char *peer, const char *direction)
+{
+  GVariantIter iter;
+  GVariant *other;
+
+  if (hop_is(hop, "up"))
+    return FALSE;
+  g_variant_iter_init(&iter, hops);
+  while ((other = g_variant_iter_next_value(&iter)) != NULL) {
+    g_autoptr(GVariant) owned = other;
+    g_autofree char *address = hop_address(other);
+    const char *dir = "";
+
+    g_variant_lookup(other, "direction", "&s", &dir);
+    if (hop_is(other, "up") && g_str_equal(dir, direction) &&
+        g_str_equal(hop_peer(other, address), peer))
+      return TRUE;
+  }
+  return FALSE;
 }
 
 static void
@@ -33,13 +76,12 @@ each_hop(TfstMetricsFormatWriter *w, const TfstMetricsInstance *inst, HopFn fn)
   g_variant_iter_init(&iter, hops);
   while ((hop = g_variant_iter_next_value(&iter)) != NULL) {
     g_autoptr(GVariant) owned = hop;
-    g_autofree char *peer = hop_peer(hop);
-    const char *state = "";
-    TfstMetricsFormatLabel labels[] = {{"peer", peer}, {"direction", ""}, {NULL, NULL}};
+    g_autofree char *address = hop_address(hop);
+    TfstMetricsFormatLabel labels[] = {
+        {"peer", hop_peer(hop, address)}, {"address", address}, {"direction", ""}, {NULL, NULL}};
 
-    g_variant_lookup(hop, "state", "&s", &state);
-    g_variant_lookup(hop, "direction", "&s", &labels[1].value);
-    if (!g_str_equal(state, "refused"))
+    g_variant_lookup(hop, "direction", "&s", &labels[2].value);
+    if (!hop_is(hop, "refused") && !superseded(hops, hop, labels[0].value, labels[2].value))
       fn(w, inst, labels, hop);
   }
 }
@@ -68,7 +110,7 @@ hop_active(TfstMetricsFormatWriter *w, const TfstMetricsInstance *inst,
   const char *role = "";
 
   g_variant_lookup(hop, "role", "&s", &role);
-  if (g_str_equal(labels[1].value, "parent"))
+  if (g_str_equal(labels[2].value, "parent"))
     tfst_metrics_format_sample_u64(w, inst, labels, g_str_equal(role, "active"));
 }
 

@@ -8,6 +8,7 @@
 #include <glib-unix.h>
 #include <microhttpd.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define INDEX_BODY                                                                                 \
   "<html><head><title>tfst metrics</title></head><body>\n"                                         \
@@ -21,10 +22,29 @@ struct _TfstMetricsHttp {
   guint fd_source;
   guint timer_source;
   gboolean scraping;
-  GPtrArray *waiting; /* Requests suspended until the scrape in progress ends */
+  GPtrArray *waiting;      /* Requests suspended until the scrape in progress ends */
+  TfstMetricsScrape *last; /* the last scrape that succeeded, for REUSE_US */
+  GPtrArray *conns;        /* of Conn, every open connection */
+  guint deadline_source;
   TfstRatelimit bus_log;
   TfstRatelimit call_log;
 };
+
+/* Requests this soon after the last scrape ended are answered from it: a
+ * client looping GET /metrics would otherwise keep every instance busy
+ * with back-to-back bus calls. */
+#define REUSE_US G_USEC_PER_SEC
+
+/* The idle timeout alone lets a client that sends a byte every few seconds
+ * hold a connection for ever: its request headers must be complete this
+ * long after the connection opened or the previous request ended. */
+#define HEADER_DEADLINE_US (10 * G_USEC_PER_SEC)
+
+typedef struct {
+  struct MHD_Connection *conn;
+  gint64 since_us; /* when the current request began */
+  gboolean headers_done;
+} Conn;
 
 /* A request for /metrics, suspended while the scrape runs. */
 typedef struct {
@@ -118,7 +138,7 @@ scrape_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
   TfstMetricsHttp *http = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(TfstMetricsScrape) scrape = tfst_metrics_scrape_run_finish(result, &error);
+  TfstMetricsScrape *scrape = tfst_metrics_scrape_run_finish(result, &error);
   g_autoptr(GPtrArray) waiting = g_steal_pointer(&http->waiting);
 
   http->waiting = g_ptr_array_new();
@@ -132,17 +152,31 @@ scrape_cb(GObject *source, GAsyncResult *result, gpointer user_data)
         scrape != NULL ? metrics_response(scrape, req->kind) : unavailable_response(http, error);
     MHD_resume_connection(req->conn);
   }
+  if (scrape != NULL) {
+    g_clear_pointer(&http->last, tfst_metrics_scrape_free);
+    http->last = scrape;
+  }
   schedule(http);
+}
+
+static gboolean
+last_is_fresh(TfstMetricsHttp *http)
+{
+  return http->last != NULL && g_get_monotonic_time() - http->last->finished_us < REUSE_US;
 }
 
 static enum MHD_Result
 start_metrics(TfstMetricsHttp *http, struct MHD_Connection *conn, void **req_cls)
 {
-  Request *req = g_new0(Request, 1);
-
-  req->conn = conn;
-  req->kind = tfst_metrics_format_negotiate(
+  TfstMetricsFormatKind kind = tfst_metrics_format_negotiate(
       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
+  Request *req;
+
+  if (last_is_fresh(http))
+    return reply(conn, MHD_HTTP_OK, metrics_response(http->last, kind));
+  req = g_new0(Request, 1);
+  req->conn = conn;
+  req->kind = kind;
   *req_cls = req;
   g_ptr_array_add(http->waiting, req);
   MHD_suspend_connection(conn);
@@ -162,17 +196,50 @@ not_allowed(struct MHD_Connection *conn)
   return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
 }
 
+/* GET and HEAD carry no body; one announced is refused before it is read,
+ * so a client cannot hold a connection by trickling a body in. */
+static gboolean
+has_body(struct MHD_Connection *conn)
+{
+  const char *length =
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+  return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
+             NULL ||
+         (length != NULL && !g_str_equal(length, "0"));
+}
+
+static enum MHD_Result
+refuse_body(struct MHD_Connection *conn)
+{
+  struct MHD_Response *r = text_response("Requests must not have a body.\n", "text/plain");
+
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+  return reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, r);
+}
+
+static Conn *
+conn_of(struct MHD_Connection *conn)
+{
+  const union MHD_ConnectionInfo *info =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+  return info != NULL ? info->socket_context : NULL;
+}
+
 static enum MHD_Result
 access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
           const char *version, const char *upload_data, size_t *upload_data_size, void **req_cls)
 {
   TfstMetricsHttp *http = cls;
   Request *req = *req_cls;
+  Conn *c = conn_of(conn);
 
-  if (*upload_data_size != 0) {
-    *upload_data_size = 0; /* a body is read and ignored */
-    return MHD_YES;
-  }
+  if (c != NULL)
+    c->headers_done = TRUE;
+
+  if (*upload_data_size != 0)
+    return MHD_NO; /* has_body() let it through: close */
   if (req != NULL) {
     enum MHD_Result ret = MHD_queue_response(conn, req->status, req->response);
     g_clear_pointer(&req->response, MHD_destroy_response);
@@ -180,6 +247,8 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url, const char *m
   }
   if (!g_str_equal(method, MHD_HTTP_METHOD_GET) && !g_str_equal(method, MHD_HTTP_METHOD_HEAD))
     return not_allowed(conn);
+  if (has_body(conn))
+    return refuse_body(conn);
   if (g_str_equal(url, "/metrics"))
     return start_metrics(http, conn, req_cls);
   if (g_str_equal(url, "/"))
@@ -191,7 +260,58 @@ static void
 completed_cb(void *cls, struct MHD_Connection *conn, void **req_cls,
              enum MHD_RequestTerminationCode toe)
 {
+  Conn *c = conn_of(conn);
+
   g_clear_pointer((Request **)req_cls, request_free);
+  if (c != NULL) {
+    c->since_us = g_get_monotonic_time();
+    c->headers_done = FALSE;
+  }
+}
+
+/* Closes the connections whose request headers are overdue; libmicrohttpd
+ * sees the shutdown as the client going away. */
+static gboolean
+deadline_cb(gpointer user_data)
+{
+  TfstMetricsHttp *http = user_data;
+  gint64 now = g_get_monotonic_time();
+
+  for (guint i = 0; i < http->conns->len; i++) {
+    Conn *c = g_ptr_array_index(http->conns, i);
+    const union MHD_ConnectionInfo *info;
+
+    if (c->headers_done || now - c->since_us < HEADER_DEADLINE_US)
+      continue;
+    info = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info != NULL)
+      shutdown(info->connect_fd, SHUT_RDWR);
+  }
+  schedule(http);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+notify_connection_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
+                     enum MHD_ConnectionNotificationCode toe)
+{
+  TfstMetricsHttp *http = cls;
+
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    Conn *c = g_new0(Conn, 1);
+
+    c->conn = conn;
+    c->since_us = g_get_monotonic_time();
+    g_ptr_array_add(http->conns, c);
+    *socket_context = c;
+    if (http->deadline_source == 0)
+      http->deadline_source = g_timeout_add_seconds(1, deadline_cb, http);
+    return;
+  }
+  g_ptr_array_remove_fast(http->conns, *socket_context); /* frees it */
+  *socket_context = NULL;
+  if (http->conns->len == 0)
+    g_clear_handle_id(&http->deadline_source, g_source_remove);
 }
 
 /* -- Driving libmicrohttpd from the main context -- */
@@ -239,13 +359,14 @@ start_daemon(TfstMetricsHttp *http, const TfstMetricsHttpConfig *config, GError 
     return NULL;
   if (config->listen_fd < 0 && sa->sa_family == AF_INET6)
     flags |= MHD_USE_IPv6;
-  return MHD_start_daemon(
-      flags, 0, NULL, NULL, access_cb, http, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned int)config->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned int)config->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)config->memory_limit, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, http,
-      config->listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
-      config->listen_fd >= 0 ? (void *)(gintptr)config->listen_fd : (void *)sa, MHD_OPTION_END);
+  return MHD_start_daemon(flags, 0, NULL, NULL, access_cb, http, MHD_OPTION_CONNECTION_LIMIT,
+                          (unsigned int)config->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                          (unsigned int)config->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                          (size_t)config->memory_limit, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
+                          http, MHD_OPTION_NOTIFY_CONNECTION, notify_connection_cb, http,
+                          config->listen_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
+                          config->listen_fd >= 0 ? (void *)(gintptr)config->listen_fd : (void *)sa,
+                          MHD_OPTION_END);
 }
 
 TfstMetricsHttp *
@@ -257,6 +378,7 @@ tfst_metrics_http_new(const TfstMetricsHttpConfig *config, TfstMetricsScraper *s
 
   http->scraper = scraper;
   http->waiting = g_ptr_array_new();
+  http->conns = g_ptr_array_new_with_free_func(g_free);
   http->bus_log = (TfstRatelimit)TFST_RATELIMIT_INIT(60 * G_USEC_PER_SEC, 1);
   http->call_log = (TfstRatelimit)TFST_RATELIMIT_INIT(60 * G_USEC_PER_SEC, 1);
   http->daemon = start_daemon(http, config, error);
@@ -277,10 +399,13 @@ tfst_metrics_http_free(TfstMetricsHttp *http)
 {
   g_clear_handle_id(&http->fd_source, g_source_remove);
   g_clear_handle_id(&http->timer_source, g_source_remove);
+  g_clear_handle_id(&http->deadline_source, g_source_remove);
   /* libmicrohttpd must not be stopped with connections suspended. */
   for (guint i = 0; http->daemon != NULL && i < http->waiting->len; i++)
     MHD_resume_connection(((Request *)g_ptr_array_index(http->waiting, i))->conn);
   g_clear_pointer(&http->daemon, MHD_stop_daemon);
   g_clear_pointer(&http->waiting, g_ptr_array_unref);
+  g_clear_pointer(&http->conns, g_ptr_array_unref);
+  g_clear_pointer(&http->last, tfst_metrics_scrape_free);
   g_free(http);
 }

@@ -66,6 +66,10 @@ render_meta(Writer *w, const TfstMetricsScrape *scrape)
                              "How long reading every instance over the bus took.");
   tfst_metrics_format_sample_double(
       w, NULL, NULL, (double)(scrape->finished_us - scrape->started_us) / G_USEC_PER_SEC);
+  tfst_metrics_format_family(w, "tfst_metrics_scrapes", COUNTER,
+                             "Scrapes of the instances over the bus; requests within a second "
+                             "of the last one are answered from it.");
+  tfst_metrics_format_sample_u64(w, NULL, NULL, scrape->number);
   tfst_metrics_format_family(w, "tfst_instances", GAUGE, "Instances found on the system bus.");
   tfst_metrics_format_sample_u64(w, NULL, NULL, scrape->instances->len);
 }

@@ -12,6 +12,7 @@ struct _TfstMetricsScraper {
   GDBusConnection *bus;
   gboolean sessions;
   guint timeout_ms;
+  guint64 scrapes;
 };
 
 /* The state of one scrape, the GTask's data. */
@@ -21,6 +22,12 @@ typedef struct {
   GCancellable *deadline; /* cancelled when the overall timeout is over */
   guint timer_id;
   guint pending; /* calls still out */
+  GTask *task;   /* not owned: whoever waits for the connection holds it */
+  /* Opening the bus connection does not heed the cancellable once the
+   * socket is connected (Hello has its own 25 s timeout): the deadline
+   * then fails the scrape itself and the late connection is only kept. */
+  gboolean connecting;
+  gboolean returned;
 } ScrapeRun;
 
 /* One call's destination: the reply goes to *slot of an instance. */
@@ -240,6 +247,21 @@ list_names(GTask *task)
                          list_names_cb, task);
 }
 
+/* A connection that came after its scrape gave up serves the next scrapes,
+ * unless one of those opened another meanwhile. */
+static void
+keep_late_connection(TfstMetricsScraper *scraper, GDBusConnection *bus)
+{
+  if (bus == NULL)
+    return;
+  if (scraper->bus != NULL && !g_dbus_connection_is_closed(scraper->bus)) {
+    g_object_unref(bus);
+    return;
+  }
+  g_clear_object(&scraper->bus);
+  scraper->bus = bus;
+}
+
 static void
 connect_cb(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -248,6 +270,12 @@ connect_cb(GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   GDBusConnection *bus = g_dbus_connection_new_for_address_finish(result, &error);
 
+  run->connecting = FALSE;
+  if (run->returned) {
+    keep_late_connection(run->scraper, bus);
+    g_object_unref(task);
+    return;
+  }
   if (bus == NULL) {
     g_task_return_error(task, g_steal_pointer(&error));
     g_object_unref(task);
@@ -277,6 +305,7 @@ ensure_bus(GTask *task)
     g_object_unref(task);
     return;
   }
+  run->connecting = TRUE;
   g_dbus_connection_new_for_address(address,
                                     G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
                                         G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
@@ -289,6 +318,12 @@ deadline_cb(gpointer user_data)
   ScrapeRun *run = user_data;
 
   run->timer_id = 0;
+  if (run->connecting && !run->returned) {
+    run->returned = TRUE;
+    g_task_return_new_error(run->task, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                            "no connection to the system bus within %u ms",
+                            run->scraper->timeout_ms);
+  }
   g_cancellable_cancel(run->deadline);
   return G_SOURCE_REMOVE;
 }
@@ -302,10 +337,12 @@ tfst_metrics_scrape_run(TfstMetricsScraper *scraper, GAsyncReadyCallback callbac
 
   g_task_set_source_tag(task, tfst_metrics_scrape_run);
   run->scraper = scraper;
+  run->task = task;
   run->scrape = g_new0(TfstMetricsScrape, 1);
   run->scrape->instances = g_ptr_array_new_with_free_func(instance_free);
   run->scrape->started_us = g_get_monotonic_time();
   run->scrape->sessions = scraper->sessions;
+  run->scrape->number = ++scraper->scrapes;
   run->deadline = g_cancellable_new();
   /* One bound for the whole scrape, the bus connection included: the
    * per-call timeouts alone would add up along the chain of steps. */

@@ -32,6 +32,7 @@ typedef struct {
   gint64 started_us;    /* CLOCK_MONOTONIC */
   gint64 finished_us;
   gboolean sessions; /* ListSessions was asked */
+  guint64 number;    /* scrapes started since tfst-metrics started, this one included */
   /* The first call that failed, "ROLE@INSTANCE Method: message", for the
    * journal (the metrics only count failures); NULL when none did. */
   char *first_error;

@@ -45,8 +45,11 @@ peer_certificates(TfstMetricsFormatWriter *w, const TfstMetricsInstance *inst)
   g_variant_iter_init(&iter, hops);
   while (g_variant_iter_next(&iter, "(&s&s&s&s&s&sxb)", &side, &label, &peer, NULL, &subject, NULL,
                              &expires, NULL)) {
-    TfstMetricsFormatLabel labels[] = {
-        {"peer", *label ? label : peer}, {"direction", side}, {"subject", subject}, {NULL, NULL}};
+    TfstMetricsFormatLabel labels[] = {{"peer", *label ? label : peer},
+                                       {"address", peer},
+                                       {"direction", side},
+                                       {"subject", subject},
+                                       {NULL, NULL}};
 
     if (expires > 0)
       tfst_metrics_format_sample_u64(w, inst, labels, (guint64)expires);

@@ -65,7 +65,16 @@ props_reply(void)
       "({'Label': <'re\"lay\\n'>, 'Version': <'0.2'>, 'State': <'running'>,"
       " 'SessionCount': <uint32 7>,"
       " 'Hops': <[{'direction': <'parent'>, 'label': <'ep'>, 'state': <'up'>,"
+      "   'address': <'127.0.0.2'>, 'port': <uint16 1918>,"
       "   'role': <'active'>, 'rtt': <uint64 1500>, 'reconnects': <uint32 2>},"
+      /* The same Label= twice, both up; a child listed again after it
+       * reconnected, its old entry down. */
+      "  {'direction': <'parent'>, 'label': <'ep'>, 'state': <'up'>,"
+      "   'address': <'127.0.0.3'>, 'port': <uint16 1918>, 'role': <'standby'>},"
+      "  {'direction': <'child'>, 'label': <'gw'>, 'state': <'up'>,"
+      "   'address': <'127.0.0.4'>, 'port': <uint16 40002>},"
+      "  {'direction': <'child'>, 'label': <'gw'>, 'state': <'lost'>,"
+      "   'address': <'127.0.0.4'>, 'port': <uint16 40001>},"
       "  {'direction': <'child'>, 'label': <''>, 'address': <'127.0.0.9'>,"
       "   'port': <uint16 4000>, 'state': <'refused'>}]>,"
       " 'TlsCertificates': <[('Parent', 'x509', 'relay', 'CN=relay', 'CN=ca', int64 1900000000),"
@@ -106,6 +115,24 @@ scrape_free(TfstMetricsScrape *scrape)
 
 #define L "instance=\"relay@2\",role=\"relay\",label=\"re\\\"lay\\n\""
 
+/* Every sample line names a series once per exposition. */
+static void
+assert_no_duplicate_series(const char *text)
+{
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+
+  for (guint i = 0; lines[i] != NULL; i++) {
+    char *space = strrchr(lines[i], ' ');
+
+    if (lines[i][0] == '#' || space == NULL)
+      continue;
+    *space = '\0';
+    if (!g_hash_table_add(seen, lines[i]))
+      g_error("duplicate series: %s", lines[i]);
+  }
+}
+
 static void
 test_render(void)
 {
@@ -122,9 +149,16 @@ test_render(void)
   g_assert_nonnull(
       strstr(out->str, "\ntfst_bytes_total{" L ",direction=\"upcall\",toward=\"target\"} 123\n"));
   g_assert_nonnull(strstr(out->str, "\ntfst_statistics_cleared_timestamp_seconds{" L "} 5\n"));
-  g_assert_nonnull(strstr(out->str, "\ntfst_hop_up{" L ",peer=\"ep\",direction=\"parent\"} 1\n"));
-  g_assert_nonnull(
-      strstr(out->str, "\ntfst_hop_rtt_seconds{" L ",peer=\"ep\",direction=\"parent\"} 0.0015\n"));
+#define EP ",peer=\"ep\",address=\"127.0.0.2:1918\",direction=\"parent\""
+  g_assert_nonnull(strstr(out->str, "\ntfst_hop_up{" L EP "} 1\n"));
+  g_assert_nonnull(strstr(out->str, "\ntfst_hop_rtt_seconds{" L EP "} 0.0015\n"));
+  g_assert_nonnull(strstr(out->str,
+                          "\ntfst_hop_active{" L ",peer=\"ep\",address=\"127.0.0.3:1918\","
+                          "direction=\"parent\"} 0\n"));
+  g_assert_nonnull(strstr(out->str, "\ntfst_hop_up{" L ",peer=\"gw\",address=\"127.0.0.4:40002\","
+                                    "direction=\"child\"} 1\n"));
+  g_assert_null(strstr(out->str, "40001"));
+  assert_no_duplicate_series(out->str);
   g_assert_nonnull(strstr(out->str, "\ntfst_tls_certificate_expiry_timestamp_seconds{" L
                                     ",section=\"Parent\",subject=\"CN=relay\"} 1900000000\n"));
   /* Left out: the refused peer, the PSK section, keys that were not sent,

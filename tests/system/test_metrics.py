@@ -27,6 +27,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import urllib.error
@@ -101,7 +102,7 @@ class MetricsTestCase(DbusTestCase):
         self.make_chain()
         self.grant(OBSERVE, "nobody")
 
-    def start_exporter(self, *args, user="nobody", activate=False):
+    def start_exporter(self, *args, user="nobody", activate=False, bus_address=None):
         """Starts tfst-metrics (as user, on a leased loopback port); returns
         its base URL.  Its stderr goes to a log the test can read."""
         port = self.port()
@@ -119,6 +120,8 @@ class MetricsTestCase(DbusTestCase):
         self.addCleanup(log.close)
         env = self.bus.env()
         env["G_MESSAGES_DEBUG"] = ""
+        if bus_address:
+            env["DBUS_SYSTEM_BUS_ADDRESS"] = bus_address
         proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd="/")
         self.addCleanup(self._stop, proc)
         url = f"http://{listen}"
@@ -220,15 +223,14 @@ class ScrapeTest(MetricsTestCase):
                        what=f"{label}: tfst_bytes_total toward target == {up}")
             s = parse_samples(self.scrape(url)[1])
             self.assertEqual(self.bytes_toward(s, label, "client"), down, label)
-            stats = self.stats_json(label)
-            flat = json.dumps(stats)
+            counters = self.stats_json(label)["counters"]
             for direction in ("upcall", "downcall"):
                 for toward in ("target", "client"):
                     v = pick(s, "tfst_bytes_total", label=label, direction=direction,
                              toward=toward)
                     self.assertEqual(len(v), 1)
-                    self.assertIn(str(int(v[0])), flat, f"{label} {direction} {toward}: "
-                                  f"{stats}")
+                    self.assertEqual(int(v[0]), counters[f"{direction}_bytes_to_{toward}"],
+                                     f"{label} {direction} {toward}: {counters}")
 
     def test_sessions_option(self):
         """Per-session series only with --sessions."""
@@ -311,11 +313,13 @@ scrape_configs:
         rate = self.value(f'sum(rate({sel % "client"}[{window}s]))')
         self.assertGreater(rate, 0)
         last = self.value(f'sum({sel % "client"})')
-        stats = json.dumps(self.stats_json("gw1"))
+        counters = self.stats_json("gw1")["counters"]
         self.assertGreaterEqual(last, down)
         s = parse_samples(self.scrape(url)[1])
-        for v in pick(s, "tfst_bytes_total", label="gw1"):
-            self.assertIn(str(int(v)), stats)
+        for n, lab, v in s:
+            if n == "tfst_bytes_total" and lab.get("label") == "gw1":
+                key = f"{lab['direction']}_bytes_to_{lab['toward']}"
+                self.assertEqual(int(v), counters[key], f"{key}: {counters}")
         # The shipped rules load and evaluate; nothing fires on a healthy chain.
         wait_until(lambda: len(self.query("ALERTS")) == 0 and self._rules_loaded(), 30 * SLOW,
                    what="rules loaded, no alert firing")
@@ -340,7 +344,9 @@ class ActivationTest(MetricsTestCase):
     def test_systemd_socket_activate(self):
         """The socket comes from systemd-socket-activate (LISTEN_FDS)."""
         if shutil.which("systemd-socket-activate") is None:
-            self.skipTest("systemd-socket-activate not installed")
+            # tools/deps installs systemd: a missing one fails
+            self.fail("systemd-socket-activate not found: tools/deps installs the Debian "
+                      "package systemd")
         url = self.start_exporter(activate=True)
         s = parse_samples(self.scrape(url)[1])
         self.assertEqual(pick(s, "tfst_instances"), [3])
@@ -397,6 +403,64 @@ class BadInputTest(MetricsTestCase):
         self.assertLess(time.monotonic() - t, 30)
         self.assertGreaterEqual(time.monotonic() - t, 4)
 
+    def test_bodies_and_trickling_clients_are_cut(self):
+        """A request with a body gets 413 and the connection closes before
+        the body is read; a client that trickles its request headers, a byte
+        every 2 s (under the 5 s idle timeout), is cut after about 10 s."""
+        url = self.start_exporter()
+        got, took = self.raw(url, b"GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n5\r\nhel")
+        self.assertRegex(got[:40], rb"^HTTP/1\.1 413 ")
+        self.assertLess(took, 4)
+        got, took = self.raw(url, b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+        self.assertRegex(got[:40], rb"^HTTP/1\.1 413 ")
+        self.assertLess(took, 4)
+        host, port = url.removeprefix("http://").split(":")
+        slow = socket.create_connection((host, int(port)), timeout=60)
+        self.addCleanup(slow.close)
+        t = time.monotonic()
+        closed = False
+        for b in b"GET /metrics HTTP/1.1\r\nX-Slow: " + b"a" * 40:
+            try:
+                slow.sendall(bytes([b]))
+            except OSError:
+                closed = True
+                break
+            slow.settimeout(2)
+            try:
+                if slow.recv(100) == b"":
+                    closed = True
+                    break
+            except socket.timeout:
+                pass
+            except OSError:
+                closed = True
+                break
+        took = time.monotonic() - t
+        self.assertTrue(closed, "the trickling client was not cut")
+        self.assertGreaterEqual(took, 9)
+        self.assertLess(took, 20)
+
+    def test_rapid_requests_share_scrapes(self):
+        """A client looping GET /metrics gets answers from the last scrape
+        within a second of it: at most about one scrape a second reaches the
+        instances."""
+        url = self.start_exporter()
+
+        def scrapes():
+            return pick(parse_samples(self.scrape(url)[1]), "tfst_metrics_scrapes_total")[0]
+
+        first = scrapes()
+        t = time.monotonic()
+        n = 0
+        while time.monotonic() - t < 3:
+            self.assertEqual(http("GET", url + "/metrics")[0], 200)
+            n += 1
+        elapsed = time.monotonic() - t
+        made = scrapes() - first
+        self.assertGreater(n, made)
+        self.assertLessEqual(made, elapsed + 2, f"{made} scrapes for {n} requests")
+
     def test_connection_limit(self):
         """Past --max-connections new connections wait in the listen
         backlog, unanswered, until a held one closes; then they are served."""
@@ -416,12 +480,53 @@ class BadInputTest(MetricsTestCase):
         extra.settimeout(20 * SLOW)
         self.assertRegex(extra.recv(100), rb"^HTTP/1\.1 200 ")
 
+    def test_stalled_bus_is_503_in_time(self):
+        """A bus socket that accepts but never answers (the connection's
+        Hello has a 25 s timeout of its own): 503 within the 2 s scrape
+        timeout, and the next request too."""
+        path = os.path.join(self.workdir, "stalled-bus")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(listener.close)
+        listener.bind(path)
+        listener.listen(16)
+        held = []
+
+        def serve():  # authenticates every client, then never answers Hello
+            while True:
+                try:
+                    c, _ = listener.accept()
+                except OSError:
+                    return
+                held.append(c)
+                buf = b""
+                while b"BEGIN\r\n" not in buf:
+                    data = c.recv(4096)
+                    if not data:
+                        break
+                    buf += data
+                    if b"AUTH" in buf and b"OK " not in buf:
+                        c.sendall(b"OK 0123456789abcdef0123456789abcdef\r\n")
+                        buf += b"OK "
+                    if b"NEGOTIATE_UNIX_FD\r\n" in buf and b"AGREE" not in buf:
+                        c.sendall(b"AGREE_UNIX_FD\r\n")
+                        buf += b"AGREE"
+
+        threading.Thread(target=serve, daemon=True).start()
+        self.addCleanup(lambda: [c.close() for c in held])
+        url = self.start_exporter(user="root", bus_address=f"unix:path={path}")
+        for _ in range(2):
+            t = time.monotonic()
+            status, _, body = http("GET", url + "/metrics", timeout=20)
+            self.assertEqual(status, 503, body)
+            self.assertLess(time.monotonic() - t, 3.5)
+
     def test_bus_down_is_503(self):
         """Without the bus: 503 with a body that says so, at once, and one
         line in the log; with the bus back, 200 again."""
         url = self.start_exporter(user="root")
         self.scrape(url)
         self.bus.stop_bus()
+        time.sleep(1.2)  # past the second in which the last scrape answers
         t = time.monotonic()
         status, _, body = http("GET", url + "/metrics", timeout=20)
         self.assertLess(time.monotonic() - t, 5)

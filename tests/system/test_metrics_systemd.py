@@ -143,10 +143,15 @@ class MetricsSystemdTest(unittest.TestCase):
         self.assertIn("ActiveState=active", show)
         self.assertIn("User=tfst-metrics", show)
         self.assertIn("DynamicUser=yes", show)
-        uid = self.sh("ps -o uid= -C tfst-metrics 2>/dev/null || "
-                      "stat -c %u /proc/$(systemctl show -p MainPID --value "
-                      "tfst-metrics.service)", check=False).stdout.split()
-        self.assertNotIn("0", uid, "tfst-metrics must not run as root")
+        pid = int(self.systemctl("show", "-p", "MainPID", "--value",
+                                 "tfst-metrics.service").stdout.strip() or 0)
+        self.assertNotEqual(pid, 0, "tfst-metrics.service has no main process")
+        status = self.sh(f"cat /proc/{pid}/status").stdout
+        uids = re.search(r"(?m)^Uid:\s+(\d+)", status)
+        self.assertIsNotNone(uids, status)
+        want = self.sh("id -u tfst-metrics").stdout.strip()
+        self.assertEqual(uids.group(1), want, "tfst-metrics must run as tfst-metrics")
+        self.assertNotEqual(want, "0")
         self.assertEqual(self.get("/nope")[0].split()[1], "404")
 
 
