@@ -97,13 +97,6 @@ struct TfstEnd {
  * after the one it was opening on was lost or had no path up. */
 #define TFST_SESSION_OPEN_RETRIES 4
 
-/* A half-closed session whose FIN went into a hop waits this many times
- * CloseTimeout, and at least ..._MIN_MS: the end that writes the FIN to a
- * socket judges whether the reader still drains and resets the session
- * through the chain if not; this only catches an end that never does. */
-#define TFST_SESSION_CLOSE_SAFETY        10
-#define TFST_SESSION_CLOSE_SAFETY_MIN_MS (10u * 60u * 1000u)
-
 typedef enum {
   TFST_SESSION_OPENING,
   TFST_SESSION_OPEN,
@@ -128,13 +121,7 @@ struct TfstSession {
   gint64 started_us;
   gboolean upcall;     /* the client is at a gateway proxy */
   guint8 open_retries; /* opened again on another parent hop (session_retry_open) */
-  /* 1 + the index of the socket end a FIN was written to, 0: none.  That
-   * end sees its reader drain what is left (SIOCOUTQ) and enforces
-   * CloseTimeout; an end that passed its FIN into a hop cannot see the
-   * reader and only keeps a safety net (session_deadline()). */
-  guint8 drain_end;
-  guint32 drain_unacked; /* the drain end's unacknowledged bytes when last looked at */
-  gboolean counted;      /* its end is already in the statistics */
+  gboolean counted;    /* its end is already in the statistics */
   sd_event_source *timer;
   GList link; /* in engine->sessions */
 };
@@ -481,7 +468,6 @@ int tfst_socket_bind(int fd, const TfstSockAddr *addr);
 int tfst_socket_listen(const TfstSockAddr *addr);
 int tfst_socket_connect(const TfstSockAddr *addr, const TfstHopConf *local, guint16 *next_sport);
 int tfst_socket_error(int fd);
-int tfst_socket_unacked(int fd);
 void tfst_socket_reset_close(int fd);
 gboolean tfst_socket_original_dst(int fd, TfstSockAddr *out);
 

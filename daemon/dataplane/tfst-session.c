@@ -182,27 +182,6 @@ session_check_done(TfstSession *s)
 static int session_timer_cb(sd_event_source *src, guint64 usec, void *userdata);
 static void target_failed(TfstSession *s, int err);
 
-static void
-session_touch(TfstSession *s)
-{
-  s->last_activity_us = now_us(s->engine);
-}
-
-/* CloseTimeout at the end that writes the FIN to a socket; the ends that
- * passed it into a hop cannot see the reader (the tail may sit in other
- * proxies' windows and the kernel's buffers for long) and keep only a
- * safety net against a peer that never resets the session. */
-static guint
-session_close_timeout_ms(const TfstSession *s)
-{
-  guint ms = s->engine->config->close_timeout_ms;
-
-  if (s->drain_end != 0)
-    return ms;
-  return MAX(ms, TFST_SESSION_CLOSE_SAFETY_MIN_MS / TFST_SESSION_CLOSE_SAFETY) *
-         TFST_SESSION_CLOSE_SAFETY;
-}
-
 static gint64
 session_deadline(TfstSession *s)
 {
@@ -215,30 +194,10 @@ session_deadline(TfstSession *s)
     return s->last_activity_us +
            (c->connect_timeout_ms + (s->end[1].connecting ? 0 : 5000)) * 1000ll;
   if (s->half_closed_us != 0)
-    d = s->last_activity_us + session_close_timeout_ms(s) * 1000ll;
+    d = s->last_activity_us + c->close_timeout_ms * 1000ll;
   if (c->idle_timeout_ms > 0)
     d = MIN(d, s->last_activity_us + c->idle_timeout_ms * 1000ll);
   return d;
-}
-
-/* The reader behind the drain end took bytes since the last look: the
- * session is not silent, only slow (a client reading the tail of a
- * download that the kernel holds). */
-static gboolean
-session_draining(TfstSession *s)
-{
-  TfstEnd *end;
-  int unacked;
-
-  if (s->half_closed_us == 0 || s->drain_end == 0)
-    return FALSE;
-  end = &s->end[s->drain_end - 1];
-  unacked = end->fd >= 0 ? tfst_socket_unacked(end->fd) : 0;
-  if (unacked <= 0 || (guint32)unacked == s->drain_unacked)
-    return FALSE;
-  s->drain_unacked = (guint32)unacked;
-  session_touch(s);
-  return TRUE;
 }
 
 static void
@@ -271,7 +230,7 @@ session_timer_cb(sd_event_source *src, guint64 usec, void *userdata)
 
   /* Activity only stamps a time; the deadline is re-derived here so busy
    * sessions cost no timer updates. */
-  if (session_deadline(s) > now_us(e) || session_draining(s)) {
+  if (session_deadline(s) > now_us(e)) {
     session_arm_timer(s);
     return 0;
   }
@@ -286,7 +245,7 @@ session_timer_cb(sd_event_source *src, guint64 usec, void *userdata)
     tfst_log_limited(e->log, rl, LOG_WARNING, &f,
                      "session rs=%" G_GUINT64_FORMAT
                      " aborted: peer did not confirm close within %u ms",
-                     s->id, session_close_timeout_ms(s));
+                     s->id, e->config->close_timeout_ms);
     e->stats.aborted_close++;
     s->counted = TRUE;
   } else {
@@ -298,6 +257,12 @@ session_timer_cb(sd_event_source *src, guint64 usec, void *userdata)
   }
   tfst_session_abort(s, ETIMEDOUT, NULL);
   return 0;
+}
+
+static void
+session_touch(TfstSession *s)
+{
+  s->last_activity_us = now_us(s->engine);
 }
 
 /* ---- flow control ---- */
@@ -406,30 +371,11 @@ socket_update_io(TfstEnd *end)
   socket_set_mask(end, mask);
 }
 
-/* One direction has ended (its FIN is sent, or waits for `out` to drain
- * into a socket): the other now has CloseTimeout of silence to finish
- * in. */
-static void
-session_half_closed(TfstSession *s)
-{
-  if (s->half_closed_us != 0)
-    return;
-  s->half_closed_us = now_us(s->engine);
-  session_arm_timer(s);
-}
-
 static gboolean
 end_try_fin(TfstEnd *p)
 {
   TfstSession *s = p->session;
 
-  /* From the moment the FIN is due at a socket, this end judges the
-   * reader: bytes it takes are activity, a reader that takes none for
-   * CloseTimeout resets the session (also when the FIN never fits). */
-  if (p->out_fin && p->kind == TFST_END_SOCKET && s->drain_end == 0) {
-    s->drain_end = (guint8)(p - s->end) + 1;
-    session_half_closed(s);
-  }
   /* A FIN that arrives while the session is opening waits for the target
    * connect or the OPEN_OK: see session_send_fins(). */
   if (!p->out_fin || p->fin_done || tfst_buf_len(&p->out) > 0 || p->connecting ||
@@ -442,7 +388,11 @@ end_try_fin(TfstEnd *p)
     guint8 f[TFST_FRAME_HEADER_SIZE];
     tfst_hop_send(p->hop, f, tfst_frame_encode_empty(f, sizeof(f), TFST_FRAME_FIN, p->id));
   }
-  session_half_closed(s);
+  /* The other direction now has CloseTimeout of silence to finish in. */
+  if (s->half_closed_us == 0) {
+    s->half_closed_us = now_us(s->engine);
+    session_arm_timer(s);
+  }
   return session_check_done(s);
 }
 
@@ -542,10 +492,8 @@ socket_flush(TfstEnd *end)
   if (tfst_buf_len(&end->out) == 0)
     tfst_buf_clear(&end->out);
   end->bytes_out += written;
-  if (written > 0) {
-    session_touch(end->session);
+  if (written > 0)
     end_consumed(peer_of(end), written);
-  }
   socket_update_io(end);
   return end_try_fin(end);
 }
@@ -1028,9 +976,6 @@ end_recv_credit(TfstEnd *end, guint32 v)
     return;
   }
   end->send_credit += v;
-  /* Bytes this end sent were consumed further along: after a FIN, the
-   * tail still moving through the chain is activity too. */
-  session_touch(end->session);
   if (!stream_flush(end))
     return;
   if (p->kind == TFST_END_SOCKET)

@@ -7,8 +7,6 @@
 #include <linux/netfilter_ipv6/ip6_tables.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -154,18 +152,6 @@ tfst_socket_error(int fd)
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
     return errno;
   return err;
-}
-
-/* Bytes written to the socket that its peer has not acknowledged yet
- * (SIOCOUTQ); -errno if the kernel cannot say. */
-int
-tfst_socket_unacked(int fd)
-{
-  int n = 0;
-
-  if (ioctl(fd, SIOCOUTQ, &n) < 0)
-    return -errno;
-  return n;
 }
 
 /* Close so the peer sees a reset, not an orderly FIN: a session that failed
