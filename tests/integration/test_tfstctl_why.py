@@ -141,23 +141,30 @@ class WhyTest(TfstTestCase):
             want = {k: r for k, r in want.items() if not re.search(r, line)}
         self.gw.wait_status(r"^parent up \(ep\)")
 
-    def test_refused_child_is_listed_with_its_error(self):
-        self.ep.wait_status(r"^1 of 1 child up, ")
-        mon = Monitor(self, "--json", "-i", "epproxy@ep")
-        port = self.top.node("ep").children_port
-        s = connect(("127.0.0.1", port))
+    def send_bad_hello(self, label):
+        """A HELLO claiming `label` followed by garbage, to ep's children
+        port: the hop is refused before its handshake completes."""
+        s = connect(("127.0.0.1", self.top.node("ep").children_port))
         try:
-            s.sendall(hello(b"evil") + b"\x00" * 64)
+            s.sendall(hello(label) + b"\x00" * 64)
             wait_closed(s, 10)
         except OSError:
             pass
         finally:
             s.close()
 
+    def wait_refused(self):
+        """ep's Hops in the refused state, once there are any."""
         def refused():
             hops = json.loads(self.tfstctl("status", "--json", instance="epproxy@ep"))["hops"]
             return [h for h in hops if h["state"] == "refused"]
-        hops = wait_until(refused, WAIT, what="ep Hops with the refused peer")
+        return wait_until(refused, WAIT, what="ep Hops with the refused peer")
+
+    def test_refused_child_is_listed_with_its_error(self):
+        self.ep.wait_status(r"^1 of 1 child up, ")
+        mon = Monitor(self, "--json", "-i", "epproxy@ep")
+        self.send_bad_hello(b"evil")
+        hops = self.wait_refused()
         self.assertEqual(len(hops), 1, hops)
         h = hops[0]
         self.assertEqual((h["direction"], h["address"], h["connect"]), ("child", "127.0.0.1", False))
@@ -187,19 +194,8 @@ class WhyTest(TfstTestCase):
         self.gw.stop()
         down = wait_until(lambda: [h for h in gw1() if h["state"] == "down"], WAIT,
                           what="gw1 down at ep")[0]
-        s = connect(("127.0.0.1", self.top.node("ep").children_port))
-        try:
-            s.sendall(hello(b"gw1") + b"\x00" * 64)
-            wait_closed(s, 10)
-        except OSError:
-            pass
-        finally:
-            s.close()
-
-        def refused():
-            hops = json.loads(self.tfstctl("status", "--json", instance="epproxy@ep"))["hops"]
-            return [h for h in hops if h["state"] == "refused"]
-        wait_until(refused, WAIT, what="ep Hops with the refused peer")
+        self.send_bad_hello(b"gw1")
+        self.wait_refused()
         self.assertEqual(gw1(), [down])
 
     def test_stop_with_unfinished_hops_is_clean(self):
