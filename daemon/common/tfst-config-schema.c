@@ -37,8 +37,9 @@ static const char *const keepalive_keys[] = {"Keepalive",    "Idle",        "Int
                                              "PingInterval", "PingTimeout", NULL};
 static const char *const session_keepalive_keys[] = {
     "Keepalive", "Idle", "Interval", "Count", "UserTimeout", "FirewallTimeout", NULL};
-static const char *const session_keys[] = {"ConnectTimeout", "CloseTimeout", "IdleTimeout",
-                                           "InitialWindow",  "MaxWindow",    NULL};
+static const char *const session_keys[] = {
+    "ConnectTimeout", "CloseTimeout", "IdleTimeout", "InitialWindow",
+    "MaxWindow",      "ZeroCopy",     NULL};
 static const char *const ports_keys[] = {"Base", "Skip", "Count", NULL};
 static const char *const diagnostics_keys[] = {"PacketTrace", "IPsec", NULL};
 static const char *const forward_keys[] = {"Listen", "Target", "Route", "Destination", NULL};
@@ -218,6 +219,7 @@ tfst_config_schema_set_defaults(TfstConfig *c)
   c->close_timeout_ms = DEFAULT_CLOSE_TIMEOUT_MS;
   c->initial_window = DEFAULT_INITIAL_WINDOW;
   c->max_window = DEFAULT_MAX_WINDOW;
+  c->zero_copy = TRUE;
   c->port_base = DEFAULT_PORT_BASE;
   c->port_skip = default_skip(c->instance);
   c->port_count = 1;

@@ -1499,7 +1499,8 @@ parse_session(Loader *l, TfstConfig *c, GError **error)
       !get_timespan(l, g, "IdleTimeout", 0, G_MAXUINT, &c->idle_timeout_ms, error) ||
       !get_size(l, g, "InitialWindow", MIN_INITIAL_WINDOW, MAX_INITIAL_WINDOW, &c->initial_window,
                 error) ||
-      !get_size(l, g, "MaxWindow", MIN_INITIAL_WINDOW, MAX_MAX_WINDOW, &c->max_window, error))
+      !get_size(l, g, "MaxWindow", MIN_INITIAL_WINDOW, MAX_MAX_WINDOW, &c->max_window, error) ||
+      !get_bool(l, g, "ZeroCopy", &c->zero_copy, error))
     return FALSE;
   if (c->max_window < c->initial_window)
     return conf_error(l, error, g, later_key(l, g, "InitialWindow", "MaxWindow"),

@@ -161,6 +161,7 @@ typedef struct {
   guint idle_timeout_ms;    /* [Session] IdleTimeout=, 0 = none */
   guint32 initial_window;   /* [Session] InitialWindow= bytes */
   guint32 max_window;       /* [Session] MaxWindow= bytes */
+  gboolean zero_copy;       /* [Session] ZeroCopy=: payload through pipes where TLS is off */
 
   /* [Diagnostics]: what the unit gets capabilities for (tfst-generator) */
   gboolean packet_trace; /* PacketTrace=: CAP_NET_RAW, AF_PACKET */

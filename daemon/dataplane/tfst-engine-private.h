@@ -9,6 +9,7 @@
 #include "tfst-engine.h"
 #include "tfst-frame.h"
 #include "tfst-log.h"
+#include "tfst-pipe.h"
 #include "tfst-tls.h"
 
 #include <systemd/sd-event.h>
@@ -28,6 +29,14 @@ typedef struct TfstConnector TfstConnector;
 #define TFST_HOP_IN_SIZE  (TFST_FRAME_HEADER_SIZE + TFST_FRAME_MAX_PAYLOAD + TFST_HOP_IN_SLACK)
 /* Largest DATA payload we produce: one socket read. */
 #define TFST_DATA_CHUNK (128u * 1024u)
+/* Zero copy pays from this many payload bytes on: below it, the two extra
+ * calls (into the pipe, out of it) cost more than copying the bytes, so
+ * small messages keep the copying path and its latency. */
+#define TFST_SPLICE_MIN (16u * 1024u)
+/* Unsent bytes a hop socket holds before it stops taking more: enough to
+ * keep the link busy, little enough that a small frame queued behind bulk
+ * data does not wait for megabytes of socket buffer. */
+#define TFST_HOP_NOTSENT_LOWAT (256u * 1024u)
 /* Windows granted on one hop may grow until they sum to this much. */
 #define TFST_HOP_WINDOW_BUDGET    (256u * 1024u * 1024u)
 #define TFST_HANDSHAKE_TIMEOUT_US (10 * G_USEC_PER_SEC)
@@ -69,9 +78,8 @@ struct TfstEnd {
 
   /* TFST_END_SOCKET */
   int fd;
-  gboolean registered; /* in the engine's session epoll set */
   guint32 io_mask;
-  gboolean connecting;
+  TfstPipe *pipe; /* spliced bytes waiting to leave, ahead of `out` */
 
   /* TFST_END_STREAM */
   TfstHop *hop;
@@ -81,14 +89,21 @@ struct TfstEnd {
   guint32 window;        /* receive window we grant */
   guint32 to_credit;     /* consumed, not yet returned by CREDIT */
   gint64 last_credit_us;
-  gboolean charged;   /* counted in hop->child_sessions (an OPEN from a child) */
-  gboolean opened;    /* OPEN/OPEN_OK completed on this stream */
-  gboolean we_opened; /* we sent the OPEN */
   GList blocked_link; /* in hop->blocked while waiting for hop room */
 
-  gboolean in_eof;   /* nothing more will arrive through this end */
-  gboolean out_fin;  /* the other direction ended: FIN after `out` drains */
-  gboolean fin_done; /* FIN sent / SHUT_WR done */
+  /* Flags as bits: a session has two ends, and an idle session should cost
+   * as little as it did before the pipe pointer came. */
+  guint registered : 1; /* socket: in the engine's session epoll set */
+  guint connecting : 1; /* socket: the target connect is in progress */
+  guint charged : 1;    /* stream: counted in hop->child_sessions (an OPEN from a child) */
+  guint opened : 1;     /* stream: OPEN/OPEN_OK completed */
+  guint we_opened : 1;  /* stream: we sent the OPEN */
+  guint in_eof : 1;     /* nothing more will arrive through this end */
+  guint out_fin : 1;    /* the other direction ended: FIN after `out` drains */
+  guint fin_done : 1;   /* FIN sent / SHUT_WR done */
+  /* socket: its last read was bulk (TFST_SPLICE_MIN or more), so the next
+   * one is spliced when zero copy is on */
+  guint bulk : 1;
   guint64 bytes_in;
   guint64 bytes_out;
 };
@@ -149,6 +164,16 @@ struct TfstHop {
   gsize in_off; /* first unparsed byte */
   gsize in_len;
   TfstBuf out;
+  /* Zero copy (tfst-pipe.h): one DATA frame whose payload is in a pipe,
+   * written before `out` (tx_hdr first; tx_hdr_off of it already sent),
+   * and one whose payload is being spliced in: rx_left bytes of it still
+   * in the socket, for stream rx_session. */
+  TfstPipe *tx_pipe;
+  guint8 tx_hdr[TFST_FRAME_HEADER_SIZE];
+  guint8 tx_hdr_off;
+  gboolean rx_header_only; /* the last DATA was spliced: read the next header alone */
+  guint32 rx_left;
+  guint32 rx_session;
   GQueue blocked;         /* TfstEnd waiting for room in `out` */
   gboolean rx_paused;     /* `out` above TFST_HOP_OUT_PAUSE: not read */
   gboolean overflow;      /* `out` hit TFST_HOP_OUT_MAX: close on the next flush */
@@ -278,6 +303,13 @@ typedef struct {
   void (*event_cb)(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload);
   /* The same drain for whoever asked with tfst_hop_want_room() (events). */
   void (*hop_room_cb)(TfstHop *hop);
+  /* Zero copy: a DATA frame of which only the first len payload bytes were
+   * read (at payload).  TRUE when the consumer took them and wants the rest
+   * as pieces through piece_cb; FALSE: the frame is read whole as usual. */
+  gboolean (*splice_cb)(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload, guint32 len);
+  /* A piece of such a payload, in a pipe the consumer now owns, or (no pipe
+   * free) len bytes at data. */
+  void (*piece_cb)(TfstHop *hop, guint32 session, TfstPipe *pipe, const guint8 *data, gsize len);
 } TfstHopCallbacks;
 
 /* Signals a peer can trigger: at most TFST_NOTIFY_PER_SECOND a second,
@@ -404,7 +436,8 @@ struct TfstEngine {
   guint accepted_parents;       /* accepted parent hops so far (their preference) */
 
   GQueue sessions;
-  int sess_epfd; /* every session socket; one sd-event source */
+  TfstPipePool pipes; /* zero copy: pipes of the transfers in flight */
+  int sess_epfd;      /* every session socket; one sd-event source */
   sd_event_source *sess_src;
   gboolean dispatching; /* inside tfst_session_dispatch_cb() */
   GQueue graveyard;     /* sessions released during that batch */
@@ -461,6 +494,7 @@ TfstEngine *tfst_engine_new_state(TfstConfig *config, TfstLog *log);
 
 /* tfst-socket.c */
 int tfst_socket_tune(int fd, const TfstKeepaliveConf *ka);
+int tfst_socket_limit_unsent(int fd, guint bytes);
 /* bind(), and when the address is not on this host (EADDRNOTAVAIL) again
  * with IP_FREEBIND: 0 or -errno.  Listeners only: a connection from a
  * missing address fails anyway. */
@@ -480,6 +514,9 @@ guint8 *tfst_hop_reserve_data(TfstHop *hop, gsize payload);
 void tfst_hop_commit_data(TfstHop *hop, guint32 session, gsize payload);
 void tfst_hop_send_data(TfstHop *hop, guint32 session, const guint8 *data, gsize len);
 gboolean tfst_hop_has_room(const TfstHop *hop);
+gboolean tfst_hop_zero_copy(const TfstHop *hop);
+gboolean tfst_hop_tx_idle(const TfstHop *hop);
+void tfst_hop_send_pipe(TfstHop *hop, guint32 session, TfstPipe *pipe);
 void tfst_hop_block(TfstHop *hop, TfstEnd *end);
 /* Up, not closing, and the peer announced EVENT/EVENT_ACK in its HELLO. */
 gboolean tfst_hop_speaks_events(const TfstHop *hop);
@@ -509,6 +546,9 @@ void tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockA
 void tfst_session_frame_cb(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload);
 void tfst_session_lost_cb(TfstHop *hop, int err);
 void tfst_session_room_cb(TfstEnd *end);
+gboolean tfst_session_splice_cb(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload,
+                                guint32 len);
+void tfst_session_piece_cb(TfstHop *hop, guint32 id, TfstPipe *pipe, const guint8 *data, gsize len);
 void tfst_session_abort(TfstSession *s, int err, TfstEnd *origin);
 int tfst_session_dispatch_cb(sd_event_source *src, int fd, guint32 revents, void *userdata);
 

@@ -152,6 +152,7 @@ tfst_engine_new_state(TfstConfig *config, TfstLog *log)
   e->accepting_cb = engine_accepting_cb;
   e->wake_fd = -1;
   e->sess_epfd = -1;
+  tfst_pipe_pool_init(&e->pipes);
   e->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)listener_free);
   e->connectors = g_ptr_array_new_with_free_func((GDestroyNotify)connector_free);
   e->parent_hops = g_ptr_array_new();
@@ -359,6 +360,8 @@ static const TfstHopCallbacks engine_hop_callbacks = {
     .room_cb = tfst_session_room_cb,
     .event_cb = tfst_events_frame_cb,
     .hop_room_cb = tfst_events_hop_room_cb,
+    .splice_cb = tfst_session_splice_cb,
+    .piece_cb = tfst_session_piece_cb,
 };
 
 static int
@@ -367,6 +370,7 @@ status_timer_cb(sd_event_source *s, guint64 usec, void *userdata)
   TfstEngine *e = userdata;
 
   tfst_engine_update_status(e);
+  tfst_pipe_pool_trim(&e->pipes);
   sd_event_source_set_time_relative(s, G_USEC_PER_SEC);
   sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
   return 0;
@@ -601,6 +605,7 @@ tfst_engine_free(TfstEngine *e)
     close(e->wake_fd);
   if (e->sess_epfd >= 0)
     close(e->sess_epfd);
+  tfst_pipe_pool_clear(&e->pipes);
   g_free(e->chain_text);
   g_free(e->status_text);
   g_free(e);

@@ -69,13 +69,71 @@ hop_write_tls(TfstHop *hop)
   return (gssize)sent;
 }
 
-/* Bytes of `out` written (0: would block), or -errno. */
+/* The pipe's bytes could not be spliced (the pool says splice is refused):
+ * they go to the front of `out`, copied, ahead of what queued behind. */
+static int
+hop_tx_pipe_to_out(TfstHop *hop)
+{
+  int r = tfst_pipe_to_buf(hop->tx_pipe, &hop->out, TRUE);
+
+  tfst_pipe_put(&hop->engine->pipes, g_steal_pointer(&hop->tx_pipe));
+  return r;
+}
+
+/* The frame whose payload is in tx_pipe: its header, then the payload,
+ * spliced.  Bytes written (0: would block), or -errno. */
+static gssize
+hop_write_pipe(TfstHop *hop)
+{
+  TfstPipePool *pool = &hop->engine->pipes;
+  gsize sent = 0;
+
+  while (hop->tx_hdr_off < TFST_FRAME_HEADER_SIZE) {
+    ssize_t n =
+        send(hop->fd, hop->tx_hdr + hop->tx_hdr_off, TFST_FRAME_HEADER_SIZE - hop->tx_hdr_off,
+             MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0)
+      return errno == EAGAIN ? (gssize)sent : -errno;
+    hop->tx_hdr_off += n;
+    sent += n;
+  }
+  while (hop->tx_pipe->len > 0) {
+    gssize n = tfst_pipe_drain(pool, hop->tx_pipe, hop->fd, hop->tx_pipe->len,
+                               tfst_buf_len(&hop->out) > 0);
+    if (n == -EAGAIN)
+      return (gssize)sent;
+    if (n < 0 && !pool->refused)
+      return n;
+    if (n < 0) {
+      int r = hop_tx_pipe_to_out(hop);
+      return r < 0 ? r : (gssize)sent;
+    }
+    sent += n;
+  }
+  tfst_pipe_put(pool, g_steal_pointer(&hop->tx_pipe));
+  return (gssize)sent;
+}
+
+/* Bytes written (0: would block), or -errno: the spliced frame first, then
+ * `out`. */
 static inline gssize
 hop_write(TfstHop *hop)
 {
-  if (G_LIKELY(hop->tls == NULL))
-    return tfst_buf_send(&hop->out, hop->fd);
-  return hop_write_tls(hop);
+  gssize a = 0, b;
+
+  if (G_UNLIKELY(hop->tls != NULL))
+    return hop_write_tls(hop);
+  if (hop->tx_pipe != NULL && ((a = hop_write_pipe(hop)) < 0 || hop->tx_pipe != NULL))
+    return a;
+  b = tfst_buf_send(&hop->out, hop->fd);
+  return b < 0 ? b : a + b;
+}
+
+/* Nothing queued, in user space or in a pipe */
+static inline gboolean
+hop_out_empty(const TfstHop *hop)
+{
+  return tfst_buf_len(&hop->out) == 0 && hop->tx_pipe == NULL;
 }
 
 static const char *
@@ -93,20 +151,28 @@ tfst_hop_arm_ping(TfstHop *hop)
   sd_event_source_set_enabled(hop->timer, SD_EVENT_ON);
 }
 
+/* Best effort, for a hop about to close.  Behind queued output the frame
+ * is queued too and written as far as the socket takes it now: sent on its
+ * own it would land inside a frame that is only partly out. */
 void
 tfst_hop_send_now(TfstHop *hop, const guint8 *frame, gsize len)
 {
-  if (!hop->tls_required)
+  if (!hop_out_empty(hop)) {
+    tfst_buf_append(&hop->out, frame, len);
+    if (!hop->tls_required || hop->tls_up)
+      (void)hop_write(hop);
+  } else if (!hop->tls_required) {
     (void)send(hop->fd, frame, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-  else if (hop->tls_up)
+  } else if (hop->tls_up) {
     (void)tfst_tls_send(hop->tls, frame, len);
+  }
 }
 
 /* A hop that is not up keeps no output buffer once its HELLO is gone. */
 static void
 hop_out_drained(TfstHop *hop)
 {
-  if (tfst_buf_len(&hop->out) == 0 && (!hop->up || hop->out.cap > 4 * TFST_HOP_OUT_HIGH))
+  if (hop_out_empty(hop) && (!hop->up || hop->out.cap > 4 * TFST_HOP_OUT_HIGH))
     tfst_buf_clear(&hop->out);
 }
 
@@ -124,7 +190,7 @@ hop_kick(TfstHop *hop, gboolean was_empty)
     gssize n = hop_write(hop);
     if (n > 0)
       hop->bytes_written += n;
-    if (tfst_buf_len(&hop->out) == 0) {
+    if (hop_out_empty(hop)) {
       hop_out_drained(hop);
       return;
     }
@@ -261,6 +327,7 @@ tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c)
   if (c == NULL)
     hop_pending_add(hop);
   (void)tfst_socket_tune(fd, &e->config->keepalive);
+  (void)tfst_socket_limit_unsent(fd, TFST_HOP_NOTSENT_LOWAT);
 
   hop->io_mask = c != NULL ? EPOLLOUT : EPOLLIN;
   sd_event_add_io(e->event, &hop->io, fd, hop->io_mask, hop_io_cb, hop);
@@ -287,6 +354,7 @@ tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c)
 static void
 hop_free(TfstHop *hop)
 {
+  tfst_pipe_put(&hop->engine->pipes, g_steal_pointer(&hop->tx_pipe));
   g_clear_pointer(&hop->tls, tfst_tls_free);
   g_clear_pointer(&hop->held_tell, g_bytes_unref);
   g_free(hop->in);
@@ -449,7 +517,7 @@ tfst_hop_send_data(TfstHop *hop, guint32 session, const guint8 *data, gsize len)
     hop_kick(hop, was_empty);
     return;
   }
-  if (tfst_buf_len(&hop->out) == 0 && hop->io_mask == EPOLLIN) {
+  if (hop_out_empty(hop) && hop->io_mask == EPOLLIN) {
     struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)data, len}};
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
     ssize_t n = sendmsg(hop->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -469,6 +537,36 @@ gboolean
 tfst_hop_has_room(const TfstHop *hop)
 {
   return hop->up && !hop->closing && tfst_buf_len(&hop->out) < TFST_HOP_OUT_HIGH;
+}
+
+/* Payload may move through pipes on this hop: plaintext, and the pool
+ * has pipes and splice works. */
+gboolean
+tfst_hop_zero_copy(const TfstHop *hop)
+{
+  return !hop->tls_required && hop->engine->config->zero_copy &&
+         tfst_pipe_pool_usable(&hop->engine->pipes);
+}
+
+/* Nothing queued and the socket took everything so far: a spliced frame
+ * may start now (it must go out whole before anything else). */
+gboolean
+tfst_hop_tx_idle(const TfstHop *hop)
+{
+  return hop->up && !hop->closing && hop_out_empty(hop) && hop->io_mask == EPOLLIN &&
+         tfst_hop_zero_copy(hop);
+}
+
+/* One DATA frame of the pipe's bytes; the hop owns the pipe from here.
+ * Only when tfst_hop_tx_idle(). */
+void
+tfst_hop_send_pipe(TfstHop *hop, guint32 session, TfstPipe *pipe)
+{
+  g_assert(hop->tx_pipe == NULL && pipe->len > 0);
+  tfst_frame_header_encode(hop->tx_hdr, TFST_FRAME_DATA, session, pipe->len);
+  hop->tx_hdr_off = 0;
+  hop->tx_pipe = pipe;
+  hop_kick(hop, TRUE);
 }
 
 gboolean
@@ -577,8 +675,9 @@ hop_flush(TfstHop *hop)
   hop_out_drained(hop);
   if (hop->rx_paused && tfst_buf_len(&hop->out) < TFST_HOP_OUT_PAUSE / 2)
     hop_resume(hop);
-  hop_set_io(hop, EPOLLIN | (tfst_buf_len(&hop->out) > 0 ? EPOLLOUT : 0));
-  if (tfst_buf_len(&hop->out) < TFST_HOP_OUT_LOW && hop->blocked.length > 0)
+  hop_set_io(hop, EPOLLIN | (hop_out_empty(hop) ? 0 : EPOLLOUT));
+  /* A spliced frame still going out holds everything behind it. */
+  if (tfst_buf_len(&hop->out) < TFST_HOP_OUT_LOW && hop->tx_pipe == NULL && hop->blocked.length > 0)
     hop_unblock(hop);
   if (hop->room_wanted && !hop->closing && tfst_buf_len(&hop->out) < TFST_HOP_OUT_LOW) {
     hop->room_wanted = FALSE;
@@ -1109,6 +1208,25 @@ hop_check_header(TfstHop *hop, const guint8 *p, TfstFrameHeader *h)
   return TRUE;
 }
 
+/* A DATA frame mostly still in the socket: its consumer may take the rest
+ * spliced (hop_read_piece()).  TRUE when it does; the input buffer is then
+ * empty. */
+static gboolean
+hop_splice_begin(TfstHop *hop, const TfstFrameHeader *h, const guint8 *p)
+{
+  guint32 have = hop->in_len - hop->in_off - TFST_FRAME_HEADER_SIZE;
+
+  if (h->type != TFST_FRAME_DATA || h->length - have < TFST_SPLICE_MIN ||
+      !tfst_hop_zero_copy(hop) ||
+      !hop->engine->hop_cb->splice_cb(hop, h, p + TFST_FRAME_HEADER_SIZE, have))
+    return FALSE;
+  hop->rx_left = h->length - have;
+  hop->rx_session = h->session;
+  hop->rx_header_only = TRUE;
+  hop->in_off = hop->in_len = 0;
+  return TRUE;
+}
+
 /* Parses every whole frame in the input buffer; returns FALSE when the hop
  * was closed while doing so.  Stops early when the hop's output is so full
  * that the peer is evidently not reading it (the rest waits in `in`). */
@@ -1122,6 +1240,10 @@ hop_parse(TfstHop *hop)
     if (!hop_check_header(hop, p, &h))
       return FALSE;
     if (hop->in_len - hop->in_off < TFST_FRAME_HEADER_SIZE + h.length) {
+      if (hop_splice_begin(hop, &h, p))
+        return TRUE;
+      if (hop->closing)
+        return FALSE;
       if (hop->in_cap - hop->in_off < TFST_FRAME_HEADER_SIZE + h.length &&
           !hop_in_grow(hop, TFST_FRAME_HEADER_SIZE + h.length))
         return FALSE;
@@ -1163,7 +1285,10 @@ hop_in_room(TfstHop *hop)
 static void
 hop_read_eof(TfstHop *hop)
 {
-  if (hop->in_len > hop->in_off)
+  if (hop->rx_left > 0)
+    tfst_hop_protocol_error(hop, "connection closed inside a frame (%u payload bytes missing)",
+                            hop->rx_left);
+  else if (hop->in_len > hop->in_off)
     tfst_hop_protocol_error(hop, "connection closed inside a frame (truncated frame, %zu bytes)",
                             hop->in_len - hop->in_off);
   else
@@ -1203,6 +1328,63 @@ hop_read_tls(TfstHop *hop)
   }
 }
 
+/* The next piece of a spliced payload: into a pipe, or copied where no
+ * pipe is to be had.  Bytes read, 0 at end of file, or -errno. */
+static gssize
+hop_read_piece(TfstHop *hop)
+{
+  TfstPipePool *pool = &hop->engine->pipes;
+  TfstPipe *pipe = tfst_pipe_get(pool);
+  gssize n = -EAGAIN;
+
+  if (pipe != NULL &&
+      (n = tfst_pipe_fill(pool, pipe, hop->fd, MIN(hop->rx_left, TFST_PIPE_SIZE))) <= 0) {
+    tfst_pipe_put(pool, g_steal_pointer(&pipe));
+    if (!pool->refused)
+      return n;
+  }
+  if (pipe == NULL) {
+    n = recv(hop->fd, hop->in, MIN(hop->rx_left, hop->in_cap), MSG_DONTWAIT);
+    if (n <= 0)
+      return n < 0 ? -errno : 0;
+  }
+  hop->rx_left -= n;
+  hop->bytes_read += n;
+  hop->engine->hop_cb->piece_cb(hop, hop->rx_session, pipe, hop->in, n);
+  if (!hop->closing && tfst_buf_len(&hop->out) >= TFST_HOP_OUT_PAUSE)
+    hop_pause(hop);
+  return n;
+}
+
+/* How much to read: after a spliced DATA frame only the next header, so
+ * that the payload behind it is not copied in with it. */
+static gsize
+hop_read_want(TfstHop *hop, gsize room)
+{
+  gsize have = hop->in_len - hop->in_off;
+
+  if (hop->rx_header_only && have < TFST_FRAME_HEADER_SIZE)
+    return MIN(room, TFST_FRAME_HEADER_SIZE - have);
+  hop->rx_header_only = FALSE;
+  return room;
+}
+
+/* One read: bytes, 0 at end of file, or -errno; *room is 0 when it was a
+ * piece of a spliced payload (nothing went into the input buffer). */
+static gssize
+hop_read_once(TfstHop *hop, gsize *room)
+{
+  ssize_t n;
+
+  if (hop->rx_left > 0) {
+    *room = 0;
+    return hop_read_piece(hop);
+  }
+  *room = hop_read_want(hop, hop_in_room(hop));
+  n = recv(hop->fd, hop->in + hop->in_len, *room, MSG_DONTWAIT);
+  return n < 0 ? -errno : n;
+}
+
 static void
 hop_read(TfstHop *hop)
 {
@@ -1212,20 +1394,22 @@ hop_read(TfstHop *hop)
   }
   /* Bounded so one busy hop cannot starve the other sockets. */
   for (int round = 0; round < 8 && !hop->closing && !hop->rx_paused; round++) {
-    gsize room = hop_in_room(hop);
-    ssize_t n = recv(hop->fd, hop->in + hop->in_len, room, MSG_DONTWAIT);
+    gsize room;
+    gssize n = hop_read_once(hop, &room);
 
     if (n == 0) {
       hop_read_eof(hop);
       return;
     }
+    if (n == -EINTR)
+      continue;
     if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      if (errno != EAGAIN)
-        tfst_hop_close(hop, errno, g_strerror(errno));
+      if (n != -EAGAIN)
+        tfst_hop_close(hop, (int)-n, g_strerror((int)-n));
       return;
     }
+    if (room == 0)
+      continue;
     hop->in_len += n;
     hop->bytes_read += n;
     if (!hop_parse(hop))

@@ -131,6 +131,7 @@ tfst_reload_apply(TfstEngine *e, TfstConfig *next)
   cur->idle_timeout_ms = next->idle_timeout_ms;
   cur->initial_window = next->initial_window;
   cur->max_window = next->max_window;
+  cur->zero_copy = next->zero_copy;
   cur->parent.reconnect_min_ms = next->parent.reconnect_min_ms;
   cur->parent.reconnect_max_ms = next->parent.reconnect_max_ms;
   cur->children.reconnect_min_ms = next->children.reconnect_min_ms;

@@ -87,6 +87,7 @@ end_release(TfstEnd *end)
     end->hop->window_total -= end->window;
     end->hop = NULL;
   }
+  tfst_pipe_put(&end->session->engine->pipes, g_steal_pointer(&end->pipe));
   tfst_buf_clear(&end->out);
 }
 
@@ -309,6 +310,16 @@ stream_can_send(const TfstEnd *p)
          p->hop != NULL && tfst_hop_has_room(p->hop);
 }
 
+/* A socket end may be read now.  Bulk goes through a pipe, and a spliced
+ * frame needs the hop to itself: a bulk reader waits for that rather than
+ * copy (it would keep the hop from ever being free again). */
+static gboolean
+socket_can_read(const TfstEnd *end, const TfstEnd *p)
+{
+  return stream_can_send(p) &&
+         (!end->bulk || !tfst_hop_zero_copy(p->hop) || tfst_hop_tx_idle(p->hop));
+}
+
 /* Moves queued bytes of a stream end onto its hop as credit and room allow. */
 static gboolean
 stream_flush(TfstEnd *p)
@@ -361,12 +372,12 @@ socket_update_io(TfstEnd *end)
   if (end->connecting)
     return;
   if (!end->in_eof && end->session->state == TFST_SESSION_OPEN) {
-    if (stream_can_send(p))
+    if (socket_can_read(end, p))
       mask |= EPOLLIN;
     else if (p->opened && p->send_credit > 0 && p->hop != NULL && tfst_buf_len(&p->out) == 0)
       tfst_hop_block(p->hop, p);
   }
-  if (tfst_buf_len(&end->out) > 0)
+  if (tfst_buf_len(&end->out) > 0 || end->pipe != NULL)
     mask |= EPOLLOUT;
   socket_set_mask(end, mask);
 }
@@ -378,7 +389,7 @@ end_try_fin(TfstEnd *p)
 
   /* A FIN that arrives while the session is opening waits for the target
    * connect or the OPEN_OK: see session_send_fins(). */
-  if (!p->out_fin || p->fin_done || tfst_buf_len(&p->out) > 0 || p->connecting ||
+  if (!p->out_fin || p->fin_done || tfst_buf_len(&p->out) > 0 || p->pipe != NULL || p->connecting ||
       (p->kind == TFST_END_STREAM && !p->opened))
     return TRUE;
   p->fin_done = TRUE;
@@ -408,7 +419,7 @@ session_deliver(TfstEnd *from, const guint8 *data, gsize len)
   from->bytes_in += len;
   session_touch(from->session);
   if (p->kind == TFST_END_SOCKET) {
-    if (tfst_buf_len(&p->out) == 0 && !p->connecting) {
+    if (tfst_buf_len(&p->out) == 0 && p->pipe == NULL && !p->connecting) {
       ssize_t n = send(p->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0 && errno != EAGAIN && errno != EINTR) {
         tfst_session_abort(from->session, errno, p);
@@ -442,48 +453,133 @@ session_deliver(TfstEnd *from, const guint8 *data, gsize len)
   return TRUE;
 }
 
-/* A client or target socket is readable: read straight into the hop's
- * output buffer, no intermediate copy. */
 static gboolean
-socket_read(TfstEnd *end)
+socket_eof(TfstEnd *end)
 {
   TfstEnd *p = peer_of(end);
-  gsize n;
-  ssize_t r;
-  guint8 *buf;
 
-  if (end->in_eof || !stream_can_send(p)) {
-    socket_update_io(end);
+  session_touch(end->session);
+  end->in_eof = TRUE;
+  p->out_fin = TRUE;
+  socket_update_io(end);
+  return end_try_fin(p);
+}
+
+/* Bytes read from a socket end went onto its peer's hop. */
+static void
+socket_took(TfstEnd *end, gsize n)
+{
+  TfstEnd *p = peer_of(end);
+
+  session_touch(end->session);
+  p->send_credit -= n;
+  end->bytes_in += n;
+  p->bytes_out += n;
+  end->bulk = n >= TFST_SPLICE_MIN && tfst_hop_zero_copy(p->hop);
+  socket_update_io(end);
+}
+
+static gboolean socket_read_copy(TfstEnd *end);
+
+/* Bulk: the socket's bytes go to the hop through a pipe, as one DATA frame
+ * (the hop is idle: socket_can_read()). */
+static gboolean
+socket_read_splice(TfstEnd *end)
+{
+  TfstEnd *p = peer_of(end);
+  TfstPipePool *pool = &end->session->engine->pipes;
+  TfstPipe *pipe = tfst_pipe_get(pool);
+  gssize n = -EAGAIN;
+
+  if (pipe != NULL)
+    n = tfst_pipe_fill(pool, pipe, end->fd, MIN((gsize)p->send_credit, TFST_DATA_CHUNK));
+  if (n > 0) {
+    tfst_hop_send_pipe(p->hop, p->id, pipe);
+    socket_took(end, n);
     return TRUE;
   }
-  n = MIN((gsize)p->send_credit, TFST_DATA_CHUNK);
-  buf = tfst_hop_reserve_data(p->hop, n);
-  r = recv(end->fd, buf, n, MSG_DONTWAIT);
+  tfst_pipe_put(pool, pipe);
+  if (n == 0)
+    return socket_eof(end);
+  if (pipe == NULL || pool->refused) {
+    end->bulk = FALSE;
+    return socket_read_copy(end);
+  }
+  if (n == -EAGAIN || n == -EINTR)
+    return TRUE;
+  tfst_session_abort(end->session, (int)-n, end);
+  return FALSE;
+}
+
+/* Small reads: straight into the hop's output buffer, one copy. */
+static gboolean
+socket_read_copy(TfstEnd *end)
+{
+  TfstEnd *p = peer_of(end);
+  gsize n = MIN((gsize)p->send_credit, TFST_DATA_CHUNK);
+  guint8 *buf = tfst_hop_reserve_data(p->hop, n);
+  ssize_t r = recv(end->fd, buf, n, MSG_DONTWAIT);
+
   if (r < 0) {
     if (errno == EAGAIN || errno == EINTR)
       return TRUE;
     tfst_session_abort(end->session, errno, end);
     return FALSE;
   }
-  session_touch(end->session);
-  if (r == 0) {
-    end->in_eof = TRUE;
-    p->out_fin = TRUE;
-    socket_update_io(end);
-    return end_try_fin(p);
-  }
+  if (r == 0)
+    return socket_eof(end);
   tfst_hop_commit_data(p->hop, p->id, r);
-  p->send_credit -= r;
-  end->bytes_in += r;
-  p->bytes_out += r;
-  socket_update_io(end);
+  socket_took(end, r);
   return TRUE;
+}
+
+/* A client or target socket is readable. */
+static gboolean
+socket_read(TfstEnd *end)
+{
+  TfstEnd *p = peer_of(end);
+
+  if (end->in_eof || !socket_can_read(end, p)) {
+    socket_update_io(end);
+    return TRUE;
+  }
+  if (end->bulk && tfst_hop_tx_idle(p->hop))
+    return socket_read_splice(end);
+  return socket_read_copy(end);
+}
+
+/* The end's pipe into its socket: bytes moved (0: would block) or -errno. */
+static gssize
+socket_drain_pipe(TfstEnd *end)
+{
+  TfstPipePool *pool = &end->session->engine->pipes;
+  gssize n = tfst_pipe_drain(pool, end->pipe, end->fd, end->pipe->len, tfst_buf_len(&end->out) > 0);
+
+  if (n < 0 && pool->refused)
+    n = tfst_pipe_to_buf(end->pipe, &end->out, TRUE);
+  if (n == -EAGAIN || n == -EINTR)
+    n = 0;
+  if (end->pipe->len == 0)
+    tfst_pipe_put(pool, g_steal_pointer(&end->pipe));
+  return n;
+}
+
+/* What is queued for a socket end, the pipe first: bytes written or -errno. */
+static gssize
+socket_write(TfstEnd *end)
+{
+  gssize a = 0, b;
+
+  if (end->pipe != NULL && ((a = socket_drain_pipe(end)) < 0 || end->pipe != NULL))
+    return a;
+  b = tfst_buf_send(&end->out, end->fd);
+  return b < 0 ? b : a + b;
 }
 
 static gboolean
 socket_flush(TfstEnd *end)
 {
-  gssize written = tfst_buf_send(&end->out, end->fd);
+  gssize written = socket_write(end);
 
   if (written < 0) {
     tfst_session_abort(end->session, (int)-written, end);
@@ -948,6 +1044,85 @@ end_recv_data(TfstEnd *end, const guint8 *p, guint32 len)
   }
   end->recv_allowance -= len;
   (void)session_deliver(end, p, len);
+}
+
+/* ---- zero copy: a DATA payload arriving through pipes ---- */
+
+/* The pipe's bytes copied behind what p already queues (a pipe of its own
+ * still draining, bytes in `out`, no credit or no idle hop). */
+static gboolean
+end_queue_pipe(TfstEnd *p, TfstPipe *pipe)
+{
+  gboolean was_empty = tfst_buf_len(&p->out) == 0;
+  int r = tfst_pipe_to_buf(pipe, &p->out, FALSE);
+
+  tfst_pipe_put(&p->session->engine->pipes, pipe);
+  if (r < 0) {
+    tfst_session_abort(p->session, -r, NULL);
+    return FALSE;
+  }
+  if (p->kind == TFST_END_SOCKET) {
+    socket_update_io(p);
+    return TRUE;
+  }
+  return was_empty ? stream_flush(p) : TRUE;
+}
+
+/* Bytes that arrived on stream end `from` in a pipe go out through its
+ * peer: spliced into the target socket, or on to the next hop as a DATA
+ * frame of their own (a relay), else copied. */
+static gboolean
+session_deliver_pipe(TfstEnd *from, TfstPipe *pipe)
+{
+  TfstEnd *p = peer_of(from);
+  gsize len = pipe->len;
+
+  from->bytes_in += len;
+  session_touch(from->session);
+  if (p->kind == TFST_END_SOCKET && p->pipe == NULL && tfst_buf_len(&p->out) == 0) {
+    p->pipe = pipe;
+    return socket_flush(p);
+  }
+  if (p->kind == TFST_END_STREAM && tfst_buf_len(&p->out) == 0 && p->send_credit >= (gint64)len &&
+      tfst_hop_tx_idle(p->hop)) {
+    tfst_hop_send_pipe(p->hop, p->id, pipe);
+    p->send_credit -= len;
+    p->bytes_out += len;
+    end_consumed(from, len);
+    return TRUE;
+  }
+  return end_queue_pipe(p, pipe);
+}
+
+/* hop_cb->splice_cb: a DATA frame mostly still in the hop socket.  Taken
+ * when it is one the normal path would accept (else that path reads it
+ * whole and says what is wrong); its window is charged at once. */
+gboolean
+tfst_session_splice_cb(TfstHop *hop, const TfstFrameHeader *h, const guint8 *payload, guint32 len)
+{
+  TfstEnd *end = g_hash_table_lookup(hop->streams, GUINT_TO_POINTER(h->session));
+
+  if (end == NULL || !end->opened || end->in_eof || (gint64)h->length > end->recv_allowance)
+    return FALSE;
+  end->recv_allowance -= h->length;
+  if (len > 0)
+    (void)session_deliver(end, payload, len);
+  return TRUE;
+}
+
+/* hop_cb->piece_cb: the next part of that payload.  A session gone since
+ * (reset) drops it, as a late frame is dropped. */
+void
+tfst_session_piece_cb(TfstHop *hop, guint32 id, TfstPipe *pipe, const guint8 *data, gsize len)
+{
+  TfstEnd *end = g_hash_table_lookup(hop->streams, GUINT_TO_POINTER(id));
+
+  if (end == NULL)
+    tfst_pipe_put(&hop->engine->pipes, pipe);
+  else if (pipe == NULL)
+    (void)session_deliver(end, data, len);
+  else
+    (void)session_deliver_pipe(end, pipe);
 }
 
 static void

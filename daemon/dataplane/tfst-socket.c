@@ -36,6 +36,13 @@ tfst_socket_tune(int fd, const TfstKeepaliveConf *ka)
   return r;
 }
 
+/* A hop socket: see TFST_HOP_NOTSENT_LOWAT. */
+int
+tfst_socket_limit_unsent(int fd, guint bytes)
+{
+  return set_int(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, (int)bytes);
+}
+
 /* IP_FREEBIND lets a listener bind an address the host does not have yet
  * (DHCP, VRRP, an interface that comes up late): it accepts connections as
  * soon as the address is assigned, as systemd's FreeBind=yes does for

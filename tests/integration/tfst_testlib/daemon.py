@@ -118,6 +118,13 @@ class Daemon:
         self.config_path = os.path.join(workdir, f"{role}@{instance}.conf")
         with open(self.config_path, "w") as f:
             f.write(config)
+        # The integration-copy suite (tests/meson.build) runs the data-plane
+        # tests again on the copying path, switched off by a drop-in as an
+        # administrator would.
+        if os.environ.get("TFST_TEST_ZERO_COPY") == "no":
+            os.makedirs(self.config_path + ".d", exist_ok=True)
+            with open(os.path.join(self.config_path + ".d", "zero-copy.conf"), "w") as f:
+                f.write("[Session]\nZeroCopy=no\n")
         self.proc = None
         self.log_path = None
         self.log_paths = []
