@@ -12,8 +12,10 @@
 /* What one pipe holds: a DATA chunk (TFST_DATA_CHUNK) fits in one. */
 #define TFST_PIPE_SIZE (256u * 1024u)
 /* Pipes in use at once, each two fds: beyond it transfers copy.  Far below
- * the 20 000 fds a process may have, so sessions keep theirs. */
-#define TFST_PIPE_MAX 128u
+ * the fds a process may have, so sessions keep theirs; and the kernel
+ * counts pipe capacity per user (fs.pipe-user-pages-soft, 64 MiB): the
+ * instances of one host, all user tfst, stay well inside it. */
+#define TFST_PIPE_MAX 64u
 /* Empty pipes kept for reuse; the rest are closed when they drain. */
 #define TFST_PIPE_SPARE 16u
 

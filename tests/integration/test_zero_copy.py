@@ -22,6 +22,18 @@ from tfst_testlib import (IO_TIMEOUT, KIB, MIB, SLOW, TfstTestCase, connect, ech
 ZERO_COPY = os.environ.get("TFST_TEST_ZERO_COPY", "yes") != "no"
 
 
+def pipe_fds(daemon):
+    """The daemon's open pipe ends."""
+    d = f"/proc/{daemon.pid}/fd"
+    n = 0
+    for fd in os.listdir(d):
+        try:
+            n += os.readlink(os.path.join(d, fd)).startswith("pipe:")
+        except OSError:
+            pass  # closed meanwhile
+    return n
+
+
 class SpliceCounter:
     """strace -c on one running daemon (all its threads): how many splice
     calls it made while attached."""
@@ -151,6 +163,43 @@ class ZeroCopyTest(TfstTestCase):
         finally:
             s.close()
         self.assertEqual(srv.result()["n"], n)
+
+    def test_many_waiting_downloads(self):
+        """80 downloads whose clients do not read at first: the proxies hold
+        their data within bounds (at most 64 pipes in a process, beyond that
+        bytes are copied; tests/test-pipe.c checks the pool itself), every
+        byte arrives once the clients read, and no pipe is left behind."""
+        srv = self.server(push_handler)
+        top = self.chain(bulk=srv.addr)
+        fds = {d.label: d.fd_count() for d in top.daemons()}
+        n, count = 2 * MIB, 80
+        socks = [connect(top.listen_addr("gw1", "bulk"), rcvbuf=32 * KIB) for _ in range(count)]
+        results = [None] * count
+        try:
+            for i, s in enumerate(socks):
+                s.sendall(f"PUSH {n} {100 + i}\n".encode())
+            # Only makes it likelier that the data waits in the proxies.
+            time.sleep(1.0)
+            for d in top.daemons():
+                held = pipe_fds(d) // 2
+                self.assertLessEqual(held, 64 if ZERO_COPY else 0, f"pipes held by {d.label}")
+
+            def read(i):
+                results[i] = hash_until_eof(socks[i], 60)
+
+            threads = [threading.Thread(target=read, args=(i,), daemon=True) for i in range(count)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(150 * SLOW)
+        finally:
+            for s in socks:
+                s.close()
+        for i, r in enumerate(results):
+            self.assertEqual(r, (stream_sha(n, 100 + i), n), f"download {i}")
+        for d in top.daemons():
+            wait_until(lambda: d.fd_count() <= fds[d.label], 10 * SLOW,
+                       what=f"{d.label}'s pipes to be closed (fds back to {fds[d.label]})")
 
 
 if __name__ == "__main__":
