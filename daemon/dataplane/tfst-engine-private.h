@@ -437,6 +437,11 @@ struct TfstEngine {
   const TfstEngineObserver *observer;
   gpointer observer_data;
   gint changed_pending; /* atomic: a "changed" call is queued */
+  /* tfst-notify.c: when the last "changed" went to the main context, and
+   * the timer that sends a later one (armed while deferred). */
+  gint64 changed_posted_us;
+  gboolean changed_deferred;
+  sd_event_source *changed_timer;
   TfstNotifyLimit handshake_limit;
   TfstNotifyLimit refused_limit;
 
@@ -570,6 +575,8 @@ char *tfst_status_text(TfstEngine *e);
 
 /* tfst-notify.c: change notification to the control plane (a leaf) */
 void tfst_notify_changed(TfstEngine *e);
+/* Sends a "changed" still deferred and drops its timer (teardown). */
+void tfst_notify_flush(TfstEngine *e);
 void tfst_notify_handshake(TfstEngine *e, gboolean ok, const char *label, const char *reason);
 /* kind: "failover" or "failback"; from/to: labels, "" for none. */
 /* limit: "max-sessions", "max-sessions-per-child" or "open-rate" */

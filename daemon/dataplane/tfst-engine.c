@@ -398,6 +398,7 @@ engine_teardown(TfstEngine *e)
   e->status_timer = sd_event_source_disable_unref(e->status_timer);
   tfst_events_free(e);
   tfst_router_free(e);
+  tfst_notify_flush(e);
 }
 
 static void
@@ -596,6 +597,8 @@ tfst_engine_free(TfstEngine *e)
     }
     g_async_queue_unref(e->commands);
   }
+  /* Never started: a change deferred before the loop ran goes nowhere. */
+  e->changed_timer = sd_event_source_disable_unref(e->changed_timer);
   g_clear_pointer(&e->event, sd_event_unref);
   if (e->wake_fd >= 0)
     close(e->wake_fd);
