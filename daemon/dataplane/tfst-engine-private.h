@@ -222,6 +222,13 @@ struct TfstListener {
   TfstSockAddr addr;
   sd_event_source *io;
   sd_event_source *retry; /* re-enable after EMFILE */
+  /* Forward listeners: the session keepalive settings the listening socket
+   * carries, which the sockets it accepts inherit (tfst_socket_tune_accepted),
+   * and how many more times accept must run dry before the queue holds only
+   * sockets made after that. */
+  gboolean tuned;
+  guint stale_drains;
+  TfstKeepaliveConf tuned_ka;
 };
 
 struct TfstConnector {
@@ -466,6 +473,11 @@ TfstEngine *tfst_engine_new_state(TfstConfig *config, TfstLog *log);
 
 /* tfst-socket.c */
 int tfst_socket_tune(int fd, const TfstKeepaliveConf *ka);
+/* The same for a socket we made ourselves and never tuned before. */
+int tfst_socket_tune_new(int fd, const TfstKeepaliveConf *ka);
+/* tfst_socket_tune() for a socket `l` accepted, skipped where it inherited
+ * the same settings from `l`. */
+void tfst_socket_tune_accepted(TfstListener *l, int fd, const TfstKeepaliveConf *ka);
 /* bind(), and when the address is not on this host (EADDRNOTAVAIL) again
  * with IP_FREEBIND: 0 or -errno.  Listeners only: a connection from a
  * missing address fails anyway. */
@@ -474,7 +486,7 @@ int tfst_socket_listen(const TfstSockAddr *addr);
 int tfst_socket_connect(const TfstSockAddr *addr, const TfstHopConf *local, guint16 *next_sport);
 int tfst_socket_error(int fd);
 void tfst_socket_reset_close(int fd);
-gboolean tfst_socket_original_dst(int fd, TfstSockAddr *out);
+gboolean tfst_socket_original_dst(int fd, int family, TfstSockAddr *out);
 
 /* tfst-hop.c */
 TfstHop *tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c);

@@ -273,6 +273,9 @@ listener_io_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
     if (cfd < 0) {
       if (errno == EINTR || errno == ECONNABORTED)
         continue;
+      /* Drained: see tfst_socket_tune_accepted(). */
+      if (errno == EAGAIN && l->stale_drains > 0)
+        l->stale_drains--;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
         listener_pause(l, errno);
       return 0;

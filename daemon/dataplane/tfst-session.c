@@ -70,13 +70,25 @@ socket_unregister(TfstEnd *end)
   end->registered = FALSE;
 }
 
+/* close() takes a socket out of the epoll set by itself (nothing dups
+ * session sockets): an EPOLL_CTL_DEL first would be one more syscall per
+ * socket and session. */
+static void
+socket_close(TfstEnd *end, gboolean reset)
+{
+  end->registered = FALSE;
+  if (reset)
+    tfst_socket_reset_close(end->fd);
+  else
+    close(end->fd);
+  end->fd = -1;
+}
+
 static void
 end_release(TfstEnd *end)
 {
-  if (end->fd >= 0) {
-    socket_unregister(end);
-    close(end->fd);
-  }
+  if (end->fd >= 0)
+    socket_close(end, FALSE);
   end->fd = -1;
   if (end->kind == TFST_END_STREAM && end->hop != NULL) {
     if (end->charged)
@@ -147,9 +159,7 @@ tfst_session_abort(TfstSession *s, int err, TfstEnd *origin)
     if (end == origin)
       continue;
     if (end->kind == TFST_END_SOCKET && end->fd >= 0) {
-      socket_unregister(end);
-      tfst_socket_reset_close(end->fd);
-      end->fd = -1;
+      socket_close(end, TRUE);
     } else if (end->hop != NULL && !end->hop->closing) {
       guint8 type = !end->we_opened && !end->opened ? TFST_FRAME_OPEN_FAIL : TFST_FRAME_RST;
       tfst_hop_send_u32(end->hop, type, end->id, (guint32)err);
@@ -530,7 +540,7 @@ target_connected(TfstEnd *end)
   TfstEnd *up = &s->end[0];
 
   end->connecting = FALSE;
-  (void)tfst_socket_tune(end->fd, &s->engine->config->session_keepalive);
+  (void)tfst_socket_tune_new(end->fd, &s->engine->config->session_keepalive);
   up->opened = TRUE;
   tfst_hop_send_u32(up->hop, TFST_FRAME_OPEN_OK, up->id, up->window);
   session_opened(s);
@@ -715,7 +725,7 @@ tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *
     tfst_socket_reset_close(fd);
     return;
   }
-  if (!tfst_socket_original_dst(fd, &dest) && fw->has_destination)
+  if (!tfst_socket_original_dst(fd, peer->sa.sa_family, &dest) && fw->has_destination)
     dest = fw->destination;
   if (e->config->role == TFST_ROLE_GWPROXY) {
     hop = tfst_parents_for(e, fw->name);
@@ -745,7 +755,7 @@ tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *
   s->origin = g_ref_string_new_intern(e->config->label);
   s->client = *peer;
   s->dest = dest;
-  (void)tfst_socket_tune(fd, &e->config->session_keepalive);
+  tfst_socket_tune_accepted(l, fd, &e->config->session_keepalive);
   socket_attach(&s->end[0], fd, 0);
   stream_attach(&s->end[1], hop, tfst_hop_alloc_id(hop), e->config->initial_window);
   s->route = route != NULL ? g_ref_string_new_intern(route) : NULL;
