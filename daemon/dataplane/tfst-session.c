@@ -564,8 +564,11 @@ socket_event(TfstEnd *end, guint32 revents)
 {
   int fd = end->fd;
 
+  /* A connect that failed reports EPOLLERR; writable alone means it is
+   * established, and asking SO_ERROR then would cost every session a
+   * syscall. */
   if (end->connecting) {
-    int err = tfst_socket_error(fd);
+    int err = revents & (EPOLLERR | EPOLLHUP) ? tfst_socket_error(fd) : 0;
     if (err != 0)
       target_failed(end->session, err);
     else
