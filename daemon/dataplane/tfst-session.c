@@ -510,12 +510,12 @@ socket_flush(TfstEnd *end)
 
 /* ---- establishing ---- */
 
-/* FINs that arrived while the session was opening. */
-static void
+/* FINs that arrived while the session was opening; FALSE when that ended
+ * it (it is freed). */
+static gboolean
 session_send_fins(TfstSession *s)
 {
-  if (end_try_fin(&s->end[0]))
-    (void)end_try_fin(&s->end[1]);
+  return end_try_fin(&s->end[0]) && end_try_fin(&s->end[1]);
 }
 
 static void
@@ -530,7 +530,15 @@ session_opened(TfstSession *s)
   for (int i = 0; i < 2; i++)
     if (s->end[i].kind == TFST_END_SOCKET)
       socket_update_io(&s->end[i]);
-  session_send_fins(s);
+  if (!session_send_fins(s))
+    return;
+  /* Most clients speak first, and their first bytes have usually arrived
+   * by the time OPEN_OK does: reading them now spares the trip through
+   * epoll (two epoll_wait calls) that would announce them.  A client that
+   * waits for the server costs one recv that finds nothing.  Callers touch
+   * nothing of the session after this (it may end here). */
+  if (s->originated && s->end[0].kind == TFST_END_SOCKET && s->end[0].fd >= 0)
+    (void)socket_read(&s->end[0]);
 }
 
 static void
