@@ -247,6 +247,13 @@ struct TfstListener {
   TfstSockAddr addr;
   sd_event_source *io;
   sd_event_source *retry; /* re-enable after EMFILE */
+  /* Forward listeners: the session keepalive settings the listening socket
+   * carries, which the sockets it accepts inherit (tfst_socket_tune_accepted),
+   * and how many more times accept must run dry before the queue holds only
+   * sockets made after that. */
+  gboolean tuned;
+  guint stale_drains;
+  TfstKeepaliveConf tuned_ka;
 };
 
 struct TfstConnector {
@@ -470,6 +477,11 @@ struct TfstEngine {
   const TfstEngineObserver *observer;
   gpointer observer_data;
   gint changed_pending; /* atomic: a "changed" call is queued */
+  /* tfst-notify.c: when the last "changed" went to the main context, and
+   * the timer that sends a later one (armed while deferred). */
+  gint64 changed_posted_us;
+  gboolean changed_deferred;
+  sd_event_source *changed_timer;
   TfstNotifyLimit handshake_limit;
   TfstNotifyLimit refused_limit;
 
@@ -495,6 +507,11 @@ TfstEngine *tfst_engine_new_state(TfstConfig *config, TfstLog *log);
 /* tfst-socket.c */
 int tfst_socket_tune(int fd, const TfstKeepaliveConf *ka);
 int tfst_socket_limit_unsent(int fd, guint bytes);
+/* The same for a socket we made ourselves and never tuned before. */
+int tfst_socket_tune_new(int fd, const TfstKeepaliveConf *ka);
+/* tfst_socket_tune() for a socket `l` accepted, skipped where it inherited
+ * the same settings from `l`. */
+void tfst_socket_tune_accepted(TfstListener *l, int fd, const TfstKeepaliveConf *ka);
 /* bind(), and when the address is not on this host (EADDRNOTAVAIL) again
  * with IP_FREEBIND: 0 or -errno.  Listeners only: a connection from a
  * missing address fails anyway. */
@@ -503,7 +520,7 @@ int tfst_socket_listen(const TfstSockAddr *addr);
 int tfst_socket_connect(const TfstSockAddr *addr, const TfstHopConf *local, guint16 *next_sport);
 int tfst_socket_error(int fd);
 void tfst_socket_reset_close(int fd);
-gboolean tfst_socket_original_dst(int fd, TfstSockAddr *out);
+gboolean tfst_socket_original_dst(int fd, int family, TfstSockAddr *out);
 
 /* tfst-hop.c */
 TfstHop *tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c);
@@ -610,6 +627,8 @@ char *tfst_status_text(TfstEngine *e);
 
 /* tfst-notify.c: change notification to the control plane (a leaf) */
 void tfst_notify_changed(TfstEngine *e);
+/* Sends a "changed" still deferred and drops its timer (teardown). */
+void tfst_notify_flush(TfstEngine *e);
 void tfst_notify_handshake(TfstEngine *e, gboolean ok, const char *label, const char *reason);
 /* kind: "failover" or "failback"; from/to: labels, "" for none. */
 /* limit: "max-sessions", "max-sessions-per-child" or "open-rate" */

@@ -274,6 +274,9 @@ listener_io_cb(sd_event_source *s, int fd, guint32 revents, void *userdata)
     if (cfd < 0) {
       if (errno == EINTR || errno == ECONNABORTED)
         continue;
+      /* Drained: see tfst_socket_tune_accepted(). */
+      if (errno == EAGAIN && l->stale_drains > 0)
+        l->stale_drains--;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
         listener_pause(l, errno);
       return 0;
@@ -402,6 +405,7 @@ engine_teardown(TfstEngine *e)
   e->status_timer = sd_event_source_disable_unref(e->status_timer);
   tfst_events_free(e);
   tfst_router_free(e);
+  tfst_notify_flush(e);
 }
 
 static void
@@ -600,6 +604,8 @@ tfst_engine_free(TfstEngine *e)
     }
     g_async_queue_unref(e->commands);
   }
+  /* Never started: a change deferred before the loop ran goes nowhere. */
+  e->changed_timer = sd_event_source_disable_unref(e->changed_timer);
   g_clear_pointer(&e->event, sd_event_unref);
   if (e->wake_fd >= 0)
     close(e->wake_fd);

@@ -30,15 +30,68 @@ changed_idle(gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Called often (every session open and close): one idle is queued until
- * the control plane has seen it. */
+/* The control plane refreshes at most every 250 ms anyway
+ * (tfst-instance-refresh.c); sending it fewer wake-ups than that costs it
+ * nothing, while one per session open and close cost each process two
+ * context switches per session (issue 19). */
+#define TFST_CHANGED_GAP_US (100 * 1000)
+
+static void
+changed_post(TfstEngine *e, gint64 now)
+{
+  e->changed_posted_us = now;
+  e->changed_deferred = FALSE;
+  /* One idle is queued until the control plane has seen it. */
+  if (g_atomic_int_compare_and_exchange(&e->changed_pending, 0, 1))
+    invoke_on_main(changed_idle, e, NULL);
+}
+
+static int
+changed_timer_cb(sd_event_source *src, guint64 usec, void *userdata)
+{
+  changed_post(userdata, (gint64)usec);
+  return 0;
+}
+
+static void
+changed_defer(TfstEngine *e)
+{
+  guint64 due = (guint64)(e->changed_posted_us + TFST_CHANGED_GAP_US);
+
+  e->changed_deferred = TRUE;
+  if (e->changed_timer == NULL) {
+    if (sd_event_add_time(e->event, &e->changed_timer, CLOCK_MONOTONIC, due, 0, changed_timer_cb,
+                          e) < 0)
+      changed_post(e, e->changed_posted_us + TFST_CHANGED_GAP_US);
+    return;
+  }
+  sd_event_source_set_time(e->changed_timer, due);
+  sd_event_source_set_enabled(e->changed_timer, SD_EVENT_ONESHOT);
+}
+
+/* Called often (every session open and close): the first change after a
+ * quiet spell goes to the main context at once, the ones right after it
+ * together at most TFST_CHANGED_GAP_US later. */
 void
 tfst_notify_changed(TfstEngine *e)
 {
-  if (e->observer == NULL || e->observer->changed == NULL)
+  guint64 now = 0;
+
+  if (e->observer == NULL || e->observer->changed == NULL || e->changed_deferred)
     return;
-  if (g_atomic_int_compare_and_exchange(&e->changed_pending, 0, 1))
-    invoke_on_main(changed_idle, e, NULL);
+  sd_event_now(e->event, CLOCK_MONOTONIC, &now);
+  if (e->stopping || (gint64)now - e->changed_posted_us >= TFST_CHANGED_GAP_US)
+    changed_post(e, (gint64)now);
+  else
+    changed_defer(e);
+}
+
+void
+tfst_notify_flush(TfstEngine *e)
+{
+  if (e->changed_deferred)
+    changed_post(e, e->changed_posted_us + TFST_CHANGED_GAP_US);
+  e->changed_timer = sd_event_source_disable_unref(e->changed_timer);
 }
 
 typedef struct {

@@ -70,13 +70,25 @@ socket_unregister(TfstEnd *end)
   end->registered = FALSE;
 }
 
+/* close() takes a socket out of the epoll set by itself (nothing dups
+ * session sockets): an EPOLL_CTL_DEL first would be one more syscall per
+ * socket and session. */
+static void
+socket_close(TfstEnd *end, gboolean reset)
+{
+  end->registered = FALSE;
+  if (reset)
+    tfst_socket_reset_close(end->fd);
+  else
+    close(end->fd);
+  end->fd = -1;
+}
+
 static void
 end_release(TfstEnd *end)
 {
-  if (end->fd >= 0) {
-    socket_unregister(end);
-    close(end->fd);
-  }
+  if (end->fd >= 0)
+    socket_close(end, FALSE);
   end->fd = -1;
   if (end->kind == TFST_END_STREAM && end->hop != NULL) {
     if (end->charged)
@@ -148,9 +160,7 @@ tfst_session_abort(TfstSession *s, int err, TfstEnd *origin)
     if (end == origin)
       continue;
     if (end->kind == TFST_END_SOCKET && end->fd >= 0) {
-      socket_unregister(end);
-      tfst_socket_reset_close(end->fd);
-      end->fd = -1;
+      socket_close(end, TRUE);
     } else if (end->hop != NULL && !end->hop->closing) {
       guint8 type = !end->we_opened && !end->opened ? TFST_FRAME_OPEN_FAIL : TFST_FRAME_RST;
       tfst_hop_send_u32(end->hop, type, end->id, (guint32)err);
@@ -596,12 +606,12 @@ socket_flush(TfstEnd *end)
 
 /* ---- establishing ---- */
 
-/* FINs that arrived while the session was opening. */
-static void
+/* FINs that arrived while the session was opening; FALSE when that ended
+ * it (it is freed). */
+static gboolean
 session_send_fins(TfstSession *s)
 {
-  if (end_try_fin(&s->end[0]))
-    (void)end_try_fin(&s->end[1]);
+  return end_try_fin(&s->end[0]) && end_try_fin(&s->end[1]);
 }
 
 static void
@@ -616,7 +626,15 @@ session_opened(TfstSession *s)
   for (int i = 0; i < 2; i++)
     if (s->end[i].kind == TFST_END_SOCKET)
       socket_update_io(&s->end[i]);
-  session_send_fins(s);
+  if (!session_send_fins(s))
+    return;
+  /* Most clients speak first, and their first bytes have usually arrived
+   * by the time OPEN_OK does: reading them now spares the trip through
+   * epoll (two epoll_wait calls) that would announce them.  A client that
+   * waits for the server costs one recv that finds nothing.  Callers touch
+   * nothing of the session after this (it may end here). */
+  if (s->originated && s->end[0].kind == TFST_END_SOCKET && s->end[0].fd >= 0)
+    (void)socket_read(&s->end[0]);
 }
 
 static void
@@ -626,7 +644,7 @@ target_connected(TfstEnd *end)
   TfstEnd *up = &s->end[0];
 
   end->connecting = FALSE;
-  (void)tfst_socket_tune(end->fd, &s->engine->config->session_keepalive);
+  (void)tfst_socket_tune_new(end->fd, &s->engine->config->session_keepalive);
   up->opened = TRUE;
   tfst_hop_send_u32(up->hop, TFST_FRAME_OPEN_OK, up->id, up->window);
   session_opened(s);
@@ -650,8 +668,11 @@ socket_event(TfstEnd *end, guint32 revents)
 {
   int fd = end->fd;
 
+  /* A connect that failed reports EPOLLERR; writable alone means it is
+   * established, and asking SO_ERROR then would cost every session a
+   * syscall. */
   if (end->connecting) {
-    int err = tfst_socket_error(fd);
+    int err = revents & (EPOLLERR | EPOLLHUP) ? tfst_socket_error(fd) : 0;
     if (err != 0)
       target_failed(end->session, err);
     else
@@ -811,7 +832,7 @@ tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *
     tfst_socket_reset_close(fd);
     return;
   }
-  if (!tfst_socket_original_dst(fd, &dest) && fw->has_destination)
+  if (!tfst_socket_original_dst(fd, peer->sa.sa_family, &dest) && fw->has_destination)
     dest = fw->destination;
   if (e->config->role == TFST_ROLE_GWPROXY) {
     hop = tfst_parents_for(e, fw->name);
@@ -841,7 +862,7 @@ tfst_session_accept(TfstEngine *e, TfstListener *l, int fd, const TfstSockAddr *
   s->origin = g_ref_string_new_intern(e->config->label);
   s->client = *peer;
   s->dest = dest;
-  (void)tfst_socket_tune(fd, &e->config->session_keepalive);
+  tfst_socket_tune_accepted(l, fd, &e->config->session_keepalive);
   socket_attach(&s->end[0], fd, 0);
   stream_attach(&s->end[1], hop, tfst_hop_alloc_id(hop), e->config->initial_window);
   s->route = route != NULL ? g_ref_string_new_intern(route) : NULL;

@@ -19,20 +19,23 @@ set_int(int fd, int level, int opt, int v)
 /* Keepalive keeps firewall state entries alive and finds dead peers;
  * TCP_USER_TIMEOUT bounds how long unacknowledged data may sit.  Every
  * option is set, also to its off value, so that retuning a live socket
- * (org.tfst.Tfst1.Keepalive, reload) undoes what was set before. */
-int
-tfst_socket_tune(int fd, const TfstKeepaliveConf *ka)
+ * (org.tfst.Tfst1.Keepalive, reload) undoes what was set before; a `fresh`
+ * socket has the off values already and skips them. */
+static int
+tune(int fd, const TfstKeepaliveConf *ka, gboolean fresh)
 {
   int r = 0;
 
   r = r ?: set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
-  r = r ?: set_int(fd, SOL_SOCKET, SO_KEEPALIVE, ka->enabled);
+  if (ka->enabled || !fresh)
+    r = r ?: set_int(fd, SOL_SOCKET, SO_KEEPALIVE, ka->enabled);
   if (ka->enabled) {
     r = r ?: set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, (int)MAX(ka->idle_s, 1u));
     r = r ?: set_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, (int)MAX(ka->interval_s, 1u));
     r = r ?: set_int(fd, IPPROTO_TCP, TCP_KEEPCNT, (int)MAX(ka->count, 1u));
   }
-  r = r ?: set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (int)ka->user_timeout_ms);
+  if (ka->user_timeout_ms != 0 || !fresh)
+    r = r ?: set_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, (int)ka->user_timeout_ms);
   return r;
 }
 
@@ -41,6 +44,46 @@ int
 tfst_socket_limit_unsent(int fd, guint bytes)
 {
   return set_int(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, (int)bytes);
+}
+
+int
+tfst_socket_tune(int fd, const TfstKeepaliveConf *ka)
+{
+  return tune(fd, ka, FALSE);
+}
+
+int
+tfst_socket_tune_new(int fd, const TfstKeepaliveConf *ka)
+{
+  return tune(fd, ka, TRUE);
+}
+
+static gboolean
+keepalive_same(const TfstKeepaliveConf *a, const TfstKeepaliveConf *b)
+{
+  return a->enabled == b->enabled && a->idle_s == b->idle_s && a->interval_s == b->interval_s &&
+         a->count == b->count && a->user_timeout_ms == b->user_timeout_ms;
+}
+
+/* Linux copies a listening socket's options (TCP_NODELAY, keepalive,
+ * TCP_USER_TIMEOUT) to each connection when its handshake completes, so a
+ * listener tuned like its sessions saves every session six setsockopt
+ * calls.  The settings change by reload or over D-Bus: the first accept
+ * after that retunes the listener, and every socket that was queued before
+ * is tuned on its own until accept has run dry (see listener_io_cb). */
+void
+tfst_socket_tune_accepted(TfstListener *l, int fd, const TfstKeepaliveConf *ka)
+{
+  if (l->tuned && l->stale_drains == 0 && keepalive_same(&l->tuned_ka, ka))
+    return;
+  (void)tfst_socket_tune(fd, ka);
+  if (l->tuned && keepalive_same(&l->tuned_ka, ka))
+    return;
+  l->tuned = tfst_socket_tune(l->fd, ka) == 0;
+  l->tuned_ka = *ka;
+  /* Twice: a handshake completing on another CPU right now may still copy
+   * the old options and be queued just after this wake-up's last accept. */
+  l->stale_drains = 2;
 }
 
 /* IP_FREEBIND lets a listener bind an address the host does not have yet
@@ -175,22 +218,25 @@ tfst_socket_reset_close(int fd)
 }
 
 /* The address the client really dialled when a firewall REDIRECT/DNAT sent
- * it to our listener; FALSE when the connection was not redirected. */
+ * it to our listener; FALSE when the connection was not redirected.
+ * `family` is the socket's (the peer address accept() gave).  Asked first,
+ * the firewall answers most connections (not redirected) with an error,
+ * which spares them the getsockname() the comparison needs. */
 gboolean
-tfst_socket_original_dst(int fd, TfstSockAddr *out)
+tfst_socket_original_dst(int fd, int family, TfstSockAddr *out)
 {
   TfstSockAddr local = {0}, orig = {0};
-  socklen_t len = sizeof(local);
+  socklen_t len = sizeof(orig);
   int r;
 
-  if (getsockname(fd, &local.sa, &len) < 0)
-    return FALSE;
-  len = sizeof(orig);
-  if (local.sa.sa_family == AF_INET)
+  if (family == AF_INET)
     r = getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &orig, &len);
   else
     r = getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &orig, &len);
-  if (r < 0 || tfst_addr_equal(&orig, &local, TRUE))
+  if (r < 0)
+    return FALSE;
+  len = sizeof(local);
+  if (getsockname(fd, &local.sa, &len) < 0 || tfst_addr_equal(&orig, &local, TRUE))
     return FALSE;
   *out = orig;
   return TRUE;

@@ -160,6 +160,14 @@ class SettingsTest(KeepaliveTestCase):
         self.wait_ss_keepalive(conn, 3000, "client socket: keepalive timer within 3 s")
         self.assertEqual(self.get("gw1", "hops")["Idle"], 300)
         s.exchange(1000, 1000)  # the retuned session still carries data
+        # A client accepted after the change has it too: the forward
+        # listener is retuned and what it accepts inherits its options.
+        s2 = self.session()
+        s2.exchange(10, 10)
+        new = [(c["local"], c["remote"]) for c in self.audit("gw1") if c["kind"] == "client"]
+        new = [c for c in new if c != conn]
+        self.assertEqual(len(new), 1, new)
+        self.wait_ss_keepalive(new[0], 3000, "new client socket: keepalive timer within 3 s")
 
     def test_invalid_changes_change_nothing(self):
         """Each bad call fails with InvalidArgs naming what was wrong, and
