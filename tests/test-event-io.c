@@ -777,20 +777,37 @@ test_tcp_fairness(Fixture *fx, gconstpointer data)
 
 /* ---- input: setup ------------------------------------------------------- */
 
+static void activated_free(TfstActivatedFd *a);
+
+/* NULL when the address is taken (EADDRINUSE). */
 static TfstActivatedFd *
-activated_new(int type, const TfstSockAddr *addr)
+activated_try_new(int type, const TfstSockAddr *addr)
 {
   TfstActivatedFd *a = g_new0(TfstActivatedFd, 1);
   socklen_t len = sizeof(a->addr);
 
   a->fd = socket(addr->sa.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   g_assert_cmpint(a->fd, >=, 0);
-  g_assert_cmpint(bind(a->fd, &addr->sa, tfst_addr_len(addr)), ==, 0);
+  if (bind(a->fd, &addr->sa, tfst_addr_len(addr)) < 0) {
+    g_assert_cmpint(errno, ==, EADDRINUSE);
+    close(a->fd);
+    g_free(a);
+    return NULL;
+  }
   if (type == SOCK_STREAM)
     g_assert_cmpint(listen(a->fd, 16), ==, 0);
   g_assert_cmpint(getsockname(a->fd, &a->addr.sa, &len), ==, 0);
   a->type = type;
   a->name = g_strdup("tfst-gwproxy@test.socket");
+  return a;
+}
+
+static TfstActivatedFd *
+activated_new(int type, const TfstSockAddr *addr)
+{
+  TfstActivatedFd *a = activated_try_new(type, addr);
+
+  g_assert_nonnull(a);
   return a;
 }
 
@@ -809,14 +826,20 @@ test_activated(Fixture *fx, gconstpointer data)
   g_autoptr(GPtrArray) fds = g_ptr_array_new_with_free_func((GDestroyNotify)activated_free);
   g_autoptr(GError) error = NULL;
   TfstSockAddr any = loopback("127.0.0.1", 0);
-  TfstActivatedFd *udp = activated_new(SOCK_DGRAM, &any);
+  TfstActivatedFd *udp = NULL;
   TfstActivatedFd *tcp = NULL;
   TfstEventAddr want;
   int fd;
 
+  /* TCP on the same port as the UDP socket: told apart by type.  The
+   * kernel chose the UDP port; another process may hold it for TCP. */
+  for (guint i = 0; i < 100 && tcp == NULL; i++) {
+    g_clear_pointer(&udp, activated_free);
+    udp = activated_new(SOCK_DGRAM, &any);
+    tcp = activated_try_new(SOCK_STREAM, &udp->addr);
+  }
+  g_assert_nonnull(tcp);
   g_ptr_array_add(fds, udp);
-  /* TCP on the same port as the UDP socket: told apart by type. */
-  tcp = activated_new(SOCK_STREAM, &udp->addr);
   g_ptr_array_add(fds, tcp);
   want.addr = udp->addr;
   want.transport = TFST_EVENT_TCP;
