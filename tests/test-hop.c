@@ -361,97 +361,6 @@ test_hop_room(Fixture *f, gconstpointer data)
   g_assert_cmpuint(f->calls.rooms, ==, 1);
 }
 
-/* A pipe from the engine's pool holding len bytes of c. */
-static TfstPipe *
-pipe_of(Fixture *f, char c, gsize len)
-{
-  g_autofree guint8 *b = g_malloc(len);
-  TfstPipe *pipe = tfst_pipe_get(&f->e->pipes);
-
-  g_assert_nonnull(pipe);
-  memset(b, c, len);
-  g_assert_cmpint(write(pipe->wr, b, len), ==, (gssize)len);
-  pipe->len = len;
-  return pipe;
-}
-
-static void
-expect_data(Fixture *f, guint32 session, char c, gsize len)
-{
-  g_autoptr(GBytes) payload = NULL;
-  TfstFrameHeader h;
-  const guint8 *p;
-  gsize n;
-
-  g_assert_true(tfst_test_peer_next_frame(&f->peer, f->e->event, &h, &payload));
-  g_assert_cmpuint(h.type, ==, TFST_FRAME_DATA);
-  g_assert_cmpuint(h.session, ==, session);
-  p = g_bytes_get_data(payload, &n);
-  g_assert_cmpuint(n, ==, len);
-  for (gsize i = 0; i < n; i++)
-    if (p[i] != (guint8)c)
-      g_error("session %u: byte %zu is %#x, not %#x", session, i, p[i], (guint8)c);
-}
-
-/* Spliced frames queued while the socket is full leave in the order they
- * were queued among the copied ones, each whole: a relay forwards what it
- * splices in while the frame before is still going out. */
-static void
-test_spliced_frames_in_order(Fixture *f, gconstpointer data)
-{
-  guint8 small[TFST_FRAME_HEADER_SIZE + 1] = {0};
-  g_autofree guint8 *frame = g_malloc0(TFST_FRAME_HEADER_SIZE + 65536);
-  guint filler = 0;
-
-  handshake(f);
-  g_assert_true(tfst_test_run_until(f->e->event, is_up, f, 200));
-  tfst_frame_header_encode(frame, TFST_FRAME_DATA, 2, 65536);
-  for (; tfst_buf_len(&f->hop->out) == 0; filler++)
-    tfst_hop_send(f->hop, frame, TFST_FRAME_HEADER_SIZE + 65536);
-  g_assert_true(tfst_hop_can_queue_pipe(f->hop));
-  g_assert_false(tfst_hop_tx_idle(f->hop));
-  tfst_hop_send_pipe(f->hop, 3, pipe_of(f, 'A', 100000));
-  tfst_frame_header_encode(small, TFST_FRAME_DATA, 4, 1);
-  small[TFST_FRAME_HEADER_SIZE] = 'x';
-  tfst_hop_send(f->hop, small, sizeof(small));
-  tfst_hop_send_pipe(f->hop, 5, pipe_of(f, 'B', 70000));
-  tfst_hop_send_pipe(f->hop, 6, pipe_of(f, 'C', 30000));
-  small[TFST_FRAME_HEADER_SIZE] = 'y';
-  tfst_frame_header_encode(small, TFST_FRAME_DATA, 7, 1);
-  tfst_hop_send(f->hop, small, sizeof(small));
-  for (guint i = 0; i < filler; i++)
-    expect_data(f, 2, 0, 65536);
-  expect_data(f, 3, 'A', 100000);
-  expect_data(f, 4, 'x', 1);
-  expect_data(f, 5, 'B', 70000);
-  expect_data(f, 6, 'C', 30000);
-  expect_data(f, 7, 'y', 1);
-  g_assert_cmpuint(f->hop->tx_count, ==, 0);
-  g_assert_cmpuint(f->e->pipes.used, ==, 0);
-  g_assert_true(tfst_hop_tx_idle(f->hop));
-}
-
-/* The queue is bounded: once full, a relay copies instead. */
-static void
-test_spliced_frames_bounded(Fixture *f, gconstpointer data)
-{
-  g_autofree guint8 *frame = g_malloc0(TFST_FRAME_HEADER_SIZE + 65536);
-
-  handshake(f);
-  g_assert_true(tfst_test_run_until(f->e->event, is_up, f, 200));
-  tfst_frame_header_encode(frame, TFST_FRAME_DATA, 2, 65536);
-  while (tfst_buf_len(&f->hop->out) == 0)
-    tfst_hop_send(f->hop, frame, TFST_FRAME_HEADER_SIZE + 65536);
-  for (guint i = 0; i < TFST_HOP_TX_PIPES; i++) {
-    g_assert_true(tfst_hop_can_queue_pipe(f->hop));
-    tfst_hop_send_pipe(f->hop, 3, pipe_of(f, 'A', 1000));
-  }
-  g_assert_false(tfst_hop_can_queue_pipe(f->hop));
-  /* Closing the hop gives the pipes back. */
-  tfst_hop_close(f->hop, 0, "test over");
-  g_assert_cmpuint(f->e->pipes.used, ==, 0);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -468,8 +377,6 @@ main(int argc, char **argv)
   ADD("/hop/event-ack-from-child", test_event_ack_from_child);
   ADD("/hop/event-before-up", test_event_before_up);
   ADD("/hop/hop-room", test_hop_room);
-  ADD("/hop/spliced-frames-in-order", test_spliced_frames_in_order);
-  ADD("/hop/spliced-frames-bounded", test_spliced_frames_bounded);
 #undef ADD
   return g_test_run();
 }

@@ -57,14 +57,12 @@ tfst_buf_clear(TfstBuf *b)
 }
 
 gssize
-tfst_buf_send_max(TfstBuf *b, int fd, gsize max, gboolean more)
+tfst_buf_send(TfstBuf *b, int fd)
 {
-  int flags = MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0);
   gsize sent = 0;
 
-  max = MIN(max, tfst_buf_len(b));
-  while (sent < max) {
-    ssize_t n = send(fd, tfst_buf_peek(b), max - sent, flags);
+  while (tfst_buf_len(b) > 0) {
+    ssize_t n = send(fd, tfst_buf_peek(b), tfst_buf_len(b), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -76,10 +74,4 @@ tfst_buf_send_max(TfstBuf *b, int fd, gsize max, gboolean more)
     sent += n;
   }
   return (gssize)sent;
-}
-
-gssize
-tfst_buf_send(TfstBuf *b, int fd)
-{
-  return tfst_buf_send_max(b, fd, G_MAXSIZE, FALSE);
 }

@@ -34,6 +34,3 @@ void tfst_buf_clear(TfstBuf *b);
 /* Sends as much as the socket takes: bytes sent (0 when it would block), or
  * -errno on a real error. */
 gssize tfst_buf_send(TfstBuf *b, int fd);
-/* The same for at most the first max bytes; more: further bytes follow at
- * once (MSG_MORE). */
-gssize tfst_buf_send_max(TfstBuf *b, int fd, gsize max, gboolean more);

@@ -141,21 +141,6 @@ struct TfstSession {
   GList link; /* in engine->sessions */
 };
 
-/* DATA frames with their payload in a pipe a hop holds at most: a relay
- * forwards what one hop splices in on to the next while that one is still
- * writing the frame before (beyond it, the payload is copied). */
-#define TFST_HOP_TX_PIPES 4
-
-/* One such frame: it leaves after `gap` more bytes of the hop's `out`
- * (the frames queued in between), its header first (hdr_off bytes of it
- * already sent). */
-typedef struct {
-  TfstPipe *pipe;
-  gsize gap;
-  guint8 hdr[TFST_FRAME_HEADER_SIZE];
-  guint8 hdr_off;
-} TfstTxPipe;
-
 typedef enum {
   TFST_HOP_TO_PARENT, /* we are the child on this hop */
   TFST_HOP_TO_CHILD,  /* we are the parent on this hop */
@@ -179,14 +164,13 @@ struct TfstHop {
   gsize in_off; /* first unparsed byte */
   gsize in_len;
   TfstBuf out;
-  /* Zero copy (tfst-pipe.h): DATA frames whose payload is in a pipe,
-   * queued in order among the bytes of `out` (tx_pipes, from tx_head),
+  /* Zero copy (tfst-pipe.h): one DATA frame whose payload is in a pipe,
+   * written before `out` (tx_hdr first; tx_hdr_off of it already sent),
    * and one whose payload is being spliced in: rx_left bytes of it still
    * in the socket, for stream rx_session. */
-  TfstTxPipe tx_pipes[TFST_HOP_TX_PIPES];
-  guint8 tx_head;
-  guint8 tx_count;
-  gsize tx_gaps;           /* the sum of their gaps: bytes of `out` ahead of the last one */
+  TfstPipe *tx_pipe;
+  guint8 tx_hdr[TFST_FRAME_HEADER_SIZE];
+  guint8 tx_hdr_off;
   gboolean rx_header_only; /* the last DATA was spliced: read the next header alone */
   guint32 rx_left;
   guint32 rx_session;
@@ -549,7 +533,6 @@ void tfst_hop_send_data(TfstHop *hop, guint32 session, const guint8 *data, gsize
 gboolean tfst_hop_has_room(const TfstHop *hop);
 gboolean tfst_hop_zero_copy(const TfstHop *hop);
 gboolean tfst_hop_tx_idle(const TfstHop *hop);
-gboolean tfst_hop_can_queue_pipe(const TfstHop *hop);
 void tfst_hop_send_pipe(TfstHop *hop, guint32 session, TfstPipe *pipe);
 void tfst_hop_block(TfstHop *hop, TfstEnd *end);
 /* Up, not closing, and the peer announced EVENT/EVENT_ACK in its HELLO. */

@@ -69,59 +69,37 @@ hop_write_tls(TfstHop *hop)
   return (gssize)sent;
 }
 
-static inline TfstTxPipe *
-hop_tx_first(TfstHop *hop)
-{
-  return hop->tx_count > 0 ? &hop->tx_pipes[hop->tx_head] : NULL;
-}
-
-static void
-hop_tx_pop(TfstHop *hop)
-{
-  TfstTxPipe *t = hop_tx_first(hop);
-
-  tfst_pipe_put(&hop->engine->pipes, g_steal_pointer(&t->pipe));
-  hop->tx_head = (hop->tx_head + 1) % TFST_HOP_TX_PIPES;
-  hop->tx_count--;
-}
-
-/* The first frame's payload could not be spliced (the pool says splice is
- * refused; its header is out): the rest goes to the front of `out`,
- * copied, so the frames queued behind wait for those bytes too. */
+/* The pipe's bytes could not be spliced (the pool says splice is refused):
+ * they go to the front of `out`, copied, ahead of what queued behind. */
 static int
 hop_tx_pipe_to_out(TfstHop *hop)
 {
-  TfstTxPipe *t = hop_tx_first(hop);
-  gsize len = t->pipe->len;
-  int r = tfst_pipe_to_buf(t->pipe, &hop->out, TRUE);
+  int r = tfst_pipe_to_buf(hop->tx_pipe, &hop->out, TRUE);
 
-  hop_tx_pop(hop);
-  if (hop->tx_count > 0) {
-    hop_tx_first(hop)->gap += len;
-    hop->tx_gaps += len;
-  }
+  tfst_pipe_put(&hop->engine->pipes, g_steal_pointer(&hop->tx_pipe));
   return r;
 }
 
-/* The first frame whose payload is in a pipe: its header, then the
- * payload, spliced.  Bytes written (0: would block), or -errno. */
+/* The frame whose payload is in tx_pipe: its header, then the payload,
+ * spliced.  Bytes written (0: would block), or -errno. */
 static gssize
-hop_write_pipe(TfstHop *hop, TfstTxPipe *t)
+hop_write_pipe(TfstHop *hop)
 {
   TfstPipePool *pool = &hop->engine->pipes;
   gsize sent = 0;
 
-  while (t->hdr_off < TFST_FRAME_HEADER_SIZE) {
-    ssize_t n = send(hop->fd, t->hdr + t->hdr_off, TFST_FRAME_HEADER_SIZE - t->hdr_off,
-                     MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (hop->tx_hdr_off < TFST_FRAME_HEADER_SIZE) {
+    ssize_t n =
+        send(hop->fd, hop->tx_hdr + hop->tx_hdr_off, TFST_FRAME_HEADER_SIZE - hop->tx_hdr_off,
+             MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0)
       return errno == EAGAIN ? (gssize)sent : -errno;
-    t->hdr_off += n;
+    hop->tx_hdr_off += n;
     sent += n;
   }
-  while (t->pipe->len > 0) {
-    gssize n = tfst_pipe_drain(pool, t->pipe, hop->fd, t->pipe->len,
-                               tfst_buf_len(&hop->out) > 0 || hop->tx_count > 1);
+  while (hop->tx_pipe->len > 0) {
+    gssize n = tfst_pipe_drain(pool, hop->tx_pipe, hop->fd, hop->tx_pipe->len,
+                               tfst_buf_len(&hop->out) > 0);
     if (n == -EAGAIN)
       return (gssize)sent;
     if (n < 0 && !pool->refused)
@@ -132,67 +110,30 @@ hop_write_pipe(TfstHop *hop, TfstTxPipe *t)
     }
     sent += n;
   }
-  hop_tx_pop(hop);
+  tfst_pipe_put(pool, g_steal_pointer(&hop->tx_pipe));
   return (gssize)sent;
 }
 
-/* The bytes of `out` up to the next spliced frame (all of them when none
- * is queued).  Bytes written (0: would block), or -errno. */
-static gssize
-hop_write_buf(TfstHop *hop)
-{
-  TfstTxPipe *t = hop_tx_first(hop);
-  gssize n;
-
-  if (t == NULL)
-    return tfst_buf_send(&hop->out, hop->fd);
-  n = tfst_buf_send_max(&hop->out, hop->fd, t->gap, TRUE);
-  if (n > 0) {
-    t->gap -= n;
-    hop->tx_gaps -= n;
-  }
-  return n;
-}
-
-/* Bytes written (0: would block), or -errno: `out` and the spliced
- * frames, in the order they were queued, until the socket is full. */
+/* Bytes written (0: would block), or -errno: the spliced frame first, then
+ * `out`. */
 static inline gssize
 hop_write(TfstHop *hop)
 {
-  gsize sent = 0;
+  gssize a = 0, b;
 
   if (G_UNLIKELY(hop->tls != NULL))
     return hop_write_tls(hop);
-  for (;;) {
-    TfstTxPipe *t = hop_tx_first(hop);
-    guint8 count = hop->tx_count;
-    gsize want = t != NULL ? t->gap : tfst_buf_len(&hop->out);
-    gssize n;
-
-    if (t != NULL && want == 0) {
-      n = hop_write_pipe(hop, t);
-      if (n >= 0 && hop->tx_count < count) { /* that frame is out: on to the next */
-        sent += n;
-        continue;
-      }
-    } else if (want > 0) {
-      n = hop_write_buf(hop);
-      if (n == (gssize)want) {
-        sent += n;
-        continue;
-      }
-    } else {
-      return (gssize)sent;
-    }
-    return n < 0 ? n : (gssize)sent + n;
-  }
+  if (hop->tx_pipe != NULL && ((a = hop_write_pipe(hop)) < 0 || hop->tx_pipe != NULL))
+    return a;
+  b = tfst_buf_send(&hop->out, hop->fd);
+  return b < 0 ? b : a + b;
 }
 
 /* Nothing queued, in user space or in a pipe */
 static inline gboolean
 hop_out_empty(const TfstHop *hop)
 {
-  return tfst_buf_len(&hop->out) == 0 && hop->tx_count == 0;
+  return tfst_buf_len(&hop->out) == 0 && hop->tx_pipe == NULL;
 }
 
 static const char *
@@ -413,8 +354,7 @@ tfst_hop_new(TfstEngine *e, TfstHopDirection dir, int fd, TfstConnector *c)
 static void
 hop_free(TfstHop *hop)
 {
-  while (hop->tx_count > 0)
-    hop_tx_pop(hop);
+  tfst_pipe_put(&hop->engine->pipes, g_steal_pointer(&hop->tx_pipe));
   g_clear_pointer(&hop->tls, tfst_tls_free);
   g_clear_pointer(&hop->held_tell, g_bytes_unref);
   g_free(hop->in);
@@ -608,8 +548,8 @@ tfst_hop_zero_copy(const TfstHop *hop)
          tfst_pipe_pool_usable(&hop->engine->pipes);
 }
 
-/* Nothing queued and the socket took everything so far: a session's own
- * spliced frame may start now without waiting behind others. */
+/* Nothing queued and the socket took everything so far: a spliced frame
+ * may start now (it must go out whole before anything else). */
 gboolean
 tfst_hop_tx_idle(const TfstHop *hop)
 {
@@ -617,46 +557,16 @@ tfst_hop_tx_idle(const TfstHop *hop)
          tfst_hop_zero_copy(hop);
 }
 
-/* Payload bytes in the queued spliced frames. */
-static gsize
-hop_tx_queued(const TfstHop *hop)
-{
-  gsize n = 0;
-
-  for (guint i = 0; i < hop->tx_count; i++)
-    n += hop->tx_pipes[(hop->tx_head + i) % TFST_HOP_TX_PIPES].pipe->len;
-  return n;
-}
-
-/* A spliced frame may be queued behind what the hop already holds: room
- * for one more, and what is queued, copied or spliced, is below the mark
- * where sessions stop feeding it (so a small frame waits behind no more
- * than it did behind copied bytes).  A relay forwards that way what it
- * splices in. */
-gboolean
-tfst_hop_can_queue_pipe(const TfstHop *hop)
-{
-  return hop->up && !hop->closing && hop->tx_count < TFST_HOP_TX_PIPES &&
-         tfst_buf_len(&hop->out) + hop_tx_queued(hop) < TFST_HOP_OUT_HIGH &&
-         tfst_hop_zero_copy(hop);
-}
-
-/* One DATA frame of the pipe's bytes, behind everything queued; the hop
- * owns the pipe from here.  Only when tfst_hop_can_queue_pipe(). */
+/* One DATA frame of the pipe's bytes; the hop owns the pipe from here.
+ * Only when tfst_hop_tx_idle(). */
 void
 tfst_hop_send_pipe(TfstHop *hop, guint32 session, TfstPipe *pipe)
 {
-  gboolean was_empty = hop_out_empty(hop);
-  TfstTxPipe *t = &hop->tx_pipes[(hop->tx_head + hop->tx_count) % TFST_HOP_TX_PIPES];
-
-  g_assert(hop->tx_count < TFST_HOP_TX_PIPES && pipe->len > 0);
-  tfst_frame_header_encode(t->hdr, TFST_FRAME_DATA, session, pipe->len);
-  t->hdr_off = 0;
-  t->pipe = pipe;
-  t->gap = tfst_buf_len(&hop->out) - hop->tx_gaps;
-  hop->tx_gaps = tfst_buf_len(&hop->out);
-  hop->tx_count++;
-  hop_kick(hop, was_empty);
+  g_assert(hop->tx_pipe == NULL && pipe->len > 0);
+  tfst_frame_header_encode(hop->tx_hdr, TFST_FRAME_DATA, session, pipe->len);
+  hop->tx_hdr_off = 0;
+  hop->tx_pipe = pipe;
+  hop_kick(hop, TRUE);
 }
 
 gboolean
@@ -766,9 +676,8 @@ hop_flush(TfstHop *hop)
   if (hop->rx_paused && tfst_buf_len(&hop->out) < TFST_HOP_OUT_PAUSE / 2)
     hop_resume(hop);
   hop_set_io(hop, EPOLLIN | (hop_out_empty(hop) ? 0 : EPOLLOUT));
-  /* Not waiting for the spliced frames to be out: while a relay forwards
-   * bulk, there may always be one, and they are few (TFST_HOP_TX_PIPES). */
-  if (tfst_buf_len(&hop->out) < TFST_HOP_OUT_LOW && hop->blocked.length > 0)
+  /* A spliced frame still going out holds everything behind it. */
+  if (tfst_buf_len(&hop->out) < TFST_HOP_OUT_LOW && hop->tx_pipe == NULL && hop->blocked.length > 0)
     hop_unblock(hop);
   if (hop->room_wanted && !hop->closing && tfst_buf_len(&hop->out) < TFST_HOP_OUT_LOW) {
     hop->room_wanted = FALSE;

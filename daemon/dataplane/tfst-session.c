@@ -1091,8 +1091,7 @@ end_queue_pipe(TfstEnd *p, TfstPipe *pipe)
 
 /* Bytes that arrived on stream end `from` in a pipe go out through its
  * peer: spliced into the target socket, or on to the next hop as a DATA
- * frame of their own (a relay: queued behind what that hop is writing,
- * in the order they arrived), else copied. */
+ * frame of their own (a relay), else copied. */
 static gboolean
 session_deliver_pipe(TfstEnd *from, TfstPipe *pipe)
 {
@@ -1106,7 +1105,7 @@ session_deliver_pipe(TfstEnd *from, TfstPipe *pipe)
     return socket_flush(p);
   }
   if (p->kind == TFST_END_STREAM && tfst_buf_len(&p->out) == 0 && p->send_credit >= (gint64)len &&
-      tfst_hop_can_queue_pipe(p->hop)) {
+      tfst_hop_tx_idle(p->hop)) {
     tfst_hop_send_pipe(p->hop, p->id, pipe);
     p->send_credit -= len;
     p->bytes_out += len;
