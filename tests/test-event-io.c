@@ -777,8 +777,6 @@ test_tcp_fairness(Fixture *fx, gconstpointer data)
 
 /* ---- input: setup ------------------------------------------------------- */
 
-static void activated_free(TfstActivatedFd *a);
-
 /* NULL when the address is taken (EADDRINUSE). */
 static TfstActivatedFd *
 activated_try_new(int type, const TfstSockAddr *addr)
